@@ -1,0 +1,84 @@
+// The validated, resolved configuration: what config/load.ts produces from the
+// JSON file, and what the engine and the shell consume. Every default is
+// already filled in; addresses are canonical strings, ranges are bigints.
+
+export interface Lifetimes {
+  readonly preferredSec: number;
+  readonly validSec: number;
+  /** T1 = renewRatio × shortest preferred lifetime (RFC 8415 §21.4 recommends 0.5). */
+  readonly renewRatio: number;
+  /** T2 = rebindRatio × shortest preferred lifetime (recommended 0.8). */
+  readonly rebindRatio: number;
+}
+
+export interface AddressPool {
+  /** As written in the config, for logs and status ("2001:db8:1::1000-2001:db8:1::ffff"). */
+  readonly name: string;
+  readonly first: bigint;
+  readonly last: bigint;
+}
+
+export interface PrefixPool {
+  readonly name: string; // "2001:db8:8000::/40 → /56"
+  readonly prefix: bigint;
+  readonly prefixLength: number;
+  readonly delegatedLength: number;
+}
+
+export interface Reservation {
+  /** Client DUID, lowercase hex. */
+  readonly duid: string;
+  readonly address?: string;
+  /** "2001:db8:8000:ff00::/56" */
+  readonly prefix?: string;
+}
+
+export interface ServedOptions {
+  readonly dnsServers: readonly string[];
+  readonly domainSearch: readonly string[];
+  /** Sent in a Reply to Information-request when asked for (RFC 8415 §21.23). */
+  readonly informationRefreshSec?: number;
+  readonly solMaxRtSec?: number;
+  readonly infMaxRtSec?: number;
+}
+
+export interface Subnet {
+  readonly name: string;
+  /** Interface whose directly connected clients this subnet serves; absent for relayed-only subnets. */
+  readonly interface?: string;
+  /** The on-link prefix: relayed clients are matched by their link-address, Confirm by it. */
+  readonly prefix: bigint;
+  readonly prefixLength: number;
+  readonly pools: readonly AddressPool[];
+  readonly pdPools: readonly PrefixPool[];
+  readonly lifetimes: Lifetimes;
+  readonly pdLifetimes: Lifetimes;
+  readonly rapidCommit: boolean;
+  /** Advertise's Preference option (RFC 8415 §21.8); 0 means "leave it out". */
+  readonly preference: number;
+  readonly options: ServedOptions;
+  readonly reservations: readonly Reservation[];
+}
+
+export interface StorageConfig {
+  /** Longest a lease waits for its group's fsync to start (storage.md §0.2). */
+  readonly commitWindowMs: number;
+  /** A group is written as soon as it holds this many changes. */
+  readonly commitBatchMax: number;
+}
+
+export interface ServerConfig {
+  /** Server DUID as lowercase hex; absent means "generate once and keep in the state directory". */
+  readonly serverDuid?: string;
+  /** Interfaces the daemon listens on (joins ff02::1:2 there). */
+  readonly interfaces: readonly string[];
+  readonly subnets: readonly Subnet[];
+  /** How long a declined address is held back before it is offered again (RFC 8415 §18.3.8). */
+  readonly declineHoldSec: number;
+  /** How long a released or expired lease stays reserved for its last client. */
+  readonly affinitySec: number;
+  readonly storage: StorageConfig;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  /** Listening port; 547 unless a test or a bench says otherwise. */
+  readonly port: number;
+}
