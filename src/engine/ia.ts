@@ -1,0 +1,166 @@
+// One IA_NA or IA_PD of one client message: which leases the client gets,
+// with which lifetimes, and what changes in the database. RFC 8415 §18.3.1
+// (Solicit), §18.3.2 (Request), §18.3.4 (Renew), §18.3.5 (Rebind).
+
+import { StatusCode } from '../wire/constants.js';
+import type { Lifetimes } from '../config/types.js';
+import type { BindingView, IaType, Lease, LeaseChange } from './lease.js';
+import type { FailoverPolicy } from './policy.js';
+import { fitsSubnet, type ServingPlan, type SubnetPlan } from './plan.js';
+import { pickFree } from './allocate.js';
+
+/**
+ * advertise — Solicit without Rapid Commit: say what a Request would get, change nothing.
+ * assign    — Request, or Solicit with Rapid Commit.
+ * renew     — Renew: extend the IA's leases; no binding ⇒ NoBinding unless the client's own lease can be reinstated.
+ * rebind    — Rebind: as renew, but an unknown IA is answered only when there is something to say.
+ */
+export type IaMode = 'advertise' | 'assign' | 'renew' | 'rebind';
+
+export interface IaRequest {
+  readonly type: IaType;
+  readonly iaid: number;
+  /** Resources the client listed in the IA (IAADDR addresses, IAPREFIX prefixes with a non-zero prefix). */
+  readonly hints: readonly string[];
+}
+
+export interface GrantedLease {
+  readonly resource: string;
+  readonly preferredSec: number;
+  readonly validSec: number;
+}
+
+export interface IaResult {
+  readonly type: IaType;
+  readonly iaid: number;
+  readonly leases: readonly GrantedLease[];
+  readonly status?: { readonly code: number; readonly text: string };
+}
+
+/** Everything one decision shares across its IAs. */
+export interface IaContext {
+  readonly plan: ServingPlan;
+  readonly subnet: SubnetPlan;
+  readonly nowSec: number;
+  readonly view: BindingView;
+  readonly policy: FailoverPolicy;
+  readonly duid: string;
+  /** Changes the decision will commit, in order. */
+  readonly changes: LeaseChange[];
+  /** Resources granted earlier in this same decision, so two IAs never get one. */
+  readonly taken: Set<string>;
+}
+
+export function processIa(ctx: IaContext, mode: IaMode, req: IaRequest): IaResult {
+  const bound = activeLeases(ctx, req);
+  const fitting = bound.filter((l) => fitsSubnet(ctx.subnet, req.type, l.resource, ctx.duid));
+  const revoked = bound.filter((l) => !fitting.includes(l)).map((l) => revoke(ctx, mode, l));
+
+  if (fitting.length > 0) return result(req, [...fitting.map((l) => grant(ctx, mode, req, l)), ...revoked]);
+
+  if (mode === 'renew' || mode === 'rebind') {
+    const reinstated = reinstate(ctx, mode, req);
+    if (reinstated) return result(req, [reinstated, ...revoked]);
+    // RFC 8415 §18.3.5: leases the client holds that are not valid for it here get zero lifetimes.
+    const stale = req.hints.filter((r) => !ctx.taken.has(r)).map((r) => ({ resource: r, preferredSec: 0, validSec: 0 }));
+    if (mode === 'rebind') return result(req, [...revoked, ...stale]);
+    return result(req, revoked, { code: StatusCode.NoBinding, text: 'no binding for this IA' });
+  }
+
+  const resource = choose(ctx, req);
+  if (!resource) {
+    const code = req.type === 'na' ? StatusCode.NoAddrsAvail : StatusCode.NoPrefixAvail;
+    return result(req, revoked, { code, text: req.type === 'na' ? 'no addresses available' : 'no prefixes available' });
+  }
+  return result(req, [grant(ctx, mode, req, ctx.view.byResource(resource), resource), ...revoked]);
+}
+
+function result(req: IaRequest, leases: GrantedLease[], status?: IaResult['status']): IaResult {
+  return status ? { type: req.type, iaid: req.iaid, leases, status } : { type: req.type, iaid: req.iaid, leases };
+}
+
+function activeLeases(ctx: IaContext, req: IaRequest): Lease[] {
+  return ctx.view
+    .byIa(ctx.duid, req.iaid, req.type)
+    .filter((l) => l.state === 'active' && l.expiresAtSec > ctx.nowSec && !ctx.taken.has(l.resource));
+}
+
+const lifetimesOf = (ctx: IaContext, type: IaType): Lifetimes =>
+  type === 'na' ? ctx.subnet.subnet.lifetimes : ctx.subnet.subnet.pdLifetimes;
+
+/** Binds (or extends) resource for this IA with fresh lifetimes; records the change unless advertising. */
+function grant(ctx: IaContext, mode: IaMode, req: IaRequest, current: Lease | undefined, resource = current!.resource): GrantedLease {
+  const configured = lifetimesOf(ctx, req.type);
+  const mine = current && current.duid === ctx.duid && current.iaid === req.iaid && current.type === req.type;
+  const validSec = ctx.policy.capValidSec(resource, mine ? current : undefined, configured.validSec);
+  const preferredSec = Math.min(configured.preferredSec, validSec);
+  ctx.taken.add(resource);
+  if (mode !== 'advertise') {
+    const lease: Lease = {
+      resource,
+      type: req.type,
+      duid: ctx.duid,
+      iaid: req.iaid,
+      state: 'active',
+      preferredSec,
+      validSec,
+      clttSec: ctx.nowSec,
+      expiresAtSec: ctx.nowSec + validSec,
+    };
+    ctx.changes.push({ op: 'put', lease });
+  }
+  return { resource, preferredSec, validSec };
+}
+
+/** A bound lease no longer appropriate for the link: zero lifetimes tell the client to stop using it (§18.3.4). */
+function revoke(ctx: IaContext, mode: IaMode, lease: Lease): GrantedLease {
+  if (mode !== 'advertise') {
+    ctx.changes.push({ op: 'put', lease: { ...lease, state: 'expired', expiresAtSec: ctx.nowSec + ctx.plan.config.affinitySec } });
+  }
+  return { resource: lease.resource, preferredSec: 0, validSec: 0 };
+}
+
+/**
+ * Whether the resource could be bound to this client's IA now: not reserved
+ * for someone else, not declined, not held by another client's live lease.
+ */
+export function isFreeFor(ctx: IaContext, req: IaRequest, resource: string): boolean {
+  if (ctx.taken.has(resource)) return false;
+  const owner = ctx.plan.reservedBy.get(resource);
+  if (owner !== undefined && owner !== ctx.duid) return false;
+  const lease = ctx.view.byResource(resource);
+  if (!lease) return ctx.policy.mayAllocate(resource, req.type);
+  if (lease.duid === ctx.duid && lease.iaid === req.iaid && lease.type === req.type) return lease.state !== 'declined';
+  if (lease.state === 'declined') return false;
+  if (lease.state === 'active' && lease.expiresAtSec > ctx.nowSec) return false;
+  return ctx.policy.mayAllocate(resource, req.type);
+}
+
+/**
+ * Renew or Rebind of an IA we hold nothing for (a lost record, or a partner's
+ * lease after a takeover): give the client back what it asks for if that is
+ * free and belongs here, so its address and prefix stay stable.
+ */
+function reinstate(ctx: IaContext, mode: IaMode, req: IaRequest): GrantedLease | undefined {
+  for (const r of req.hints) {
+    if (fitsSubnet(ctx.subnet, req.type, r, ctx.duid) && isFreeFor(ctx, req, r)) {
+      return grant(ctx, mode, req, ctx.view.byResource(r), r);
+    }
+  }
+  return undefined;
+}
+
+/** Reservation first, then the client's hint, then its last lease (affinity), then the pools. */
+function choose(ctx: IaContext, req: IaRequest): string | undefined {
+  const free = (r: string) => isFreeFor(ctx, req, r);
+  const reserved = ctx.subnet.reservedFor.get(ctx.duid)?.[req.type];
+  if (reserved !== undefined && free(reserved)) return reserved;
+  const hint = req.hints.find((r) => fitsSubnet(ctx.subnet, req.type, r, ctx.duid) && free(r));
+  if (hint) return hint;
+  const previous = ctx.view
+    .byIa(ctx.duid, req.iaid, req.type)
+    .find((l) => l.state !== 'declined' && fitsSubnet(ctx.subnet, req.type, l.resource, ctx.duid) && free(l.resource));
+  if (previous) return previous.resource;
+  const pools = req.type === 'na' ? ctx.subnet.subnet.pools : ctx.subnet.subnet.pdPools;
+  return pickFree(req.type, pools, `${ctx.duid}|${req.iaid}|${req.type}`, free);
+}

@@ -1,0 +1,27 @@
+import type { ClientServerMessage, RelayMessage } from '../wire/types.js';
+
+/** A client message as the socket layer saw it, after relay unwrapping. */
+export interface Inbound {
+  readonly message: ClientServerMessage;
+  /** Relay-forward levels it came through, outermost first; empty when the client is on our link. */
+  readonly relays: readonly RelayMessage[];
+  /** Interface the datagram arrived on. */
+  readonly interface: string;
+  /** True when the datagram's destination was a unicast address (RFC 8415 §16, §18.4). */
+  readonly unicast: boolean;
+}
+
+/** Why the engine sent nothing. Each reason is its own counter. */
+export type DropReason =
+  | 'unknown-msg-type'
+  | 'server-msg-type' // Advertise, Reply, Reconfigure, Relay-reply: never accepted by a server (§16)
+  | 'missing-client-id'
+  | 'missing-server-id'
+  | 'unexpected-server-id'
+  | 'not-our-server-id'
+  | 'ia-in-information-request'
+  | 'unicast-not-allowed'
+  | 'unknown-link'
+  | 'confirm-undecidable'
+  | 'rebind-nothing-to-say'
+  | 'policy';

@@ -1,0 +1,51 @@
+// A lease is one address (IA_NA) or one delegated prefix (IA_PD) bound to one
+// client's IA. It is the unit the store persists, the failover partner will
+// replicate, and the engine reasons about.
+
+export type IaType = 'na' | 'pd';
+
+/**
+ * active   — bound to the client and valid until expiresAtSec.
+ * declined — the client reported the address in use (RFC 8415 §18.3.8); held back
+ *            from allocation until expiresAtSec.
+ * released — the client gave it back; kept (until expiresAtSec) so the same client
+ *            can get it again, while any other client may take it.
+ * expired  — its valid lifetime ran out; kept for affinity like released.
+ */
+export type LeaseState = 'active' | 'declined' | 'released' | 'expired';
+
+export interface Lease {
+  /**
+   * What is leased, and the store's primary key: an address for IA_NA
+   * ("2001:db8:1::1000"), a prefix with its length for IA_PD ("2001:db8:8000:100::/56").
+   */
+  readonly resource: string;
+  readonly type: IaType;
+  /** Client DUID as lowercase hex, no separators. */
+  readonly duid: string;
+  readonly iaid: number;
+  readonly state: LeaseState;
+  /** Lifetimes last granted to the client, in seconds. */
+  readonly preferredSec: number;
+  readonly validSec: number;
+  /** Client last transaction time: wall clock, seconds since the Unix epoch. */
+  readonly clttSec: number;
+  /** Wall-clock second at which the current state ends (valid lifetime, decline hold, affinity hold). */
+  readonly expiresAtSec: number;
+}
+
+export type LeaseChange =
+  | { readonly op: 'put'; readonly lease: Lease }
+  | { readonly op: 'delete'; readonly resource: string };
+
+/** Read-only, synchronous view of the lease database that the engine decides from. */
+export interface BindingView {
+  byResource(resource: string): Lease | undefined;
+  /** Every lease (any state) recorded for this client's IA. */
+  byIa(duid: string, iaid: number, type: IaType): readonly Lease[];
+  /** Leases whose expiresAtSec ≤ nowSec, soonest first, at most limit. */
+  dueBefore(nowSec: number, limit: number): readonly Lease[];
+  readonly size: number;
+}
+
+export const iaKey = (duid: string, iaid: number, type: IaType): string => `${type}|${duid}|${iaid}`;

@@ -1,0 +1,25 @@
+// The one narrow interface through which failover (RFC 8156) limits what the
+// engine may do. Standalone servers pass `standalonePolicy`; the failover
+// layer passes a view of its endpoint state, so the engine never learns
+// about partners, states or MCLT.
+
+import type { IaType, Lease } from './lease.js';
+
+export interface FailoverPolicy {
+  /**
+   * Whether this server answers a client message at all (RFC 8156 §3:
+   * responsive, renew-responsive, unresponsive). addressedToUs is true when the
+   * message carries our own Server Identifier.
+   */
+  mayAnswer(msgType: number, addressedToUs: boolean): boolean;
+  /** Whether this server may bind the resource to a client that does not hold it yet. */
+  mayAllocate(resource: string, type: IaType): boolean;
+  /** The longest valid lifetime grantable now for this lease (RFC 8156 §4.4 MCLT); `current` is undefined for a new lease. */
+  capValidSec(resource: string, current: Lease | undefined, proposedSec: number): number;
+}
+
+export const standalonePolicy: FailoverPolicy = {
+  mayAnswer: () => true,
+  mayAllocate: () => true,
+  capValidSec: (_resource, _current, proposedSec) => proposedSec,
+};
