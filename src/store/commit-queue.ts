@@ -1,0 +1,240 @@
+// Group commit (storage.md §0.2): one synced write at a time; whatever arrives
+// while it is in flight waits and goes out as ONE batch when it completes. An
+// idle queue waits at most commitWindowMs, or until commitBatchMax changes
+// wait, for company before writing. Timers run only while something waits, so
+// an idle store never syncs. Writes never overlap: two batches in the libuv pool
+// could land in either order, and a later batch must never be overtaken.
+
+import { performance } from 'node:perf_hooks';
+import { StoreError } from './lease-store.js';
+
+export type BatchOp =
+  | { readonly type: 'put'; readonly key: Uint8Array; readonly value: Uint8Array }
+  | { readonly type: 'del'; readonly key: Uint8Array };
+
+/** Writes one batch durably (sync) or rejects; the queue never calls it concurrently. */
+export type WriteBatch = (ops: readonly BatchOp[]) => Promise<void>;
+
+/** Injected so tests step time explicitly (MQTT.js get-timer.ts). */
+export interface Timer {
+  set(fn: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+export const realTimer: Timer = {
+  set: (fn, ms) => setTimeout(fn, ms),
+  clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+export interface CommitOptions {
+  /** Changes waiting that make an idle store write at once instead of waiting out the window. Default 32. */
+  commitBatchMax?: number;
+  /**
+   * Longest an idle store holds a change for company before writing, in milliseconds.
+   * Default 5 (the Level store; G4 budgets window + fsync ≤ 10 ms). 0 writes at the
+   * next microtask, which still groups everything applied in the same synchronous run.
+   */
+  commitWindowMs?: number;
+  /**
+   * Changes allowed to wait behind the write in flight; beyond it apply() rejects
+   * with 'busy' and applies nothing. Default 50,000: ten seconds of peak load
+   * behind a stalled fsync, about 10 MB.
+   */
+  pendingChangesMax?: number;
+  timer?: Timer;
+}
+
+export const COMMIT_DEFAULTS = { commitBatchMax: 32, commitWindowMs: 5, pendingChangesMax: 50_000 } as const;
+
+interface Batch {
+  readonly seq: number;
+  readonly ops: BatchOp[];
+  changes: number;
+  bytes: number;
+  readonly done: Promise<void>;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+export interface CommitStats {
+  batchesWritten: number;
+  changesWritten: number;
+  bytesWritten: number;
+  lastBatchSize: number;
+  maxBatchSize: number;
+  pendingChanges: number;
+  inFlightChanges: number;
+  lastCommitMs: number;
+  maxCommitMs: number;
+  lastSeq: number;
+}
+
+export class CommitQueue {
+  private pending: Batch | undefined;
+  private inFlight: Batch | undefined;
+  private failure: StoreError | undefined;
+  private timerHandle: unknown;
+  private timerArmed = false;
+  private armToken = 0;
+  private nextSeq: number;
+  private readonly batchMax: number;
+  private readonly windowMs: number;
+  private readonly timer: Timer;
+  private readonly counters: CommitStats;
+
+  constructor(
+    private readonly write: WriteBatch,
+    lastSeq: number,
+    options: CommitOptions,
+    private readonly onFailure: (error: StoreError) => void,
+  ) {
+    this.batchMax = options.commitBatchMax ?? COMMIT_DEFAULTS.commitBatchMax;
+    this.windowMs = options.commitWindowMs ?? COMMIT_DEFAULTS.commitWindowMs;
+    this.timer = options.timer ?? realTimer;
+    if (!(Number.isInteger(this.batchMax) && this.batchMax >= 1)) throw new RangeError(`commitBatchMax must be ≥ 1, got ${this.batchMax}`);
+    if (!(this.windowMs >= 0)) throw new RangeError(`commitWindowMs must be ≥ 0, got ${this.windowMs}`);
+    this.nextSeq = lastSeq + 1;
+    this.counters = {
+      batchesWritten: 0, changesWritten: 0, bytesWritten: 0, lastBatchSize: 0, maxBatchSize: 0,
+      pendingChanges: 0, inFlightChanges: 0, lastCommitMs: 0, maxCommitMs: 0, lastSeq,
+    };
+  }
+
+  /** The seq of the batch that the next enqueue() joins; records carry it. */
+  get openSeq(): number {
+    return this.pending?.seq ?? this.nextSeq;
+  }
+
+  /** Changes not yet handed to the backend. */
+  get pendingChanges(): number {
+    return this.pending?.changes ?? 0;
+  }
+
+  get failed(): StoreError | undefined {
+    return this.failure;
+  }
+
+  /** Resolves when the batch holding ops was written and synced. */
+  enqueue(ops: readonly BatchOp[], changes: number): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const batch = (this.pending ??= this.newBatch());
+    for (const op of ops) {
+      batch.ops.push(op);
+      batch.bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
+    }
+    batch.changes += changes;
+    if (this.inFlight === undefined) {
+      if (batch.changes >= this.batchMax) this.flush();
+      else this.arm();
+    }
+    return batch.done;
+  }
+
+  /** Resolves once everything enqueued so far is durable; does not hurry it. */
+  barrier(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    return (this.pending ?? this.inFlight)?.done ?? Promise.resolve();
+  }
+
+  /** Writes whatever waits now, ignoring the window, and resolves when nothing is left. */
+  async drain(): Promise<void> {
+    for (;;) {
+      const last = this.pending ?? this.inFlight;
+      if (last === undefined) return;
+      if (this.inFlight === undefined) this.flush();
+      await last.done;
+    }
+  }
+
+  stats(): CommitStats {
+    return {
+      ...this.counters,
+      pendingChanges: this.pending?.changes ?? 0,
+      inFlightChanges: this.inFlight?.changes ?? 0,
+    };
+  }
+
+  private newBatch(): Batch {
+    let resolve!: () => void;
+    let reject!: (error: Error) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Callers that fire and forget must not turn a write failure into an
+    // unhandled rejection; those that await still see it.
+    done.catch(() => undefined);
+    return { seq: this.nextSeq++, ops: [], changes: 0, bytes: 0, done, resolve, reject };
+  }
+
+  private arm(): void {
+    if (this.timerArmed) return;
+    this.timerArmed = true;
+    const token = ++this.armToken;
+    const fire = (): void => {
+      if (token !== this.armToken) return;
+      this.timerArmed = false;
+      this.timerHandle = undefined;
+      if (this.inFlight === undefined) this.flush();
+    };
+    if (this.windowMs === 0) queueMicrotask(fire);
+    else this.timerHandle = this.timer.set(fire, this.windowMs);
+  }
+
+  private disarm(): void {
+    if (this.timerHandle !== undefined) this.timer.clear(this.timerHandle);
+    this.timerHandle = undefined;
+    this.timerArmed = false;
+    this.armToken++; // a queued microtask cannot be cancelled: this makes it a no-op
+
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    if (batch === undefined || this.inFlight !== undefined) return;
+    this.disarm();
+    this.pending = undefined;
+    this.inFlight = batch;
+    const startMs = performance.now();
+    let written: Promise<void>;
+    try {
+      written = this.write(batch.ops);
+    } catch (error) {
+      written = Promise.reject(error);
+    }
+    written.then(
+      () => this.written(batch, performance.now() - startMs),
+      (error: unknown) => this.fail(batch, error),
+    );
+  }
+
+  private written(batch: Batch, ms: number): void {
+    const c = this.counters;
+    c.batchesWritten++;
+    c.changesWritten += batch.changes;
+    c.bytesWritten += batch.bytes;
+    c.lastBatchSize = batch.changes;
+    c.maxBatchSize = Math.max(c.maxBatchSize, batch.changes);
+    c.lastCommitMs = ms;
+    c.maxCommitMs = Math.max(c.maxCommitMs, ms);
+    c.lastSeq = batch.seq;
+    this.inFlight = undefined;
+    batch.resolve();
+    // Everything that waited went through at least one fsync already: no window.
+    if (this.pending !== undefined) this.flush();
+  }
+
+  private fail(batch: Batch, cause: unknown): void {
+    this.disarm();
+    const error = new StoreError('write-failed', `batch ${batch.seq} (${batch.changes} changes) was not committed`, cause);
+    this.failure = error;
+    this.inFlight = undefined;
+    const waiting = this.pending;
+    this.pending = undefined;
+    // Fail the store before any waiter runs, so an apply() made from a
+    // rejection handler already sees the failed state.
+    this.onFailure(error);
+    batch.reject(error);
+    waiting?.reject(error);
+  }
+}

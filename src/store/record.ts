@@ -1,0 +1,241 @@
+// The on-disk form of a lease, small because every byte is written to flash at
+// least twice (log, then table) and again on every compaction (storage.md §0.2).
+//
+// Lease key, 18 bytes:
+//   0      u8    0x6c 'l' (KEY_LEASE)
+//   1..16  16 B  address, network byte order
+//   17     u8    prefix length 0..128 for a delegated prefix ("…::/56"),
+//                0xff for a bare address (IA_NA). The length byte comes from the
+//                resource text, not the IA type, so "a" and "a/128" stay two keys.
+//
+// Lease value, 36 + duidLength bytes (64–72 B with a typical DUID, key included):
+//   0      u8    format version (1)
+//   1      u8    type: 0 na, 1 pd
+//   2      u8    state: 0 active, 1 declined, 2 released, 3 expired
+//   3      u8    duidLength, 1..130 (RFC 8415 §11.1: type code + ≤ 128 octets)
+//   4      u32   iaid
+//   8      u32   preferredSec
+//   12     u32   validSec
+//   16     u32   clttSec (wall clock; u32 lasts until 2106)
+//   20     u48   expiresAtSec (u48 because now + an infinite 0xffffffff lifetime overflows u32)
+//   26     u48   seq: the commit batch that wrote it, for partner reconciliation (§5.3)
+//   32     …     duid bytes
+//   32+n   u32   CRC-32 over key ‖ value[0, 32+n). Covering the key too means a
+//                record that lands under the wrong key is caught, not served.
+//
+// Metadata: key 'm' + UTF-8 name; value = version(1) ‖ bytes ‖ CRC-32(key ‖ version ‖ bytes).
+// Sequence marker: key 's'; value = version(1) ‖ u48 seq ‖ CRC-32(key ‖ …). Written
+// only in batches that delete, because only a delete can take away the record
+// holding the highest seq.
+//
+// All integers big-endian. A new field means a new version byte, never a reinterpretation.
+
+import assert from 'node:assert/strict';
+import { crc32 } from 'node:zlib';
+import { addressToBytes } from '../wire/address.js';
+import { resourceText } from './resource-text.js';
+import type { IaType, Lease, LeaseState } from '../engine/lease.js';
+
+export const KEY_LEASE = 0x6c; // 'l'
+export const KEY_META = 0x6d; // 'm'
+export const KEY_SEQ = 0x73; // 's'
+export const RECORD_VERSION = 1;
+export const LEASE_KEY_BYTES = 18;
+const BARE_ADDRESS = 0xff;
+const FIXED_BYTES = 32;
+const CRC_BYTES = 4;
+export const DUID_BYTES_MAX = 130;
+export const META_NAME_BYTES_MAX = 64;
+export const META_VALUE_BYTES_MAX = 4096;
+const U32_MAX = 0xffff_ffff;
+const U48_MAX = 2 ** 48 - 1;
+
+const TYPES: readonly IaType[] = ['na', 'pd'];
+const STATES: readonly LeaseState[] = ['active', 'declined', 'released', 'expired'];
+const TYPE_CODE: Record<IaType, number> = { na: 0, pd: 1 };
+const STATE_CODE: Record<LeaseState, number> = { active: 0, declined: 1, released: 2, expired: 3 };
+const DUID_RE = /^(?:[0-9a-f]{2})+$/;
+const META_NAME_RE = /^[A-Za-z0-9._-]+$/;
+
+/** Why a stored record is not served. Decoders return the value or one of these, never throw. */
+export type CorruptReason = 'key' | 'version' | 'crc' | 'decode';
+
+/** The 18-byte key of a resource; throws (programmer error) on text that is not canonical. */
+export function leaseKey(resource: string): Buffer {
+  const key = keyBytes(resource);
+  const back = resourceOfKey(key);
+  assert.equal(back, resource, `resource not in RFC 5952 form: ${resource}`);
+  return key;
+}
+
+/** Parses without the canonical-form check; encodeLease gets that from its round trip. */
+function keyBytes(resource: string): Buffer {
+  const slash = resource.indexOf('/');
+  const key = Buffer.allocUnsafe(LEASE_KEY_BYTES);
+  key[0] = KEY_LEASE;
+  try {
+    addressToBytes(slash < 0 ? resource : resource.slice(0, slash), key, 1);
+  } catch {
+    assert.fail(`not an IPv6 resource: ${resource}`);
+  }
+  if (slash < 0) {
+    key[17] = BARE_ADDRESS;
+    return key;
+  }
+  const lengthText = resource.slice(slash + 1);
+  const length = Number(lengthText);
+  assert.ok(Number.isInteger(length) && length >= 0 && length <= 128 && String(length) === lengthText, `bad prefix length: ${resource}`);
+  assert.ok(hostBitsZero(key, length), `prefix has host bits set: ${resource}`);
+  key[17] = length;
+  return key;
+}
+
+function hostBitsZero(key: Uint8Array, length: number): boolean {
+  let i = 1 + (length >> 3);
+  if (length & 7 && key[i++]! & (0xff >> (length & 7))) return false;
+  for (; i <= 16; i++) if (key[i] !== 0) return false;
+  return true;
+}
+
+export function resourceOfKey(key: Uint8Array): string | undefined {
+  if (key.length !== LEASE_KEY_BYTES || key[0] !== KEY_LEASE) return undefined;
+  const length = key[17]!;
+  if (length === BARE_ADDRESS) return resourceText(key, 1);
+  if (length > 128 || !hostBitsZero(key, length)) return undefined;
+  return resourceText(key, 1, length);
+}
+
+const isU32 = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= U32_MAX;
+
+/** Checks everything the record format cannot represent; a failure is a bug in the caller. */
+export function checkLease(lease: Lease): void {
+  assert.ok(lease.type === 'na' || lease.type === 'pd', `bad type: ${String(lease.type)}`);
+  assert.ok(STATE_CODE[lease.state] !== undefined, `bad state: ${String(lease.state)}`);
+  const isPrefix = lease.resource.includes('/');
+  assert.equal(isPrefix, lease.type === 'pd', `IA_${lease.type.toUpperCase()} lease with resource ${lease.resource}`);
+  assert.ok(DUID_RE.test(lease.duid) && lease.duid.length <= 2 * DUID_BYTES_MAX, `bad duid: ${lease.duid}`);
+  assert.ok(isU32(lease.iaid), `bad iaid: ${lease.iaid}`);
+  assert.ok(isU32(lease.preferredSec) && isU32(lease.validSec), `bad lifetimes: ${lease.preferredSec}/${lease.validSec}`);
+  assert.ok(isU32(lease.clttSec), `bad clttSec: ${lease.clttSec}`);
+  assert.ok(Number.isInteger(lease.expiresAtSec) && lease.expiresAtSec >= 0 && lease.expiresAtSec <= U48_MAX, `bad expiresAtSec: ${lease.expiresAtSec}`);
+}
+
+// The Level scan already hands out Buffers; wrapping them again is pure garbage at open.
+const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length));
+
+const recordCrc = (key: Uint8Array, body: Uint8Array): number => crc32(body, crc32(key));
+
+/** Encodes and then decodes again, asserting the round trip (the "before put" half of the paired check). */
+export function encodeLease(lease: Lease, seq: number): { key: Buffer; value: Buffer } {
+  checkLease(lease);
+  assert.ok(Number.isInteger(seq) && seq >= 0 && seq <= U48_MAX, `bad seq: ${seq}`);
+  const key = keyBytes(lease.resource);
+  const duidLength = lease.duid.length >> 1;
+  const value = Buffer.allocUnsafe(FIXED_BYTES + duidLength + CRC_BYTES);
+  value[0] = RECORD_VERSION;
+  value[1] = TYPE_CODE[lease.type];
+  value[2] = STATE_CODE[lease.state];
+  value[3] = duidLength;
+  value.writeUInt32BE(lease.iaid, 4);
+  value.writeUInt32BE(lease.preferredSec, 8);
+  value.writeUInt32BE(lease.validSec, 12);
+  value.writeUInt32BE(lease.clttSec, 16);
+  value.writeUIntBE(lease.expiresAtSec, 20, 6);
+  value.writeUIntBE(seq, 26, 6);
+  value.write(lease.duid, FIXED_BYTES, duidLength, 'hex');
+  const body = value.subarray(0, FIXED_BYTES + duidLength);
+  value.writeUInt32BE(recordCrc(key, body), FIXED_BYTES + duidLength);
+  const back = decodeLease(key, value);
+  assert.ok(typeof back !== 'string', `record fails its own check (${String(back)}): ${lease.resource}`);
+  // Key bytes format back to one text only, so this also proves the resource canonical.
+  assert.equal(back.resource, lease.resource, `resource not in RFC 5952 form: ${lease.resource}`);
+  assert.ok(sameLease(back, lease) && leaseSeq(value) === seq, `record round trip failed: ${lease.resource}`);
+  return { key, value };
+}
+
+export function sameLease(a: Lease, b: Lease): boolean {
+  return (
+    a.resource === b.resource && a.type === b.type && a.duid === b.duid && a.iaid === b.iaid && a.state === b.state &&
+    a.preferredSec === b.preferredSec && a.validSec === b.validSec && a.clttSec === b.clttSec && a.expiresAtSec === b.expiresAtSec
+  );
+}
+
+/**
+ * The "after get" half of the paired check: never throws, names what is wrong
+ * instead. Returns the bare Lease (no result wrapper: open() runs this 100k times).
+ */
+export function decodeLease(key: Uint8Array, value: Uint8Array): Lease | CorruptReason {
+  if (key.length !== LEASE_KEY_BYTES || key[0] !== KEY_LEASE) return 'key';
+  const prefixLength = key[17]!;
+  const bare = prefixLength === BARE_ADDRESS;
+  if (!bare && (prefixLength > 128 || !hostBitsZero(key, prefixLength))) return 'key';
+  if (value.length < FIXED_BYTES + 1 + CRC_BYTES) return 'decode';
+  if (value[0] !== RECORD_VERSION) return 'version';
+  const duidLength = value[3]!;
+  const end = FIXED_BYTES + duidLength;
+  if (duidLength === 0 || duidLength > DUID_BYTES_MAX || value.length !== end + CRC_BYTES) return 'decode';
+  const v = asBuffer(value);
+  if (v.readUInt32BE(end) !== recordCrc(key, v.subarray(0, end))) return 'crc';
+  const type = TYPES[v[1]!];
+  const state = STATES[v[2]!];
+  if (type === undefined || state === undefined || (type === 'pd') === bare) return 'decode';
+  return {
+    resource: bare ? resourceText(key, 1) : resourceText(key, 1, prefixLength),
+    type,
+    duid: v.toString('hex', FIXED_BYTES, end),
+    iaid: v.readUInt32BE(4),
+    state,
+    preferredSec: v.readUInt32BE(8),
+    validSec: v.readUInt32BE(12),
+    clttSec: v.readUInt32BE(16),
+    expiresAtSec: v.readUIntBE(20, 6),
+  };
+}
+
+/** The commit batch that wrote a lease record; meaningful once decodeLease() accepted it. */
+export const leaseSeq = (value: Uint8Array): number => asBuffer(value).readUIntBE(26, 6);
+
+export function checkMetaName(name: string): void {
+  assert.ok(META_NAME_RE.test(name) && Buffer.byteLength(name) <= META_NAME_BYTES_MAX, `bad meta name: ${name}`);
+}
+
+export function encodeMeta(name: string, bytes: Uint8Array): { key: Buffer; value: Buffer } {
+  checkMetaName(name);
+  assert.ok(bytes.length <= META_VALUE_BYTES_MAX, `meta ${name} too large: ${bytes.length} B`);
+  const key = Buffer.concat([Buffer.of(KEY_META), Buffer.from(name)]);
+  const value = Buffer.allocUnsafe(1 + bytes.length + CRC_BYTES);
+  value[0] = RECORD_VERSION;
+  value.set(bytes, 1);
+  value.writeUInt32BE(recordCrc(key, value.subarray(0, 1 + bytes.length)), 1 + bytes.length);
+  return { key, value };
+}
+
+export function decodeMeta(key: Uint8Array, value: Uint8Array): { name: string; bytes: Uint8Array } | CorruptReason {
+  const name = Buffer.from(key.buffer, key.byteOffset + 1, key.length - 1).toString();
+  if (key[0] !== KEY_META || !META_NAME_RE.test(name)) return 'key';
+  if (value.length < 1 + CRC_BYTES) return 'decode';
+  if (value[0] !== RECORD_VERSION) return 'version';
+  const v = asBuffer(value);
+  const end = v.length - CRC_BYTES;
+  if (v.readUInt32BE(end) !== recordCrc(key, v.subarray(0, end))) return 'crc';
+  return { name, bytes: new Uint8Array(v.subarray(1, end)) };
+}
+
+const SEQ_KEY = Buffer.of(KEY_SEQ);
+
+export function encodeSeqMarker(seq: number): { key: Buffer; value: Buffer } {
+  const value = Buffer.allocUnsafe(1 + 6 + CRC_BYTES);
+  value[0] = RECORD_VERSION;
+  value.writeUIntBE(seq, 1, 6);
+  value.writeUInt32BE(recordCrc(SEQ_KEY, value.subarray(0, 7)), 7);
+  return { key: SEQ_KEY, value };
+}
+
+export function decodeSeqMarker(key: Uint8Array, value: Uint8Array): number | CorruptReason {
+  if (key.length !== 1 || key[0] !== KEY_SEQ) return 'key';
+  if (value.length !== 1 + 6 + CRC_BYTES) return 'decode';
+  if (value[0] !== RECORD_VERSION) return 'version';
+  const v = asBuffer(value);
+  if (v.readUInt32BE(7) !== recordCrc(key, v.subarray(0, 7))) return 'crc';
+  return v.readUIntBE(1, 6);
+}

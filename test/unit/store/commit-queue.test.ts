@@ -1,0 +1,184 @@
+import { describe, expect, it } from 'vitest';
+import { CommitQueue, type BatchOp, type Timer } from '../../../src/store/commit-queue.js';
+import { StoreError } from '../../../src/store/index.js';
+import { rejectionOf, tick } from './helpers.js';
+
+/** Time moves only when the test says so (MQTT.js keepaliveManager tests). */
+class ManualTimer implements Timer {
+  readonly armed = new Map<number, { fn: () => void; ms: number }>();
+  private next = 1;
+  set(fn: () => void, ms: number): unknown {
+    const id = this.next++;
+    this.armed.set(id, { fn, ms });
+    return id;
+  }
+  clear(handle: unknown): void {
+    this.armed.delete(handle as number);
+  }
+  fireAll(): void {
+    const due = [...this.armed.values()];
+    this.armed.clear();
+    for (const t of due) t.fn();
+  }
+}
+
+/** A backend whose writes complete only when the test completes them. */
+class ManualWriter {
+  readonly batches: BatchOp[][] = [];
+  private waiting: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  active = 0;
+  maxActive = 0;
+  readonly write = (ops: readonly BatchOp[]): Promise<void> => {
+    this.batches.push([...ops]);
+    this.active++;
+    this.maxActive = Math.max(this.maxActive, this.active);
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+  };
+  async complete(error?: Error): Promise<void> {
+    const w = this.waiting.shift();
+    if (!w) throw new Error('no write in flight');
+    this.active--;
+    if (error) w.reject(error);
+    else w.resolve();
+    await tick();
+  }
+}
+
+const op = (n: number): BatchOp => ({ type: 'put', key: Uint8Array.of(n), value: Uint8Array.of(n, n) });
+
+function setup(options: { commitBatchMax?: number; commitWindowMs?: number } = {}) {
+  const timer = new ManualTimer();
+  const writer = new ManualWriter();
+  const failures: StoreError[] = [];
+  const q = new CommitQueue(writer.write, 0, { commitBatchMax: 4, commitWindowMs: 5, timer, ...options }, (e) => failures.push(e));
+  return { q, timer, writer, failures };
+}
+
+describe('CommitQueue', () => {
+  it('holds an idle change for the window, then writes it', async () => {
+    const { q, timer, writer } = setup();
+    const p = q.enqueue([op(1)], 1);
+    expect(writer.batches).toHaveLength(0);
+    expect([...timer.armed.values()].map((t) => t.ms)).toEqual([5]);
+    timer.fireAll();
+    expect(writer.batches).toEqual([[op(1)]]);
+    await writer.complete();
+    await p;
+    expect(timer.armed.size).toBe(0); // idle: nothing armed, so no timer-driven sync
+    expect(q.stats()).toMatchObject({ batchesWritten: 1, changesWritten: 1, bytesWritten: 3, lastSeq: 1 });
+  });
+
+  it('writes at once when commitBatchMax changes wait, disarming the window', () => {
+    const { q, timer, writer } = setup();
+    for (let i = 0; i < 3; i++) void q.enqueue([op(i)], 1);
+    expect(writer.batches).toHaveLength(0);
+    void q.enqueue([op(3)], 1);
+    expect(writer.batches).toHaveLength(1);
+    expect(writer.batches[0]).toHaveLength(4);
+    expect(timer.armed.size).toBe(0);
+  });
+
+  it('collects everything that arrives during a write into ONE batch, written when it completes', async () => {
+    const { q, timer, writer } = setup();
+    const first = q.enqueue([op(0)], 1);
+    timer.fireAll();
+    const later = Array.from({ length: 10 }, (_, i) => q.enqueue([op(i + 1)], 1));
+    expect(timer.armed.size).toBe(0); // in flight: completion, not a timer, sends the next batch
+    expect(writer.batches).toHaveLength(1);
+    expect(q.stats()).toMatchObject({ inFlightChanges: 1, pendingChanges: 10 });
+    await writer.complete();
+    await first;
+    expect(writer.batches).toHaveLength(2);
+    expect(writer.batches[1]).toHaveLength(10);
+    await writer.complete();
+    await Promise.all(later);
+    expect(q.stats()).toMatchObject({ batchesWritten: 2, changesWritten: 11, lastBatchSize: 10, maxBatchSize: 10, lastSeq: 2 });
+    expect(writer.maxActive).toBe(1);
+  });
+
+  it('with a zero window, groups what was enqueued in the same turn', async () => {
+    const { q, timer, writer } = setup({ commitWindowMs: 0, commitBatchMax: 1000 });
+    const ps = [q.enqueue([op(1)], 1), q.enqueue([op(2)], 1)];
+    expect(timer.armed.size).toBe(0);
+    await Promise.resolve();
+    expect(writer.batches).toEqual([[op(1), op(2)]]);
+    await writer.complete();
+    await Promise.all(ps);
+  });
+
+  it('hands out one seq per batch, and records can learn it before the write', async () => {
+    const { q, timer, writer } = setup();
+    expect(q.openSeq).toBe(1);
+    void q.enqueue([op(1)], 1);
+    expect(q.openSeq).toBe(1);
+    timer.fireAll();
+    expect(q.openSeq).toBe(2); // batch 1 is in flight; the next enqueue opens batch 2
+    void q.enqueue([op(2)], 1);
+    expect(q.openSeq).toBe(2);
+    await writer.complete();
+    await writer.complete();
+    expect(q.stats().lastSeq).toBe(2);
+  });
+
+  it('drain() writes at once, ignoring the window, and waits for the queue to empty', async () => {
+    const { q, timer, writer } = setup({ commitWindowMs: 60_000 });
+    const p = q.enqueue([op(1)], 1);
+    const drained = q.drain();
+    expect(writer.batches).toHaveLength(1);
+    expect(timer.armed.size).toBe(0);
+    await writer.complete();
+    await drained;
+    await p;
+    await q.drain(); // empty: returns at once
+  });
+
+  it('on failure rejects the batch in flight and the one waiting, then every later call', async () => {
+    const { q, timer, writer, failures } = setup();
+    const inFlight = q.enqueue([op(1)], 1);
+    timer.fireAll();
+    const waiting = q.enqueue([op(2)], 1);
+    const barrier = q.barrier();
+    const cause = new Error('EIO');
+    await writer.complete(cause);
+    for (const p of [inFlight, waiting, barrier]) {
+      const e = await rejectionOf(p);
+      expect(e).toBeInstanceOf(StoreError);
+      expect(e).toMatchObject({ code: 'write-failed', cause });
+    }
+    expect(failures).toHaveLength(1);
+    expect(writer.batches).toHaveLength(1); // the waiting batch was never written
+    expect(await rejectionOf(q.enqueue([op(3)], 1))).toBe(q.failed);
+    expect(q.stats()).toMatchObject({ batchesWritten: 0, changesWritten: 0, pendingChanges: 0, inFlightChanges: 0 });
+    expect(timer.armed.size).toBe(0);
+  });
+
+  it('never overlaps writes under random arrivals and completions', async () => {
+    const { q, timer, writer } = setup({ commitBatchMax: 8 });
+    let seed = 12345;
+    const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const all: Promise<void>[] = [];
+    let enqueued = 0;
+    for (let step = 0; step < 2000; step++) {
+      const r = rand(10);
+      if (r < 6) {
+        all.push(q.enqueue([op(enqueued & 0xff)], 1));
+        enqueued++;
+      } else if (r < 8) timer.fireAll();
+      else if (writer.active > 0) await writer.complete();
+    }
+    while (writer.active > 0 || q.stats().pendingChanges > 0) {
+      timer.fireAll();
+      if (writer.active > 0) await writer.complete();
+    }
+    await Promise.all(all);
+    expect(writer.maxActive).toBe(1);
+    expect(q.stats().changesWritten).toBe(enqueued);
+    expect(writer.batches.reduce((n, b) => n + b.length, 0)).toBe(enqueued);
+  });
+
+  it('rejects nonsense options', () => {
+    const w = new ManualWriter();
+    expect(() => new CommitQueue(w.write, 0, { commitBatchMax: 0 }, () => {})).toThrow(RangeError);
+    expect(() => new CommitQueue(w.write, 0, { commitWindowMs: -1 }, () => {})).toThrow(RangeError);
+  });
+});

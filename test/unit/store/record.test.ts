@@ -1,0 +1,158 @@
+import { AssertionError } from 'node:assert';
+import { crc32 } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { decodeMeta, decodeSeqMarker, encodeMeta, encodeSeqMarker, leaseSeq } from '../../../src/store/record.js';
+import { decodeLease, encodeLease, leaseKey, resourceOfKey } from '../../../src/store/index.js';
+import type { Lease } from '../../../src/engine/lease.js';
+import { naLease, pdLease } from './helpers.js';
+
+const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+|#[^\n]*/g, ''), 'hex');
+
+// Written out by hand from the layout in record.ts, not produced by the encoder.
+const FIXTURE_LEASE: Lease = {
+  resource: '2001:db8:8000:100::/56',
+  type: 'pd',
+  duid: '00030001005056000001',
+  iaid: 0xdeadbeef,
+  state: 'released',
+  preferredSec: 1800,
+  validSec: 3600,
+  clttSec: 1_750_000_000,
+  expiresAtSec: 1_750_003_600,
+};
+const FIXTURE_KEY = hex(`
+  6c                                # 'l'
+  20010db8800001000000000000000000  # 2001:db8:8000:100::
+  38                                # /56
+`);
+const FIXTURE_BODY = hex(`
+  01          # version
+  01          # pd
+  02          # released
+  0a          # duid length 10
+  deadbeef    # iaid
+  00000708    # preferred 1800
+  00000e10    # valid 3600
+  684ee180    # cltt 1750000000
+  0000684eef90 # expires 1750003600 (u48)
+  000000000007 # seq 7 (u48)
+  00030001005056000001 # DUID-LL
+`);
+const fixtureValue = (): Buffer => {
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(FIXTURE_BODY, crc32(FIXTURE_KEY)));
+  return Buffer.concat([FIXTURE_BODY, crc]);
+};
+
+describe('lease record', () => {
+  it('encodes to the documented layout, byte for byte', () => {
+    const { key, value } = encodeLease(FIXTURE_LEASE, 7);
+    expect(key.toString('hex')).toBe(FIXTURE_KEY.toString('hex'));
+    expect(value.toString('hex')).toBe(fixtureValue().toString('hex'));
+    expect(key.length + value.length).toBe(64);
+  });
+
+  it('decodes the hand-written fixture', () => {
+    expect(decodeLease(FIXTURE_KEY, fixtureValue())).toEqual(FIXTURE_LEASE);
+    expect(leaseSeq(fixtureValue())).toBe(7);
+  });
+
+  it('round-trips extremes: u32 limits, u48 expiry, the largest DUID, /0 and /128 prefixes', () => {
+    const cases: Lease[] = [
+      naLease(1, { iaid: 0, preferredSec: 0, validSec: 0, clttSec: 0, expiresAtSec: 0 }),
+      naLease(2, { iaid: 0xffffffff, preferredSec: 0xffffffff, validSec: 0xffffffff, clttSec: 0xffffffff, expiresAtSec: 2 ** 48 - 1 }),
+      naLease(3, { duid: 'ab'.repeat(130), state: 'expired' }),
+      pdLease(4, { resource: '::/0' }),
+      pdLease(5, { resource: '2001:db8::1/128', state: 'declined' }),
+      naLease(6, { resource: '::' }),
+    ];
+    for (const l of cases) {
+      const { key, value } = encodeLease(l, 2 ** 48 - 1);
+      expect(decodeLease(key, value)).toEqual(l);
+      expect(leaseSeq(value)).toBe(2 ** 48 - 1);
+    }
+  });
+
+  it('keeps a bare address and its /128 apart', () => {
+    expect(leaseKey('2001:db8::1').equals(leaseKey('2001:db8::1/128'))).toBe(false);
+    expect(resourceOfKey(leaseKey('2001:db8::1/128'))).toBe('2001:db8::1/128');
+  });
+
+  it('refuses what it cannot store exactly', () => {
+    const bad: Lease[] = [
+      naLease(1, { resource: '2001:0db8::1' }),
+      naLease(1, { resource: '2001:db8::1%eth0' }),
+      pdLease(1, { resource: '2001:db8::/056' }),
+      pdLease(1, { resource: '2001:db8::/129' }),
+      naLease(1, { duid: '' }),
+      naLease(1, { duid: 'ab'.repeat(131) }),
+      naLease(1, { clttSec: -1 }),
+      naLease(1, { expiresAtSec: 2 ** 48 }),
+      naLease(1, { expiresAtSec: Number.POSITIVE_INFINITY }),
+      naLease(1, { preferredSec: Number.NaN }),
+      { ...naLease(1), type: 'ta' as never },
+    ];
+    for (const l of bad) expect(() => encodeLease(l, 1), JSON.stringify(l)).toThrow(AssertionError);
+    expect(() => encodeLease(naLease(1), -1)).toThrow(AssertionError);
+  });
+
+  it('names what is wrong with a bad record instead of throwing', () => {
+    const key = FIXTURE_KEY;
+    const value = fixtureValue();
+    const with_ = (i: number, b: number): Buffer => {
+      const v = Buffer.from(value);
+      v[i] = b;
+      return v;
+    };
+    expect(decodeLease(key, with_(0, 2))).toBe('version');
+    expect(decodeLease(key, with_(8, value[8]! ^ 1))).toBe('crc');
+    expect(decodeLease(key, with_(value.length - 1, value[value.length - 1]! ^ 0x80))).toBe('crc');
+    expect(decodeLease(key, with_(3, 11))).toBe('decode'); // duid length vs size
+    expect(decodeLease(key, value.subarray(0, 20))).toBe('decode');
+    expect(decodeLease(key, Buffer.alloc(0))).toBe('decode');
+    // The same value under another key fails: the CRC covers the key.
+    const other = Buffer.from(key);
+    other[7] = 0x02; // 2001:db8:8000:200::/56, still a well-formed key
+    expect(decodeLease(other, value)).toBe('crc');
+    // Keys that cannot be a lease at all.
+    expect(decodeLease(key.subarray(0, 17), value)).toBe('key');
+    const hostBits = Buffer.from(key);
+    hostBits[15] = 1;
+    expect(decodeLease(hostBits, value)).toBe('key');
+    const length = Buffer.from(key);
+    length[17] = 200;
+    expect(decodeLease(length, value)).toBe('key');
+  });
+
+  it('rejects a record whose type contradicts its key, even with a valid CRC', () => {
+    // A pd record under a bare-address key: re-sign it so only the type check can catch it.
+    const { value } = encodeLease(naLease(1, { resource: '2001:db8:8000:100::' }), 1);
+    const key = leaseKey('2001:db8:8000:100::');
+    const v = Buffer.from(value);
+    v[1] = 1;
+    v.writeUInt32BE(crc32(v.subarray(0, v.length - 4), crc32(key)), v.length - 4);
+    expect(decodeLease(key, v)).toBe('decode');
+  });
+});
+
+describe('meta and seq records', () => {
+  it('round-trip and catch corruption', () => {
+    const { key, value } = encodeMeta('server-duid', Uint8Array.of(0, 1, 2));
+    expect(decodeMeta(key, value)).toEqual({ name: 'server-duid', bytes: Uint8Array.of(0, 1, 2) });
+    const v = Buffer.from(value);
+    v[2]! ^= 1;
+    expect(decodeMeta(key, v)).toBe('crc');
+    const m = encodeSeqMarker(123456789);
+    expect(decodeSeqMarker(m.key, m.value)).toBe(123456789);
+    const s = Buffer.from(m.value);
+    s[3]! ^= 1;
+    expect(decodeSeqMarker(m.key, s)).toBe('crc');
+  });
+
+  it('limits meta names and sizes', () => {
+    expect(() => encodeMeta('', Uint8Array.of())).toThrow(AssertionError);
+    expect(() => encodeMeta('a/b', Uint8Array.of())).toThrow(AssertionError);
+    expect(() => encodeMeta('x'.repeat(65), Uint8Array.of())).toThrow(AssertionError);
+    expect(() => encodeMeta('x', new Uint8Array(4097))).toThrow(AssertionError);
+  });
+});
