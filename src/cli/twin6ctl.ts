@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// twin6ctl — asks a running twin6d over its control socket.
+
+import path from 'node:path';
+import { callControl, CONTROL_SOCKET_NAME } from '../daemon/control.js';
+import { parseArgs } from './args.js';
+
+const USAGE = `usage: twin6ctl --state-dir DIR status [--json]
+       twin6ctl --state-dir DIR leases [--json] [--state active|released|declined|expired] [--duid HEX]`;
+
+interface LeaseRow {
+  resource: string;
+  type: string;
+  duid: string;
+  iaid: number;
+  state: string;
+  expiresAtSec: number;
+}
+
+function printStatus(r: Record<string, unknown>): void {
+  const pools = r['pools'] as { subnet: string; pool: string; kind: string; active: number }[];
+  const counters = r['counters'] as Record<string, number>;
+  const lines = [
+    `server DUID  ${r['serverDuid']}`,
+    `pid          ${r['pid']}   uptime ${r['uptimeSec']} s   RSS ${Math.round((r['memory'] as { rssBytes: number }).rssBytes / 1048576)} MiB`,
+    `listening    ${(r['bound'] as string[]).join(', ')}`,
+    `leases       ${r['leases']}`,
+    ...pools.map((p) => `  ${p.kind.toUpperCase()} ${p.subnet} ${p.pool}: ${p.active} active`),
+    `counters`,
+    ...Object.entries(counters).map(([k, v]) => `  ${k.padEnd(40)} ${v}`),
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+function printLeases(r: { total: number; leases: LeaseRow[] }): void {
+  const now = Date.now() / 1000;
+  process.stdout.write(`${r.total} lease(s)\n`);
+  for (const l of r.leases) {
+    const left = Math.round(l.expiresAtSec - now);
+    process.stdout.write(`${l.type.padEnd(3)} ${l.resource.padEnd(40)} ${l.state.padEnd(9)} ${String(left).padStart(8)} s  iaid ${l.iaid}  duid ${l.duid}\n`);
+  }
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs(argv, ['state-dir', 'state', 'duid'], ['json', 'help']);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const stateDir = args.flags.get('state-dir');
+  const cmd = args.positional[0];
+  if (args.flags.has('help') || typeof stateDir !== 'string' || (cmd !== 'status' && cmd !== 'leases')) {
+    process.stderr.write(`${USAGE}\n`);
+    return args.flags.has('help') ? 0 : 2;
+  }
+  const request: Record<string, unknown> = { cmd };
+  for (const k of ['state', 'duid'] as const) if (typeof args.flags.get(k) === 'string') request[k] = args.flags.get(k);
+  let answer;
+  try {
+    answer = await callControl(path.join(stateDir, CONTROL_SOCKET_NAME), request);
+  } catch (e) {
+    process.stderr.write(`twin6ctl: cannot reach twin6d in ${stateDir}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  if (!answer.ok) {
+    process.stderr.write(`twin6ctl: ${answer.error}\n`);
+    return 1;
+  }
+  if (args.flags.has('json')) process.stdout.write(JSON.stringify(answer.result, null, 2) + '\n');
+  else if (cmd === 'status') printStatus(answer.result as Record<string, unknown>);
+  else printLeases(answer.result as { total: number; leases: LeaseRow[] });
+  return 0;
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code));

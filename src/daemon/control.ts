@@ -1,0 +1,91 @@
+// The local control socket (<state-dir>/twin6d.sock) that twin6ctl talks to:
+// one JSON request per line, one JSON answer per line. Commands are a table
+// so that the MQTT uplink can later serve the same ones.
+
+import net from 'node:net';
+import fs from 'node:fs/promises';
+
+export type ControlAnswer = { ok: true; result: unknown } | { ok: false; error: string };
+export type ControlHandler = (args: Record<string, unknown>) => unknown | Promise<unknown>;
+
+export const CONTROL_SOCKET_NAME = 'twin6d.sock';
+/** A request line longer than this is refused: the socket is local, but bounds stay bounds. */
+const REQUEST_BYTES_MAX = 64 * 1024;
+
+export async function serveControl(path: string, commands: Readonly<Record<string, ControlHandler>>): Promise<net.Server> {
+  await fs.rm(path, { force: true });
+  const server = net.createServer((conn) => {
+    let buffered = '';
+    conn.setEncoding('utf8');
+    conn.on('error', () => conn.destroy());
+    conn.on('data', (chunk: string) => {
+      buffered += chunk;
+      if (buffered.length > REQUEST_BYTES_MAX) {
+        conn.end(JSON.stringify({ ok: false, error: 'request too long' }) + '\n');
+        return;
+      }
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        void answer(line, commands).then((a) => conn.write(JSON.stringify(a) + '\n'));
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  await fs.chmod(path, 0o600);
+  return server;
+}
+
+async function answer(line: string, commands: Readonly<Record<string, ControlHandler>>): Promise<ControlAnswer> {
+  let request: unknown;
+  try {
+    request = JSON.parse(line);
+  } catch {
+    return { ok: false, error: 'request is not JSON' };
+  }
+  if (typeof request !== 'object' || request === null || typeof (request as { cmd?: unknown }).cmd !== 'string') {
+    return { ok: false, error: 'request needs a "cmd" string' };
+  }
+  const { cmd, ...args } = request as { cmd: string } & Record<string, unknown>;
+  const handler = Object.hasOwn(commands, cmd) ? commands[cmd] : undefined;
+  if (!handler) return { ok: false, error: `unknown command "${cmd}"; known: ${Object.keys(commands).join(', ')}` };
+  try {
+    return { ok: true, result: await handler(args) };
+  } catch (e) {
+    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/** Client side: one request, one answer. */
+export function callControl(path: string, request: Record<string, unknown>, timeoutMs = 5000): Promise<ControlAnswer> {
+  return new Promise((resolve, reject) => {
+    const conn = net.createConnection(path);
+    let buffered = '';
+    const timer = setTimeout(() => {
+      conn.destroy();
+      reject(new Error(`no answer from ${path} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    conn.setEncoding('utf8');
+    conn.on('connect', () => conn.write(JSON.stringify(request) + '\n'));
+    conn.on('data', (chunk: string) => {
+      buffered += chunk;
+      const nl = buffered.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      conn.end();
+      try {
+        resolve(JSON.parse(buffered.slice(0, nl)) as ControlAnswer);
+      } catch (e) {
+        reject(e);
+      }
+    });
+    conn.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}

@@ -1,0 +1,89 @@
+// The path of one packet (docs/architecture.md): datagram → wire decode →
+// relay unwrap → engine → store commit (group fsync) → encode → send. Nothing
+// thrown below escapes onDatagram: a bad packet is counted and dropped, and
+// the server keeps serving.
+
+import type { Logger } from 'pino';
+import { decodeMessage, encodeMessage, unwrapRelay, wrapRelayReply } from '../wire/index.js';
+import { msgTypeName } from '../wire/constants.js';
+import type { Engine, FailoverPolicy } from '../engine/index.js';
+import { StoreError, type LeaseStore } from '../store/index.js';
+import type { Datagram } from '../net/dhcp-socket.js';
+import type { Counters } from './counters.js';
+
+export interface PacketPathDeps {
+  readonly store: LeaseStore;
+  readonly policy: FailoverPolicy;
+  readonly counters: Counters;
+  readonly log: Logger;
+  /** Wall clock in whole seconds. */
+  readonly nowSec: () => number;
+  /** Called when the store can no longer be trusted: the daemon must stop. */
+  readonly onStoreFailure: (e: unknown) => void;
+}
+
+export class PacketPath {
+  private engine: Engine;
+
+  constructor(
+    engine: Engine,
+    private readonly deps: PacketPathDeps,
+  ) {
+    this.engine = engine;
+  }
+
+  /** SIGHUP: later packets see the new configuration; packets in flight finish with the old one. */
+  setEngine(engine: Engine): void {
+    this.engine = engine;
+  }
+
+  onDatagram(d: Datagram): void {
+    this.handle(d).catch((e: unknown) => {
+      this.deps.counters.add('drop.internal-error');
+      this.deps.log.error({ err: e }, 'packet handling failed');
+    });
+  }
+
+  private async handle(d: Datagram): Promise<void> {
+    const { counters, log, store } = this.deps;
+    counters.add('rx.packets');
+    const decoded = decodeMessage(d.data);
+    if (!decoded.ok) return this.dropped(d, `decode.${decoded.error.reason}`, decoded.error.detail);
+    const unwrapped = unwrapRelay(decoded.message);
+    if (!unwrapped.ok) return this.dropped(d, `decode.${unwrapped.error.reason}`, unwrapped.error.detail);
+    const { client, relays } = unwrapped;
+    // RFC 8415 §16: a server never accepts a Relay-reply, at any level.
+    if (relays.some((r) => r.type === 13)) return this.dropped(d, 'engine.server-msg-type', 'RELAY_REPL');
+    counters.add(`rx.${msgTypeName(client.type)}`);
+
+    const decision = this.engine.handle(
+      { message: client, relays, interface: d.interface, unicast: d.unicast },
+      { nowSec: this.deps.nowSec(), view: store, policy: this.deps.policy },
+    );
+    if (decision.kind === 'drop') return this.dropped(d, `engine.${decision.reason}`, msgTypeName(client.type));
+
+    if (decision.changes.length > 0) {
+      try {
+        // The Reply promises these leases: it leaves only once they are on stable storage.
+        await store.apply(decision.changes);
+      } catch (e) {
+        // Too much waiting for the disk: shed this request (the client retransmits), the store is fine.
+        if (e instanceof StoreError && e.code === 'busy') return this.dropped(d, 'store-busy', msgTypeName(client.type));
+        counters.add('drop.commit-failed');
+        this.deps.onStoreFailure(e);
+        return;
+      }
+    }
+    const out = encodeMessage(relays.length > 0 ? wrapRelayReply(decision.reply, relays) : decision.reply);
+    // Relayed: back to the relay's address and port (RFC 8415 §19.3, RFC 8357); direct: to the client's source.
+    await d.reply(out, d.sourceAddress, d.sourcePort);
+    counters.add(`tx.${msgTypeName(decision.reply.type)}`);
+    log.debug({ to: d.sourceAddress, type: msgTypeName(decision.reply.type), changes: decision.changes.length }, 'reply sent');
+  }
+
+  private dropped(d: Datagram, reason: string, detail: string): void {
+    this.deps.counters.add('drop.total');
+    this.deps.counters.add(`drop.${reason}`);
+    this.deps.log.debug({ from: d.sourceAddress, iface: d.interface, reason, detail }, 'packet dropped');
+  }
+}
