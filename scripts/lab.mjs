@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// Interactive lab: `npm run lab -- [--server kea|twin6] [--clients dhclient,dhcpcd] [--hold SEC] [--keep]`
+// Builds the namespaces, starts the server and the clients, prints what each
+// client got and what the server recorded, then holds the lab up (Ctrl-C, or
+// --hold seconds) so it can be poked at with `ip netns exec t6-<id>-c1 ...`,
+// and finally releases and removes everything. Needs root.
+
+import { parseArgs } from 'node:util';
+import { keaServer, labUnavailableReason, startLab, sweepStaleLabs, twin6Server } from '../dist/lab/index.js';
+
+const { values } = parseArgs({
+  options: {
+    server: { type: 'string', default: 'kea' },
+    clients: { type: 'string', default: 'dhclient,dhcpcd' },
+    hold: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    sweep: { type: 'boolean', default: false },
+  },
+});
+
+if (values.sweep) {
+  // Removes namespaces of labs whose process died without cleaning up.
+  const removed = sweepStaleLabs();
+  console.log(removed.length ? `removed ${removed.join(', ')}` : 'nothing stale');
+  process.exit(0);
+}
+
+const servers = { kea: () => keaServer(), twin6: () => twin6Server() };
+const makeServer = servers[values.server];
+if (!makeServer) {
+  console.error(`unknown --server ${values.server} (kea, twin6)`);
+  process.exit(2);
+}
+const kinds = values.clients.split(',').map((s) => s.trim()).filter(Boolean);
+for (const k of kinds) {
+  if (k !== 'dhclient' && k !== 'dhcpcd') {
+    console.error(`unknown client ${k} (dhclient, dhcpcd)`);
+    process.exit(2);
+  }
+}
+
+const reason = await labUnavailableReason({ server: makeServer(), clients: kinds });
+if (reason) {
+  console.error(`lab cannot run: ${reason}`);
+  process.exit(1);
+}
+
+const lab = await startLab({ server: makeServer(), clients: kinds.map((kind) => ({ kind })), keepDir: values.keep });
+let stopping = false;
+const finish = async (code) => {
+  if (stopping) return;
+  stopping = true;
+  for (const c of lab.clients) {
+    if (!c.process.running) continue;
+    try {
+      await c.release();
+      console.log(`${c.name}: released`);
+    } catch (e) {
+      console.error(`${c.name}: release failed: ${e.message}`);
+    }
+  }
+  await lab.stop();
+  console.log(values.keep ? `lab stopped; files kept in ${lab.dir}` : 'lab stopped and removed');
+  process.exit(code);
+};
+process.once('SIGINT', () => void finish(130));
+process.once('SIGTERM', () => void finish(143));
+
+try {
+  console.log(`lab ${lab.id}: ${lab.lan.namespaces.map((n) => n.name).join(' ')} (files in ${lab.dir})`);
+  for (const c of lab.clients) {
+    const b = await c.waitForBinding();
+    const a = b.addresses.map((x) => `${x.address} (valid ${x.validLifetime}s)`).join(', ') || '-';
+    const p = b.prefixes.map((x) => `${x.prefix}/${x.length} (valid ${x.validLifetime}s)`).join(', ') || '-';
+    console.log(`${c.name} in ${c.ns.name}: address ${a}; prefix ${p}`);
+  }
+  if (lab.server?.hasLeases) {
+    console.log('server leases:');
+    for (const l of await lab.server.leases()) console.log(`  ${l.type} ${l.address}/${l.prefixLength} ${l.state} duid ${l.duid}`);
+  }
+} catch (e) {
+  console.error(e.message);
+  await finish(1);
+}
+
+if (values.hold !== undefined) {
+  setTimeout(() => void finish(0), Number(values.hold) * 1000);
+} else {
+  console.log('holding the lab up; Ctrl-C releases and removes it');
+  setInterval(() => undefined, 1 << 30);
+}

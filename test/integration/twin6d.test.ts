@@ -1,0 +1,130 @@
+// twin6d as a whole, in network namespaces with real clients: restarts keep
+// bindings, hostile input is dropped and counted while real clients are
+// served, and SIGKILL under load never loses a lease a client saw in a Reply.
+// Needs root, dhclient and dhcpcd; without them it skips and says why (CI
+// sets T6_LAB_REQUIRED=1, which turns the skip into a failure).
+
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { labUnavailableReason, startLab, twin6Server, run, type Lab, type ServerLease } from '../../src/lab/index.js';
+import { MALFORMED } from '../../src/lab/bad-packets.js';
+
+const REQUIRED = process.env['T6_LAB_REQUIRED'] === '1';
+const reason = await labUnavailableReason({ server: twin6Server(), clients: ['dhclient', 'dhcpcd'] });
+if (reason && REQUIRED) throw new Error(`T6_LAB_REQUIRED=1 but the lab cannot run: ${reason}`);
+if (reason) console.warn(`[twin6d.test] skipping: ${reason}`);
+
+const DIST = resolve('dist');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function status(lab: Lab): Promise<{ counters: Record<string, number>; leases: number }> {
+  const out = await run([process.execPath, join(DIST, 'cli/twin6ctl.js'), '--state-dir', join(lab.server!.ctx.dir, 'state'), 'status', '--json']);
+  return JSON.parse(out.stdout) as { counters: Record<string, number>; leases: number };
+}
+
+async function withLab<R>(lab: Lab, f: (lab: Lab) => Promise<R>): Promise<R> {
+  try {
+    return await f(lab);
+  } catch (e) {
+    if (e instanceof Error) e.message += `\n${lab.diagnostics()}`;
+    throw e;
+  } finally {
+    await lab.stop();
+  }
+}
+
+const key = (type: string, resource: string) => `${type} ${resource}`;
+const leaseResource = (l: ServerLease) => (l.type === 'na' ? l.address : `${l.address}/${l.prefixLength}`);
+
+describe.skipIf(reason !== undefined)('twin6d with real clients', () => {
+  it('keeps every client binding across a restart: dhclient and dhcpcd renew the same address and prefix', async () => {
+    const lab = await startLab({ server: twin6Server(), clients: [{ kind: 'dhclient' }, { kind: 'dhcpcd' }] });
+    await withLab(lab, async () => {
+      const before = new Map<string, { binding: Awaited<ReturnType<(typeof lab.clients)[number]['waitForBinding']>>; at: number }>();
+      for (const c of lab.clients) before.set(c.name, { binding: await c.waitForBinding({ timeoutMs: 30_000 }), at: Date.now() });
+      await lab.restartServer('SIGTERM');
+      const restartedAt = Date.now();
+      for (const c of lab.clients) {
+        const held = before.get(c.name)!;
+        const r = await c.waitForRenewal(held.binding, restartedAt, { timeoutMs: (lab.topology.lifetimes.t1Sec + 25) * 1000 });
+        expect(r.binding.addresses.map((a) => a.address)).toEqual(held.binding.addresses.map((a) => a.address));
+        expect(r.binding.prefixes.map((p) => `${p.prefix}/${p.length}`)).toEqual(held.binding.prefixes.map((p) => `${p.prefix}/${p.length}`));
+        expect(r.binding.addresses[0]!.validLifetime).toBe(lab.topology.lifetimes.validSec);
+      }
+      // The server's record: both clients' leases still active under their own DUIDs, one each.
+      const leases = await lab.server!.leases();
+      const active = leases.filter((l) => l.state === 'active');
+      expect(active).toHaveLength(4);
+      expect(new Set(active.map((l) => l.duid)).size).toBe(2);
+    });
+  }, 120_000);
+
+  it('drops and counts malformed packets by kind, survives a Solicit flood, and serves real clients during and after', async () => {
+    const lab = await startLab({ server: twin6Server(), clients: [{ kind: 'dhcpcd' }, { kind: 'dhclient' }], startClients: false });
+    await withLab(lab, async () => {
+      const dhcpcd = lab.client('dhcpcd');
+      const dhclient = lab.client('dhclient');
+      await dhcpcd.start();
+      const first = await dhcpcd.waitForBinding({ timeoutMs: 30_000 });
+      const boundAt = Date.now();
+      const leasesBefore = (await status(lab)).leases;
+
+      const attacker = lab.lan.clients[0]!.spawn('bad-packets', [
+        process.execPath, join(DIST, 'lab/bad-packets.js'), '--iface', lab.topology.clientIf, '--repeat', '5', '--flood', '3000', '--rate', '600',
+      ]);
+      // A new client arrives in the middle of the flood and must be served.
+      await sleep(1500);
+      await dhclient.start();
+      const during = await dhclient.waitForBinding({ timeoutMs: 30_000 });
+      expect(during.addresses).toHaveLength(1);
+      expect(during.prefixes).toHaveLength(1);
+      const exit = await attacker.exited;
+      expect(exit.code).toBe(0);
+      const report = JSON.parse(attacker.log().trim().split('\n').pop()!) as { sent: Record<string, number>; advertised: number; flood: number };
+
+      const after = await status(lab);
+      for (const [counter, sent] of Object.entries(report.sent)) {
+        expect(after.counters[counter] ?? 0, counter).toBe(sent);
+      }
+      expect(Object.keys(report.sent).sort()).toEqual(Object.keys(MALFORMED).sort());
+      // RFC 8415 §18.3.1: every valid Solicit of the flood gets an Advertise, and an Advertise commits nothing.
+      expect(report.advertised).toBe(report.flood);
+      expect(after.leases).toBe(leasesBefore + 2); // only dhclient's address and prefix were added
+
+      // And after: the first client renews as usual.
+      const r = await dhcpcd.waitForRenewal(first, boundAt, { timeoutMs: (lab.topology.lifetimes.t1Sec + 25) * 1000 });
+      expect(r.binding.addresses[0]!.address).toBe(first.addresses[0]!.address);
+    });
+  }, 150_000);
+
+  it('loses no lease a client saw in a Reply when SIGKILLed under load, 20 times', async () => {
+    const lab = await startLab({ server: twin6Server(), clients: [{ kind: 'dhcpcd' }], startClients: false });
+    await withLab(lab, async () => {
+      const load = lab.lan.clients[0]!.spawn('load-client', [
+        process.execPath, join(DIST, 'lab/load-client.js'), '--iface', lab.topology.clientIf, '--clients', '1000000', '--rate', '300', '--seconds', '240',
+      ]);
+      const kills = 20;
+      for (let i = 0; i < kills; i++) {
+        // A kill at a random point of the load, after the server has been serving for a while.
+        await sleep(300 + Math.floor(Math.random() * 1200));
+        await lab.restartServer('SIGKILL');
+      }
+      await sleep(1000);
+      await load.stop('SIGTERM');
+      const lines = load.log().split('\n').filter((l) => l.startsWith('{'));
+      const acked = lines.map((l) => JSON.parse(l) as { duid?: string; iaid: number; type: 'na' | 'pd'; resource: string; validSec: number; ackedAtMs: number }).filter((a) => a.duid);
+      expect(acked.length).toBeGreaterThan(kills * 50);
+
+      const stored = new Map((await lab.server!.leases()).map((l) => [key(l.type, leaseResource(l)), l]));
+      const lost = acked.filter((a) => {
+        const l = stored.get(key(a.type, a.resource));
+        return !l || l.duid.replaceAll(':', '') !== a.duid || l.iaid !== a.iaid || l.expiresAt < Math.floor(a.ackedAtMs / 1000) + a.validSec - 2;
+      });
+      console.info(`[twin6d.test] crash loop: ${kills} SIGKILLs, ${acked.length} acknowledged leases checked, ${lost.length} lost`);
+      expect(lost, `${lost.length} of ${acked.length} acknowledged leases missing or changed after ${kills} SIGKILLs`).toEqual([]);
+      const log = readFileSync(join(lab.server!.ctx.dir, 'server.log'), 'utf8');
+      expect(log.match(/"msg":"serving"/g)?.length).toBe(kills + 1);
+    });
+  }, 300_000);
+});
