@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Interactive lab: `npm run lab -- [--server kea|twin6] [--clients dhclient,dhcpcd] [--hold SEC] [--keep]`
+// Interactive lab: `npm run lab -- [--server twin6|kea] [--clients dhclient,dhcpcd] [--hold SEC] [--keep]`
 // Builds the namespaces, starts the server and the clients, prints what each
 // client got and what the server recorded, then holds the lab up (Ctrl-C, or
 // --hold seconds) so it can be poked at with `ip netns exec t6-<id>-c1 ...`,
@@ -10,7 +10,7 @@ import { keaServer, labUnavailableReason, startLab, sweepStaleLabs, twin6Server 
 
 const { values } = parseArgs({
   options: {
-    server: { type: 'string', default: 'kea' },
+    server: { type: 'string', default: 'twin6' },
     clients: { type: 'string', default: 'dhclient,dhcpcd' },
     hold: { type: 'string' },
     keep: { type: 'boolean', default: false },
