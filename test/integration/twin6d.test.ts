@@ -4,7 +4,7 @@
 // Needs root, dhclient and dhcpcd; without them it skips and says why (CI
 // sets T6_LAB_REQUIRED=1, which turns the skip into a failure).
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { labUnavailableReason, startLab, twin6Server, run, type Lab, type ServerLease } from '../../src/lab/index.js';
@@ -97,6 +97,38 @@ describe.skipIf(reason !== undefined)('twin6d with real clients', () => {
       expect(r.binding.addresses[0]!.address).toBe(first.addresses[0]!.address);
     });
   }, 150_000);
+
+  it('reloads its config on SIGHUP, refuses a bad one with the key and keeps serving', async () => {
+    const lab = await startLab({ server: twin6Server(), clients: [{ kind: 'dhcpcd' }] });
+    await withLab(lab, async () => {
+      const c = lab.clients[0]!;
+      const first = await c.waitForBinding({ timeoutMs: 30_000 });
+      const boundAt = Date.now();
+      const configFile = join(lab.server!.ctx.dir, 'twin6.json');
+      const config = JSON.parse(readFileSync(configFile, 'utf8')) as { options: { dnsServers: string[] }; subnets: { pools: string[] }[] };
+      const pid = lab.server!.process.pid;
+      const counter = async (name: string) => (await status(lab)).counters[name] ?? 0;
+      const until = async (name: string, value: number) => {
+        for (let i = 0; i < 50 && (await counter(name)) !== value; i++) await sleep(100);
+        expect(await counter(name), name).toBe(value);
+      };
+
+      config.options.dnsServers = ['2001:db8:1::54'];
+      writeFileSync(configFile, JSON.stringify(config));
+      process.kill(pid, 'SIGHUP');
+      await until('config.reloads', 1);
+
+      config.subnets[0]!.pools = ['2001:db8:99::1-2001:db8:99::9']; // outside the subnet prefix
+      writeFileSync(configFile, JSON.stringify(config));
+      process.kill(pid, 'SIGHUP');
+      await until('config.rejected', 1);
+      expect(lab.server!.log()).toMatch(/subnets\[0\]\.pools\[0\].*still serving the old one/);
+
+      const r = await c.waitForRenewal(first, boundAt, { timeoutMs: (lab.topology.lifetimes.t1Sec + 25) * 1000 });
+      expect(r.binding.addresses[0]!.address).toBe(first.addresses[0]!.address);
+      expect(lab.server!.process.running).toBe(true);
+    });
+  }, 120_000);
 
   it('loses no lease a client saw in a Reply when SIGKILLed under load, 20 times', async () => {
     const lab = await startLab({ server: twin6Server(), clients: [{ kind: 'dhcpcd' }], startClients: false });
