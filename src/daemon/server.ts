@@ -6,14 +6,18 @@
 import type { Logger } from 'pino';
 import { decodeMessage, encodeMessage, unwrapRelay, wrapRelayReply } from '../wire/index.js';
 import { msgTypeName } from '../wire/constants.js';
-import type { Engine, FailoverPolicy } from '../engine/index.js';
+import type { Engine, FailoverPolicy, LeaseChange } from '../engine/index.js';
 import { StoreError, type LeaseStore } from '../store/index.js';
 import type { Datagram } from '../net/dhcp-socket.js';
 import type { Counters } from './counters.js';
 
 export interface PacketPathDeps {
+  /** Read side of the lease database, for the engine. */
   readonly store: LeaseStore;
-  readonly policy: FailoverPolicy;
+  /** What failover allows right now (read per packet: it changes with the endpoint state). */
+  readonly policy: () => FailoverPolicy;
+  /** Makes changes durable; resolves only once they are on stable storage. */
+  readonly commit: (changes: readonly LeaseChange[]) => Promise<void>;
   readonly counters: Counters;
   readonly log: Logger;
   /** Wall clock in whole seconds. */
@@ -58,14 +62,14 @@ export class PacketPath {
 
     const decision = this.engine.handle(
       { message: client, relays, interface: d.interface, unicast: d.unicast },
-      { nowSec: this.deps.nowSec(), view: store, policy: this.deps.policy },
+      { nowSec: this.deps.nowSec(), view: store, policy: this.deps.policy() },
     );
     if (decision.kind === 'drop') return this.dropped(d, `engine.${decision.reason}`, msgTypeName(client.type));
 
     if (decision.changes.length > 0) {
       try {
         // The Reply promises these leases: it leaves only once they are on stable storage.
-        await store.apply(decision.changes);
+        await this.deps.commit(decision.changes);
       } catch (e) {
         // Too much waiting for the disk: shed this request (the client retransmits), the store is fine.
         if (e instanceof StoreError && e.code === 'busy') return this.dropped(d, 'store-busy', msgTypeName(client.type));

@@ -1,0 +1,223 @@
+// The running server as one object: configuration, lease store, engine,
+// sockets, control socket, and the hooks through which the features that
+// build on it (failover, routes and router advertisements, the MQTT uplink)
+// see committed lease changes, register commands and take part in shutdown.
+// cli/twin6d.ts creates it with the real clock and starts the features.
+
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import fs from 'node:fs/promises';
+import type net from 'node:net';
+import { pino, type Logger } from 'pino';
+import { loadConfigFile } from '../config/index.js';
+import type { ServerConfig } from '../config/types.js';
+import { createEngine, standalonePolicy, type Engine, type FailoverPolicy, type LeaseChange } from '../engine/index.js';
+import { LevelLeaseStore, type LeaseStore } from '../store/index.js';
+import { duidFromHex, duidToHex } from '../wire/duid.js';
+import { openDhcpSockets, type DhcpSockets } from '../net/dhcp-socket.js';
+import { PacketPath } from './server.js';
+import { Counters } from './counters.js';
+import { serveControl, CONTROL_SOCKET_NAME, type ControlHandler } from './control.js';
+import { makeServerDuid } from './server-duid.js';
+import { controlCommands } from './commands.js';
+
+/** Expiry work per tick: bounded so a backlog after downtime never stalls the packet path. */
+const RECLAIM_BATCH_MAX = 1000;
+const RECLAIM_INTERVAL_MS = 1000;
+
+export interface DaemonEvents {
+  /** Lease changes that are now on stable storage, in commit order. */
+  'leases-committed': [changes: readonly LeaseChange[]];
+  'config-reloaded': [config: ServerConfig];
+}
+
+export interface DaemonClock {
+  /** Wall clock, whole seconds since the Unix epoch. */
+  nowSec(): number;
+}
+
+export const systemClock: DaemonClock = { nowSec: () => Math.floor(Date.now() / 1000) };
+
+export class Daemon extends EventEmitter<DaemonEvents> {
+  readonly counters = new Counters();
+  readonly startedMs = Date.now();
+  private engineNow: Engine;
+  private policyNow: FailoverPolicy = standalonePolicy;
+  private sockets: DhcpSockets | undefined;
+  private control: net.Server | undefined;
+  private reclaimTimer: NodeJS.Timeout | undefined;
+  private readonly stopHooks: (() => Promise<void>)[] = [];
+  private readonly commandTable: Record<string, ControlHandler>;
+  private stopping = false;
+  private readonly packetPath: PacketPath;
+
+  private constructor(
+    private configNow: ServerConfig,
+    readonly configFile: string,
+    readonly stateDir: string,
+    readonly store: LeaseStore,
+    readonly serverDuid: Uint8Array,
+    readonly log: Logger,
+    readonly clock: DaemonClock,
+  ) {
+    super();
+    this.engineNow = createEngine(configNow, serverDuid);
+    this.packetPath = new PacketPath(this.engineNow, {
+      store,
+      policy: () => this.policyNow,
+      commit: (changes) => this.commit(changes),
+      counters: this.counters,
+      log,
+      nowSec: () => clock.nowSec(),
+      onStoreFailure: (e) => this.storeFailed(e),
+    });
+    this.commandTable = controlCommands({
+      store,
+      counters: this.counters,
+      config: () => this.configNow,
+      serverDuid: duidToHex(serverDuid),
+      startedMs: this.startedMs,
+      bound: () => this.sockets?.bound ?? [],
+    });
+  }
+
+  /** Loads the config (refusing a bad one before anything is opened), opens the store, binds the sockets. */
+  static async start(configFile: string, stateDir: string, clock: DaemonClock = systemClock): Promise<Daemon> {
+    const config = await loadConfigFile(configFile);
+    const log = pino({ level: config.logLevel, base: { svc: 'twin6d', pid: process.pid } });
+    await fs.mkdir(stateDir, { recursive: true });
+    const store = new LevelLeaseStore(path.join(stateDir, 'leases'), config.storage);
+    const opened = await store.open();
+    if (opened.corrupt.count > 0) {
+      log.error({ corrupt: opened.corrupt.count, reasons: opened.corrupt.reasons, keys: opened.corrupt.keys }, 'lease records failed their check and are not served');
+    }
+    const serverDuid = await serverDuidFor(config, store, clock);
+    const daemon = new Daemon(config, configFile, stateDir, store, serverDuid, log, clock);
+    await daemon.openSockets();
+    daemon.control = await serveControl(path.join(stateDir, CONTROL_SOCKET_NAME), daemon.commandTable);
+    daemon.reclaimTimer = setInterval(() => daemon.reclaim(), RECLAIM_INTERVAL_MS);
+    return daemon;
+  }
+
+  get config(): ServerConfig {
+    return this.configNow;
+  }
+
+  get engine(): Engine {
+    return this.engineNow;
+  }
+
+  get bound(): readonly string[] {
+    return this.sockets?.bound ?? [];
+  }
+
+  /** Failover replaces the standalone policy with a view of its endpoint state. */
+  setPolicy(policy: FailoverPolicy): void {
+    this.policyNow = policy;
+  }
+
+  get policy(): FailoverPolicy {
+    return this.policyNow;
+  }
+
+  /** Adds a command to the control socket (and so to everything that serves the same table). */
+  registerCommand(name: string, handler: ControlHandler): void {
+    this.commandTable[name] = handler;
+  }
+
+  get commands(): Readonly<Record<string, ControlHandler>> {
+    return this.commandTable;
+  }
+
+  /** Runs at shutdown, after the sockets close and before the store does; last registered runs first. */
+  onStop(hook: () => Promise<void>): void {
+    this.stopHooks.unshift(hook);
+  }
+
+  /** Makes lease changes durable, then tells the features. The only write path to the store. */
+  async commit(changes: readonly LeaseChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    await this.store.apply(changes);
+    this.emit('leases-committed', changes);
+  }
+
+  private async openSockets(): Promise<void> {
+    this.sockets = await openDhcpSockets(
+      { interfaces: this.configNow.interfaces, port: this.configNow.port },
+      (d) => this.packetPath.onDatagram(d),
+      (e) => this.log.error({ err: e }, 'socket error'),
+    );
+  }
+
+  private reclaiming = false;
+  private reclaim(): void {
+    if (this.reclaiming || this.stopping) return;
+    const changes = this.engineNow.reclaim({ nowSec: this.clock.nowSec(), view: this.store, policy: this.policyNow }, RECLAIM_BATCH_MAX);
+    if (changes.length === 0) return;
+    this.reclaiming = true;
+    this.commit(changes)
+      .then(() => this.counters.add('leases.reclaimed', changes.length))
+      .catch((e: unknown) => this.storeFailed(e))
+      .finally(() => (this.reclaiming = false));
+  }
+
+  /** SIGHUP: a good config replaces the old one; a bad one is refused with its reason and the old one keeps serving. */
+  async reload(): Promise<boolean> {
+    try {
+      const next = await loadConfigFile(this.configFile);
+      const socketsChanged = next.interfaces.join() !== this.configNow.interfaces.join() || next.port !== this.configNow.port;
+      this.configNow = next;
+      this.engineNow = createEngine(next, this.serverDuid);
+      this.packetPath.setEngine(this.engineNow);
+      this.log.level = next.logLevel;
+      if (socketsChanged) {
+        await this.sockets?.close();
+        await this.openSockets();
+      }
+      this.counters.add('config.reloads');
+      this.log.info({ interfaces: next.interfaces, subnets: next.subnets.length }, 'configuration reloaded');
+      this.emit('config-reloaded', next);
+      return true;
+    } catch (e) {
+      this.counters.add('config.rejected');
+      this.log.error({ err: e instanceof Error ? e.message : e }, 'new configuration refused; still serving the old one');
+      return false;
+    }
+  }
+
+  private storeFailed(e: unknown): void {
+    if (this.stopping) return;
+    this.log.fatal({ err: e }, 'lease store write failed; stopping so the supervisor restarts from what is on disk');
+    process.exit(70);
+  }
+
+  /** Stops serving, lets features finish, writes what waits for its commit, closes the store. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.reclaimTimer);
+    await this.sockets?.close();
+    this.control?.close();
+    for (const hook of this.stopHooks) {
+      try {
+        await hook();
+      } catch (e) {
+        this.log.error({ err: e }, 'shutdown hook failed');
+      }
+    }
+    await this.store.close();
+  }
+}
+
+async function serverDuidFor(config: ServerConfig, store: LeaseStore, clock: DaemonClock): Promise<Uint8Array> {
+  if (config.serverDuid) {
+    const fixed = duidFromHex(config.serverDuid);
+    if (!fixed) throw new Error(`serverDuid: not a DUID: ${config.serverDuid}`);
+    return fixed;
+  }
+  const kept = store.getMeta('server-duid');
+  if (kept) return kept;
+  const made = makeServerDuid(config.interfaces, clock.nowSec());
+  await store.putMeta('server-duid', made);
+  return made;
+}
