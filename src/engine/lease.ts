@@ -32,6 +32,26 @@ export interface Lease {
   readonly clttSec: number;
   /** Wall-clock second at which the current state ends (valid lifetime, decline hold, affinity hold). */
   readonly expiresAtSec: number;
+  /** What the failover partner knows of this lease (RFC 8156 §7.3); absent on a standalone server. */
+  readonly fo?: LeaseFailover;
+}
+
+/**
+ * The per-lease times RFC 8156 §4.4 and §7.3 make a failover server keep. All
+ * are absolute wall-clock seconds, 0 when unknown. The engine never reads or
+ * writes them: failover stamps them on commit and reads them in its policy.
+ */
+export interface LeaseFailover {
+  /** This lease changed and the partner has not acknowledged the change yet (send a BNDUPD). */
+  readonly pending: boolean;
+  /** The partner lifetime sent (or to send) in the BNDUPD for the current change. */
+  readonly partnerLifetimeSec: number;
+  /** The greatest partner lifetime the partner acknowledged: the base of the MCLT cap (§4.4). */
+  readonly ackedPartnerLifetimeSec: number;
+  /** The greatest partner lifetime we acknowledged to the partner ("expiration-time", §7.3). */
+  readonly expirationTimeSec: number;
+  /** When the binding status took its current value (§7.3 start-time-of-state; conflict resolution). */
+  readonly startOfStateSec: number;
 }
 
 export type LeaseChange =

@@ -20,8 +20,17 @@
 //   20     u48   expiresAtSec (u48 because now + an infinite 0xffffffff lifetime overflows u32)
 //   26     u48   seq: the commit batch that wrote it, for partner reconciliation (§5.3)
 //   32     …     duid bytes
-//   32+n   u32   CRC-32 over key ‖ value[0, 32+n). Covering the key too means a
+//   32+n   …     version 2 only: extensions, each tag(u8) ‖ length(u8) ‖ data, until the CRC:
+//                  tag 1, 25 B: failover state (Lease.fo): flags(u8: bit 0 pending) ‖
+//                               u48 partnerLifetimeSec ‖ u48 ackedPartnerLifetimeSec ‖
+//                               u48 expirationTimeSec ‖ u48 startOfStateSec
+//                An unknown tag is skipped by its length, so a newer field never
+//                makes an older reader call the record corrupt.
+//   end    u32   CRC-32 over key ‖ value[0, end). Covering the key too means a
 //                record that lands under the wrong key is caught, not served.
+//
+// Version 1 is written whenever a lease has no extension (a standalone server
+// keeps 64-72 B records); version 2 only when it has one.
 //
 // Metadata: key 'm' + UTF-8 name; value = version(1) ‖ bytes ‖ CRC-32(key ‖ version ‖ bytes).
 // Sequence marker: key 's'; value = version(1) ‖ u48 seq ‖ CRC-32(key ‖ …). Written
@@ -34,12 +43,16 @@ import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { addressToBytes } from '../wire/address.js';
 import { resourceText } from './resource-text.js';
-import type { IaType, Lease, LeaseState } from '../engine/lease.js';
+import type { IaType, Lease, LeaseFailover, LeaseState } from '../engine/lease.js';
 
 export const KEY_LEASE = 0x6c; // 'l'
 export const KEY_META = 0x6d; // 'm'
 export const KEY_SEQ = 0x73; // 's'
 export const RECORD_VERSION = 1;
+/** Version 1 plus trailing extensions. */
+export const RECORD_VERSION_EXT = 2;
+const EXT_FAILOVER = 1;
+const EXT_FAILOVER_BYTES = 25;
 export const LEASE_KEY_BYTES = 18;
 const BARE_ADDRESS = 0xff;
 const FIXED_BYTES = 32;
@@ -117,8 +130,17 @@ export function checkLease(lease: Lease): void {
   assert.ok(isU32(lease.iaid), `bad iaid: ${lease.iaid}`);
   assert.ok(isU32(lease.preferredSec) && isU32(lease.validSec), `bad lifetimes: ${lease.preferredSec}/${lease.validSec}`);
   assert.ok(isU32(lease.clttSec), `bad clttSec: ${lease.clttSec}`);
-  assert.ok(Number.isInteger(lease.expiresAtSec) && lease.expiresAtSec >= 0 && lease.expiresAtSec <= U48_MAX, `bad expiresAtSec: ${lease.expiresAtSec}`);
+  assert.ok(isU48(lease.expiresAtSec), `bad expiresAtSec: ${lease.expiresAtSec}`);
+  if (lease.fo) {
+    const f = lease.fo;
+    assert.ok(
+      isU48(f.partnerLifetimeSec) && isU48(f.ackedPartnerLifetimeSec) && isU48(f.expirationTimeSec) && isU48(f.startOfStateSec),
+      `bad failover times: ${JSON.stringify(f)}`,
+    );
+  }
 }
+
+const isU48 = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= U48_MAX;
 
 // The Level scan already hands out Buffers; wrapping them again is pure garbage at open.
 const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length));
@@ -131,8 +153,9 @@ export function encodeLease(lease: Lease, seq: number): { key: Buffer; value: Bu
   assert.ok(Number.isInteger(seq) && seq >= 0 && seq <= U48_MAX, `bad seq: ${seq}`);
   const key = keyBytes(lease.resource);
   const duidLength = lease.duid.length >> 1;
-  const value = Buffer.allocUnsafe(FIXED_BYTES + duidLength + CRC_BYTES);
-  value[0] = RECORD_VERSION;
+  const extBytes = lease.fo ? 2 + EXT_FAILOVER_BYTES : 0;
+  const value = Buffer.allocUnsafe(FIXED_BYTES + duidLength + extBytes + CRC_BYTES);
+  value[0] = extBytes > 0 ? RECORD_VERSION_EXT : RECORD_VERSION;
   value[1] = TYPE_CODE[lease.type];
   value[2] = STATE_CODE[lease.state];
   value[3] = duidLength;
@@ -143,8 +166,9 @@ export function encodeLease(lease: Lease, seq: number): { key: Buffer; value: Bu
   value.writeUIntBE(lease.expiresAtSec, 20, 6);
   value.writeUIntBE(seq, 26, 6);
   value.write(lease.duid, FIXED_BYTES, duidLength, 'hex');
-  const body = value.subarray(0, FIXED_BYTES + duidLength);
-  value.writeUInt32BE(recordCrc(key, body), FIXED_BYTES + duidLength);
+  if (lease.fo) writeFailoverExt(value, FIXED_BYTES + duidLength, lease.fo);
+  const end = FIXED_BYTES + duidLength + extBytes;
+  value.writeUInt32BE(recordCrc(key, value.subarray(0, end)), end);
   const back = decodeLease(key, value);
   assert.ok(typeof back !== 'string', `record fails its own check (${String(back)}): ${lease.resource}`);
   // Key bytes format back to one text only, so this also proves the resource canonical.
@@ -153,10 +177,37 @@ export function encodeLease(lease: Lease, seq: number): { key: Buffer; value: Bu
   return { key, value };
 }
 
+function writeFailoverExt(value: Buffer, at: number, f: LeaseFailover): void {
+  value[at] = EXT_FAILOVER;
+  value[at + 1] = EXT_FAILOVER_BYTES;
+  value[at + 2] = f.pending ? 1 : 0;
+  value.writeUIntBE(f.partnerLifetimeSec, at + 3, 6);
+  value.writeUIntBE(f.ackedPartnerLifetimeSec, at + 9, 6);
+  value.writeUIntBE(f.expirationTimeSec, at + 15, 6);
+  value.writeUIntBE(f.startOfStateSec, at + 21, 6);
+}
+
+function readFailoverExt(v: Buffer, at: number): LeaseFailover {
+  return {
+    pending: (v[at]! & 1) === 1,
+    partnerLifetimeSec: v.readUIntBE(at + 1, 6),
+    ackedPartnerLifetimeSec: v.readUIntBE(at + 7, 6),
+    expirationTimeSec: v.readUIntBE(at + 13, 6),
+    startOfStateSec: v.readUIntBE(at + 19, 6),
+  };
+}
+
+const sameFailover = (a: LeaseFailover | undefined, b: LeaseFailover | undefined): boolean =>
+  a === b ||
+  (a !== undefined && b !== undefined && a.pending === b.pending && a.partnerLifetimeSec === b.partnerLifetimeSec &&
+    a.ackedPartnerLifetimeSec === b.ackedPartnerLifetimeSec && a.expirationTimeSec === b.expirationTimeSec &&
+    a.startOfStateSec === b.startOfStateSec);
+
 export function sameLease(a: Lease, b: Lease): boolean {
   return (
     a.resource === b.resource && a.type === b.type && a.duid === b.duid && a.iaid === b.iaid && a.state === b.state &&
-    a.preferredSec === b.preferredSec && a.validSec === b.validSec && a.clttSec === b.clttSec && a.expiresAtSec === b.expiresAtSec
+    a.preferredSec === b.preferredSec && a.validSec === b.validSec && a.clttSec === b.clttSec && a.expiresAtSec === b.expiresAtSec &&
+    sameFailover(a.fo, b.fo)
   );
 }
 
@@ -170,19 +221,32 @@ export function decodeLease(key: Uint8Array, value: Uint8Array): Lease | Corrupt
   const bare = prefixLength === BARE_ADDRESS;
   if (!bare && (prefixLength > 128 || !hostBitsZero(key, prefixLength))) return 'key';
   if (value.length < FIXED_BYTES + 1 + CRC_BYTES) return 'decode';
-  if (value[0] !== RECORD_VERSION) return 'version';
+  const version = value[0];
+  if (version !== RECORD_VERSION && version !== RECORD_VERSION_EXT) return 'version';
   const duidLength = value[3]!;
-  const end = FIXED_BYTES + duidLength;
-  if (duidLength === 0 || duidLength > DUID_BYTES_MAX || value.length !== end + CRC_BYTES) return 'decode';
+  const duidEnd = FIXED_BYTES + duidLength;
+  const end = value.length - CRC_BYTES;
+  if (duidLength === 0 || duidLength > DUID_BYTES_MAX || end < duidEnd || (version === RECORD_VERSION && end !== duidEnd)) return 'decode';
   const v = asBuffer(value);
   if (v.readUInt32BE(end) !== recordCrc(key, v.subarray(0, end))) return 'crc';
   const type = TYPES[v[1]!];
   const state = STATES[v[2]!];
   if (type === undefined || state === undefined || (type === 'pd') === bare) return 'decode';
-  return {
+  let fo: LeaseFailover | undefined;
+  for (let at = duidEnd; at < end; ) {
+    if (at + 2 > end || at + 2 + v[at + 1]! > end) return 'decode';
+    const tag = v[at]!;
+    const length = v[at + 1]!;
+    if (tag === EXT_FAILOVER) {
+      if (length !== EXT_FAILOVER_BYTES) return 'decode';
+      fo = readFailoverExt(v, at + 2);
+    }
+    at += 2 + length;
+  }
+  const lease: Lease = {
     resource: bare ? resourceText(key, 1) : resourceText(key, 1, prefixLength),
     type,
-    duid: v.toString('hex', FIXED_BYTES, end),
+    duid: v.toString('hex', FIXED_BYTES, duidEnd),
     iaid: v.readUInt32BE(4),
     state,
     preferredSec: v.readUInt32BE(8),
@@ -190,6 +254,7 @@ export function decodeLease(key: Uint8Array, value: Uint8Array): Lease | Corrupt
     clttSec: v.readUInt32BE(16),
     expiresAtSec: v.readUIntBE(20, 6),
   };
+  return fo ? { ...lease, fo } : lease;
 }
 
 /** The commit batch that wrote a lease record; meaningful once decodeLease() accepted it. */

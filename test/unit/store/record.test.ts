@@ -104,7 +104,7 @@ describe('lease record', () => {
       v[i] = b;
       return v;
     };
-    expect(decodeLease(key, with_(0, 2))).toBe('version');
+    expect(decodeLease(key, with_(0, 3))).toBe('version');
     expect(decodeLease(key, with_(8, value[8]! ^ 1))).toBe('crc');
     expect(decodeLease(key, with_(value.length - 1, value[value.length - 1]! ^ 0x80))).toBe('crc');
     expect(decodeLease(key, with_(3, 11))).toBe('decode'); // duid length vs size
@@ -122,6 +122,31 @@ describe('lease record', () => {
     const length = Buffer.from(key);
     length[17] = 200;
     expect(decodeLease(length, value)).toBe('key');
+  });
+
+  it('keeps failover state in a version-2 extension, and plain leases in version 1', () => {
+    const fo = { pending: true, partnerLifetimeSec: 2_000_000_123, ackedPartnerLifetimeSec: 2 ** 40, expirationTimeSec: 7, startOfStateSec: 1_800_000_000 };
+    const lease: Lease = { ...naLease(3), fo };
+    const { key, value } = encodeLease(lease, 9);
+    expect(value[0]).toBe(2);
+    expect(value.length).toBe(encodeLease(naLease(3), 9).value.length + 27);
+    expect(decodeLease(key, value)).toEqual(lease);
+    expect(encodeLease(naLease(3), 9).value[0]).toBe(1);
+  });
+
+  it('skips an extension it does not know, and calls a malformed one corrupt', () => {
+    const { key, value } = encodeLease({ ...pdLease(4), fo: { pending: false, partnerLifetimeSec: 1, ackedPartnerLifetimeSec: 2, expirationTimeSec: 3, startOfStateSec: 4 } }, 1);
+    const reseal = (v: Buffer) => {
+      v.writeUInt32BE(crc32(v.subarray(0, v.length - 4), crc32(key)), v.length - 4);
+      return v;
+    };
+    // An unknown tag 9 with 3 bytes, before the CRC.
+    const body = value.subarray(0, value.length - 4);
+    const withUnknown = reseal(Buffer.concat([body, Buffer.from([9, 3, 1, 2, 3]), Buffer.alloc(4)]));
+    expect(decodeLease(key, withUnknown)).toEqual(decodeLease(key, value));
+    // An extension whose length runs past the CRC.
+    const overrun = reseal(Buffer.concat([body, Buffer.from([9, 200, 1]), Buffer.alloc(4)]));
+    expect(decodeLease(key, overrun)).toBe('decode');
   });
 
   it('rejects a record whose type contradicts its key, even with a valid CRC', () => {
