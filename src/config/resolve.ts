@@ -11,6 +11,9 @@ import type { ConfigInput, LifetimesInput, OptionsInput, SubnetInput } from './s
 import type { AddressPool, Lifetimes, PrefixPool, Reservation, ServedOptions, ServerConfig, Subnet } from './types.js';
 import { prefixText, type PrefixValue } from './values.js';
 import { checkAcrossSubnets } from './rules.js';
+import { resolveFailover, type FailoverConfig } from './failover.js';
+
+const withFailover = (f: FailoverConfig | undefined) => (f ? { failover: f } : {});
 
 interface Inherited {
   readonly lifetimes: Lifetimes;
@@ -43,6 +46,7 @@ export function resolveConfig(input: ConfigInput, issues: Issues): ServerConfig 
     storage: { ...DEFAULTS.storage, ...input.storage },
     logLevel: input.log?.level ?? DEFAULTS.logLevel,
     port: input.port ?? DEFAULTS.port,
+    ...withFailover(resolveFailover(input.failover, keyPath(ROOT_PATH, 'failover'), issues)),
   };
 }
 

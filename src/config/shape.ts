@@ -6,6 +6,7 @@ import { LIMITS, LOG_LEVELS, RANGES } from './defaults.js';
 import { boolean, integer, listOf, object, oneOf, optional, ratio, required, type Reader } from './schema.js';
 import { address, domainName, duid, interfaceName, prefix, range, subnetName } from './values.js';
 import { addressFromBigInt } from '../wire/address.js';
+import { failoverShape } from './failover.js';
 
 const intIn = ([min, max]: readonly [number, number]): Reader<number> => integer(min, max);
 
@@ -80,6 +81,7 @@ export const configShape = object({
     }),
   ),
   log: optional(object({ level: optional(oneOf(LOG_LEVELS)) })),
+  failover: optional(failoverShape),
 });
 
 type ReadOf<R> = R extends Reader<infer T> ? T : never;

@@ -2,6 +2,8 @@
 // JSON file, and what the engine and the shell consume. Every default is
 // already filled in; addresses are canonical strings, ranges are bigints.
 
+import type { FailoverConfig } from './failover.js';
+
 export interface Lifetimes {
   readonly preferredSec: number;
   readonly validSec: number;
@@ -81,4 +83,6 @@ export interface ServerConfig {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Listening port; 547 unless a test or a bench says otherwise. */
   readonly port: number;
+  /** RFC 8156 hot-standby partner; absent on a standalone server. */
+  readonly failover?: FailoverConfig;
 }

@@ -25,9 +25,20 @@ import { controlCommands } from './commands.js';
 const RECLAIM_BATCH_MAX = 1000;
 const RECLAIM_INTERVAL_MS = 1000;
 
+/**
+ * Where a lease change comes from: `local` — this server's own decision (a
+ * client message, expiry); `partner` — a failover partner's binding update;
+ * `failover` — failover's own bookkeeping (an acknowledgement recorded).
+ * Only local changes are news for the partner.
+ */
+export type CommitOrigin = 'local' | 'partner' | 'failover';
+
+/** Rewrites local changes before they are written (failover stamps each lease's partner state). */
+export type CommitStamp = (changes: readonly LeaseChange[]) => readonly LeaseChange[];
+
 export interface DaemonEvents {
   /** Lease changes that are now on stable storage, in commit order. */
-  'leases-committed': [changes: readonly LeaseChange[]];
+  'leases-committed': [changes: readonly LeaseChange[], origin: CommitOrigin];
   'config-reloaded': [config: ServerConfig];
 }
 
@@ -43,6 +54,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   readonly startedMs = Date.now();
   private engineNow: Engine;
   private policyNow: FailoverPolicy = standalonePolicy;
+  private stamp: CommitStamp | undefined;
   private sockets: DhcpSockets | undefined;
   private control: net.Server | undefined;
   private reclaimTimer: NodeJS.Timeout | undefined;
@@ -134,11 +146,17 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.stopHooks.unshift(hook);
   }
 
+  /** Failover's hook on every local change; the stamp runs synchronously, before the write. */
+  setCommitStamp(stamp: CommitStamp | undefined): void {
+    this.stamp = stamp;
+  }
+
   /** Makes lease changes durable, then tells the features. The only write path to the store. */
-  async commit(changes: readonly LeaseChange[]): Promise<void> {
+  async commit(changes: readonly LeaseChange[], origin: CommitOrigin = 'local'): Promise<void> {
     if (changes.length === 0) return;
-    await this.store.apply(changes);
-    this.emit('leases-committed', changes);
+    const written = origin === 'local' && this.stamp ? this.stamp(changes) : changes;
+    await this.store.apply(written);
+    this.emit('leases-committed', written, origin);
   }
 
   private async openSockets(): Promise<void> {

@@ -80,6 +80,8 @@ export class LeaseIndex implements BindingView {
             validSec: lease.validSec,
             clttSec: lease.clttSec,
             expiresAtSec: lease.expiresAtSec,
+            // Optional parts travel as they are: they are rare (failover) or small.
+            ...(lease.fo ? { fo: lease.fo } : {}),
           };
     if (old !== undefined) this.unlink(old);
     this.leases.set(stored.resource, stored);

@@ -69,6 +69,19 @@ export function describeLeaseStore(name: string, makeHarness: () => Promise<Stor
       for (const l of leases) expect(s.byResource(l.resource)).toEqual(l);
     });
 
+    it('keeps a lease\'s failover state through the index and a reopen, and drops it when a put has none', async () => {
+      let s = await start();
+      const fo = { pending: true, partnerLifetimeSec: NOW_SEC + 9000, ackedPartnerLifetimeSec: NOW_SEC + 100, expirationTimeSec: 0, startOfStateSec: NOW_SEC };
+      const withFo = naLease(7, { fo });
+      await s.apply([put(withFo), put(pdLease(8))]);
+      expect(s.byResource(withFo.resource)).toEqual(withFo);
+      s = await restart(s);
+      expect(s.byResource(withFo.resource)).toEqual(withFo);
+      expect(s.byIa(withFo.duid, withFo.iaid, 'na')).toEqual([withFo]);
+      await s.apply([put(naLease(7))]);
+      expect(s.byResource(withFo.resource)?.fo).toBeUndefined();
+    });
+
     it('keeps byIa consistent across puts, IA moves and deletes', async () => {
       const s = await start();
       const duid = duidOf(9);

@@ -1,0 +1,128 @@
+// The `failover` section: one RFC 8156 relationship with one partner. Both
+// appliances carry the same subnets and pools (RFC 8156 §4.1: "identical
+// configuration"); this section is what differs between them.
+
+import { readFileSync } from 'node:fs';
+import { addressFromBigInt } from '../wire/address.js';
+import { boolean, integer, keyPath, object, oneOf, optional, ratio, required, textOf, type Issues, type Reader } from './schema.js';
+import { address } from './values.js';
+
+export interface FailoverTls {
+  /** PEM of the CA that signed the partner's certificate: the authorisation check (RFC 8156 §10). */
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+  /** The partner certificate's subject CN; absent: any certificate from the CA. */
+  readonly peerName?: string;
+}
+
+export interface FailoverConfig {
+  readonly role: 'primary' | 'secondary';
+  /** OPTION_F_RELATIONSHIP_NAME; both partners must use the same. */
+  readonly relationshipName: string;
+  /** Our address on the partner link (the secondary listens on it, the primary connects from it). */
+  readonly localAddress: string;
+  readonly peerAddress: string;
+  /** TCP port, 647 by RFC 8156 §5.1. */
+  readonly port: number;
+  /** Maximum Client Lead Time (§4.4), seconds. */
+  readonly mcltSec: number;
+  /** Our keepalive time: the partner declares us down after this long without a message (§6.5). */
+  readonly keepaliveSec: number;
+  /** How many BNDUPDs we accept unacknowledged (OPTION_F_MAX_UNACKED_BNDUPD). */
+  readonly maxUnackedBndupd: number;
+  /** COMMUNICATIONS-INTERRUPTED → PARTNER-DOWN after this long; undefined: only by operator (the RFC default). */
+  readonly autoPartnerDownSec?: number;
+  /** How long STARTUP waits for the partner before resuming its previous state (§8.3). */
+  readonly startupSec: number;
+  /** Share of each prefix pool the secondary owns for new delegations (§4.2.2 proportional allocation). */
+  readonly secondaryPdShare: number;
+  /** TLS with mutual certificates; absent only with `insecure: true`, never by default (RFC 7653 §9.1). */
+  readonly tls?: FailoverTls;
+}
+
+export const FAILOVER_DEFAULTS = {
+  port: 647,
+  mcltSec: 3600,
+  keepaliveSec: 60,
+  maxUnackedBndupd: 100,
+  startupSec: 5,
+  secondaryPdShare: 0.1,
+  relationshipName: 'twin6',
+} as const;
+
+const text = (what: string, max: number): Reader<string> =>
+  textOf(what, (t) => (t.length > 0 && t.length <= max ? t : { problem: `must be 1..${max} characters` }));
+
+/** A PEM file path; read at load time so a missing or unreadable file is a config error, not a crash later. */
+const pemFile: Reader<string> = textOf('a PEM file path', (path) => {
+  try {
+    const pem = readFileSync(path, 'utf8');
+    return pem.includes('-----BEGIN ') ? pem : { problem: `${path} holds no PEM block` };
+  } catch (e) {
+    return { problem: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+  }
+});
+
+export const failoverShape = object({
+  role: required(oneOf(['primary', 'secondary'] as const)),
+  relationshipName: optional(text('a relationship name', 64)),
+  localAddress: required(address),
+  peerAddress: required(address),
+  port: optional(integer(1, 65_535)),
+  // §4.4: MCLT is the lead a client may have over the partner; 30 s is the least lease failover manages.
+  mcltSec: optional(integer(30, 86_400)),
+  keepaliveSec: optional(integer(3, 3600)),
+  maxUnackedBndupd: optional(integer(1, 10_000)),
+  autoPartnerDownSec: optional(integer(10, 7 * 86_400)),
+  startupSec: optional(integer(1, 300)),
+  secondaryPdShare: optional(ratio(false)),
+  insecure: optional(boolean),
+  tls: optional(
+    object({
+      caFile: required(pemFile),
+      certFile: required(pemFile),
+      keyFile: required(pemFile),
+      peerName: optional(text('a certificate name', 255)),
+    }),
+  ),
+});
+
+type FailoverInput = NonNullable<ReturnType<typeof failoverShape>>;
+
+
+export function resolveFailover(input: FailoverInput | undefined, path: string, issues: Issues): FailoverConfig | undefined {
+  if (input === undefined) return undefined;
+  if (input.tls === undefined && input.insecure !== true) {
+    issues.report(keyPath(path, 'tls'), 'required: the partner link is TLS with certificates unless "insecure": true says otherwise (RFC 7653 §9.1)');
+  }
+  if (input.tls !== undefined && input.insecure === true) {
+    issues.report(keyPath(path, 'insecure'), 'contradicts tls: choose one');
+  }
+  if (input.localAddress !== undefined && input.localAddress === input.peerAddress) {
+    issues.report(keyPath(path, 'peerAddress'), 'must differ from localAddress');
+  }
+  // A missing required key is already reported; there is nothing to resolve then.
+  if (input.role === undefined || input.localAddress === undefined || input.peerAddress === undefined) return undefined;
+  if (input.tls !== undefined && (input.tls.caFile === undefined || input.tls.certFile === undefined || input.tls.keyFile === undefined)) return undefined;
+  const tls = input.tls && {
+    ca: input.tls.caFile!,
+    cert: input.tls.certFile!,
+    key: input.tls.keyFile!,
+    ...(input.tls.peerName === undefined ? {} : { peerName: input.tls.peerName }),
+  };
+  return {
+    role: input.role,
+    relationshipName: input.relationshipName ?? FAILOVER_DEFAULTS.relationshipName,
+    localAddress: addressFromBigInt(input.localAddress),
+    peerAddress: addressFromBigInt(input.peerAddress),
+    port: input.port ?? FAILOVER_DEFAULTS.port,
+    mcltSec: input.mcltSec ?? FAILOVER_DEFAULTS.mcltSec,
+    keepaliveSec: input.keepaliveSec ?? FAILOVER_DEFAULTS.keepaliveSec,
+    maxUnackedBndupd: input.maxUnackedBndupd ?? FAILOVER_DEFAULTS.maxUnackedBndupd,
+    startupSec: input.startupSec ?? FAILOVER_DEFAULTS.startupSec,
+    secondaryPdShare: input.secondaryPdShare ?? FAILOVER_DEFAULTS.secondaryPdShare,
+    ...(input.autoPartnerDownSec === undefined ? {} : { autoPartnerDownSec: input.autoPartnerDownSec }),
+    ...(tls ? { tls } : {}),
+  };
+}

@@ -1,0 +1,71 @@
+// The FailoverPolicy the engine is given while failover runs: what the
+// endpoint's state permits (RFC 8156 §8 table, via the state machine's
+// service level), which half of the pools is ours (§4.2), the MCLT cap on
+// lifetimes (§4.4), and the reallocation rule (§7.4: a released or expired
+// lease goes to another client only once the partner acknowledged it).
+
+import { MsgType } from '../wire/constants.js';
+import type { BindingView, FailoverPolicy, IaType, Lease } from '../engine/index.js';
+import type { PrefixPool } from '../config/types.js';
+import { addressOwner, prefixOwner, type Role } from './ownership.js';
+
+/** What an endpoint state lets a server do (protocol.md §1.13). */
+export interface ServiceLevel {
+  /** all: responsive; own-server-id: renew responsive; none: unresponsive (§3). */
+  readonly answer: 'all' | 'own-server-id' | 'none';
+  /** own: new leases from our own share; partner-too: PARTNER-DOWN, the partner's prefixes after entry + MCLT; none. */
+  readonly allocate: 'own' | 'partner-too' | 'none';
+  /** Whether lifetimes are capped by MCLT (all states but PARTNER-DOWN). */
+  readonly mcltCap: boolean;
+  /** COMMUNICATIONS-INTERRUPTED, RESOLUTION-INTERRUPTED: the cap may also build on what we acknowledged to the partner (§4.4.2). */
+  readonly capOnPartnerExpiration: boolean;
+}
+
+export interface PolicyContext {
+  readonly role: Role;
+  readonly mcltSec: number;
+  readonly secondaryPdShare: number;
+  pdPools(): readonly PrefixPool[];
+  service(): ServiceLevel;
+  /** In PARTNER-DOWN: when we entered it (the partner's prefixes become usable MCLT later). */
+  partnerDownSinceSec(): number | undefined;
+  nowSec(): number;
+  readonly view: BindingView;
+}
+
+/** The messages a renew-responsive server answers: those carrying its own Server Identifier (§3). */
+const RENEW_RESPONSIVE = new Set<number>([MsgType.REQUEST, MsgType.RENEW, MsgType.RELEASE, MsgType.DECLINE, MsgType.INFORMATION_REQUEST]);
+
+export function failoverPolicy(ctx: PolicyContext): FailoverPolicy {
+  const owner = (resource: string, type: IaType): Role | undefined =>
+    type === 'na' ? addressOwner(resource) : prefixOwner(resource, ctx.pdPools(), ctx.secondaryPdShare);
+  return {
+    mayAnswer(msgType, addressedToUs) {
+      const answer = ctx.service().answer;
+      if (answer === 'all') return true;
+      return answer === 'own-server-id' && addressedToUs && RENEW_RESPONSIVE.has(msgType);
+    },
+    mayAllocate(resource, type) {
+      const service = ctx.service();
+      if (service.allocate === 'none') return false;
+      const held = ctx.view.byResource(resource);
+      // §7.4: not to a different client until the partner acknowledged the release or expiry.
+      if (held && held.fo?.pending && held.state !== 'active' && service.allocate !== 'partner-too') return false;
+      const mine = owner(resource, type);
+      if (mine === ctx.role) return true;
+      if (service.allocate !== 'partner-too' || type === 'na') return false; // §4.2.1: the partner's addresses SHOULD NOT be used
+      const since = ctx.partnerDownSinceSec();
+      return since !== undefined && ctx.nowSec() >= since + ctx.mcltSec; // §4.2.2.1
+    },
+    capValidSec(_resource, current: Lease | undefined, proposedSec) {
+      const service = ctx.service();
+      if (!service.mcltCap) return proposedSec;
+      const now = ctx.nowSec();
+      const acked = current?.fo?.ackedPartnerLifetimeSec ?? 0;
+      const ours = service.capOnPartnerExpiration ? (current?.fo?.expirationTimeSec ?? 0) : 0;
+      // §4.4: a client's lease may end no later than MCLT past what the partner knows.
+      const capSec = Math.max(acked, ours, now) + ctx.mcltSec - now;
+      return Math.min(proposedSec, capSec);
+    },
+  };
+}

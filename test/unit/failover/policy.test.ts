@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { failoverPolicy, type ServiceLevel } from '../../../src/failover/policy.js';
+import { addressOwner, prefixOwner } from '../../../src/failover/ownership.js';
+import { MemoryLeaseStore } from '../../../src/store/index.js';
+import type { Lease } from '../../../src/engine/index.js';
+import type { PrefixPool } from '../../../src/config/types.js';
+
+const POOL: PrefixPool = { name: 'p', prefix: 0x2001_0db8_8000_0000_0000_0000_0000_0000n, prefixLength: 40, delegatedLength: 56 };
+const NOW = 1_800_000_000;
+const NORMAL: ServiceLevel = { answer: 'all', allocate: 'own', mcltCap: true, capOnPartnerExpiration: false };
+const COMMS_INTERRUPTED: ServiceLevel = { answer: 'all', allocate: 'own', mcltCap: true, capOnPartnerExpiration: true };
+const PARTNER_DOWN: ServiceLevel = { answer: 'all', allocate: 'partner-too', mcltCap: false, capOnPartnerExpiration: false };
+const RENEW_ONLY: ServiceLevel = { answer: 'own-server-id', allocate: 'none', mcltCap: true, capOnPartnerExpiration: false };
+
+function setup(role: 'primary' | 'secondary', service: ServiceLevel, opts: { partnerDownSinceSec?: number; now?: number } = {}) {
+  const store = new MemoryLeaseStore();
+  const policy = failoverPolicy({
+    role,
+    mcltSec: 3600,
+    secondaryPdShare: 0.25,
+    pdPools: () => [POOL],
+    service: () => service,
+    partnerDownSinceSec: () => opts.partnerDownSinceSec,
+    nowSec: () => opts.now ?? NOW,
+    view: store,
+  });
+  return { store, policy };
+}
+
+const lease = (fo: Partial<NonNullable<Lease['fo']>>, over: Partial<Lease> = {}): Lease => ({
+  resource: '2001:db8:1::11', type: 'na', duid: '00030001020000000001', iaid: 1, state: 'active', preferredSec: 100, validSec: 200,
+  clttSec: NOW, expiresAtSec: NOW + 200,
+  fo: { pending: false, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: NOW, ...fo },
+  ...over,
+});
+
+describe('allocation split (RFC 8156 §4.2)', () => {
+  it('gives odd addresses to the primary and even ones to the secondary (§4.2.1)', () => {
+    expect(addressOwner('2001:db8:1::1')).toBe('primary');
+    expect(addressOwner('2001:db8:1::ffff')).toBe('primary');
+    expect(addressOwner('2001:db8:1::2')).toBe('secondary');
+    expect(addressOwner('2001:db8:1::')).toBe('secondary');
+  });
+
+  it('gives the secondary its configured share of each prefix pool, the same on both sides (§4.2.2)', () => {
+    let secondary = 0;
+    for (let i = 0n; i < 4096n; i++) {
+      const p = `${(POOL.prefix + (i << 72n)).toString(16).replace(/(.{4})(?!$)/g, '$1:').replace(/(:0000)+$/, '::')}/56`;
+      if (prefixOwner(p.replace(/(^|:)0+(?=[0-9a-f])/g, '$1'), [POOL], 0.25) === 'secondary') secondary++;
+    }
+    expect(secondary).toBe(1024);
+    expect(prefixOwner('2001:db8:8000::/56', [POOL], 0.25)).toBe('primary');
+    expect(prefixOwner('2001:db8:8000:300::/56', [POOL], 0.25)).toBe('secondary');
+    expect(prefixOwner('2001:db9::/56', [POOL], 0.25)).toBeUndefined();
+  });
+
+  it('lets each side allocate only its own share while both run', () => {
+    for (const role of ['primary', 'secondary'] as const) {
+      const { policy } = setup(role, NORMAL);
+      expect(policy.mayAllocate('2001:db8:1::11', 'na')).toBe(role === 'primary');
+      expect(policy.mayAllocate('2001:db8:1::10', 'na')).toBe(role === 'secondary');
+      expect(policy.mayAllocate('2001:db8:8000:300::/56', 'pd')).toBe(role === 'secondary');
+    }
+  });
+
+  it('in PARTNER-DOWN uses the partner prefixes only after entry + MCLT, and never its addresses (§4.2.2.1)', () => {
+    const early = setup('secondary', PARTNER_DOWN, { partnerDownSinceSec: NOW - 3599 }).policy;
+    expect(early.mayAllocate('2001:db8:8000::/56', 'pd')).toBe(false);
+    const late = setup('secondary', PARTNER_DOWN, { partnerDownSinceSec: NOW - 3600 }).policy;
+    expect(late.mayAllocate('2001:db8:8000::/56', 'pd')).toBe(true);
+    expect(late.mayAllocate('2001:db8:1::11', 'na')).toBe(false);
+  });
+
+  it('does not reallocate a released lease before the partner acknowledged the release (§7.4)', async () => {
+    const { store, policy } = setup('primary', NORMAL);
+    await store.open();
+    await store.apply([{ op: 'put', lease: lease({ pending: true }, { state: 'released' }) }]);
+    expect(policy.mayAllocate('2001:db8:1::11', 'na')).toBe(false);
+    await store.apply([{ op: 'put', lease: lease({ pending: false }, { state: 'released' }) }]);
+    expect(policy.mayAllocate('2001:db8:1::11', 'na')).toBe(true);
+  });
+
+  it('allocates nothing in a state that forbids it', () => {
+    expect(setup('primary', RENEW_ONLY).policy.mayAllocate('2001:db8:1::11', 'na')).toBe(false);
+  });
+});
+
+describe('MCLT (RFC 8156 §4.4)', () => {
+  it('starts a new lease at MCLT, whatever the desired lifetime', () => {
+    const { policy } = setup('primary', NORMAL);
+    expect(policy.capValidSec('x', undefined, 3 * 86_400)).toBe(3600);
+    expect(policy.capValidSec('x', undefined, 600)).toBe(600);
+  });
+
+  it('allows MCLT beyond what the partner acknowledged (the §4.4.1 worked example)', () => {
+    // t + ½h: Renew at T1 after the partner acked t + ½h + 3d.
+    const t = NOW - 1800;
+    const { policy } = setup('primary', NORMAL);
+    const acked = lease({ ackedPartnerLifetimeSec: t + 1800 + 3 * 86_400 });
+    expect(policy.capValidSec(acked.resource, acked, 3 * 86_400)).toBe(3 * 86_400);
+    const little = lease({ ackedPartnerLifetimeSec: NOW + 600 });
+    expect(policy.capValidSec(little.resource, little, 3 * 86_400)).toBe(600 + 3600);
+  });
+
+  it('in COMMUNICATIONS-INTERRUPTED may build on the partner lifetime we acknowledged, and converges to MCLT', () => {
+    const { policy } = setup('secondary', COMMS_INTERRUPTED);
+    const known = lease({ expirationTimeSec: NOW + 7200 });
+    expect(policy.capValidSec(known.resource, known, 86_400)).toBe(7200 + 3600);
+    const stale = lease({ expirationTimeSec: NOW - 100 });
+    expect(policy.capValidSec(stale.resource, stale, 86_400)).toBe(3600);
+    expect(setup('secondary', NORMAL).policy.capValidSec(known.resource, known, 86_400)).toBe(3600);
+  });
+
+  it('does not cap in PARTNER-DOWN (§8.4.1)', () => {
+    expect(setup('secondary', PARTNER_DOWN).policy.capValidSec('x', undefined, 86_400)).toBe(86_400);
+  });
+});
+
+describe('responsiveness (RFC 8156 §3)', () => {
+  it('a renew-responsive server answers only messages carrying its own Server Identifier', () => {
+    const { policy } = setup('secondary', RENEW_ONLY);
+    expect(policy.mayAnswer(3, true)).toBe(true); // Request
+    expect(policy.mayAnswer(5, true)).toBe(true); // Renew
+    expect(policy.mayAnswer(5, false)).toBe(false);
+    expect(policy.mayAnswer(1, false)).toBe(false); // Solicit
+    expect(policy.mayAnswer(6, false)).toBe(false); // Rebind
+  });
+  it('an unresponsive server answers nothing; a responsive one everything', () => {
+    expect(setup('primary', { ...NORMAL, answer: 'none' }).policy.mayAnswer(5, true)).toBe(false);
+    expect(setup('primary', NORMAL).policy.mayAnswer(6, false)).toBe(true);
+  });
+});
