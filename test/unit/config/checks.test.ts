@@ -11,11 +11,11 @@ describe('structure', () => {
     expectOnlyProblem([], '(root)', 'expected an object, got a list');
   });
 
-  it('rejects unknown top-level keys, including the not-yet-supported failover and mqtt', () => {
-    const problems = problemsOf({ ...base(), failover: { role: 'primary' }, mqtt: {} });
+  it('rejects unknown top-level keys', () => {
+    const problems = problemsOf({ ...base(), colour: 'blue', dhcp4: {} });
     expect(problems).toEqual([
-      { path: 'failover', problem: 'spurious key' },
-      { path: 'mqtt', problem: 'spurious key' },
+      { path: 'colour', problem: 'spurious key' },
+      { path: 'dhcp4', problem: 'spurious key' },
     ]);
   });
 

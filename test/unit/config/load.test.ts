@@ -217,7 +217,7 @@ describe('loadConfigFile: reading and JSON syntax', () => {
   it('runs the checks on what it parsed', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'twin6-config-'));
     const file = join(dir, 'unknown.json');
-    await writeFile(file, JSON.stringify({ ...base(), failover: {} }));
-    await expect(loadConfigFile(file)).rejects.toMatchObject({ path: 'failover', problem: 'spurious key' });
+    await writeFile(file, JSON.stringify({ ...base(), colour: 'blue' }));
+    await expect(loadConfigFile(file)).rejects.toMatchObject({ path: 'colour', problem: 'spurious key' });
   });
 });
