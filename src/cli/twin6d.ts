@@ -5,6 +5,7 @@
 
 import { loadConfigFile } from '../config/index.js';
 import { Daemon } from '../daemon/daemon.js';
+import { FailoverEndpoint } from '../failover/endpoint.js';
 import { parseArgs } from './args.js';
 
 const USAGE = `usage: twin6d --config FILE --state-dir DIR
@@ -23,6 +24,8 @@ async function checkConfig(file: string): Promise<number> {
 
 async function run(configFile: string, stateDir: string): Promise<void> {
   const daemon = await Daemon.start(configFile, stateDir);
+  // Failover first: until its endpoint has decided, a failover server answers nobody.
+  if (daemon.config.failover) await FailoverEndpoint.start(daemon, daemon.config.failover);
   const { log } = daemon;
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -47,6 +47,12 @@ export interface DaemonClock {
   nowSec(): number;
 }
 
+const unresponsivePolicy: FailoverPolicy = {
+  mayAnswer: () => false,
+  mayAllocate: () => false,
+  capValidSec: () => 0,
+};
+
 export const systemClock: DaemonClock = { nowSec: () => Math.floor(Date.now() / 1000) };
 
 export class Daemon extends EventEmitter<DaemonEvents> {
@@ -73,6 +79,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     readonly clock: DaemonClock,
   ) {
     super();
+    // A failover server answers nobody until its endpoint has decided what its state allows.
+    if (configNow.failover) this.policyNow = unresponsivePolicy;
     this.engineNow = createEngine(configNow, serverDuid);
     this.packetPath = new PacketPath(this.engineNow, {
       store,
@@ -203,7 +211,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     }
   }
 
-  private storeFailed(e: unknown): void {
+  /** The store can no longer be trusted: stop, so the supervisor restarts from what is on disk. */
+  storeFailed(e: unknown): void {
     if (this.stopping) return;
     this.log.fatal({ err: e }, 'lease store write failed; stopping so the supervisor restarts from what is on disk');
     process.exit(70);

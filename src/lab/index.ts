@@ -4,6 +4,7 @@ export * from './clients.js';
 export * from './kea.js';
 export * from './lab.js';
 export * from './netns.js';
+export * from './pair.js';
 export * from './prereq.js';
 export * from './proc.js';
 export * from './server.js';

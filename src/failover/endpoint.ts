@@ -1,0 +1,435 @@
+// One failover endpoint at run time: the state machine's effects carried out
+// (persist, STATE, timers, alarms, update requests), the CONNECT handshake
+// and keepalives on the partner link (RFC 8156 §6), and the wiring into the
+// daemon — the policy the engine is given, the stamp on every local lease
+// change, and the commands. Lease replication itself is in replication.ts.
+
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { Daemon } from '../daemon/daemon.js';
+import type { FailoverConfig } from '../config/failover.js';
+import {
+  FoMsgType,
+  FoStatusCode,
+  PROTOCOL_VERSION,
+  SKEW_TOLERANCE_SEC,
+  serverStateFromRfcName,
+  serverStateRfcName,
+  type ConnectParams,
+  type ServerStateValue,
+} from '../wire/failover/index.js';
+import { PartnerLink, type Channel, type FailoverPdu } from './link.js';
+import { startup, step, stateMessage, type StepContext, type Trigger } from './state-machine.js';
+import { decodeEndpointRecord, encodeEndpointRecord, storedPart, type EndpointRecord } from './state-record.js';
+import { isEndpointStateName, type EndpointStateName } from './states.js';
+import type { Effect, TimerName } from './effects.js';
+import { serviceLevel } from './responsiveness.js';
+import { failoverPolicy } from './policy.js';
+import { allPdPools } from './ownership.js';
+import { Replication } from './replication.js';
+
+const RECORD_META = 'failover-endpoint';
+/** §8.3: the machine needs a tick at least every 60 s while serving; it records the last time of operation. */
+const TICK_MS = 15_000;
+
+const TIMER_TRIGGER: Record<TimerName, Trigger['kind']> = {
+  startup: 'startup-timer-expired',
+  'auto-partner-down': 'auto-partner-down-expired',
+  'recover-wait': 'recover-wait-expired',
+};
+
+export interface FailoverStatus {
+  readonly role: 'primary' | 'secondary';
+  readonly state: EndpointStateName;
+  readonly stateSinceSec: number;
+  readonly partnerState: EndpointStateName | null;
+  readonly connected: boolean;
+  readonly secure: boolean;
+  readonly commsOk: boolean;
+  readonly mcltSec: number;
+  readonly unackedUpdates: number;
+  readonly inFlightUpdates: number;
+  readonly lastContactSec: number | null;
+  readonly skewSec: number | null;
+  readonly partnerDownSinceSec: number | null;
+}
+
+export interface EndpointEvents {
+  transition: [from: EndpointStateName | null, to: EndpointStateName, partner: EndpointStateName | null, cause: string];
+}
+
+export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
+  private record!: EndpointRecord;
+  private readonly link: PartnerLink;
+  private channel: Channel | undefined;
+  private partner: ConnectParams | undefined;
+  private mcltSec: number;
+  private readonly timers = new Map<TimerName, NodeJS.Timeout>();
+  private recvTimer: NodeJS.Timeout | undefined;
+  private contactTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private lastSentMs = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private lastContactSec: number | null = null;
+  private skewSec: number | null = null;
+  private readonly requests = new Map<number, number>(); // xid of our UPDREQ/UPDREQALL → its seq
+  private readonly log: Logger;
+  readonly replication: Replication;
+
+  private constructor(
+    private readonly daemon: Daemon,
+    private readonly config: FailoverConfig,
+  ) {
+    super();
+    this.log = daemon.log.child({ part: 'failover', role: config.role });
+    this.mcltSec = config.mcltSec;
+    this.link = new PartnerLink(config, this.log, () => daemon.clock.nowSec());
+    this.replication = new Replication(daemon, config, this.log, {
+      send: (pdu) => this.send(pdu),
+      nextXid: () => this.link.nextXid(),
+      canSend: () => this.mayStream(),
+      window: () => this.partner?.maxUnackedBndupd ?? 0,
+      strict: () => this.record.state === 'POTENTIAL-CONFLICT' || this.record.state === 'RESOLUTION-INTERRUPTED',
+    });
+  }
+
+  static async start(daemon: Daemon, config: FailoverConfig): Promise<FailoverEndpoint> {
+    const e = new FailoverEndpoint(daemon, config);
+    await e.begin();
+    return e;
+  }
+
+  private ctx(): StepContext {
+    return {
+      role: this.config.role,
+      nowSec: this.daemon.clock.nowSec(),
+      mcltSec: this.mcltSec,
+      startupSec: this.config.startupSec,
+      ...(this.config.autoPartnerDownSec === undefined ? {} : { autoPartnerDownSec: this.config.autoPartnerDownSec }),
+    };
+  }
+
+  private async begin(): Promise<void> {
+    const { daemon, config } = this;
+    const bytes = daemon.store.getMeta(RECORD_META);
+    const decoded = bytes ? decodeEndpointRecord(bytes) : undefined;
+    if (decoded && !decoded.ok) this.log.error({ reason: decoded.reason, detail: decoded.detail }, 'stored failover state unreadable; starting as if new');
+    const first = startup(decoded?.ok ? decoded.value : undefined, this.ctx());
+    this.record = first.record;
+    daemon.setPolicy(
+      failoverPolicy({
+        role: config.role,
+        mcltSec: this.mcltSec,
+        secondaryPdShare: config.secondaryPdShare,
+        pdPools: () => allPdPools(daemon.config),
+        service: () => serviceLevel(this.record.state, config.role),
+        partnerDownSinceSec: () => (this.record.state === 'PARTNER-DOWN' ? (this.record.partnerDownSinceSec ?? undefined) : undefined),
+        nowSec: () => daemon.clock.nowSec(),
+        view: daemon.store,
+      }),
+    );
+    daemon.setCommitStamp((changes) => this.replication.stamp(changes));
+    daemon.on('leases-committed', (changes, origin) => this.replication.committed(changes, origin));
+    this.link.on('up', (channel) => this.onUp(channel));
+    this.link.on('pdu', (pdu, channel) => this.onPdu(pdu, channel));
+    this.link.on('down', (reason) => this.onDown(reason));
+    this.link.on('refused', () => daemon.counters.add('failover.connections.refused'));
+    daemon.registerCommand('failover', () => this.status());
+    daemon.registerCommand('partner-down', (args) => this.partnerDown(args['force'] === true));
+    daemon.onStop(() => this.stop());
+    await this.run(first.effects);
+    this.tickTimer = setInterval(() => this.trigger({ kind: 'tick' }), TICK_MS);
+    await this.link.start();
+  }
+
+  // ---- the state machine ----------------------------------------------
+
+  /** Triggers are handled one at a time, effects in order, so a STATE never overtakes its persist. */
+  private trigger(t: Trigger): Promise<void> {
+    this.chain = this.chain.then(async () => {
+      const result = step(this.record, t, this.ctx());
+      if (result.ignored && t.kind !== 'tick') this.log.debug({ trigger: t.kind, ...result.ignored }, 'trigger ignored');
+      this.record = result.record;
+      await this.run(result.effects);
+    }).catch((e: unknown) => this.log.error({ err: e }, 'failover effect failed'));
+    return this.chain;
+  }
+
+  private async run(effects: readonly Effect[]): Promise<void> {
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'persist':
+          await this.daemon.store.putMeta(RECORD_META, encodeEndpointRecord(storedPart(this.record)));
+          break;
+        case 'log-transition':
+          this.log.info({ from: e.from, to: e.to, partner: e.partnerState, cause: e.cause }, 'failover state transition');
+          this.daemon.counters.add(`failover.transitions.${e.to}`);
+          this.emit('transition', e.from, e.to, e.partnerState, e.cause);
+          break;
+        case 'cancel-timer':
+          clearTimeout(this.timers.get(e.timer));
+          this.timers.delete(e.timer);
+          break;
+        case 'start-timer': {
+          clearTimeout(this.timers.get(e.timer));
+          const ms = Math.max(0, (e.atSec - this.daemon.clock.nowSec()) * 1000);
+          const kind = TIMER_TRIGGER[e.timer];
+          this.timers.set(e.timer, setTimeout(() => void this.trigger({ kind } as Trigger), ms));
+          break;
+        }
+        case 'raise-alarm':
+          this.daemon.counters.add(`failover.alarms.${e.reason}`);
+          this.log.warn({ alarm: e.reason, detail: e.detail }, 'failover alarm');
+          break;
+        case 'send-state': {
+          const m = e.message;
+          this.send({
+            type: FoMsgType.STATE,
+            transactionId: this.link.nextXid(),
+            sentTimeSec: this.daemon.clock.nowSec(),
+            content: {
+              serverState: serverStateFromRfcName(m.state) as ServerStateValue,
+              serverFlags: m.flags,
+              startTimeOfStateSec: m.startTimeOfStateSec,
+              ...(m.partnerDownTimeSec === undefined ? {} : { partnerDownTimeSec: m.partnerDownTimeSec }),
+            },
+          });
+          break;
+        }
+        case 'send-updreq':
+        case 'send-updreqall': {
+          const xid = this.link.nextXid();
+          this.requests.set(xid, e.seq);
+          this.send({ type: e.kind === 'send-updreq' ? FoMsgType.UPDREQ : FoMsgType.UPDREQALL, transactionId: xid, sentTimeSec: this.daemon.clock.nowSec(), content: {} });
+          break;
+        }
+        case 'resend-unacked':
+          this.replication.resendUnacked();
+          break;
+        case 'send-poolreq':
+          // §4.2.2: the secondary asks for its share; ours is a fixed configured proportion, so the answer changes nothing.
+          this.send({ type: FoMsgType.POOLREQ, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: {} });
+          break;
+        case 'drop-connection':
+          this.channel?.close(e.reason);
+          break;
+      }
+    }
+    this.replication.pump();
+  }
+
+  // ---- the link --------------------------------------------------------
+
+  private send(pdu: FailoverPdu): void {
+    if (!this.channel) return;
+    this.channel.send(pdu);
+    this.lastSentMs = Date.now();
+  }
+
+  private ourParams(): ConnectParams {
+    return {
+      protocolVersion: PROTOCOL_VERSION,
+      mcltSec: this.mcltSec,
+      keepaliveSec: this.config.keepaliveSec,
+      maxUnackedBndupd: this.config.maxUnackedBndupd,
+      relationshipName: this.config.relationshipName,
+      // §4.2.2: every prefix carved from one pool has that pool's configured length.
+      connectFlags: { fixedPdLength: true },
+    };
+  }
+
+  private onUp(channel: Channel): void {
+    this.channel = channel;
+    this.partner = undefined;
+    this.armReceive();
+    if (this.config.role === 'primary') {
+      this.send({ type: FoMsgType.CONNECT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: this.ourParams() });
+    }
+  }
+
+  private onDown(reason: string): void {
+    this.channel = undefined;
+    this.partner = undefined;
+    clearTimeout(this.recvTimer);
+    clearInterval(this.contactTimer);
+    this.requests.clear();
+    this.replication.linkDown();
+    this.daemon.counters.add('failover.connections.lost');
+    void this.trigger({ kind: 'comms-lost', cause: reason });
+  }
+
+  /** §6.6: nothing received for our keepalive time means the partner is gone. */
+  private armReceive(): void {
+    clearTimeout(this.recvTimer);
+    this.recvTimer = setTimeout(() => this.channel?.close(`nothing received for ${this.config.keepaliveSec} s (keepalive)`), this.config.keepaliveSec * 1000);
+  }
+
+  /** §6.5: a CONTACT whenever nothing else went out for a quarter of the partner's keepalive time. */
+  private armContact(partnerKeepaliveSec: number): void {
+    clearInterval(this.contactTimer);
+    const everyMs = Math.max(250, (partnerKeepaliveSec * 1000) / 4);
+    this.contactTimer = setInterval(() => {
+      if (Date.now() - this.lastSentMs >= everyMs * 0.9) {
+        this.send({ type: FoMsgType.CONTACT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: {} });
+      }
+    }, everyMs);
+  }
+
+  private onPdu(pdu: FailoverPdu, channel: Channel): void {
+    if (channel !== this.channel) return;
+    const nowSec = this.daemon.clock.nowSec();
+    this.armReceive();
+    this.lastContactSec = nowSec;
+    this.skewSec = pdu.sentTimeSec - nowSec;
+    if (Math.abs(this.skewSec) > SKEW_TOLERANCE_SEC) {
+      // §7.1: clocks more than 5 s apart make every time comparison meaningless.
+      this.daemon.counters.add('failover.alarms.clock-skew');
+      this.log.error({ skewSec: this.skewSec }, 'partner clock differs by more than 5 s');
+      if (pdu.type === FoMsgType.CONNECT) this.connectReply(pdu.transactionId, { code: FoStatusCode.ExcessiveTimeSkew, message: `clocks differ by ${this.skewSec} s` });
+      channel.close(`clock skew ${this.skewSec} s`);
+      return;
+    }
+    if (this.partner === undefined && pdu.type !== FoMsgType.CONNECT && pdu.type !== FoMsgType.CONNECTREPLY) {
+      channel.close(`message type ${pdu.type} before CONNECT/CONNECTREPLY`);
+      return;
+    }
+    switch (pdu.type) {
+      case FoMsgType.CONNECT:
+        return this.onConnect(pdu.transactionId, pdu.content);
+      case FoMsgType.CONNECTREPLY:
+        return this.onConnectReply(pdu.content);
+      case FoMsgType.STATE: {
+        const name = serverStateRfcName(pdu.content.serverState);
+        // A received 7 (SHUTDOWN in the draft's table) is read as RECOVER-WAIT's neighbour: see wire/failover/constants.ts.
+        if (!name || !isEndpointStateName(name)) return channel.close(`STATE with unknown server state ${pdu.content.serverState}`);
+        void this.trigger({
+          kind: 'partner-state',
+          state: name,
+          flags: pdu.content.serverFlags,
+          startTimeSec: pdu.content.startTimeOfStateSec,
+          ...(pdu.content.partnerDownTimeSec === undefined ? {} : { partnerDownTimeSec: pdu.content.partnerDownTimeSec }),
+        });
+        return;
+      }
+      case FoMsgType.CONTACT:
+        return;
+      case FoMsgType.DISCONNECT:
+        this.log.info({ status: pdu.content.status }, 'partner sent DISCONNECT');
+        void this.trigger({ kind: 'disconnect' });
+        return channel.close('partner disconnected');
+      case FoMsgType.BNDUPD:
+        return void this.replication.onUpdate(pdu.transactionId, pdu.content);
+      case FoMsgType.BNDREPLY:
+        return void this.replication.onReply(pdu.transactionId, pdu.content);
+      case FoMsgType.UPDREQ:
+      case FoMsgType.UPDREQALL:
+        return this.replication.onRequest(pdu.transactionId, pdu.type === FoMsgType.UPDREQALL);
+      case FoMsgType.UPDDONE: {
+        const seq = this.requests.get(pdu.transactionId);
+        this.requests.delete(pdu.transactionId);
+        void this.trigger(seq === undefined ? { kind: 'upddone' } : { kind: 'upddone', seq });
+        return;
+      }
+      case FoMsgType.POOLREQ:
+        // §4.2.2: "accepted"; the proportion is fixed by configuration on both sides.
+        this.send({ type: FoMsgType.POOLRESP, transactionId: pdu.transactionId, sentTimeSec: nowSec, content: {} });
+        return;
+      case FoMsgType.POOLRESP:
+        return;
+    }
+  }
+
+  private connectReply(xid: number, status?: { code: number; message: string }): void {
+    this.send({
+      type: FoMsgType.CONNECTREPLY,
+      transactionId: xid,
+      sentTimeSec: this.daemon.clock.nowSec(),
+      content: status ? { status } : { params: this.ourParams() },
+    });
+  }
+
+  /** Secondary, §6.1.2: check the primary's CONNECT, adopt its MCLT, answer, then STATE. */
+  private onConnect(xid: number, p: ConnectParams): void {
+    if (this.config.role !== 'secondary') return this.channel?.close('CONNECT received by the primary');
+    if (p.protocolVersion.major !== PROTOCOL_VERSION.major) {
+      this.connectReply(xid, { code: FoStatusCode.NotSupported, message: `protocol ${p.protocolVersion.major}.${p.protocolVersion.minor} not supported` });
+      return this.channel?.close('unsupported protocol version');
+    }
+    if (p.relationshipName !== undefined && p.relationshipName !== this.config.relationshipName) {
+      this.connectReply(xid, { code: FoStatusCode.ConfigurationConflict, message: `no relationship "${p.relationshipName}" here` });
+      return this.channel?.close(`relationship "${p.relationshipName}" is not ours`);
+    }
+    if (p.mcltSec !== this.mcltSec) this.log.info({ ours: this.mcltSec, primary: p.mcltSec }, 'adopting the primary MCLT');
+    this.mcltSec = p.mcltSec;
+    this.partner = p;
+    this.connectReply(xid);
+    this.armContact(p.keepaliveSec);
+    void this.trigger({ kind: 'connected' });
+  }
+
+  /** Primary, §6.1.3. */
+  private onConnectReply(c: { params?: ConnectParams; status?: { code: number; message: string } }): void {
+    if (this.config.role !== 'primary') return this.channel?.close('CONNECTREPLY received by the secondary');
+    if (c.status && c.status.code !== FoStatusCode.Success) {
+      this.log.error({ status: c.status }, 'partner refused CONNECT');
+      return this.channel?.close(`partner refused CONNECT: ${c.status.message}`);
+    }
+    const p = c.params;
+    if (!p || p.mcltSec !== this.mcltSec || p.protocolVersion.major !== PROTOCOL_VERSION.major) {
+      this.send({ type: FoMsgType.DISCONNECT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ConfigurationConflict, message: 'CONNECTREPLY does not match our CONNECT' } } });
+      return this.channel?.close('CONNECTREPLY with another MCLT or protocol version');
+    }
+    this.partner = p;
+    this.armContact(p.keepaliveSec);
+    void this.trigger({ kind: 'connected' });
+  }
+
+  // ---- what operators see and do ---------------------------------------
+
+  /** RFC 8156 state names, the partner's view, and the update backlog. */
+  status(): FailoverStatus {
+    const r = this.record;
+    return {
+      role: this.config.role,
+      state: r.state,
+      stateSinceSec: r.stateStartSec,
+      partnerState: r.partnerState,
+      connected: this.partner !== undefined,
+      secure: this.channel?.secure ?? false,
+      commsOk: r.session.commsOk,
+      mcltSec: this.mcltSec,
+      unackedUpdates: this.replication.unackedCount(),
+      inFlightUpdates: this.replication.inFlightCount(),
+      lastContactSec: this.lastContactSec,
+      skewSec: this.skewSec,
+      partnerDownSinceSec: r.partnerDownSinceSec,
+    };
+  }
+
+  /** §8.4: only when the partner is really down; refused while it is reachable unless forced. */
+  private async partnerDown(force: boolean): Promise<FailoverStatus> {
+    if (this.partner !== undefined && !force) {
+      throw new Error('the partner is reachable: PARTNER-DOWN would let both sides hand out the same leases; add force to override');
+    }
+    await this.trigger({ kind: 'operator-partner-down', force });
+    return this.status();
+  }
+
+  private mayStream(): boolean {
+    if (!this.channel || this.partner === undefined || !this.record.session.commsOk) return false;
+    const s = this.record.state;
+    return s === 'NORMAL' || s === 'CONFLICT-DONE' || s === 'RECOVER-DONE' || s === 'PARTNER-DOWN' || s === 'COMMUNICATIONS-INTERRUPTED';
+  }
+
+  private async stop(): Promise<void> {
+    clearInterval(this.tickTimer);
+    for (const t of this.timers.values()) clearTimeout(t);
+    if (this.channel && this.partner) {
+      this.send({ type: FoMsgType.DISCONNECT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'shutting down' } } });
+    }
+    await this.chain;
+    await this.link.stop();
+    clearTimeout(this.recvTimer);
+    clearInterval(this.contactTimer);
+  }
+}

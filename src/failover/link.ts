@@ -1,0 +1,279 @@
+// The partner connection (RFC 8156 §5.1, §6.1): one TCP connection per
+// relationship, the primary dials, the secondary listens and accepts only
+// the configured partner's address. With TLS configured, the first exchange
+// is STARTTLS/REPLY (RFC 7653 §8.2, §9.1) and the handshake needs a
+// certificate from each side signed by the configured CA: nothing else
+// crosses before it. Frames are 2-octet-length-prefixed (RFC 5460 §5.1).
+// A frame that does not decode closes the connection with its reason; it
+// never reaches the rest of the server.
+
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from 'pino';
+import {
+  FoMsgType,
+  FoStatusCode,
+  FrameParser,
+  decodePartnerFrame,
+  encodePartnerFrame,
+  isFailoverMsgType,
+  type PartnerPdu,
+} from '../wire/failover/index.js';
+import type { FailoverConfig } from '../config/failover.js';
+import { canonicalAddress } from '../wire/address.js';
+
+/** The STARTTLS exchange and the TLS handshake together must finish within this. */
+const HANDSHAKE_MS_MAX = 10_000;
+/** Primary's re-dial back-off (§6.1: keep trying, back off after a rejection). */
+const REDIAL_MS_MIN = 500;
+const REDIAL_MS_MAX = 15_000;
+
+export type FailoverPdu = Extract<PartnerPdu, { sentTimeSec: number }>;
+
+export interface Channel {
+  send(pdu: FailoverPdu): void;
+  /** Ends this connection; `down` follows with the reason. */
+  close(reason: string): void;
+  readonly secure: boolean;
+  readonly remote: string;
+}
+
+export interface LinkEvents {
+  up: [channel: Channel];
+  pdu: [pdu: FailoverPdu, channel: Channel];
+  down: [reason: string];
+  /** A connection attempt that never became a channel (wrong peer, bad certificate, TLS refused, …). */
+  refused: [reason: string];
+}
+
+export class PartnerLink extends EventEmitter<LinkEvents> {
+  private server: net.Server | undefined;
+  private current: (Channel & { socket: net.Socket }) | undefined;
+  private redialTimer: NodeJS.Timeout | undefined;
+  private redialMs = REDIAL_MS_MIN;
+  private stopped = false;
+  private xid = 1;
+
+  constructor(
+    private readonly config: FailoverConfig,
+    private readonly log: Logger,
+    private readonly nowSec: () => number,
+  ) {
+    super();
+  }
+
+  async start(): Promise<void> {
+    if (this.config.role === 'secondary') await this.listen();
+    else this.dial();
+  }
+
+  get connected(): boolean {
+    return this.current !== undefined;
+  }
+
+  /** Closes the connection and stops dialing or listening. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.redialTimer);
+    this.current?.close('shutting down');
+    if (this.server) await new Promise<void>((r) => this.server!.close(() => r()));
+  }
+
+  private listen(): Promise<void> {
+    const server = net.createServer((socket) => this.accept(socket));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port: this.config.port, host: this.config.localAddress }, () => {
+        server.off('error', reject);
+        server.on('error', (e) => this.log.error({ err: e }, 'failover listener error'));
+        resolve();
+      });
+    });
+  }
+
+  private accept(socket: net.Socket): void {
+    const remote = canonicalAddress((socket.remoteAddress ?? '').replace(/^::ffff:/, '').split('%')[0]!) ?? socket.remoteAddress ?? '?';
+    if (remote !== this.config.peerAddress) {
+      // §6.1: a secondary drops a connection from anyone it has no relationship with.
+      this.refuse(socket, `connection from ${remote}, which is not the configured partner ${this.config.peerAddress}`);
+      return;
+    }
+    socket.setNoDelay(true);
+    this.negotiate(socket, remote, 'secondary');
+  }
+
+  private dial(): void {
+    if (this.stopped) return;
+    const socket = net.connect({ host: this.config.peerAddress, port: this.config.port, localAddress: this.config.localAddress });
+    socket.setNoDelay(true);
+    socket.once('connect', () => this.negotiate(socket, this.config.peerAddress, 'primary'));
+    socket.once('error', (e) => {
+      socket.destroy();
+      this.log.debug({ err: e.message }, 'partner connect failed');
+      this.scheduleRedial();
+    });
+  }
+
+  private scheduleRedial(): void {
+    if (this.stopped || this.config.role !== 'primary') return;
+    clearTimeout(this.redialTimer);
+    // Jittered exponential back-off: two partners never settle into lock-step retries.
+    const wait = this.redialMs * (0.75 + Math.random() * 0.5);
+    this.redialMs = Math.min(REDIAL_MS_MAX, this.redialMs * 2);
+    this.redialTimer = setTimeout(() => this.dial(), wait);
+  }
+
+  private refuse(socket: net.Socket, reason: string): void {
+    this.log.warn({ reason }, 'partner connection refused');
+    socket.destroy();
+    this.emit('refused', reason);
+  }
+
+  /** STARTTLS where configured, then the channel. */
+  private negotiate(socket: net.Socket, remote: string, side: 'primary' | 'secondary'): void {
+    const timer = setTimeout(() => this.refuse(socket, 'STARTTLS/TLS handshake took too long'), HANDSHAKE_MS_MAX);
+    const done = (s: net.Socket, secure: boolean) => {
+      clearTimeout(timer);
+      this.open(s, remote, secure);
+    };
+    const fail = (reason: string) => {
+      clearTimeout(timer);
+      this.refuse(socket, reason);
+      if (side === 'primary') this.scheduleRedial();
+    };
+    socket.once('error', (e) => fail(`socket error before the channel was up: ${e.message}`));
+    const tlsConfig = this.config.tls;
+    if (side === 'primary') {
+      if (!tlsConfig) return done(socket, false);
+      socket.write(encodePartnerFrame({ type: FoMsgType.STARTTLS, transactionId: this.nextXid(), content: {} }));
+      this.readOne(socket, (pdu, frames) => {
+        if (frames.length > 1) return fail('data after the REPLY to STARTTLS before the TLS handshake');
+        if (pdu.type !== FoMsgType.REPLY) return fail(`expected REPLY to STARTTLS, got message type ${pdu.type}`);
+        const status = pdu.content.status;
+        if (status && status.code !== FoStatusCode.Success) return fail(`partner refused TLS (status ${status.code}: ${status.message})`);
+        const secured = tls.connect({
+          socket,
+          ca: tlsConfig.ca,
+          cert: tlsConfig.cert,
+          key: tlsConfig.key,
+          minVersion: 'TLSv1.2',
+          checkServerIdentity: (_host, cert) => this.checkName(cert),
+        });
+        secured.once('secureConnect', () => done(secured, true));
+        secured.once('error', (e) => fail(`TLS handshake failed: ${e.message}`));
+      }, fail);
+      return;
+    }
+    this.readOne(socket, (pdu, frames) => {
+      if (pdu.type !== FoMsgType.STARTTLS) {
+        // §10 / RFC 7653 §9.1: with TLS configured, nothing but STARTTLS is accepted in clear.
+        if (tlsConfig) return fail(`expected STARTTLS, got message type ${pdu.type}`);
+        clearTimeout(timer);
+        return this.open(socket, remote, false, frames);
+      }
+      // The primary waits for our REPLY before its handshake: anything behind STARTTLS is a protocol error.
+      if (frames.length > 1) return fail('data after STARTTLS before the TLS handshake');
+      if (!tlsConfig) {
+        socket.write(encodePartnerFrame({ type: FoMsgType.REPLY, transactionId: pdu.transactionId, content: { status: { code: FoStatusCode.TLSConnectionRefused, message: 'TLS is not configured here' } } }));
+        return fail('partner asked for TLS, which is not configured here');
+      }
+      socket.write(encodePartnerFrame({ type: FoMsgType.REPLY, transactionId: pdu.transactionId, content: {} }));
+      const secured = new tls.TLSSocket(socket, {
+        isServer: true,
+        requestCert: true,
+        rejectUnauthorized: true,
+        ca: tlsConfig.ca,
+        cert: tlsConfig.cert,
+        key: tlsConfig.key,
+        minVersion: 'TLSv1.2',
+      });
+      secured.once('secure', () => {
+        const problem = this.checkName(secured.getPeerCertificate());
+        if (problem) return fail(problem.message);
+        done(secured, true);
+      });
+      secured.once('error', (e) => fail(`TLS handshake failed: ${e.message}`));
+    }, fail);
+  }
+
+  private checkName(cert: tls.PeerCertificate | undefined): Error | undefined {
+    const want = this.config.tls?.peerName;
+    if (!want) return undefined;
+    const cn = cert?.subject?.CN;
+    return cn === want ? undefined : new Error(`partner certificate is for "${String(cn)}", not "${want}"`);
+  }
+
+  /** Reads exactly one frame in clear text (the STARTTLS exchange), then stops reading. */
+  private readOne(socket: net.Socket, then: (pdu: PartnerPdu, frames: Uint8Array[]) => void, fail: (reason: string) => void): void {
+    const parser = new FrameParser();
+    const onData = (chunk: Buffer) => {
+      const { frames, error } = parser.push(chunk);
+      if (error) return stopWith(() => fail(`garbled frame during set-up: ${error.reason} (${error.detail})`));
+      const first = frames[0];
+      if (!first) return;
+      const decoded = decodePartnerFrame(first, this.nowSec());
+      if (!decoded.ok) return stopWith(() => fail(`bad message during set-up: ${decoded.error.reason} (${decoded.error.detail})`));
+      // `frames` keeps the first one too: without TLS it is the CONNECT, and must be delivered.
+      stopWith(() => then(decoded.pdu, frames));
+    };
+    const stopWith = (f: () => void) => {
+      socket.off('data', onData);
+      socket.pause();
+      f();
+    };
+    socket.on('data', onData);
+  }
+
+  private open(socket: net.Socket, remote: string, secure: boolean, pending: Uint8Array[] = []): void {
+    socket.removeAllListeners('error');
+    if (this.current) this.current.close('replaced by a new connection from the partner');
+    const parser = new FrameParser();
+    let closed = false;
+    const channel: Channel & { socket: net.Socket } = {
+      socket,
+      secure,
+      remote,
+      send: (pdu) => {
+        if (!closed) socket.write(encodePartnerFrame(pdu));
+      },
+      close: (reason) => finish(reason),
+    };
+    const finish = (reason: string) => {
+      if (closed) return;
+      closed = true;
+      socket.destroy();
+      if (this.current === channel) this.current = undefined;
+      this.log.info({ reason, remote }, 'partner connection closed');
+      this.emit('down', reason);
+      this.scheduleRedial();
+    };
+    const deliver = (frame: Uint8Array) => {
+      const decoded = decodePartnerFrame(frame, this.nowSec());
+      if (!decoded.ok) return finish(`undecodable partner message: ${decoded.error.reason} at byte ${decoded.error.offset} (${decoded.error.detail})`);
+      const pdu = decoded.pdu;
+      if (!('sentTimeSec' in pdu) || !isFailoverMsgType(pdu.type)) return finish(`unexpected message type ${pdu.type} on an open channel`);
+      this.emit('pdu', pdu as FailoverPdu, channel);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      const { frames, error } = parser.push(chunk);
+      for (const f of frames) if (!closed) deliver(f);
+      if (error && !closed) finish(`garbled partner stream: ${error.reason} (${error.detail})`);
+    });
+    socket.on('error', (e) => finish(`socket error: ${e.message}`));
+    socket.on('close', () => finish('connection closed by the partner'));
+    this.current = channel;
+    this.redialMs = REDIAL_MS_MIN;
+    this.log.info({ remote, secure }, 'partner connection up');
+    this.emit('up', channel);
+    for (const f of pending) if (!closed) deliver(f);
+    socket.resume();
+  }
+
+  /** Transaction ids for the messages we start (§5.4: unique among those outstanding). */
+  nextXid(): number {
+    this.xid = (this.xid % 0xff_ffff) + 1;
+    return this.xid;
+  }
+}

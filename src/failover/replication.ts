@@ -1,0 +1,225 @@
+// Lazy binding updates (RFC 8156 §4.3, §7.4–§7.8): a lease change is
+// committed and answered locally first, stamped "pending"; a BNDUPD follows,
+// at most the partner's max-unacked in flight; the partner's BNDREPLY,
+// sent only after its own commit, clears the stamp and raises the
+// acknowledged partner lifetime the MCLT cap builds on. Pending stamps are on
+// disk, so what was not acknowledged before a crash or a cut link is sent
+// again. Also the receiving side (accept/reject, commit, then BNDREPLY) and
+// the answers to UPDREQ / UPDREQALL (stream, then UPDDONE once all are acked).
+
+import type { Logger } from 'pino';
+import type { CommitOrigin, Daemon } from '../daemon/daemon.js';
+import type { FailoverConfig } from '../config/failover.js';
+import type { Lease, LeaseChange } from '../engine/index.js';
+import { addressToBigInt } from '../wire/address.js';
+import { bindingReplyFor, FoMsgType, FoStatusCode, type BindingReply, type BindingUpdate, type Status } from '../wire/failover/index.js';
+import type { FailoverPdu } from './link.js';
+import { applyIncoming, incomingLeases, judge, sameBinding, stampLocal, updateFor, type IncomingLease, type Verdict } from './bindings.js';
+import { allPdPools, prefixOwner } from './ownership.js';
+
+export interface ReplicationDeps {
+  send(pdu: FailoverPdu): void;
+  nextXid(): number;
+  /** Whether our state lets us stream updates now (connected, comms OK, a state that sends). */
+  canSend(): boolean;
+  /** The partner's OPTION_F_MAX_UNACKED_BNDUPD. */
+  window(): number;
+  /** POTENTIAL-CONFLICT and RESOLUTION-INTERRUPTED judge updates by the strict §7.5.4 rules. */
+  strict(): boolean;
+}
+
+interface InFlight {
+  readonly resource: string;
+  readonly sent: Lease;
+}
+
+export class Replication {
+  /** Resources with an update to send, in the order they changed. */
+  private readonly queue = new Set<string>();
+  private readonly inflight = new Map<number, InFlight>();
+  private readonly inflightResources = new Set<string>();
+  /** The partner's UPDREQ/UPDREQALL we are answering: UPDDONE goes once every one of these is acknowledged. */
+  private served: { readonly xid: number; readonly remaining: Set<string> } | undefined;
+
+  constructor(
+    private readonly daemon: Daemon,
+    private readonly config: FailoverConfig,
+    private readonly log: Logger,
+    private readonly deps: ReplicationDeps,
+  ) {}
+
+  private nowSec(): number {
+    return this.daemon.clock.nowSec();
+  }
+
+  /** The longest valid lifetime the configuration would give a lease of this type. */
+  private desiredValidSec(type: 'na' | 'pd'): number {
+    return Math.max(...this.daemon.config.subnets.map((s) => (type === 'na' ? s.lifetimes.validSec : s.pdLifetimes.validSec)));
+  }
+
+  /** Daemon commit stamp: every local change is pending until the partner acknowledges it (§7.3). */
+  stamp(changes: readonly LeaseChange[]): LeaseChange[] {
+    const now = this.nowSec();
+    return changes.map((c) =>
+      c.op === 'put' ? { op: 'put', lease: stampLocal(c.lease, this.daemon.store.byResource(c.lease.resource), this.desiredValidSec(c.lease.type), now) } : c,
+    );
+  }
+
+  /** After a commit: local changes go to the partner. */
+  committed(changes: readonly LeaseChange[], origin: CommitOrigin): void {
+    if (origin !== 'local') return;
+    for (const c of changes) if (c.op === 'put') this.queue.add(c.lease.resource);
+    this.pump();
+  }
+
+  resendUnacked(): void {
+    for (const l of this.daemon.store.all()) if (l.fo?.pending) this.queue.add(l.resource);
+    this.pump();
+  }
+
+  unackedCount(): number {
+    let n = 0;
+    for (const l of this.daemon.store.all()) if (l.fo?.pending) n++;
+    return n;
+  }
+
+  inFlightCount(): number {
+    return this.inflight.size;
+  }
+
+  linkDown(): void {
+    for (const f of this.inflight.values()) this.queue.add(f.resource);
+    this.inflight.clear();
+    this.inflightResources.clear();
+    this.served = undefined;
+  }
+
+  /** Sends queued updates while the partner's window has room (§6.1: never more than its max-unacked). */
+  pump(): void {
+    if (!this.deps.canSend() && this.served === undefined) return;
+    const window = this.deps.window();
+    if (window <= 0) return;
+    const now = this.nowSec();
+    for (const resource of this.queue) {
+      if (this.inflight.size >= window) break;
+      if (this.inflightResources.has(resource)) continue; // one at a time per lease: the newer goes after the ack
+      this.queue.delete(resource);
+      const lease = this.daemon.store.byResource(resource);
+      if (!lease) {
+        this.settled(resource);
+        continue;
+      }
+      const xid = this.deps.nextXid();
+      this.inflight.set(xid, { resource, sent: lease });
+      this.inflightResources.add(resource);
+      this.deps.send({ type: FoMsgType.BNDUPD, transactionId: xid, sentTimeSec: now, content: updateFor(lease, now) });
+      this.daemon.counters.add('failover.bndupd.sent');
+    }
+  }
+
+  private settled(resource: string): void {
+    const served = this.served;
+    if (!served) return;
+    served.remaining.delete(resource);
+    if (served.remaining.size === 0) {
+      this.served = undefined;
+      this.deps.send({ type: FoMsgType.UPDDONE, transactionId: served.xid, sentTimeSec: this.nowSec(), content: {} });
+      this.log.info('answered the partner update request: UPDDONE');
+    }
+  }
+
+  /** §7.7: record what the partner acknowledged. */
+  async onReply(xid: number, reply: BindingReply): Promise<void> {
+    const f = this.inflight.get(xid);
+    if (!f) {
+      this.log.debug({ xid }, 'BNDREPLY for no outstanding BNDUPD');
+      return;
+    }
+    this.inflight.delete(xid);
+    this.inflightResources.delete(f.resource);
+    const ack = reply.form === 'client' ? reply.ias[0]?.leases[0] : reply.form === 'prefix' ? reply : undefined;
+    const status: Status | undefined = ack?.status ?? (reply.form === 'client' ? (reply.ias[0]?.status ?? reply.status) : reply.form === 'bare' ? reply.status : undefined);
+    const current = this.daemon.store.byResource(f.resource);
+    const unchanged = current !== undefined && sameBinding(current, f.sent) && current.clttSec === f.sent.clttSec && current.state === f.sent.state && current.expiresAtSec === f.sent.expiresAtSec;
+    if (status && status.code !== FoStatusCode.Success) {
+      // §7.7: a rejection is recorded, nothing more; re-sending the same data would only repeat it.
+      this.daemon.counters.add(`failover.bndupd.rejected.${status.code}`);
+      this.log.warn({ resource: f.resource, status }, 'partner rejected a binding update');
+      if (current?.fo && unchanged) await this.record({ ...current, fo: { ...current.fo, pending: false } });
+    } else if (current?.fo && sameBinding(current, f.sent)) {
+      const acked = Math.max(current.fo.ackedPartnerLifetimeSec, ack?.partnerLifetimeSentSec ?? f.sent.fo?.partnerLifetimeSec ?? 0);
+      await this.record({ ...current, fo: { ...current.fo, ackedPartnerLifetimeSec: acked, pending: unchanged ? false : current.fo.pending } });
+    }
+    this.settled(f.resource);
+    this.pump();
+  }
+
+  private async record(lease: Lease): Promise<void> {
+    try {
+      await this.daemon.commit([{ op: 'put', lease }], 'failover');
+    } catch (e) {
+      this.daemon.storeFailed(e);
+    }
+  }
+
+  /** Is this lease one our configuration serves at all? Otherwise ConfigurationConflict (§7.5.4). */
+  private configured(l: IncomingLease): boolean {
+    if (this.daemon.engine.plan.reservedBy.has(l.resource)) return true;
+    if (l.type === 'pd') return prefixOwner(l.resource, allPdPools(this.daemon.config), this.config.secondaryPdShare) !== undefined;
+    const a = addressToBigInt(l.resource);
+    return this.daemon.config.subnets.some((s) => s.pools.some((p) => a >= p.first && a <= p.last));
+  }
+
+  /** §7.5: judge each lease, commit what we accept, and only then answer (§7.6: the ack means "on stable storage"). */
+  async onUpdate(xid: number, update: BindingUpdate): Promise<void> {
+    this.daemon.counters.add('failover.bndupd.received');
+    const now = this.nowSec();
+    const verdicts = new Map<string, Verdict>();
+    const changes: LeaseChange[] = [];
+    if (update.form === 'client') {
+      for (const inc of incomingLeases(update)) {
+        const local = this.daemon.store.byResource(inc.resource);
+        const verdict: Verdict = this.configured(inc)
+          ? judge(local, inc, this.config.role, now, this.deps.strict())
+          : { accept: false, status: { code: FoStatusCode.ConfigurationConflict, message: `${inc.resource} is not in our configuration` } };
+        verdicts.set(inc.resource, verdict);
+        if (verdict.accept) changes.push(applyIncoming(local, inc));
+        else {
+          this.daemon.counters.add(`failover.bndupd.refused.${verdict.status.code}`);
+          // Ours is newer: make sure the partner gets it.
+          if (local?.fo && verdict.status.code === FoStatusCode.OutdatedBindingInformation) this.queue.add(local.resource);
+          this.log.info({ resource: inc.resource, status: verdict.status }, 'refused a partner binding update');
+        }
+      }
+    }
+    try {
+      await this.daemon.commit(changes, 'partner');
+    } catch (e) {
+      this.daemon.storeFailed(e);
+      return;
+    }
+    const reply = bindingReplyFor(update, (l) => {
+      const resource = 'address' in l ? l.address : `${l.prefix}/${l.prefixLength}`;
+      const v = verdicts.get(resource);
+      return v && !v.accept ? v.status : undefined;
+    });
+    this.deps.send({ type: FoMsgType.BNDREPLY, transactionId: xid, sentTimeSec: this.nowSec(), content: reply });
+    this.pump();
+  }
+
+  /** §8.5.2: UPDREQ — everything not yet acknowledged; UPDREQALL — the whole database. */
+  onRequest(xid: number, all: boolean): void {
+    const resources: string[] = [];
+    for (const l of this.daemon.store.all()) if (all || l.fo?.pending) resources.push(l.resource);
+    // In-flight ones are re-sent as well: their BNDREPLY may be lost with an earlier connection.
+    this.served = { xid, remaining: new Set(resources) };
+    for (const r of resources) this.queue.add(r);
+    this.log.info({ all, leases: resources.length }, 'partner asked for updates');
+    if (resources.length === 0) {
+      this.served = undefined;
+      this.deps.send({ type: FoMsgType.UPDDONE, transactionId: xid, sentTimeSec: this.nowSec(), content: {} });
+      return;
+    }
+    this.pump();
+  }
+}

@@ -1,0 +1,189 @@
+// The two-appliance lab: a primary and a secondary twin6d on one client LAN,
+// talking over their own partner link, as on a real pair of routers.
+//
+//   t6-<id>-a  lan0 2001:db8:1::1/64 ─┐                ┌─ eth0  t6-<id>-c1 … cN
+//              p0   fd00:ffff::1/64   ├─ br0 (t6-<id>-sw) ┤
+//   t6-<id>-b  lan0 2001:db8:1::2/64 ─┘                └─
+//              p0   fd00:ffff::2/64  (veth a.p0 ↔ b.p0)
+//
+// Cutting the partner link (p0 down) makes a partition; cutting a server's
+// lan0 makes the partial communication loss of RFC 7031 §4.7.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { keepDirs, sweepStaleLabs, trackDir, untrackDir } from './cleanup.js';
+import { createClient, type ClientSpec, type Dhcp6Client } from './clients.js';
+import { Namespace, newLabId } from './netns.js';
+import { tail } from './proc.js';
+import { startServer, twin6LabConfig, twin6Server, type RunningServer, type ServerContext } from './server.js';
+import { LAB_TOPOLOGY, type LabTopology } from './topology.js';
+import { NETNS_PREFIX } from './cleanup.js';
+
+export type PairRole = 'primary' | 'secondary';
+
+export const PAIR_LINK = {
+  ifname: 'p0',
+  primary: 'fd00:ffff::1',
+  secondary: 'fd00:ffff::2',
+  prefixLength: 64,
+} as const;
+
+const LAN_ADDRESS: Record<PairRole, string> = { primary: '2001:db8:1::1', secondary: '2001:db8:1::2' };
+
+export interface PairOptions {
+  readonly clients: readonly ClientSpec[];
+  /** Extra keys merged into each side's failover section (mcltSec, keepaliveSec, tls, …). */
+  readonly failover?: Partial<Record<PairRole, Record<string, unknown>>> & { both?: Record<string, unknown> };
+  /** Whether the clients start right away. */
+  readonly startClients?: boolean;
+  readonly topology?: LabTopology;
+}
+
+export interface PairLab {
+  readonly id: string;
+  readonly dir: string;
+  readonly topology: LabTopology;
+  readonly namespaces: readonly Namespace[];
+  readonly server: Readonly<Record<PairRole, Namespace>>;
+  readonly clientNamespaces: readonly Namespace[];
+  readonly clients: readonly Dhcp6Client[];
+  running(role: PairRole): RunningServer | undefined;
+  stateDir(role: PairRole): string;
+  start(role: PairRole): Promise<RunningServer>;
+  /** SIGKILL: a crash (or a power cut, as far as the process is concerned); SIGTERM: a clean stop. */
+  stop(role: PairRole, signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Takes the partner link down or up (a partition between the appliances, clients still reach both). */
+  partnerLink(up: boolean): Promise<void>;
+  /** Takes one appliance's LAN interface down or up. */
+  lan(role: PairRole, up: boolean): Promise<void>;
+  diagnostics(): string;
+  close(): Promise<void>;
+}
+
+/** A twin6 config for one side: the single-server lab config plus the failover section. */
+function pairConfig(role: PairRole, extra: Record<string, unknown>) {
+  return (ctx: ServerContext): string => {
+    const base = JSON.parse(twin6LabConfig(ctx)) as Record<string, unknown>;
+    const failover = {
+      role,
+      localAddress: PAIR_LINK[role],
+      peerAddress: PAIR_LINK[role === 'primary' ? 'secondary' : 'primary'],
+      insecure: true,
+      mcltSec: 60,
+      keepaliveSec: 4,
+      startupSec: 2,
+      ...extra,
+    };
+    if ('tls' in extra) delete (failover as Record<string, unknown>)['insecure'];
+    return JSON.stringify({ ...base, failover }, null, 2) + '\n';
+  };
+}
+
+export async function startPairLab(opts: PairOptions): Promise<PairLab> {
+  sweepStaleLabs();
+  const topology = opts.topology ?? LAB_TOPOLOGY;
+  const id = newLabId();
+  const dir = mkdtempSync(join(tmpdir(), `t6-pair-${id}-`));
+  trackDir(dir);
+  const namespaces: Namespace[] = [];
+  const running: Partial<Record<PairRole, RunningServer>> = {};
+  const clients: Dhcp6Client[] = [];
+  const ns = async (suffix: string) => {
+    const n = await Namespace.create(`${NETNS_PREFIX}${id}-${suffix}`, { dir });
+    namespaces.push(n);
+    return n;
+  };
+  const close = async () => {
+    await Promise.allSettled(clients.map((c) => c.stop()));
+    await Promise.allSettled(Object.values(running).map((s) => s?.stop()));
+    for (const n of [...namespaces].reverse()) n.removeSync();
+    untrackDir(dir);
+    if (!keepDirs()) rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const sw = await ns('sw');
+    const a = await ns('a');
+    const b = await ns('b');
+    const server: Record<PairRole, Namespace> = { primary: a, secondary: b };
+    await sw.ip(['link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0']);
+    await sw.ip(['link', 'set', 'br0', 'up']);
+    let port = 0;
+    const plug = async (n: Namespace, ifname: string) => {
+      const p = `sp${++port}`;
+      await sw.ip(['link', 'add', p, 'type', 'veth', 'peer', 'name', ifname, 'netns', n.name]);
+      await sw.sysctl(`net.ipv6.conf.${p}.disable_ipv6`, '1');
+      await sw.ip(['link', 'set', p, 'master', 'br0']);
+      await sw.ip(['link', 'set', p, 'up']);
+      await n.sysctl(`net.ipv6.conf.${ifname}.accept_dad`, '0');
+      await n.ip(['link', 'set', ifname, 'up']);
+    };
+    for (const role of ['primary', 'secondary'] as const) {
+      await plug(server[role], topology.serverIf);
+      await server[role].ip(['addr', 'add', `${LAN_ADDRESS[role]}/${topology.serverPrefixLength}`, 'dev', topology.serverIf, 'nodad']);
+    }
+    await a.ip(['link', 'add', PAIR_LINK.ifname, 'type', 'veth', 'peer', 'name', PAIR_LINK.ifname, 'netns', b.name]);
+    for (const role of ['primary', 'secondary'] as const) {
+      const n = server[role];
+      await n.sysctl(`net.ipv6.conf.${PAIR_LINK.ifname}.accept_dad`, '0');
+      await n.ip(['addr', 'add', `${PAIR_LINK[role]}/${PAIR_LINK.prefixLength}`, 'dev', PAIR_LINK.ifname, 'nodad']);
+      await n.ip(['link', 'set', PAIR_LINK.ifname, 'up']);
+    }
+    const clientNamespaces: Namespace[] = [];
+    for (const [i, spec] of opts.clients.entries()) {
+      const c = await ns(`c${i + 1}`);
+      clientNamespaces.push(c);
+      await plug(c, topology.clientIf);
+      clients.push(createClient(spec, spec.name ?? `${spec.kind}${i + 1}`, c, topology.clientIf, join(dir, `client${i + 1}`)));
+    }
+    for (const n of [a, b, ...clientNamespaces]) await n.waitInterfaceReady(n === a || n === b ? topology.serverIf : topology.clientIf);
+
+    const ctx = (role: PairRole): ServerContext => ({ ns: server[role], dir: join(dir, role), topology });
+    const spec = (role: PairRole) =>
+      twin6Server({ config: pairConfig(role, { ...opts.failover?.both, ...opts.failover?.[role] }), entry: resolve('dist/cli/twin6d.js') });
+    const lab: PairLab = {
+      id,
+      dir,
+      topology,
+      namespaces,
+      server,
+      clientNamespaces,
+      clients,
+      running: (role) => running[role],
+      stateDir: (role) => join(dir, role, 'state'),
+      async start(role) {
+        const s = await startServer(spec(role), ctx(role));
+        running[role] = s;
+        return s;
+      },
+      async stop(role, signal = 'SIGTERM') {
+        const s = running[role];
+        if (s) await s.process.stop(signal);
+      },
+      async partnerLink(up) {
+        await a.ip(['link', 'set', PAIR_LINK.ifname, up ? 'up' : 'down']);
+        await b.ip(['link', 'set', PAIR_LINK.ifname, up ? 'up' : 'down']);
+      },
+      async lan(role, up) {
+        await server[role].ip(['link', 'set', topology.serverIf, up ? 'up' : 'down']);
+      },
+      diagnostics() {
+        const parts = [`pair lab ${id} in ${dir}`];
+        for (const role of ['primary', 'secondary'] as const) {
+          const s = running[role];
+          if (s) parts.push(`--- ${role} log (tail):\n${tail(s.log(), 40)}`);
+        }
+        for (const c of clients) parts.push(c.diagnostics());
+        return parts.join('\n');
+      },
+      close,
+    };
+    await lab.start('primary');
+    await lab.start('secondary');
+    if (opts.startClients ?? true) for (const c of clients) await c.start();
+    return lab;
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}

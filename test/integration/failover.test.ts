@@ -1,0 +1,104 @@
+// A failover pair with real clients (RFC 8156 hot standby, RFC 7031 §7 lease
+// stability): the primary is killed, every client keeps its address and its
+// prefix through the secondary, a new client is still served, and the
+// restarted primary catches up until both hold every binding in NORMAL.
+// Needs root, dhclient and dhcpcd; skips and says why without them (CI sets
+// T6_LAB_REQUIRED=1, which turns the skip into a failure).
+
+import { describe, expect, it } from 'vitest';
+import { callControl } from '../../src/daemon/control.js';
+import { labUnavailableReason, poll, startPairLab, twin6Leases, twin6Server, type Binding, type PairLab, type PairRole, type ServerLease } from '../../src/lab/index.js';
+import type { FailoverStatus } from '../../src/failover/endpoint.js';
+
+const REQUIRED = process.env['T6_LAB_REQUIRED'] === '1';
+const reason = await labUnavailableReason({ server: twin6Server(), clients: ['dhclient', 'dhcpcd'] });
+if (reason && REQUIRED) throw new Error(`T6_LAB_REQUIRED=1 but the lab cannot run: ${reason}`);
+if (reason) console.warn(`[failover.test] skipping: ${reason}`);
+
+async function failoverStatus(lab: PairLab, role: PairRole): Promise<FailoverStatus> {
+  const a = await callControl(`${lab.stateDir(role)}/twin6d.sock`, { cmd: 'failover' });
+  if (!a.ok) throw new Error(a.error);
+  return a.result as FailoverStatus;
+}
+
+const untilState = (lab: PairLab, role: PairRole, state: string, timeoutMs = 30_000) =>
+  poll(async () => ((await failoverStatus(lab, role)).state === state ? true : undefined), { timeoutMs, intervalMs: 250, what: `${role} to reach ${state}` });
+
+const key = (l: ServerLease) => `${l.type} ${l.type === 'na' ? l.address : `${l.address}/${l.prefixLength}`}`;
+const held = (b: Binding) => [...b.addresses.map((a) => `na ${a.address}`), ...b.prefixes.map((p) => `pd ${p.prefix}/${p.length}`)];
+
+/** Resolves once the server holds every one of the leases, active, for the same client. */
+async function holdsAll(lab: PairLab, role: PairRole, want: Map<string, string>, timeoutMs = 30_000): Promise<void> {
+  await poll(
+    async () => {
+      const got = new Map((await twin6Leases(lab.stateDir(role))).filter((l) => l.state === 'active').map((l) => [key(l), l.duid]));
+      for (const [k, duid] of want) if (got.get(k) !== duid) return undefined;
+      return true;
+    },
+    { timeoutMs, intervalMs: 500, what: `${role} to hold all ${want.size} leases` },
+  );
+}
+
+describe.skipIf(reason !== undefined)('a twin6 failover pair with real clients (RFC 8156)', () => {
+  it('keeps every client lease through the secondary when the primary dies, serves new clients, and recovers to NORMAL', async () => {
+    const kinds = ['dhclient', 'dhcpcd', 'dhclient', 'dhcpcd', 'dhcpcd', 'dhclient'] as const;
+    const lab = await startPairLab({ clients: kinds.map((kind) => ({ kind })), startClients: false });
+    try {
+      const early = lab.clients.slice(0, 5);
+      const late = lab.clients[5]!;
+      for (const c of early) await c.start();
+      const bound = new Map<string, Binding>();
+      for (const c of early) bound.set(c.name, await c.waitForBinding({ timeoutMs: 30_000 }));
+      await untilState(lab, 'primary', 'NORMAL');
+      await untilState(lab, 'secondary', 'NORMAL');
+
+      // Which DUID holds which lease, from the primary; then the secondary must hold the same.
+      const primaryLeases = (await twin6Leases(lab.stateDir('primary'))).filter((l) => l.state === 'active');
+      const owner = new Map(primaryLeases.map((l) => [key(l), l.duid]));
+      for (const b of bound.values()) for (const k of held(b)) expect(owner.has(k), `primary holds ${k}`).toBe(true);
+      expect(owner.size).toBe(10);
+      await holdsAll(lab, 'secondary', owner);
+
+      // The primary dies. Clients renew at it (no answer), then rebind: the secondary answers.
+      await lab.stop('primary', 'SIGKILL');
+      const killedAt = Date.now();
+      await untilState(lab, 'secondary', 'COMMUNICATIONS-INTERRUPTED', 20_000);
+      for (const c of early) {
+        const before = bound.get(c.name)!;
+        const r = await c.waitForRenewal(before, killedAt, { timeoutMs: (lab.topology.lifetimes.t2Sec + 30) * 1000 });
+        expect(held(r.binding)).toEqual(held(before));
+        expect(r.events.some((e) => e.kind === 'rebind'), `${c.name} rebound through the secondary`).toBe(true);
+      }
+
+      // A client that arrives now is served by the secondary, from its own half (RFC 8156 §4.2.1: even addresses).
+      await late.start();
+      const fresh = await late.waitForBinding({ timeoutMs: 30_000 });
+      expect(fresh.addresses).toHaveLength(1);
+      expect(fresh.prefixes).toHaveLength(1);
+      expect(BigInt(`0x${fresh.addresses[0]!.address.split(':').pop() || '0'}`) % 2n).toBe(0n);
+      const secondaryLeases = (await twin6Leases(lab.stateDir('secondary'))).filter((l) => l.state === 'active');
+      for (const k of held(fresh)) owner.set(k, secondaryLeases.find((l) => key(l) === k)!.duid);
+
+      // The primary comes back: both reach NORMAL and both hold every binding, the new one included.
+      await lab.start('primary');
+      await untilState(lab, 'primary', 'NORMAL', 40_000);
+      await untilState(lab, 'secondary', 'NORMAL', 40_000);
+      await holdsAll(lab, 'primary', owner);
+      await holdsAll(lab, 'secondary', owner);
+
+      // No client ever changed address or prefix.
+      for (const c of early) expect(held(c.binding())).toEqual(held(bound.get(c.name)!));
+      expect(held(late.binding())).toEqual(held(fresh));
+      // And no lease is held by two clients on either side.
+      for (const role of ['primary', 'secondary'] as const) {
+        const active = (await twin6Leases(lab.stateDir(role))).filter((l) => l.state === 'active');
+        expect(new Set(active.map(key)).size).toBe(active.length);
+      }
+    } catch (e) {
+      if (e instanceof Error) e.message += `\n${lab.diagnostics()}`;
+      throw e;
+    } finally {
+      await lab.close();
+    }
+  }, 240_000);
+});
