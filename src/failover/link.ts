@@ -180,21 +180,18 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
         return fail('partner asked for TLS, which is not configured here');
       }
       socket.write(encodePartnerFrame({ type: FoMsgType.REPLY, transactionId: pdu.transactionId, content: {} }));
-      const secured = new tls.TLSSocket(socket, {
-        isServer: true,
-        requestCert: true,
-        rejectUnauthorized: true,
-        ca: tlsConfig.ca,
-        cert: tlsConfig.cert,
-        key: tlsConfig.key,
-        minVersion: 'TLSv1.2',
-      });
-      secured.once('secure', () => {
+      // The handshake runs through a tls.Server (never listening) because only its path verifies and
+      // enforces the client certificate; a TLSSocket made by hand leaves `authorized` unset.
+      const upgrader = tls.createServer({ requestCert: true, rejectUnauthorized: true, ca: tlsConfig.ca, cert: tlsConfig.cert, key: tlsConfig.key, minVersion: 'TLSv1.2' });
+      upgrader.once('secureConnection', (secured: tls.TLSSocket) => {
+        if (!secured.authorized) return fail(`TLS handshake failed: partner certificate not accepted (${String(secured.authorizationError)})`);
         const problem = this.checkName(secured.getPeerCertificate());
         if (problem) return fail(problem.message);
         done(secured, true);
       });
-      secured.once('error', (e) => fail(`TLS handshake failed: ${e.message}`));
+      upgrader.once('tlsClientError', (e) => fail(`TLS handshake failed: ${e.message}`));
+      upgrader.emit('connection', socket);
+      socket.resume();
     }, fail);
   }
 

@@ -1,0 +1,179 @@
+// The partner link on loopback (RFC 8156 §6.1, §10; RFC 7653 §8.2, §9.1):
+// mutual TLS after STARTTLS with certificates made by openssl for this test,
+// refusal of a partner with the wrong certificate, the wrong name or the wrong
+// address, and a garbled or truncated message closing the connection with a
+// reason instead of crashing anything. Needs the openssl command.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PartnerLink, type Channel } from '../../src/failover/link.js';
+import type { FailoverConfig } from '../../src/config/failover.js';
+import { encodePartnerFrame, FoMsgType } from '../../src/wire/failover/index.js';
+
+const REQUIRED = process.env['T6_LAB_REQUIRED'] === '1';
+const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
+if (!haveOpenssl && REQUIRED) throw new Error('T6_LAB_REQUIRED=1 but openssl is missing');
+if (!haveOpenssl) console.warn('[failover-link.test] skipping: openssl is not installed');
+
+const dir = mkdtempSync(join(tmpdir(), 't6-fo-tls-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const log = pino({ level: 'silent' });
+const nowSec = () => Math.floor(Date.now() / 1000);
+
+const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+function ca(name: string): void {
+  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.pem`);
+}
+function leaf(name: string, signer: string): { cert: string; key: string } {
+  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+  writeFileSync(join(dir, `${name}.ext`), 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n');
+  openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${signer}.pem`, '-CAkey', `${signer}.key`, '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
+  return { cert: readFileSync(join(dir, `${name}.pem`), 'utf8'), key: readFileSync(join(dir, `${name}.key`), 'utf8') };
+}
+
+let port = 20_000 + Math.floor(Math.random() * 20_000);
+const links: PartnerLink[] = [];
+afterAll(async () => {
+  for (const l of links) await l.stop();
+});
+
+function config(role: 'primary' | 'secondary', over: Partial<FailoverConfig> = {}): FailoverConfig {
+  return {
+    role,
+    relationshipName: 'twin6',
+    localAddress: '::1',
+    peerAddress: '::1',
+    port,
+    mcltSec: 60,
+    keepaliveSec: 10,
+    maxUnackedBndupd: 10,
+    startupSec: 1,
+    secondaryPdShare: 0.1,
+    ...over,
+  };
+}
+
+interface Side {
+  link: PartnerLink;
+  up: Promise<Channel>;
+  refused: Promise<string>;
+  down: Promise<string>;
+}
+
+function side(c: FailoverConfig): Side {
+  const link = new PartnerLink(c, log, nowSec);
+  links.push(link);
+  return {
+    link,
+    up: new Promise((r) => link.once('up', r)),
+    refused: new Promise((r) => link.once('refused', r)),
+    down: new Promise((r) => link.once('down', r)),
+  };
+}
+
+const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
+  Promise.race([p, new Promise<T>((_, j) => setTimeout(() => j(new Error(`no ${what} within ${ms} ms`)), ms))]);
+
+describe.skipIf(!haveOpenssl)('the partner link', () => {
+  ca('pairca');
+  ca('otherca');
+  const a = leaf('twin6-a', 'pairca');
+  const b = leaf('twin6-b', 'pairca');
+  const rogue = leaf('twin6-b-rogue', 'otherca');
+  const caPem = readFileSync(join(dir, 'pairca.pem'), 'utf8');
+
+  it('comes up over STARTTLS with mutual certificates', async () => {
+    port++;
+    const s = side(config('secondary', { tls: { ca: caPem, ...b, peerName: 'twin6-a' } }));
+    await s.link.start();
+    const p = side(config('primary', { tls: { ca: caPem, ...a, peerName: 'twin6-b' } }));
+    await p.link.start();
+    const [pc, sc] = await within(Promise.all([p.up, s.up]), 10_000, 'channel');
+    expect(pc.secure).toBe(true);
+    expect(sc.secure).toBe(true);
+    // A message crosses, decoded on the other side.
+    const got = new Promise((r) => s.link.once('pdu', r));
+    pc.send({ type: FoMsgType.CONTACT, transactionId: 7, sentTimeSec: nowSec(), content: {} });
+    expect(await within(got, 5000, 'CONTACT')).toMatchObject({ type: FoMsgType.CONTACT, transactionId: 7 });
+    await p.link.stop();
+    await s.link.stop();
+  });
+
+  it('refuses a partner whose certificate another CA signed', async () => {
+    port++;
+    const s = side(config('secondary', { tls: { ca: caPem, ...b } }));
+    await s.link.start();
+    const p = side(config('primary', { tls: { ca: caPem, ...rogue } }));
+    await p.link.start();
+    const reason = await within(s.refused, 10_000, 'refusal');
+    expect(reason).toMatch(/TLS handshake failed/);
+    await p.link.stop();
+    await s.link.stop();
+  });
+
+  it('refuses a certificate for another name', async () => {
+    port++;
+    const s = side(config('secondary', { tls: { ca: caPem, ...b, peerName: 'someone-else' } }));
+    await s.link.start();
+    const p = side(config('primary', { tls: { ca: caPem, ...a } }));
+    await p.link.start();
+    expect(await within(s.refused, 10_000, 'refusal')).toMatch(/certificate is for "twin6-a", not "someone-else"/);
+    await p.link.stop();
+    await s.link.stop();
+  });
+
+  it('sends nothing but STARTTLS in clear when TLS is configured', async () => {
+    port++;
+    const s = side(config('secondary', { tls: { ca: caPem, ...b } }));
+    await s.link.start();
+    const raw = net.connect({ host: '::1', port });
+    await new Promise((r) => raw.once('connect', r));
+    raw.write(encodePartnerFrame({ type: FoMsgType.CONNECT, transactionId: 1, sentTimeSec: nowSec(), content: { protocolVersion: { major: 1, minor: 0 }, mcltSec: 60, keepaliveSec: 10, maxUnackedBndupd: 10, connectFlags: { fixedPdLength: true } } }));
+    expect(await within(s.refused, 5000, 'refusal')).toMatch(/expected STARTTLS, got message type 31/);
+    raw.destroy();
+    await s.link.stop();
+  });
+
+  it('refuses a connection from an address that is not the partner', async () => {
+    port++;
+    const s = side(config('secondary', { peerAddress: 'fd00:ffff::2' }));
+    await s.link.start();
+    const raw = net.connect({ host: '::1', port });
+    expect(await within(s.refused, 5000, 'refusal')).toMatch(/not the configured partner fd00:ffff::2/);
+    raw.destroy();
+    await s.link.stop();
+  });
+
+  it.each([
+    ['a garbled message', Buffer.from([0, 5, 99, 1, 2, 3, 4])],
+    ['a message cut short', Buffer.from([0, 12, 35, 0, 0, 1, 0, 0])],
+    ['a zero-length frame', Buffer.from([0, 0])],
+  ])('closes the connection with a reason on %s, and keeps listening', async (_what, bytes) => {
+    port++;
+    const s = side(config('secondary'));
+    await s.link.start();
+    for (let round = 0; round < 2; round++) {
+      // Closed after the channel was up ('down'), or still during set-up when TCP delivered both at once ('refused').
+      const down = new Promise<string>((r) => {
+        s.link.once('down', r);
+        s.link.once('refused', r);
+      });
+      const raw = net.connect({ host: '::1', port });
+      await new Promise((r) => raw.once('connect', r));
+      raw.write(encodePartnerFrame({ type: FoMsgType.CONTACT, transactionId: 1, sentTimeSec: nowSec(), content: {} }));
+      raw.write(bytes);
+      if (bytes.length === 8) raw.end(); // the cut-short frame: the peer goes away mid-message
+      const reason = await within(down, 5000, 'close');
+      expect(reason).toMatch(/undecodable|garbled|closed by the partner/);
+      s.link.removeAllListeners('down');
+      s.link.removeAllListeners('refused');
+      raw.destroy();
+    }
+    await s.link.stop();
+  });
+});
