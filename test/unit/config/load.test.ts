@@ -14,7 +14,13 @@ describe('examples/', () => {
     const files = (await readdir(EXAMPLES)).filter((f) => f.endsWith('.json'));
     expect(files).toContain('standalone.json');
     for (const f of files) {
-      await expect(loadConfigFile(new URL(f, EXAMPLES).pathname), f).resolves.toBeDefined();
+      // The pair examples name certificate files of a real installation (/etc/twin6/pki); here only
+      // their absence may be reported, and nothing else.
+      const problems = await loadConfigFile(new URL(f, EXAMPLES).pathname).then(
+        () => [],
+        (e: ConfigError) => e.errors.filter((p) => !(/^failover\.tls\.\w+File$/.test(p.path) && /cannot read \/etc\/twin6\/pki\/.*ENOENT/.test(p.problem))),
+      );
+      expect(problems, f).toEqual([]);
     }
   });
 
