@@ -228,12 +228,23 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
     if (this.current) this.current.close('replaced by a new connection from the partner');
     const parser = new FrameParser();
     let closed = false;
+    let corked = false;
     const channel: Channel & { socket: net.Socket } = {
       socket,
       secure,
       remote,
       send: (pdu) => {
-        if (!closed) socket.write(encodePartnerFrame(pdu));
+        if (closed) return;
+        // Messages sent in one turn of the event loop (a burst of BNDUPDs or BNDREPLYs) leave in one write.
+        if (!corked) {
+          corked = true;
+          socket.cork();
+          process.nextTick(() => {
+            corked = false;
+            socket.uncork();
+          });
+        }
+        socket.write(encodePartnerFrame(pdu));
       },
       close: (reason) => finish(reason),
     };

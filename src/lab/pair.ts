@@ -38,6 +38,8 @@ export interface PairOptions {
   /** Whether the clients start right away. */
   readonly startClients?: boolean;
   readonly topology?: LabTopology;
+  /** twin6d's log level (the lab's default is debug: every packet). */
+  readonly logLevel?: string;
 }
 
 export interface PairLab {
@@ -62,7 +64,7 @@ export interface PairLab {
 }
 
 /** A twin6 config for one side: the single-server lab config plus the failover section. */
-function pairConfig(role: PairRole, extra: Record<string, unknown>) {
+function pairConfig(role: PairRole, extra: Record<string, unknown>, logLevel: string | undefined) {
   return (ctx: ServerContext): string => {
     const base = JSON.parse(twin6LabConfig(ctx)) as Record<string, unknown>;
     const failover = {
@@ -76,7 +78,8 @@ function pairConfig(role: PairRole, extra: Record<string, unknown>) {
       ...extra,
     };
     if ('tls' in extra) delete (failover as Record<string, unknown>)['insecure'];
-    return JSON.stringify({ ...base, failover }, null, 2) + '\n';
+    const log = logLevel ? { log: { level: logLevel } } : {};
+    return JSON.stringify({ ...base, ...log, failover }, null, 2) + '\n';
   };
 }
 
@@ -140,7 +143,7 @@ export async function startPairLab(opts: PairOptions): Promise<PairLab> {
 
     const ctx = (role: PairRole): ServerContext => ({ ns: server[role], dir: join(dir, role), topology });
     const spec = (role: PairRole) =>
-      twin6Server({ config: pairConfig(role, { ...opts.failover?.both, ...opts.failover?.[role] }), entry: resolve('dist/cli/twin6d.js') });
+      twin6Server({ config: pairConfig(role, { ...opts.failover?.both, ...opts.failover?.[role] }, opts.logLevel), entry: resolve('dist/cli/twin6d.js') });
     const lab: PairLab = {
       id,
       dir,

@@ -194,7 +194,9 @@ export function twin6Server(opts: Twin6Options = {}): ServerSpec {
       writeFileSync(join(ctx.dir, 'twin6.json'), (opts.config ?? twin6LabConfig)(ctx));
     },
     command(ctx) {
-      return { argv: [process.execPath, entry, '--config', join(ctx.dir, 'twin6.json'), '--state-dir', join(ctx.dir, 'state')] };
+      // T6_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") reaches node itself, for profiling a lab run.
+      const nodeArgs = (process.env['T6_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+      return { argv: [process.execPath, ...nodeArgs, entry, '--config', join(ctx.dir, 'twin6.json'), '--state-dir', join(ctx.dir, 'state')] };
     },
     leases: opts.leases ?? ((ctx) => twin6Leases(join(ctx.dir, 'state'))),
   };
