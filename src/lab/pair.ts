@@ -123,12 +123,15 @@ export async function startPairLab(opts: PairOptions): Promise<PairLab> {
     };
     for (const role of ['primary', 'secondary'] as const) {
       await plug(server[role], topology.serverIf);
+      await server[role].sysctl(`net.ipv6.conf.${topology.serverIf}.keep_addr_on_down`, '1');
       await server[role].ip(['addr', 'add', `${LAN_ADDRESS[role]}/${topology.serverPrefixLength}`, 'dev', topology.serverIf, 'nodad']);
     }
     await a.ip(['link', 'add', PAIR_LINK.ifname, 'type', 'veth', 'peer', 'name', PAIR_LINK.ifname, 'netns', b.name]);
     for (const role of ['primary', 'secondary'] as const) {
       const n = server[role];
       await n.sysctl(`net.ipv6.conf.${PAIR_LINK.ifname}.accept_dad`, '0');
+      // A cut link keeps its addresses, as a pulled cable does (Linux flushes IPv6 addresses on admin-down otherwise).
+      await n.sysctl(`net.ipv6.conf.${PAIR_LINK.ifname}.keep_addr_on_down`, '1');
       await n.ip(['addr', 'add', `${PAIR_LINK[role]}/${PAIR_LINK.prefixLength}`, 'dev', PAIR_LINK.ifname, 'nodad']);
       await n.ip(['link', 'set', PAIR_LINK.ifname, 'up']);
     }

@@ -106,6 +106,55 @@ describe.skipIf(reason !== undefined)('a twin6 failover pair with real clients (
     }
   }, 240_000);
 
+  it('after a partition in which both served new and renewing clients, both converge with no lease held twice (RFC 8156 §8.9)', async () => {
+    const kinds = ['dhcpcd', 'dhclient', 'dhcpcd', 'dhclient', 'dhcpcd', 'dhclient'] as const;
+    const lab = await startPairLab({ clients: kinds.map((kind) => ({ kind })), startClients: false });
+    try {
+      const before = lab.clients.slice(0, 2);
+      const during = lab.clients.slice(2);
+      for (const c of before) await c.start();
+      const bound = new Map<string, Binding>();
+      for (const c of before) bound.set(c.name, await c.waitForBinding({ timeoutMs: 30_000 }));
+      await untilState(lab, 'secondary', 'NORMAL');
+
+      // Cut only the partner link: clients still reach both appliances.
+      await lab.partnerLink(false);
+      const cutAt = Date.now();
+      await untilState(lab, 'primary', 'COMMUNICATIONS-INTERRUPTED', 20_000);
+      await untilState(lab, 'secondary', 'COMMUNICATIONS-INTERRUPTED', 20_000);
+      // New clients arrive while both serve, each from its own half (§4.2.1); old ones keep renewing.
+      for (const c of during) await c.start();
+      for (const c of during) bound.set(c.name, await c.waitForBinding({ timeoutMs: 30_000 }));
+      for (const c of before) {
+        const r = await c.waitForRenewal(bound.get(c.name)!, cutAt, { timeoutMs: 60_000 });
+        expect(held(r.binding)).toEqual(held(bound.get(c.name)!));
+      }
+
+      // Heal: both back to NORMAL, both databases hold every client's leases, and no lease twice.
+      await lab.partnerLink(true);
+      await untilState(lab, 'primary', 'NORMAL', 60_000);
+      await untilState(lab, 'secondary', 'NORMAL', 60_000);
+      const owner = new Map<string, string>();
+      for (const role of ['primary', 'secondary'] as const) {
+        for (const l of (await twin6Leases(lab.stateDir(role))).filter((x) => x.state === 'active')) {
+          const was = owner.get(key(l));
+          expect(was === undefined || was === l.duid, `${key(l)} held by ${was} and ${l.duid}`).toBe(true);
+          owner.set(key(l), l.duid);
+        }
+      }
+      await holdsAll(lab, 'primary', owner);
+      await holdsAll(lab, 'secondary', owner);
+      for (const c of lab.clients) for (const k of held(c.binding())) expect(owner.has(k), `${c.name}: ${k} on record`).toBe(true);
+      // Every client still holds what it was given.
+      for (const c of lab.clients) expect(held(c.binding())).toEqual(held(bound.get(c.name)!));
+    } catch (e) {
+      if (e instanceof Error) e.message += `\n${lab.diagnostics()}`;
+      throw e;
+    } finally {
+      await lab.close();
+    }
+  }, 240_000);
+
   it('a replaced secondary (storage lost) catches up 10k bindings with UPDREQALL while the primary keeps serving', async () => {
     const lab = await startPairLab({ clients: [{ kind: 'dhcpcd' }], startClients: false, logLevel: 'info' });
     try {
