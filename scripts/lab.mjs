@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// Interactive lab: `npm run lab -- [--server twin6|kea] [--clients dhclient,dhcpcd] [--hold SEC] [--keep]`
+// Interactive lab: `npm run lab -- [--server twin6|kea] [--clients dhclient,dhcpcd] [--hold SEC] [--keep] [--mqtt]`
 // Builds the namespaces, starts the server and the clients, prints what each
 // client got and what the server recorded, then holds the lab up (Ctrl-C, or
 // --hold seconds) so it can be poked at with `ip netns exec t6-<id>-c1 ...`,
-// and finally releases and removes everything. Needs root.
+// and finally releases and removes everything. Needs root. --mqtt also starts
+// a mosquitto (mutual TLS, per-device certificates, ACL) in the server
+// namespace, gives twin6d an uplink to it, and prints the retained state the
+// broker holds for each appliance.
 
 import { parseArgs } from 'node:util';
-import { keaServer, labUnavailableReason, startLab, sweepStaleLabs, twin6Server } from '../dist/lab/index.js';
+import { FleetLab, keaServer, labUnavailableReason, startLab, sweepStaleLabs, twin6Server } from '../dist/lab/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -15,6 +18,7 @@ const { values } = parseArgs({
     hold: { type: 'string' },
     keep: { type: 'boolean', default: false },
     sweep: { type: 'boolean', default: false },
+    mqtt: { type: 'boolean', default: false },
   },
 });
 
@@ -25,7 +29,12 @@ if (values.sweep) {
   process.exit(0);
 }
 
-const servers = { kea: () => keaServer(), twin6: () => twin6Server() };
+if (values.mqtt && values.server !== 'twin6') {
+  console.error('--mqtt needs --server twin6');
+  process.exit(2);
+}
+const fleet = values.mqtt ? new FleetLab() : undefined;
+const servers = { kea: () => keaServer(), twin6: () => fleet?.serverSpec() ?? twin6Server() };
 const makeServer = servers[values.server];
 if (!makeServer) {
   console.error(`unknown --server ${values.server} (kea, twin6)`);
@@ -59,6 +68,7 @@ const finish = async (code) => {
       console.error(`${c.name}: release failed: ${e.message}`);
     }
   }
+  await fleet?.stop();
   await lab.stop();
   console.log(values.keep ? `lab stopped; files kept in ${lab.dir}` : 'lab stopped and removed');
   process.exit(code);
@@ -77,6 +87,17 @@ try {
   if (lab.server?.hasLeases) {
     console.log('server leases:');
     for (const l of await lab.server.leases()) console.log(`  ${l.type} ${l.address}/${l.prefixLength} ${l.state} duid ${l.duid}`);
+  }
+  if (fleet) {
+    // The state topic is updated at most every 2 s; let it catch up with the clients' leases.
+    await new Promise((r) => setTimeout(r, 2500));
+    const conn = fleet.connectionArgs();
+    const list = await fleet.fleet([...conn, 'list']);
+    const json = await fleet.fleet([...conn, 'list', '--json']);
+    console.log(`broker ${fleet.broker.url} in ${lab.lan.server.name}; retained ${fleet.prefix}/+/state:`);
+    console.log((list.stdout + list.stderr).trimEnd());
+    console.log(json.stdout.trimEnd());
+    console.log(`try: ip netns exec ${lab.lan.server.name} node dist/cli/twin6ctl.js fleet ${conn.join(' ')} send ${fleet.deviceId} status`);
   }
 } catch (e) {
   console.error(e.message);

@@ -4,9 +4,11 @@
 import path from 'node:path';
 import { callControl, CONTROL_SOCKET_NAME } from '../daemon/control.js';
 import { parseArgs } from './args.js';
+import { fleetMain } from './fleet.js';
 
 const USAGE = `usage: twin6ctl --state-dir DIR status [--json]
-       twin6ctl --state-dir DIR leases [--json] [--state active|released|declined|expired] [--duid HEX]`;
+       twin6ctl --state-dir DIR leases [--json] [--state active|released|declined|expired] [--duid HEX]
+       twin6ctl fleet …                     devices through the MQTT broker (twin6ctl fleet --help)`;
 
 interface LeaseRow {
   resource: string;
@@ -42,6 +44,7 @@ function printLeases(r: { total: number; leases: LeaseRow[] }): void {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'fleet') return fleetMain(argv.slice(1)); // the broker, not a local twin6d
   let args;
   try {
     args = parseArgs(argv, ['state-dir', 'state', 'duid'], ['json', 'help']);

@@ -6,7 +6,9 @@
 import { loadConfigFile } from '../config/index.js';
 import { Daemon } from '../daemon/daemon.js';
 import { FailoverEndpoint } from '../failover/endpoint.js';
+import { startManagement } from '../mgmt/index.js';
 import { parseArgs } from './args.js';
+import { startCpe } from './cpe.js';
 
 const USAGE = `usage: twin6d --config FILE --state-dir DIR
        twin6d --check-config FILE`;
@@ -26,6 +28,8 @@ async function run(configFile: string, stateDir: string): Promise<void> {
   const daemon = await Daemon.start(configFile, stateDir);
   // Failover first: until its endpoint has decided, a failover server answers nobody.
   if (daemon.config.failover) await FailoverEndpoint.start(daemon, daemon.config.failover);
+  startManagement(daemon); // management commands; the MQTT uplink when config.mqtt is set
+  await startCpe(daemon); // router advertisements, PD routes when configured; failover takes its `routes` (cli/cpe.ts)
   const { log } = daemon;
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -23,6 +23,29 @@ export const DEFAULTS = {
   affinitySec: 86_400,
   storage: { commitWindowMs: 5, commitBatchMax: 32 } satisfies StorageConfig,
   logLevel: 'info' as ServerConfig['logLevel'],
+  // RFC 4861 §6.2.1 defaults; managed, autonomous, minIntervalSec, routerLifetimeSec and
+  // dnsLifetimeSec depend on the subnet or on maxIntervalSec (config/cpe.ts).
+  routerAdvertisements: {
+    otherConfig: true,
+    preference: 'medium',
+    maxIntervalSec: 600,
+    hopLimit: 64,
+    prefixValidSec: 2_592_000,
+    prefixPreferredSec: 604_800,
+  },
+  // Protocol 62 is not in iproute2's reserved list (/etc/iproute2/rt_protos); metric
+  // 1062 sits above the kernel's default 1024, so an operator's static route for the
+  // same prefix wins and `ip route replace` never overwrites it.
+  pdRoutes: { enabled: true, protocol: 62, metric: 1062 },
+  // management.md §8.6: a 30 s will delay outlasts a WAN blip without hiding a dead box for long.
+  mqtt: {
+    topicPrefix: 'fleet/v1',
+    keepaliveSec: 60,
+    willDelaySec: 30,
+    telemetryIntervalSec: 60,
+    reconnect: { initialMs: 1000, maxMs: 300_000 },
+    outbox: { maxMessages: 1000, maxBytes: 256 * 1024 },
+  },
 } as const;
 
 /** Inclusive [min, max] of every bounded integer key. */
@@ -40,6 +63,25 @@ export const RANGES = {
   commitWindowMs: [0, 1000],
   commitBatchMax: [1, 10_000],
   prefixLength: [1, 128],
+  // RFC 4861 §6.2.1: MaxRtrAdvInterval 4..1800, MinRtrAdvInterval ≥ 3, AdvDefaultLifetime 0 or ≤ 9000.
+  raMaxIntervalSec: [4, 1800],
+  raMinIntervalSec: [3, 1350],
+  raRouterLifetimeSec: [0, 9000],
+  raHopLimit: [0, 255],
+  // RFC 8200 §5: 1280 is the IPv6 minimum link MTU.
+  raMtu: [1280, 65_535],
+  raPrefixLifetimeSec: [0, INFINITY_SEC],
+  raDnsLifetimeSec: [0, INFINITY_SEC],
+  // Above RTPROT_STATIC (4), below the 255 the kernel allows.
+  routeProtocol: [5, 254],
+  routeMetric: [1, 0xffff_fffe],
+  mqttKeepaliveSec: [5, 3600],
+  mqttWillDelaySec: [0, 3600],
+  mqttTelemetryIntervalSec: [1, 86_400],
+  mqttReconnectInitialMs: [100, 60_000],
+  mqttReconnectMaxMs: [1000, 3_600_000],
+  mqttOutboxMessages: [10, 100_000],
+  mqttOutboxBytes: [4096, 64 * 1024 * 1024],
 } as const satisfies Record<string, readonly [number, number]>;
 
 /** Upper bounds on list sizes, so a broken or hostile file cannot make loading slow. */
@@ -51,6 +93,8 @@ export const LIMITS = {
   reservationsPerSubnet: 10_000,
   dnsServers: 16,
   domainSearch: 32,
+  /** Pinned command-signing keys: room for the key in use and its successor during a rotation. */
+  mqttCommandKeys: 8,
   /** Problems collected before loading stops looking for more. */
   problems: 100,
 } as const;

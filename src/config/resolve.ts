@@ -11,9 +11,13 @@ import type { ConfigInput, LifetimesInput, OptionsInput, SubnetInput } from './s
 import type { AddressPool, Lifetimes, PrefixPool, Reservation, ServedOptions, ServerConfig, Subnet } from './types.js';
 import { prefixText, type PrefixValue } from './values.js';
 import { checkAcrossSubnets } from './rules.js';
+import { resolvePdRoutes, withRouterAdvertisements } from './cpe.js';
 import { resolveFailover, type FailoverConfig } from './failover.js';
+import { resolveMqtt } from './mqtt.js';
+import type { MqttConfig } from './types.js';
 
 const withFailover = (f: FailoverConfig | undefined) => (f ? { failover: f } : {});
+const withMqtt = (m: MqttConfig | undefined) => (m ? { mqtt: m } : {});
 
 interface Inherited {
   readonly lifetimes: Lifetimes;
@@ -34,7 +38,7 @@ export function resolveConfig(input: ConfigInput, issues: Issues): ServerConfig 
   const listed = issues.hasUnder('interfaces') ? undefined : new Set(interfaces);
   for (const s of subnetInputs) {
     const subnet = resolveSubnet(s, inherited, listed, issues);
-    if (subnet) subnets.push(subnet);
+    if (subnet) subnets.push(withRouterAdvertisements(subnet, s.routerAdvertisements, input.routerAdvertisements, s.path, issues));
   }
   checkAcrossSubnets(subnetInputs, issues);
   return {
@@ -47,6 +51,8 @@ export function resolveConfig(input: ConfigInput, issues: Issues): ServerConfig 
     logLevel: input.log?.level ?? DEFAULTS.logLevel,
     port: input.port ?? DEFAULTS.port,
     ...withFailover(resolveFailover(input.failover, keyPath(ROOT_PATH, 'failover'), issues)),
+    ...resolvePdRoutes(input.pdRoutes),
+    ...withMqtt(resolveMqtt(input.mqtt, keyPath(ROOT_PATH, 'mqtt'), issues)),
   };
 }
 

@@ -7,6 +7,8 @@ import { boolean, integer, listOf, object, oneOf, optional, ratio, required, typ
 import { address, domainName, duid, interfaceName, prefix, range, subnetName } from './values.js';
 import { addressFromBigInt } from '../wire/address.js';
 import { failoverShape } from './failover.js';
+import { pdRoutesShape, routerAdvertisementsShape } from './cpe.js';
+import { mqttShape } from './mqtt.js';
 
 const intIn = ([min, max]: readonly [number, number]): Reader<number> => integer(min, max);
 
@@ -61,6 +63,7 @@ const subnetShape = located(
     rapidCommit: optional(boolean),
     preference: optional(intIn(RANGES.preference)),
     reservations: optional(listOf(reservationShape, { min: 0, max: LIMITS.reservationsPerSubnet })),
+    routerAdvertisements: optional(routerAdvertisementsShape),
   }),
 );
 
@@ -82,6 +85,9 @@ export const configShape = object({
   ),
   log: optional(object({ level: optional(oneOf(LOG_LEVELS)) })),
   failover: optional(failoverShape),
+  routerAdvertisements: optional(routerAdvertisementsShape),
+  pdRoutes: optional(pdRoutesShape),
+  mqtt: optional(mqttShape),
 });
 
 type ReadOf<R> = R extends Reader<infer T> ? T : never;

@@ -3,6 +3,7 @@
 // already filled in; addresses are canonical strings, ranges are bigints.
 
 import type { FailoverConfig } from './failover.js';
+import type { PdRoutesConfig, RouterAdvertisementSettings } from './cpe.js';
 
 export interface Lifetimes {
   readonly preferredSec: number;
@@ -60,6 +61,8 @@ export interface Subnet {
   readonly preference: number;
   readonly options: ServedOptions;
   readonly reservations: readonly Reservation[];
+  /** Router advertisements on `interface` (config/cpe.ts); absent when not enabled. */
+  readonly routerAdvertisements?: RouterAdvertisementSettings;
 }
 
 export interface StorageConfig {
@@ -67,6 +70,36 @@ export interface StorageConfig {
   readonly commitWindowMs: number;
   /** A group is written as soon as it holds this many changes. */
   readonly commitBatchMax: number;
+}
+
+/** The MQTT management uplink (docs/config.md#mqtt, src/mgmt/). */
+export interface MqttConfig {
+  /** "mqtts://host[:port]"; TLS is the only transport, since the certificate is the device's identity. */
+  readonly url: string;
+  /** Topic level and the client certificate's CN (the broker maps one to the other); [a-z0-9-], 1..48. */
+  readonly deviceId: string;
+  /** Topics are <topicPrefix>/<deviceId>/…; "fleet/v1" unless the broker is shared. */
+  readonly topicPrefix: string;
+  /** PEM files, absolute paths: checked at load, read again at every connect attempt so a rotated certificate is picked up. */
+  readonly tls: {
+    /** The fleet CA the broker's certificate must chain to (pinned: the system store is not used). */
+    readonly caFile: string;
+    /** The device certificate; its subject CN must be deviceId. */
+    readonly certFile: string;
+    readonly keyFile: string;
+    /** Name to check the broker's certificate against when it differs from the URL's host. */
+    readonly servername?: string;
+  };
+  readonly keepaliveSec: number;
+  /** MQTT 5 Will Delay: how long after losing the connection the broker publishes "offline". */
+  readonly willDelaySec: number;
+  readonly telemetryIntervalSec: number;
+  /** Reconnect back-off: a random wait in [b, 2b), b doubling from initialMs, capped at maxMs. */
+  readonly reconnect: { readonly initialMs: number; readonly maxMs: number };
+  /** What may wait for the broker during an outage (events; state and telemetry keep only their latest). */
+  readonly outbox: { readonly maxMessages: number; readonly maxBytes: number };
+  /** Ed25519 public keys, base64 of the raw 32 bytes, that dangerous commands must be signed with; none: they are refused. */
+  readonly commandKeys: readonly string[];
 }
 
 export interface ServerConfig {
@@ -83,6 +116,10 @@ export interface ServerConfig {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Listening port; 547 unless a test or a bench says otherwise. */
   readonly port: number;
+  /** Absent: no management uplink. */
+  readonly mqtt?: MqttConfig;
   /** RFC 8156 hot-standby partner; absent on a standalone server. */
   readonly failover?: FailoverConfig;
+  /** Routes for delegated prefixes (net/routes.ts); absent when the file has no `pdRoutes`. */
+  readonly pdRoutes?: PdRoutesConfig;
 }

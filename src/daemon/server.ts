@@ -61,7 +61,7 @@ export class PacketPath {
     counters.add(`rx.${msgTypeName(client.type)}`);
 
     const decision = this.engine.handle(
-      { message: client, relays, interface: d.interface, unicast: d.unicast },
+      { message: client, relays, interface: d.interface, unicast: d.unicast, sourceAddress: d.sourceAddress },
       { nowSec: this.deps.nowSec(), view: store, policy: this.deps.policy() },
     );
     if (decision.kind === 'drop') return this.dropped(d, `engine.${decision.reason}`, msgTypeName(client.type));

@@ -18,6 +18,7 @@ import { commonTimers, NO_TIMERS, type Timers } from './timers.js';
 import { requestedOptions } from './options.js';
 import { releaseOrDecline } from './release.js';
 import { reclaimDue } from './reclaim.js';
+import { requestedVia } from './via.js';
 
 export interface EngineEnv {
   /** Wall clock, whole seconds since the Unix epoch, read once per message by the caller. */
@@ -95,7 +96,8 @@ function handleMessage(plan: ServingPlan, serverDuid: Uint8Array, inbound: Inbou
   if (msg.type === MsgType.INFORMATION_REQUEST) return { kind: 'reply', reply: reply(extras()), changes: [] };
 
   const duid = duidToHex(clientId!.duid);
-  const ctx: IaContext = { plan, subnet, nowSec: env.nowSec, view: env.view, policy: env.policy, duid, changes: [], taken: new Set() };
+  const via = requestedVia(inbound);
+  const ctx: IaContext = { plan, subnet, nowSec: env.nowSec, view: env.view, policy: env.policy, duid, changes: [], taken: new Set(), ...(via ? { via } : {}) };
 
   switch (msg.type) {
     case MsgType.SOLICIT: {

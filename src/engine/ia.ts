@@ -4,7 +4,7 @@
 
 import { StatusCode } from '../wire/constants.js';
 import type { Lifetimes } from '../config/types.js';
-import type { BindingView, IaType, Lease, LeaseChange } from './lease.js';
+import type { BindingView, IaType, Lease, LeaseChange, RequestedVia } from './lease.js';
 import type { FailoverPolicy } from './policy.js';
 import { fitsSubnet, type ServingPlan, type SubnetPlan } from './plan.js';
 import { pickFree } from './allocate.js';
@@ -49,6 +49,8 @@ export interface IaContext {
   readonly changes: LeaseChange[];
   /** Resources granted earlier in this same decision, so two IAs never get one. */
   readonly taken: Set<string>;
+  /** The requesting router, recorded with every delegation granted (routes follow it); absent when unknown. */
+  readonly via?: RequestedVia;
 }
 
 export function processIa(ctx: IaContext, mode: IaMode, req: IaRequest): IaResult {
@@ -106,10 +108,19 @@ function grant(ctx: IaContext, mode: IaMode, req: IaRequest, current: Lease | un
       validSec,
       clttSec: ctx.nowSec,
       expiresAtSec: ctx.nowSec + validSec,
+      // A renewal from another interface or relay moves the route with it.
+      ...viaFor(ctx, req, mine ? current : undefined),
     };
     ctx.changes.push({ op: 'put', lease });
   }
   return { resource, preferredSec, validSec };
+}
+
+/** Delegations record their requesting router; without a fresh one (no source known) the lease keeps its old one. */
+function viaFor(ctx: IaContext, req: IaRequest, current: Lease | undefined): { via?: RequestedVia } {
+  if (req.type !== 'pd') return {};
+  const via = ctx.via ?? current?.via;
+  return via ? { via } : {};
 }
 
 /** A bound lease no longer appropriate for the link: zero lifetimes tell the client to stop using it (§18.3.4). */

@@ -9,6 +9,12 @@ export interface Inbound {
   readonly interface: string;
   /** True when the datagram's destination was a unicast address (RFC 8415 §16, §18.4). */
   readonly unicast: boolean;
+  /**
+   * The datagram's source address, without zone: the client itself, or the
+   * relay that sent it. Recorded with delegations (Lease.via); optional so that
+   * callers without a socket (tests, benches) need not invent one.
+   */
+  readonly sourceAddress?: string;
 }
 
 /** Why the engine sent nothing. Each reason is its own counter. */

@@ -34,6 +34,21 @@ export interface Lease {
   readonly expiresAtSec: number;
   /** What the failover partner knows of this lease (RFC 8156 §7.3); absent on a standalone server. */
   readonly fo?: LeaseFailover;
+  /** Who asked for a delegated prefix, so the shell can route it there (net/routes.ts); IA_PD leases only. */
+  readonly via?: RequestedVia;
+}
+
+/**
+ * The requesting router of a delegation (RFC 8415 §6.3): where traffic for the
+ * prefix must go. Recorded by the engine from the packet, never read by it.
+ */
+export interface RequestedVia {
+  /** The client's source address when it is on our link; the innermost relay's peer-address when relayed (§9). */
+  readonly address: string;
+  /** Interface the request arrived on. */
+  readonly interface: string;
+  /** The relay that sent the request to us (the datagram's source), when it is not `address` itself. */
+  readonly relay?: string;
 }
 
 /**

@@ -24,6 +24,16 @@ export interface ClientSpec {
   readonly prefixLength?: number | false;
   /** Extra command-line arguments, appended before the interface name. */
   readonly extraArgs?: readonly string[];
+  /**
+   * dhcpcd only. 'forced' (default): DHCPv6 straight from the configured IAs,
+   * no router solicitation. 'stock': dhcpcd's own IPv6 behaviour — solicit a
+   * router, SLAAC, and DHCPv6 only as the RA's M and O flags say (no IAs configured).
+   */
+  readonly dhcpcdMode?: 'forced' | 'stock';
+  /** dhcpcd only, forced mode: solicit routers too (a requesting router wants the default route). */
+  readonly routerSolicitation?: boolean;
+  /** dhcpcd only: number this interface from the delegated prefix (ia_pd … <if>/0/64). */
+  readonly delegateTo?: string;
 }
 
 export interface IaAddress {
@@ -399,8 +409,9 @@ export class DhclientClient extends Dhcp6Client {
 }
 
 /**
- * dhcpcd 9/10, DHCPv6 only. Router solicitation is off (the lab has no
- * router), so dhcpcd starts DHCPv6 straight from the configured IAs.
+ * dhcpcd 9/10, DHCPv6 only. By default router solicitation is off, so
+ * dhcpcd starts DHCPv6 straight from the configured IAs whatever the link's
+ * routers say; ClientSpec.dhcpcdMode 'stock' leaves it to the RA instead.
  */
 export class DhcpcdClient extends Dhcp6Client {
   readonly kind = 'dhcpcd' as const;
@@ -415,11 +426,12 @@ export class DhcpcdClient extends Dhcp6Client {
   }
 
   config(): string {
+    const stock = this.spec.dhcpcdMode === 'stock';
     const lines = [
       '# twin6 lab: private dhcpcd config',
       'ipv6only',
       'noipv4',
-      'noipv6rs',
+      ...(stock || this.spec.routerSolicitation ? [] : ['noipv6rs']),
       // The script replaces dhcpcd-run-hooks entirely; nohook is a second lock.
       'nohook resolv.conf, hostname, ntp.conf, timesyncd.conf, chrony.conf',
       `script ${this.files.script}`,
@@ -433,12 +445,15 @@ export class DhcpcdClient extends Dhcp6Client {
       'option dhcp6_name_servers, dhcp6_domain_search',
       `interface ${this.ifname}`,
     ];
+    // Stock mode: no IAs; dhcpcd asks for an address itself when the RA says M.
+    if (stock) return lines.join('\n') + '\n';
     if (this.wantsAddress) lines.push('  ia_na 1');
     const hint = this.prefixHint;
     // No downstream interface named: dhcpcd would assign to "every other
     // interface", and the namespace has none but lo, so it only installs a
     // reject route. ("-" as interface makes it log "cannot delegate to -".)
-    if (hint !== undefined) lines.push(`  ia_pd 2/::/${hint}`);
+    const down = this.spec.delegateTo;
+    if (hint !== undefined) lines.push(`  ia_pd 2/::/${hint}${down ? ` ${down}/0/64` : ''}`);
     return lines.join('\n') + '\n';
   }
 

@@ -1,11 +1,13 @@
 export * from './addr.js';
 export { cleanupSync, sweepStaleLabs, NETNS_PREFIX } from './cleanup.js';
 export * from './clients.js';
+export * from './cpe.js';
 export * from './kea.js';
+export * from './mqtt.js';
 export * from './lab.js';
 export * from './netns.js';
-export * from './pair.js';
 export * from './prereq.js';
 export * from './proc.js';
 export * from './server.js';
 export * from './topology.js';
+export * from './pair.js';

@@ -173,6 +173,9 @@ export function twin6LabConfig(ctx: ServerContext): string {
             prefix: t.subnet,
             pools: [`${t.pool.first}-${t.pool.last}`],
             pdPools: [{ prefix: `${t.pdPool.prefix}/${t.pdPool.prefixLength}`, delegatedLength: t.pdPool.delegatedLength }],
+            // What a CPE LAN needs so stock hosts start DHCPv6 (issue #8); the lab's
+            // clients force DHCPv6 on and ignore RAs, so they are served the same either way.
+            routerAdvertisements: { enabled: true },
           },
         ],
         log: { level: 'debug' },

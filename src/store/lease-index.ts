@@ -82,6 +82,7 @@ export class LeaseIndex implements BindingView {
             expiresAtSec: lease.expiresAtSec,
             // Optional parts travel as they are: they are rare (failover) or small.
             ...(lease.fo ? { fo: lease.fo } : {}),
+            ...(lease.via ? { via: lease.via } : {}),
           };
     if (old !== undefined) this.unlink(old);
     this.leases.set(stored.resource, stored);

@@ -24,6 +24,9 @@
 //                  tag 1, 25 B: failover state (Lease.fo): flags(u8: bit 0 pending) ‖
 //                               u48 partnerLifetimeSec ‖ u48 ackedPartnerLifetimeSec ‖
 //                               u48 expirationTimeSec ‖ u48 startOfStateSec
+//                  tag 2, 18+m or 34+m B: requesting router of a delegation (Lease.via):
+//                               16 B address ‖ u8 m ‖ m B interface name (1..15) ‖
+//                               [16 B relay address, when relayed by another node]
 //                An unknown tag is skipped by its length, so a newer field never
 //                makes an older reader call the record corrupt.
 //   end    u32   CRC-32 over key ‖ value[0, end). Covering the key too means a
@@ -43,7 +46,7 @@ import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { addressToBytes } from '../wire/address.js';
 import { resourceText } from './resource-text.js';
-import type { IaType, Lease, LeaseFailover, LeaseState } from '../engine/lease.js';
+import type { IaType, Lease, LeaseFailover, LeaseState, RequestedVia } from '../engine/lease.js';
 
 export const KEY_LEASE = 0x6c; // 'l'
 export const KEY_META = 0x6d; // 'm'
@@ -53,6 +56,13 @@ export const RECORD_VERSION = 1;
 export const RECORD_VERSION_EXT = 2;
 const EXT_FAILOVER = 1;
 const EXT_FAILOVER_BYTES = 25;
+const EXT_VIA = 2;
+/** Linux IFNAMSIZ - 1, in bytes (dev_valid_name()). */
+const IFNAME_BYTES_MAX = 15;
+const ifnameOk = (name: string): boolean => {
+  const n = Buffer.byteLength(name);
+  return n >= 1 && n <= IFNAME_BYTES_MAX && !/[\s/:]/.test(name) && name !== '.' && name !== '..';
+};
 export const LEASE_KEY_BYTES = 18;
 const BARE_ADDRESS = 0xff;
 const FIXED_BYTES = 32;
@@ -138,6 +148,17 @@ export function checkLease(lease: Lease): void {
       `bad failover times: ${JSON.stringify(f)}`,
     );
   }
+  if (lease.via) {
+    const { address, interface: ifname, relay } = lease.via;
+    assert.ok(ifnameOk(ifname), `bad via interface: ${ifname}`);
+    for (const a of relay === undefined ? [address] : [address, relay]) {
+      try {
+        addressToBytes(a, Buffer.alloc(16));
+      } catch {
+        assert.fail(`bad via address: ${a}`);
+      }
+    }
+  }
 }
 
 const isU48 = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= U48_MAX;
@@ -153,7 +174,7 @@ export function encodeLease(lease: Lease, seq: number): { key: Buffer; value: Bu
   assert.ok(Number.isInteger(seq) && seq >= 0 && seq <= U48_MAX, `bad seq: ${seq}`);
   const key = keyBytes(lease.resource);
   const duidLength = lease.duid.length >> 1;
-  const extBytes = lease.fo ? 2 + EXT_FAILOVER_BYTES : 0;
+  const extBytes = (lease.fo ? 2 + EXT_FAILOVER_BYTES : 0) + (lease.via ? 2 + viaExtBytes(lease.via) : 0);
   const value = Buffer.allocUnsafe(FIXED_BYTES + duidLength + extBytes + CRC_BYTES);
   value[0] = extBytes > 0 ? RECORD_VERSION_EXT : RECORD_VERSION;
   value[1] = TYPE_CODE[lease.type];
@@ -167,6 +188,7 @@ export function encodeLease(lease: Lease, seq: number): { key: Buffer; value: Bu
   value.writeUIntBE(seq, 26, 6);
   value.write(lease.duid, FIXED_BYTES, duidLength, 'hex');
   if (lease.fo) writeFailoverExt(value, FIXED_BYTES + duidLength, lease.fo);
+  if (lease.via) writeViaExt(value, FIXED_BYTES + duidLength + (lease.fo ? 2 + EXT_FAILOVER_BYTES : 0), lease.via);
   const end = FIXED_BYTES + duidLength + extBytes;
   value.writeUInt32BE(recordCrc(key, value.subarray(0, end)), end);
   const back = decodeLease(key, value);
@@ -197,6 +219,32 @@ function readFailoverExt(v: Buffer, at: number): LeaseFailover {
   };
 }
 
+const viaExtBytes = (via: RequestedVia): number => 17 + Buffer.byteLength(via.interface) + (via.relay === undefined ? 0 : 16);
+
+function writeViaExt(value: Buffer, at: number, via: RequestedVia): void {
+  const m = Buffer.byteLength(via.interface);
+  value[at] = EXT_VIA;
+  value[at + 1] = viaExtBytes(via);
+  addressToBytes(via.address, value, at + 2);
+  value[at + 18] = m;
+  value.write(via.interface, at + 19, m, 'utf8');
+  if (via.relay !== undefined) addressToBytes(via.relay, value, at + 19 + m);
+}
+
+/** undefined when the extension does not hold together (then the record is corrupt). */
+function readViaExt(v: Buffer, at: number, length: number): RequestedVia | undefined {
+  if (length < 18) return undefined;
+  const m = v[at + 16]!;
+  if (m < 1 || m > IFNAME_BYTES_MAX || (length !== 17 + m && length !== 33 + m)) return undefined;
+  const ifname = v.toString('utf8', at + 17, at + 17 + m);
+  if (!ifnameOk(ifname) || Buffer.byteLength(ifname) !== m) return undefined;
+  const address = resourceText(v, at);
+  return length === 17 + m ? { address, interface: ifname } : { address, interface: ifname, relay: resourceText(v, at + 17 + m) };
+}
+
+const sameVia = (a: RequestedVia | undefined, b: RequestedVia | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && a.address === b.address && a.interface === b.interface && a.relay === b.relay);
+
 const sameFailover = (a: LeaseFailover | undefined, b: LeaseFailover | undefined): boolean =>
   a === b ||
   (a !== undefined && b !== undefined && a.pending === b.pending && a.partnerLifetimeSec === b.partnerLifetimeSec &&
@@ -207,7 +255,7 @@ export function sameLease(a: Lease, b: Lease): boolean {
   return (
     a.resource === b.resource && a.type === b.type && a.duid === b.duid && a.iaid === b.iaid && a.state === b.state &&
     a.preferredSec === b.preferredSec && a.validSec === b.validSec && a.clttSec === b.clttSec && a.expiresAtSec === b.expiresAtSec &&
-    sameFailover(a.fo, b.fo)
+    sameFailover(a.fo, b.fo) && sameVia(a.via, b.via)
   );
 }
 
@@ -233,6 +281,7 @@ export function decodeLease(key: Uint8Array, value: Uint8Array): Lease | Corrupt
   const state = STATES[v[2]!];
   if (type === undefined || state === undefined || (type === 'pd') === bare) return 'decode';
   let fo: LeaseFailover | undefined;
+  let via: RequestedVia | undefined;
   for (let at = duidEnd; at < end; ) {
     if (at + 2 > end || at + 2 + v[at + 1]! > end) return 'decode';
     const tag = v[at]!;
@@ -240,6 +289,9 @@ export function decodeLease(key: Uint8Array, value: Uint8Array): Lease | Corrupt
     if (tag === EXT_FAILOVER) {
       if (length !== EXT_FAILOVER_BYTES) return 'decode';
       fo = readFailoverExt(v, at + 2);
+    } else if (tag === EXT_VIA) {
+      via = readViaExt(v, at + 2, length);
+      if (via === undefined) return 'decode';
     }
     at += 2 + length;
   }
@@ -254,7 +306,7 @@ export function decodeLease(key: Uint8Array, value: Uint8Array): Lease | Corrupt
     clttSec: v.readUInt32BE(16),
     expiresAtSec: v.readUIntBE(20, 6),
   };
-  return fo ? { ...lease, fo } : lease;
+  return fo || via ? { ...lease, ...(fo ? { fo } : {}), ...(via ? { via } : {}) } : lease;
 }
 
 /** The commit batch that wrote a lease record; meaningful once decodeLease() accepted it. */

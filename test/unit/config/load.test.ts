@@ -133,7 +133,7 @@ describe('parseConfig: resolved values', () => {
 
 describe('ConfigError', () => {
   it('collects every problem and puts the first one in the message', () => {
-    const doc = { ...withSubnet({ preference: 300, pdPools: [{ prefix: '2001:db8:8000::/40', delegatedLength: 32 }] }), port: 0, mqtt: {} };
+    const doc = { ...withSubnet({ preference: 300, pdPools: [{ prefix: '2001:db8:8000::/40', delegatedLength: 32 }] }), port: 0, telemetry: {} };
     let error: unknown;
     try {
       parseConfig(doc);
@@ -142,10 +142,10 @@ describe('ConfigError', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const e = error as ConfigError;
-    expect(e.errors.map((p) => p.path)).toEqual(['mqtt', 'port', 'subnets[0].preference', 'subnets[0].pdPools[0].delegatedLength']);
-    expect(e.path).toBe('mqtt');
+    expect(e.errors.map((p) => p.path)).toEqual(['telemetry', 'port', 'subnets[0].preference', 'subnets[0].pdPools[0].delegatedLength']);
+    expect(e.path).toBe('telemetry');
     expect(e.problem).toBe('spurious key');
-    expect(e.message.split('\n')[0]).toBe('mqtt: spurious key');
+    expect(e.message.split('\n')[0]).toBe('telemetry: spurious key');
     expect(e.message.split('\n')).toHaveLength(4);
     expect(e.errors[3]!.problem).toBe('must be between 41 and 128 (the pool prefix is /40), got 32');
   });

@@ -149,6 +149,41 @@ describe('lease record', () => {
     expect(decodeLease(key, overrun)).toBe('decode');
   });
 
+  it('keeps the requesting router of a delegation in extension 2, byte for byte as documented', () => {
+    const via = { address: 'fe80::f884:51ff:fe63:f775', interface: 'lan0' };
+    const lease: Lease = { ...FIXTURE_LEASE, via };
+    const { key, value } = encodeLease(lease, 7);
+    // Written out by hand from the layout in record.ts.
+    const ext = hex(`
+      02 15                             # tag 2 (via), 21 bytes
+      fe80000000000000f88451fffe63f775  # fe80::f884:51ff:fe63:f775
+      04 6c616e30                       # "lan0"
+    `);
+    const body = Buffer.concat([Buffer.from([2]), FIXTURE_BODY.subarray(1), ext]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body, crc32(FIXTURE_KEY)));
+    expect(value.toString('hex')).toBe(Buffer.concat([body, crc]).toString('hex'));
+    expect(decodeLease(key, value)).toEqual(lease);
+    // A relayed delegation also keeps the relay; failover state and via live side by side.
+    const relayed: Lease = { ...lease, via: { address: 'fe80::1', interface: 'eth1.100', relay: '2001:db8:2::1' }, fo: { pending: true, partnerLifetimeSec: 1, ackedPartnerLifetimeSec: 2, expirationTimeSec: 3, startOfStateSec: 4 } };
+    const both = encodeLease(relayed, 8);
+    expect(decodeLease(both.key, both.value)).toEqual(relayed);
+    // A plain lease is still version 1 and unchanged.
+    expect(encodeLease(FIXTURE_LEASE, 7).value.toString('hex')).toBe(fixtureValue().toString('hex'));
+  });
+
+  it('refuses a via it cannot store, and calls a malformed via extension corrupt', () => {
+    expect(() => encodeLease({ ...pdLease(1), via: { address: 'fe80::1', interface: '' } }, 1)).toThrow(AssertionError);
+    expect(() => encodeLease({ ...pdLease(1), via: { address: 'fe80::1', interface: 'a-very-long-ifname' } }, 1)).toThrow(AssertionError);
+    expect(() => encodeLease({ ...pdLease(1), via: { address: 'not-an-address', interface: 'lan0' } }, 1)).toThrow(AssertionError);
+    const { key, value } = encodeLease({ ...pdLease(2), via: { address: 'fe80::1', interface: 'lan0' } }, 1);
+    const broken = Buffer.from(value);
+    const at = value.length - 4 - 21; // the extension
+    broken[at + 18] = 9; // interface length past the extension
+    broken.writeUInt32BE(crc32(broken.subarray(0, broken.length - 4), crc32(key)), broken.length - 4);
+    expect(decodeLease(key, broken)).toBe('decode');
+  });
+
   it('rejects a record whose type contradicts its key, even with a valid CRC', () => {
     // A pd record under a bare-address key: re-sign it so only the type check can catch it.
     const { value } = encodeLease(naLease(1, { resource: '2001:db8:8000:100::' }), 1);

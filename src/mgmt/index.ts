@@ -1,0 +1,61 @@
+// Management for twin6d: the commands it adds to the daemon's table (always,
+// so twin6ctl has them too) and, while the config has an `mqtt` section, the
+// uplink. A reload that adds, removes or changes that section stops the old
+// uplink (saying offline) and starts the new one; DHCP service never waits on it.
+
+import type { MqttConfig } from '../config/types.js';
+import { registerManagementCommands } from './handlers.js';
+import type { ManagedDaemon } from './host.js';
+import { Uplink } from './uplink.js';
+
+export { COMMANDS, type CommandSpec } from './commands.js';
+export type { StateDoc, OfflineDoc, EventDoc, ResponseDoc, FailoverStatus } from './documents.js';
+export { Uplink, type UplinkStats } from './uplink.js';
+
+export class Management {
+  private uplinkNow: Uplink | undefined;
+  private applied: string;
+
+  constructor(private readonly d: ManagedDaemon) {
+    this.applied = key(d.config.mqtt);
+  }
+
+  get uplink(): Uplink | undefined {
+    return this.uplinkNow;
+  }
+
+  start(): this {
+    registerManagementCommands(this.d, { uplinkStats: () => this.uplinkNow?.stats() });
+    this.startUplink(this.d.config.mqtt);
+    this.d.on('config-reloaded', (config) => {
+      const next = key(config.mqtt);
+      if (next === this.applied) return;
+      this.applied = next;
+      void this.replace(config.mqtt);
+    });
+    this.d.onStop(() => this.uplinkNow?.stop('shutdown') ?? Promise.resolve());
+    return this;
+  }
+
+  private startUplink(config: MqttConfig | undefined): void {
+    if (!config) return;
+    this.uplinkNow = new Uplink(this.d, config);
+    this.uplinkNow.start();
+    this.d.log.info({ broker: config.url, deviceId: config.deviceId, topics: this.uplinkNow.topics.root }, 'mqtt: uplink started');
+  }
+
+  private async replace(config: MqttConfig | undefined): Promise<void> {
+    const old = this.uplinkNow;
+    this.uplinkNow = undefined;
+    await old?.stop('uplink-stopped');
+    this.startUplink(config);
+    if (!config) this.d.log.info('mqtt: uplink stopped (no mqtt section any more)');
+  }
+}
+
+const key = (c: MqttConfig | undefined): string => JSON.stringify(c ?? null);
+
+/** What twin6d calls once the daemon serves. */
+export function startManagement(d: ManagedDaemon): Management {
+  return new Management(d).start();
+}

@@ -1,0 +1,151 @@
+// What the device says about itself: the state document, the telemetry
+// samples, and the events that are transitions of that state (pool exhausted,
+// storage degraded, failover state changed, config refused). Events are found
+// by comparing snapshots rather than by hooks into each feature, so failover
+// only has to answer `failover.status` for its transitions to be reported.
+
+import { readFileSync } from 'node:fs';
+import { COMMANDS } from './commands.js';
+import {
+  configVersion, dhcpTelemetry, DOC_VERSION, iso, storageHealth,
+  type DhcpTelemetry, type EventType, type FailoverStatus, type PoolUse, type StateDoc, type StorageHealth,
+} from './documents.js';
+import { configProblem, failoverStatus, poolUse } from './handlers.js';
+import type { ManagedDaemon } from './host.js';
+
+/** Pool use walks every lease: at most this often, however busy the server is. */
+const POOLS_MIN_INTERVAL_MS = 2000;
+
+const SOFTWARE_VERSION: string = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+})();
+
+export interface MetaDoc {
+  readonly v: typeof DOC_VERSION;
+  readonly deviceId: string;
+  readonly software: { readonly name: 'twin6'; readonly version: string };
+  readonly dataModel: 'Device.DHCPv6.Server. (TR-181 Issue 2 Amd 19), failover as X_TWIN6_Failover';
+  readonly commands: readonly { name: string; summary: string; dangerous: boolean; twoStep: boolean }[];
+  readonly telemetryIntervalSec: number;
+}
+
+export class Reporter {
+  private pools: readonly PoolUse[] = [];
+  private poolsDirty = true;
+  private poolsAtMs = -Infinity;
+  private exhausted = new Set<string>();
+  private lastFailover: FailoverStatus | undefined;
+  private lastStorage: StorageHealth['status'] = 'ok';
+  private rejectedSeen: number;
+
+  constructor(
+    private readonly d: ManagedDaemon,
+    private readonly deviceId: string,
+    private readonly emit: (type: EventType, fields: Record<string, unknown>) => void,
+    private readonly nowMs: () => number = Date.now,
+  ) {
+    this.rejectedSeen = d.counters.get('config.rejected');
+  }
+
+  /** Leases changed: pool use is recomputed at the next snapshot (coalesced). */
+  markPoolsDirty(): void {
+    this.poolsDirty = true;
+  }
+
+  configReloaded(): void {
+    this.poolsDirty = true;
+    this.emit('config-reloaded', { version: configVersion(this.d.config) });
+  }
+
+  async state(session: number): Promise<StateDoc> {
+    const now = this.nowMs();
+    if (this.poolsDirty && now - this.poolsAtMs >= POOLS_MIN_INTERVAL_MS) {
+      this.poolsDirty = false;
+      this.poolsAtMs = now;
+      this.pools = await poolUse(this.d);
+      this.poolTransitions();
+    }
+    const failover = await failoverStatus(this.d);
+    if (this.lastFailover && this.lastFailover.state !== failover.state) {
+      this.emit('failover-transition', { from: this.lastFailover.state, to: failover.state, partnerState: failover.partnerState, role: failover.role });
+    }
+    this.lastFailover = failover;
+    const storage = storageHealth(this.d.store.stats());
+    if (storage.status !== this.lastStorage && storage.status === 'degraded') this.emit('storage-degraded', { reasons: storage.reasons });
+    this.lastStorage = storage.status;
+    await this.rejections();
+    return {
+      v: DOC_VERSION,
+      online: true,
+      session,
+      deviceId: this.deviceId,
+      ts: iso(now),
+      serverDuid: Buffer.from(this.d.serverDuid).toString('hex'),
+      role: failover.role,
+      failover,
+      config: { version: configVersion(this.d.config), reloads: this.d.counters.get('config.reloads'), rejected: this.d.counters.get('config.rejected') },
+      pools: this.pools,
+      storage,
+    };
+  }
+
+  private poolTransitions(): void {
+    const now = new Set<string>();
+    for (const p of this.pools) {
+      const key = `${p.subnet} ${p.kind} ${p.pool}`;
+      if (p.size > 0 && p.used >= p.size) {
+        now.add(key);
+        if (!this.exhausted.has(key)) this.emit('pool-exhausted', { subnet: p.subnet, pool: p.pool, kind: p.kind, used: p.used, size: p.size });
+      }
+    }
+    this.exhausted = now;
+  }
+
+  /** The daemon counts refused reloads (SIGHUP or command); the reason is read again from the file. */
+  private async rejections(): Promise<void> {
+    const rejected = this.d.counters.get('config.rejected');
+    if (rejected === this.rejectedSeen) return;
+    this.rejectedSeen = rejected;
+    this.emit('config-rejected', { error: await configProblem(this.d), servingVersion: configVersion(this.d.config) });
+  }
+
+  dhcp(): DhcpTelemetry {
+    return dhcpTelemetry(this.d.counters.snapshot(), this.nowMs(), this.d.startedMs);
+  }
+
+  poolsTelemetry(): { v: 1; ts: string; pools: readonly (PoolUse & { utilisation: number })[] } {
+    return { v: DOC_VERSION, ts: iso(this.nowMs()), pools: this.pools.map((p) => ({ ...p, utilisation: p.size > 0 ? p.used / p.size : 0 })) };
+  }
+
+  storageTelemetry(): Record<string, unknown> {
+    const s = this.d.store.stats();
+    return {
+      v: DOC_VERSION,
+      ts: iso(this.nowMs()),
+      health: storageHealth(s),
+      leases: s.leases,
+      batchesWritten: s.batchesWritten,
+      syncs: s.syncs,
+      changesWritten: s.changesWritten,
+      bytesEncoded: s.bytesEncoded,
+      lastCommitMs: s.lastCommitMs,
+      maxCommitMs: s.maxCommitMs,
+      pendingChanges: s.pendingChanges,
+    };
+  }
+
+  meta(telemetryIntervalSec: number): MetaDoc {
+    return {
+      v: DOC_VERSION,
+      deviceId: this.deviceId,
+      software: { name: 'twin6', version: SOFTWARE_VERSION },
+      dataModel: 'Device.DHCPv6.Server. (TR-181 Issue 2 Amd 19), failover as X_TWIN6_Failover',
+      commands: COMMANDS.map((c) => ({ name: c.name, summary: c.summary, dangerous: c.dangerous, twoStep: c.twoStep })),
+      telemetryIntervalSec,
+    };
+  }
+}

@@ -1,0 +1,171 @@
+// Signed commands (management.md §8.5). The broker ACL decides who may
+// publish to cmd/#, but it cannot say "operator X may force partner-down on
+// device Y"; dangerous commands therefore carry a compact JWS (EdDSA over
+// Ed25519) from the fleet's command-signing key, pinned in the device config.
+// The claims bind the signature to one device, one command, one argument set
+// and a short time window; a nonce makes it single-use.
+
+import { createHash, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+
+export interface CommandClaims {
+  /** The device id the command is for: a signature for one device is worthless on another. */
+  readonly sub: string;
+  readonly cmd: string;
+  /** argsHash() of the request's args. */
+  readonly argsHash: string;
+  /** Issued at / expires at, Unix seconds. */
+  readonly iat: number;
+  readonly exp: number;
+  readonly nonce: string;
+  /** Who signed, for the audit event. */
+  readonly actor: string;
+}
+
+/** Longest validity a signature may claim; the nonce memory must outlive it. */
+export const SIGNATURE_LIFETIME_MAX_SEC = 300;
+/** How far the signer's clock may run ahead of the device's. */
+export const CLOCK_SKEW_SEC = 30;
+const NONCES_MAX = 1024;
+const TOKEN_BYTES_MAX = 4096;
+const HEADER = { alg: 'EdDSA', typ: 'twin6-cmd+jws' } as const;
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** JSON with object keys sorted at every level: the same args hash the same on both ends. */
+export function canonicalJson(value: unknown): string {
+  const norm = (v: unknown): Json => {
+    if (Array.isArray(v)) return v.map(norm);
+    if (v !== null && typeof v === 'object') {
+      const out: Record<string, Json> = {};
+      for (const k of Object.keys(v).sort()) {
+        const x = (v as Record<string, unknown>)[k];
+        if (x !== undefined) out[k] = norm(x);
+      }
+      return out;
+    }
+    return v as Json;
+  };
+  return JSON.stringify(norm(value));
+}
+
+export function argsHash(args: unknown): string {
+  return createHash('sha256').update(canonicalJson(args ?? {})).digest('base64url');
+}
+
+/** A pinned key as the config holds it: base64 (or base64url) of the raw 32-byte Ed25519 public key. */
+export function parseCommandKey(text: string): KeyObject | { problem: string } {
+  const clean = text.trim();
+  if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(clean)) {
+    return { problem: `expected an Ed25519 public key as base64 of its 32 bytes (43-44 characters), got ${JSON.stringify(clean.length > 20 ? `${clean.slice(0, 17)}...` : clean)}` };
+  }
+  const raw = Buffer.from(clean.replaceAll('+', '-').replaceAll('/', '_').replace(/=$/, ''), 'base64url');
+  if (raw.length !== 32) return { problem: `an Ed25519 public key is 32 bytes, got ${raw.length}` };
+  try {
+    return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
+  } catch (e) {
+    return { problem: `not an Ed25519 public key: ${(e as Error).message}` };
+  }
+}
+
+/** What to put in mqtt.commandKeys for this key (private or public). */
+export function commandKeyText(key: KeyObject): string {
+  const pub = key.type === 'private' ? createPublicKey(key) : key;
+  return Buffer.from(pub.export({ format: 'jwk' }).x ?? '', 'base64url').toString('base64');
+}
+
+export function newNonce(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+/** Operator side: a compact JWS over the claims. */
+export function signCommand(privateKey: KeyObject, claims: CommandClaims): string {
+  const head = Buffer.from(JSON.stringify(HEADER)).toString('base64url');
+  const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
+  const sig = sign(null, Buffer.from(`${head}.${body}`), privateKey).toString('base64url');
+  return `${head}.${body}.${sig}`;
+}
+
+export type SignatureVerdict =
+  | { readonly ok: true; readonly claims: CommandClaims }
+  | { readonly ok: false; readonly code: 'NOT_AUTHORIZED' | 'EXPIRED' | 'BUSY'; readonly reason: string };
+
+export interface SignatureGateOptions {
+  readonly keys: readonly KeyObject[];
+  readonly deviceId: string;
+  readonly nowSec: () => number;
+  /**
+   * Signatures issued before this are refused: the nonce memory is in RAM,
+   * so after a restart a still-valid token could otherwise be replayed.
+   */
+  readonly notBeforeSec: number;
+}
+
+const refuse = (reason: string, code: 'NOT_AUTHORIZED' | 'EXPIRED' | 'BUSY' = 'NOT_AUTHORIZED'): SignatureVerdict => ({ ok: false, code, reason });
+
+function decodeClaims(token: string): { head: unknown; claims: unknown; signed: Buffer; sig: Buffer } | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts.every((p) => /^[A-Za-z0-9_-]+$/.test(p))) return undefined;
+  const [h, b, s] = parts as [string, string, string];
+  try {
+    return {
+      head: JSON.parse(Buffer.from(h, 'base64url').toString('utf8')),
+      claims: JSON.parse(Buffer.from(b, 'base64url').toString('utf8')),
+      signed: Buffer.from(`${h}.${b}`),
+      sig: Buffer.from(s, 'base64url'),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function isClaims(c: unknown): c is CommandClaims {
+  if (typeof c !== 'object' || c === null) return false;
+  const o = c as Record<string, unknown>;
+  return (
+    ['sub', 'cmd', 'argsHash', 'nonce', 'actor'].every((k) => typeof o[k] === 'string' && (o[k] as string).length > 0 && (o[k] as string).length <= 256) &&
+    Number.isInteger(o['iat']) &&
+    Number.isInteger(o['exp'])
+  );
+}
+
+/** Device side: checks a token against the pinned keys and remembers its nonce. */
+export class SignatureGate {
+  /** nonce → exp: kept until the token it came with could no longer be accepted anyway. */
+  private readonly nonces = new Map<string, number>();
+
+  constructor(private readonly opts: SignatureGateOptions) {}
+
+  get configured(): boolean {
+    return this.opts.keys.length > 0;
+  }
+
+  check(token: unknown, cmd: string, args: unknown): SignatureVerdict {
+    if (!this.configured) return refuse(`"${cmd}" needs a signed request, and no command signing key is configured on this device (mqtt.commandKeys)`);
+    if (token === undefined) return refuse(`"${cmd}" is a dangerous command and needs a signature ("auth": a JWS from the fleet's command-signing key)`);
+    if (typeof token !== 'string' || token.length > TOKEN_BYTES_MAX) return refuse('"auth" must be a compact JWS string');
+    const parsed = decodeClaims(token);
+    if (!parsed) return refuse('"auth" is not a well-formed compact JWS');
+    const head = parsed.head as { alg?: unknown };
+    if (head?.alg !== HEADER.alg) return refuse(`signature algorithm must be ${HEADER.alg}, got ${JSON.stringify(head?.alg ?? null)}`);
+    if (!this.opts.keys.some((k) => verify(null, parsed.signed, k, parsed.sig))) return refuse('signature does not verify against any pinned command key');
+    const c = parsed.claims;
+    if (!isClaims(c)) return refuse('signed claims are incomplete: sub, cmd, argsHash, iat, exp, nonce and actor are required');
+    if (c.sub !== this.opts.deviceId) return refuse(`signed for device "${c.sub}", this is "${this.opts.deviceId}"`);
+    if (c.cmd !== cmd) return refuse(`signed for command "${c.cmd}", not "${cmd}"`);
+    if (c.argsHash !== argsHash(args)) return refuse('the signed arguments differ from the request\'s');
+    const now = this.opts.nowSec();
+    if (c.exp <= c.iat || c.exp - c.iat > SIGNATURE_LIFETIME_MAX_SEC) return refuse(`signature validity must be 1 to ${SIGNATURE_LIFETIME_MAX_SEC} s, got ${c.exp - c.iat} s`);
+    if (c.iat > now + CLOCK_SKEW_SEC) return refuse(`signature issued ${c.iat - now} s in the future (check the signer's clock)`);
+    if (now >= c.exp) return refuse(`signature expired ${now - c.exp} s ago`, 'EXPIRED');
+    if (c.iat < this.opts.notBeforeSec) return refuse('signature was issued before this device started; sign the command again', 'EXPIRED');
+    this.forgetExpired(now);
+    if (this.nonces.has(c.nonce)) return refuse('nonce already used: this signed request was replayed');
+    if (this.nonces.size >= NONCES_MAX) return refuse(`more than ${NONCES_MAX} signed requests are still within their validity; try again shortly`, 'BUSY');
+    this.nonces.set(c.nonce, c.exp);
+    return { ok: true, claims: c };
+  }
+
+  private forgetExpired(now: number): void {
+    for (const [n, exp] of this.nonces) if (exp <= now) this.nonces.delete(n);
+  }
+}

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../src/config/load.js';
+import { configVersion, dhcpTelemetry, poolSizes, storageHealth } from '../../../src/mgmt/documents.js';
+import type { StoreStats } from '../../../src/store/index.js';
+import { base } from '../config/helpers.js';
+
+describe('documents', () => {
+  it('names DHCP counters after TR-181 Device.DHCPv6.Server.Stats and keeps drop reasons apart', () => {
+    const t = dhcpTelemetry({ 'rx.SOLICIT': 5, 'tx.ADVERTISE': 4, 'tx.REPLY': 3, 'rx.INFORMATION_REQUEST': 1, 'drop.total': 2, 'drop.decode.bad-duid': 2 }, 2000, 1000);
+    expect(t).toMatchObject({ v: 1, object: 'Device.DHCPv6.Server.Stats.', ts: '1970-01-01T00:00:02.000Z', countersSince: '1970-01-01T00:00:01.000Z' });
+    expect(t.stats).toEqual({ Solicit: 5, Advertise: 4, Request: 0, Confirm: 0, Renew: 0, Rebind: 0, Reply: 3, Release: 0, Decline: 0, InformationRequest: 1, DiscardedPackets: 2 });
+    expect(t.discarded).toEqual({ 'decode.bad-duid': 2 });
+  });
+
+  it('sizes pools: addresses in a range, delegable prefixes in a pd pool', () => {
+    const sizes = poolSizes(parseConfig(base()));
+    expect([...sizes.values()]).toEqual([0xf000, 65536]);
+  });
+
+  it('gives the serving config a stable short version that changes with the config', () => {
+    const a = configVersion(parseConfig(base()));
+    expect(a).toMatch(/^cfg-[0-9a-f]{12}$/);
+    expect(configVersion(parseConfig(base()))).toBe(a);
+    expect(configVersion(parseConfig({ ...base(), declineHoldSec: 600 }))).not.toBe(a);
+  });
+
+  it('calls storage degraded with its reasons', () => {
+    const ok = { state: 'open', corruptOnOpen: 0, lastCommitMs: 3 } as StoreStats;
+    expect(storageHealth(ok)).toEqual({ status: 'ok', reasons: [] });
+    expect(storageHealth({ ...ok, corruptOnOpen: 2, lastCommitMs: 1500 })).toEqual({
+      status: 'degraded',
+      reasons: ['2 record(s) failed their check at open and are not served', 'last commit took 1500 ms'],
+    });
+  });
+});
