@@ -8,6 +8,8 @@ import { fleetMain } from './fleet.js';
 
 const USAGE = `usage: twin6ctl --state-dir DIR status [--json]
        twin6ctl --state-dir DIR leases [--json] [--state active|released|declined|expired] [--duid HEX]
+       twin6ctl --state-dir DIR failover [--json]            RFC 8156 state, partner, unacknowledged updates, skew
+       twin6ctl --state-dir DIR partner-down [--force]       declare the partner down (refused while it is reachable)
        twin6ctl fleet …                     devices through the MQTT broker (twin6ctl fleet --help)`;
 
 interface LeaseRow {
@@ -43,22 +45,49 @@ function printLeases(r: { total: number; leases: LeaseRow[] }): void {
   }
 }
 
+/** Subcommand → control-socket command. */
+const COMMANDS: Readonly<Record<string, string>> = {
+  status: 'status',
+  leases: 'leases',
+  failover: 'failover.status',
+  'partner-down': 'failover.partner-down',
+};
+
+function printFailover(r: Record<string, unknown>): void {
+  if (r['role'] === 'standalone' || r['role'] === undefined) {
+    process.stdout.write('failover is not configured: standalone server\n');
+    return;
+  }
+  const ago = (sec: unknown) => (typeof sec === 'number' ? `${Math.round(Date.now() / 1000 - sec)} s ago` : 'never');
+  const lines = [
+    `role          ${r['role']}`,
+    `state         ${r['state']} (since ${ago(r['stateSinceSec'])})`,
+    `partner       ${r['partnerState'] ?? 'unknown'}   ${r['connected'] ? (r['secure'] ? 'connected, TLS' : 'connected, no TLS') : 'not connected'}`,
+    `last contact  ${ago(r['lastContactSec'])}   clock skew ${r['skewSec'] ?? '?'} s`,
+    `MCLT          ${r['mcltSec']} s`,
+    `updates       ${r['unackedUpdates']} unacknowledged, ${r['inFlightUpdates']} in flight`,
+    ...(r['partnerDownSinceSec'] ? [`partner down  since ${ago(r['partnerDownSinceSec'])}`] : []),
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'fleet') return fleetMain(argv.slice(1)); // the broker, not a local twin6d
   let args;
   try {
-    args = parseArgs(argv, ['state-dir', 'state', 'duid'], ['json', 'help']);
+    args = parseArgs(argv, ['state-dir', 'state', 'duid'], ['json', 'help', 'force']);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
     return 2;
   }
   const stateDir = args.flags.get('state-dir');
   const cmd = args.positional[0];
-  if (args.flags.has('help') || typeof stateDir !== 'string' || (cmd !== 'status' && cmd !== 'leases')) {
+  if (args.flags.has('help') || typeof stateDir !== 'string' || cmd === undefined || !Object.hasOwn(COMMANDS, cmd)) {
     process.stderr.write(`${USAGE}\n`);
     return args.flags.has('help') ? 0 : 2;
   }
-  const request: Record<string, unknown> = { cmd };
+  const request: Record<string, unknown> = { cmd: COMMANDS[cmd] };
+  if (args.flags.has('force')) request['force'] = true;
   for (const k of ['state', 'duid'] as const) if (typeof args.flags.get(k) === 'string') request[k] = args.flags.get(k);
   let answer;
   try {
@@ -73,7 +102,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (args.flags.has('json')) process.stdout.write(JSON.stringify(answer.result, null, 2) + '\n');
   else if (cmd === 'status') printStatus(answer.result as Record<string, unknown>);
-  else printLeases(answer.result as { total: number; leases: LeaseRow[] });
+  else if (cmd === 'leases') printLeases(answer.result as { total: number; leases: LeaseRow[] });
+  else printFailover(answer.result as Record<string, unknown>);
   return 0;
 }
 

@@ -42,6 +42,8 @@ export interface FailoverStatus {
   readonly role: 'primary' | 'secondary';
   readonly state: EndpointStateName;
   readonly stateSinceSec: number;
+  /** The same, for the MQTT state document. */
+  readonly since: number;
   readonly partnerState: EndpointStateName | null;
   readonly connected: boolean;
   readonly secure: boolean;
@@ -134,8 +136,9 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     this.link.on('pdu', (pdu, channel) => this.onPdu(pdu, channel));
     this.link.on('down', (reason) => this.onDown(reason));
     this.link.on('refused', () => daemon.counters.add('failover.connections.refused'));
-    daemon.registerCommand('failover', () => this.status());
-    daemon.registerCommand('partner-down', (args) => this.partnerDown(args['force'] === true));
+    // The names the MQTT uplink and twin6ctl share (src/mgmt/handlers.ts holds the standalone answers).
+    daemon.registerCommand('failover.status', () => this.status());
+    daemon.registerCommand('failover.partner-down', (args) => this.partnerDown(args['force'] === true));
     daemon.onStop(() => this.stop());
     await this.run(first.effects);
     this.tickTimer = setInterval(() => this.trigger({ kind: 'tick' }), TICK_MS);
@@ -393,6 +396,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       role: this.config.role,
       state: r.state,
       stateSinceSec: r.stateStartSec,
+      since: r.stateStartSec,
       partnerState: r.partnerState,
       connected: this.partner !== undefined,
       secure: this.channel?.secure ?? false,

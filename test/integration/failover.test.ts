@@ -5,13 +5,15 @@
 // Needs root, dhclient and dhcpcd; skips and says why without them (CI sets
 // T6_LAB_REQUIRED=1, which turns the skip into a failure).
 
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LevelLeaseStore } from '../../src/store/index.js';
 import { addressFromBigInt } from '../../src/wire/address.js';
 import type { LeaseChange } from '../../src/engine/index.js';
 import { callControl } from '../../src/daemon/control.js';
-import { labUnavailableReason, poll, startPairLab, twin6Leases, twin6Server, type Binding, type PairLab, type PairRole, type ServerLease } from '../../src/lab/index.js';
+import { labUnavailableReason, poll, startPairLab, twin6Leases, twin6Server, type Binding, type Dhcp6Client, type PairLab, type PairRole, type ServerLease } from '../../src/lab/index.js';
 import type { FailoverStatus } from '../../src/failover/endpoint.js';
 
 const REQUIRED = process.env['T6_LAB_REQUIRED'] === '1';
@@ -20,7 +22,7 @@ if (reason && REQUIRED) throw new Error(`T6_LAB_REQUIRED=1 but the lab cannot ru
 if (reason) console.warn(`[failover.test] skipping: ${reason}`);
 
 async function failoverStatus(lab: PairLab, role: PairRole): Promise<FailoverStatus> {
-  const a = await callControl(`${lab.stateDir(role)}/twin6d.sock`, { cmd: 'failover' });
+  const a = await callControl(`${lab.stateDir(role)}/twin6d.sock`, { cmd: 'failover.status' });
   if (!a.ok) throw new Error(a.error);
   return a.result as FailoverStatus;
 }
@@ -147,6 +149,49 @@ describe.skipIf(reason !== undefined)('a twin6 failover pair with real clients (
       for (const c of lab.clients) for (const k of held(c.binding())) expect(owner.has(k), `${c.name}: ${k} on record`).toBe(true);
       // Every client still holds what it was given.
       for (const c of lab.clients) expect(held(c.binding())).toEqual(held(bound.get(c.name)!));
+    } catch (e) {
+      if (e instanceof Error) e.message += `\n${lab.diagnostics()}`;
+      throw e;
+    } finally {
+      await lab.close();
+    }
+  }, 240_000);
+
+  it('PARTNER-DOWN by operator: refused while the partner is reachable; after the primary returns, POTENTIAL-CONFLICT resolves to NORMAL (RFC 8156 §8.4, §8.10)', async () => {
+    const lab = await startPairLab({ clients: [{ kind: 'dhcpcd' }, { kind: 'dhclient' }], startClients: false });
+    const ctl = (role: PairRole, ...args: string[]) =>
+      spawnSync(process.execPath, [resolve('dist/cli/twin6ctl.js'), '--state-dir', lab.stateDir(role), ...args], { encoding: 'utf8', timeout: 10_000 });
+    try {
+      const [first, second] = lab.clients as [Dhcp6Client, Dhcp6Client];
+      await first.start();
+      const b1 = await first.waitForBinding({ timeoutMs: 30_000 });
+      await untilState(lab, 'secondary', 'NORMAL');
+      const refused = ctl('secondary', 'partner-down');
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(/partner is reachable/);
+      expect(ctl('secondary', 'failover').stdout).toMatch(/state\s+NORMAL/);
+
+      await lab.stop('primary', 'SIGKILL');
+      await untilState(lab, 'secondary', 'COMMUNICATIONS-INTERRUPTED', 20_000);
+      const accepted = ctl('secondary', 'partner-down');
+      expect(accepted.status, accepted.stderr).toBe(0);
+      await untilState(lab, 'secondary', 'PARTNER-DOWN');
+      // In PARTNER-DOWN the secondary serves everyone, uncapped by MCLT (§8.4.1).
+      await second.start();
+      const b2 = await second.waitForBinding({ timeoutMs: 30_000 });
+
+      await lab.start('primary');
+      await untilState(lab, 'primary', 'NORMAL', 60_000);
+      await untilState(lab, 'secondary', 'NORMAL', 60_000);
+      const owner = new Map<string, string>();
+      for (const l of (await twin6Leases(lab.stateDir('secondary'))).filter((x) => x.state === 'active')) owner.set(key(l), l.duid);
+      for (const k of [...held(b1), ...held(b2)]) expect(owner.has(k), `secondary holds ${k}`).toBe(true);
+      await holdsAll(lab, 'primary', owner);
+      const log = lab.running('primary')!.log();
+      expect(log).toMatch(/"to":"POTENTIAL-CONFLICT"/);
+      expect(log).toMatch(/"to":"CONFLICT-DONE"/);
+      expect(held(first.binding())).toEqual(held(b1));
+      expect(held(second.binding())).toEqual(held(b2));
     } catch (e) {
       if (e instanceof Error) e.message += `\n${lab.diagnostics()}`;
       throw e;
