@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-// Interactive lab: `npm run lab -- [--server twin6|kea] [--clients dhclient,dhcpcd] [--hold SEC] [--keep] [--mqtt]`
-// Builds the namespaces, starts the server and the clients, prints what each
+// Interactive lab: `npm run lab -- [--single] [--server twin6|kea] [--clients dhclient,dhcpcd] [--hold SEC] [--keep] [--mqtt]`
+// By default: two twin6 appliances as an RFC 8156 failover pair (primary and
+// secondary on one client LAN, partner link p0 between them). --single (or
+// --server kea, or --mqtt) runs one server instead.
+// Builds the namespaces, starts the server(s) and the clients, prints what each
 // client got and what the server recorded, then holds the lab up (Ctrl-C, or
 // --hold seconds) so it can be poked at with `ip netns exec t6-<id>-c1 ...`,
 // and finally releases and removes everything. Needs root. --mqtt also starts
@@ -9,7 +12,8 @@
 // broker holds for each appliance.
 
 import { parseArgs } from 'node:util';
-import { FleetLab, keaServer, labUnavailableReason, startLab, sweepStaleLabs, twin6Server } from '../dist/lab/index.js';
+import { FleetLab, keaServer, labUnavailableReason, startLab, startPairLab, sweepStaleLabs, twin6Leases, twin6Server } from '../dist/lab/index.js';
+import { callControl } from '../dist/daemon/control.js';
 
 const { values } = parseArgs({
   options: {
@@ -19,6 +23,7 @@ const { values } = parseArgs({
     keep: { type: 'boolean', default: false },
     sweep: { type: 'boolean', default: false },
     mqtt: { type: 'boolean', default: false },
+    single: { type: 'boolean', default: false },
   },
 });
 
@@ -52,6 +57,61 @@ const reason = await labUnavailableReason({ server: makeServer(), clients: kinds
 if (reason) {
   console.error(`lab cannot run: ${reason}`);
   process.exit(1);
+}
+
+if (!values.single && values.server === 'twin6' && !values.mqtt) await runPair();
+
+/** The two-appliance lab: prints what each client got and what both partners hold and say. */
+async function runPair() {
+  if (values.keep) process.env['T6_LAB_KEEP'] = '1';
+  const pair = await startPairLab({ clients: kinds.map((kind) => ({ kind })), logLevel: 'info' });
+  let stopping = false;
+  const finish = async (code) => {
+    if (stopping) return;
+    stopping = true;
+    for (const c of pair.clients) {
+      if (!c.process.running) continue;
+      try {
+        await c.release();
+        console.log(`${c.name}: released`);
+      } catch (e) {
+        console.error(`${c.name}: release failed: ${e.message}`);
+      }
+    }
+    await pair.close();
+    console.log(values.keep ? `lab stopped; files kept in ${pair.dir}` : 'lab stopped and removed');
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void finish(130));
+  process.once('SIGTERM', () => void finish(143));
+  try {
+    console.log(`pair lab ${pair.id}: ${pair.namespaces.map((n) => n.name).join(' ')} (files in ${pair.dir})`);
+    for (const c of pair.clients) {
+      const b = await c.waitForBinding();
+      const a = b.addresses.map((x) => `${x.address} (valid ${x.validLifetime}s)`).join(', ') || '-';
+      const p = b.prefixes.map((x) => `${x.prefix}/${x.length} (valid ${x.validLifetime}s)`).join(', ') || '-';
+      console.log(`${c.name} in ${c.ns.name}: address ${a}; prefix ${p}`);
+    }
+    // Lazy updates: give the secondary a moment to hear of the last Reply.
+    await new Promise((r) => setTimeout(r, 1500));
+    for (const role of ['primary', 'secondary']) {
+      const st = await callControl(`${pair.stateDir(role)}/twin6d.sock`, { cmd: 'failover.status' });
+      const s = st.ok ? st.result : {};
+      console.log(`${role} in ${pair.server[role].name}: ${s.state}, partner ${s.partnerState}, ${s.unackedUpdates} unacknowledged; leases:`);
+      for (const l of await twin6Leases(pair.stateDir(role))) console.log(`  ${l.type} ${l.address}/${l.prefixLength} ${l.state} duid ${l.duid}`);
+    }
+    console.log(`try: node dist/cli/twin6ctl.js --state-dir ${pair.stateDir('primary')} failover`);
+  } catch (e) {
+    console.error(e.message);
+    console.error(pair.diagnostics());
+    await finish(1);
+  }
+  if (values.hold !== undefined) setTimeout(() => void finish(0), Number(values.hold) * 1000);
+  else {
+    console.log('holding the lab up; Ctrl-C releases and removes it');
+    setInterval(() => undefined, 1 << 30);
+  }
+  await new Promise(() => undefined); // finish() exits the process
 }
 
 const lab = await startLab({ server: makeServer(), clients: kinds.map((kind) => ({ kind })), keepDir: values.keep });
