@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+// npm run bench: twin6d and ISC Kea side by side in one run, on one machine, in
+// lab network namespaces, driven by ISC's perfdhcp. Needs root, kea-dhcp6,
+// perfdhcp, strace and iproute2. See docs/benchmarks.md.
+
+import { mkdtempSync, statfsSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { trackDir, untrackDir } from '../lab/cleanup.js';
+import { Lan, newLabId } from '../lab/netns.js';
+import { run } from '../lab/proc.js';
+import { BenchContext, FULL, QUICK, type BenchOptions } from './context.js';
+import { ladder } from './ladder.js';
+import { bindingsRun, latency } from './measure.js';
+import type { LeaseMode } from './perfdhcp.js';
+import { figures, machine, table, type Results } from './report.js';
+import { SERVER_NAMES, TWIN6D, type ServerName } from './servers.js';
+
+const USAGE = `usage: node dist/bench/main.js [--quick] [--json FILE] [--servers twin6,kea]
+                              [--kea-threads N] [--step-seconds N] [--keep] [--cpu-prof DIR]
+  --quick         low rate, a few seconds per server (the smoke test)
+  --json FILE     also write the figures as JSON
+  --servers       measure only these (default both)
+  --kea-threads   run Kea multi-threaded with N threads (default: Kea 2.2's default, single-threaded)
+  --step-seconds  perfdhcp period of each ladder step (default 5)
+  --keep          keep configs, logs and lease files of every run
+  --cpu-prof DIR  run twin6d under node --cpu-prof, one .cpuprofile per start in DIR`;
+
+const TMPFS_MAGIC = 0x01021994;
+
+function parse(argv: readonly string[]): { opts: BenchOptions; json?: string } {
+  let quick = false;
+  let keep = false;
+  let json: string | undefined;
+  let servers: ServerName[] = [...SERVER_NAMES];
+  let keaThreads = 0;
+  let stepSeconds: number | undefined;
+  let cpuProf: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') quick = true;
+    else if (a === '--keep') keep = true;
+    else if (a === '--json') json = value();
+    else if (a === '--kea-threads') keaThreads = Number(value());
+    else if (a === '--step-seconds') stepSeconds = Number(value());
+    else if (a === '--cpu-prof') cpuProf = resolve(value());
+    else if (a === '--servers') {
+      servers = value().split(',') as ServerName[];
+      if (servers.length === 0 || servers.some((s) => !SERVER_NAMES.includes(s))) throw new Error(`--servers: expected twin6 and/or kea`);
+    } else if (a === '--help' || a === '-h') {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  if (!(Number.isInteger(keaThreads) && keaThreads >= 0 && keaThreads <= 64)) throw new Error('--kea-threads: 0..64');
+  if (stepSeconds !== undefined && !(stepSeconds >= 1 && stepSeconds <= 120)) throw new Error('--step-seconds: 1..120');
+  const base = quick ? QUICK : FULL;
+  const extra = { ...(stepSeconds ? { stepSeconds } : {}), ...(cpuProf ? { twin6CpuProfDir: cpuProf } : {}) };
+  return { opts: { ...base, ...extra, servers, keaThreads, keep }, json };
+}
+
+async function preflight(opts: BenchOptions): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('the bench needs root (network namespaces, port 547)');
+  const tools = ['ip', 'perfdhcp', 'strace', ...(opts.servers.includes('kea') ? ['kea-dhcp6'] : [])];
+  for (const t of tools) {
+    const r = await run(['sh', '-c', 'command -v "$1"', 'sh', t], { check: false });
+    if (r.code !== 0) throw new Error(`${t} is not installed (Debian: kea-dhcp6-server, kea-admin, strace, iproute2)`);
+  }
+  if (opts.servers.includes('twin6')) {
+    const r = await run([process.execPath, TWIN6D, '--help'], { check: false, timeoutMs: 15_000 });
+    if (r.signal || /Cannot find module|SyntaxError/.test(r.stderr)) throw new Error(`${TWIN6D} does not run (npm run build?):\n${r.stderr.slice(-1500)}`);
+  }
+}
+
+async function phase<T>(ctx: BenchContext, what: string, fn: () => Promise<T>): Promise<T | undefined> {
+  const t0 = Date.now();
+  try {
+    return await fn();
+  } catch (e) {
+    ctx.problem(`${what} failed: ${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
+  } finally {
+    ctx.note(`${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+}
+
+async function bench(ctx: BenchContext): Promise<Results> {
+  const o = ctx.opts;
+  const results: Results = { ladders: [], latency: {}, latencyLight: {}, lightRate: o.lightRate, small: {}, large: {}, smallBindings: o.smallBindings, largeBindings: o.largeBindings };
+  const modes: LeaseMode[] = ['na', 'pd', 'both'];
+  // Alternating servers per mode spreads slow drifts of a shared machine over both.
+  for (const mode of modes) {
+    for (const s of o.servers) {
+      const l = await phase(ctx, `ladder ${s} ${mode}`, () => ladder(ctx, s, mode));
+      if (l) results.ladders.push(l);
+    }
+  }
+  const naRate = (s: ServerName): number => results.ladders.find((l) => l.server === s && l.mode === 'na')?.highestCleanRate ?? 0;
+  // "At half of Kea's highest rate": a load both servers can carry, the same for both.
+  const reference = o.servers.includes('kea') && naRate('kea') > 0 ? naRate('kea') : Math.max(...o.servers.map(naRate));
+  const rate = Math.max(1, Math.round((reference > 0 ? reference : (o.quickRate ?? o.startRate)) / 2));
+  const withRate = { ...results, latencyRate: rate };
+  for (const s of o.servers) {
+    const l = await phase(ctx, `latency ${s} at ${rate}/s`, () => latency(ctx, s, rate));
+    if (l) withRate.latency[s] = l;
+    const light = await phase(ctx, `latency ${s} at ${o.lightRate}/s`, () => latency(ctx, s, o.lightRate));
+    if (light) withRate.latencyLight[s] = light;
+  }
+  for (const s of o.servers) {
+    const small = await phase(ctx, `${s} with ${o.smallBindings} bindings`, () => bindingsRun(ctx, s, o.smallBindings));
+    if (small) withRate.small[s] = small;
+    const large = await phase(ctx, `${s} with ${o.largeBindings} bindings + storage at ${rate}/s`, () =>
+      bindingsRun(ctx, s, o.largeBindings, rate),
+    );
+    if (large) withRate.large[s] = large;
+  }
+  return withRate;
+}
+
+async function main(): Promise<number> {
+  const { opts, json } = parse(process.argv.slice(2));
+  await preflight(opts);
+  const root = mkdtempSync(join(tmpdir(), 't6-bench-'));
+  if (!opts.keep) trackDir(root);
+  const started = new Date();
+  // Other work on the machine moves every figure; the JSON says how busy it was.
+  const loadAtStart = loadavg()[0];
+  const lan = await Lan.create({ id: `bench-${newLabId()}`, clients: 1, dir: root });
+  const ctx = new BenchContext(lan, root, opts);
+  // fsync on tmpfs costs nothing: the comparison would flatter twin6.
+  if (statfsSync(root).type === TMPFS_MAGIC) ctx.problem(`${root} is on tmpfs: storage figures are meaningless`);
+  ctx.note(`namespaces ${lan.server.name} / ${ctx.client.name}, run directory ${root}`);
+  let results: Results;
+  try {
+    results = await bench(ctx);
+  } finally {
+    lan.removeSync();
+  }
+  const figs = figures(results);
+  process.stdout.write(`\n${table(figs)}\n`);
+  const doc = {
+    bench: 'twin6 vs ISC Kea (npm run bench)',
+    version: 1,
+    date: started.toISOString(),
+    durationSec: Math.round((Date.now() - started.getTime()) / 1000),
+    mode: opts.quick ? 'quick' : 'full',
+    machine: { ...machine(), loadAvg1mAtStart: loadAtStart, loadAvg1mAtEnd: loadavg()[0] },
+    options: opts,
+    figures: figs,
+    details: results,
+    problems: ctx.problems,
+  };
+  if (json) writeFileSync(json, `${JSON.stringify(doc, null, 2)}\n`);
+  if (ctx.problems.length > 0) process.stdout.write(`\n${ctx.problems.length} problem(s):\n${ctx.problems.map((p) => `- ${p}`).join('\n')}\n`);
+  if (opts.keep) {
+    untrackDir(root);
+    process.stdout.write(`run directories kept in ${root}\n`);
+  }
+  process.stdout.write(`bench took ${doc.durationSec} s\n`);
+  return ctx.problems.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,264 @@
+// The two servers under test, configured alike: one subnet on lan0, the same
+// address range, the same /40 → /56 prefix pool, the same lifetimes and T1/T2,
+// the same DNS option, leases kept on disk (Kea: memfile CSV; twin6: LevelDB),
+// logging at warn to a file. Each start gets its own state directory.
+
+import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatIPv6 } from '../lab/addr.js';
+import type { Namespace } from '../lab/netns.js';
+import { poll, run, sleep, tail, type ExitStatus, type LabProcess } from '../lab/proc.js';
+
+export type ServerName = 'twin6' | 'kea';
+export const SERVER_NAMES: readonly ServerName[] = ['twin6', 'kea'];
+
+export const PLAN = {
+  iface: 'lan0',
+  serverAddress: '2001:db8:1::1',
+  subnet: '2001:db8:1::/64',
+  // 2^24 addresses: no ladder step can run out, so NoAddrsAvail never counts as a drop.
+  poolFirst: 0x2001_0db8_0001_0000_0000_0000_0100_0000n,
+  poolLast: 0x2001_0db8_0001_0000_0000_0000_01ff_ffffn,
+  // 2^20 /56s (a /40 has only 65536: one 8 s step at 9000/s would drain it and
+  // NoPrefixAvail would pass for drops). Every ladder step starts from an empty store.
+  pdPrefix: 0x2001_0db8_8000_0000_0000_0000_0000_0000n,
+  pdPrefixLength: 36,
+  pdDelegatedLength: 56,
+  preferredSec: 3600,
+  validSec: 7200,
+  // RFC 8415 §21.4's recommended 0.5 and 0.8 of the preferred lifetime: twin6's default ratios.
+  t1Sec: 1800,
+  t2Sec: 2880,
+  dnsServer: '2001:db8:1::53',
+} as const;
+
+export const poolRange = (): string => `${formatIPv6(PLAN.poolFirst)}-${formatIPv6(PLAN.poolLast)}`;
+export const pdPrefixText = (): string => `${formatIPv6(PLAN.pdPrefix)}/${PLAN.pdPrefixLength}`;
+
+const DIST = fileURLToPath(new URL('..', import.meta.url));
+export const TWIN6D = join(DIST, 'cli', 'twin6d.js');
+export const TWIN6CTL = join(DIST, 'cli', 'twin6ctl.js');
+
+/** Syscalls that force data to storage; counted with strace when asked. */
+const SYNC_CALLS = 'trace=fsync,fdatasync,syncfs,sync,sync_file_range,msync';
+
+export interface ServerOptions {
+  /** Kea's multi-threading thread-pool-size; 0 keeps Kea 2.2's default (single-threaded). */
+  readonly keaThreads: number;
+  /** Run twin6d with node --cpu-prof, writing a profile per start into this directory. */
+  readonly twin6CpuProfDir?: string;
+}
+
+export function writeKeaConfig(dir: string, o: ServerOptions): string {
+  const file = join(dir, 'kea-dhcp6.json');
+  const config = {
+    Dhcp6: {
+      // The server DUID file lands here instead of /var/lib/kea.
+      'data-directory': dir,
+      'interfaces-config': { interfaces: [PLAN.iface] },
+      'lease-database': { type: 'memfile', persist: true, name: join(dir, 'kea-leases6.csv'), 'lfc-interval': 0 },
+      ...(o.keaThreads > 0
+        ? { 'multi-threading': { 'enable-multi-threading': true, 'thread-pool-size': o.keaThreads, 'packet-queue-size': 64 } }
+        : { 'multi-threading': { 'enable-multi-threading': false } }),
+      'preferred-lifetime': PLAN.preferredSec,
+      'valid-lifetime': PLAN.validSec,
+      'renew-timer': PLAN.t1Sec,
+      'rebind-timer': PLAN.t2Sec,
+      'option-data': [{ name: 'dns-servers', data: PLAN.dnsServer }],
+      subnet6: [
+        {
+          id: 1,
+          subnet: PLAN.subnet,
+          interface: PLAN.iface,
+          pools: [{ pool: poolRange() }],
+          'pd-pools': [{ prefix: formatIPv6(PLAN.pdPrefix), 'prefix-len': PLAN.pdPrefixLength, 'delegated-len': PLAN.pdDelegatedLength }],
+        },
+      ],
+      loggers: [{ name: 'kea-dhcp6', output_options: [{ output: join(dir, 'kea.log') }], severity: 'WARN' }],
+    },
+  };
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
+}
+
+export function writeTwin6Config(dir: string): string {
+  const file = join(dir, 'twin6.json');
+  const lifetimes = { preferredSec: PLAN.preferredSec, validSec: PLAN.validSec };
+  const config = {
+    interfaces: [PLAN.iface],
+    lifetimes,
+    pdLifetimes: lifetimes,
+    options: { dnsServers: [PLAN.dnsServer] },
+    subnets: [
+      {
+        name: 'bench',
+        interface: PLAN.iface,
+        prefix: PLAN.subnet,
+        pools: [poolRange()],
+        pdPools: [{ prefix: pdPrefixText(), delegatedLength: PLAN.pdDelegatedLength }],
+      },
+    ],
+    // storage: the product defaults (commit window and batch size) are what is measured.
+    log: { level: 'warn' },
+  };
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
+}
+
+/** twin6d's own state directory inside a run directory; prefill.ts writes its store here. */
+export const twin6StateDir = (dir: string): string => join(dir, 'twin6-state');
+
+export interface StartOptions {
+  /** Run under strace, logging sync calls with timestamps to this file. */
+  readonly straceLog?: string;
+}
+
+export class RunningServer {
+  constructor(
+    readonly name: ServerName,
+    readonly dir: string,
+    /** The process launched (strace when tracing, else the server itself). */
+    readonly proc: LabProcess,
+    /** The server's own pid, for /proc. */
+    readonly pid: number,
+    /** process.hrtime of the launch. */
+    readonly launchedNs: bigint,
+  ) {}
+
+  private stopping: Promise<ExitStatus> | undefined;
+
+  /** SIGTERM, as a supervisor would stop it; resolves with how it exited. Idempotent. */
+  stop(): Promise<ExitStatus> {
+    this.stopping ??= this.terminate();
+    return this.stopping;
+  }
+
+  private async terminate(): Promise<ExitStatus> {
+    // While strace runs, its tracee's pid cannot have been reused: strace has not reaped it yet.
+    if (this.pid !== this.proc.pid && this.proc.running) {
+      try {
+        process.kill(this.pid, 'SIGTERM');
+      } catch {
+        /* already gone */
+      }
+      // strace leaves once its tracee has, with the tracee's exit status.
+      await Promise.race([this.proc.exited, sleep(10_000)]);
+    }
+    return this.proc.stop('SIGTERM', 10_000);
+  }
+
+  log(): string {
+    const own = this.name === 'kea' ? join(this.dir, 'kea.log') : undefined;
+    let text = this.proc.log();
+    if (own) {
+      try {
+        text += readFileSync(own, 'utf8');
+      } catch {
+        /* not written yet */
+      }
+    }
+    return tail(text, 30);
+  }
+}
+
+/**
+ * The traced server among strace's children. strace first forks short-lived
+ * probes of its own (seccomp and ptrace feature checks), so the first child
+ * seen is not necessarily the server: match the executable.
+ */
+function tracedChild(stracePid: number, exe: string): number | undefined {
+  let kids: string[];
+  try {
+    kids = readFileSync(`/proc/${stracePid}/task/${stracePid}/children`, 'utf8').trim().split(/\s+/);
+  } catch {
+    return undefined;
+  }
+  for (const k of kids) {
+    try {
+      if (basename(readlinkSync(`/proc/${k}/exe`)) === exe) return Number(k);
+    } catch {
+      /* gone already */
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Starts a server in the server namespace and resolves once it listens on
+ * 547; the caller has already written its config (and any prefilled leases).
+ */
+export async function startServer(
+  name: ServerName,
+  ns: Namespace,
+  dir: string,
+  o: ServerOptions,
+  s: StartOptions = {},
+): Promise<RunningServer> {
+  const argv =
+    name === 'kea'
+      ? ['kea-dhcp6', '-c', writeKeaConfig(dir, o)]
+      : [process.execPath, ...(o.twin6CpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.twin6CpuProfDir] : []), TWIN6D, '--config', writeTwin6Config(dir), '--state-dir', twin6StateDir(dir)];
+  const traced = s.straceLog ? ['strace', '-f', '-qq', '--seccomp-bpf', '-ttt', '-e', SYNC_CALLS, '-o', s.straceLog, '--', ...argv] : argv;
+  // Kea would otherwise put its pid and lock files under /run and /var.
+  const env = { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir };
+  const launchedNs = process.hrtime.bigint();
+  const proc = ns.spawn(`${name}-server`, traced, { logFile: join(dir, `${name}.out`), env });
+  const dead = (): string | undefined => (proc.running ? undefined : `${name} exited (${JSON.stringify(proc.exitStatus)})`);
+  let pid = proc.pid;
+  try {
+    if (s.straceLog) pid = await poll(() => tracedChild(proc.pid, basename(argv[0]!)), { timeoutMs: 10_000, intervalMs: 5, what: `${name} under strace`, abortIf: dead });
+    await poll(async () => ((await ns.udpListeners(547)).length > 0 ? true : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 20,
+      what: `${name} listening on port 547`,
+      abortIf: dead,
+      detail: () => proc.log(),
+    });
+  } catch (e) {
+    await proc.stop('SIGKILL', 1000);
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\n${tail(proc.log(), 30)}`);
+  }
+  return new RunningServer(name, dir, proc, pid, launchedNs);
+}
+
+export interface ProcIo {
+  readonly writeBytes: number;
+  readonly wchar: number;
+}
+
+export function readIo(pid: number): ProcIo {
+  const text = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const field = (k: string): number => Number(new RegExp(`^${k}:\\s*(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+  return { writeBytes: field('write_bytes'), wchar: field('wchar') };
+}
+
+export function readRssKiB(pid: number): number {
+  const m = /^VmRSS:\s*(\d+)\s*kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+/** twin6's own count of synced writes, from its control socket; undefined if it does not answer. */
+export async function twin6Syncs(dir: string): Promise<number | undefined> {
+  const r = await run([process.execPath, TWIN6CTL, '--state-dir', twin6StateDir(dir), 'status', '--json'], { check: false, timeoutMs: 10_000 });
+  if (r.code !== 0) return undefined;
+  try {
+    const syncs = (JSON.parse(r.stdout) as { storage?: { syncs?: unknown } }).storage?.syncs;
+    return typeof syncs === 'number' ? syncs : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sync calls in a strace -ttt log between two wall-clock times (ms since the epoch). */
+export function countSyncs(straceLog: string, fromMs: number, toMs: number): number {
+  let n = 0;
+  for (const line of readFileSync(straceLog, 'utf8').split('\n')) {
+    // "<pid> <epoch.usec> fdatasync(12) = 0" or "... fdatasync(12 <unfinished ...>"; "resumed" lines are the same call.
+    const m = /^\d+\s+(\d+\.\d+)\s+(\w+)\(/.exec(line);
+    if (!m) continue;
+    const t = Number(m[1]) * 1000;
+    if (t >= fromMs && t <= toMs) n++;
+  }
+  return n;
+}

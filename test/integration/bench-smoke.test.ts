@@ -1,0 +1,74 @@
+// The bench is not a pass/fail test of speed; this only keeps it from breaking
+// silently: `bench --quick` must run both servers through every measurement
+// and report every figure as a number. Needs root, Kea and perfdhcp.
+
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const MAIN = fileURLToPath(new URL('../../dist/bench/main.js', import.meta.url));
+
+/** Figures both servers must report. */
+const BOTH = [
+  'rate_na', 'rate_pd', 'rate_both',
+  'reply_p50_ms', 'reply_p99_ms', 'advertise_p99_ms', 'reply_p50_light_ms', 'reply_p99_light_ms',
+  'rss_small_mib', 'rss_large_mib',
+  'bytes_per_grant', 'bytes_per_renew',
+  'syncs_per_sec', 'syncs_per_sec_renewing',
+  'start_small_ms', 'start_large_ms',
+];
+/** Read from twin6's own counter; Kea has none. */
+const TWIN6_ONLY = ['syncs_per_sec_ladder_max'];
+
+interface Figure {
+  id: string;
+  twin6: number | null;
+  kea: number | null;
+}
+
+function onPath(tool: string): boolean {
+  return (process.env['PATH'] ?? '/usr/sbin:/usr/bin').split(':').some((d) => existsSync(join(d, tool)));
+}
+
+function skipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not root (the bench needs network namespaces)';
+  const missing = ['ip', 'kea-dhcp6', 'perfdhcp', 'strace'].filter((t) => !onPath(t));
+  if (missing.length > 0) return `not installed: ${missing.join(', ')} (Debian: iproute2 kea-dhcp6-server kea-admin strace)`;
+  return undefined;
+}
+
+const reason = skipReason();
+if (reason) console.log(`bench smoke test skipped: ${reason}`);
+
+describe.skipIf(reason !== undefined)('npm run bench -- --quick', () => {
+  it('measures both servers and reports every figure as a number', async () => {
+    expect(existsSync(MAIN), `${MAIN} missing: npm run build`).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 't6-bench-smoke-'));
+    const jsonFile = join(dir, 'bench.json');
+    try {
+      const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        execFile(process.execPath, [MAIN, '--quick', '--json', jsonFile], { timeout: 200_000, killSignal: 'SIGTERM', maxBuffer: 8 << 20 },
+          (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, out: `${stdout}\n${stderr}` }));
+      });
+      expect(existsSync(jsonFile), `no JSON written; bench output:\n${run.out}`).toBe(true);
+      const doc = JSON.parse(readFileSync(jsonFile, 'utf8')) as { mode: string; figures: Figure[]; problems: string[] };
+      expect(doc.mode).toBe('quick');
+      // A server crash or a failed phase is a broken bench (or server), whatever the speed.
+      expect(doc.problems, run.out).toEqual([]);
+      expect(run.code, run.out).toBe(0);
+      const byId = new Map(doc.figures.map((f) => [f.id, f]));
+      for (const id of BOTH) {
+        const f = byId.get(id);
+        expect(f, `figure ${id}`).toBeDefined();
+        expect(Number.isFinite(f?.twin6), `${id} for twin6: ${f?.twin6}`).toBe(true);
+        expect(Number.isFinite(f?.kea), `${id} for Kea: ${f?.kea}`).toBe(true);
+      }
+      for (const id of TWIN6_ONLY) expect(Number.isFinite(byId.get(id)?.twin6), `${id} for twin6`).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
+});
