@@ -6,11 +6,11 @@
 import type { MqttConfig } from '../config/types.js';
 import { registerManagementCommands } from './handlers.js';
 import type { ManagedDaemon } from './host.js';
-import { Uplink } from './uplink.js';
+import type { Uplink } from './uplink.js';
 
 export { COMMANDS, type CommandSpec } from './commands.js';
 export type { StateDoc, OfflineDoc, EventDoc, ResponseDoc, FailoverStatus } from './documents.js';
-export { Uplink, type UplinkStats } from './uplink.js';
+export type { Uplink, UplinkStats } from './uplink.js';
 
 export class Management {
   private uplinkNow: Uplink | undefined;
@@ -26,7 +26,7 @@ export class Management {
 
   start(): this {
     registerManagementCommands(this.d, { uplinkStats: () => this.uplinkNow?.stats() });
-    this.startUplink(this.d.config.mqtt);
+    this.startUplink(this.d.config.mqtt).catch((e: unknown) => this.d.log.error({ err: e }, 'mqtt: uplink failed to start'));
     this.d.on('config-reloaded', (config) => {
       const next = key(config.mqtt);
       if (next === this.applied) return;
@@ -37,8 +37,10 @@ export class Management {
     return this;
   }
 
-  private startUplink(config: MqttConfig | undefined): void {
+  private async startUplink(config: MqttConfig | undefined): Promise<void> {
     if (!config) return;
+    // Loaded only when configured: mqtt.js and its dependencies cost about 10 MiB of RSS on a router.
+    const { Uplink } = await import('./uplink.js');
     this.uplinkNow = new Uplink(this.d, config);
     this.uplinkNow.start();
     this.d.log.info({ broker: config.url, deviceId: config.deviceId, topics: this.uplinkNow.topics.root }, 'mqtt: uplink started');
@@ -48,7 +50,7 @@ export class Management {
     const old = this.uplinkNow;
     this.uplinkNow = undefined;
     await old?.stop('uplink-stopped');
-    this.startUplink(config);
+    await this.startUplink(config);
     if (!config) this.d.log.info('mqtt: uplink stopped (no mqtt section any more)');
   }
 }
