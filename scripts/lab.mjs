@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Interactive lab: `npm run lab -- [--single] [--server twin6|kea] [--clients dhclient,dhcpcd] [--hold SEC] [--keep] [--mqtt]`
 // By default: two twin6 appliances as an RFC 8156 failover pair (primary and
-// secondary on one client LAN, partner link p0 between them). --single (or
-// --server kea, or --mqtt) runs one server instead.
+// secondary on one client LAN, partner link p0 between them) reporting to a
+// fleet broker on the LAN. --single (or --server kea) runs one server instead.
 // Builds the namespaces, starts the server(s) and the clients, prints what each
 // client got and what the server recorded, then holds the lab up (Ctrl-C, or
 // --hold seconds) so it can be poked at with `ip netns exec t6-<id>-c1 ...`,
@@ -59,12 +59,13 @@ if (reason) {
   process.exit(1);
 }
 
-if (!values.single && values.server === 'twin6' && !values.mqtt) await runPair();
+if (!values.single && values.server === 'twin6') await runPair();
 
 /** The two-appliance lab: prints what each client got and what both partners hold and say. */
 async function runPair() {
   if (values.keep) process.env['T6_LAB_KEEP'] = '1';
-  const pair = await startPairLab({ clients: kinds.map((kind) => ({ kind })), logLevel: 'info' });
+  // The fleet broker comes with the pair: both appliances report to it (twin6ctl fleet list shows them).
+  const pair = await startPairLab({ clients: kinds.map((kind) => ({ kind })), logLevel: 'info', mqtt: true });
   let stopping = false;
   const finish = async (code) => {
     if (stopping) return;
@@ -100,6 +101,11 @@ async function runPair() {
       console.log(`${role} in ${pair.server[role].name}: ${s.state}, partner ${s.partnerState}, ${s.unackedUpdates} unacknowledged; leases:`);
       for (const l of await twin6Leases(pair.stateDir(role))) console.log(`  ${l.type} ${l.address}/${l.prefixLength} ${l.state} duid ${l.duid}`);
     }
+    // The retained state is refreshed at most every 2 s; let it catch up with the failover state.
+    await new Promise((r) => setTimeout(r, 2500));
+    const list = await pair.fleet(['list']);
+    console.log(`fleet broker in ${pair.namespaces[0].name} (mqtts, per-device certificates):`);
+    console.log((list.stdout + list.stderr).trimEnd());
     console.log(`try: node dist/cli/twin6ctl.js --state-dir ${pair.stateDir('primary')} failover`);
   } catch (e) {
     console.error(e.message);

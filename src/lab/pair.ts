@@ -15,7 +15,8 @@ import { join, resolve } from 'node:path';
 import { keepDirs, sweepStaleLabs, trackDir, untrackDir } from './cleanup.js';
 import { createClient, type ClientSpec, type Dhcp6Client } from './clients.js';
 import { Namespace, newLabId } from './netns.js';
-import { tail } from './proc.js';
+import { tail, type ExecResult } from './proc.js';
+import { LAB_OPERATOR, LabBroker, makeFleetPki, randomHighPort, type FleetPki } from './mqtt.js';
 import { startServer, twin6LabConfig, twin6Server, type RunningServer, type ServerContext } from './server.js';
 import { LAB_TOPOLOGY, type LabTopology } from './topology.js';
 import { NETNS_PREFIX } from './cleanup.js';
@@ -40,7 +41,17 @@ export interface PairOptions {
   readonly topology?: LabTopology;
   /** twin6d's log level (the lab's default is debug: every packet). */
   readonly logLevel?: string;
+  /**
+   * A fleet broker (mosquitto, mutual TLS, per-device certificates, ACL) in the
+   * switch namespace on the LAN (2001:db8:1::fe), with both appliances reporting
+   * to it as devices lab-a (primary) and lab-b (secondary).
+   */
+  readonly mqtt?: boolean;
 }
+
+export const PAIR_DEVICES: Readonly<Record<PairRole, string>> = { primary: 'lab-a', secondary: 'lab-b' };
+const BROKER_ADDRESS = '2001:db8:1::fe';
+const FLEET_PREFIX = 'fleet/v1';
 
 export interface PairLab {
   readonly id: string;
@@ -59,12 +70,16 @@ export interface PairLab {
   partnerLink(up: boolean): Promise<void>;
   /** Takes one appliance's LAN interface down or up. */
   lan(role: PairRole, up: boolean): Promise<void>;
+  /** Unplugs one appliance's LAN port from the switch (its lan0 stays up, with carrier) or plugs it back. */
+  isolate(role: PairRole, isolated: boolean): Promise<void>;
+  /** With mqtt: `twin6ctl fleet …` as the lab operator, run in the broker's namespace. */
+  fleet?(args: readonly string[]): Promise<ExecResult>;
   diagnostics(): string;
   close(): Promise<void>;
 }
 
 /** A twin6 config for one side: the single-server lab config plus the failover section. */
-function pairConfig(role: PairRole, extra: Record<string, unknown>, logLevel: string | undefined) {
+function pairConfig(role: PairRole, extra: Record<string, unknown>, logLevel: string | undefined, mqtt?: (role: PairRole) => Record<string, unknown>) {
   return (ctx: ServerContext): string => {
     const base = JSON.parse(twin6LabConfig(ctx)) as Record<string, unknown>;
     const failover = {
@@ -79,7 +94,7 @@ function pairConfig(role: PairRole, extra: Record<string, unknown>, logLevel: st
     };
     if ('tls' in extra) delete (failover as Record<string, unknown>)['insecure'];
     const log = logLevel ? { log: { level: logLevel } } : {};
-    return JSON.stringify({ ...base, ...log, failover }, null, 2) + '\n';
+    return JSON.stringify({ ...base, ...log, failover, ...(mqtt ? { mqtt: mqtt(role) } : {}) }, null, 2) + '\n';
   };
 }
 
@@ -97,9 +112,12 @@ export async function startPairLab(opts: PairOptions): Promise<PairLab> {
     namespaces.push(n);
     return n;
   };
+  let broker: LabBroker | undefined;
+  let pki: FleetPki | undefined;
   const close = async () => {
     await Promise.allSettled(clients.map((c) => c.stop()));
     await Promise.allSettled(Object.values(running).map((s) => s?.stop()));
+    await broker?.stop();
     for (const n of [...namespaces].reverse()) n.removeSync();
     untrackDir(dir);
     if (!keepDirs()) rmSync(dir, { recursive: true, force: true });
@@ -112,8 +130,10 @@ export async function startPairLab(opts: PairOptions): Promise<PairLab> {
     await sw.ip(['link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0']);
     await sw.ip(['link', 'set', 'br0', 'up']);
     let port = 0;
+    const portOf = new Map<Namespace, string>();
     const plug = async (n: Namespace, ifname: string) => {
       const p = `sp${++port}`;
+      portOf.set(n, p);
       await sw.ip(['link', 'add', p, 'type', 'veth', 'peer', 'name', ifname, 'netns', n.name]);
       await sw.sysctl(`net.ipv6.conf.${p}.disable_ipv6`, '1');
       await sw.ip(['link', 'set', p, 'master', 'br0']);
@@ -144,9 +164,31 @@ export async function startPairLab(opts: PairOptions): Promise<PairLab> {
     }
     for (const n of [a, b, ...clientNamespaces]) await n.waitInterfaceReady(n === a || n === b ? topology.serverIf : topology.clientIf);
 
+    const brokerPort = randomHighPort();
+    if (opts.mqtt) {
+      await sw.sysctl('net.ipv6.conf.br0.disable_ipv6', '0');
+      await sw.sysctl('net.ipv6.conf.br0.accept_dad', '0');
+      await sw.ip(['addr', 'add', `${BROKER_ADDRESS}/64`, 'dev', 'br0', 'nodad']);
+      pki = await makeFleetPki(join(dir, 'fleet-pki'), { clients: [...Object.values(PAIR_DEVICES), LAB_OPERATOR], serverIps: ['::1', BROKER_ADDRESS] });
+      broker = new LabBroker(sw, { dir: join(dir, 'broker'), pki, listen: ['::1', BROKER_ADDRESS], port: brokerPort, prefix: FLEET_PREFIX, operators: [LAB_OPERATOR] });
+      await broker.start();
+    }
+    const mqttFor = pki
+      ? (role: PairRole) => {
+          const id = pki!.identity(PAIR_DEVICES[role]);
+          return {
+            url: `mqtts://[${BROKER_ADDRESS}]:${brokerPort}`,
+            deviceId: PAIR_DEVICES[role],
+            topicPrefix: FLEET_PREFIX,
+            tls: { caFile: pki!.ca, certFile: id.cert, keyFile: id.key },
+            commandKeys: [pki!.commandKey],
+          };
+        }
+      : undefined;
+
     const ctx = (role: PairRole): ServerContext => ({ ns: server[role], dir: join(dir, role), topology });
     const spec = (role: PairRole) =>
-      twin6Server({ config: pairConfig(role, { ...opts.failover?.both, ...opts.failover?.[role] }, opts.logLevel), entry: resolve('dist/cli/twin6d.js') });
+      twin6Server({ config: pairConfig(role, { ...opts.failover?.both, ...opts.failover?.[role] }, opts.logLevel, mqttFor), entry: resolve('dist/cli/twin6d.js') });
     const lab: PairLab = {
       id,
       dir,
@@ -173,6 +215,19 @@ export async function startPairLab(opts: PairOptions): Promise<PairLab> {
       async lan(role, up) {
         await server[role].ip(['link', 'set', topology.serverIf, up ? 'up' : 'down']);
       },
+      async isolate(role, isolated) {
+        const p = portOf.get(server[role])!;
+        await sw.ip(isolated ? ['link', 'set', p, 'nomaster'] : ['link', 'set', p, 'master', 'br0']);
+      },
+      ...(pki
+        ? {
+            fleet(args: readonly string[]) {
+              const op = pki!.identity(LAB_OPERATOR);
+              const conn = ['--broker', `mqtts://[::1]:${brokerPort}`, '--ca', pki!.ca, '--cert', op.cert, '--key', op.key, '--prefix', FLEET_PREFIX];
+              return sw.exec([process.execPath, resolve('dist/cli/twin6ctl.js'), 'fleet', ...conn, ...args], { check: false, timeoutMs: 60_000 });
+            },
+          }
+        : {}),
       diagnostics() {
         const parts = [`pair lab ${id} in ${dir}`];
         for (const role of ['primary', 'secondary'] as const) {

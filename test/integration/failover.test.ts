@@ -200,6 +200,32 @@ describe.skipIf(reason !== undefined)('a twin6 failover pair with real clients (
     }
   }, 240_000);
 
+  it('both partners report their failover state to the fleet broker, as the lab shows it', async () => {
+    const lab = await startPairLab({ clients: [{ kind: 'dhcpcd' }], mqtt: true, logLevel: 'info' });
+    try {
+      await lab.clients[0]!.waitForBinding({ timeoutMs: 30_000 });
+      await untilState(lab, 'primary', 'NORMAL');
+      await untilState(lab, 'secondary', 'NORMAL');
+      const devices = await poll(
+        async () => {
+          const r = await lab.fleet!(['list', '--json']);
+          if (!r.stdout.trim().startsWith('{')) return undefined;
+          // deviceId → its retained state document.
+          const states = JSON.parse(r.stdout) as Record<string, { online?: boolean; failover?: { role?: string; state?: string; partnerState?: string } }>;
+          const ok = (id: string, role: string) => states[id]?.online === true && states[id]?.failover?.role === role && states[id]?.failover?.state === 'NORMAL' && states[id]?.failover?.partnerState === 'NORMAL';
+          return ok('lab-a', 'primary') && ok('lab-b', 'secondary') ? Object.keys(states) : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 1000, what: 'both appliances NORMAL in the broker\'s retained state' },
+      );
+      expect(devices.length).toBe(2);
+    } catch (e) {
+      if (e instanceof Error) e.message += `\n${lab.diagnostics()}`;
+      throw e;
+    } finally {
+      await lab.close();
+    }
+  }, 120_000);
+
   it('a replaced secondary (storage lost) catches up 10k bindings with UPDREQALL while the primary keeps serving', async () => {
     const lab = await startPairLab({ clients: [{ kind: 'dhcpcd' }], startClients: false, logLevel: 'info' });
     try {
