@@ -1,0 +1,148 @@
+// The lab around one or two appliance VMs. Everything sits in namespaces the
+// lab creates and removes:
+//
+//   t6-<id>-w  the "wire": bridge br-lan (the appliances' LAN NICs and one veth
+//              port per client namespace) and bridge br-ptn (the partner link
+//              between the two appliances). QEMU runs here, its NICs are taps
+//              of this namespace, so no frame can reach the host's network.
+//   t6-<id>-c<n>  a client namespace with eth0 on br-lan (dhclient, dhcpcd,
+//              the load client).
+//
+// No user-mode networking (slirp) is ever used: it would reach outside.
+
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Appliance, loadImage, type ApplianceImage } from './appliance.js';
+import { keepDirs, NETNS_PREFIX, sweepStaleLabs, trackDir, untrackDir } from './cleanup.js';
+import { createClient, type ClientSpec, type Dhcp6Client } from './clients.js';
+import { Namespace, newLabId } from './netns.js';
+import type { OverlayFs } from '../board/profile.js';
+
+/** Addressing of the appliance lab: the same LAN as the namespace lab (2001:db8:1::/64). */
+export const APPLIANCE_TOPOLOGY = {
+  clientIf: 'eth0',
+  lan6: ['2001:db8:1::1/64', '2001:db8:1::2/64'],
+  partner6: ['fd00:6::1/64', 'fd00:6::2/64'],
+} as const;
+
+export interface ApplianceLabOptions {
+  /** 1: a standalone appliance; 2: a primary and a secondary on a partner link. */
+  readonly appliances: 1 | 2;
+  readonly clients?: readonly ClientSpec[];
+  /** Extra client namespaces with no DHCP client started (e.g. for the load client). */
+  readonly spareNamespaces?: number;
+  readonly flashFs?: OverlayFs;
+  readonly image?: ApplianceImage;
+  readonly keepDir?: boolean;
+}
+
+export class ApplianceLab {
+  private stopped = false;
+
+  private constructor(
+    readonly id: string,
+    readonly dir: string,
+    readonly wire: Namespace,
+    readonly clientNamespaces: readonly Namespace[],
+    readonly appliances: readonly Appliance[],
+    readonly clients: readonly Dhcp6Client[],
+    private readonly keep: boolean,
+  ) {}
+
+  static async create(opts: ApplianceLabOptions): Promise<ApplianceLab> {
+    sweepStaleLabs();
+    const image = opts.image ?? loadImage();
+    const id = newLabId();
+    const dir = mkdtempSync(join(tmpdir(), `t6-lab-${id}-`));
+    trackDir(dir);
+    const made: Namespace[] = [];
+    try {
+      const wire = await Namespace.create(`${NETNS_PREFIX}${id}-w`, { dir });
+      made.push(wire);
+      for (const br of ['br-lan', 'br-ptn']) {
+        // No snooping: DHCPv6 Solicits to ff02::1:2 must flood before any MLD state exists.
+        await wire.ip(['link', 'add', br, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0']);
+        await wire.sysctl(`net.ipv6.conf.${br}.disable_ipv6`, '1');
+        await wire.ip(['link', 'set', br, 'up']);
+      }
+      const port = async (ifname: string, bridge: string) => {
+        await wire.sysctl(`net.ipv6.conf.${ifname}.disable_ipv6`, '1');
+        await wire.ip(['link', 'set', ifname, 'master', bridge]);
+        await wire.ip(['link', 'set', ifname, 'up']);
+      };
+
+      const appliances: Appliance[] = [];
+      for (let i = 0; i < opts.appliances; i++) {
+        const name = String.fromCharCode(97 + i); // a, b
+        const taps = { lan: `${name}-lan`, partner: `${name}-ptn` };
+        for (const [tap, br] of [[taps.lan, 'br-lan'], [taps.partner, 'br-ptn']] as const) {
+          // Persistent taps: they outlive a SIGKILLed QEMU, and the next boot attaches again.
+          await wire.ip(['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+          await port(tap, br);
+        }
+        const pair = opts.appliances === 2;
+        appliances.push(
+          new Appliance(image, wire, {
+            name,
+            index: i + 1,
+            role: pair ? (i === 0 ? 'primary' : 'secondary') : 'standalone',
+            lan6: APPLIANCE_TOPOLOGY.lan6[i]!,
+            ...(pair ? { partner6: APPLIANCE_TOPOLOGY.partner6[i]!, peer6: APPLIANCE_TOPOLOGY.partner6[1 - i]!.split('/')[0]! } : {}),
+            flashFile: join(dir, `${name}-flash.img`),
+            ...(opts.flashFs ? { flashFs: opts.flashFs } : {}),
+            taps,
+          }, dir),
+        );
+      }
+
+      const specs = opts.clients ?? [];
+      const nsCount = specs.length + (opts.spareNamespaces ?? 0);
+      const clientNamespaces: Namespace[] = [];
+      for (let n = 1; n <= nsCount; n++) {
+        const ns = await Namespace.create(`${NETNS_PREFIX}${id}-c${n}`, { dir });
+        made.push(ns);
+        clientNamespaces.push(ns);
+        await wire.ip(['link', 'add', `c${n}`, 'type', 'veth', 'peer', 'name', APPLIANCE_TOPOLOGY.clientIf, 'netns', ns.name]);
+        await port(`c${n}`, 'br-lan');
+        await ns.sysctl(`net.ipv6.conf.${APPLIANCE_TOPOLOGY.clientIf}.accept_dad`, '0');
+        await ns.ip(['link', 'set', APPLIANCE_TOPOLOGY.clientIf, 'up']);
+        await ns.waitInterfaceReady(APPLIANCE_TOPOLOGY.clientIf);
+      }
+      const clients = specs.map((s, i) => {
+        const name = s.name ?? `${s.kind}-${i + 1}`;
+        const cdir = join(dir, name);
+        mkdirSync(cdir, { recursive: true });
+        return createClient(s, name, clientNamespaces[i]!, APPLIANCE_TOPOLOGY.clientIf, cdir);
+      });
+      return new ApplianceLab(id, dir, wire, clientNamespaces, appliances, clients, opts.keepDir ?? keepDirs());
+    } catch (e) {
+      for (const ns of made.reverse()) ns.removeSync();
+      untrackDir(dir);
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  appliance(name: string): Appliance {
+    const a = this.appliances.find((x) => x.spec.name === name);
+    if (!a) throw new Error(`no appliance ${name}`);
+    return a;
+  }
+
+  diagnostics(): string {
+    return [`appliance lab ${this.id} in ${this.dir}`, ...this.appliances.map((a) => a.diagnostics()), ...this.clients.map((c) => c.diagnostics())].join('\n');
+  }
+
+  /** Clients, then VMs (SIGKILL: their flash files go with the lab), then namespaces and files. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.allSettled(this.clients.map((c) => c.stop()));
+    await Promise.allSettled(this.appliances.map((a) => a.powerCut()));
+    for (const ns of [...this.clientNamespaces].reverse()) ns.removeSync();
+    this.wire.removeSync();
+    untrackDir(this.dir);
+    if (!this.keep) rmSync(this.dir, { recursive: true, force: true });
+  }
+}

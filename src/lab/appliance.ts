@@ -1,0 +1,334 @@
+// One twin6 appliance as a QEMU virtual machine: the image scripts/build-image
+// made, a flash file of its own, its NICs on taps of a lab namespace. The
+// serial console (kernel, init, twin6d's log) goes to a file per boot; a
+// second, virtio console carries a shell that the lab drives like an
+// operator's ssh session (twin6ctl, free, poweroff).
+//
+// TCG by default: on this project's machines /dev/kvm opens but a KVM guest
+// hangs after the kernel's real-mode setup and QEMU never falls back, so KVM
+// is used only when T6_QEMU_KVM=1 asks for it.
+
+import { existsSync, readFileSync, writeFileSync, closeSync, openSync, ftruncateSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import { join, resolve } from 'node:path';
+import { loadBoard, type BoardProfile, type OverlayFs } from '../board/profile.js';
+import { assertLabAddress } from './addr.js';
+import type { Namespace } from './netns.js';
+import { poll, sleep, tail, type LabProcess } from './proc.js';
+
+export interface ImageManifest {
+  readonly board: string;
+  readonly release: string;
+  readonly rootfsLz4Bytes: number;
+  readonly rootfsXzBytes: number | null;
+  readonly initrdBytes: number;
+  readonly vmlinuzBytes: number;
+}
+
+export interface ApplianceImage {
+  readonly dir: string;
+  readonly board: BoardProfile;
+  readonly manifest: ImageManifest;
+}
+
+/** The image built for a board (default .build/<board>); throws with what to run when it is missing. */
+export function loadImage(board = 'qemu-x86_64', dir = resolve('.build', board)): ApplianceImage {
+  for (const f of ['vmlinuz', 'initrd.gz', 'rootfs.squashfs', 'manifest.json']) {
+    if (!existsSync(join(dir, f))) throw new Error(`${join(dir, f)} is missing: run scripts/build-image --board ${board}`);
+  }
+  return {
+    dir,
+    board: loadBoard(resolve('board'), board),
+    manifest: JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as ImageManifest,
+  };
+}
+
+export const kvmRequested = (): boolean => process.env['T6_QEMU_KVM'] === '1';
+
+export interface ApplianceSpec {
+  /** Short name, also the tap prefix: "a" has taps a-lan and a-ptn. */
+  readonly name: string;
+  readonly role: 'standalone' | 'primary' | 'secondary';
+  /** LAN address with length, e.g. 2001:db8:1::1/64. */
+  readonly lan6: string;
+  readonly partner6?: string;
+  readonly peer6?: string;
+  /** The flash file; created blank (as erased flash) when missing. */
+  readonly flashFile: string;
+  /** Overrides the board's overlay filesystem (twin6.flash=). */
+  readonly flashFs?: OverlayFs;
+  /** Taps in the wire namespace, by role; a role without a tap gets no NIC. */
+  readonly taps: { readonly lan: string; readonly partner?: string };
+  /** Index used in MAC addresses, 1..254. */
+  readonly index: number;
+  /** A different image for this appliance (an upgrade). */
+  readonly image?: ApplianceImage;
+}
+
+/** Blank flash: raw NAND reads 0xFF when erased; a block disk starts as zeros (sparse). */
+export function createFlash(file: string, fs: OverlayFs, sizeMb: number): void {
+  const fd = openSync(file, 'w');
+  try {
+    if (fs === 'ubifs' || fs === 'jffs2') {
+      const chunk = Buffer.alloc(1 << 20, 0xff);
+      for (let i = 0; i < sizeMb; i++) writeSync(fd, chunk);
+    } else {
+      ftruncateSync(fd, sizeMb << 20);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface GuestLease {
+  readonly type: 'na' | 'pd';
+  readonly resource: string;
+  readonly duid: string;
+  readonly iaid: number;
+  readonly state: string;
+  readonly expiresAtSec: number;
+}
+
+export class Appliance {
+  boots = 0;
+  proc: LabProcess | undefined;
+  private bootStartMs = 0;
+  private mgmt: net.Socket | undefined;
+  private mgmtBuf = '';
+  private seq = 0;
+  image: ApplianceImage;
+
+  constructor(
+    image: ApplianceImage,
+    readonly wire: Namespace,
+    readonly spec: ApplianceSpec,
+    readonly dir: string,
+  ) {
+    this.image = spec.image ?? image;
+    for (const a of [spec.lan6, spec.partner6, spec.peer6]) if (a) assertLabAddress(a);
+  }
+
+  get flashFs(): OverlayFs {
+    return this.spec.flashFs ?? this.image.board.storage[0]!.overlayFs;
+  }
+  get mgmtPath(): string {
+    return join(this.dir, `${this.spec.name}-mgmt.sock`);
+  }
+  consoleFile(boot = this.boots): string {
+    return join(this.dir, `${this.spec.name}-console-${boot}.log`);
+  }
+  console(boot = this.boots): string {
+    const f = this.consoleFile(boot);
+    return existsSync(f) ? readFileSync(f, 'latin1') : '';
+  }
+  get running(): boolean {
+    return this.proc?.running ?? false;
+  }
+
+  commandLine(): string[] {
+    const b = this.image.board;
+    const q = b.qemu;
+    if (!q) throw new Error(`board ${b.id} has no qemu section`);
+    const s = this.spec;
+    const img = (f: string) => join(this.image.dir, f);
+    const append = [
+      `console=${b.console.device},${b.console.baud}`, 'panic=-1', 'loglevel=4',
+      `twin6.flash=${this.flashFs}`, `twin6.role=${s.role}`, `twin6.lan6=${s.lan6}`,
+      ...(s.partner6 ? [`twin6.partner6=${s.partner6}`] : []),
+      ...(s.peer6 ? [`twin6.peer6=${s.peer6}`] : []),
+    ].join(' ');
+    const mac = (nic: number) => `52:54:00:16:${s.index.toString(16).padStart(2, '0')}:${nic.toString(16).padStart(2, '0')}`;
+    const nic = (id: string, tap: string, n: number) => [
+      '-netdev', `tap,id=${id},ifname=${tap},script=no,downscript=no`,
+      // romfile= skips the iPXE option ROM: nothing boots from the network.
+      '-device', `${q.nic},netdev=${id},mac=${mac(n)},romfile=`,
+    ];
+    return [
+      q.binary,
+      ...(kvmRequested() ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', ...(q.cpu ? ['-cpu', q.cpu] : [])]),
+      '-M', q.machine, '-m', String(b.ramMb), '-smp', '1',
+      '-display', 'none', '-monitor', 'none', '-nodefaults', '-no-user-config', '-no-reboot',
+      '-serial', `file:${this.consoleFile(this.boots)}`,
+      '-kernel', img('vmlinuz'), '-initrd', img('initrd.gz'), '-append', append,
+      '-drive', `file=${img('rootfs.squashfs')},if=virtio,format=raw,readonly=on`,
+      // writeback: what the guest wrote and flushed sits in the host's page
+      // cache, which outlives a SIGKILLed QEMU; only the guest's caches die.
+      '-drive', `file=${s.flashFile},if=virtio,format=raw,cache=writeback`,
+      '-device', 'virtio-serial-pci',
+      '-chardev', `socket,id=mgmt,path=${this.mgmtPath},server=on,wait=off`,
+      '-device', 'virtconsole,chardev=mgmt',
+      ...nic('lan', s.taps.lan, 1),
+      ...(s.taps.partner ? nic('ptn', s.taps.partner, 2) : []),
+    ];
+  }
+
+  /** Powers the appliance on (a fresh console file per boot). */
+  boot(): void {
+    if (this.running) throw new Error(`${this.spec.name} is already running`);
+    if (!existsSync(this.spec.flashFile)) createFlash(this.spec.flashFile, this.flashFs, this.image.board.storage[0]!.sizeMb);
+    this.boots++;
+    writeFileSync(this.consoleFile(), '');
+    this.closeMgmt();
+    this.bootStartMs = Date.now();
+    this.proc = this.wire.spawn(`qemu-${this.spec.name}-${this.boots}`, this.commandLine(), {
+      logFile: join(this.dir, `${this.spec.name}-qemu.log`),
+    });
+  }
+
+  /** Resolves with the ms from power-on until twin6d logged "serving" on the console. */
+  async waitServing(timeoutMs = 120_000): Promise<number> {
+    await poll(() => (this.console().includes('"msg":"serving"') ? true : undefined), {
+      timeoutMs,
+      intervalMs: 100,
+      what: `${this.spec.name} (boot ${this.boots}) to serve`,
+      abortIf: () => (this.proc?.exitStatus ? `QEMU exited (${this.proc.exitStatus.code ?? this.proc.exitStatus.signal})` : undefined),
+      detail: () => this.diagnostics(),
+    });
+    return Date.now() - this.bootStartMs;
+  }
+
+  /** Power cut: SIGKILL to QEMU, nothing in the guest gets to run. */
+  async powerCut(): Promise<void> {
+    this.closeMgmt();
+    if (this.proc?.running) await this.proc.stop('SIGKILL');
+  }
+
+  /** Orderly power-off through the guest (rcK stops twin6d and makes the flash read-only). */
+  async poweroff(timeoutMs = 60_000): Promise<void> {
+    if (!this.proc?.running) return;
+    this.mgmtWrite('poweroff\n');
+    const exited = await Promise.race([this.proc.exited, sleep(timeoutMs).then(() => undefined)]);
+    this.closeMgmt();
+    if (!exited) await this.proc.stop('SIGKILL');
+  }
+
+  /**
+   * Runs a shell command on the management console and returns its output.
+   * Markers are printed with printf formats so that the echo of the typed
+   * command never matches them; a command sent before the shell was up is
+   * sent again.
+   */
+  async sh(cmd: string, timeoutMs = 60_000): Promise<{ out: string; code: number }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const token = `${process.pid}x${++this.seq}`;
+      // Earlier output (a previous answer, the shell's banner) is not needed.
+      this.mgmtBuf = '';
+      const start = 0;
+      this.mgmtWrite(`printf '@@B%s\\n' ${token}; ${cmd}; printf '@@E%s:%s\\n' ${token} $?\n`);
+      const re = new RegExp(`@@B${token}\\r?\\n([\\s\\S]*?)@@E${token}:(\\d+)`);
+      const retryAt = Date.now() + 8_000;
+      for (;;) {
+        const m = re.exec(this.mgmtBuf.slice(start));
+        if (m) return { out: (m[1] ?? '').replace(/\r/g, ''), code: Number(m[2]) };
+        if (this.proc?.exitStatus) throw new Error(`${this.spec.name}: QEMU exited while running: ${cmd}`);
+        if (Date.now() > deadline) throw new Error(`${this.spec.name}: no answer to "${cmd}" within ${timeoutMs} ms\n${tail(this.mgmtBuf, 20)}`);
+        // Nothing at all came back: the shell was not there yet; ask again.
+        if (Date.now() > retryAt && !this.mgmtBuf.slice(start).includes(`@@B${token}`)) break;
+        await sleep(50);
+      }
+    }
+  }
+
+  /** Every lease twin6d holds, from its control socket, paged (twin6ctl shows one page). */
+  async leases(): Promise<GuestLease[]> {
+    // A small reader written into the guest's RAM for this boot; it is lab
+    // tooling, not part of the image.
+    const script = [
+      "import { callControl } from '/usr/lib/twin6/dist/daemon/control.js';",
+      'let offset = 0; const out = [];',
+      'for (;;) {',
+      "  const a = await callControl('/var/lib/twin6/twin6d.sock', { cmd: 'leases', offset });",
+      '  if (!a.ok) { console.error(a.error); process.exit(1); }',
+      '  for (const l of a.result.leases) out.push([l.type, l.resource, l.duid, l.iaid, l.state, l.expiresAtSec].join(" "));',
+      '  offset += a.result.leases.length;',
+      '  if (a.result.leases.length === 0 || offset >= a.result.total) break;',
+      '}',
+      "console.log(out.join('\\n'));",
+    ].join('\n');
+    const b64 = Buffer.from(script).toString('base64');
+    await this.sh(`echo ${b64} | base64 -d > /tmp/leases.mjs`);
+    const r = await this.sh('node /tmp/leases.mjs > /tmp/leases.txt && gzip -c /tmp/leases.txt > /tmp/leases.gz && stat -c %s /tmp/leases.gz', 120_000);
+    if (r.code !== 0) throw new Error(`${this.spec.name}: reading leases failed (${r.code}): ${r.out}`);
+    const text = gunzipSync(await this.fetchFile('/tmp/leases.gz', Number(r.out.trim()))).toString('utf8');
+    return text.split('\n').filter((l) => l.trim() !== '').map((l) => {
+      const [type, resource, duid, iaid, state, expires] = l.trim().split(' ');
+      return { type: type as 'na' | 'pd', resource: resource ?? '', duid: duid ?? '', iaid: Number(iaid), state: state ?? '', expiresAtSec: Number(expires) };
+    });
+  }
+
+  /**
+   * Copies a guest file over the management console. QEMU drops what a
+   * virtconsole port writes while the host side is not reading fast enough
+   * (a console cannot be throttled), so the file comes in chunks that fit the
+   * socket's buffer, each checked against its md5 and asked for again if it
+   * arrived damaged.
+   */
+  async fetchFile(path: string, size: number): Promise<Buffer> {
+    const CHUNK = 32 << 10;
+    const parts: Buffer[] = [];
+    for (let k = 0; k * CHUNK < size; k++) {
+      const dd = `dd if=${path} bs=${CHUNK} skip=${k} count=1 2>/dev/null`;
+      for (let attempt = 1; ; attempt++) {
+        const r = await this.sh(`${dd} | md5sum; ${dd} | base64`);
+        const [sumLine = '', ...rest] = r.out.split('\n');
+        const data = Buffer.from(rest.join('').replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
+        if (createHash('md5').update(data).digest('hex') === sumLine.split(' ')[0]) {
+          parts.push(data);
+          break;
+        }
+        if (attempt >= 5) throw new Error(`${this.spec.name}: ${path} chunk ${k} arrived damaged ${attempt} times`);
+      }
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** Guest clock minus host clock, in seconds (the RTC is read at boot, TCG may drift). */
+  async clockSkewSec(): Promise<number> {
+    const before = Date.now();
+    const r = await this.sh('date +%s');
+    const host = (before + Date.now()) / 2000;
+    return Number(r.out.trim()) - host;
+  }
+
+  diagnostics(): string {
+    return `--- appliance ${this.spec.name} boot ${this.boots}, console (tail):\n${tail(this.console(), 40)}\n--- ${this.spec.name} mgmt (tail):\n${tail(this.mgmtBuf, 10)}`;
+  }
+
+  private mgmtWrite(text: string): void {
+    if (!this.mgmt || this.mgmt.destroyed) {
+      if (!existsSync(this.mgmtPath)) return; // QEMU not listening yet: sh() retries
+      const s = net.connect(this.mgmtPath);
+      s.setEncoding('latin1');
+      s.on('data', (d: string) => {
+        // Cleared by each sh() call, so it holds at most one answer.
+        this.mgmtBuf += d;
+      });
+      s.on('error', () => s.destroy());
+      this.mgmt = s;
+    }
+    this.mgmt.write(text);
+  }
+
+  private closeMgmt(): void {
+    this.mgmt?.destroy();
+    this.mgmt = undefined;
+    this.mgmtBuf = '';
+  }
+}
+
+/** Why appliance VMs cannot run here, or undefined: tests skip (or fail when required) with it. */
+export async function applianceUnavailableReason(board = 'qemu-x86_64'): Promise<string | undefined> {
+  const { missingBinaries } = await import('./prereq.js');
+  if (process.platform !== 'linux') return `QEMU appliances need Linux (this is ${process.platform})`;
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'the appliance lab needs root (network namespaces, taps)';
+  const b = loadBoard(resolve('board'), board);
+  const bins = [b.qemu?.binary ?? 'qemu-system-x86_64', 'ip', 'mksquashfs', 'dpkg-deb', 'apt-get'];
+  const missing = await missingBinaries(bins);
+  if (missing.length > 0) return `missing binaries: ${missing.join(', ')} (scripts/setup-debian installs them)`;
+  if (!existsSync('/dev/net/tun')) return '/dev/net/tun is missing (taps)';
+  if (!existsSync('/bin/busybox')) return 'busybox-static is not installed (scripts/setup-debian)';
+  return undefined;
+}

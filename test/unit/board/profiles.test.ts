@@ -1,0 +1,39 @@
+// Every board profile in board/ is well-formed, and the checks catch what
+// would break an image or a device: a 32-bit or FPU-less CPU, too little
+// RAM for node, raw flash without a flash filesystem, a missing LAN port.
+
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { checkBoard, interfaceFor, loadBoards, type BoardProfile } from '../../../src/board/profile.js';
+
+const boards = loadBoards('board');
+const qemu = JSON.parse(readFileSync('board/qemu-x86_64.json', 'utf8')) as BoardProfile;
+
+describe('board profiles', () => {
+  it('are all valid, one file per board, with both emulated boards and at least three real ones', () => {
+    expect(boards.map((b) => b.id)).toContain('qemu-x86_64');
+    expect(boards.map((b) => b.id)).toContain('qemu-aarch64');
+    expect(boards.filter((b) => b.kind === 'hardware').length).toBeGreaterThanOrEqual(3);
+    for (const b of boards) expect(readFileSync(`board/${b.id}.json`, 'utf8')).toContain(`"id": "${b.id}"`);
+  });
+
+  it('give every board a LAN interface, a console and a way to flash it', () => {
+    for (const b of boards) {
+      expect(interfaceFor(b, 'lan'), b.id).toBeTruthy();
+      expect(b.console.baud, b.id).toBeGreaterThan(0);
+      expect(b.flashing.length, b.id).toBeGreaterThan(0);
+    }
+  });
+
+  it('refuse what cannot run twin6', () => {
+    const bad = (patch: Record<string, unknown>) => checkBoard({ ...qemu, ...patch }, 'x');
+    expect(checkBoard(qemu, 'x')).toEqual([]);
+    expect(bad({ ramMb: 128 }).join()).toMatch(/ramMb/);
+    expect(bad({ arch: 'mipsel' }).join()).toMatch(/arch/);
+    expect(bad({ nodeArch: 'arm64' }).join()).toMatch(/do not match/);
+    expect(bad({ cpu: { cores: 1, fpu: false, model: 'x' } }).join()).toMatch(/FPU/);
+    expect(bad({ interfaces: [{ name: 'eth0', role: 'wan' }] }).join()).toMatch(/lan interface/);
+    expect(bad({ storage: [{ kind: 'spi-nand', sizeMb: 128, overlayFs: 'ext4' }] }).join()).toMatch(/eraseKb|UBIFS/);
+    expect(bad({ qemu: undefined }).join()).toMatch(/qemu/);
+  });
+});
