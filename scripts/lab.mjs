@@ -59,6 +59,19 @@ if (reason) {
   process.exit(1);
 }
 
+/** Clients give their leases back before the lab goes away, as a person shutting down a lab would. */
+async function releaseAll(clients) {
+  for (const c of clients) {
+    if (!c.process.running) continue;
+    try {
+      await c.release();
+      console.log(`${c.name}: released`);
+    } catch (e) {
+      console.error(`${c.name}: release failed: ${e.message}`);
+    }
+  }
+}
+
 if (!values.single && values.server === 'twin6') await runPair();
 
 /** The two-appliance lab: prints what each client got and what both partners hold and say. */
@@ -70,15 +83,7 @@ async function runPair() {
   const finish = async (code) => {
     if (stopping) return;
     stopping = true;
-    for (const c of pair.clients) {
-      if (!c.process.running) continue;
-      try {
-        await c.release();
-        console.log(`${c.name}: released`);
-      } catch (e) {
-        console.error(`${c.name}: release failed: ${e.message}`);
-      }
-    }
+    await releaseAll(pair.clients);
     await pair.close();
     console.log(values.keep ? `lab stopped; files kept in ${pair.dir}` : 'lab stopped and removed');
     process.exit(code);
@@ -125,15 +130,7 @@ let stopping = false;
 const finish = async (code) => {
   if (stopping) return;
   stopping = true;
-  for (const c of lab.clients) {
-    if (!c.process.running) continue;
-    try {
-      await c.release();
-      console.log(`${c.name}: released`);
-    } catch (e) {
-      console.error(`${c.name}: release failed: ${e.message}`);
-    }
-  }
+  await releaseAll(lab.clients);
   await fleet?.stop();
   await lab.stop();
   console.log(values.keep ? `lab stopped; files kept in ${lab.dir}` : 'lab stopped and removed');
