@@ -65,7 +65,8 @@ export class BenchContext {
   readonly problems: string[] = [];
 
   constructor(
-    readonly lan: Lan,
+    /** The single-server LAN, or (pair mode) the pair's primary namespace and its client. */
+    readonly lan: Pick<Lan, 'server' | 'clients'>,
     readonly root: string,
     readonly opts: BenchOptions,
   ) {}

@@ -19,6 +19,8 @@ export interface StepResult {
   readonly syncsPerSec?: number;
   readonly note?: string;
   readonly attempt?: number;
+  /** Pair mode: leases each partner holds after the step (twin6: store size; Kea: memfile CSV records). */
+  readonly pairLeases?: { readonly primary: number; readonly secondary: number };
 }
 
 export interface LadderResult {
@@ -68,18 +70,33 @@ async function step(ctx: BenchContext, server: ServerName, mode: LeaseMode, rate
 function describe(s: StepResult): string {
   const pct = (s.failedRatio * 100).toFixed(2);
   const syncs = s.syncsPerSec !== undefined ? `, ${Math.round(s.syncsPerSec)} syncs/s` : '';
-  return `${s.rate}/s: ${s.clean ? 'clean' : 'FAIL'} (${pct}% failed, ${s.achievedRate.toFixed(0)} done/s${syncs}${s.note ? `, ${s.note}` : ''})`;
+  const pair = s.pairLeases ? `, leases primary/secondary ${s.pairLeases.primary}/${s.pairLeases.secondary}` : '';
+  return `${s.rate}/s: ${s.clean ? 'clean' : 'FAIL'} (${pct}% failed, ${s.achievedRate.toFixed(0)} done/s${syncs}${pair}${s.note ? `, ${s.note}` : ''})`;
 }
 
 export async function ladder(ctx: BenchContext, server: ServerName, mode: LeaseMode): Promise<LadderResult> {
+  return climb(ctx, server, mode, server, (rate) => step(ctx, server, mode, rate));
+}
+
+/**
+ * The rate search itself, for any way of running one step (a single server
+ * here, a failover pair in pair.ts): doubling, then 1/8 of the bracket.
+ */
+export async function climb(
+  ctx: BenchContext,
+  server: ServerName,
+  mode: LeaseMode,
+  label: string,
+  runStep: (rate: number) => Promise<StepResult>,
+): Promise<LadderResult> {
   const steps: StepResult[] = [];
   // A failing step is run once more and counts only if it fails again: on a
   // shared machine one burst of someone else's work should not end a ladder.
   const tryRate = async (rate: number): Promise<boolean> => {
     for (let attempt = 1; attempt <= 2; attempt++) {
-      const s = { ...(await step(ctx, server, mode, rate)), attempt };
+      const s = { ...(await runStep(rate)), attempt };
       steps.push(s);
-      ctx.note(`${server} ${mode} ${describe(s)}${attempt > 1 ? ' (retry)' : ''}`);
+      ctx.note(`${label} ${mode} ${describe(s)}${attempt > 1 ? ' (retry)' : ''}`);
       if (s.clean) return true;
     }
     return false;

@@ -3,7 +3,7 @@
 // lab network namespaces, driven by ISC's perfdhcp. Needs root, kea-dhcp6,
 // perfdhcp, strace and iproute2. See docs/benchmarks.md.
 
-import { mkdtempSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, statfsSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { trackDir, untrackDir } from '../lab/cleanup.js';
@@ -13,22 +13,26 @@ import { BenchContext, FULL, QUICK, type BenchOptions } from './context.js';
 import { ladder } from './ladder.js';
 import { bindingsRun, latency } from './measure.js';
 import type { LeaseMode } from './perfdhcp.js';
+import { PAIR_LADDER, PAIR_PLAN, pairBench, pairTable, PairTopology, type PairResults } from './pair.js';
 import { figures, machine, table, type Results } from './report.js';
 import { SERVER_NAMES, TWIN6D, type ServerName } from './servers.js';
 
-const USAGE = `usage: node dist/bench/main.js [--quick] [--json FILE] [--servers twin6,kea]
+const USAGE = `usage: node dist/bench/main.js [--pair] [--quick] [--json FILE] [--servers twin6,kea]
                               [--kea-threads N] [--step-seconds N] [--keep] [--cpu-prof DIR]
+  --pair          failover pairs instead: IA_NA ladder of a twin6 pair against a Kea hot-standby pair
   --quick         low rate, a few seconds per server (the smoke test)
   --json FILE     also write the figures as JSON
   --servers       measure only these (default both)
-  --kea-threads   run Kea multi-threaded with N threads (default: Kea 2.2's default, single-threaded)
+  --kea-threads   run Kea multi-threaded with N threads (default: Kea 2.2's default, single-threaded;
+                  with --pair Kea is always multi-threaded, 0 = one thread per CPU)
   --step-seconds  perfdhcp period of each ladder step (default 5)
   --keep          keep configs, logs and lease files of every run
   --cpu-prof DIR  run twin6d under node --cpu-prof, one .cpuprofile per start in DIR`;
 
 const TMPFS_MAGIC = 0x01021994;
 
-function parse(argv: readonly string[]): { opts: BenchOptions; json?: string } {
+function parse(argv: readonly string[]): { opts: BenchOptions; json?: string; pair: boolean } {
+  let pair = false;
   let quick = false;
   let keep = false;
   let json: string | undefined;
@@ -44,6 +48,7 @@ function parse(argv: readonly string[]): { opts: BenchOptions; json?: string } {
       return v;
     };
     if (a === '--quick') quick = true;
+    else if (a === '--pair') pair = true;
     else if (a === '--keep') keep = true;
     else if (a === '--json') json = value();
     else if (a === '--kea-threads') keaThreads = Number(value());
@@ -59,17 +64,23 @@ function parse(argv: readonly string[]): { opts: BenchOptions; json?: string } {
   }
   if (!(Number.isInteger(keaThreads) && keaThreads >= 0 && keaThreads <= 64)) throw new Error('--kea-threads: 0..64');
   if (stepSeconds !== undefined && !(stepSeconds >= 1 && stepSeconds <= 120)) throw new Error('--step-seconds: 1..120');
-  const base = quick ? QUICK : FULL;
+  const base = quick ? QUICK : pair ? { ...FULL, ...PAIR_LADDER } : FULL;
   const extra = { ...(stepSeconds ? { stepSeconds } : {}), ...(cpuProf ? { twin6CpuProfDir: cpuProf } : {}) };
-  return { opts: { ...base, ...extra, servers, keaThreads, keep }, json };
+  if (pair && cpuProf) throw new Error('--cpu-prof is not supported with --pair');
+  return { opts: { ...base, ...extra, servers, keaThreads, keep }, json, pair };
 }
 
-async function preflight(opts: BenchOptions): Promise<void> {
+async function preflight(opts: BenchOptions, pair: boolean): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the bench needs root (network namespaces, port 547)');
   const tools = ['ip', 'perfdhcp', 'strace', ...(opts.servers.includes('kea') ? ['kea-dhcp6'] : [])];
   for (const t of tools) {
     const r = await run(['sh', '-c', 'command -v "$1"', 'sh', t], { check: false });
     if (r.code !== 0) throw new Error(`${t} is not installed (Debian: kea-dhcp6-server, kea-admin, strace, iproute2)`);
+  }
+  if (pair && opts.servers.includes('kea')) {
+    for (const lib of ['libdhcp_ha.so', 'libdhcp_lease_cmds.so']) {
+      if (!existsSync(join(PAIR_PLAN.keaHooks, lib))) throw new Error(`${join(PAIR_PLAN.keaHooks, lib)} missing (Debian: kea-common)`);
+    }
   }
   if (opts.servers.includes('twin6')) {
     const r = await run([process.execPath, TWIN6D, '--help'], { check: false, timeoutMs: 15_000 });
@@ -122,9 +133,48 @@ async function bench(ctx: BenchContext): Promise<Results> {
   return withRate;
 }
 
+/** --pair: the failover pairs' IA_NA ladders on their own topology (src/bench/pair.ts). */
+async function pairMain(opts: BenchOptions, json: string | undefined): Promise<number> {
+  const root = mkdtempSync(join(tmpdir(), 't6-bench-pair-'));
+  if (!opts.keep) trackDir(root);
+  const started = new Date();
+  const loadAtStart = loadavg()[0];
+  const topo = await PairTopology.create(root);
+  const ctx = new BenchContext(topo.lanView, root, opts);
+  ctx.note(`namespaces ${topo.namespaces.map((n) => n.name).join(', ')}, run directory ${root}`);
+  let results: PairResults;
+  try {
+    results = await pairBench(ctx, topo);
+  } finally {
+    topo.removeSync();
+  }
+  process.stdout.write(`\n${pairTable(results)}\n`);
+  const doc = {
+    bench: 'twin6 failover pair vs ISC Kea hot-standby pair (npm run bench -- --pair)',
+    version: 1,
+    date: started.toISOString(),
+    durationSec: Math.round((Date.now() - started.getTime()) / 1000),
+    mode: opts.quick ? 'pair-quick' : 'pair',
+    machine: { ...machine(), loadAvg1mAtStart: loadAtStart, loadAvg1mAtEnd: loadavg()[0] },
+    options: opts,
+    figures: [{ id: 'pair_rate_na', label: 'Highest clean rate, IA_NA, failover pair', unit: 'exchanges/s', better: 'higher', twin6: results.twin6, kea: results.kea, ratio: results.ratio }],
+    details: results,
+    problems: ctx.problems,
+  };
+  if (json) writeFileSync(json, `${JSON.stringify(doc, null, 2)}\n`);
+  if (ctx.problems.length > 0) process.stdout.write(`\n${ctx.problems.length} problem(s):\n${ctx.problems.map((p) => `- ${p}`).join('\n')}\n`);
+  if (opts.keep) {
+    untrackDir(root);
+    process.stdout.write(`run directories kept in ${root}\n`);
+  }
+  process.stdout.write(`bench took ${doc.durationSec} s\n`);
+  return ctx.problems.length > 0 ? 1 : 0;
+}
+
 async function main(): Promise<number> {
-  const { opts, json } = parse(process.argv.slice(2));
-  await preflight(opts);
+  const { opts, json, pair } = parse(process.argv.slice(2));
+  await preflight(opts, pair);
+  if (pair) return pairMain(opts, json);
   const root = mkdtempSync(join(tmpdir(), 't6-bench-'));
   if (!opts.keep) trackDir(root);
   const started = new Date();

@@ -72,3 +72,41 @@ describe.skipIf(reason !== undefined)('npm run bench -- --quick', () => {
     }
   }, 240_000);
 });
+
+// --pair --quick: one 50/s IA_NA step against each failover pair (twin6
+// primary+secondary in NORMAL, Kea hot-standby with a 2 s heartbeat); about
+// 20-30 s on 2 vCPUs, most of it Kea's HA handshake.
+describe.skipIf(reason !== undefined)('npm run bench -- --pair --quick', () => {
+  it('runs both pairs to their serving state and reports a rate for each', async () => {
+    expect(existsSync(MAIN), `${MAIN} missing: npm run build`).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 't6-bench-smoke-'));
+    const jsonFile = join(dir, 'pair.json');
+    try {
+      const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        execFile(process.execPath, [MAIN, '--pair', '--quick', '--json', jsonFile], { timeout: 110_000, killSignal: 'SIGTERM', maxBuffer: 8 << 20 },
+          (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, out: `${stdout}\n${stderr}` }));
+      });
+      expect(existsSync(jsonFile), `no JSON written; bench output:\n${run.out}`).toBe(true);
+      const doc = JSON.parse(readFileSync(jsonFile, 'utf8')) as {
+        mode: string;
+        figures: Figure[];
+        problems: string[];
+        details: { ladders: { server: string; steps: { pairLeases?: { primary: number; secondary: number } }[] }[] };
+      };
+      expect(doc.mode).toBe('pair-quick');
+      expect(doc.problems, run.out).toEqual([]);
+      expect(run.code, run.out).toBe(0);
+      const f = doc.figures.find((x) => x.id === 'pair_rate_na');
+      expect(f?.twin6, run.out).toBe(50);
+      expect(f?.kea, run.out).toBe(50);
+      // Both pairs replicated: the partner holds what the serving side granted.
+      for (const l of doc.details.ladders) {
+        const leases = l.steps[0]?.pairLeases;
+        expect(leases, `${l.server}: lease counts`).toBeDefined();
+        expect(leases!.secondary, `${l.server}: partner leases`).toBeGreaterThan(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
+});

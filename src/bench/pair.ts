@@ -1,0 +1,442 @@
+// npm run bench -- --pair: the highest clean IA_NA rate of a twin6 failover
+// pair (RFC 8156) against a Kea 2.2 hot-standby pair (the HA hook), on one
+// bench-owned topology that mirrors src/lab/pair.ts:
+//
+//   t6-bench-<id>-a  lan0 2001:db8:1::1/64 ─┐                      ┌─ eth0  t6-bench-<id>-c1 (perfdhcp)
+//                    p0   fd00:ffff::1/64   ├─ br0 (t6-bench-<id>-sw) ┘
+//   t6-bench-<id>-b  lan0 2001:db8:1::2/64 ─┘
+//                    p0   fd00:ffff::2/64   (veth a.p0 ↔ b.p0: the partner link)
+//
+// perfdhcp Solicits ff02::1:2 on br0: both servers hear every packet; only
+// the serving one (twin6's primary in NORMAL, Kea's server1 in hot-standby)
+// answers, and it must tell its partner about every lease (twin6: BNDUPD;
+// Kea: lease6-bulk-apply over HTTP, the Reply parked until the standby acks).
+// Every ladder step starts both partners on fresh, empty state and waits
+// until they report a serving state before any traffic.
+
+import { connect } from 'node:net';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { callControl, CONTROL_SOCKET_NAME } from '../daemon/control.js';
+import { formatIPv6 } from '../lab/addr.js';
+import { Namespace, newLabId } from '../lab/netns.js';
+import { NETNS_PREFIX } from '../lab/cleanup.js';
+import { poll, sleep, tail } from '../lab/proc.js';
+import { BenchContext, CLIENT_IF, MAX_FAILED_RATIO, type BenchOptions } from './context.js';
+import { climb, type LadderResult, type StepResult } from './ladder.js';
+import { runPerfdhcp, warmUp } from './perfdhcp.js';
+import { PLAN, poolRange, RunningServer, TWIN6D, twin6StateDir, writeTwin6Config, type ServerName } from './servers.js';
+
+export type PairRole = 'primary' | 'secondary';
+const ROLES: readonly PairRole[] = ['primary', 'secondary'];
+
+export const PAIR_PLAN = {
+  link: 'p0',
+  partner: { primary: 'fd00:ffff::1', secondary: 'fd00:ffff::2' } as Record<PairRole, string>,
+  lan: { primary: '2001:db8:1::1', secondary: '2001:db8:1::2' } as Record<PairRole, string>,
+  /** twin6: RFC 8156's MCLT, its default. */
+  mcltSec: 3600,
+  /** Kea HA: the dedicated HTTP listener of each server, on the partner link. */
+  keaHaPort: 8001,
+  keaHeartbeatMs: 10_000,
+  keaHooks: '/usr/lib/x86_64-linux-gnu/kea/hooks',
+} as const;
+
+/** How long both partners may take to reach their serving state (Kea's heartbeats are 10 s apart). */
+const READY_TIMEOUT_MS = 90_000;
+
+export class PairTopology {
+  private constructor(
+    readonly namespaces: readonly Namespace[],
+    readonly server: Readonly<Record<PairRole, Namespace>>,
+    readonly client: Namespace,
+  ) {}
+
+  /** The shape BenchContext wants: the primary's namespace and the client. */
+  get lanView(): { server: Namespace; clients: readonly Namespace[] } {
+    return { server: this.server.primary, clients: [this.client] };
+  }
+
+  static async create(dir: string): Promise<PairTopology> {
+    const id = `bench-${newLabId()}`;
+    const created: Namespace[] = [];
+    const ns = async (suffix: string): Promise<Namespace> => {
+      const n = await Namespace.create(`${NETNS_PREFIX}${id}-${suffix}`, { dir });
+      created.push(n);
+      return n;
+    };
+    try {
+      const sw = await ns('sw');
+      const a = await ns('a');
+      const b = await ns('b');
+      const c = await ns('c1');
+      await sw.ip(['link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0']);
+      await sw.ip(['link', 'set', 'br0', 'up']);
+      let port = 0;
+      const plug = async (n: Namespace, ifname: string): Promise<void> => {
+        const p = `sp${++port}`;
+        await sw.ip(['link', 'add', p, 'type', 'veth', 'peer', 'name', ifname, 'netns', n.name]);
+        await sw.sysctl(`net.ipv6.conf.${p}.disable_ipv6`, '1');
+        await sw.ip(['link', 'set', p, 'master', 'br0']);
+        await sw.ip(['link', 'set', p, 'up']);
+        await n.sysctl(`net.ipv6.conf.${ifname}.accept_dad`, '0');
+        await n.ip(['link', 'set', ifname, 'up']);
+      };
+      const server: Record<PairRole, Namespace> = { primary: a, secondary: b };
+      for (const role of ROLES) {
+        await plug(server[role], PLAN.iface);
+        await server[role].ip(['addr', 'add', `${PAIR_PLAN.lan[role]}/64`, 'dev', PLAN.iface, 'nodad']);
+      }
+      await plug(c, CLIENT_IF);
+      await a.ip(['link', 'add', PAIR_PLAN.link, 'type', 'veth', 'peer', 'name', PAIR_PLAN.link, 'netns', b.name]);
+      for (const role of ROLES) {
+        const n = server[role];
+        await n.sysctl(`net.ipv6.conf.${PAIR_PLAN.link}.accept_dad`, '0');
+        await n.ip(['addr', 'add', `${PAIR_PLAN.partner[role]}/64`, 'dev', PAIR_PLAN.link, 'nodad']);
+        await n.ip(['link', 'set', PAIR_PLAN.link, 'up']);
+      }
+      for (const n of [a, b]) await n.waitInterfaceReady(PLAN.iface);
+      await c.waitInterfaceReady(CLIENT_IF);
+      return new PairTopology(created, server, c);
+    } catch (e) {
+      for (const n of created.reverse()) n.removeSync();
+      throw e;
+    }
+  }
+
+  removeSync(): void {
+    for (const n of [...this.namespaces].reverse()) n.removeSync();
+  }
+}
+
+// ---------------------------------------------------------------- configs
+
+function writeTwin6PairConfig(dir: string, role: PairRole): string {
+  const file = writeTwin6Config(dir);
+  const config = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  config['failover'] = {
+    role,
+    localAddress: PAIR_PLAN.partner[role],
+    peerAddress: PAIR_PLAN.partner[role === 'primary' ? 'secondary' : 'primary'],
+    // The bench measures the protocol, not TLS; insecure must be said explicitly.
+    insecure: true,
+    mcltSec: PAIR_PLAN.mcltSec,
+    startupSec: 2,
+  };
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
+}
+
+const KEA_NAME: Record<PairRole, string> = { primary: 'server1', secondary: 'server2' };
+const keaSocket = (dir: string): string => join(dir, 'kea6.sock');
+
+export function writeKeaPairConfig(dir: string, role: PairRole, threads: number, heartbeatMs: number = PAIR_PLAN.keaHeartbeatMs): string {
+  const file = join(dir, 'kea-dhcp6.json');
+  const url = (r: PairRole): string => `http://[${PAIR_PLAN.partner[r]}]:${PAIR_PLAN.keaHaPort}/`;
+  const config = {
+    Dhcp6: {
+      'data-directory': dir,
+      'interfaces-config': { interfaces: [PLAN.iface] },
+      'lease-database': { type: 'memfile', persist: true, name: join(dir, 'kea-leases6.csv'), 'lfc-interval': 0 },
+      // HA's dedicated HTTP listener exists only with multi-threading (Kea ≥ 2.0);
+      // without it every HA server needs a kea-ctrl-agent in front. 0 = one thread per CPU.
+      'multi-threading': { 'enable-multi-threading': true, 'thread-pool-size': threads, 'packet-queue-size': 64 },
+      'control-socket': { 'socket-type': 'unix', 'socket-name': keaSocket(dir) },
+      'preferred-lifetime': PLAN.preferredSec,
+      'valid-lifetime': PLAN.validSec,
+      'renew-timer': PLAN.t1Sec,
+      'rebind-timer': PLAN.t2Sec,
+      'option-data': [{ name: 'dns-servers', data: PLAN.dnsServer }],
+      'hooks-libraries': [
+        { library: join(PAIR_PLAN.keaHooks, 'libdhcp_lease_cmds.so') },
+        {
+          library: join(PAIR_PLAN.keaHooks, 'libdhcp_ha.so'),
+          parameters: {
+            'high-availability': [
+              {
+                'this-server-name': KEA_NAME[role],
+                mode: 'hot-standby',
+                'heartbeat-delay': heartbeatMs,
+                'max-response-delay': 60_000,
+                'max-ack-delay': 5_000,
+                'max-unacked-clients': 0,
+                'sync-timeout': 60_000,
+                // Lockstep: the active server parks each Reply until the standby acknowledged the lease.
+                'send-lease-updates': true,
+                'sync-leases': true,
+                'wait-backup-ack': false,
+                'multi-threading': { 'enable-multi-threading': true, 'http-dedicated-listener': true, 'http-listener-threads': 0, 'http-client-threads': 0 },
+                peers: [
+                  { name: KEA_NAME.primary, url: url('primary'), role: 'primary', 'auto-failover': true },
+                  { name: KEA_NAME.secondary, url: url('secondary'), role: 'standby', 'auto-failover': true },
+                ],
+              },
+            ],
+          },
+        },
+      ],
+      subnet6: [
+        {
+          id: 1,
+          subnet: PLAN.subnet,
+          interface: PLAN.iface,
+          pools: [{ pool: poolRange() }],
+          'pd-pools': [{ prefix: formatIPv6(PLAN.pdPrefix), 'prefix-len': PLAN.pdPrefixLength, 'delegated-len': PLAN.pdDelegatedLength }],
+        },
+      ],
+      loggers: [{ name: 'kea-dhcp6', output_options: [{ output: join(dir, 'kea.log') }], severity: 'WARN' }],
+    },
+  };
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
+}
+
+// ---------------------------------------------------------------- control
+
+/** One command over Kea's unix control socket; Kea closes the connection after its answer. */
+export function keaCommand(socket: string, command: string, timeoutMs = 5000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const s = connect(socket);
+    let buf = '';
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`${command}: no answer on ${socket} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const finish = (): void => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(buf));
+      } catch (e) {
+        reject(new Error(`${command}: unparsable answer: ${buf.slice(0, 300)} (${String(e)})`));
+      }
+    };
+    s.on('connect', () => s.write(JSON.stringify({ command })));
+    s.on('data', (d) => {
+      buf += d.toString('utf8');
+      // Kea may keep the socket open: a complete JSON object is the answer.
+      try {
+        JSON.parse(buf);
+        s.end();
+      } catch {
+        /* more to come */
+      }
+    });
+    s.on('end', finish);
+    s.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+interface KeaHaStatus {
+  local?: { role?: string; state?: string };
+  remote?: { role?: string; 'last-state'?: string; 'in-touch'?: boolean };
+}
+
+/** Kea's status-get → its HA view: our state and what we last heard of the partner. */
+async function keaHaState(dir: string): Promise<KeaHaStatus | undefined> {
+  try {
+    const a = (await keaCommand(keaSocket(dir), 'status-get')) as { result?: number; arguments?: { 'high-availability'?: { 'ha-servers'?: KeaHaStatus }[] } };
+    return a.arguments?.['high-availability']?.[0]?.['ha-servers'];
+  } catch {
+    return undefined;
+  }
+}
+
+async function twin6FailoverState(dir: string): Promise<{ state?: string; partnerState?: string } | undefined> {
+  try {
+    const a = await callControl(join(twin6StateDir(dir), CONTROL_SOCKET_NAME), { cmd: 'failover.status' });
+    return a.ok ? (a.result as { state?: string; partnerState?: string }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------- one pair
+
+export interface PairServers {
+  readonly servers: Record<PairRole, RunningServer>;
+  /** What each partner said last while we waited for it (for the report). */
+  readonly ready: string;
+  readonly readyMs: number;
+}
+
+async function startOne(name: ServerName, role: PairRole, ns: Namespace, dir: string, opts: BenchOptions): Promise<RunningServer> {
+  const argv =
+    name === 'kea'
+      ? // --quick measures nothing: a 2 s heartbeat only shortens the HA handshake (the smoke test's time).
+        ['kea-dhcp6', '-c', writeKeaPairConfig(dir, role, opts.keaThreads, opts.quick ? 2000 : PAIR_PLAN.keaHeartbeatMs)]
+      : [process.execPath, TWIN6D, '--config', writeTwin6PairConfig(dir, role), '--state-dir', twin6StateDir(dir)];
+  const env = { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir };
+  const launchedNs = process.hrtime.bigint();
+  const proc = ns.spawn(`${name}-${role}`, argv, { logFile: join(dir, `${name}.out`), env });
+  return new RunningServer(name, dir, proc, proc.pid, launchedNs);
+}
+
+/** Both partners on fresh state; resolves once both report their serving state. */
+export async function startPair(ctx: BenchContext, topo: PairTopology, name: ServerName, label: string): Promise<PairServers> {
+  const t0 = Date.now();
+  const servers: Partial<Record<PairRole, RunningServer>> = {};
+  try {
+    for (const role of ROLES) {
+      const dir = ctx.newDir(`${label}-${role}`);
+      servers[role] = await startOne(name, role, topo.server[role], dir, ctx.opts);
+    }
+    const both = servers as Record<PairRole, RunningServer>;
+    const dead = (): string | undefined => {
+      for (const role of ROLES) if (!both[role].proc.running) return `${name} ${role} exited (${JSON.stringify(both[role].proc.exitStatus)})\n${both[role].log()}`;
+      return undefined;
+    };
+    let last = '';
+    await poll(
+      async () => {
+        if (name === 'twin6') {
+          const [p, s] = await Promise.all([twin6FailoverState(both.primary.dir), twin6FailoverState(both.secondary.dir)]);
+          last = `primary ${p?.state}/${p?.partnerState}, secondary ${s?.state}/${s?.partnerState}`;
+          return [p?.state, p?.partnerState, s?.state, s?.partnerState].every((x) => x === 'NORMAL') ? true : undefined;
+        }
+        const [p, s] = await Promise.all([keaHaState(both.primary.dir), keaHaState(both.secondary.dir)]);
+        last = `server1 ${p?.local?.state}/${p?.remote?.['last-state']}, server2 ${s?.local?.state}/${s?.remote?.['last-state']}`;
+        return p?.local?.state === 'hot-standby' && s?.local?.state === 'hot-standby' ? true : undefined;
+      },
+      { timeoutMs: READY_TIMEOUT_MS, intervalMs: 200, what: `${name} pair in its serving state`, abortIf: dead, detail: () => last },
+    );
+    // Both must also listen on 547 (twin6's secondary listens but leaves Solicits to the primary).
+    for (const role of ROLES) {
+      await poll(async () => ((await topo.server[role].udpListeners(547)).length > 0 ? true : undefined), {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+        what: `${name} ${role} on port 547`,
+        abortIf: dead,
+      });
+    }
+    return { servers: both, ready: last, readyMs: Date.now() - t0 };
+  } catch (e) {
+    await Promise.allSettled(Object.values(servers).map((s) => s.stop()));
+    const logs = Object.entries(servers).map(([r, s]) => `--- ${r}:\n${tail(s.log(), 15)}`).join('\n');
+    for (const s of Object.values(servers)) ctx.dropDir(s.dir);
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\n${logs}`);
+  }
+}
+
+const PAIR_SEED = 7;
+
+async function pairStep(ctx: BenchContext, topo: PairTopology, name: ServerName, rate: number): Promise<StepResult> {
+  const pair = await startPair(ctx, topo, name, `pair-${name}-${rate}`);
+  const seconds = ctx.opts.stepSeconds;
+  let crashed: string | undefined;
+  let leases: { primary: number; secondary: number } | undefined;
+  let result: StepResult | undefined;
+  try {
+    ctx.note(`${name} pair serving after ${(pair.readyMs / 1000).toFixed(1)} s (${pair.ready})`);
+    await warmUp(topo.client, CLIENT_IF, 'na', rate, ctx.opts.quick);
+    const r = await runPerfdhcp(topo.client, { iface: CLIENT_IF, mode: 'na', rate, seconds, seed: rate * 10 + PAIR_SEED });
+    for (const role of ROLES) {
+      const s = pair.servers[role];
+      if (!s.proc.running) crashed = `${name} ${role} exited during the pair step at ${rate}/s: ${JSON.stringify(s.proc.exitStatus)}\n${s.log()}`;
+    }
+    // Still a pair after the load? (A partner that fell out of NORMAL/hot-standby would not have been lockstep.)
+    const after = name === 'twin6'
+      ? await Promise.all(ROLES.map(async (r) => (await twin6FailoverState(pair.servers[r].dir))?.state ?? '?'))
+      : await Promise.all(ROLES.map(async (r) => (await keaHaState(pair.servers[r].dir))?.local?.state ?? '?'));
+    const serving = name === 'twin6' ? 'NORMAL' : 'hot-standby';
+    if (name === 'twin6') {
+      // Binding updates may trail the Replies (RFC 8156 §4.4: within the MCLT); give them a moment.
+      await sleep(1000);
+      const [p, s] = await Promise.all(ROLES.map((r) => twin6LeaseCount(pair.servers[r].dir)));
+      if (p !== undefined && s !== undefined) leases = { primary: p, secondary: s };
+    }
+    const leftPair = after.some((s) => s !== serving);
+    const clientLimited = r.solicit.sent < 0.9 * rate * seconds;
+    const clean = !crashed && !clientLimited && !leftPair && r.failedRatio <= MAX_FAILED_RATIO;
+    result = {
+      rate,
+      clean,
+      failedRatio: r.failedRatio,
+      achievedRate: r.achievedRate,
+      solicitsSent: r.solicit.sent,
+      repliesAccepted: r.solicit.sent - r.failed,
+      avgReplyMs: r.request.avgMs,
+      ...(crashed
+        ? { note: 'server crashed' }
+        : leftPair
+          ? { note: `pair left its serving state: ${after.join(' / ')}` }
+          : clientLimited
+            ? { note: 'perfdhcp could not send at this rate' }
+            : {}),
+    };
+  } finally {
+    if (crashed) ctx.problem(crashed);
+    for (const role of ROLES) await ctx.stop(pair.servers[role], `the ${name} pair step at ${rate}/s (${role})`);
+    if (name === 'kea') {
+      const [p, s] = ROLES.map((r) => keaCsvRecords(pair.servers[r].dir));
+      if (p !== undefined && s !== undefined) leases = { primary: p, secondary: s };
+    }
+    for (const role of ROLES) ctx.dropDir(pair.servers[role].dir);
+  }
+  return leases ? { ...result, pairLeases: leases } : result;
+}
+
+async function twin6LeaseCount(dir: string): Promise<number | undefined> {
+  try {
+    const a = await callControl(join(twin6StateDir(dir), CONTROL_SOCKET_NAME), { cmd: 'status' });
+    const n = a.ok ? (a.result as { leases?: unknown }).leases : undefined;
+    return typeof n === 'number' ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Lease records in a stopped Kea's memfile (header line excluded). */
+function keaCsvRecords(dir: string): number | undefined {
+  try {
+    const lines = readFileSync(join(dir, 'kea-leases6.csv'), 'utf8').split('\n').filter((l) => l !== '');
+    return Math.max(0, lines.length - 1);
+  } catch {
+    return undefined;
+  }
+}
+
+export interface PairResults {
+  readonly ladders: LadderResult[];
+  readonly twin6: number | null;
+  readonly kea: number | null;
+  readonly ratio: number | null;
+}
+
+/** The pair ladders: IA_NA only, a shorter ladder than the single-server one. */
+export async function pairBench(ctx: BenchContext, topo: PairTopology): Promise<PairResults> {
+  const ladders: LadderResult[] = [];
+  for (const s of ctx.opts.servers) {
+    const t0 = Date.now();
+    try {
+      ladders.push(await climb(ctx, s, 'na', `${s} pair`, (rate) => pairStep(ctx, topo, s, rate)));
+    } catch (e) {
+      ctx.problem(`pair ladder ${s} failed: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      ctx.note(`pair ladder ${s}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+    // Let sockets and timers of the last pair wind down before the other server binds the same ports.
+    await sleep(500);
+  }
+  const rate = (s: ServerName): number | null => ladders.find((l) => l.server === s)?.highestCleanRate ?? null;
+  const t = rate('twin6');
+  const k = rate('kea');
+  return { ladders, twin6: t, kea: k, ratio: t !== null && k !== null && k > 0 ? t / k : null };
+}
+
+export function pairTable(r: PairResults): string {
+  const fmt = (v: number | null): string => (v === null ? '—' : String(v));
+  const rows = [
+    ['figure', 'unit', 'twin6 pair', 'Kea pair', 'twin6/Kea'],
+    ['Highest clean rate, IA_NA, failover pair', 'exchanges/s', fmt(r.twin6), fmt(r.kea), r.ratio === null ? '—' : r.ratio.toFixed(2)],
+  ];
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const line = (row: string[]): string => `| ${row.map((c, i) => (i < 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join(' | ')} |`;
+  return [line(rows[0]!), `|${w.map((n, i) => (i < 2 ? '-'.repeat(n + 2) : `${'-'.repeat(n + 1)}:`)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+}
+
+/** Shorter than the single-server ladder: each step costs two server starts and a HA handshake. */
+export const PAIR_LADDER = { startRate: 250, fineSteps: 4 } as const;
+
