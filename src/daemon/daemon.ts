@@ -13,6 +13,7 @@ import { loadConfigFile } from '../config/index.js';
 import type { ServerConfig } from '../config/types.js';
 import { createEngine, standalonePolicy, type Engine, type FailoverPolicy, type LeaseChange } from '../engine/index.js';
 import { LevelLeaseStore, type LeaseStore } from '../store/index.js';
+import type { ClientServerMessage } from '../wire/types.js';
 import { duidFromHex, duidToHex } from '../wire/duid.js';
 import { openDhcpSockets, type DhcpSockets } from '../net/dhcp-socket.js';
 import { PacketPath } from './server.js';
@@ -40,6 +41,8 @@ export interface DaemonEvents {
   /** Lease changes that are now on stable storage, in commit order. */
   'leases-committed': [changes: readonly LeaseChange[], origin: CommitOrigin];
   'config-reloaded': [config: ServerConfig];
+  /** A client message the failover policy kept us from answering: the partner should have. */
+  unanswered: [message: ClientServerMessage];
 }
 
 export interface DaemonClock {
@@ -90,6 +93,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       log,
       nowSec: () => clock.nowSec(),
       onStoreFailure: (e) => this.storeFailed(e),
+      onUnanswered: (m) => this.emit('unanswered', m),
     });
     this.commandTable = controlCommands({
       store,

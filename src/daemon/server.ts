@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { decodeMessage, encodeMessage, unwrapRelay, wrapRelayReply } from '../wire/index.js';
 import { msgTypeName } from '../wire/constants.js';
+import type { ClientServerMessage } from '../wire/types.js';
 import type { Engine, FailoverPolicy, LeaseChange } from '../engine/index.js';
 import { StoreError, type LeaseStore } from '../store/index.js';
 import type { Datagram } from '../net/dhcp-socket.js';
@@ -24,6 +25,8 @@ export interface PacketPathDeps {
   readonly nowSec: () => number;
   /** Called when the store can no longer be trusted: the daemon must stop. */
   readonly onStoreFailure: (e: unknown) => void;
+  /** A client message left for the partner to answer (policy, or its Server Identifier): failover watches these. */
+  readonly onUnanswered?: (message: ClientServerMessage) => void;
 }
 
 export class PacketPath {
@@ -64,7 +67,11 @@ export class PacketPath {
       { message: client, relays, interface: d.interface, unicast: d.unicast, sourceAddress: d.sourceAddress },
       { nowSec: this.deps.nowSec(), view: store, policy: this.deps.policy() },
     );
-    if (decision.kind === 'drop') return this.dropped(d, `engine.${decision.reason}`, msgTypeName(client.type));
+    if (decision.kind === 'drop') {
+      // Left to the partner: by policy, or addressed to the partner's Server Identifier (a Renew of its lease).
+      if (decision.reason === 'policy' || decision.reason === 'not-our-server-id') this.deps.onUnanswered?.(client);
+      return this.dropped(d, `engine.${decision.reason}`, msgTypeName(client.type));
+    }
 
     if (decision.changes.length > 0) {
       try {

@@ -45,7 +45,7 @@ export function createEngine(config: ServerConfig, serverDuid: Uint8Array): Engi
     serverDuid,
     plan,
     handle: (inbound, env) => handleMessage(plan, serverDuid, inbound, env),
-    reclaim: (env, limit) => reclaimDue(env.view, env.nowSec, config.affinitySec, limit),
+    reclaim: (env, limit) => reclaimDue(env.view, env.nowSec, config.affinitySec, limit, env.policy),
   };
 }
 

@@ -63,8 +63,13 @@ export function processIa(ctx: IaContext, mode: IaMode, req: IaRequest): IaResul
   if (mode === 'renew' || mode === 'rebind') {
     const reinstated = reinstate(ctx, mode, req);
     if (reinstated) return result(req, [reinstated, ...revoked]);
-    // RFC 8415 §18.3.5: leases the client holds that are not valid for it here get zero lifetimes.
-    const stale = req.hints.filter((r) => !ctx.taken.has(r)).map((r) => ({ resource: r, preferredSec: 0, validSec: 0 }));
+    // RFC 8415 §18.3.5: zero lifetimes for leases that are not appropriate for the link — off
+    // our pools, or bound to another client. One that is merely not ours to hand out (a failover
+    // partner's lease we have no record of yet) may well be valid: we say nothing about it, and
+    // the client keeps it until its lifetime ends or its server answers.
+    const stale = req.hints
+      .filter((r) => !ctx.taken.has(r) && (!fitsSubnet(ctx.subnet, req.type, r, ctx.duid) || boundElsewhere(ctx, req, r)))
+      .map((r) => ({ resource: r, preferredSec: 0, validSec: 0 }));
     if (mode === 'rebind') return result(req, [...revoked, ...stale]);
     return result(req, revoked, { code: StatusCode.NoBinding, text: 'no binding for this IA' });
   }
@@ -98,6 +103,9 @@ function grant(ctx: IaContext, mode: IaMode, req: IaRequest, current: Lease | un
   const preferredSec = Math.min(configured.preferredSec, validSec);
   ctx.taken.add(resource);
   if (mode !== 'advertise') {
+    // A renewal may grant less than the client already holds (a lower cap now). If this Reply
+    // is lost the client keeps the earlier, longer lease: the record must not end before it.
+    const heldUntilSec = mine && current.state === 'active' ? current.expiresAtSec : 0;
     const lease: Lease = {
       resource,
       type: req.type,
@@ -107,7 +115,7 @@ function grant(ctx: IaContext, mode: IaMode, req: IaRequest, current: Lease | un
       preferredSec,
       validSec,
       clttSec: ctx.nowSec,
-      expiresAtSec: ctx.nowSec + validSec,
+      expiresAtSec: Math.max(ctx.nowSec + validSec, heldUntilSec),
       // A renewal from another interface or relay moves the route with it.
       ...viaFor(ctx, req, mine ? current : undefined),
     };
@@ -141,10 +149,26 @@ export function isFreeFor(ctx: IaContext, req: IaRequest, resource: string): boo
   if (owner !== undefined && owner !== ctx.duid) return false;
   const lease = ctx.view.byResource(resource);
   if (!lease) return ctx.policy.mayAllocate(resource, req.type);
-  if (lease.duid === ctx.duid && lease.iaid === req.iaid && lease.type === req.type) return lease.state !== 'declined';
-  if (lease.state === 'declined') return false;
-  if (lease.state === 'active' && lease.expiresAtSec > ctx.nowSec) return false;
+  const live = lease.state === 'active' && lease.expiresAtSec > ctx.nowSec;
+  if (lease.duid === ctx.duid && lease.iaid === req.iaid && lease.type === req.type) {
+    if (lease.state === 'declined') return false;
+    // Its own live lease is the client's to keep; one that ended is a new allocation and
+    // the policy's call (a failover partner may have handed the resource out since).
+    return live || ctx.policy.mayAllocate(resource, req.type, true);
+  }
+  if (lease.state === 'declined' || live) return false;
   return ctx.policy.mayAllocate(resource, req.type);
+}
+
+/** Reserved for, declined by, or bound to a live lease of someone else: the resource is not this IA's to keep. */
+function boundElsewhere(ctx: IaContext, req: IaRequest, resource: string): boolean {
+  const owner = ctx.plan.reservedBy.get(resource);
+  if (owner !== undefined && owner !== ctx.duid) return true;
+  const lease = ctx.view.byResource(resource);
+  if (lease === undefined) return false;
+  if (lease.state === 'declined') return true;
+  if (lease.duid === ctx.duid && lease.iaid === req.iaid && lease.type === req.type) return false;
+  return lease.state === 'active' && lease.expiresAtSec > ctx.nowSec;
 }
 
 /**

@@ -12,10 +12,20 @@ export interface FailoverPolicy {
    * message carries our own Server Identifier.
    */
   mayAnswer(msgType: number, addressedToUs: boolean): boolean;
-  /** Whether this server may bind the resource to a client that does not hold it yet. */
-  mayAllocate(resource: string, type: IaType): boolean;
+  /**
+   * Whether this server may bind the resource to a client that does not hold
+   * it now. sameClient: the resource's last lease (released or expired) was
+   * this client's own.
+   */
+  mayAllocate(resource: string, type: IaType, sameClient?: boolean): boolean;
   /** The longest valid lifetime grantable now for this lease (RFC 8156 §4.4 MCLT); `current` is undefined for a new lease. */
   capValidSec(resource: string, current: Lease | undefined, proposedSec: number): number;
+  /**
+   * Whether a released, expired or declined lease whose hold is over may be
+   * forgotten (its resource back in the pool). Failover keeps it until the
+   * partner has acknowledged it (RFC 8156 §7.4); absent means yes.
+   */
+  mayForget?(lease: Lease): boolean;
 }
 
 export const standalonePolicy: FailoverPolicy = {

@@ -105,13 +105,27 @@ export function judge(local: Lease | undefined, incoming: IncomingLease, role: R
   const status = incoming.wire.status;
   if (local.state === 'active' && local.expiresAtSec > nowSec) {
     if (status === BindingStatus.ACTIVE) {
-      if (sameBinding(local, incoming)) return { accept: true }; // accept(3), same client
+      if (sameBinding(local, incoming)) {
+        // accept(3), same client — except an older copy that would end the lease sooner than
+        // the one we hold (a stale update re-sent after a partition, while the client renewed
+        // here since): taking it would leave both partners' records ending before the lease the
+        // client holds, and the resource free for another client early. Ours goes back instead.
+        const endsSec = incoming.wire.stateExpirationTimeSec;
+        if (endsSec !== undefined && endsSec < local.expiresAtSec && theirs <= ours) return outdated;
+        return { accept: true };
+      }
       // accept(3), different client: the later client interaction wins; on a tie the primary's binding does.
       if (theirs > (local.fo?.startOfStateSec || ours) + SKEW_SEC || role === 'secondary') return { accept: true };
       return { accept: false, status: { code: FoStatusCode.AddressInUse, message: `bound here to another client (${local.duid}/${local.iaid})` } };
     }
     // time(1): EXPIRED or FREE for a lease we hold active only once our own state has run out.
     if (status === BindingStatus.EXPIRED || FREEING.has(status)) return local.expiresAtSec <= nowSec ? { accept: true } : outdated;
+    if (status === BindingStatus.RELEASED) {
+      // accept, made safe: another client's release says nothing about the live binding we
+      // hold, and one of this client's must be later than its last renewal here — within the
+      // 5 s of clock doubt the lease stays active (held longer, never handed out twice).
+      return sameBinding(local, incoming) && theirs > ours + (strict ? SKEW_SEC : 0) ? { accept: true } : outdated;
+    }
     return newer ? { accept: true } : outdated;
   }
   return newer ? { accept: true } : outdated;

@@ -3,10 +3,14 @@
 // and keepalives on the partner link (RFC 8156 §6), and the wiring into the
 // daemon — the policy the engine is given, the stamp on every local lease
 // change, and the commands. Lease replication itself is in replication.ts.
+// Everything it touches comes through failover/host.ts (the host, the partner
+// link, timers) so the simulation (src/sim/) runs this same code on virtual time.
 
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { Daemon } from '../daemon/daemon.js';
+import type { FailoverHost, PartnerConnector, TimerHandle, Timers } from './host.js';
+import { realTimers } from './host.js';
 import type { FailoverConfig } from '../config/failover.js';
 import {
   FoMsgType,
@@ -18,7 +22,10 @@ import {
   type ConnectParams,
   type ServerStateValue,
 } from '../wire/failover/index.js';
-import { PartnerLink, type Channel, type FailoverPdu } from './link.js';
+import { DIAL_GAP_SEC_MAX, PartnerLink, type Channel, type FailoverPdu } from './link.js';
+import { MsgType } from '../wire/constants.js';
+import { findOption } from '../wire/find.js';
+import type { ClientServerMessage } from '../wire/types.js';
 import { startup, step, stateMessage, type StepContext, type Trigger } from './state-machine.js';
 import { decodeEndpointRecord, encodeEndpointRecord, storedPart, type EndpointRecord } from './state-record.js';
 import { isEndpointStateName, type EndpointStateName } from './states.js';
@@ -31,6 +38,43 @@ import { Replication } from './replication.js';
 const RECORD_META = 'failover-endpoint';
 /** §8.3: the machine needs a tick at least every 60 s while serving; it records the last time of operation. */
 const TICK_MS = 15_000;
+/** A secondary's STARTUP lasts the primary's longest gap between dials plus this, for the connection and CONNECT. */
+const STARTUP_MARGIN_SEC = 2;
+/** How often our own client-facing interfaces are looked at (RFC 7031 §4.7, partial communication loss). */
+const LAN_CHECK_MS = 1000;
+/**
+ * A client that has waited this long (its Elapsed Time, RFC 8415 §21.9) for
+ * an answer the primary should have given is a client the primary is not
+ * serving (the same test as Kea HA's max-ack-delay).
+ */
+const UNSERVED_ELAPSED_CS = 1000;
+/** Distinct such clients within UNSERVED_WINDOW_MS before the secondary takes over. */
+const UNSERVED_CLIENTS_MAX = 3;
+const UNSERVED_WINDOW_MS = 30_000;
+/** How long the secondary keeps the link down after deciding the primary does not serve, before trying again. */
+const UNSERVED_HOLD_MS = 60_000;
+
+const MAINTENANCE = { answer: 'none', allocate: 'none', mcltCap: true, capOnPartnerExpiration: false } as const;
+
+/** What the simulation replaces (src/sim/); each defaults to the real thing. */
+export interface EndpointIo {
+  /** The partner connection, given our logger; default: PartnerLink (TCP, TLS). */
+  readonly link?: (log: Logger) => PartnerConnector;
+  readonly timers?: Timers;
+  /** Whether any client-facing interface is up; default: their operstate in /sys. */
+  readonly lanUp?: (interfaces: readonly string[]) => boolean;
+}
+
+function anyInterfaceUp(interfaces: readonly string[]): boolean {
+  return interfaces.some((ifname) => {
+    try {
+      const state = readFileSync(`/sys/class/net/${ifname}/operstate`, 'utf8').trim();
+      return state === 'up' || state === 'unknown'; // "unknown": drivers that do not report carrier
+    } catch {
+      return false;
+    }
+  });
+}
 
 const TIMER_TRIGGER: Record<TimerName, Trigger['kind']> = {
   startup: 'startup-timer-expired',
@@ -54,6 +98,8 @@ export interface FailoverStatus {
   readonly lastContactSec: number | null;
   readonly skewSec: number | null;
   readonly partnerDownSinceSec: number | null;
+  /** Why the partner link is held down: maintenance, lan-down, partner-not-serving. */
+  readonly held: readonly string[];
 }
 
 export interface EndpointEvents {
@@ -62,30 +108,41 @@ export interface EndpointEvents {
 
 export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
   private record!: EndpointRecord;
-  private readonly link: PartnerLink;
+  private readonly link: PartnerConnector;
+  private readonly scheduler: Timers;
+  private readonly lanUp: (interfaces: readonly string[]) => boolean;
   private channel: Channel | undefined;
   private partner: ConnectParams | undefined;
   private mcltSec: number;
-  private readonly timers = new Map<TimerName, NodeJS.Timeout>();
-  private recvTimer: NodeJS.Timeout | undefined;
-  private contactTimer: NodeJS.Timeout | undefined;
-  private tickTimer: NodeJS.Timeout | undefined;
+  private readonly timers = new Map<TimerName, TimerHandle>();
+  private recvTimer: TimerHandle | undefined;
+  private contactTimer: TimerHandle | undefined;
+  private tickTimer: TimerHandle | undefined;
   private lastSentMs = 0;
   private chain: Promise<void> = Promise.resolve();
   private lastContactSec: number | null = null;
   private skewSec: number | null = null;
   private readonly requests = new Map<number, number>(); // xid of our UPDREQ/UPDREQALL → its seq
+  /** Why the partner link is held down; empty: it may be up. */
+  private readonly holds = new Set<'maintenance' | 'lan-down' | 'partner-not-serving'>();
+  private lanTimer: TimerHandle | undefined;
+  private unservedHoldTimer: TimerHandle | undefined;
+  /** Secondary: clients seen waiting too long for the primary, DUID → when (ms). */
+  private readonly unserved = new Map<string, number>();
   private readonly log: Logger;
   readonly replication: Replication;
 
   private constructor(
-    private readonly daemon: Daemon,
+    private readonly daemon: FailoverHost,
     private readonly config: FailoverConfig,
+    io: EndpointIo,
   ) {
     super();
     this.log = daemon.log.child({ part: 'failover', role: config.role });
     this.mcltSec = config.mcltSec;
-    this.link = new PartnerLink(config, this.log, () => daemon.clock.nowSec());
+    this.link = io.link ? io.link(this.log) : new PartnerLink(config, this.log, () => daemon.clock.nowSec());
+    this.scheduler = io.timers ?? realTimers;
+    this.lanUp = io.lanUp ?? anyInterfaceUp;
     this.replication = new Replication(daemon, config, this.log, {
       send: (pdu) => this.send(pdu),
       nextXid: () => this.link.nextXid(),
@@ -95,8 +152,9 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     });
   }
 
-  static async start(daemon: Daemon, config: FailoverConfig): Promise<FailoverEndpoint> {
-    const e = new FailoverEndpoint(daemon, config);
+  /** io: what the simulation replaces; the daemon passes nothing and gets the real link, timers and interfaces. */
+  static async start(daemon: FailoverHost, config: FailoverConfig, io: EndpointIo = {}): Promise<FailoverEndpoint> {
+    const e = new FailoverEndpoint(daemon, config, io);
     await e.begin();
     return e;
   }
@@ -106,7 +164,8 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       role: this.config.role,
       nowSec: this.daemon.clock.nowSec(),
       mcltSec: this.mcltSec,
-      startupSec: this.config.startupSec,
+      // §8.3.2: STARTUP is the partner's chance to get in touch, and only the primary dials.
+      startupSec: this.config.role === 'secondary' ? Math.max(this.config.startupSec, DIAL_GAP_SEC_MAX + STARTUP_MARGIN_SEC) : this.config.startupSec,
       ...(this.config.autoPartnerDownSec === undefined ? {} : { autoPartnerDownSec: this.config.autoPartnerDownSec }),
     };
   }
@@ -124,7 +183,8 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
         mcltSec: this.mcltSec,
         secondaryPdShare: config.secondaryPdShare,
         pdPools: () => allPdPools(daemon.config),
-        service: () => serviceLevel(this.record.state, config.role),
+        // In maintenance the partner serves: we answer nobody and allocate nothing.
+        service: () => (this.holds.has('maintenance') ? MAINTENANCE : serviceLevel(this.record.state, config.role)),
         partnerDownSinceSec: () => (this.record.state === 'PARTNER-DOWN' ? (this.record.partnerDownSinceSec ?? undefined) : undefined),
         nowSec: () => daemon.clock.nowSec(),
         view: daemon.store,
@@ -139,9 +199,12 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     // The names the MQTT uplink and twin6ctl share (src/mgmt/handlers.ts holds the standalone answers).
     daemon.registerCommand('failover.status', () => this.status());
     daemon.registerCommand('failover.partner-down', (args) => this.partnerDown(args['force'] === true));
+    daemon.registerCommand('failover.maintenance', (args) => this.maintenance(args['action']));
+    daemon.on('unanswered', (m) => this.noteUnanswered(m));
+    this.lanTimer = this.scheduler.repeat(() => this.checkLan(), LAN_CHECK_MS);
     daemon.onStop(() => this.stop());
     await this.run(first.effects);
-    this.tickTimer = setInterval(() => this.trigger({ kind: 'tick' }), TICK_MS);
+    this.tickTimer = this.scheduler.repeat(() => this.trigger({ kind: 'tick' }), TICK_MS);
     await this.link.start();
   }
 
@@ -162,7 +225,14 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     for (const e of effects) {
       switch (e.kind) {
         case 'persist':
-          await this.daemon.store.putMeta(RECORD_META, encodeEndpointRecord(storedPart(this.record)));
+          try {
+            await this.daemon.store.putMeta(RECORD_META, encodeEndpointRecord(storedPart(this.record)));
+          } catch (e) {
+            // The state could not be made durable, so nothing after it may be sent (§8.1): and a
+            // store that failed once is failed for good — the daemon must stop and be restarted.
+            this.daemon.storeFailed(e);
+            throw e;
+          }
           break;
         case 'log-transition':
           this.log.info({ from: e.from, to: e.to, partner: e.partnerState, cause: e.cause }, 'failover state transition');
@@ -170,14 +240,14 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
           this.emit('transition', e.from, e.to, e.partnerState, e.cause);
           break;
         case 'cancel-timer':
-          clearTimeout(this.timers.get(e.timer));
+          this.scheduler.clear(this.timers.get(e.timer));
           this.timers.delete(e.timer);
           break;
         case 'start-timer': {
-          clearTimeout(this.timers.get(e.timer));
+          this.scheduler.clear(this.timers.get(e.timer));
           const ms = Math.max(0, (e.atSec - this.daemon.clock.nowSec()) * 1000);
           const kind = TIMER_TRIGGER[e.timer];
-          this.timers.set(e.timer, setTimeout(() => void this.trigger({ kind } as Trigger), ms));
+          this.timers.set(e.timer, this.scheduler.set(() => void this.trigger({ kind } as Trigger), ms));
           break;
         }
         case 'raise-alarm':
@@ -226,7 +296,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
   private send(pdu: FailoverPdu): void {
     if (!this.channel) return;
     this.channel.send(pdu);
-    this.lastSentMs = Date.now();
+    this.lastSentMs = this.scheduler.nowMs();
   }
 
   private ourParams(): ConnectParams {
@@ -253,8 +323,8 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
   private onDown(reason: string): void {
     this.channel = undefined;
     this.partner = undefined;
-    clearTimeout(this.recvTimer);
-    clearInterval(this.contactTimer);
+    this.scheduler.clear(this.recvTimer);
+    this.scheduler.clear(this.contactTimer);
     this.requests.clear();
     this.replication.linkDown();
     this.daemon.counters.add('failover.connections.lost');
@@ -263,16 +333,16 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
 
   /** §6.6: nothing received for our keepalive time means the partner is gone. */
   private armReceive(): void {
-    clearTimeout(this.recvTimer);
-    this.recvTimer = setTimeout(() => this.channel?.close(`nothing received for ${this.config.keepaliveSec} s (keepalive)`), this.config.keepaliveSec * 1000);
+    this.scheduler.clear(this.recvTimer);
+    this.recvTimer = this.scheduler.set(() => this.channel?.close(`nothing received for ${this.config.keepaliveSec} s (keepalive)`), this.config.keepaliveSec * 1000);
   }
 
   /** §6.5: a CONTACT whenever nothing else went out for a quarter of the partner's keepalive time. */
   private armContact(partnerKeepaliveSec: number): void {
-    clearInterval(this.contactTimer);
+    this.scheduler.clear(this.contactTimer);
     const everyMs = Math.max(250, (partnerKeepaliveSec * 1000) / 4);
-    this.contactTimer = setInterval(() => {
-      if (Date.now() - this.lastSentMs >= everyMs * 0.9) {
+    this.contactTimer = this.scheduler.repeat(() => {
+      if (this.scheduler.nowMs() - this.lastSentMs >= everyMs * 0.9) {
         this.send({ type: FoMsgType.CONTACT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: {} });
       }
     }, everyMs);
@@ -284,8 +354,13 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     this.armReceive();
     this.lastContactSec = nowSec;
     this.skewSec = pdu.sentTimeSec - nowSec;
-    if (Math.abs(this.skewSec) > SKEW_TOLERANCE_SEC) {
-      // §7.1: clocks more than 5 s apart make every time comparison meaningless.
+    // §7.1: clocks more than 5 s apart make every time comparison meaningless. Only a partner
+    // clock ahead of ours is certain, though: a message held up on the way (a TCP stall, a link
+    // that came back) looks like one from a clock behind, and closing on it would drop a good
+    // connection. A partner that really is behind sees our clock ahead and closes itself; only
+    // a CONNECT, the first message on a fresh connection, is judged both ways (§6.1.2).
+    const behindAtConnect = this.skewSec < -SKEW_TOLERANCE_SEC && pdu.type === FoMsgType.CONNECT;
+    if (this.skewSec > SKEW_TOLERANCE_SEC || behindAtConnect) {
       this.daemon.counters.add('failover.alarms.clock-skew');
       this.log.error({ skewSec: this.skewSec }, 'partner clock differs by more than 5 s');
       if (pdu.type === FoMsgType.CONNECT) this.connectReply(pdu.transactionId, { code: FoStatusCode.ExcessiveTimeSkew, message: `clocks differ by ${this.skewSec} s` });
@@ -407,6 +482,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       lastContactSec: this.lastContactSec,
       skewSec: this.skewSec,
       partnerDownSinceSec: r.partnerDownSinceSec,
+      held: [...this.holds],
     };
   }
 
@@ -419,6 +495,67 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     return this.status();
   }
 
+  /** Keeps the partner link down for these reasons (or lets it up when none is left). */
+  private setHold(reason: 'maintenance' | 'lan-down' | 'partner-not-serving', on: boolean): void {
+    if (on === this.holds.has(reason)) return;
+    if (on) this.holds.add(reason);
+    else this.holds.delete(reason);
+    this.log.warn({ reason, on, holds: [...this.holds] }, on ? 'partner link held down' : 'partner link released');
+    const first = this.holds.values().next().value;
+    this.link.hold(first);
+  }
+
+  /**
+   * RFC 7031 §4.7: an appliance whose client-facing interfaces are all down
+   * steps back — it drops the partner link, so the partner finds
+   * communications interrupted and becomes responsive — and comes back when
+   * they are up again.
+   */
+  private checkLan(): void {
+    const up = this.lanUp(this.daemon.config.interfaces);
+    if (!up && !this.holds.has('lan-down')) {
+      this.daemon.counters.add('failover.alarms.lan-down');
+      this.log.error({ interfaces: this.daemon.config.interfaces }, 'every client-facing interface is down: stepping back so the partner serves');
+    }
+    this.setHold('lan-down', !up);
+  }
+
+  /**
+   * Secondary in NORMAL: Solicits, Requests, Renews and Rebinds it must leave to the primary,
+   * from clients that have been waiting 10 s and more, mean the primary is not
+   * serving (its LAN side is cut while the partner link is up). After three
+   * such clients the secondary drops the link for a while, so both see
+   * communications interrupted and it becomes responsive.
+   */
+  private noteUnanswered(m: ClientServerMessage): void {
+    if (this.config.role !== 'secondary' || this.record.state !== 'NORMAL') return;
+    // A Renew retransmitted to the primary (REN_TIMEOUT 10 s) shows it first; Rebinds and Solicits after it.
+    if (m.type !== MsgType.SOLICIT && m.type !== MsgType.REBIND && m.type !== MsgType.RENEW && m.type !== MsgType.REQUEST) return;
+    const elapsed = findOption(m.options, 'ELAPSED_TIME')?.elapsedCs ?? 0;
+    const client = findOption(m.options, 'CLIENTID');
+    if (elapsed < UNSERVED_ELAPSED_CS || !client) return;
+    const now = this.scheduler.nowMs();
+    for (const [duid, at] of this.unserved) if (now - at > UNSERVED_WINDOW_MS) this.unserved.delete(duid);
+    this.unserved.set(Buffer.from(client.duid).toString('hex'), now);
+    if (this.unserved.size < UNSERVED_CLIENTS_MAX) return;
+    this.unserved.clear();
+    this.daemon.counters.add('failover.alarms.partner-not-serving');
+    this.log.error({ clients: UNSERVED_CLIENTS_MAX, elapsedSecMin: UNSERVED_ELAPSED_CS / 100 }, 'clients are waiting for the primary: taking over');
+    this.setHold('partner-not-serving', true);
+    this.scheduler.clear(this.unservedHoldTimer);
+    this.unservedHoldTimer = this.scheduler.set(() => this.setHold('partner-not-serving', false), UNSERVED_HOLD_MS);
+  }
+
+  /** Maintenance handover: the partner takes over (link dropped with DISCONNECT), we serve nobody, until "leave". */
+  private async maintenance(action: unknown): Promise<FailoverStatus & { maintenance: boolean }> {
+    if (action !== 'enter' && action !== 'leave') throw new Error('action must be "enter" or "leave"');
+    if (action === 'enter' && this.channel && this.partner) {
+      this.send({ type: FoMsgType.DISCONNECT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'maintenance: partner takes over' } } });
+    }
+    this.setHold('maintenance', action === 'enter');
+    return { ...this.status(), maintenance: this.holds.has('maintenance') };
+  }
+
   private mayStream(): boolean {
     if (!this.channel || this.partner === undefined || !this.record.session.commsOk) return false;
     const s = this.record.state;
@@ -426,14 +563,16 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
   }
 
   private async stop(): Promise<void> {
-    clearInterval(this.tickTimer);
-    for (const t of this.timers.values()) clearTimeout(t);
+    this.scheduler.clear(this.tickTimer);
+    this.scheduler.clear(this.lanTimer);
+    this.scheduler.clear(this.unservedHoldTimer);
+    for (const t of this.timers.values()) this.scheduler.clear(t);
     if (this.channel && this.partner) {
       this.send({ type: FoMsgType.DISCONNECT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'shutting down' } } });
     }
     await this.chain;
     await this.link.stop();
-    clearTimeout(this.recvTimer);
-    clearInterval(this.contactTimer);
+    this.scheduler.clear(this.recvTimer);
+    this.scheduler.clear(this.contactTimer);
   }
 }

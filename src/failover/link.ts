@@ -26,8 +26,18 @@ import { canonicalAddress } from '../wire/address.js';
 /** The STARTTLS exchange and the TLS handshake together must finish within this. */
 const HANDSHAKE_MS_MAX = 10_000;
 /** Primary's re-dial back-off (§6.1: keep trying, back off after a rejection). */
-const REDIAL_MS_MIN = 500;
-const REDIAL_MS_MAX = 15_000;
+export const REDIAL_MS_MIN = 500;
+export const REDIAL_MS_MAX = 5000;
+/** A connect the partner does not answer (host down, link cut) is given up after this, and dialled again. */
+export const CONNECT_MS_MAX = 3000;
+/**
+ * The longest the primary goes without trying to reach a partner that came
+ * back: the largest jittered back-off plus a connect that timed out. A
+ * restarted secondary, which only listens, must wait at least this long in
+ * STARTUP (§8.3.2) or it resumes its old state without having heard what the
+ * primary did meanwhile — PARTNER-DOWN included.
+ */
+export const DIAL_GAP_SEC_MAX = Math.ceil((REDIAL_MS_MAX * 1.25 + CONNECT_MS_MAX) / 1000);
 
 export type FailoverPdu = Extract<PartnerPdu, { sentTimeSec: number }>;
 
@@ -53,6 +63,7 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
   private redialTimer: NodeJS.Timeout | undefined;
   private redialMs = REDIAL_MS_MIN;
   private stopped = false;
+  private heldReason: string | undefined;
   private xid = 1;
 
   constructor(
@@ -70,6 +81,23 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
 
   get connected(): boolean {
     return this.current !== undefined;
+  }
+
+  /**
+   * Keeps the link down while a reason holds (maintenance, our LAN is dead, the
+   * partner is not serving clients): closes it, stops dialing, refuses the
+   * partner. undefined lets it come back.
+   */
+  hold(reason: string | undefined): void {
+    const was = this.heldReason;
+    this.heldReason = reason;
+    if (reason !== undefined) {
+      clearTimeout(this.redialTimer);
+      this.current?.close(`link held: ${reason}`);
+    } else if (was !== undefined && this.config.role === 'primary' && !this.current && !this.stopped) {
+      this.redialMs = REDIAL_MS_MIN;
+      this.dial();
+    }
   }
 
   /** Closes the connection and stops dialing or listening. */
@@ -94,6 +122,10 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
   }
 
   private accept(socket: net.Socket): void {
+    if (this.heldReason !== undefined) {
+      this.refuse(socket, `link held: ${this.heldReason}`);
+      return;
+    }
     const remote = canonicalAddress((socket.remoteAddress ?? '').replace(/^::ffff:/, '').split('%')[0]!) ?? socket.remoteAddress ?? '?';
     if (remote !== this.config.peerAddress) {
       // §6.1: a secondary drops a connection from anyone it has no relationship with.
@@ -105,10 +137,15 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
   }
 
   private dial(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.heldReason !== undefined) return;
     const socket = net.connect({ host: this.config.peerAddress, port: this.config.port, localAddress: this.config.localAddress });
     socket.setNoDelay(true);
-    socket.once('connect', () => this.negotiate(socket, this.config.peerAddress, 'primary'));
+    // Without it a partner that is powered off holds one connect for the kernel's SYN retries (about two minutes).
+    socket.setTimeout(CONNECT_MS_MAX, () => socket.destroy(new Error(`no answer in ${CONNECT_MS_MAX} ms`)));
+    socket.once('connect', () => {
+      socket.setTimeout(0);
+      this.negotiate(socket, this.config.peerAddress, 'primary');
+    });
     socket.once('error', (e) => {
       socket.destroy();
       this.log.debug({ err: e.message }, 'partner connect failed');
@@ -117,7 +154,7 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
   }
 
   private scheduleRedial(): void {
-    if (this.stopped || this.config.role !== 'primary') return;
+    if (this.stopped || this.heldReason !== undefined || this.config.role !== 'primary') return;
     clearTimeout(this.redialTimer);
     // Jittered exponential back-off: two partners never settle into lock-step retries.
     const wait = this.redialMs * (0.75 + Math.random() * 0.5);

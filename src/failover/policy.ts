@@ -39,23 +39,40 @@ const RENEW_RESPONSIVE = new Set<number>([MsgType.REQUEST, MsgType.RENEW, MsgTyp
 export function failoverPolicy(ctx: PolicyContext): FailoverPolicy {
   const owner = (resource: string, type: IaType): Role | undefined =>
     type === 'na' ? addressOwner(resource) : prefixOwner(resource, ctx.pdPools(), ctx.secondaryPdShare);
+  /** Whether a resource another client held may go to a new one now. */
+  const reusable = (held: Lease, service: ServiceLevel): boolean => {
+    // Its end acknowledged by the partner: free. A lease still active on record (even past its
+    // end: not reported expired yet) or an unacknowledged release or expiry is not (§7.4) —
+    // the partner may still hold it bound, or have extended it (§8.9.1).
+    if (held.state !== 'active' && !held.fo?.pending) return true;
+    if (service.allocate !== 'partner-too') return false;
+    // §8.4.1, PARTNER-DOWN: no acknowledgement will come. MCLT past the latest time the partner
+    // may believe the lease runs to, and never before entry + MCLT.
+    const fo = held.fo;
+    const now = ctx.nowSec();
+    const latest = Math.max(held.expiresAtSec, fo?.startOfStateSec ?? 0, fo?.partnerLifetimeSec ?? 0, fo?.ackedPartnerLifetimeSec ?? 0, fo?.expirationTimeSec ?? 0);
+    return now >= Math.max(latest, ctx.partnerDownSinceSec() ?? now) + ctx.mcltSec;
+  };
   return {
     mayAnswer(msgType, addressedToUs) {
       const answer = ctx.service().answer;
       if (answer === 'all') return true;
       return answer === 'own-server-id' && addressedToUs && RENEW_RESPONSIVE.has(msgType);
     },
-    mayAllocate(resource, type) {
+    mayAllocate(resource, type, sameClient = false) {
       const service = ctx.service();
       if (service.allocate === 'none') return false;
       const held = ctx.view.byResource(resource);
-      // §7.4: not to a different client until the partner acknowledged the release or expiry.
-      if (held && held.fo?.pending && held.state !== 'active' && service.allocate !== 'partner-too') return false;
+      if (!sameClient && held && !reusable(held, service)) return false;
       const mine = owner(resource, type);
       if (mine === ctx.role) return true;
       if (service.allocate !== 'partner-too' || type === 'na') return false; // §4.2.1: the partner's addresses SHOULD NOT be used
       const since = ctx.partnerDownSinceSec();
       return since !== undefined && ctx.nowSec() >= since + ctx.mcltSec; // §4.2.2.1
+    },
+    mayForget(lease) {
+      // Forgotten, the resource is free for anyone at once: only when it could go to another client.
+      return reusable(lease, ctx.service());
     },
     capValidSec(_resource, current: Lease | undefined, proposedSec) {
       const service = ctx.service();

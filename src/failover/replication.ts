@@ -8,7 +8,8 @@
 // the answers to UPDREQ / UPDREQALL (stream, then UPDDONE once all are acked).
 
 import type { Logger } from 'pino';
-import type { CommitOrigin, Daemon } from '../daemon/daemon.js';
+import type { CommitOrigin } from '../daemon/daemon.js';
+import type { FailoverHost } from './host.js';
 import type { FailoverConfig } from '../config/failover.js';
 import type { Lease, LeaseChange } from '../engine/index.js';
 import { addressToBigInt } from '../wire/address.js';
@@ -42,7 +43,7 @@ export class Replication {
   private served: { readonly xid: number; readonly remaining: Set<string> } | undefined;
 
   constructor(
-    private readonly daemon: Daemon,
+    private readonly daemon: FailoverHost,
     private readonly config: FailoverConfig,
     private readonly log: Logger,
     private readonly deps: ReplicationDeps,
@@ -143,9 +144,12 @@ export class Replication {
     const unchanged = current !== undefined && sameBinding(current, f.sent) && current.clttSec === f.sent.clttSec && current.state === f.sent.state && current.expiresAtSec === f.sent.expiresAtSec;
     if (status && status.code !== FoStatusCode.Success) {
       // §7.7: a rejection is recorded, nothing more; re-sending the same data would only repeat it.
+      // But a release or expiry the partner refused stays pending: it holds a newer binding
+      // (on its way to us, §7.5.4), and until that arrives the resource must not go to
+      // another client (§7.4) nor be forgotten.
       this.daemon.counters.add(`failover.bndupd.rejected.${status.code}`);
       this.log.warn({ resource: f.resource, status }, 'partner rejected a binding update');
-      if (current?.fo && unchanged) await this.record({ ...current, fo: { ...current.fo, pending: false } });
+      if (current?.fo && unchanged && current.state === 'active') await this.record({ ...current, fo: { ...current.fo, pending: false } });
     } else if (current?.fo && sameBinding(current, f.sent)) {
       const acked = Math.max(current.fo.ackedPartnerLifetimeSec, ack?.partnerLifetimeSentSec ?? f.sent.fo?.partnerLifetimeSec ?? 0);
       await this.record({ ...current, fo: { ...current.fo, ackedPartnerLifetimeSec: acked, pending: unchanged ? false : current.fo.pending } });

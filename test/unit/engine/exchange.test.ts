@@ -338,3 +338,60 @@ describe('failover policy hooks', () => {
     expect(g[0]!.resource.endsWith('1')).toBe(true);
   });
 });
+
+// Found by the failover simulation (src/sim/): each of these let a partner's client lose a valid lease or two clients share one.
+describe('failover policy hooks: what the simulation found', () => {
+  const ONE = { interfaces: ['lan0'], affinitySec: 100, subnets: [{ name: 'one', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::1f'] }] };
+  const notOurs = { mayAnswer: () => true, mayAllocate: () => false, capValidSec: (_r: string, _c: unknown, v: number) => v };
+
+  it('Rebind of a lease that is not ours to hand out (a partner lease we have no record of) leaves it out instead of zeroing it (RFC 8415 §18.3.5)', async () => {
+    const w = new World(ONE);
+    w.policy = notOurs;
+    expect(await w.send(msg(MsgType.REBIND, 1, [iaNa(1, ['2001:db8:1::11'])]))).toEqual({ kind: 'drop', reason: 'rebind-nothing-to-say' });
+    // …but one bound to another client is still not this client's to keep.
+    w.policy = { ...notOurs, mayAllocate: () => true };
+    await w.send(msg(MsgType.REQUEST, 2, [iaNa(1, ['2001:db8:1::11'])], true));
+    w.policy = notOurs;
+    const m = reply(await w.send(msg(MsgType.REBIND, 1, [iaNa(1, ['2001:db8:1::11'])])));
+    expect(granted(m).map((l) => [l.resource, l.validSec])).toEqual([['2001:db8:1::11', 0]]);
+  });
+
+  it("a client's own ended lease is a new allocation: the policy decides, told it is the same client", async () => {
+    const w = new World(ONE);
+    await w.send(msg(MsgType.REQUEST, 1, [iaNa(1, ['2001:db8:1::11'])], true));
+    await w.send(msg(MsgType.RELEASE, 1, [iaNa(1, ['2001:db8:1::11'])], true));
+    const asked: [string, boolean | undefined][] = [];
+    w.policy = { ...notOurs, mayAllocate: (r, _t, same) => (asked.push([r, same]), false) };
+    const m = reply(await w.send(msg(MsgType.REQUEST, 1, [iaNa(1, ['2001:db8:1::11'])], true)));
+    expect(granted(m).some((l) => l.resource === '2001:db8:1::11')).toBe(false);
+    expect(asked).toContainEqual(['2001:db8:1::11', true]);
+  });
+
+  it('a renewal capped lower than what the client holds never shortens the record (a lost Reply leaves the client the longer lease)', async () => {
+    const w = new World(ONE);
+    const held = granted(reply(await w.send(msg(MsgType.REQUEST, 1, [iaNa(1)], true))))[0]!.resource;
+    w.nowSec += 100;
+    w.policy = { ...notOurs, capValidSec: () => 30 };
+    const m = reply(await w.send(msg(MsgType.RENEW, 1, [iaNa(1, [held])], true)));
+    expect(granted(m)[0]).toMatchObject({ resource: held, validSec: 30 });
+    expect(w.store.byResource(held)).toMatchObject({ clttSec: T0 + 100, validSec: 30, expiresAtSec: T0 + 7200 });
+  });
+
+  it('reclaim keeps a released lease the policy may not forget yet, and looks again later', async () => {
+    const w = new World(ONE);
+    await w.send(msg(MsgType.REQUEST, 1, [iaNa(1, ['2001:db8:1::11'])], true));
+    await w.send(msg(MsgType.RELEASE, 1, [iaNa(1, ['2001:db8:1::11'])], true));
+    w.nowSec += 101;
+    w.policy = { ...standalone(), mayForget: () => false };
+    expect(await w.reclaim()).toBe(1);
+    expect(w.store.byResource('2001:db8:1::11')).toMatchObject({ state: 'released', expiresAtSec: w.nowSec + 60 });
+    w.nowSec += 60;
+    w.policy = standalone();
+    expect(await w.reclaim()).toBe(1);
+    expect(w.store.size).toBe(0);
+  });
+});
+
+function standalone() {
+  return { mayAnswer: () => true, mayAllocate: () => true, capValidSec: (_r: string, _c: unknown, v: number) => v };
+}

@@ -59,6 +59,21 @@ describe('accept or reject an incoming update (RFC 8156 §7.5.4)', () => {
     expect(tie).toMatchObject({ accept: false, status: { code: FoStatusCode.AddressInUse } });
     expect(judge(local, incoming(BindingStatus.ACTIVE, { duid: B, clt: NOW - 97 }), 'secondary', NOW, true)).toEqual({ accept: true });
   });
+  it('ACTIVE of the same client that is older and ends sooner than ours: refused, so no record ends before the lease the client holds', () => {
+    const renewedHere = lease({ clttSec: NOW - 10, expiresAtSec: NOW + 590 });
+    const stale = incoming(BindingStatus.ACTIVE, { clt: NOW - 50 }); // ends NOW + 600 in the fixture…
+    const staleShorter: IncomingLease = { ...stale, wire: { ...stale.wire, stateExpirationTimeSec: NOW + 550 } };
+    expect(judge(renewedHere, staleShorter, 'secondary', NOW, false)).toMatchObject({ accept: false, status: { code: FoStatusCode.OutdatedBindingInformation } });
+    // …a later interaction may shorten it (the client took the shorter lifetime), and a longer one is always safe.
+    expect(judge(renewedHere, { ...staleShorter, wire: { ...staleShorter.wire, clientLastTransactionTimeSec: NOW } }, 'secondary', NOW, false)).toEqual({ accept: true });
+    expect(judge(renewedHere, stale, 'secondary', NOW, false)).toEqual({ accept: true });
+  });
+  it("RELEASED over a live ACTIVE lease: never another client's, and this client's only when clearly after its last renewal here", () => {
+    const local = lease({ clttSec: NOW - 2 });
+    expect(judge(local, incoming(BindingStatus.RELEASED, { duid: B, clt: NOW }), 'primary', NOW, false)).toMatchObject({ accept: false });
+    expect(judge(local, incoming(BindingStatus.RELEASED, { clt: NOW - 4 }), 'primary', NOW, false)).toMatchObject({ accept: false });
+    expect(judge(local, incoming(BindingStatus.RELEASED, { clt: NOW }), 'primary', NOW, false)).toEqual({ accept: true });
+  });
   it('EXPIRED or FREE over a live ACTIVE lease: only once our own state has run out, time (1)', () => {
     expect(judge(lease(), incoming(BindingStatus.EXPIRED), 'primary', NOW, false)).toMatchObject({ accept: false, status: { code: FoStatusCode.OutdatedBindingInformation } });
     expect(judge(lease(), incoming(BindingStatus.FREE), 'secondary', NOW, false)).toMatchObject({ accept: false });

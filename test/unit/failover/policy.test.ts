@@ -80,6 +80,48 @@ describe('allocation split (RFC 8156 §4.2)', () => {
     expect(policy.mayAllocate('2001:db8:1::11', 'na')).toBe(true);
   });
 
+  it('does not give a lease still active on record but past its end to another client: its expiry is not even reported yet (§7.4)', async () => {
+    const { store, policy } = setup('primary', NORMAL);
+    await store.open();
+    await store.apply([{ op: 'put', lease: lease({ pending: false }, { expiresAtSec: NOW - 1 }) }]);
+    expect(policy.mayAllocate('2001:db8:1::11', 'na')).toBe(false);
+    expect(policy.mayAllocate('2001:db8:1::11', 'na', true)).toBe(true);
+  });
+
+  it('gives a client its own released lease back without waiting for the partner, but only from its own share', async () => {
+    const { store, policy } = setup('secondary', COMMS_INTERRUPTED);
+    await store.open();
+    await store.apply([{ op: 'put', lease: lease({ pending: true }, { resource: '2001:db8:1::10', state: 'released' }) }]);
+    expect(policy.mayAllocate('2001:db8:1::10', 'na')).toBe(false);
+    expect(policy.mayAllocate('2001:db8:1::10', 'na', true)).toBe(true);
+    await store.apply([{ op: 'put', lease: lease({ pending: true }, { state: 'released' }) }]);
+    expect(policy.mayAllocate('2001:db8:1::11', 'na', true)).toBe(false); // the primary's address
+  });
+
+  it('keeps a released or expired lease on record until the partner acknowledged it (§7.4)', () => {
+    const ended = lease({ pending: true, startOfStateSec: NOW - 100 }, { state: 'expired' });
+    expect(setup('primary', NORMAL).policy.mayForget!(ended)).toBe(false);
+    expect(setup('primary', NORMAL).policy.mayForget!({ ...ended, fo: { ...ended.fo!, pending: false } })).toBe(true);
+  });
+
+  it('in PARTNER-DOWN reuses an unacknowledged lease only MCLT past the latest the partner may believe it runs, and never before entry + MCLT (§8.4.1)', async () => {
+    // Released here while the partner was down; its end (affinity hold) at NOW + 200, partner lifetime NOW + 500.
+    const released = lease({ pending: true, partnerLifetimeSec: NOW + 500, startOfStateSec: NOW - 100 }, { state: 'released' });
+    const at = (now: number, since = NOW) => {
+      const { store, policy } = setup('primary', PARTNER_DOWN, { now, partnerDownSinceSec: since });
+      return { store, policy };
+    };
+    for (const [now, ok] of [[NOW, false], [NOW + 500 + 3599, false], [NOW + 500 + 3600, true]] as const) {
+      const { store, policy } = at(now);
+      await store.open();
+      await store.apply([{ op: 'put', lease: released }]);
+      expect([now - NOW, policy.mayAllocate(released.resource, 'na')]).toEqual([now - NOW, ok]);
+      expect(policy.mayForget!(released)).toBe(ok);
+      expect(policy.mayAllocate(released.resource, 'na', true)).toBe(true);
+    }
+    expect(at(NOW + 4100, NOW + 1000).policy.mayForget!(released)).toBe(false); // entry + MCLT not reached
+  });
+
   it('allocates nothing in a state that forbids it', () => {
     expect(setup('primary', RENEW_ONLY).policy.mayAllocate('2001:db8:1::11', 'na')).toBe(false);
   });

@@ -1,0 +1,72 @@
+// What the failover runtime (endpoint.ts, replication.ts) needs from the
+// world around it, as three small interfaces: the server it runs in
+// (FailoverHost), the partner connection (PartnerConnector, whose channels
+// are link.ts's Channel) and time (Timers). The daemon passes the real ones
+// — Daemon itself is a FailoverHost, PartnerLink the TCP/TLS connector, and
+// realTimers Node's timers — and the simulation (src/sim/) passes virtual
+// ones, so the same code runs under a seed (style.md §1.6: everything
+// non-deterministic behind an interface).
+
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { ServerConfig } from '../config/types.js';
+import type { Engine, FailoverPolicy, LeaseChange } from '../engine/index.js';
+import type { LeaseStore } from '../store/index.js';
+import type { Counters } from '../daemon/counters.js';
+import type { ControlHandler } from '../daemon/control.js';
+import type { CommitOrigin, CommitStamp, DaemonClock, DaemonEvents } from '../daemon/daemon.js';
+import type { LinkEvents } from './link.js';
+
+/** The server a failover endpoint runs in. Daemon implements it as it is. */
+export interface FailoverHost {
+  readonly log: Logger;
+  /** Wall clock, whole seconds: every time on the wire and in the store is on it. */
+  readonly clock: DaemonClock;
+  readonly store: LeaseStore;
+  readonly config: ServerConfig;
+  readonly engine: Engine;
+  readonly counters: Counters;
+  /** The only write path: stamps local changes, resolves once durable, then emits 'leases-committed'. */
+  commit(changes: readonly LeaseChange[], origin?: CommitOrigin): Promise<void>;
+  /** The store can no longer be trusted: the server must stop (and be restarted from disk). */
+  storeFailed(e: unknown): void;
+  setPolicy(policy: FailoverPolicy): void;
+  setCommitStamp(stamp: CommitStamp | undefined): void;
+  on<K extends keyof DaemonEvents>(event: K, listener: (...args: DaemonEvents[K]) => void): unknown;
+  registerCommand(name: string, handler: ControlHandler): void;
+  onStop(hook: () => Promise<void>): void;
+}
+
+/** The partner connection: channels come and go with `up` and `down`; PartnerLink is the real one. */
+export interface PartnerConnector {
+  on<K extends keyof LinkEvents>(event: K, listener: (...args: LinkEvents[K]) => void): unknown;
+  start(): Promise<void>;
+  /** Closes the channel and stops connecting. */
+  stop(): Promise<void>;
+  /** Transaction ids for the messages we start (§5.4). */
+  nextXid(): number;
+  /** Keeps the link down while a reason holds (closes it, refuses the partner); undefined lets it come back. */
+  hold(reason: string | undefined): void;
+}
+
+export type TimerHandle = unknown;
+
+/** Timers for the runtime, injected so a simulation runs them on virtual time. */
+export interface Timers {
+  /** Runs fn once, after ms milliseconds. */
+  set(fn: () => void, ms: number): TimerHandle;
+  /** Runs fn every ms milliseconds until cleared. */
+  repeat(fn: () => void, ms: number): TimerHandle;
+  /** Cancels a set() or repeat(); undefined and spent handles are fine. */
+  clear(handle: TimerHandle | undefined): void;
+  /** Monotonic milliseconds: only differences mean anything (never compare with the wall clock). */
+  nowMs(): number;
+}
+
+export const realTimers: Timers = {
+  set: (fn, ms) => setTimeout(fn, ms),
+  repeat: (fn, ms) => setInterval(fn, ms),
+  // Node's clearTimeout clears intervals too.
+  clear: (handle) => clearTimeout(handle as NodeJS.Timeout | undefined),
+  nowMs: () => performance.now(),
+};
