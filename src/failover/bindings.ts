@@ -106,12 +106,13 @@ export function judge(local: Lease | undefined, incoming: IncomingLease, role: R
   if (local.state === 'active' && local.expiresAtSec > nowSec) {
     if (status === BindingStatus.ACTIVE) {
       if (sameBinding(local, incoming)) {
-        // accept(3), same client — except an older copy that would end the lease sooner than
-        // the one we hold (a stale update re-sent after a partition, while the client renewed
-        // here since): taking it would leave both partners' records ending before the lease the
-        // client holds, and the resource free for another client early. Ours goes back instead.
+        // accept(3), same client — except a copy that would end the lease sooner than ours. The
+        // client may hold the longer one: a stale update re-sent after a partition while it
+        // renewed here since, or both partners answering one Rebind with different caps (clocks
+        // 5 s apart cannot tell which came later). Ended early on both records, the resource
+        // would go to another client while it is still in use; ours goes back instead.
         const endsSec = incoming.wire.stateExpirationTimeSec;
-        if (endsSec !== undefined && endsSec < local.expiresAtSec && theirs <= ours) return outdated;
+        if (endsSec !== undefined && endsSec < local.expiresAtSec) return outdated;
         return { accept: true };
       }
       // accept(3), different client: the later client interaction wins; on a tie the primary's binding does.

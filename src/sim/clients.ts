@@ -234,7 +234,8 @@ export class SimClient {
     const server = this.world.serverName(a.serverDuid);
     for (const [r, h] of this.held) {
       const ia = a.ias[h.type];
-      if (!ia || h.untilMs <= now) continue;
+      // Within the clock tolerance of its end the server may rightly count it over already.
+      if (!ia || h.untilMs <= now + this.world.ledger.toleranceMs) continue;
       const zeroed = ia.leases.some((l) => l.resource === r && l.validSec === 0);
       const lost = ia.status === StatusCode.NoBinding && h.from === server;
       if (zeroed || lost) {

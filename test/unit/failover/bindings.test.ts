@@ -59,14 +59,14 @@ describe('accept or reject an incoming update (RFC 8156 §7.5.4)', () => {
     expect(tie).toMatchObject({ accept: false, status: { code: FoStatusCode.AddressInUse } });
     expect(judge(local, incoming(BindingStatus.ACTIVE, { duid: B, clt: NOW - 97 }), 'secondary', NOW, true)).toEqual({ accept: true });
   });
-  it('ACTIVE of the same client that is older and ends sooner than ours: refused, so no record ends before the lease the client holds', () => {
+  it('ACTIVE of the same client that ends sooner than ours: refused, however recent, so no record ends before a lease the client may hold', () => {
     const renewedHere = lease({ clttSec: NOW - 10, expiresAtSec: NOW + 590 });
-    const stale = incoming(BindingStatus.ACTIVE, { clt: NOW - 50 }); // ends NOW + 600 in the fixture…
-    const staleShorter: IncomingLease = { ...stale, wire: { ...stale.wire, stateExpirationTimeSec: NOW + 550 } };
-    expect(judge(renewedHere, staleShorter, 'secondary', NOW, false)).toMatchObject({ accept: false, status: { code: FoStatusCode.OutdatedBindingInformation } });
-    // …a later interaction may shorten it (the client took the shorter lifetime), and a longer one is always safe.
-    expect(judge(renewedHere, { ...staleShorter, wire: { ...staleShorter.wire, clientLastTransactionTimeSec: NOW } }, 'secondary', NOW, false)).toEqual({ accept: true });
-    expect(judge(renewedHere, stale, 'secondary', NOW, false)).toEqual({ accept: true });
+    const longer = incoming(BindingStatus.ACTIVE, { clt: NOW - 50 }); // ends NOW + 600 in the fixture
+    const shorter = (clt: number): IncomingLease => ({ ...longer, wire: { ...longer.wire, clientLastTransactionTimeSec: clt, stateExpirationTimeSec: NOW + 550 } });
+    expect(judge(renewedHere, shorter(NOW - 50), 'secondary', NOW, false)).toMatchObject({ accept: false, status: { code: FoStatusCode.OutdatedBindingInformation } });
+    // Both partners answered one Rebind, a second apart on clocks that may be 5 s apart: the longer end stays.
+    expect(judge(renewedHere, shorter(NOW - 9), 'secondary', NOW, false)).toMatchObject({ accept: false });
+    expect(judge(renewedHere, longer, 'secondary', NOW, false)).toEqual({ accept: true });
   });
   it("RELEASED over a live ACTIVE lease: never another client's, and this client's only when clearly after its last renewal here", () => {
     const local = lease({ clttSec: NOW - 2 });
