@@ -3,11 +3,11 @@
 // config asks for them, and wired to the daemon's hooks: committed lease
 // changes, reloads, shutdown (final advertisement), control commands.
 //
-// Failover hook: the object returned holds the route manager. Whichever
-// partner serves holds the routes: failover calls `routes.setServing(false)`
-// when this server stops serving (routes withdrawn) and
-// `routes.setServing(true)` after a takeover (every active delegation routed
-// here); `routes.reconcile()` re-checks the kernel against the store at any time.
+// Failover: whichever partner serves holds the routes and is the default
+// router. `setServing(false)` withdraws the routes and advertises Router
+// Lifetime 0; `setServing(true)` — after a takeover — routes every active
+// delegation here (the partner's too: BNDUPDs carry the requesting router)
+// and advertises this box as default router at once.
 
 import type { Daemon } from '../daemon/daemon.js';
 import { ipRouteDriver } from '../net/ip-route.js';
@@ -19,26 +19,35 @@ export interface CpeFeatures {
   readonly routes: PdRouteManager | undefined;
   /** Router advertisements; follows the config across reloads. */
   readonly advertiser: () => RouterAdvertiser | undefined;
+  /** Failover's hook: whether this server serves clients now. */
+  setServing(serving: boolean): void;
 }
 
 export interface CpeOptions {
-  /** Whether this server serves clients now; a failover partner that starts as standby passes false. */
-  readonly serving?: boolean;
+  /**
+   * Whether this server leads the link (failover/responsiveness.ts leadsLink);
+   * default true. undefined: a failover partner that has not decided yet —
+   * the kernel's routes stay as they are (a restarted daemon must not cut the
+   * delegations off) and it does not offer itself as default router.
+   */
+  readonly serving?: boolean | undefined;
 }
 
 export async function startCpe(daemon: Daemon, opts: CpeOptions = {}): Promise<CpeFeatures> {
   const { counters } = daemon;
   const log = daemon.log.child({ part: 'cpe' });
   const routesAtStart = JSON.stringify(daemon.config.pdRoutes ?? null);
-  const routes = startRoutes(daemon, opts);
+  let serving = 'serving' in opts ? opts.serving : true;
+  const routes = startRoutes(daemon, serving);
   const wantsRa = (subnets: Daemon['config']['subnets']) => subnets.some((s) => s.routerAdvertisements !== undefined);
   let advertiser: RouterAdvertiser | undefined;
-  if (wantsRa(daemon.config.subnets)) advertiser = await RouterAdvertiser.start(daemon.config.subnets, { counters, log });
+  const start = (subnets: Daemon['config']['subnets']) => RouterAdvertiser.start(subnets, { counters, log }, { defaultRouter: serving === true });
+  if (wantsRa(daemon.config.subnets)) advertiser = await start(daemon.config.subnets);
 
   daemon.on('config-reloaded', (config) => {
     const update = async (): Promise<void> => {
       if (advertiser) await advertiser.update(config.subnets);
-      else if (wantsRa(config.subnets)) advertiser = await RouterAdvertiser.start(config.subnets, { counters, log });
+      else if (wantsRa(config.subnets)) advertiser = await start(config.subnets);
     };
     update().catch((e: unknown) => log.error({ err: e }, 'router advertisements not updated'));
     if (JSON.stringify(config.pdRoutes ?? null) !== routesAtStart) log.warn('pdRoutes changed: the change takes effect at the next restart');
@@ -49,10 +58,15 @@ export async function startCpe(daemon: Daemon, opts: CpeOptions = {}): Promise<C
     await advertiser?.stop();
     await routes?.stop();
   });
-  return { routes, advertiser: () => advertiser };
+  const setServing = (now: boolean): void => {
+    serving = now;
+    advertiser?.setDefaultRouter(now);
+    routes?.setServing(now).catch(() => undefined); // failures are counted and logged; the periodic reconcile retries
+  };
+  return { routes, advertiser: () => advertiser, setServing };
 }
 
-function startRoutes(daemon: Daemon, opts: CpeOptions): PdRouteManager | undefined {
+function startRoutes(daemon: Daemon, serving: boolean | undefined): PdRouteManager | undefined {
   const config = daemon.config.pdRoutes;
   if (!config?.enabled) return undefined;
   const routes = new PdRouteManager({
@@ -61,12 +75,12 @@ function startRoutes(daemon: Daemon, opts: CpeOptions): PdRouteManager | undefin
     nowSec: () => daemon.clock.nowSec(),
     counters: daemon.counters,
     log: daemon.log.child({ part: 'routes' }),
-    serving: opts.serving ?? true,
+    serving,
   });
   daemon.on('leases-committed', (changes) => routes.onCommitted(changes));
   daemon.registerCommand('routes', () => routes.status());
   daemon.registerCommand('routes-reconcile', () => routes.reconcile());
-  // At start, routes come to match the store; the DHCP service does not wait for it.
+  // At start, routes come to match the store (once failover has decided: routes.ts); the DHCP service does not wait for it.
   void routes.reconcile().catch(() => undefined);
   return routes;
 }

@@ -27,9 +27,14 @@ async function checkConfig(file: string): Promise<number> {
 async function run(configFile: string, stateDir: string): Promise<void> {
   const daemon = await Daemon.start(configFile, stateDir);
   // Failover first: until its endpoint has decided, a failover server answers nobody.
-  if (daemon.config.failover) await FailoverEndpoint.start(daemon, daemon.config.failover);
+  const failover = daemon.config.failover ? await FailoverEndpoint.start(daemon, daemon.config.failover) : undefined;
   startManagement(daemon); // management commands; the MQTT uplink when config.mqtt is set
-  await startCpe(daemon); // router advertisements, PD routes when configured; failover takes its `routes` (cli/cpe.ts)
+  // Router advertisements and PD routes when configured; in a pair they follow the serving partner.
+  const servingAtStart = failover ? failover.serving : true;
+  const cpe = await startCpe(daemon, { serving: servingAtStart });
+  failover?.on('serving', (serving) => cpe.setServing(serving));
+  const decided = failover?.serving;
+  if (decided !== undefined && decided !== servingAtStart) cpe.setServing(decided); // decided while starting
   const { log } = daemon;
   let stopping = false;
   const shutdown = async (signal: string) => {

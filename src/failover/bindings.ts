@@ -3,7 +3,8 @@
 // accept/reject table). Pure: time comes in as an argument.
 
 import { BindingStatus, FoStatusCode, type BindingStatusCode, type ClientBindingUpdate, type LeaseState as WireLeaseState, type Status } from '../wire/failover/index.js';
-import type { IaType, Lease, LeaseChange, LeaseFailover, LeaseState } from '../engine/lease.js';
+import type { IaType, Lease, LeaseChange, LeaseFailover, LeaseState, RequestedVia } from '../engine/lease.js';
+import type { WireRequestedVia } from '../wire/failover/twin6-via.js';
 import type { Role } from './states.js';
 
 const STATUS_OF: Record<LeaseState, BindingStatusCode> = {
@@ -49,7 +50,9 @@ export function updateFor(lease: Lease, nowSec: number): ClientBindingUpdate {
           t2Sec: 0,
           leases: [{ prefix: lease.resource.slice(0, lease.resource.indexOf('/')), prefixLength: Number(lease.resource.slice(lease.resource.indexOf('/') + 1)), ...times, ...state }],
         };
-  return { form: 'client', clientDuid: Buffer.from(lease.duid, 'hex'), baseTimeSec: nowSec, ias: [ia] };
+  // The requesting router goes along, so a partner that takes over can route the prefix at once.
+  const via = lease.type === 'pd' && lease.via ? { requestedVia: { address: lease.via.address, ...(lease.via.relay ? { relay: lease.via.relay } : {}) } } : {};
+  return { form: 'client', clientDuid: Buffer.from(lease.duid, 'hex'), baseTimeSec: nowSec, ...via, ias: [ia] };
 }
 
 /** One lease of an incoming update, flattened. */
@@ -59,6 +62,8 @@ export interface IncomingLease {
   readonly duid: string;
   readonly iaid: number;
   readonly wire: WireLeaseState & { readonly preferredSec: number; readonly validSec: number };
+  /** The requesting router of a delegation, when the partner sent it (IA_PD only). */
+  readonly via?: WireRequestedVia;
 }
 
 export function incomingLeases(update: ClientBindingUpdate): IncomingLease[] {
@@ -68,7 +73,8 @@ export function incomingLeases(update: ClientBindingUpdate): IncomingLease[] {
     if (ia.type === 'IA_TA') continue; // we never lease temporary addresses
     for (const l of ia.leases) {
       const resource = 'address' in l ? l.address : `${l.prefix}/${l.prefixLength}`;
-      out.push({ resource, type: ia.type === 'IA_NA' ? 'na' : 'pd', duid, iaid: ia.iaid, wire: l });
+      const via = ia.type === 'IA_PD' && update.requestedVia ? { via: update.requestedVia } : {};
+      out.push({ resource, type: ia.type === 'IA_NA' ? 'na' : 'pd', duid, iaid: ia.iaid, wire: l, ...via });
     }
   }
   return out;
@@ -132,8 +138,13 @@ export function judge(local: Lease | undefined, incoming: IncomingLease, role: R
   return newer ? { accept: true } : outdated;
 }
 
-/** The change that applying an accepted incoming lease makes to our database. */
-export function applyIncoming(local: Lease | undefined, incoming: IncomingLease): LeaseChange {
+/**
+ * The change that applying an accepted incoming lease makes to our database.
+ * interfaceOf: our own interface on the link of a delegation (the sender's
+ * device name means nothing here); a requesting router the partner did not
+ * name keeps the one we recorded for this binding, if any.
+ */
+export function applyIncoming(local: Lease | undefined, incoming: IncomingLease, interfaceOf: (resource: string) => string | undefined = () => undefined): LeaseChange {
   const w = incoming.wire;
   const state = STATE_OF[w.status];
   if (!state || FREEING.has(w.status)) return { op: 'delete', resource: incoming.resource };
@@ -160,8 +171,16 @@ export function applyIncoming(local: Lease | undefined, incoming: IncomingLease)
       clttSec: cltt,
       expiresAtSec: w.stateExpirationTimeSec ?? cltt + w.validSec,
       fo,
+      ...viaOf(incoming, local && sameBinding(local, incoming) ? local.via : undefined, interfaceOf),
     },
   };
+}
+
+function viaOf(incoming: IncomingLease, recorded: RequestedVia | undefined, interfaceOf: (resource: string) => string | undefined): { via?: RequestedVia } {
+  if (incoming.type !== 'pd') return {};
+  if (!incoming.via) return recorded ? { via: recorded } : {};
+  const { address, relay } = incoming.via;
+  return { via: { address, interface: interfaceOf(incoming.resource) ?? recorded?.interface ?? '', ...(relay ? { relay } : {}) } };
 }
 
 /**

@@ -30,8 +30,8 @@ import { startup, step, stateMessage, type StepContext, type Trigger } from './s
 import { decodeEndpointRecord, encodeEndpointRecord, storedPart, type EndpointRecord } from './state-record.js';
 import { isEndpointStateName, type EndpointStateName } from './states.js';
 import type { Effect, TimerName } from './effects.js';
-import { serviceLevel } from './responsiveness.js';
-import { failoverPolicy } from './policy.js';
+import { leadsLink, serviceLevel } from './responsiveness.js';
+import { failoverPolicy, type ServiceLevel } from './policy.js';
 import { allPdPools } from './ownership.js';
 import { Replication } from './replication.js';
 
@@ -104,6 +104,8 @@ export interface FailoverStatus {
 
 export interface EndpointEvents {
   transition: [from: EndpointStateName | null, to: EndpointStateName, partner: EndpointStateName | null, cause: string];
+  /** Whether this partner leads the link now (responsiveness.ts leadsLink): what routes and the default router follow. */
+  serving: [serving: boolean];
 }
 
 export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
@@ -130,6 +132,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
   /** Secondary: clients seen waiting too long for the primary, DUID → when (ms). */
   private readonly unserved = new Map<string, number>();
   private readonly log: Logger;
+  private servingNow: boolean | undefined;
   readonly replication: Replication;
 
   private constructor(
@@ -184,7 +187,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
         secondaryPdShare: config.secondaryPdShare,
         pdPools: () => allPdPools(daemon.config),
         // In maintenance the partner serves: we answer nobody and allocate nothing.
-        service: () => (this.holds.has('maintenance') ? MAINTENANCE : serviceLevel(this.record.state, config.role)),
+        service: () => this.service(),
         partnerDownSinceSec: () => (this.record.state === 'PARTNER-DOWN' ? (this.record.partnerDownSinceSec ?? undefined) : undefined),
         nowSec: () => daemon.clock.nowSec(),
         view: daemon.store,
@@ -204,8 +207,28 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     this.lanTimer = this.scheduler.repeat(() => this.checkLan(), LAN_CHECK_MS);
     daemon.onStop(() => this.stop());
     await this.run(first.effects);
+    this.noteServing();
     this.tickTimer = this.scheduler.repeat(() => this.trigger({ kind: 'tick' }), TICK_MS);
     await this.link.start();
+  }
+
+  /** In maintenance the partner serves: we answer nobody and allocate nothing. */
+  private service(): ServiceLevel {
+    return this.holds.has('maintenance') ? MAINTENANCE : serviceLevel(this.record.state, this.config.role);
+  }
+
+  /** Whether this partner leads the link (holds the routes, is the default router); undefined until the state decides it. */
+  get serving(): boolean | undefined {
+    return this.servingNow;
+  }
+
+  private noteServing(): void {
+    // In maintenance the partner leads; in a passing state nothing changes.
+    const now = this.holds.has('maintenance') ? false : (leadsLink(this.record.state, this.config.role) ?? this.servingNow);
+    if (now === undefined || now === this.servingNow) return;
+    this.servingNow = now;
+    this.log.info({ serving: now, state: this.record.state, held: [...this.holds] }, now ? 'leading the link: delegations routed here, default router' : 'standing down: routes withdrawn, not default router');
+    this.emit('serving', now);
   }
 
   // ---- the state machine ----------------------------------------------
@@ -217,6 +240,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       if (result.ignored && t.kind !== 'tick') this.log.debug({ trigger: t.kind, ...result.ignored }, 'trigger ignored');
       this.record = result.record;
       await this.run(result.effects);
+      this.noteServing();
     }).catch((e: unknown) => this.log.error({ err: e }, 'failover effect failed'));
     return this.chain;
   }
@@ -503,6 +527,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     this.log.warn({ reason, on, holds: [...this.holds] }, on ? 'partner link held down' : 'partner link released');
     const first = this.holds.values().next().value;
     this.link.hold(first);
+    this.noteServing();
   }
 
   /**

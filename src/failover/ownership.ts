@@ -31,3 +31,11 @@ export function prefixOwner(resource: string, pools: readonly PrefixPool[], seco
 export function allPdPools(config: ServerConfig): PrefixPool[] {
   return config.subnets.flatMap((s) => s.pdPools);
 }
+
+/** Our interface on the link of a delegated prefix: that of the subnet whose pool holds it (none for relayed-only subnets). */
+export function interfaceOfPrefix(resource: string, config: ServerConfig): string | undefined {
+  const slash = resource.indexOf('/');
+  if (slash < 0) return undefined;
+  const prefix = addressToBigInt(resource.slice(0, slash));
+  return config.subnets.find((s) => s.pdPools.some((p) => prefixContains(p.prefix, p.prefixLength, prefix)))?.interface;
+}

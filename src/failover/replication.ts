@@ -16,7 +16,7 @@ import { addressToBigInt } from '../wire/address.js';
 import { bindingReplyFor, FoMsgType, FoStatusCode, type BindingReply, type BindingUpdate, type Status } from '../wire/failover/index.js';
 import type { FailoverPdu } from './link.js';
 import { applyIncoming, incomingLeases, judge, sameBinding, stampLocal, updateFor, type IncomingLease, type Verdict } from './bindings.js';
-import { allPdPools, prefixOwner } from './ownership.js';
+import { allPdPools, interfaceOfPrefix, prefixOwner } from './ownership.js';
 
 export interface ReplicationDeps {
   send(pdu: FailoverPdu): void;
@@ -187,7 +187,7 @@ export class Replication {
           ? judge(local, inc, this.config.role, now, this.deps.strict())
           : { accept: false, status: { code: FoStatusCode.ConfigurationConflict, message: `${inc.resource} is not in our configuration` } };
         verdicts.set(inc.resource, verdict);
-        if (verdict.accept) changes.push(applyIncoming(local, inc));
+        if (verdict.accept) changes.push(applyIncoming(local, inc, (r) => interfaceOfPrefix(r, this.daemon.config)));
         else {
           this.daemon.counters.add(`failover.bndupd.refused.${verdict.status.code}`);
           // Ours is newer: make sure the partner gets it.

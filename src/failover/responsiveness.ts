@@ -141,3 +141,28 @@ export function serviceLevel(state: EndpointStateName, role: Role): ServiceLevel
     capOnPartnerExpiration: s.lifetimeCap === 'acked-or-partner',
   };
 }
+
+/**
+ * Whether this partner is the one on the link that hosts route through: it
+ * holds the routes for the delegations and advertises itself as default
+ * router (issue #8). Not a column of RFC 8156 — routing is not DHCP service —
+ * so it is its own rule: the partner that answers everyone leads, and when
+ * both may (communications interrupted, PARTNER-DOWN, resolution interrupted)
+ * both do, since the other may be dead. In the passing states (STARTUP, the
+ * RECOVER states, POTENTIAL-CONFLICT, SHUTDOWN) it stays as it was (undefined):
+ * withdrawing routes while the pair sorts out its databases would cut the
+ * delegated networks off for no reason.
+ */
+export function leadsLink(state: EndpointStateName, role: Role): boolean | undefined {
+  switch (state) {
+    case 'NORMAL':
+    case 'CONFLICT-DONE':
+      return role === 'primary';
+    case 'COMMUNICATIONS-INTERRUPTED':
+    case 'PARTNER-DOWN':
+    case 'RESOLUTION-INTERRUPTED':
+      return true;
+    default:
+      return undefined;
+  }
+}

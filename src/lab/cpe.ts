@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { assertLabAddress } from './addr.js';
 import { NETNS_PREFIX } from './cleanup.js';
 import { Namespace, type Lan } from './netns.js';
+import type { PairLab, PairRole } from './pair.js';
 import { twin6LabConfig, type ServerContext } from './server.js';
 
 export interface WanHost {
@@ -47,15 +48,77 @@ export async function startWanHost(lan: Lan, dir: string): Promise<WanHost> {
     ns.removeSync();
     throw e;
   }
-  const entry = resolve('dist/lab/ping6.js');
   return {
     ns,
     address: WAN.hostAddress,
     serverAddress: WAN.serverAddress,
-    async ping(to, count = 3) {
-      const r = await ns.exec([process.execPath, entry, '--to', to, '--count', String(count)], { timeoutMs: 30_000 });
-      return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { sent: number; received: number; rttMs: number[] };
-    },
+    ping: pinger(ns),
+    removeSync: () => ns.removeSync(),
+  };
+}
+
+/** ICMPv6 echo from a namespace (lab/ping6.ts). */
+function pinger(ns: Namespace): WanHost['ping'] {
+  const entry = resolve('dist/lab/ping6.js');
+  return async (to, count = 3) => {
+    const r = await ns.exec([process.execPath, entry, '--to', to, '--count', String(count)], { timeoutMs: 30_000 });
+    return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { sent: number; received: number; rttMs: number[] };
+  };
+}
+
+export interface PairWanHost extends Omit<WanHost, 'serverAddress'> {
+  /** Each appliance's address on its WAN link. */
+  readonly serverAddress: Readonly<Record<PairRole, string>>;
+}
+
+const PAIR_WAN: Record<PairRole, { hostIf: string; net: string }> = {
+  primary: { hostIf: 'eth-a', net: '2001:db8:fffa::' },
+  secondary: { hostIf: 'eth-b', net: '2001:db8:fffb::' },
+};
+
+/**
+ * The upstream of a failover pair: namespace t6-<id>-w with one link to each
+ * appliance's wan0 (2001:db8:fffa::/64 to the primary, fffb to the secondary)
+ * and a route for the delegated pool through each — the primary's preferred
+ * (metric 100), the secondary's behind it (200). As an upstream router with
+ * link-down detection would, it ignores a route whose link lost its carrier
+ * (ignore_routes_with_linkdown): when the primary loses power, traffic for the
+ * delegations goes to the secondary, and only its routes can carry it on.
+ */
+export async function startPairWanHost(lab: PairLab, pdPool: string): Promise<PairWanHost> {
+  assertLabAddress(pdPool);
+  const ns = await Namespace.create(`${NETNS_PREFIX}${lab.id}-w`, { dir: lab.dir });
+  const serverAddress = { primary: `${PAIR_WAN.primary.net}1`, secondary: `${PAIR_WAN.secondary.net}1` };
+  try {
+    for (const role of ['primary', 'secondary'] as const) {
+      const { hostIf, net } = PAIR_WAN[role];
+      const appliance = lab.server[role];
+      assertLabAddress(`${net}/64`);
+      await appliance.ip(['link', 'add', WAN.serverIf, 'type', 'veth', 'peer', 'name', hostIf, 'netns', ns.name]);
+      await appliance.sysctl(`net.ipv6.conf.${WAN.serverIf}.accept_dad`, '0');
+      // A port that goes dark keeps its address, as a powered-off box's config does.
+      await appliance.sysctl(`net.ipv6.conf.${WAN.serverIf}.keep_addr_on_down`, '1');
+      await ns.sysctl(`net.ipv6.conf.${hostIf}.accept_dad`, '0');
+      await ns.sysctl(`net.ipv6.conf.${hostIf}.ignore_routes_with_linkdown`, '1');
+      await appliance.ip(['addr', 'add', `${net}1/64`, 'dev', WAN.serverIf, 'nodad']);
+      await ns.ip(['addr', 'add', `${net}2/64`, 'dev', hostIf, 'nodad']);
+      await appliance.ip(['link', 'set', WAN.serverIf, 'up']);
+      await ns.ip(['link', 'set', hostIf, 'up']);
+      await ns.waitInterfaceReady(hostIf);
+      await appliance.waitInterfaceReady(WAN.serverIf);
+      await appliance.ip(['-6', 'route', 'add', 'default', 'via', `${net}2`, 'dev', WAN.serverIf]);
+      await appliance.sysctl('net.ipv6.conf.all.forwarding', '1');
+      await ns.ip(['-6', 'route', 'add', pdPool, 'via', `${net}1`, 'dev', hostIf, 'metric', role === 'primary' ? '100' : '200']);
+    }
+  } catch (e) {
+    ns.removeSync();
+    throw e;
+  }
+  return {
+    ns,
+    address: `${PAIR_WAN.primary.net}2`,
+    serverAddress,
+    ping: pinger(ns),
     removeSync: () => ns.removeSync(),
   };
 }

@@ -34,6 +34,8 @@ const LAN_ADDRESS: Record<PairRole, string> = { primary: '2001:db8:1::1', second
 
 export interface PairOptions {
   readonly clients: readonly ClientSpec[];
+  /** Each side's config before its failover section is added (default: the single-server lab config). */
+  readonly config?: (ctx: ServerContext) => string;
   /** Extra keys merged into each side's failover section (mcltSec, keepaliveSec, tls, …). */
   readonly failover?: Partial<Record<PairRole, Record<string, unknown>>> & { both?: Record<string, unknown> };
   /** Whether the clients start right away. */
@@ -79,9 +81,9 @@ export interface PairLab {
 }
 
 /** A twin6 config for one side: the single-server lab config plus the failover section. */
-function pairConfig(role: PairRole, extra: Record<string, unknown>, logLevel: string | undefined, mqtt?: (role: PairRole) => Record<string, unknown>) {
+function pairConfig(role: PairRole, extra: Record<string, unknown>, logLevel: string | undefined, mqtt?: (role: PairRole) => Record<string, unknown>, config = twin6LabConfig) {
   return (ctx: ServerContext): string => {
-    const base = JSON.parse(twin6LabConfig(ctx)) as Record<string, unknown>;
+    const base = JSON.parse(config(ctx)) as Record<string, unknown>;
     const failover = {
       role,
       localAddress: PAIR_LINK[role],
@@ -188,7 +190,7 @@ export async function startPairLab(opts: PairOptions): Promise<PairLab> {
 
     const ctx = (role: PairRole): ServerContext => ({ ns: server[role], dir: join(dir, role), topology });
     const spec = (role: PairRole) =>
-      twin6Server({ config: pairConfig(role, { ...opts.failover?.both, ...opts.failover?.[role] }, opts.logLevel, mqttFor), entry: resolve('dist/cli/twin6d.js') });
+      twin6Server({ config: pairConfig(role, { ...opts.failover?.both, ...opts.failover?.[role] }, opts.logLevel, mqttFor, opts.config), entry: resolve('dist/cli/twin6d.js') });
     const lab: PairLab = {
       id,
       dir,

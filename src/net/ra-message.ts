@@ -20,12 +20,13 @@ export interface BuiltAdvertisement {
 }
 
 /**
- * final: the last advertisement before the router stops (§6.2.5): Router
- * Lifetime 0, so hosts drop it as a default router at once. Prefix and DNS
- * information keep their lifetimes: the addresses and servers stay valid (a
- * failover partner may take over the link).
+ * notDefaultRouter: Router Lifetime 0, so hosts drop us as a default router at
+ * once — the last advertisement before the router stops (§6.2.5), and every
+ * advertisement of a failover partner on standby. Prefix and DNS information
+ * keep their lifetimes, and M/O still send hosts to DHCPv6: the addresses and
+ * servers stay valid, and the partner that serves is the default router.
  */
-export function buildAdvertisement(subnet: Subnet, settings: RouterAdvertisementSettings, mac: Uint8Array | undefined, final: boolean): BuiltAdvertisement {
+export function buildAdvertisement(subnet: Subnet, settings: RouterAdvertisementSettings, mac: Uint8Array | undefined, notDefaultRouter: boolean): BuiltAdvertisement {
   const options: NdOption[] = [];
   // §4.6.1: the source link-layer address lets hosts skip a Neighbor Solicitation for us.
   if (mac && mac.length > 0 && mac.some((b) => b !== 0)) options.push({ kind: 'SOURCE_LL_ADDR', address: mac });
@@ -51,7 +52,7 @@ export function buildAdvertisement(subnet: Subnet, settings: RouterAdvertisement
     managed: settings.managed,
     otherConfig: settings.otherConfig,
     preference: settings.preference,
-    routerLifetimeSec: final ? 0 : settings.routerLifetimeSec,
+    routerLifetimeSec: notDefaultRouter ? 0 : settings.routerLifetimeSec,
     reachableTimeMs: 0,
     retransTimerMs: 0,
     options,

@@ -51,13 +51,20 @@ export interface RouterAdvertiserDeps {
   readonly linkInfo?: (ifname: string) => LinkInfo;
 }
 
+export interface RouterAdvertiserOptions {
+  /** false: advertise with Router Lifetime 0 (a failover partner on standby); default true. */
+  readonly defaultRouter?: boolean;
+}
+
 export interface RaInterfaceStatus {
   readonly interface: string;
   readonly subnet: string;
   readonly open: boolean;
   readonly sent: number;
   readonly nextInMs: number;
+  /** What the advertisements carry now: 0 while not the default router (a failover partner on standby). */
   readonly routerLifetimeSec: number;
+  readonly defaultRouter: boolean;
 }
 
 export function systemLinkInfo(ifname: string): LinkInfo {
@@ -79,10 +86,16 @@ const advertising = (subnets: readonly Subnet[]): Map<string, AdvertisingSubnet>
 
 export class RouterAdvertiser {
   private readonly interfaces = new Map<string, RaInterface>();
+  private defaultRouter: boolean;
 
-  private constructor(private readonly deps: Required<RouterAdvertiserDeps>) {}
+  private constructor(
+    private readonly deps: Required<RouterAdvertiserDeps>,
+    opts: RouterAdvertiserOptions,
+  ) {
+    this.defaultRouter = opts.defaultRouter ?? true;
+  }
 
-  static async start(subnets: readonly Subnet[], deps: RouterAdvertiserDeps): Promise<RouterAdvertiser> {
+  static async start(subnets: readonly Subnet[], deps: RouterAdvertiserDeps, opts: RouterAdvertiserOptions = {}): Promise<RouterAdvertiser> {
     const full: Required<RouterAdvertiserDeps> = {
       open: openIcmp6Port,
       nowMs: () => performance.now(),
@@ -90,7 +103,7 @@ export class RouterAdvertiser {
       linkInfo: systemLinkInfo,
       ...deps,
     };
-    const ra = new RouterAdvertiser(full);
+    const ra = new RouterAdvertiser(full, opts);
     await ra.update(subnets);
     return ra;
   }
@@ -107,7 +120,7 @@ export class RouterAdvertiser {
       const running = this.interfaces.get(ifname);
       if (running) running.update(subnet);
       else {
-        const created = new RaInterface(subnet, this.deps);
+        const created = new RaInterface(subnet, this.deps, this.defaultRouter);
         this.interfaces.set(ifname, created);
         await created.start();
       }
@@ -116,6 +129,17 @@ export class RouterAdvertiser {
 
   status(): RaInterfaceStatus[] {
     return [...this.interfaces.values()].map((i) => i.status());
+  }
+
+  /**
+   * Failover: only the serving partner offers itself as default router. A
+   * change is advertised at once, as the first advertisements are (§6.2.4), so
+   * hosts move to the partner that serves without waiting out a router lifetime.
+   */
+  setDefaultRouter(on: boolean): void {
+    if (on === this.defaultRouter) return;
+    this.defaultRouter = on;
+    for (const i of this.interfaces.values()) i.setDefaultRouter(on);
   }
 
   /** Final advertisements on every interface, then the sockets close. */
@@ -138,6 +162,7 @@ class RaInterface {
   constructor(
     private subnet: AdvertisingSubnet,
     private readonly deps: Required<RouterAdvertiserDeps>,
+    private defaultRouter: boolean,
   ) {
     this.schedule = new RaSchedule(subnet.routerAdvertisements, deps.random, deps.nowMs());
   }
@@ -177,6 +202,12 @@ class RaInterface {
     this.subnet = subnet;
     if (!changed) return;
     this.schedule.changed(this.deps.nowMs(), subnet.routerAdvertisements);
+    this.arm();
+  }
+
+  setDefaultRouter(on: boolean): void {
+    this.defaultRouter = on;
+    this.schedule.changed(this.deps.nowMs(), this.subnet.routerAdvertisements);
     this.arm();
   }
 
@@ -224,7 +255,7 @@ class RaInterface {
       counters.add('ra.tx.no-socket');
       return;
     }
-    const built = buildAdvertisement(this.subnet, this.subnet.routerAdvertisements, link.mac, final);
+    const built = buildAdvertisement(this.subnet, this.subnet.routerAdvertisements, link.mac, final || !this.defaultRouter);
     if (built.domainsDropped > 0 && !this.domainsDroppedLogged) {
       this.domainsDroppedLogged = true;
       log.warn({ iface: this.ifname, dropped: built.domainsDropped }, 'search domains left out of the router advertisement: it would exceed 1280 octets');
@@ -246,7 +277,8 @@ class RaInterface {
       open: this.port !== undefined,
       sent: this.sentCount,
       nextInMs: Math.max(0, Math.round(this.schedule.nextAtMs - this.deps.nowMs())),
-      routerLifetimeSec: this.subnet.routerAdvertisements.routerLifetimeSec,
+      routerLifetimeSec: this.defaultRouter ? this.subnet.routerAdvertisements.routerLifetimeSec : 0,
+      defaultRouter: this.defaultRouter,
     };
   }
 

@@ -39,8 +39,11 @@ export interface PdRouteManagerDeps {
   readonly pendingMax?: number;
   /** 0: no periodic reconcile. */
   readonly reconcileIntervalMs?: number;
-  /** Whether this server serves now (failover); default true. */
-  readonly serving?: boolean;
+  /**
+   * Whether this server leads the link (failover); default true. undefined:
+   * not decided yet — the kernel's routes are left as they are until it is.
+   */
+  readonly serving?: boolean | undefined;
 }
 
 export interface ReconcileReport {
@@ -57,7 +60,9 @@ export function routeFor(lease: Lease, nowSec: number): KernelRoute | undefined 
   if (lease.type !== 'pd' || lease.state !== 'active' || lease.expiresAtSec <= nowSec || !lease.via) return undefined;
   // A routed relay is our next hop; it routes on to the requesting router (RFC 8987 §4).
   const gateway = lease.via.relay ?? lease.via.address;
-  return isLinkLocal(gateway) ? { prefix: lease.resource, gateway, dev: lease.via.interface } : { prefix: lease.resource, gateway };
+  if (!isLinkLocal(gateway)) return { prefix: lease.resource, gateway };
+  // A link-local next hop means nothing without its link (a partner's update for a subnet we serve only relayed).
+  return lease.via.interface ? { prefix: lease.resource, gateway, dev: lease.via.interface } : undefined;
 }
 
 /** Same next hop; a route asked for without a device matches whatever device the kernel chose. */
@@ -70,7 +75,7 @@ export class PdRouteManager {
   private readonly pending = new Map<string, KernelRoute | null>();
   private chain: Promise<unknown> = Promise.resolve();
   private draining = false;
-  private servingNow: boolean;
+  private servingNow: boolean | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private lastReport: ReconcileReport | undefined;
@@ -78,7 +83,7 @@ export class PdRouteManager {
   private readonly pendingMax: number;
 
   constructor(private readonly deps: PdRouteManagerDeps) {
-    this.servingNow = deps.serving ?? true;
+    this.servingNow = 'serving' in deps ? deps.serving : true;
     this.batchMax = deps.batchMax ?? ROUTE_BATCH_MAX;
     this.pendingMax = deps.pendingMax ?? ROUTE_PENDING_MAX;
     const every = deps.reconcileIntervalMs ?? ROUTE_RECONCILE_INTERVAL_MS;
@@ -88,7 +93,7 @@ export class PdRouteManager {
     }
   }
 
-  get serving(): boolean {
+  get serving(): boolean | undefined {
     return this.servingNow;
   }
 
@@ -139,6 +144,11 @@ export class PdRouteManager {
         throw e;
       }
       this.installed.clear();
+      if (this.servingNow === undefined) {
+        // Undecided (a failover partner starting): whatever is there stays, as a restart leaves it.
+        for (const r of kernel) this.installed.set(r.prefix, r);
+        return (this.lastReport = { kept: kernel.length, added: 0, removed: 0, unroutable: 0 });
+      }
       // Ours under another metric (the config changed): removed first, they would shadow or duplicate.
       const stale = kernel.filter((r) => r.metric !== undefined && r.metric !== this.deps.driver.metric);
       if (stale.length > 0) await this.deps.driver.apply(stale.map((route) => ({ op: 'delete', route })));
@@ -190,7 +200,7 @@ export class PdRouteManager {
   }
 
   /** unroutable in the last report: active delegations without a recorded router (granted before via existed). */
-  status(): { serving: boolean; installed: KernelRoute[]; pending: number; lastReconcile: ReconcileReport | undefined } {
+  status(): { serving: boolean | undefined; installed: KernelRoute[]; pending: number; lastReconcile: ReconcileReport | undefined } {
     return { serving: this.servingNow, installed: [...this.installed.values()], pending: this.pending.size, lastReconcile: this.lastReport };
   }
 

@@ -14,6 +14,7 @@ import { at, decodeFo, foOption, isFo, readOptional, readRequired, type DnsRemov
 import { one, type ContentCodec } from './content.js';
 import type { IaAddrOption, IaPrefixOption, Option } from '../types.js';
 import { programmerError } from '../writer.js';
+import { encodeRequestedVia, readRequestedVia, type WireRequestedVia } from './twin6-via.js';
 
 /** What §7.3 keeps per lease and §7.4 sends. Times are absolute, Unix seconds. */
 export interface LeaseState {
@@ -66,6 +67,8 @@ export interface ClientBindingUpdate {
   readonly reconfigure?: ReconfigureData;
   /** RFC 5007 LQ_RELAY_DATA body, as octets. */
   readonly relayData?: Uint8Array;
+  /** twin6's extension: who requested the delegations, so the partner can route them (twin6-via.ts). */
+  readonly requestedVia?: WireRequestedVia;
   /** At least one (§7.4). */
   readonly ias: readonly BindingIa[];
 }
@@ -140,6 +143,7 @@ function clientDataOptions(b: ClientBindingUpdate): Option[] {
   if (b.vss) out.push(foOption('VSS', b.vss));
   if (b.reconfigure) out.push(foOption('F_RECONFIGURE_DATA', b.reconfigure));
   if (b.relayData) out.push(foOption('LQ_RELAY_DATA', b.relayData));
+  if (b.requestedVia) out.push(encodeRequestedVia(b.requestedVia));
   for (const ia of b.ias) out.push(iaOption(ia, b.baseTimeSec));
   return out;
 }
@@ -230,6 +234,7 @@ function readClientData(o: Option, ctx: ReadContext): ClientBindingUpdate {
     vss: readOptional(subs, 'VSS', c),
     reconfigure: readOptional(subs, 'F_RECONFIGURE_DATA', c),
     relayData: readOptional(subs, 'LQ_RELAY_DATA', c),
+    requestedVia: readRequestedVia(subs, c),
   };
   return { form: 'client', clientDuid: id.duid, baseTimeSec, ...defined(opt), ias };
 }

@@ -38,6 +38,28 @@ describe('a lease as a binding update and back (RFC 8156 §7.4, §7.5.5)', () =>
     expect(applyIncoming(undefined, inc!)).toMatchObject({ op: 'put', lease: { state: 'declined' } });
   });
 
+  it("carries a delegation's requesting router; the receiver puts it on its own interface for that link", () => {
+    const direct = lease({ resource: '2001:db8:8000:100::/56', type: 'pd', via: { address: 'fe80::5054:ff:fe00:1', interface: 'eth7' } });
+    const [inc] = incomingLeases(updateFor(direct, NOW));
+    expect(inc!.via).toEqual({ address: 'fe80::5054:ff:fe00:1' }); // the sender's device name stays home
+    const here = applyIncoming(undefined, inc!, (r) => (r === direct.resource ? 'lan0' : undefined));
+    expect(here).toMatchObject({ op: 'put', lease: { via: { address: 'fe80::5054:ff:fe00:1', interface: 'lan0' } } });
+    const relayed = lease({ resource: '2001:db8:8000:200::/56', type: 'pd', via: { address: '2001:db8:2::77', interface: 'lan0', relay: '2001:db8:2::1' } });
+    const [r] = incomingLeases(updateFor(relayed, NOW));
+    expect(applyIncoming(undefined, r!)).toMatchObject({ lease: { via: { address: '2001:db8:2::77', relay: '2001:db8:2::1', interface: '' } } });
+  });
+
+  it('keeps the requesting router it recorded when an update names none, and never gives an address one', () => {
+    const pd = lease({ resource: '2001:db8:8000:100::/56', type: 'pd' });
+    const [inc] = incomingLeases(updateFor(pd, NOW));
+    expect(inc!.via).toBeUndefined();
+    const recorded = { ...pd, via: { address: 'fe80::9', interface: 'lan0' } };
+    expect(applyIncoming(recorded, inc!)).toMatchObject({ lease: { via: recorded.via } });
+    expect(applyIncoming({ ...recorded, duid: B }, inc!)).not.toHaveProperty('lease.via');
+    const [na] = incomingLeases(updateFor(lease({ via: { address: 'fe80::9', interface: 'lan0' } }), NOW));
+    expect(na!.via).toBeUndefined();
+  });
+
   it('deletes what the partner says is free', () => {
     for (const s of [BindingStatus.FREE, BindingStatus.FREE_BACKUP, BindingStatus.RESET]) {
       expect(applyIncoming(lease(), incoming(s))).toEqual({ op: 'delete', resource: '2001:db8:1::11' });

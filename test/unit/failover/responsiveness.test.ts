@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import {
-  mayAnswer, partnerPoolUsableFromSec, responsiveness, serviceLevel, type Service,
+  leadsLink, mayAnswer, partnerPoolUsableFromSec, responsiveness, serviceLevel, type Service,
 } from '../../../src/failover/responsiveness.js';
 import { MsgType } from '../../../src/wire/constants.js';
 import type { EndpointStateName, Role } from '../../../src/failover/states.js';
@@ -74,5 +74,18 @@ describe('service per state (protocol.md §1.13)', () => {
     expect(serviceLevel('PARTNER-DOWN', 'secondary')).toEqual({ answer: 'all', allocate: 'partner-too', mcltCap: false, capOnPartnerExpiration: false });
     expect(serviceLevel('NORMAL', 'secondary')).toEqual({ answer: 'own-server-id', allocate: 'none', mcltCap: true, capOnPartnerExpiration: false });
     expect(serviceLevel('RECOVER', 'primary').answer).toBe('none');
+  });
+});
+
+describe('which partner leads the link: routes and default router (issue #8)', () => {
+  it('the primary in NORMAL and CONFLICT-DONE; both when either may be alone; unchanged while passing through', () => {
+    expect([leadsLink('NORMAL', 'primary'), leadsLink('NORMAL', 'secondary')]).toEqual([true, false]);
+    expect([leadsLink('CONFLICT-DONE', 'primary'), leadsLink('CONFLICT-DONE', 'secondary')]).toEqual([true, false]);
+    for (const s of ['COMMUNICATIONS-INTERRUPTED', 'PARTNER-DOWN', 'RESOLUTION-INTERRUPTED'] as const) {
+      expect([leadsLink(s, 'primary'), leadsLink(s, 'secondary')]).toEqual([true, true]);
+    }
+    for (const s of ['STARTUP', 'RECOVER', 'RECOVER-WAIT', 'RECOVER-DONE', 'POTENTIAL-CONFLICT', 'SHUTDOWN'] as const) {
+      expect([leadsLink(s, 'primary'), leadsLink(s, 'secondary')]).toEqual([undefined, undefined]);
+    }
   });
 });

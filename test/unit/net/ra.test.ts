@@ -148,6 +148,25 @@ describe('RouterAdvertiser', () => {
     expect(h.sent).toHaveLength(count);
   });
 
+  it('a failover partner on standby advertises Router Lifetime 0 with M/O and prefixes; taking over goes out at once', async () => {
+    const h = harness();
+    const ra = await RouterAdvertiser.start(config().subnets, h.deps, { defaultRouter: false });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(h.sent.length).toBeGreaterThan(0);
+    for (const s of h.sent) expect(s.ra).toMatchObject({ routerLifetimeSec: 0, managed: true, otherConfig: true });
+    expect(ra.status()[0]).toMatchObject({ defaultRouter: false, routerLifetimeSec: 0 });
+    const before = h.sent.length;
+    ra.setDefaultRouter(true);
+    await vi.advanceTimersByTimeAsync(MIN_DELAY_BETWEEN_RAS_MS + 1);
+    expect(h.sent.length).toBe(before + 1);
+    expect(h.sent.at(-1)!.ra.routerLifetimeSec).toBe(90);
+    ra.setDefaultRouter(false); // standing down: hosts drop us at once
+    await vi.advanceTimersByTimeAsync(MIN_DELAY_BETWEEN_RAS_MS + 1);
+    expect(h.sent.at(-1)!.ra.routerLifetimeSec).toBe(0);
+    expect(h.sent.at(-1)!.ra.options.some((o) => o.kind === 'PREFIX_INFO')).toBe(true);
+    await ra.stop();
+  });
+
   it('follows a reload: new flags go out as a new initial burst; a subnet without advertisements gets a final one', async () => {
     const h = harness();
     const ra = await RouterAdvertiser.start(config().subnets, h.deps);

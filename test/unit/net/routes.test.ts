@@ -43,7 +43,7 @@ class FakeKernel implements RouteDriver {
   }
 }
 
-function setup(leases: Lease[] = [], opts: { pendingMax?: number; batchMax?: number; serving?: boolean } = {}) {
+function setup(leases: Lease[] = [], opts: { pendingMax?: number; batchMax?: number; serving?: boolean | undefined } = {}) {
   const kernel = new FakeKernel();
   const store = new Map(leases.map((l) => [l.resource, l]));
   const counters = new Counters();
@@ -67,10 +67,10 @@ function setup(leases: Lease[] = [], opts: { pendingMax?: number; batchMax?: num
 const gateways = (k: FakeKernel) => Object.fromEntries([...k.routes.values()].map((r) => [r.prefix, `${r.gateway}%${r.dev ?? ''}`]));
 
 describe('routeFor', () => {
-  it('routes active, unexpired delegations with a via; a routed relay is the next hop', () => {
+  it('routes active, unexpired delegations with a via; a routed relay is the next hop; a link-local one needs its link', () => {
     expect(routeFor(lease(1), NOW)).toEqual({ prefix: lease(1).resource, gateway: 'fe80::1', dev: 'lan0' });
     expect(routeFor(lease(1, { via: { address: 'fe80::1', interface: 'lan0', relay: '2001:db8:2::1' } }), NOW)).toEqual({ prefix: lease(1).resource, gateway: '2001:db8:2::1' });
-    for (const l of [lease(1, { state: 'released' }), lease(1, { state: 'expired' }), lease(1, { expiresAtSec: NOW }), lease(1, { via: undefined }), { ...lease(1), type: 'na' as const, resource: '2001:db8:1::5' }]) {
+    for (const l of [lease(1, { state: 'released' }), lease(1, { state: 'expired' }), lease(1, { expiresAtSec: NOW }), lease(1, { via: undefined }), lease(1, { via: { address: 'fe80::1', interface: '' } }), { ...lease(1), type: 'na' as const, resource: '2001:db8:1::5' }]) {
       expect(routeFor(l, NOW)).toBeUndefined();
     }
   });
@@ -144,6 +144,16 @@ describe('PdRouteManager', () => {
     expect(await routes.setServing(true)).toMatchObject({ added: 3 });
     await routes.idle();
     expect(kernel.routes.size).toBe(3);
+  });
+
+  it('undecided (a failover partner starting) leaves the kernel as it is, then follows the decision', async () => {
+    const { kernel, routes, commit } = setup([lease(1)], { serving: undefined });
+    kernel.routes.set(lease(2).resource, { prefix: lease(2).resource, gateway: 'fe80::2', dev: 'lan0', metric: 1062 });
+    expect(await routes.reconcile()).toEqual({ kept: 1, added: 0, removed: 0, unroutable: 0 });
+    await commit([{ op: 'put', lease: lease(3) }]);
+    expect([...kernel.routes.keys()]).toEqual([lease(2).resource]);
+    expect(await routes.setServing(true)).toMatchObject({ added: 2, removed: 1 });
+    expect([...kernel.routes.keys()].sort()).toEqual([lease(1).resource, lease(3).resource].sort());
   });
 
   it('batches at most batchMax routes per ip run, and bounds the queue: overflow is counted and repaired by reconcile', async () => {

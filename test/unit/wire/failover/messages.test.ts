@@ -152,3 +152,37 @@ describe('builders refuse what the RFC does not allow (programmer errors)', () =
     expect(m.options.map((o) => (o.kind === 'UNKNOWN' ? o.code : o.kind))).toEqual([45]);
   });
 });
+
+describe("twin6's requesting-router extension (twin6-via.ts)", () => {
+  const h = { type: FoMsgType.BNDUPD, transactionId: 9, sentTimeSec: NOW } as const;
+  const withVia = (requestedVia: { address: string; relay?: string }): PartnerPdu => ({ ...h, content: { ...clientUpdate, requestedVia } } as PartnerPdu);
+
+  it('round-trips the requesting router, with and without a relay, as vendor option 17 of enterprise 32473 inside CLIENT_DATA', () => {
+    const direct = roundTripPdu(withVia({ address: 'fe80::5054:ff:fe12:3456' }));
+    expect(direct.includes(Buffer.from([0, 17, 0, 24, 0, 0, 0x7e, 0xd9, 0, 1, 0, 16, 0xfe, 0x80]))).toBe(true);
+    roundTripPdu(withVia({ address: '2001:db8:2::77', relay: '2001:db8:2::1' }));
+  });
+
+  it("leaves another vendor's option 17 alone, and an update without ours has none", () => {
+    const frame = encodePartnerFrame(withVia({ address: 'fe80::1' }));
+    // Same length, another enterprise number: 32473 = 0x00007ed9 → 0x00007eda.
+    const i = frame.indexOf(Buffer.from([0, 17, 0, 24, 0, 0, 0x7e, 0xd9]));
+    const other = Buffer.from(frame);
+    other[i + 7] = 0xda;
+    const got = decodePartnerFrame(other.subarray(2), NOW);
+    expect(got.ok && got.pdu.type === FoMsgType.BNDUPD && got.pdu.content.form === 'client' && got.pdu.content.requestedVia).toBe(undefined);
+  });
+
+  it('refuses ours when it is malformed: a short address, or no requesting router', () => {
+    const frame = encodePartnerFrame(withVia({ address: 'fe80::1' }));
+    const i = frame.indexOf(Buffer.from([0, 17, 0, 24, 0, 0, 0x7e, 0xd9]));
+    const shortLen = Buffer.from(frame);
+    shortLen.writeUInt16BE(15, i + 10); // sub-option 1 claims 15 octets
+    const a = decodePartnerFrame(shortLen.subarray(2), NOW);
+    expect(a.ok ? 'accepted' : a.error.reason).toBe('bad-value');
+    const renumbered = Buffer.from(frame);
+    renumbered.writeUInt16BE(9, i + 8); // sub-option 9: unknown, skipped — and then no router
+    const b = decodePartnerFrame(renumbered.subarray(2), NOW);
+    expect(b.ok ? 'accepted' : b.error.reason).toBe('missing-option');
+  });
+});
