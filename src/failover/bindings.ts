@@ -80,6 +80,32 @@ export function incomingLeases(update: ClientBindingUpdate): IncomingLease[] {
   return out;
 }
 
+/** One side of a binding, as a resolved conflict is logged. */
+export interface BindingVersion {
+  readonly client: string;
+  readonly state: string;
+  readonly clttSec: number;
+  readonly endsSec: number | undefined;
+}
+
+const STATUS_NAME: Record<number, string> = Object.fromEntries(Object.entries(BindingStatus).map(([name, code]) => [code, name.toLowerCase().replace('_', '-')]));
+
+/**
+ * Both versions of a binding when they disagree — another client, or another
+ * state — for the log of a resolved conflict (RFC 7031 §5 requirement 8:
+ * after a partition the operator must be able to see what was decided);
+ * undefined when they agree or we held nothing.
+ */
+export function versions(local: Lease | undefined, incoming: IncomingLease): { ours: BindingVersion; theirs: BindingVersion } | undefined {
+  if (!local) return undefined;
+  const w = incoming.wire;
+  if (sameBinding(local, incoming) && STATUS_OF[local.state] === w.status) return undefined;
+  return {
+    ours: { client: `${local.duid}/${local.iaid}`, state: local.state, clttSec: local.clttSec, endsSec: local.expiresAtSec },
+    theirs: { client: `${incoming.duid}/${incoming.iaid}`, state: STATUS_NAME[w.status] ?? String(w.status), clttSec: w.clientLastTransactionTimeSec ?? w.startTimeOfStateSec, endsSec: w.stateExpirationTimeSec },
+  };
+}
+
 /**
  * §7.5.4: which time an update is judged by — CLT_TIME for ACTIVE, EXPIRED
  * and RELEASED (start of state if absent), the later of the two otherwise —

@@ -15,7 +15,7 @@ import type { Lease, LeaseChange } from '../engine/index.js';
 import { addressToBigInt } from '../wire/address.js';
 import { bindingReplyFor, FoMsgType, FoStatusCode, type BindingReply, type BindingUpdate, type Status } from '../wire/failover/index.js';
 import type { FailoverPdu } from './link.js';
-import { applyIncoming, incomingLeases, judge, sameBinding, stampLocal, updateFor, type IncomingLease, type Verdict } from './bindings.js';
+import { applyIncoming, incomingLeases, judge, sameBinding, stampLocal, updateFor, versions, type IncomingLease, type Verdict } from './bindings.js';
 import { allPdPools, interfaceOfPrefix, prefixOwner } from './ownership.js';
 
 export interface ReplicationDeps {
@@ -192,8 +192,8 @@ export class Replication {
           this.daemon.counters.add(`failover.bndupd.refused.${verdict.status.code}`);
           // Ours is newer: make sure the partner gets it.
           if (local?.fo && verdict.status.code === FoStatusCode.OutdatedBindingInformation) this.queue.add(local.resource);
-          this.log.info({ resource: inc.resource, status: verdict.status }, 'refused a partner binding update');
         }
+        this.logConflict(local, inc, verdict);
       }
     }
     try {
@@ -209,6 +209,28 @@ export class Replication {
     });
     this.deps.send({ type: FoMsgType.BNDREPLY, transactionId: xid, sentTimeSec: this.nowSec(), content: reply });
     this.pump();
+  }
+
+  /**
+   * A conflict is two versions that disagree where it matters: another client
+   * for the resource, an update we refuse, or any disagreement while the
+   * databases are reconciled (POTENTIAL-CONFLICT). Both go to the log side by
+   * side with what was kept. A release or expiry arriving in NORMAL is news,
+   * not a conflict.
+   */
+  private logConflict(local: Lease | undefined, inc: IncomingLease, verdict: Verdict): void {
+    const both = versions(local, inc);
+    if (!both) {
+      // Same client, same state: only the times differ (ours runs longer).
+      if (!verdict.accept) this.log.info({ resource: inc.resource, status: verdict.status, oursEndsSec: local?.expiresAtSec, theirsEndsSec: inc.wire.stateExpirationTimeSec }, 'refused a partner binding update');
+      return;
+    }
+    if (!(both.ours.client !== both.theirs.client || !verdict.accept || this.deps.strict())) return;
+    this.daemon.counters.add('failover.conflicts');
+    this.log.warn(
+      { resource: inc.resource, ours: both.ours, theirs: both.theirs, kept: verdict.accept ? 'theirs' : 'ours', ...(verdict.accept ? {} : { status: verdict.status }) },
+      'binding conflict resolved',
+    );
   }
 
   /** §8.5.2: UPDREQ — everything not yet acknowledged; UPDREQALL — the whole database. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyIncoming, incomingLeases, judge, partnerLifetimeFor, stampLocal, updateFor, type IncomingLease } from '../../../src/failover/bindings.js';
+import { applyIncoming, incomingLeases, judge, partnerLifetimeFor, stampLocal, updateFor, versions, type IncomingLease } from '../../../src/failover/bindings.js';
 import { BindingStatus, FoStatusCode } from '../../../src/wire/failover/index.js';
 import type { Lease } from '../../../src/engine/index.js';
 
@@ -123,5 +123,18 @@ describe('the partner lifetime and the pending stamp (RFC 8156 §4.4, §7.3)', (
     expect(renewed.fo).toMatchObject({ pending: true, ackedPartnerLifetimeSec: NOW + 5000, expirationTimeSec: NOW + 4000, startOfStateSec: NOW - 500 });
     const other = stampLocal(lease({ duid: B, clttSec: NOW }), before, 600, NOW);
     expect(other.fo).toMatchObject({ pending: true, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: NOW });
+  });
+});
+
+describe('both versions of a binding, for the log of a resolved conflict', () => {
+  it('names ours and theirs when the client or the state differs, nothing when they agree or we held none', () => {
+    expect(versions(undefined, incoming(BindingStatus.ACTIVE))).toBeUndefined();
+    expect(versions(lease(), incoming(BindingStatus.ACTIVE))).toBeUndefined(); // a renewal: news, not a conflict
+    expect(versions(lease(), incoming(BindingStatus.ACTIVE, { duid: B, clt: NOW - 3 }))).toEqual({
+      ours: { client: `${A}/1`, state: 'active', clttSec: NOW - 100, endsSec: NOW + 500 },
+      theirs: { client: `${B}/1`, state: 'active', clttSec: NOW - 3, endsSec: NOW + 600 },
+    });
+    expect(versions(lease(), incoming(BindingStatus.FREE_BACKUP))?.theirs.state).toBe('free-backup');
+    expect(versions(lease({ state: 'released' }), incoming(BindingStatus.ACTIVE))?.ours.state).toBe('released');
   });
 });
