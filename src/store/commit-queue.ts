@@ -1,9 +1,15 @@
 // Group commit (storage.md §0.2): one synced write at a time; whatever arrives
-// while it is in flight waits and goes out as ONE batch when it completes. An
-// idle queue waits at most commitWindowMs, or until commitBatchMax changes
-// wait, for company before writing. Timers run only while something waits, so
-// an idle store never syncs. Writes never overlap: two batches in the libuv pool
-// could land in either order, and a later batch must never be overtaken.
+// while it is in flight waits and goes out as ONE batch when it completes.
+// Writes are paced by their starts: a write starts no sooner than
+// commitWindowMs after the one before started (unless commitBatchMax changes
+// wait). So a change that finds the store quiet is written at once — no idle
+// wait in front of its fsync, the latency floor of holding every change for a
+// window — while syncs per second stay bounded by 1000 / commitWindowMs, for
+// the flash's sake, and batches grow with the load. Changes made in the same
+// synchronous run always share a batch. Timers run only while something
+// waits, so an idle store never syncs. Writes never overlap: two batches in
+// the libuv pool could land in either order, and a later batch must never be
+// overtaken.
 
 import { performance } from 'node:perf_hooks';
 import { StoreError } from './lease-store.js';
@@ -30,8 +36,8 @@ export interface CommitOptions {
   /** Changes waiting that make an idle store write at once instead of waiting out the window. Default 32. */
   commitBatchMax?: number;
   /**
-   * Longest an idle store holds a change for company before writing, in milliseconds.
-   * Default 5 (the Level store; G4 budgets window + fsync ≤ 10 ms). 0 writes at the
+   * Least time between the starts of two writes, in milliseconds: at most
+   * 1000 / commitWindowMs syncs per second. Default 5 (200/s). 0 writes at the
    * next microtask, which still groups everything applied in the same synchronous run.
    */
   commitWindowMs?: number;
@@ -42,6 +48,8 @@ export interface CommitOptions {
    */
   pendingChangesMax?: number;
   timer?: Timer;
+  /** Monotonic milliseconds; injected with timer. */
+  now?: () => number;
 }
 
 export const COMMIT_DEFAULTS = { commitBatchMax: 32, commitWindowMs: 5, pendingChangesMax: 50_000 } as const;
@@ -80,6 +88,9 @@ export class CommitQueue {
   private readonly batchMax: number;
   private readonly windowMs: number;
   private readonly timer: Timer;
+  private readonly now: () => number;
+  /** When the last write started; undefined before the first. */
+  private lastStartMs: number | undefined;
   private readonly counters: CommitStats;
 
   constructor(
@@ -91,6 +102,7 @@ export class CommitQueue {
     this.batchMax = options.commitBatchMax ?? COMMIT_DEFAULTS.commitBatchMax;
     this.windowMs = options.commitWindowMs ?? COMMIT_DEFAULTS.commitWindowMs;
     this.timer = options.timer ?? realTimer;
+    this.now = options.now ?? (() => performance.now());
     if (!(Number.isInteger(this.batchMax) && this.batchMax >= 1)) throw new RangeError(`commitBatchMax must be ≥ 1, got ${this.batchMax}`);
     if (!(this.windowMs >= 0)) throw new RangeError(`commitWindowMs must be ≥ 0, got ${this.windowMs}`);
     this.nextSeq = lastSeq + 1;
@@ -125,7 +137,7 @@ export class CommitQueue {
     batch.changes += changes;
     if (this.inFlight === undefined) {
       if (batch.changes >= this.batchMax) this.flush();
-      else this.arm();
+      else this.schedule();
     }
     return batch.done;
   }
@@ -167,7 +179,8 @@ export class CommitQueue {
     return { seq: this.nextSeq++, ops: [], changes: 0, bytes: 0, done, resolve, reject };
   }
 
-  private arm(): void {
+  /** Arms the write of what waits: at the next microtask, or when the window since the last start has passed. */
+  private schedule(): void {
     if (this.timerArmed) return;
     this.timerArmed = true;
     const token = ++this.armToken;
@@ -177,8 +190,9 @@ export class CommitQueue {
       this.timerHandle = undefined;
       if (this.inFlight === undefined) this.flush();
     };
-    if (this.windowMs === 0) queueMicrotask(fire);
-    else this.timerHandle = this.timer.set(fire, this.windowMs);
+    const waitMs = this.lastStartMs === undefined ? 0 : this.lastStartMs + this.windowMs - this.now();
+    if (waitMs <= 0) queueMicrotask(fire);
+    else this.timerHandle = this.timer.set(fire, waitMs);
   }
 
   private disarm(): void {
@@ -195,7 +209,8 @@ export class CommitQueue {
     this.disarm();
     this.pending = undefined;
     this.inFlight = batch;
-    const startMs = performance.now();
+    const startMs = this.now();
+    this.lastStartMs = startMs;
     let written: Promise<void>;
     try {
       written = this.write(batch.ops);
@@ -203,7 +218,7 @@ export class CommitQueue {
       written = Promise.reject(error);
     }
     written.then(
-      () => this.written(batch, performance.now() - startMs),
+      () => this.written(batch, this.now() - startMs),
       (error: unknown) => this.fail(batch, error),
     );
   }
@@ -220,8 +235,11 @@ export class CommitQueue {
     c.lastSeq = batch.seq;
     this.inFlight = undefined;
     batch.resolve();
-    // Everything that waited went through at least one fsync already: no window.
-    if (this.pending !== undefined) this.flush();
+    // What waited goes next: at once when it is a full group or the window since this write's start has passed.
+    if (this.pending !== undefined) {
+      if (this.pending.changes >= this.batchMax) this.flush();
+      else this.schedule();
+    }
   }
 
   private fail(batch: Batch, cause: unknown): void {

@@ -6,6 +6,8 @@ import { rejectionOf, tick } from './helpers.js';
 /** Time moves only when the test says so (MQTT.js keepaliveManager tests). */
 class ManualTimer implements Timer {
   readonly armed = new Map<number, { fn: () => void; ms: number }>();
+  /** The clock the queue reads (CommitOptions.now). */
+  ms = 1000;
   private next = 1;
   set(fn: () => void, ms: number): unknown {
     const id = this.next++;
@@ -15,9 +17,11 @@ class ManualTimer implements Timer {
   clear(handle: unknown): void {
     this.armed.delete(handle as number);
   }
+  /** Moves the clock to the latest armed deadline and fires everything armed. */
   fireAll(): void {
     const due = [...this.armed.values()];
     this.armed.clear();
+    if (due.length > 0) this.ms += Math.max(...due.map((t) => t.ms));
     for (const t of due) t.fn();
   }
 }
@@ -25,11 +29,15 @@ class ManualTimer implements Timer {
 /** A backend whose writes complete only when the test completes them. */
 class ManualWriter {
   readonly batches: BatchOp[][] = [];
+  /** When each write started, by the queue's clock (set by setup). */
+  readonly startedAt: number[] = [];
+  clock: () => number = () => 0;
   private waiting: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   active = 0;
   maxActive = 0;
   readonly write = (ops: readonly BatchOp[]): Promise<void> => {
     this.batches.push([...ops]);
+    this.startedAt.push(this.clock());
     this.active++;
     this.maxActive = Math.max(this.maxActive, this.active);
     return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
@@ -49,23 +57,47 @@ const op = (n: number): BatchOp => ({ type: 'put', key: Uint8Array.of(n), value:
 function setup(options: { commitBatchMax?: number; commitWindowMs?: number } = {}) {
   const timer = new ManualTimer();
   const writer = new ManualWriter();
+  writer.clock = () => timer.ms;
   const failures: StoreError[] = [];
-  const q = new CommitQueue(writer.write, 0, { commitBatchMax: 4, commitWindowMs: 5, timer, ...options }, (e) => failures.push(e));
+  const q = new CommitQueue(writer.write, 0, { commitBatchMax: 4, commitWindowMs: 5, timer, now: () => timer.ms, ...options }, (e) => failures.push(e));
   return { q, timer, writer, failures };
 }
 
 describe('CommitQueue', () => {
-  it('holds an idle change for the window, then writes it', async () => {
+  it('writes a change that finds the store quiet at once, with what the same run applied', async () => {
     const { q, timer, writer } = setup();
-    const p = q.enqueue([op(1)], 1);
-    expect(writer.batches).toHaveLength(0);
-    expect([...timer.armed.values()].map((t) => t.ms)).toEqual([5]);
-    timer.fireAll();
-    expect(writer.batches).toEqual([[op(1)]]);
+    const p = [q.enqueue([op(1)], 1), q.enqueue([op(2)], 1)];
+    expect(writer.batches).toHaveLength(0); // the rest of this synchronous run may add to it
+    await Promise.resolve();
+    expect(writer.batches).toEqual([[op(1), op(2)]]);
+    expect(timer.armed.size).toBe(0); // no window in front of the fsync
     await writer.complete();
-    await p;
+    await Promise.all(p);
     expect(timer.armed.size).toBe(0); // idle: nothing armed, so no timer-driven sync
-    expect(q.stats()).toMatchObject({ batchesWritten: 1, changesWritten: 1, bytesWritten: 3, lastSeq: 1 });
+    expect(q.stats()).toMatchObject({ batchesWritten: 1, changesWritten: 2, bytesWritten: 6, lastSeq: 1 });
+  });
+
+  it('paces write starts by the window: a change soon after a write waits out the rest of it, and 1000/window syncs/s is the most', async () => {
+    const { q, timer, writer } = setup({ commitBatchMax: 1000 });
+    void q.enqueue([op(1)], 1);
+    await Promise.resolve();
+    timer.ms += 1;
+    await writer.complete(); // written 1 ms after it started
+    const second = q.enqueue([op(2)], 1);
+    expect([...timer.armed.values()].map((t) => t.ms)).toEqual([4]); // 5 ms after the first start
+    await Promise.resolve();
+    expect(writer.batches).toHaveLength(1);
+    void q.enqueue([op(3)], 1);
+    timer.fireAll();
+    expect(writer.batches).toEqual([[op(1)], [op(2), op(3)]]);
+    expect(writer.startedAt).toEqual([1000, 1005]);
+    // Completion after the window: what waited goes at once.
+    void q.enqueue([op(4)], 1);
+    timer.ms += 7;
+    await writer.complete();
+    await second;
+    expect(writer.batches.at(-1)).toEqual([op(4)]);
+    expect(writer.startedAt.at(-1)).toBe(1012);
   });
 
   it('writes at once when commitBatchMax changes wait, disarming the window', () => {
@@ -81,7 +113,7 @@ describe('CommitQueue', () => {
   it('collects everything that arrives during a write into ONE batch, written when it completes', async () => {
     const { q, timer, writer } = setup();
     const first = q.enqueue([op(0)], 1);
-    timer.fireAll();
+    await Promise.resolve();
     const later = Array.from({ length: 10 }, (_, i) => q.enqueue([op(i + 1)], 1));
     expect(timer.armed.size).toBe(0); // in flight: completion, not a timer, sends the next batch
     expect(writer.batches).toHaveLength(1);
@@ -111,11 +143,12 @@ describe('CommitQueue', () => {
     expect(q.openSeq).toBe(1);
     void q.enqueue([op(1)], 1);
     expect(q.openSeq).toBe(1);
-    timer.fireAll();
+    await Promise.resolve();
     expect(q.openSeq).toBe(2); // batch 1 is in flight; the next enqueue opens batch 2
     void q.enqueue([op(2)], 1);
     expect(q.openSeq).toBe(2);
     await writer.complete();
+    timer.fireAll(); // batch 2 starts a window after batch 1 did
     await writer.complete();
     expect(q.stats().lastSeq).toBe(2);
   });
@@ -135,7 +168,7 @@ describe('CommitQueue', () => {
   it('on failure rejects the batch in flight and the one waiting, then every later call', async () => {
     const { q, timer, writer, failures } = setup();
     const inFlight = q.enqueue([op(1)], 1);
-    timer.fireAll();
+    await Promise.resolve();
     const waiting = q.enqueue([op(2)], 1);
     const barrier = q.barrier();
     const cause = new Error('EIO');
@@ -163,15 +196,22 @@ describe('CommitQueue', () => {
       if (r < 6) {
         all.push(q.enqueue([op(enqueued & 0xff)], 1));
         enqueued++;
-      } else if (r < 8) timer.fireAll();
+      } else if (r < 7) timer.fireAll();
+      else if (r < 8) timer.ms += rand(4);
       else if (writer.active > 0) await writer.complete();
+      if (rand(4) === 0) await Promise.resolve();
     }
     while (writer.active > 0 || q.stats().pendingChanges > 0) {
       timer.fireAll();
+      await Promise.resolve();
       if (writer.active > 0) await writer.complete();
     }
     await Promise.all(all);
     expect(writer.maxActive).toBe(1);
+    // Starts at least a window apart, except a full group, which never waits.
+    for (let i = 1; i < writer.batches.length; i++) {
+      if (writer.batches[i]!.length < 8) expect(writer.startedAt[i]! - writer.startedAt[i - 1]!, `write ${i}`).toBeGreaterThanOrEqual(5);
+    }
     expect(q.stats().changesWritten).toBe(enqueued);
     expect(writer.batches.reduce((n, b) => n + b.length, 0)).toBe(enqueued);
   });

@@ -181,18 +181,20 @@ export function describeLeaseStore(name: string, makeHarness: () => Promise<Stor
       for (let i = 0; i < n; i += 97) expect(s.byResource(naResource(i))).toEqual(naLease(i));
     });
 
-    it('writes an idle change after commitWindowMs, and a full group at once', async () => {
-      const s = await start({ commitWindowMs: 30, commitBatchMax: 3 });
+    it('writes a change that finds it quiet at once; the next waits until commitWindowMs after that write started; a full group never waits', async () => {
+      const s = await start({ commitWindowMs: 200, commitBatchMax: 3 });
       const t0 = Date.now();
-      const first = s.apply([put(naLease(1))]);
-      await sleep(10); // timers fire late under load, never early: still waiting
-      expect(s.stats()).toMatchObject({ pendingChanges: 1, syncs: 0 });
-      await first;
-      expect(Date.now() - t0).toBeGreaterThanOrEqual(25);
-      const group = [2, 3, 4].map((i) => s.apply([put(naLease(i))]));
+      await s.apply([put(naLease(1))]);
+      expect(s.stats()).toMatchObject({ syncs: 1, pendingChanges: 0 });
+      const second = s.apply([put(naLease(2))]);
+      await sleep(20); // timers fire late under load, never early: still waiting
+      expect(s.stats()).toMatchObject({ pendingChanges: 1, syncs: 1 });
+      await second;
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(195);
+      const group = [3, 4, 5].map((i) => s.apply([put(naLease(i))]));
       expect(s.stats()).toMatchObject({ inFlightChanges: 3, pendingChanges: 0 }); // no window wait
       await Promise.all(group);
-      expect(s.stats()).toMatchObject({ syncs: 2, lastBatchSize: 3 });
+      expect(s.stats()).toMatchObject({ syncs: 3, lastBatchSize: 3 });
     });
 
     it('never syncs on a timer while idle', async () => {
@@ -212,14 +214,17 @@ export function describeLeaseStore(name: string, makeHarness: () => Promise<Stor
 
     it('close() writes what waits before closing', async () => {
       let s = await start({ commitWindowMs: 60_000, commitBatchMax: 1000 });
+      await s.apply([put(naLease(0))]); // written at once; what follows waits out the window
       const p = s.apply([put(naLease(1)), put(pdLease(2))]);
+      expect(s.stats().pendingChanges).toBe(2);
       s = await restart(s);
       await p;
-      expect(s.size).toBe(2);
+      expect(s.size).toBe(3);
     });
 
     it('answers busy, applying nothing, once pendingChangesMax changes wait; the store stays usable', async () => {
       const s = await start({ commitWindowMs: 60_000, commitBatchMax: 1000, pendingChangesMax: 3 });
+      await s.apply([put(naLease(0))]); // written at once; what follows waits out the window
       const ok = s.apply([put(naLease(1)), put(naLease(2))]);
       const busy = await rejectionOf(s.apply([put(naLease(3)), put(naLease(4))]));
       expect(busy).toBeInstanceOf(StoreError);
