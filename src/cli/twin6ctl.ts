@@ -10,6 +10,8 @@ const USAGE = `usage: twin6ctl --state-dir DIR status [--json]
        twin6ctl --state-dir DIR leases [--json] [--state active|released|declined|expired] [--duid HEX]
        twin6ctl --state-dir DIR failover [--json]            RFC 8156 state, partner, unacknowledged updates, skew
        twin6ctl --state-dir DIR partner-down [--force]       declare the partner down (refused while it is reachable)
+       twin6ctl --state-dir DIR failover maintenance enter|leave [--force]
+                                            hand the clients to the partner (to reboot this box), or take them back
        twin6ctl fleet …                     devices through the MQTT broker (twin6ctl fleet --help)`;
 
 interface LeaseRow {
@@ -67,6 +69,8 @@ function printFailover(r: Record<string, unknown>): void {
     `MCLT          ${r['mcltSec']} s`,
     `updates       ${r['unackedUpdates']} unacknowledged, ${r['inFlightUpdates']} in flight`,
     ...(r['partnerDownSinceSec'] ? [`partner down  since ${ago(r['partnerDownSinceSec'])}`] : []),
+    ...(Array.isArray(r['held']) && r['held'].length > 0 ? [`link held     down: ${r['held'].join(', ')}`] : []),
+    ...(typeof r['maintenance'] === 'boolean' ? [`maintenance   ${r['maintenance'] ? 'on: the partner serves the clients' : 'off'}`] : []),
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }
@@ -87,6 +91,15 @@ async function main(argv: readonly string[]): Promise<number> {
     return args.flags.has('help') ? 0 : 2;
   }
   const request: Record<string, unknown> = { cmd: COMMANDS[cmd] };
+  if (cmd === 'failover' && args.positional[1] !== undefined) {
+    // failover maintenance enter|leave
+    if (args.positional[1] !== 'maintenance' || (args.positional[2] !== 'enter' && args.positional[2] !== 'leave')) {
+      process.stderr.write(`${USAGE}\n`);
+      return 2;
+    }
+    request['cmd'] = 'failover.maintenance';
+    request['action'] = args.positional[2];
+  }
   if (args.flags.has('force')) request['force'] = true;
   for (const k of ['state', 'duid'] as const) if (typeof args.flags.get(k) === 'string') request[k] = args.flags.get(k);
   let answer;

@@ -23,7 +23,7 @@ import {
   type ServerStateValue,
 } from '../wire/failover/index.js';
 import { DIAL_GAP_SEC_MAX, PartnerLink, type Channel, type FailoverPdu } from './link.js';
-import { MsgType } from '../wire/constants.js';
+import { msgTypeName } from '../wire/constants.js';
 import { findOption } from '../wire/find.js';
 import type { ClientServerMessage } from '../wire/types.js';
 import { startup, step, stateMessage, type StepContext, type Trigger } from './state-machine.js';
@@ -34,6 +34,10 @@ import { leadsLink, serviceLevel } from './responsiveness.js';
 import { failoverPolicy, type ServiceLevel } from './policy.js';
 import { allPdPools } from './ownership.js';
 import { Replication } from './replication.js';
+import { UnservedDetector, type Waiting } from './unserved.js';
+import { duidToHex } from '../wire/duid.js';
+import type { LeaseChange } from '../engine/index.js';
+import type { CommitOrigin } from '../daemon/daemon.js';
 
 const RECORD_META = 'failover-endpoint';
 /** §8.3: the machine needs a tick at least every 60 s while serving; it records the last time of operation. */
@@ -42,17 +46,11 @@ const TICK_MS = 15_000;
 const STARTUP_MARGIN_SEC = 2;
 /** How often our own client-facing interfaces are looked at (RFC 7031 §4.7, partial communication loss). */
 const LAN_CHECK_MS = 1000;
-/**
- * A client that has waited this long (its Elapsed Time, RFC 8415 §21.9) for
- * an answer the primary should have given is a client the primary is not
- * serving (the same test as Kea HA's max-ack-delay).
- */
-const UNSERVED_ELAPSED_CS = 1000;
-/** Distinct such clients within UNSERVED_WINDOW_MS before the secondary takes over. */
-const UNSERVED_CLIENTS_MAX = 3;
-const UNSERVED_WINDOW_MS = 30_000;
-/** How long the secondary keeps the link down after deciding the primary does not serve, before trying again. */
-const UNSERVED_HOLD_MS = 60_000;
+/** A binding update about a client served this recently (its CLTT, RFC 8156 §5.5.2; clocks within 5 s) shows the primary serving. */
+const PARTNER_SERVED_RECENT_SEC = 30;
+/** Entering maintenance waits at most this long for the partner to acknowledge our updates before handing over. */
+const MAINTENANCE_DRAIN_MS = 5_000;
+const MAINTENANCE_DRAIN_CHECK_MS = 100;
 
 const MAINTENANCE = { answer: 'none', allocate: 'none', mcltCap: true, capOnPartnerExpiration: false } as const;
 
@@ -129,8 +127,11 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
   private readonly holds = new Set<'maintenance' | 'lan-down' | 'partner-not-serving'>();
   private lanTimer: TimerHandle | undefined;
   private unservedHoldTimer: TimerHandle | undefined;
-  /** Secondary: clients seen waiting too long for the primary, DUID → when (ms). */
-  private readonly unserved = new Map<string, number>();
+  private readonly unservedTimers = new Set<TimerHandle>();
+  /** Secondary: clients left waiting by the primary (RFC 7031 §4.7), see unserved.ts. */
+  private readonly unserved = new UnservedDetector();
+  /** Maintenance: off; handing over (we answer nobody, the partner is catching up); on (link held down). */
+  private maintenanceMode: 'off' | 'handing-over' | 'on' = 'off';
   private readonly log: Logger;
   private servingNow: boolean | undefined;
   readonly replication: Replication;
@@ -202,8 +203,10 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     // The names the MQTT uplink and twin6ctl share (src/mgmt/handlers.ts holds the standalone answers).
     daemon.registerCommand('failover.status', () => this.status());
     daemon.registerCommand('failover.partner-down', (args) => this.partnerDown(args['force'] === true));
-    daemon.registerCommand('failover.maintenance', (args) => this.maintenance(args['action']));
+    daemon.registerCommand('failover.maintenance', (args) => this.maintenance(args['action'], args['force'] === true));
     daemon.on('unanswered', (m) => this.noteUnanswered(m));
+    daemon.on('leases-committed', (changes, origin) => this.notePartnerServed(changes, origin));
+    this.on('transition', () => this.unserved.reset());
     this.lanTimer = this.scheduler.repeat(() => this.checkLan(), LAN_CHECK_MS);
     daemon.onStop(() => this.stop());
     await this.run(first.effects);
@@ -214,7 +217,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
 
   /** In maintenance the partner serves: we answer nobody and allocate nothing. */
   private service(): ServiceLevel {
-    return this.holds.has('maintenance') ? MAINTENANCE : serviceLevel(this.record.state, this.config.role);
+    return this.maintenanceMode !== 'off' ? MAINTENANCE : serviceLevel(this.record.state, this.config.role);
   }
 
   /** Whether this partner leads the link (holds the routes, is the default router); undefined until the state decides it. */
@@ -546,39 +549,131 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
   }
 
   /**
-   * Secondary in NORMAL: Solicits, Requests, Renews and Rebinds it must leave to the primary,
-   * from clients that have been waiting 10 s and more, mean the primary is not
-   * serving (its LAN side is cut while the partner link is up). After three
-   * such clients the secondary drops the link for a while, so both see
-   * communications interrupted and it becomes responsive.
+   * Secondary, both partners in NORMAL: the client messages we leave to the
+   * primary tell whether it answers them (RFC 7031 §4.7, partial communication
+   * loss; the rule is in unserved.ts). When it does not, we drop the link for a
+   * while: both partners find communications interrupted, and we serve.
    */
   private noteUnanswered(m: ClientServerMessage): void {
-    if (this.config.role !== 'secondary' || this.record.state !== 'NORMAL') return;
-    // A Renew retransmitted to the primary (REN_TIMEOUT 10 s) shows it first; Rebinds and Solicits after it.
-    if (m.type !== MsgType.SOLICIT && m.type !== MsgType.REBIND && m.type !== MsgType.RENEW && m.type !== MsgType.REQUEST) return;
-    const elapsed = findOption(m.options, 'ELAPSED_TIME')?.elapsedCs ?? 0;
+    if (!this.watchingForUnserved()) return;
     const client = findOption(m.options, 'CLIENTID');
-    if (elapsed < UNSERVED_ELAPSED_CS || !client) return;
-    const now = this.scheduler.nowMs();
-    for (const [duid, at] of this.unserved) if (now - at > UNSERVED_WINDOW_MS) this.unserved.delete(duid);
-    this.unserved.set(Buffer.from(client.duid).toString('hex'), now);
-    if (this.unserved.size < UNSERVED_CLIENTS_MAX) return;
-    this.unserved.clear();
-    this.daemon.counters.add('failover.alarms.partner-not-serving');
-    this.log.error({ clients: UNSERVED_CLIENTS_MAX, elapsedSecMin: UNSERVED_ELAPSED_CS / 100 }, 'clients are waiting for the primary: taking over');
-    this.setHold('partner-not-serving', true);
-    this.scheduler.clear(this.unservedHoldTimer);
-    this.unservedHoldTimer = this.scheduler.set(() => this.setHold('partner-not-serving', false), UNSERVED_HOLD_MS);
+    if (!client) return;
+    const duid = duidToHex(client.duid);
+    const v = this.unserved.observe({
+      atMs: this.scheduler.nowMs(),
+      duid,
+      type: m.type,
+      xid: m.transactionId,
+      elapsedCs: findOption(m.options, 'ELAPSED_TIME')?.elapsedCs ?? 0,
+      known: this.knownClient(duid, m),
+    });
+    if (v.kind === 'watching' && v.client.transmissions > 1) this.log.debug(waitingLog(v.client), 'client retransmitting to the primary');
+    if (v.kind !== 'suspect') return;
+    this.log.info(waitingLog(v.client), 'a client is waiting for the primary: unserved unless the primary serves someone meanwhile');
+    const t = this.scheduler.set(() => {
+      this.unservedTimers.delete(t);
+      this.decideUnserved();
+    }, Math.max(0, v.decideAtMs - this.scheduler.nowMs()));
+    this.unservedTimers.add(t);
   }
 
-  /** Maintenance handover: the partner takes over (link dropped with DISCONNECT), we serve nobody, until "leave". */
-  private async maintenance(action: unknown): Promise<FailoverStatus & { maintenance: boolean }> {
-    if (action !== 'enter' && action !== 'leave') throw new Error('action must be "enter" or "leave"');
-    if (action === 'enter' && this.channel && this.partner) {
-      this.send({ type: FoMsgType.DISCONNECT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'maintenance: partner takes over' } } });
+  private watchingForUnserved(): boolean {
+    const r = this.record;
+    return this.config.role === 'secondary' && r.state === 'NORMAL' && r.partnerState === 'NORMAL' && this.holds.size === 0;
+  }
+
+  private decideUnserved(): void {
+    if (!this.watchingForUnserved()) return;
+    const d = this.unserved.decide(this.scheduler.nowMs());
+    if (d.kind === 'none') return;
+    this.daemon.counters.add('failover.unserved-clients', d.fresh.length);
+    if (d.kind === 'unserved') {
+      this.log.warn({ clients: d.fresh.map(waitingLog), unserved: d.count, needed: this.unserved.rule.clientsMin }, 'clients left unanswered by the primary');
+      return;
     }
-    this.setHold('maintenance', action === 'enter');
-    return { ...this.status(), maintenance: this.holds.has('maintenance') };
+    const { rule } = this.unserved;
+    this.daemon.counters.add('failover.alarms.partner-not-serving');
+    this.log.error(
+      {
+        clients: d.clients.map(waitingLog),
+        rule: { waitedSecMin: rule.watchedMsMin / 1000, elapsedSecMin: rule.elapsedCsMin / 100, thenNobodyServedSec: rule.confirmMs / 1000, clientsMin: rule.clientsMin },
+        holdSec: rule.holdMs / 1000,
+      },
+      'the primary leaves clients unanswered: taking over (partner link held down)',
+    );
+    this.setHold('partner-not-serving', true);
+    this.scheduler.clear(this.unservedHoldTimer);
+    this.unservedHoldTimer = this.scheduler.set(() => this.setHold('partner-not-serving', false), rule.holdMs);
+  }
+
+  /**
+   * A binding update from the primary for an active lease it has just granted
+   * or extended (client last transaction time within PARTNER_SERVED_RECENT_SEC):
+   * it reaches its clients, whatever some of them say (unserved.ts).
+   */
+  private notePartnerServed(changes: readonly LeaseChange[], origin: CommitOrigin): void {
+    if (origin !== 'partner' || this.config.role !== 'secondary') return;
+    const recentSec = this.daemon.clock.nowSec() - PARTNER_SERVED_RECENT_SEC;
+    if (changes.some((c) => c.op === 'put' && c.lease.state === 'active' && c.lease.clttSec >= recentSec)) this.unserved.primaryServed(this.scheduler.nowMs());
+  }
+
+  /** Whether we hold an active lease for one of the IAs in the message: a client the primary must answer. */
+  private knownClient(duid: string, m: ClientServerMessage): boolean {
+    const nowSec = this.daemon.clock.nowSec();
+    return m.options.some((o) => {
+      if (o.kind !== 'IA_NA' && o.kind !== 'IA_PD') return false;
+      return this.daemon.store.byIa(duid, o.iaid, o.kind === 'IA_NA' ? 'na' : 'pd').some((l) => l.state === 'active' && l.expiresAtSec > nowSec);
+    });
+  }
+
+  /**
+   * Maintenance handover, so this box can be rebooted: we stop answering
+   * clients, give the partner a moment to acknowledge our last updates, then
+   * say DISCONNECT and keep the link down; the partner finds communications
+   * interrupted and serves everyone (RFC 8156 §8.9.1) until "leave" lets the
+   * link up and the pair returns to NORMAL. "start" and "cancel" (the fleet's
+   * names, docs/fleet.md) are the same. Refused while the partner could not
+   * take over, unless forced. Not kept across a restart: a rebooted box comes
+   * back through STARTUP as usual.
+   */
+  private async maintenance(action: unknown, force: boolean): Promise<FailoverStatus & { maintenance: boolean }> {
+    const enter = action === 'enter' || action === 'start';
+    if (!enter && action !== 'leave' && action !== 'cancel') throw new Error('action must be "enter" or "leave"');
+    if (enter && this.maintenanceMode === 'off') {
+      const r = this.record;
+      const partnerReady = this.partner !== undefined && r.state === 'NORMAL' && r.partnerState === 'NORMAL';
+      if (!partnerReady && !force) {
+        throw new Error(`the partner cannot take over (we are ${r.state}, the partner ${r.partnerState ?? 'unknown'}, ${this.partner ? 'connected' : 'not connected'}): nobody would serve the clients; add force to stop serving anyway`);
+      }
+      this.maintenanceMode = 'handing-over';
+      const unacked = await this.drainUpdates();
+      if (this.maintenanceMode !== 'handing-over') return { ...this.status(), maintenance: false }; // left meanwhile
+      this.log.warn({ unackedUpdates: unacked }, 'maintenance: handing the clients to the partner');
+      if (this.channel && this.partner) {
+        this.send({ type: FoMsgType.DISCONNECT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'maintenance: partner takes over' } } });
+      }
+      this.maintenanceMode = 'on';
+      this.setHold('maintenance', true);
+    } else if (!enter && this.maintenanceMode !== 'off') {
+      this.maintenanceMode = 'off';
+      this.log.warn('maintenance over: serving again once the pair is back in NORMAL');
+      this.setHold('maintenance', false);
+    }
+    return { ...this.status(), maintenance: this.maintenanceMode !== 'off' };
+  }
+
+  /** Waits (at most MAINTENANCE_DRAIN_MS) until the partner has acknowledged every update; returns how many it has not. */
+  private drainUpdates(): Promise<number> {
+    const left = () => this.replication.unackedCount();
+    const startMs = this.scheduler.nowMs();
+    return new Promise((resolve) => {
+      if (left() === 0 || !this.mayStream()) return resolve(left());
+      const t = this.scheduler.repeat(() => {
+        if (left() > 0 && this.mayStream() && this.scheduler.nowMs() - startMs < MAINTENANCE_DRAIN_MS) return;
+        this.scheduler.clear(t);
+        resolve(left());
+      }, MAINTENANCE_DRAIN_CHECK_MS);
+    });
   }
 
   private mayStream(): boolean {
@@ -591,6 +686,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     this.scheduler.clear(this.tickTimer);
     this.scheduler.clear(this.lanTimer);
     this.scheduler.clear(this.unservedHoldTimer);
+    for (const t of this.unservedTimers) this.scheduler.clear(t);
     for (const t of this.timers.values()) this.scheduler.clear(t);
     if (this.channel && this.partner) {
       this.send({ type: FoMsgType.DISCONNECT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'shutting down' } } });
@@ -600,4 +696,9 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     this.scheduler.clear(this.recvTimer);
     this.scheduler.clear(this.contactTimer);
   }
+}
+
+/** A waiting client, for the logs. */
+function waitingLog(c: Waiting): Record<string, unknown> {
+  return { duid: c.duid, msg: msgTypeName(c.type), xid: c.xid, transmissions: c.transmissions, elapsedSec: c.elapsedCs / 100, watchedSec: Math.round(c.watchedMs) / 1000 };
 }

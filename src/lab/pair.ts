@@ -250,3 +250,16 @@ export async function startPairLab(opts: PairOptions): Promise<PairLab> {
     throw e;
   }
 }
+
+/** Runs body on a new pair lab: a failure carries the lab's diagnostics; the lab is closed either way. */
+export async function withPairLab<R>(opts: PairOptions, body: (lab: PairLab) => Promise<R>): Promise<R> {
+  const lab = await startPairLab(opts);
+  try {
+    return await body(lab);
+  } catch (e) {
+    if (e instanceof Error) e.message += `\n${lab.diagnostics()}`;
+    throw e;
+  } finally {
+    await lab.close();
+  }
+}
