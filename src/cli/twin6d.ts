@@ -35,6 +35,7 @@ async function run(configFile: string, stateDir: string): Promise<void> {
   failover?.on('serving', (serving) => cpe.setServing(serving));
   const decided = failover?.serving;
   if (decided !== undefined && decided !== servingAtStart) cpe.setServing(decided); // decided while starting
+  daemon.markStarted(); // every command is registered: the control socket stops waiting for them
   const { log } = daemon;
   let stopping = false;
   const shutdown = async (signal: string) => {

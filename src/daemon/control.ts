@@ -12,7 +12,16 @@ export const CONTROL_SOCKET_NAME = 'twin6d.sock';
 /** A request line longer than this is refused: the socket is local, but bounds stay bounds. */
 const REQUEST_BYTES_MAX = 64 * 1024;
 
-export async function serveControl(path: string, commands: Readonly<Record<string, ControlHandler>>): Promise<net.Server> {
+/** How long a command not (yet) in the table waits for the daemon to finish starting before it is called unknown. */
+const STARTING_WAIT_MS = 4_000; // below callControl's 5 s
+
+/**
+ * ready: resolves once every feature has registered its commands. The socket
+ * opens before that (status answers during start), and a command that is not
+ * in the table yet — `failover` a moment after start — waits for it instead of
+ * being refused as unknown.
+ */
+export async function serveControl(path: string, commands: Readonly<Record<string, ControlHandler>>, ready: Promise<void> = Promise.resolve()): Promise<net.Server> {
   await fs.rm(path, { force: true });
   const server = net.createServer((conn) => {
     let buffered = '';
@@ -28,7 +37,7 @@ export async function serveControl(path: string, commands: Readonly<Record<strin
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
-        void answer(line, commands).then((a) => conn.write(JSON.stringify(a) + '\n'));
+        void answer(line, commands, ready).then((a) => conn.write(JSON.stringify(a) + '\n'));
       }
     });
   });
@@ -40,7 +49,7 @@ export async function serveControl(path: string, commands: Readonly<Record<strin
   return server;
 }
 
-async function answer(line: string, commands: Readonly<Record<string, ControlHandler>>): Promise<ControlAnswer> {
+async function answer(line: string, commands: Readonly<Record<string, ControlHandler>>, ready: Promise<void>): Promise<ControlAnswer> {
   let request: unknown;
   try {
     request = JSON.parse(line);
@@ -51,7 +60,14 @@ async function answer(line: string, commands: Readonly<Record<string, ControlHan
     return { ok: false, error: 'request needs a "cmd" string' };
   }
   const { cmd, ...args } = request as { cmd: string } & Record<string, unknown>;
-  const handler = Object.hasOwn(commands, cmd) ? commands[cmd] : undefined;
+  const lookup = () => (Object.hasOwn(commands, cmd) ? commands[cmd] : undefined);
+  let handler = lookup();
+  if (!handler) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ready, new Promise<void>((r) => (timer = setTimeout(r, STARTING_WAIT_MS)))]).catch(() => undefined);
+    clearTimeout(timer);
+    handler = lookup();
+  }
   if (!handler) return { ok: false, error: `unknown command "${cmd}"; known: ${Object.keys(commands).join(', ')}` };
   try {
     return { ok: true, result: await handler(args) };

@@ -71,6 +71,9 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   private readonly commandTable: Record<string, ControlHandler>;
   private stopping = false;
   private readonly packetPath: PacketPath;
+  private resolveStarted!: () => void;
+  /** Resolves at markStarted(). */
+  private readonly startedAll = new Promise<void>((resolve) => (this.resolveStarted = resolve));
 
   private constructor(
     private configNow: ServerConfig,
@@ -118,7 +121,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const serverDuid = await serverDuidFor(config, store, clock);
     const daemon = new Daemon(config, configFile, stateDir, store, serverDuid, log, clock);
     await daemon.openSockets();
-    daemon.control = await serveControl(path.join(stateDir, CONTROL_SOCKET_NAME), daemon.commandTable);
+    daemon.control = await serveControl(path.join(stateDir, CONTROL_SOCKET_NAME), daemon.commandTable, daemon.startedAll);
     daemon.reclaimTimer = setInterval(() => daemon.reclaim(), RECLAIM_INTERVAL_MS);
     return daemon;
   }
@@ -142,6 +145,11 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   get policy(): FailoverPolicy {
     return this.policyNow;
+  }
+
+  /** The program calls this once every feature has started and registered its commands (control.ts waits for it). */
+  markStarted(): void {
+    this.resolveStarted();
   }
 
   /** Adds a command to the control socket (and so to everything that serves the same table). */
