@@ -6,7 +6,9 @@
 // builds the image first.
 //
 //   --vms 1|2            one standalone appliance, or a primary + secondary
-//                        pair on a partner link (failover itself: issue #4)
+//                        failover pair on a partner link (each VM's flash is
+//                        provisioned with examples/<role>.json and its TLS
+//                        identity from a lab CA; see src/lab/appliance-lab.ts)
 //   --client dhcpcd|dhclient|none
 //   --flash ext4|ubifs   overrides the board's flash filesystem
 //   --hold SEC  --keep   (keep the lab directory: consoles, flash files)
@@ -62,10 +64,12 @@ try {
     console.log(`  console: ${a.consoleFile()}   shell: nc -U ${a.mgmtPath} (or socat - UNIX-CONNECT:${a.mgmtPath})`);
   }
   if (vms === 2) {
-    // The partner link carries failover (issue #4); here it is only shown to work.
-    const [a, b] = lab.appliances;
-    const r = await a.sh(`ping -c 1 -W 5 ${b.spec.partner6.split('/')[0]} >/dev/null && echo ok`);
-    console.log(`partner link ${a.spec.partner6} -> ${b.spec.partner6}: ${r.out.trim() === 'ok' ? 'ping answered' : 'no answer'}`);
+    // The partner link: RFC 8156 failover over TLS; both reach NORMAL before any client starts.
+    for (const a of lab.appliances) {
+      const ms = (await a.waitFailoverState('NORMAL', { timeoutMs: 180_000 })) - a.poweredOnAtMs;
+      const s = await a.failover();
+      console.log(`appliance ${a.spec.name} (${s.role}): NORMAL ${(ms / 1000).toFixed(1)} s after power-on; partner ${s.partnerState}, ${s.secure ? 'TLS' : 'no TLS'}, MCLT ${s.mcltSec} s`);
+    }
   }
   for (const c of lab.clients) {
     await c.start();

@@ -9,14 +9,23 @@
 //              the load client).
 //
 // No user-mode networking (slirp) is ever used: it would reach outside.
+//
+// Two appliances are a failover pair (RFC 8156): before its first boot each
+// one's flash is provisioned with its own config — examples/primary.json or
+// examples/secondary.json on the board's interfaces and the lab's partner
+// link — and its TLS identity from a CA made for the lab, at the paths the
+// examples name (/etc/twin6/pki/…), as a pair would be set up before it ships.
 
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Appliance, loadImage, type ApplianceImage } from './appliance.js';
+import { join, resolve } from 'node:path';
+import { interfaceFor } from '../board/profile.js';
+import { Appliance, loadImage, type ApplianceImage, type ProvisionedFile } from './appliance.js';
 import { keepDirs, NETNS_PREFIX, sweepStaleLabs, trackDir, untrackDir } from './cleanup.js';
 import { createClient, type ClientSpec, type Dhcp6Client } from './clients.js';
 import { Namespace, newLabId } from './netns.js';
+import { makePartnerPki, type PartnerPki } from './pki.js';
 import type { OverlayFs } from '../board/profile.js';
 
 /** Addressing of the appliance lab: the same LAN as the namespace lab (2001:db8:1::/64). */
@@ -35,6 +44,85 @@ export interface ApplianceLabOptions {
   readonly flashFs?: OverlayFs;
   readonly image?: ApplianceImage;
   readonly keepDir?: boolean;
+  /**
+   * With two appliances: how their failover configs differ from the examples
+   * (lifetimes, timers, log level); false boots both with the image's
+   * default (standalone) config instead.
+   */
+  readonly pair?: PairVmOptions | false;
+}
+
+export interface PairVmOptions {
+  /** Replaces lifetimes and pdLifetimes (short ones make clients renew and rebind within seconds). */
+  readonly lifetimes?: { readonly preferredSec: number; readonly validSec: number; readonly renewRatio?: number; readonly rebindRatio?: number };
+  /** Merged into the failover section (mcltSec, keepaliveSec, startupSec, …). */
+  readonly failover?: Readonly<Record<string, unknown>>;
+  /** twin6d's log level (default info: the log goes to a 115200-baud serial console). */
+  readonly logLevel?: string;
+}
+
+type Role = 'primary' | 'secondary';
+const PKI_NAMES = ['twin6-a', 'twin6-b'] as const;
+
+interface PartnerTls {
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly peerName?: string;
+}
+
+/** A twin6 config as far as the pair lab changes it (docs/config.md has the rest). */
+export interface PairVmConfig {
+  interfaces: string[];
+  subnets: { interface?: string; [key: string]: unknown }[];
+  failover: { tls: PartnerTls; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+/**
+ * One side's config: examples/<role>.json with the board's LAN interface, the
+ * lab's partner addresses and the partner certificate's name, plus `opts`.
+ */
+export function pairVmConfig(role: Role, lanIf: string, opts: PairVmOptions = {}): PairVmConfig {
+  const i = role === 'primary' ? 0 : 1;
+  const c = JSON.parse(readFileSync(resolve('examples', `${role}.json`), 'utf8')) as PairVmConfig;
+  c.interfaces = [lanIf];
+  for (const sn of c.subnets) if (sn.interface) sn.interface = lanIf;
+  if (opts.lifetimes) {
+    c['lifetimes'] = { ...opts.lifetimes };
+    c['pdLifetimes'] = { ...opts.lifetimes };
+  }
+  c['log'] = { level: opts.logLevel ?? 'info' };
+  c.failover = {
+    ...c.failover,
+    localAddress: APPLIANCE_TOPOLOGY.partner6[i]!.split('/')[0],
+    peerAddress: APPLIANCE_TOPOLOGY.partner6[1 - i]!.split('/')[0],
+    tls: { ...c.failover.tls, peerName: PKI_NAMES[1 - i] },
+    ...opts.failover,
+  };
+  return c;
+}
+
+/** The files a pair member's flash gets: its config, the CA, its certificate and key. */
+function pairProvision(role: Role, config: PairVmConfig, pki: PartnerPki, checkDir: string): Record<string, ProvisionedFile> {
+  const tls = config.failover.tls;
+  const id = pki.identity(PKI_NAMES[role === 'primary' ? 0 : 1]);
+  // Checked on the host first, with the TLS paths pointing at the lab's
+  // files: a bad config would otherwise show only as a restart loop on the console.
+  const hostCopy = join(checkDir, `${role}.json`);
+  writeFileSync(hostCopy, JSON.stringify({ ...config, failover: { ...config.failover, tls: { ...tls, caFile: pki.ca, certFile: id.cert, keyFile: id.key } } }));
+  try {
+    execFileSync(process.execPath, [resolve('dist/cli/twin6d.js'), '--check-config', hostCopy], { stdio: 'pipe', timeout: 60_000 });
+  } catch (e) {
+    const out = e as { stdout?: Buffer; stderr?: Buffer };
+    throw new Error(`the ${role}'s config does not check: ${String(out.stdout ?? '')}${String(out.stderr ?? '')}`);
+  }
+  return {
+    '/etc/twin6/twin6.json': { content: JSON.stringify(config, null, 2) + '\n' },
+    [tls.caFile]: { content: readFileSync(pki.ca) },
+    [tls.certFile]: { content: readFileSync(id.cert) },
+    [tls.keyFile]: { content: readFileSync(id.key), mode: 0o600 },
+  };
 }
 
 export class ApplianceLab {
@@ -72,6 +160,13 @@ export class ApplianceLab {
         await wire.ip(['link', 'set', ifname, 'up']);
       };
 
+      const pairOpts = opts.appliances === 2 && opts.pair !== false ? (opts.pair ?? {}) : undefined;
+      const pki = pairOpts ? await makePartnerPki(join(dir, 'pair-pki'), PKI_NAMES) : undefined;
+      const lanIf = interfaceFor(image.board, 'lan');
+      if (pairOpts && !lanIf) throw new Error(`board ${image.board.id} has no LAN interface`);
+      const flashFs = opts.flashFs ?? image.board.storage[0]!.overlayFs;
+      if (pairOpts && flashFs !== 'ext4') throw new Error(`a failover pair's flash is provisioned with mke2fs: it needs ext4, not ${flashFs} (or pair: false)`);
+
       const appliances: Appliance[] = [];
       for (let i = 0; i < opts.appliances; i++) {
         const name = String.fromCharCode(97 + i); // a, b
@@ -82,15 +177,18 @@ export class ApplianceLab {
           await port(tap, br);
         }
         const pair = opts.appliances === 2;
+        const role: Role = i === 0 ? 'primary' : 'secondary';
+        const provision = pairOpts && pki ? pairProvision(role, pairVmConfig(role, lanIf!, pairOpts), pki, join(dir, 'pair-pki')) : undefined;
         appliances.push(
           new Appliance(image, wire, {
             name,
             index: i + 1,
-            role: pair ? (i === 0 ? 'primary' : 'secondary') : 'standalone',
+            role: pair ? role : 'standalone',
             lan6: APPLIANCE_TOPOLOGY.lan6[i]!,
             ...(pair ? { partner6: APPLIANCE_TOPOLOGY.partner6[i]!, peer6: APPLIANCE_TOPOLOGY.partner6[1 - i]!.split('/')[0]! } : {}),
             flashFile: join(dir, `${name}-flash.img`),
             ...(opts.flashFs ? { flashFs: opts.flashFs } : {}),
+            ...(provision ? { provision } : {}),
             taps,
           }, dir),
         );

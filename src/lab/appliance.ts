@@ -8,15 +8,17 @@
 // hangs after the kernel's real-mode setup and QEMU never falls back, so KVM
 // is used only when T6_QEMU_KVM=1 asks for it.
 
-import { existsSync, readFileSync, writeFileSync, closeSync, openSync, ftruncateSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync, readSync, writeFileSync, closeSync, openSync, ftruncateSync, writeSync, mkdirSync, mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { loadBoard, type BoardProfile, type OverlayFs } from '../board/profile.js';
+import type { FailoverStatus } from '../failover/endpoint.js';
 import { assertLabAddress } from './addr.js';
 import type { Namespace } from './netns.js';
-import { poll, sleep, tail, type LabProcess } from './proc.js';
+import { labEnv, poll, sleep, tail, type LabProcess } from './proc.js';
 
 export interface ImageManifest {
   readonly board: string;
@@ -65,6 +67,18 @@ export interface ApplianceSpec {
   readonly index: number;
   /** A different image for this appliance (an upgrade). */
   readonly image?: ApplianceImage;
+  /**
+   * Files put on the blank flash before the first boot, by absolute path in
+   * the appliance's root (its own config, keys): what a device gets when it
+   * is provisioned before it ships. ext4 flash only.
+   */
+  readonly provision?: Readonly<Record<string, ProvisionedFile>>;
+}
+
+export interface ProvisionedFile {
+  readonly content: string | Buffer;
+  /** Default 0644. */
+  readonly mode?: number;
 }
 
 /** Blank flash: raw NAND reads 0xFF when erased; a block disk starts as zeros (sparse). */
@@ -79,6 +93,52 @@ export function createFlash(file: string, fs: OverlayFs, sizeMb: number): void {
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * The image's identity as the initramfs computes it (image/initramfs/init:
+ * the md5 of the squashfs superblock's first 96 bytes, 16 hex digits). The
+ * init takes a flash whose .image-id differs for one an older image wrote.
+ */
+export function imageId(image: ApplianceImage): string {
+  const fd = openSync(join(image.dir, 'rootfs.squashfs'), 'r');
+  try {
+    const head = Buffer.alloc(96);
+    readSync(fd, head, 0, 96, 0);
+    return createHash('md5').update(head).digest('hex').slice(0, 16);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A flash with files already on it, the way the init leaves one after its
+ * first boot: ext4 labelled rootfs_data, the overlay's upper directory
+ * holding the files, and this image's id (so the first boot is no upgrade).
+ * Made with mke2fs -d (e2fsprogs, as the init's own first-boot format).
+ */
+export function provisionFlash(file: string, image: ApplianceImage, fs: OverlayFs, sizeMb: number, files: Readonly<Record<string, ProvisionedFile>>): void {
+  if (fs !== 'ext4') throw new Error(`provisioning a flash needs ext4 (this one is ${fs})`);
+  const stage = mkdtempSync(join(dirname(file), '.flash-stage-'));
+  try {
+    mkdirSync(join(stage, 'upper'), { mode: 0o755 });
+    mkdirSync(join(stage, 'work'), { mode: 0o755 });
+    writeFileSync(join(stage, '.image-id'), `${imageId(image)}\n`);
+    for (const [path, f] of Object.entries(files)) {
+      if (!path.startsWith('/') || path.split('/').includes('..')) throw new Error(`provision: ${path} is not an absolute path`);
+      const dest = join(stage, 'upper', path);
+      mkdirSync(dirname(dest), { recursive: true, mode: 0o755 });
+      writeFileSync(dest, f.content);
+      chmodSync(dest, f.mode ?? 0o644);
+    }
+    createFlash(file, fs, sizeMb);
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-L', 'rootfs_data', '-d', stage, file], { stdio: ['ignore', 'ignore', 'pipe'], env: labEnv(), timeout: 60_000 });
+  } catch (e) {
+    rmSync(file, { force: true });
+    throw e;
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
   }
 }
 
@@ -135,6 +195,14 @@ export class Appliance {
     const img = (f: string) => join(this.image.dir, f);
     const append = [
       `console=${b.console.device},${b.console.baud}`, 'panic=-1', 'loglevel=4',
+      // Under TCG on a busy host the kernel's clocksource watchdog takes the
+      // TSC (QEMU derives it from the host's) for unstable and switches to the
+      // HPET, stepping the guest clock by seconds (measured: +3.8 s; a
+      // rebooted primary once found its partner 9-10 s off), and failover
+      // refuses a partner whose clock differs by more than 5 s (RFC 8156 §7.1).
+      // With the TSC trusted, guests stayed within ±0.5 s of the host under
+      // the same load. (Appliances in the field need NTP for the same reason.)
+      ...(kvmRequested() ? [] : ['tsc=reliable']),
       `twin6.flash=${this.flashFs}`, `twin6.role=${s.role}`, `twin6.lan6=${s.lan6}`,
       ...(s.partner6 ? [`twin6.partner6=${s.partner6}`] : []),
       ...(s.peer6 ? [`twin6.peer6=${s.peer6}`] : []),
@@ -167,7 +235,11 @@ export class Appliance {
   /** Powers the appliance on (a fresh console file per boot). */
   boot(): void {
     if (this.running) throw new Error(`${this.spec.name} is already running`);
-    if (!existsSync(this.spec.flashFile)) createFlash(this.spec.flashFile, this.flashFs, this.image.board.storage[0]!.sizeMb);
+    if (!existsSync(this.spec.flashFile)) {
+      const sizeMb = this.image.board.storage[0]!.sizeMb;
+      if (this.spec.provision) provisionFlash(this.spec.flashFile, this.image, this.flashFs, sizeMb, this.spec.provision);
+      else createFlash(this.spec.flashFile, this.flashFs, sizeMb);
+    }
     this.boots++;
     writeFileSync(this.consoleFile(), '');
     this.closeMgmt();
@@ -187,6 +259,57 @@ export class Appliance {
       detail: () => this.diagnostics(),
     });
     return Date.now() - this.bootStartMs;
+  }
+
+  /** The server DUID twin6d logged when it started serving (hex), on this boot. */
+  serverDuid(): string | undefined {
+    return /"serverDuid":"([0-9a-f]+)"[^\n]*"msg":"serving"/.exec(this.console())?.[1];
+  }
+
+  /** `twin6ctl failover --json` in the guest. */
+  async failover(): Promise<FailoverStatus> {
+    const r = await this.sh('twin6ctl failover --json');
+    if (r.code !== 0) throw new Error(`${this.spec.name}: twin6ctl failover failed (${r.code}): ${r.out}`);
+    return JSON.parse(r.out) as FailoverStatus;
+  }
+
+  /**
+   * Waits until twin6ctl in the guest reports the failover state `state`.
+   * Resolves with the host time (ms) at which the transition first showed on
+   * the console. `consoleFrom`: where on this boot's console to look for it
+   * (to wait for a later transition than one already logged).
+   */
+  async waitFailoverState(state: string, opts: { timeoutMs?: number; consoleFrom?: number } = {}): Promise<number> {
+    let last = '';
+    let seenAt: number | undefined;
+    await poll(
+      async () => {
+        // Cheap first: the console says when a transition happened; twin6ctl (node) is slow in a TCG guest.
+        if (!this.console().slice(opts.consoleFrom ?? 0).includes(`"to":"${state}"`)) return undefined;
+        seenAt ??= Date.now();
+        // twin6d may be between a crash and its respawn: ask again next round.
+        const s = await this.failover().catch((e: Error) => {
+          last = e.message;
+          return undefined;
+        });
+        if (!s) return undefined;
+        last = `${s.state} (partner ${s.partnerState ?? 'unknown'}, ${s.connected ? 'connected' : 'not connected'})`;
+        return s.state === state ? true : undefined;
+      },
+      {
+        timeoutMs: opts.timeoutMs ?? 120_000,
+        intervalMs: 250,
+        what: `${this.spec.name} (boot ${this.boots}) to reach failover state ${state}`,
+        abortIf: () => (this.proc?.exitStatus ? `QEMU exited (${this.proc.exitStatus.code ?? this.proc.exitStatus.signal})` : undefined),
+        detail: () => `last seen: ${last}\n${this.diagnostics()}`,
+      },
+    );
+    return seenAt ?? Date.now();
+  }
+
+  /** Host time (ms) of this boot's power-on. */
+  get poweredOnAtMs(): number {
+    return this.bootStartMs;
   }
 
   /** Power cut: SIGKILL to QEMU, nothing in the guest gets to run. */
@@ -240,7 +363,8 @@ export class Appliance {
       "import { callControl } from '/usr/lib/twin6/dist/daemon/control.js';",
       'let offset = 0; const out = [];',
       'for (;;) {',
-      "  const a = await callControl('/var/lib/twin6/twin6d.sock', { cmd: 'leases', offset });",
+      // A generous timeout: under TCG on a busy host a page of thousands of leases can take seconds.
+      "  const a = await callControl('/var/lib/twin6/twin6d.sock', { cmd: 'leases', offset }, 60000);",
       '  if (!a.ok) { console.error(a.error); process.exit(1); }',
       '  for (const l of a.result.leases) out.push([l.type, l.resource, l.duid, l.iaid, l.state, l.expiresAtSec].join(" "));',
       '  offset += a.result.leases.length;',

@@ -1,20 +1,18 @@
 // A fleet broker for the lab and the integration tests: a throwaway CA with
-// one certificate per device and operator (made with the openssl CLI, which
-// node:crypto cannot replace: it signs no X.509), a command-signing key pair,
-// and mosquitto with mutual TLS, identity = certificate CN and a %u ACL,
-// running inside the lab's server namespace so nothing leaves it.
+// one certificate per device and operator (pki.ts, the openssl CLI), a
+// command-signing key pair, and mosquitto with mutual TLS, identity =
+// certificate CN and a %u ACL, running inside the lab's server namespace so
+// nothing leaves it.
 
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Namespace } from './netns.js';
-import { poll, run, tail, type ExecResult, type LabProcess } from './proc.js';
+import { issueCert, makeCa, type Identity } from './pki.js';
+import { poll, tail, type ExecResult, type LabProcess } from './proc.js';
 import { twin6LabConfig, twin6Server, type ServerContext, type ServerSpec } from './server.js';
 
-export interface Identity {
-  readonly cert: string;
-  readonly key: string;
-}
+export type { Identity } from './pki.js';
 
 export interface FleetPki {
   readonly dir: string;
@@ -28,33 +26,13 @@ export interface FleetPki {
   readonly commandKey: string;
 }
 
-const openssl = (args: readonly string[]) => run(['openssl', ...args], { timeoutMs: 30_000 });
-
-async function leaf(dir: string, ca: { cert: string; key: string }, cn: string, ext: string): Promise<Identity> {
-  const key = join(dir, `${cn}.key`);
-  const csr = join(dir, `${cn}.csr`);
-  const cert = join(dir, `${cn}.crt`);
-  const extFile = join(dir, `${cn}.ext`);
-  writeFileSync(extFile, ext);
-  // ECDSA P-256: the handshake an OpenWrt-class CPU can afford (management.md §8.7).
-  await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`]);
-  await openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', extFile]);
-  return { cert, key };
-}
-
 /** A CA, a server certificate for the given addresses and names, and one client certificate per CN. */
 export async function makeFleetPki(dir: string, opts: { clients: readonly string[]; serverIps: readonly string[]; serverNames?: readonly string[] }): Promise<FleetPki> {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const ca = { cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') };
-  await openssl([
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', ca.key, '-out', ca.cert,
-    '-days', '2', '-subj', '/CN=twin6 lab fleet CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
+  const ca = await makeCa(dir, 'twin6 lab fleet CA');
   const san = [...opts.serverIps.map((a) => `IP:${a}`), ...(opts.serverNames ?? []).map((n) => `DNS:${n}`)].join(',');
-  const server = await leaf(dir, ca, 'broker', `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
+  const server = await issueCert(dir, ca, 'broker', `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
   const ids = new Map<string, Identity>();
-  for (const cn of opts.clients) ids.set(cn, await leaf(dir, ca, cn, `subjectAltName=URI:urn:dev:${cn}\nextendedKeyUsage=clientAuth\n`));
+  for (const cn of opts.clients) ids.set(cn, await issueCert(dir, ca, cn, `subjectAltName=URI:urn:dev:${cn}\nextendedKeyUsage=clientAuth\n`));
   const pair = generateKeyPairSync('ed25519');
   const signingKey = join(dir, 'command-signing.key');
   writeFileSync(signingKey, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
