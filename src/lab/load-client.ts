@@ -18,6 +18,16 @@ import { decodeMessage, encodeMessage, findOption } from '../wire/index.js';
 import { MsgType, ALL_DHCP_RELAY_AGENTS_AND_SERVERS } from '../wire/constants.js';
 import type { ClientServerMessage, Option } from '../wire/types.js';
 
+/** One output line: a lease the server acknowledged in a Reply (what the crash tests hold it to). */
+export interface AckedLease {
+  readonly duid: string;
+  readonly iaid: number;
+  readonly type: 'na' | 'pd';
+  readonly resource: string;
+  readonly validSec: number;
+  readonly ackedAtMs: number;
+}
+
 interface Args {
   iface: string;
   clients: number;

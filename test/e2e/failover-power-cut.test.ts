@@ -18,6 +18,7 @@ import type { Binding, Dhcp6Client } from '../../src/lab/clients.js';
 import { poll, sleep, type LabProcess } from '../../src/lab/proc.js';
 import { LAB_TOPOLOGY } from '../../src/lab/topology.js';
 import { applianceSkipReason, buildImage } from './setup.js';
+import type { AckedLease } from '../../src/lab/load-client.js';
 
 // openssl makes the pair's CA and certificates, mke2fs the provisioned flash.
 const reason = await applianceSkipReason('failover-power-cut.test', ['openssl', 'mke2fs', 'dhcpcd', 'dhclient']);
@@ -32,14 +33,7 @@ const KEEPALIVE_SEC = 10;
 const LOAD_RATE = 10;
 const CLOCK_SLACK_SEC = 5;
 
-interface Acked {
-  duid: string;
-  iaid: number;
-  type: 'na' | 'pd';
-  resource: string;
-  validSec: number;
-  ackedAtMs: number;
-}
+type Acked = AckedLease;
 
 const held = (b: Binding) => [...b.addresses.map((a) => `na ${a.address}`), ...b.prefixes.map((p) => `pd ${p.prefix}/${p.length}`)].sort();
 const key = (l: { type: string; resource: string }) => `${l.type} ${l.resource}`;

@@ -11,6 +11,7 @@ import { ApplianceLab, APPLIANCE_TOPOLOGY } from '../../src/lab/appliance-lab.js
 import type { GuestLease } from '../../src/lab/appliance.js';
 import type { OverlayFs } from '../../src/board/profile.js';
 import { applianceSkipReason, buildImage, median } from './setup.js';
+import type { AckedLease } from '../../src/lab/load-client.js';
 
 const reason = await applianceSkipReason('power-cut.test');
 const CUTS = Number(process.env['T6_POWER_CUTS'] ?? '20');
@@ -18,14 +19,7 @@ const FLASH = process.env['T6_POWER_CUT_FLASH'] as OverlayFs | undefined;
 const CLOCK_SLACK_SEC = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Acked {
-  duid: string;
-  iaid: number;
-  type: 'na' | 'pd';
-  resource: string;
-  validSec: number;
-  ackedAtMs: number;
-}
+type Acked = AckedLease;
 
 describe.skipIf(reason !== undefined)('power cuts under load', () => {
   it(`loses no acknowledged lease over ${CUTS} power cuts`, async () => {
