@@ -21,10 +21,8 @@ import { Counters } from './counters.js';
 import { serveControl, CONTROL_SOCKET_NAME, type ControlHandler } from './control.js';
 import { makeServerDuid } from './server-duid.js';
 import { controlCommands } from './commands.js';
+import { reclaimer, RECLAIM_INTERVAL_MS } from './reclaim.js';
 
-/** Expiry work per tick: bounded so a backlog after downtime never stalls the packet path. */
-const RECLAIM_BATCH_MAX = 1000;
-const RECLAIM_INTERVAL_MS = 1000;
 
 /**
  * Where a lease change comes from: `local` — this server's own decision (a
@@ -187,17 +185,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     );
   }
 
-  private reclaiming = false;
-  private reclaim(): void {
-    if (this.reclaiming || this.stopping) return;
-    const changes = this.engineNow.reclaim({ nowSec: this.clock.nowSec(), view: this.store, policy: this.policyNow }, RECLAIM_BATCH_MAX);
-    if (changes.length === 0) return;
-    this.reclaiming = true;
-    this.commit(changes)
-      .then(() => this.counters.add('leases.reclaimed', changes.length))
-      .catch((e: unknown) => this.storeFailed(e))
-      .finally(() => (this.reclaiming = false));
-  }
+  private readonly reclaim = reclaimer(this, () => this.stopping);
 
   /** SIGHUP: a good config replaces the old one; a bad one is refused with its reason and the old one keeps serving. */
   async reload(): Promise<boolean> {

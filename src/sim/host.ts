@@ -1,9 +1,9 @@
 // A small daemon for the simulation: what src/daemon/daemon.ts gives the
 // failover runtime (a FailoverHost), over a MemoryLeaseStore and the real
 // packet path (wire decode → engine → commit → encode), with no sockets, no
-// control socket and no real clock or timers. commit() and reclaim() repeat
-// Daemon's few lines on purpose: the simulation runs the product's failover
-// code, and the daemon's own loop is this thin.
+// control socket and no real clock or timers. commit() repeats Daemon's few
+// lines on purpose (the daemon's own loop is this thin); reclaim is the
+// daemon's (daemon/reclaim.ts).
 
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
@@ -14,12 +14,10 @@ import { Counters } from '../daemon/counters.js';
 import type { ControlHandler } from '../daemon/control.js';
 import type { CommitOrigin, CommitStamp, DaemonClock, DaemonEvents } from '../daemon/daemon.js';
 import { PacketPath } from '../daemon/server.js';
+import { reclaimer, RECLAIM_INTERVAL_MS } from '../daemon/reclaim.js';
 import type { FailoverHost, TimerHandle } from '../failover/host.js';
 import type { NodeTimers } from './time.js';
 
-/** As daemon.ts: expiry work per tick, and how often. */
-const RECLAIM_BATCH_MAX = 1000;
-const RECLAIM_INTERVAL_MS = 1000;
 
 /** As daemon.ts: a failover server answers nobody until its endpoint has set a policy. */
 const unresponsive: FailoverPolicy = { mayAnswer: () => false, mayAllocate: () => false, capValidSec: () => 0 };
@@ -49,7 +47,6 @@ export class SimHost extends EventEmitter<DaemonEvents> implements FailoverHost 
   private stamp: CommitStamp | undefined;
   private readonly stopHooks: (() => Promise<void>)[] = [];
   private reclaimTimer: TimerHandle | undefined;
-  private reclaiming = false;
   stopping = false;
 
   constructor(
@@ -110,16 +107,7 @@ export class SimHost extends EventEmitter<DaemonEvents> implements FailoverHost 
     this.fatal(e);
   }
 
-  private reclaim(): void {
-    if (this.reclaiming || this.stopping) return;
-    const changes = this.engine.reclaim({ nowSec: this.clock.nowSec(), view: this.store, policy: this.policyNow }, RECLAIM_BATCH_MAX);
-    if (changes.length === 0) return;
-    this.reclaiming = true;
-    this.commit(changes)
-      .then(() => this.counters.add('leases.reclaimed', changes.length))
-      .catch((e: unknown) => this.storeFailed(e))
-      .finally(() => (this.reclaiming = false));
-  }
+  private readonly reclaim = reclaimer(this, () => this.stopping);
 
   /** SIGTERM, as Daemon.stop: no more packets, the features finish, what waits is written. */
   async stop(): Promise<void> {

@@ -53,15 +53,20 @@ function channel() {
 const contact = (sentTimeSec: number): FailoverPdu => ({ type: FoMsgType.CONTACT, transactionId: 7, sentTimeSec, content: {} });
 
 describe('clock skew on the partner link (RFC 8156 §7.1)', () => {
-  async function connectedSecondary() {
-    const clock = { now: NOW };
-    const { h } = await host('secondary', clock);
+  /** A secondary whose partner has just connected and sent CONNECT stamped sentTimeSec. */
+  async function secondaryConnectedAt(sentTimeSec: number) {
+    const { h } = await host('secondary', { now: NOW });
     const link = new FakeLink();
     await FailoverEndpoint.start(h, h.config.failover!, { link: () => link, lanUp: () => true, timers: new NodeTimers(new VirtualTime()) });
     const ch = channel();
     link.emit('up', ch.c);
     const params = { protocolVersion: PROTOCOL_VERSION, mcltSec: 60, keepaliveSec: 60, maxUnackedBndupd: 10, relationshipName: 'twin6', connectFlags: { fixedPdLength: true } };
-    link.emit('pdu', { type: FoMsgType.CONNECT, transactionId: 1, sentTimeSec: NOW, content: params }, ch.c);
+    link.emit('pdu', { type: FoMsgType.CONNECT, transactionId: 1, sentTimeSec, content: params }, ch.c);
+    return { h, link, ch };
+  }
+
+  async function connectedSecondary() {
+    const { h, link, ch } = await secondaryConnectedAt(NOW);
     await new Promise((r) => setImmediate(r));
     expect(ch.sent.map((p) => p.type)).toContain(FoMsgType.CONNECTREPLY);
     return { h, link, ch };
@@ -82,14 +87,7 @@ describe('clock skew on the partner link (RFC 8156 §7.1)', () => {
   });
 
   it('still refuses a CONNECT from a clock far behind (§6.1.2)', async () => {
-    const clock = { now: NOW };
-    const { h } = await host('secondary', clock);
-    const link = new FakeLink();
-    await FailoverEndpoint.start(h, h.config.failover!, { link: () => link, lanUp: () => true, timers: new NodeTimers(new VirtualTime()) });
-    const ch = channel();
-    link.emit('up', ch.c);
-    const params = { protocolVersion: PROTOCOL_VERSION, mcltSec: 60, keepaliveSec: 60, maxUnackedBndupd: 10, connectFlags: { fixedPdLength: true } };
-    link.emit('pdu', { type: FoMsgType.CONNECT, transactionId: 1, sentTimeSec: NOW - 30, content: params }, ch.c);
+    const { ch } = await secondaryConnectedAt(NOW - 30);
     expect(ch.sent[0]).toMatchObject({ type: FoMsgType.CONNECTREPLY, content: { status: { code: FoStatusCode.ExcessiveTimeSkew } } });
     expect(ch.closed).toEqual(['clock skew -30 s']);
   });
