@@ -1,7 +1,7 @@
 // Every default and every bound of the config file in one place, so that the
 // docs (docs/config.md), the checks and the resolved values cannot drift apart.
 
-import type { Lifetimes, ServerConfig, StorageConfig } from './types.js';
+import type { ClientLimits, Lifetimes, ServerConfig, StorageConfig } from './types.js';
 
 /** RFC 8415 §7.7: a lifetime of 0xffffffff means "infinity". */
 export const INFINITY_SEC = 0xffff_ffff;
@@ -22,6 +22,9 @@ export const DEFAULTS = {
   declineHoldSec: 86_400,
   affinitySec: 86_400,
   storage: { commitWindowMs: 5, commitBatchMax: 32 } satisfies StorageConfig,
+  // A CPE asks for one or two IAs of each kind (odhcp6c: one IA_NA, one IA_PD; dhcpcd: one per
+  // `ia_na`/`ia_pd` line); room for a router with several downstream links, nothing near a pool.
+  limits: { iasPerMessage: 8, leasesPerClient: 16 } satisfies ClientLimits,
   logLevel: 'info' as ServerConfig['logLevel'],
   // RFC 4861 §6.2.1 defaults; managed, autonomous, minIntervalSec, routerLifetimeSec and
   // dnsLifetimeSec depend on the subnet or on maxIntervalSec (config/cpe.ts).
@@ -62,6 +65,8 @@ export const RANGES = {
   affinitySec: [0, 30 * 86_400],
   commitWindowMs: [0, 1000],
   commitBatchMax: [1, 10_000],
+  iasPerMessage: [1, 256],
+  leasesPerClient: [1, 4096],
   prefixLength: [1, 128],
   // RFC 4861 §6.2.1: MaxRtrAdvInterval 4..1800, MinRtrAdvInterval ≥ 3, AdvDefaultLifetime 0 or ≤ 9000.
   raMaxIntervalSec: [4, 1800],

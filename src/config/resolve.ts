@@ -48,6 +48,7 @@ export function resolveConfig(input: ConfigInput, issues: Issues): ServerConfig 
     declineHoldSec: input.declineHoldSec ?? DEFAULTS.declineHoldSec,
     affinitySec: input.affinitySec ?? DEFAULTS.affinitySec,
     storage: { ...DEFAULTS.storage, ...input.storage },
+    limits: { ...DEFAULTS.limits, ...input.limits },
     logLevel: input.log?.level ?? DEFAULTS.logLevel,
     port: input.port ?? DEFAULTS.port,
     ...withFailover(resolveFailover(input.failover, keyPath(ROOT_PATH, 'failover'), issues)),

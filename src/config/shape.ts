@@ -83,6 +83,12 @@ export const configShape = object({
       commitBatchMax: optional(intIn(RANGES.commitBatchMax)),
     }),
   ),
+  limits: optional(
+    object({
+      iasPerMessage: optional(intIn(RANGES.iasPerMessage)),
+      leasesPerClient: optional(intIn(RANGES.leasesPerClient)),
+    }),
+  ),
   log: optional(object({ level: optional(oneOf(LOG_LEVELS)) })),
   failover: optional(failoverShape),
   routerAdvertisements: optional(routerAdvertisementsShape),

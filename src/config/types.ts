@@ -72,6 +72,18 @@ export interface StorageConfig {
   readonly commitBatchMax: number;
 }
 
+/**
+ * What one client message, and one client, may take (docs/config.md#limits).
+ * Any LAN host may send a well-formed Request with thousands of IAs; these
+ * bound the leases and the work such a message can cost.
+ */
+export interface ClientLimits {
+  /** IA_NA and IA_PD options served per message, each type counted on its own; further IAs are refused with a status. */
+  readonly iasPerMessage: number;
+  /** Active leases one DUID may hold at once, both types together; a new IA beyond it is refused with a status. */
+  readonly leasesPerClient: number;
+}
+
 /** The MQTT management uplink (docs/config.md#mqtt, src/mgmt/). */
 export interface MqttConfig {
   /** "mqtts://host[:port]"; TLS is the only transport, since the certificate is the device's identity. */
@@ -113,6 +125,7 @@ export interface ServerConfig {
   /** How long a released or expired lease stays reserved for its last client. */
   readonly affinitySec: number;
   readonly storage: StorageConfig;
+  readonly limits: ClientLimits;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Listening port; 547 unless a test or a bench says otherwise. */
   readonly port: number;

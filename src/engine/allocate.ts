@@ -12,6 +12,19 @@ import { poolSize, prefixPoolSize } from './plan.js';
 export const ALLOC_PROBES_MAX = 32;
 /** Pools up to this many entries are scanned entry by entry once the probes fail. */
 export const ALLOC_SCAN_MAX = 1 << 17;
+/**
+ * Candidate checks one message may spend across all its IAs. Without it a
+ * message with many IAs against nearly exhausted pools costs IAs × pool size
+ * (a lab run wedged the daemon that way). A lone free entry far from every
+ * probe may be missed in a pool this full; the client's retransmission probes
+ * elsewhere.
+ */
+export const ALLOC_CHECKS_PER_MESSAGE = 8192;
+
+/** What is left of a message's candidate checks; shared by its IAs. */
+export interface AllocationBudget {
+  checksLeft: number;
+}
 
 /** 64-bit FNV-1a of the string, as a bigint: cheap, stable across versions and platforms. */
 export function hash64(text: string): bigint {
@@ -70,6 +83,7 @@ export function pickFree(
   pools: readonly AddressPool[] | readonly PrefixPool[],
   seed: string,
   isFree: (resource: string) => boolean,
+  budget: AllocationBudget = { checksLeft: Infinity },
 ): string | undefined {
   const spaces =
     type === 'na'
@@ -78,6 +92,7 @@ export function pickFree(
   const usable = (r: string | undefined): r is string => r !== undefined && isFree(r);
   for (const space of spaces) {
     for (let k = 0; k < ALLOC_PROBES_MAX; k++) {
+      if (budget.checksLeft-- <= 0) return undefined;
       const r = space.resourceAt(hash64(`${seed}#${k}`) % space.size);
       if (usable(r)) return r;
     }
@@ -86,6 +101,7 @@ export function pickFree(
     const n = space.size < BigInt(ALLOC_SCAN_MAX) ? space.size : BigInt(ALLOC_SCAN_MAX);
     const start = hash64(seed) % space.size;
     for (let i = 0n; i < n; i++) {
+      if (budget.checksLeft-- <= 0) return undefined;
       const r = space.resourceAt((start + i) % space.size);
       if (usable(r)) return r;
     }

@@ -7,13 +7,15 @@ import type { ClientServerMessage, IaNaOption, IaPdOption, Option } from '../wir
 import { findOption } from '../wire/find.js';
 import { duidToHex } from '../wire/duid.js';
 import type { ServerConfig } from '../config/types.js';
-import type { DropReason, Inbound } from './inbound.js';
+import type { DropReason, Inbound, Refusal } from './inbound.js';
 import type { BindingView, LeaseChange } from './lease.js';
 import type { FailoverPolicy } from './policy.js';
 import { makePlan, onLink, type ServingPlan, type SubnetPlan } from './plan.js';
 import { checkMessage } from './validate.js';
 import { selectSubnet } from './link.js';
-import { processIa, type IaContext, type IaMode, type IaRequest, type IaResult } from './ia.js';
+import { processIa, unavailable, type IaContext, type IaMode, type IaRequest, type IaResult } from './ia.js';
+import { ALLOC_CHECKS_PER_MESSAGE } from './allocate.js';
+import { addressToBigInt } from '../wire/address.js';
 import { commonTimers, NO_TIMERS, type Timers } from './timers.js';
 import { requestedOptions } from './options.js';
 import { releaseOrDecline } from './release.js';
@@ -28,7 +30,13 @@ export interface EngineEnv {
 }
 
 export type Decision =
-  | { readonly kind: 'reply'; readonly reply: ClientServerMessage; readonly changes: readonly LeaseChange[] }
+  | {
+      readonly kind: 'reply';
+      readonly reply: ClientServerMessage;
+      readonly changes: readonly LeaseChange[];
+      /** Parts of the message not served although it was answered (limits, bad hints); absent when none. */
+      readonly refusals?: readonly Refusal[];
+    }
   | { readonly kind: 'drop'; readonly reason: DropReason };
 
 export interface Engine {
@@ -97,8 +105,33 @@ function handleMessage(plan: ServingPlan, serverDuid: Uint8Array, inbound: Inbou
 
   const duid = duidToHex(clientId!.duid);
   const via = requestedVia(inbound);
-  const ctx: IaContext = { plan, subnet, nowSec: env.nowSec, view: env.view, policy: env.policy, duid, changes: [], taken: new Set(), ...(via ? { via } : {}) };
+  const ctx: IaContext = {
+    plan,
+    subnet,
+    nowSec: env.nowSec,
+    view: env.view,
+    policy: env.policy,
+    duid,
+    changes: [],
+    taken: new Set(),
+    ...(via ? { via } : {}),
+    budget: { checksLeft: ALLOC_CHECKS_PER_MESSAGE },
+    quota: { newLeases: plan.config.limits.leasesPerClient - activeLeaseCount(env, duid) },
+    refusals: [],
+  };
+  const answered = (d: Decision): Decision => (d.kind === 'reply' && ctx.refusals.length > 0 ? { ...d, refusals: ctx.refusals } : d);
 
+  return answered(decide(ctx, msg, subnet, reply, extras));
+}
+
+/** The answer to a message that carries IAs (or Confirm, Release, Decline), once the message passed its checks. */
+function decide(
+  ctx: IaContext,
+  msg: ClientServerMessage,
+  subnet: SubnetPlan,
+  reply: (options: Option[], type?: number) => ClientServerMessage,
+  extras: () => Option[],
+): Decision {
   switch (msg.type) {
     case MsgType.SOLICIT: {
       const rapid = subnet.subnet.rapidCommit && findOption(msg.options, 'RAPID_COMMIT') !== undefined;
@@ -135,14 +168,45 @@ function handleMessage(plan: ServingPlan, serverDuid: Uint8Array, inbound: Inbou
 
 export const status = (code: number, message: string): Option => ({ kind: 'STATUS_CODE', status: code, message });
 
-/** Hints of one IA: addresses for IA_NA, non-zero prefixes for IA_PD. */
-function iaRequest(ia: IaNaOption | IaPdOption): IaRequest {
+/** Hints looked at per IA: a client lists the one or two it held; the rest are ignored. */
+export const HINTS_PER_IA_MAX = 4;
+
+/** Active, unexpired leases the client holds now, whatever the IA: what `limits.leasesPerClient` counts. */
+function activeLeaseCount(env: EngineEnv, duid: string): number {
+  let n = 0;
+  for (const l of env.view.byClient(duid)) if (l.state === 'active' && l.expiresAtSec > env.nowSec) n++;
+  return n;
+}
+
+/**
+ * Hints of one IA: addresses for IA_NA, non-zero prefixes for IA_PD. A hint is
+ * client data and is checked here, at the engine's edge: an IAPREFIX with bits
+ * set beyond its length names no prefix and is ignored (RFC 8415 §18.3.1: the
+ * server may ignore hints), so nothing the client wrote reaches the store
+ * except through a resource the engine made itself or found in its pools.
+ */
+function iaRequest(ia: IaNaOption | IaPdOption, refusals: Refusal[]): IaRequest {
   const hints: string[] = [];
   for (const o of ia.options) {
-    if (ia.kind === 'IA_NA' && o.kind === 'IAADDR') hints.push(o.address);
-    if (ia.kind === 'IA_PD' && o.kind === 'IAPREFIX' && o.prefix !== '::') hints.push(`${o.prefix}/${o.prefixLength}`);
+    let hint: string | undefined;
+    if (ia.kind === 'IA_NA' && o.kind === 'IAADDR') hint = o.address;
+    if (ia.kind === 'IA_PD' && o.kind === 'IAPREFIX' && o.prefix !== '::') {
+      if (hostBitsClear(o.prefix, o.prefixLength)) hint = `${o.prefix}/${o.prefixLength}`;
+      else refusals.push('hint-not-canonical');
+    }
+    if (hint === undefined) continue;
+    if (hints.length === HINTS_PER_IA_MAX) {
+      refusals.push('hints-per-ia');
+      break;
+    }
+    hints.push(hint);
   }
   return { type: ia.kind === 'IA_NA' ? 'na' : 'pd', iaid: ia.iaid, hints };
+}
+
+function hostBitsClear(prefix: string, length: number): boolean {
+  if (length >= 128) return true;
+  return (addressToBigInt(prefix) & ((1n << BigInt(128 - length)) - 1n)) === 0n;
 }
 
 /**
@@ -152,6 +216,7 @@ function iaRequest(ia: IaNaOption | IaPdOption): IaRequest {
  */
 function answerIas(ctx: IaContext, mode: IaMode, msg: ClientServerMessage, strictOnLink: boolean): Option[] {
   const seen = new Set<string>();
+  const perType = { na: 0, pd: 0 };
   const results: IaResult[] = [];
   const taOptions: Option[] = [];
   for (const o of msg.options) {
@@ -166,7 +231,14 @@ function answerIas(ctx: IaContext, mode: IaMode, msg: ClientServerMessage, stric
     const key = `${o.kind}|${o.iaid}`;
     if (seen.has(key)) continue; // §21.4: IAIDs are unique per IA type; ignore repeats
     seen.add(key);
-    const req = iaRequest(o);
+    const type = o.kind === 'IA_NA' ? 'na' : 'pd';
+    perType[type]++;
+    if (perType[type] > ctx.plan.config.limits.iasPerMessage) {
+      ctx.refusals.push('ias-per-message');
+      results.push({ type, iaid: o.iaid, leases: [], status: unavailable(type, 'IA limit per message reached') });
+      continue;
+    }
+    const req = iaRequest(o, ctx.refusals);
     if (strictOnLink && req.type === 'na' && req.hints.some((a) => !onLink(ctx.subnet.subnet, a))) {
       results.push({ type: 'na', iaid: req.iaid, leases: [], status: { code: StatusCode.NotOnLink, text: 'address not on link' } });
       continue;

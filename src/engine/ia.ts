@@ -7,7 +7,8 @@ import type { Lifetimes } from '../config/types.js';
 import type { BindingView, IaType, Lease, LeaseChange, RequestedVia } from './lease.js';
 import type { FailoverPolicy } from './policy.js';
 import { fitsSubnet, type ServingPlan, type SubnetPlan } from './plan.js';
-import { pickFree } from './allocate.js';
+import { pickFree, type AllocationBudget } from './allocate.js';
+import type { Refusal } from './inbound.js';
 
 /**
  * advertise — Solicit without Rapid Commit: say what a Request would get, change nothing.
@@ -51,6 +52,12 @@ export interface IaContext {
   readonly taken: Set<string>;
   /** The requesting router, recorded with every delegation granted (routes follow it); absent when unknown. */
   readonly via?: RequestedVia;
+  /** Candidate checks left for this message (allocate.ts). */
+  readonly budget: AllocationBudget;
+  /** New leases this client may still take in this message: `limits.leasesPerClient` less what it holds. */
+  readonly quota: { newLeases: number };
+  /** What was refused on the way, for the shell to count. */
+  readonly refusals: Refusal[];
 }
 
 export function processIa(ctx: IaContext, mode: IaMode, req: IaRequest): IaResult {
@@ -74,12 +81,22 @@ export function processIa(ctx: IaContext, mode: IaMode, req: IaRequest): IaResul
     return result(req, revoked, { code: StatusCode.NoBinding, text: 'no binding for this IA' });
   }
 
+  if (ctx.quota.newLeases <= 0) {
+    ctx.refusals.push('leases-per-client');
+    return result(req, revoked, unavailable(req.type, 'lease limit of this client reached'));
+  }
   const resource = choose(ctx, req);
   if (!resource) {
-    const code = req.type === 'na' ? StatusCode.NoAddrsAvail : StatusCode.NoPrefixAvail;
-    return result(req, revoked, { code, text: req.type === 'na' ? 'no addresses available' : 'no prefixes available' });
+    if (ctx.budget.checksLeft <= 0) ctx.refusals.push('allocation-budget');
+    return result(req, revoked, unavailable(req.type, req.type === 'na' ? 'no addresses available' : 'no prefixes available'));
   }
+  ctx.quota.newLeases--;
   return result(req, [grant(ctx, mode, req, ctx.view.byResource(resource), resource), ...revoked]);
+}
+
+/** The status of an IA that gets nothing: NoAddrsAvail for IA_NA, NoPrefixAvail for IA_PD (RFC 8415 §21.13). */
+export function unavailable(type: IaType, text: string): { code: number; text: string } {
+  return { code: type === 'na' ? StatusCode.NoAddrsAvail : StatusCode.NoPrefixAvail, text };
 }
 
 function result(req: IaRequest, leases: GrantedLease[], status?: IaResult['status']): IaResult {
@@ -179,6 +196,11 @@ function boundElsewhere(ctx: IaContext, req: IaRequest, resource: string): boole
 function reinstate(ctx: IaContext, mode: IaMode, req: IaRequest): GrantedLease | undefined {
   for (const r of req.hints) {
     if (fitsSubnet(ctx.subnet, req.type, r, ctx.duid) && isFreeFor(ctx, req, r)) {
+      if (ctx.quota.newLeases <= 0) {
+        ctx.refusals.push('leases-per-client');
+        return undefined;
+      }
+      ctx.quota.newLeases--;
       return grant(ctx, mode, req, ctx.view.byResource(r), r);
     }
   }
@@ -197,5 +219,5 @@ function choose(ctx: IaContext, req: IaRequest): string | undefined {
     .find((l) => l.state !== 'declined' && fitsSubnet(ctx.subnet, req.type, l.resource, ctx.duid) && free(l.resource));
   if (previous) return previous.resource;
   const pools = req.type === 'na' ? ctx.subnet.subnet.pools : ctx.subnet.subnet.pdPools;
-  return pickFree(req.type, pools, `${ctx.duid}|${req.iaid}|${req.type}`, free);
+  return pickFree(req.type, pools, `${ctx.duid}|${req.iaid}|${req.type}`, free, ctx.budget);
 }

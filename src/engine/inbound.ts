@@ -31,3 +31,16 @@ export type DropReason =
   | 'confirm-undecidable'
   | 'rebind-nothing-to-say'
   | 'policy';
+
+/**
+ * Why part of a message was not served although the message was answered.
+ * Each is its own counter (`refused.<reason>`), so an operator sees what a
+ * hostile or broken client tried.
+ *
+ * hint-not-canonical — an IAPREFIX hint with bits set beyond its length: ignored (RFC 8415 §18.3.1 lets the server).
+ * hints-per-ia       — more hints in one IA than are looked at; the rest ignored.
+ * ias-per-message    — more IAs of one type than `limits.iasPerMessage`; the rest get NoAddrsAvail/NoPrefixAvail.
+ * leases-per-client  — the DUID holds `limits.leasesPerClient` active leases; a new IA gets NoAddrsAvail/NoPrefixAvail.
+ * allocation-budget  — the message used up its candidate checks before a free entry was found.
+ */
+export type Refusal = 'hint-not-canonical' | 'hints-per-ia' | 'ias-per-message' | 'leases-per-client' | 'allocation-budget';

@@ -78,6 +78,8 @@ export interface BindingView {
   byResource(resource: string): Lease | undefined;
   /** Every lease (any state) recorded for this client's IA. */
   byIa(duid: string, iaid: number, type: IaType): readonly Lease[];
+  /** Every lease (any state, any IA) recorded for this client: what the per-client limit counts. */
+  byClient(duid: string): readonly Lease[];
   /** Leases whose expiresAtSec ≤ nowSec, soonest first, at most limit. */
   dueBefore(nowSec: number, limit: number): readonly Lease[];
   readonly size: number;

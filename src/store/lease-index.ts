@@ -35,6 +35,12 @@ export class LeaseIndex implements BindingView {
     return entry.filter((l) => l.iaid === iaid && l.type === type);
   }
 
+  byClient(duid: string): readonly Lease[] {
+    const entry = this.clients.get(duid);
+    if (entry === undefined) return NONE;
+    return Array.isArray(entry) ? entry : [entry];
+  }
+
   dueBefore(nowSec: number, limit: number): readonly Lease[] {
     const due: Lease[] = [];
     // Entries are taken off the heap while reading and put back after, so the

@@ -14,7 +14,9 @@ export type StoreErrorCode =
   /** Used before open() resolved or after close() began. */
   | 'not-open'
   /** pendingChangesMax changes already wait for the disk: nothing was applied, the store is fine; drop the request. */
-  | 'busy';
+  | 'busy'
+  /** A change the record format cannot hold (a bug upstream): nothing was applied, the store is fine. */
+  | 'rejected';
 
 /** An operating error (style.md §2): a typed value the daemon acts on, never an assert. */
 export class StoreError extends Error {

@@ -56,6 +56,10 @@ export abstract class RecordLeaseStore implements LeaseStore {
     return this.index.byIa(duid, iaid, type);
   }
 
+  byClient(duid: string): readonly Lease[] {
+    return this.index.byClient(duid);
+  }
+
   dueBefore(nowSec: number, limit: number): readonly Lease[] {
     return this.index.dueBefore(nowSec, limit);
   }
@@ -133,7 +137,8 @@ export abstract class RecordLeaseStore implements LeaseStore {
     try {
       encoded = this.encode(changes, seq);
     } catch (error) {
-      return Promise.reject(error);
+      const what = error instanceof Error ? error.message : String(error);
+      return Promise.reject(new StoreError('rejected', what, error));
     }
     const ops: BatchOp[] = [];
     let deletes = false;

@@ -97,6 +97,13 @@ describe('integer ranges', () => {
     expect(parseConfig({ ...base(), storage: { commitWindowMs: 0 } }).storage).toEqual({ commitWindowMs: 0, commitBatchMax: 32 });
   });
 
+  it('limits.iasPerMessage is 1..256 and limits.leasesPerClient 1..4096, defaulting to 8 and 16', () => {
+    expectOnlyProblem({ ...base(), limits: { iasPerMessage: 0 } }, 'limits.iasPerMessage', 'must be between 1 and 256, got 0');
+    expectOnlyProblem({ ...base(), limits: { leasesPerClient: 5000 } }, 'limits.leasesPerClient', 'must be between 1 and 4096, got 5000');
+    expectOnlyProblem({ ...base(), limits: { iaPerMessage: 2 } }, 'limits.iaPerMessage', 'spurious key (did you mean "iasPerMessage"?)');
+    expect(parseConfig({ ...base(), limits: { iasPerMessage: 2 } }).limits).toEqual({ iasPerMessage: 2, leasesPerClient: 16 });
+  });
+
   it('declineHoldSec is 60..2592000 and affinitySec 0..2592000', () => {
     expectOnlyProblem({ ...base(), declineHoldSec: 59 }, 'declineHoldSec', 'must be between 60 and 2592000, got 59');
     expectOnlyProblem({ ...base(), affinitySec: 2592001 }, 'affinitySec', 'must be between 0 and 2592000, got 2592001');

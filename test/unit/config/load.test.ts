@@ -55,6 +55,7 @@ describe('examples/', () => {
       declineHoldSec: 86400,
       affinitySec: 86400,
       storage: { commitWindowMs: 5, commitBatchMax: 32 },
+      limits: { iasPerMessage: 8, leasesPerClient: 16 },
       logLevel: 'info',
       port: 547,
     };

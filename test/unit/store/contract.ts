@@ -253,9 +253,15 @@ export function describeLeaseStore(name: string, makeHarness: () => Promise<Stor
         ['unknown state', naLease(2, { state: 'bound' as never })],
       ];
       for (const [why, lease] of bad) {
-        expect(await rejectionOf(s.apply([put(good), put(lease)])), why).toBeInstanceOf(AssertionError);
+        // A typed refusal the daemon can shed, with the failed check as its cause.
+        const e = await rejectionOf(s.apply([put(good), put(lease)]));
+        expect(e, why).toBeInstanceOf(StoreError);
+        expect((e as StoreError).code, why).toBe('rejected');
+        expect((e as StoreError).cause, why).toBeInstanceOf(AssertionError);
       }
-      expect(await rejectionOf(s.apply([del('not-an-address')]))).toBeInstanceOf(AssertionError);
+      const del_ = await rejectionOf(s.apply([del('not-an-address')]));
+      expect(del_).toBeInstanceOf(StoreError);
+      expect((del_ as StoreError).code).toBe('rejected');
       expect(s.size).toBe(0);
       expect(s.stats().pendingChanges).toBe(0);
     });

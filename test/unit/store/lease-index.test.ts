@@ -10,6 +10,9 @@ class NaiveIndex {
   byIa(duid: string, iaid: number, type: IaType): Lease[] {
     return [...this.leases.values()].filter((l) => l.duid === duid && l.iaid === iaid && l.type === type);
   }
+  byClient(duid: string): Lease[] {
+    return [...this.leases.values()].filter((l) => l.duid === duid);
+  }
   dueBefore(nowSec: number, limit: number): Lease[] {
     return [...this.leases.values()]
       .filter((l) => l.expiresAtSec <= nowSec)
@@ -50,6 +53,7 @@ describe('LeaseIndex', () => {
           const iaid = rand(3);
           expect(sortByResource(index.byIa(duid, iaid, type))).toEqual(sortByResource(model.byIa(duid, iaid, type)));
         }
+        expect(sortByResource(index.byClient(duid))).toEqual(sortByResource(model.byClient(duid)));
       }
       expect(index.size).toBe(model.leases.size);
     }
