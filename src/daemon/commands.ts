@@ -15,6 +15,8 @@ export interface CommandDeps {
   readonly serverDuid: string;
   readonly startedMs: number;
   readonly bound: () => readonly string[];
+  /** Event-loop lag and the shedding level it leads to (load-shed.ts). */
+  readonly load: () => { readonly loopLagMs: number; readonly shedLevel: number };
 }
 
 /** Leases listed in one answer at most; the caller pages with offset. */
@@ -65,6 +67,7 @@ export function controlCommands(deps: CommandDeps): Record<string, ControlHandle
         pools: poolUse(deps.config(), deps.store.all(), nowSec),
         storage: deps.store.stats(),
         counters: deps.counters.snapshot(),
+        load: deps.load(),
         memory: { rssBytes: process.memoryUsage().rss },
       };
     },

@@ -22,6 +22,7 @@ import { serveControl, CONTROL_SOCKET_NAME, type ControlHandler } from './contro
 import { makeServerDuid } from './server-duid.js';
 import { controlCommands } from './commands.js';
 import { reclaimer, RECLAIM_INTERVAL_MS } from './reclaim.js';
+import { LoopLag } from './load-shed.js';
 
 
 /**
@@ -69,6 +70,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   private readonly commandTable: Record<string, ControlHandler>;
   private stopping = false;
   private readonly packetPath: PacketPath;
+  private readonly loopLag = new LoopLag();
   private resolveStarted!: () => void;
   /** Resolves at markStarted(). */
   private readonly startedAll = new Promise<void>((resolve) => (this.resolveStarted = resolve));
@@ -95,6 +97,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       nowSec: () => clock.nowSec(),
       onStoreFailure: (e) => this.storeFailed(e),
       onUnanswered: (m) => this.emit('unanswered', m),
+      loopLagMs: () => this.loopLag.lagMs,
     });
     this.commandTable = controlCommands({
       store,
@@ -103,6 +106,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       serverDuid: duidToHex(serverDuid),
       startedMs: this.startedMs,
       bound: () => this.sockets?.bound ?? [],
+      load: () => ({ loopLagMs: Math.round(this.loopLag.lagMs), shedLevel: this.packetPath.shedLevel() }),
     });
   }
 
@@ -118,6 +122,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     }
     const serverDuid = await serverDuidFor(config, store, clock);
     const daemon = new Daemon(config, configFile, stateDir, store, serverDuid, log, clock);
+    daemon.loopLag.start();
     await daemon.openSockets();
     daemon.control = await serveControl(path.join(stateDir, CONTROL_SOCKET_NAME), daemon.commandTable, daemon.startedAll);
     daemon.reclaimTimer = setInterval(() => daemon.reclaim(), RECLAIM_INTERVAL_MS);
@@ -223,6 +228,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.reclaimTimer);
+    this.loopLag.stop();
     await this.sockets?.close();
     this.control?.close();
     for (const hook of this.stopHooks) {

@@ -11,6 +11,14 @@ import type { Engine, FailoverPolicy, LeaseChange } from '../engine/index.js';
 import { StoreError, type LeaseStore } from '../store/index.js';
 import type { Datagram } from '../net/dhcp-socket.js';
 import type { Counters } from './counters.js';
+import { levelFor, sheds, type ShedLevel } from './load-shed.js';
+
+/**
+ * The largest UDP payload an IPv6 socket sends without jumbograms (65,535 less
+ * the 8-octet UDP header); a larger one fails with EMSGSIZE. RFC 8415 §16 and
+ * RFC 8200 §5 leave fragmentation to the stack, so this is the only hard bound.
+ */
+export const UDP6_PAYLOAD_MAX = 65_527;
 
 export interface PacketPathDeps {
   /** Read side of the lease database, for the engine. */
@@ -27,10 +35,14 @@ export interface PacketPathDeps {
   readonly onStoreFailure: (e: unknown) => void;
   /** A client message left for the partner to answer (policy, or its Server Identifier): failover watches these. */
   readonly onUnanswered?: (message: ClientServerMessage) => void;
+  /** Event-loop lag now, in ms (load-shed.ts); absent: never shed for lag. */
+  readonly loopLagMs?: () => number;
 }
 
 export class PacketPath {
   private engine: Engine;
+  /** Replies decided and waiting for their commit. */
+  private awaitingCommit = 0;
 
   constructor(
     engine: Engine,
@@ -62,6 +74,10 @@ export class PacketPath {
     // RFC 8415 §16: a server never accepts a Relay-reply, at any level.
     if (relays.some((r) => r.type === 13)) return this.dropped(d, 'engine.server-msg-type', 'RELAY_REPL');
     counters.add(`rx.${msgTypeName(client.type)}`);
+    if (sheds(client.type, this.shedLevel())) {
+      counters.add(`shed.${msgTypeName(client.type)}`);
+      return this.dropped(d, 'shed', msgTypeName(client.type));
+    }
 
     const decision = this.engine.handle(
       { message: client, relays, interface: d.interface, unicast: d.unicast, sourceAddress: d.sourceAddress },
@@ -73,23 +89,49 @@ export class PacketPath {
       return this.dropped(d, `engine.${decision.reason}`, msgTypeName(client.type));
     }
 
+    for (const r of decision.refusals ?? []) counters.add(`refused.${r}`);
+
+    // Sized before anything is committed: a lease promised in a Reply that cannot be sent would
+    // stay allocated, unknown to its client, until it expired.
+    const out = encodeMessage(relays.length > 0 ? wrapRelayReply(decision.reply, relays) : decision.reply);
+    if (out.length > UDP6_PAYLOAD_MAX) return this.dropped(d, 'reply-too-large', `${msgTypeName(client.type)}: ${out.length} octets`);
+
     if (decision.changes.length > 0) {
+      this.awaitingCommit++;
       try {
         // The Reply promises these leases: it leaves only once they are on stable storage.
         await this.deps.commit(decision.changes);
       } catch (e) {
         // Too much waiting for the disk: shed this request (the client retransmits), the store is fine.
         if (e instanceof StoreError && e.code === 'busy') return this.dropped(d, 'store-busy', msgTypeName(client.type));
+        // A change the record format cannot hold was refused before anything was written: a bug
+        // on this side, but no reason to stop serving everyone else.
+        if (e instanceof StoreError && e.code === 'rejected') {
+          log.error({ err: e, type: msgTypeName(client.type) }, 'lease change refused by the store; request dropped');
+          return this.dropped(d, 'store-rejected', msgTypeName(client.type));
+        }
         counters.add('drop.commit-failed');
         this.deps.onStoreFailure(e);
         return;
+      } finally {
+        this.awaitingCommit--;
       }
     }
-    const out = encodeMessage(relays.length > 0 ? wrapRelayReply(decision.reply, relays) : decision.reply);
     // Relayed: back to the relay's address and port (RFC 8415 §19.3, RFC 8357); direct: to the client's source.
-    await d.reply(out, d.sourceAddress, d.sourcePort);
+    try {
+      await d.reply(out, d.sourceAddress, d.sourcePort);
+    } catch (e) {
+      counters.add('tx.failed');
+      log.warn({ err: e, to: d.sourceAddress, type: msgTypeName(decision.reply.type) }, 'reply could not be sent');
+      return;
+    }
     counters.add(`tx.${msgTypeName(decision.reply.type)}`);
     log.debug({ to: d.sourceAddress, type: msgTypeName(decision.reply.type), changes: decision.changes.length }, 'reply sent');
+  }
+
+  /** How much to shed now: by event-loop lag, and by replies stuck behind the disk. */
+  shedLevel(): ShedLevel {
+    return levelFor(this.deps.loopLagMs?.() ?? 0, this.awaitingCommit);
   }
 
   private dropped(d: Datagram, reason: string, detail: string): void {
