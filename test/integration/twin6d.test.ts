@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { labUnavailableReason, startLab, twin6Server, run, type Lab, type ServerLease } from '../../src/lab/index.js';
 import { MALFORMED } from '../../src/lab/bad-packets.js';
+import type { HostileReport } from '../../src/lab/hostile-packets.js';
 
 const REQUIRED = process.env['T6_LAB_REQUIRED'] === '1';
 const reason = await labUnavailableReason({ server: twin6Server(), clients: ['dhclient', 'dhcpcd'] });
@@ -18,9 +19,9 @@ if (reason) console.warn(`[twin6d.test] skipping: ${reason}`);
 const DIST = resolve('dist');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function status(lab: Lab): Promise<{ counters: Record<string, number>; leases: number }> {
+async function status(lab: Lab): Promise<{ counters: Record<string, number>; leases: number; pid: number }> {
   const out = await run([process.execPath, join(DIST, 'cli/twin6ctl.js'), '--state-dir', join(lab.server!.ctx.dir, 'state'), 'status', '--json']);
-  return JSON.parse(out.stdout) as { counters: Record<string, number>; leases: number };
+  return JSON.parse(out.stdout) as { counters: Record<string, number>; leases: number; pid: number };
 }
 
 async function withLab<R>(lab: Lab, f: (lab: Lab) => Promise<R>): Promise<R> {
@@ -97,6 +98,56 @@ describe.skipIf(reason !== undefined)('twin6d with real clients', () => {
       expect(r.binding.addresses[0]!.address).toBe(first.addresses[0]!.address);
     });
   }, 150_000);
+
+  it('survives a hostile host (bad prefix hints, thousands of IAs, one DUID draining, fuzzed messages) and keeps serving real clients', async () => {
+    const lab = await startLab({ server: twin6Server(), clients: [{ kind: 'dhcpcd' }, { kind: 'dhclient' }], startClients: false });
+    await withLab(lab, async () => {
+      const dhcpcd = lab.client('dhcpcd');
+      const dhclient = lab.client('dhclient');
+      await dhcpcd.start();
+      const first = await dhcpcd.waitForBinding({ timeoutMs: 30_000 });
+      const boundAt = Date.now();
+      const pidBefore = (await status(lab)).pid;
+
+      const attackSec = lab.topology.lifetimes.t1Sec + 15;
+      const attacker = lab.lan.clients[0]!.spawn('hostile-packets', [
+        process.execPath, join(DIST, 'lab/hostile-packets.js'), '--iface', lab.topology.clientIf, '--seconds', String(attackSec), '--seed', '16',
+      ]);
+      // A new client arrives during the attack and must be served; the first one renews through it.
+      await sleep(2000);
+      await dhclient.start();
+      const during = await dhclient.waitForBinding({ timeoutMs: 30_000 });
+      expect(during.addresses).toHaveLength(1);
+      expect(during.prefixes).toHaveLength(1);
+      const renewed = await dhcpcd.waitForRenewal(first, boundAt, { timeoutMs: (lab.topology.lifetimes.t1Sec + 25) * 1000 });
+      expect(renewed.binding.addresses[0]!.address).toBe(first.addresses[0]!.address);
+      expect(renewed.binding.prefixes[0]!.prefix).toBe(first.prefixes[0]!.prefix);
+
+      const exit = await attacker.exited;
+      expect(exit.code, attacker.log()).toBe(0);
+      const report = JSON.parse(attacker.log().trim().split('\n').pop()!) as HostileReport;
+      expect(report.sent.kill).toBeGreaterThan(100);
+
+      // The same process, never restarted, and its control socket answers.
+      expect(lab.server!.process.running).toBe(true);
+      const after = await status(lab);
+      expect(after.pid).toBe(pidBefore);
+      const c = (name: string) => after.counters[name] ?? 0;
+      expect(c('refused.hint-not-canonical')).toBeGreaterThan(0);
+      expect(c('refused.ias-per-message')).toBeGreaterThan(0);
+      expect(c('refused.leases-per-client')).toBeGreaterThan(0);
+      expect(c('drop.reply-too-large')).toBeGreaterThan(0);
+      expect(c('drop.internal-error')).toBe(0);
+      expect(c('drop.commit-failed')).toBe(0);
+      expect(c('drop.store-rejected')).toBe(0);
+      expect(lab.server!.log()).not.toMatch(/"level":(50|60)/); // no error or fatal line
+
+      // Nothing the attacker did let one client hold more than the per-client limit.
+      const perClient = new Map<string, number>();
+      for (const l of await lab.server!.leases()) if (l.state === 'active') perClient.set(l.duid, (perClient.get(l.duid) ?? 0) + 1);
+      expect(Math.max(...perClient.values())).toBeLessThanOrEqual(16);
+    });
+  }, 180_000);
 
   it('reloads its config on SIGHUP, refuses a bad one with the key and keeps serving', async () => {
     const lab = await startLab({ server: twin6Server(), clients: [{ kind: 'dhcpcd' }] });
