@@ -10,6 +10,7 @@
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { programArg } from './program.js';
 import { assertInsideLabNamespace } from './netns-guard.js';
 
 const u16 = (v: number) => [(v >> 8) & 0xff, v & 0xff];
@@ -38,20 +39,14 @@ export const MALFORMED: Readonly<Record<string, readonly number[][]>> = {
   'drop.engine.missing-client-id': [[...header(1), ...option(3, new Array<number>(12).fill(0))]],
 };
 
-function arg(name: string, dflt?: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? process.argv[i + 1] : dflt;
-  if (v === undefined) throw new Error(`bad-packets: --${name} is required`);
-  return v;
-}
 
 async function main(): Promise<void> {
   assertInsideLabNamespace('bad-packets');
-  const iface = arg('iface');
-  const repeat = Number(arg('repeat', '5'));
-  const flood = Number(arg('flood', '0'));
-  const rate = Number(arg('rate', '500'));
-  const port = Number(arg('port', '547'));
+  const iface = programArg('bad-packets', 'iface');
+  const repeat = Number(programArg('bad-packets', 'repeat', '5'));
+  const flood = Number(programArg('bad-packets', 'flood', '0'));
+  const rate = Number(programArg('bad-packets', 'rate', '500'));
+  const port = Number(programArg('bad-packets', 'port', '547'));
   const dest = `ff02::1:2%${iface}`;
   const sock = dgram.createSocket('udp6');
   await new Promise<void>((r) => sock.bind(0, '::', () => r()));

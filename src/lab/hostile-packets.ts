@@ -15,23 +15,13 @@
 
 import dgram from 'node:dgram';
 import { fileURLToPath } from 'node:url';
+import { programArg, xorshift32 } from './program.js';
 import { assertInsideLabNamespace } from './netns-guard.js';
 
 const u16 = (v: number): number[] => [(v >> 8) & 0xff, v & 0xff];
 const u32 = (v: number): number[] => [(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
 const option = (code: number, body: number[]): number[] => [...u16(code), ...u16(body.length), ...body];
 const addressBytes = (groups: number[]): number[] => groups.flatMap(u16);
-
-/** xorshift32: the same run for the same seed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return s >>> 0;
-  };
-}
 
 export interface HostileReport {
   readonly sent: Record<'kill' | 'many' | 'drain' | 'fuzz', number>;
@@ -40,19 +30,13 @@ export interface HostileReport {
   readonly seconds: number;
 }
 
-function arg(name: string, dflt?: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? process.argv[i + 1] : dflt;
-  if (v === undefined) throw new Error(`hostile-packets: --${name} is required`);
-  return v;
-}
 
 async function main(): Promise<void> {
   assertInsideLabNamespace('hostile-packets');
-  const iface = arg('iface');
-  const seconds = Number(arg('seconds', '20'));
-  const rand = prng(Number(arg('seed', '1')));
-  const port = Number(arg('port', '547'));
+  const iface = programArg('hostile-packets', 'iface');
+  const seconds = Number(programArg('hostile-packets', 'seconds', '20'));
+  const rand = xorshift32(Number(programArg('hostile-packets', 'seed', '1')));
+  const port = Number(programArg('hostile-packets', 'port', '547'));
   const dest = `ff02::1:2%${iface}`;
   const sock = dgram.createSocket({ type: 'udp6', recvBufferSize: 1 << 20 });
   await new Promise<void>((r) => sock.bind(0, '::', () => r()));

@@ -7,6 +7,7 @@
 
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { programArg } from './program.js';
 import { assertInsideLabNamespace } from './netns-guard.js';
 import { assertLabAddress, parseIPv6 } from './addr.js';
 
@@ -20,20 +21,14 @@ interface RawSocket {
   close(): void;
 }
 
-function arg(name: string, dflt?: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? process.argv[i + 1] : dflt;
-  if (v === undefined) throw new Error(`ping6: --${name} is required`);
-  return v;
-}
 
 async function main(): Promise<void> {
   assertInsideLabNamespace('ping6');
-  const to = arg('to');
+  const to = programArg('ping6', 'to');
   // Lab traffic stays inside the documentation prefix.
   assertLabAddress(`${to}/128`);
-  const count = Number(arg('count', '3'));
-  const timeoutMs = Number(arg('timeout-ms', '2000'));
+  const count = Number(programArg('ping6', 'count', '3'));
+  const timeoutMs = Number(programArg('ping6', 'timeout-ms', '2000'));
   const raw = createRequire(import.meta.url)('raw-socket') as { createSocket(o: { protocol: number; addressFamily: number }): RawSocket; AddressFamily: { IPv6: number } };
   const socket = raw.createSocket({ protocol: 58, addressFamily: raw.AddressFamily.IPv6 });
   // raw-socket's poll handle does not keep Node's event loop alive (found by test): a timer does, until the end.
