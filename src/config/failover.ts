@@ -7,14 +7,22 @@ import { addressFromBigInt } from '../wire/address.js';
 import { boolean, integer, keyPath, object, oneOf, optional, ratio, required, textOf, type Issues, type Reader } from './schema.js';
 import { address } from './values.js';
 
-export interface FailoverTls {
+/**
+ * Who the partner is: the CA alone says too little where it also issues
+ * device or broker certificates, so a name is required unless the operator
+ * says explicitly that any certificate from the CA will do.
+ */
+export type FailoverPeer =
+  /** A SAN DNS name or the subject CN the partner's certificate must carry. */
+  | { readonly peerName: string; readonly anyPeerFromCa?: undefined }
+  | { readonly anyPeerFromCa: true; readonly peerName?: undefined };
+
+export type FailoverTls = FailoverPeer & {
   /** PEM of the CA that signed the partner's certificate: the authorisation check (RFC 8156 §10). */
   readonly ca: string;
   readonly cert: string;
   readonly key: string;
-  /** The partner certificate's subject CN; absent: any certificate from the CA. */
-  readonly peerName?: string;
-}
+};
 
 export interface FailoverConfig {
   readonly role: 'primary' | 'secondary';
@@ -84,6 +92,7 @@ export const failoverShape = object({
       certFile: required(pemFile),
       keyFile: required(pemFile),
       peerName: optional(text('a certificate name', 255)),
+      anyPeerFromCa: optional(boolean),
     }),
   ),
 });
@@ -99,17 +108,27 @@ export function resolveFailover(input: FailoverInput | undefined, path: string, 
   if (input.tls !== undefined && input.insecure === true) {
     issues.report(keyPath(path, 'insecure'), 'contradicts tls: choose one');
   }
+  const peerName = input.tls?.peerName;
+  const anyPeer = input.tls?.anyPeerFromCa === true;
+  if (input.tls !== undefined && peerName === undefined && !anyPeer) {
+    issues.report(
+      keyPath(keyPath(path, 'tls'), 'peerName'),
+      'required: the name (SAN DNS name or CN) on the partner\'s certificate; without it any certificate from caFile would pass, device and broker ones included. "anyPeerFromCa": true accepts that explicitly',
+    );
+  }
+  if (peerName !== undefined && anyPeer) issues.report(keyPath(keyPath(path, 'tls'), 'anyPeerFromCa'), 'contradicts peerName: choose one');
   if (input.localAddress !== undefined && input.localAddress === input.peerAddress) {
     issues.report(keyPath(path, 'peerAddress'), 'must differ from localAddress');
   }
   // A missing required key is already reported; there is nothing to resolve then.
   if (input.role === undefined || input.localAddress === undefined || input.peerAddress === undefined) return undefined;
   if (input.tls !== undefined && (input.tls.caFile === undefined || input.tls.certFile === undefined || input.tls.keyFile === undefined)) return undefined;
-  const tls = input.tls && {
+  if (input.tls !== undefined && peerName === undefined && !anyPeer) return undefined;
+  const tls: FailoverTls | undefined = input.tls && {
     ca: input.tls.caFile!,
     cert: input.tls.certFile!,
     key: input.tls.keyFile!,
-    ...(input.tls.peerName === undefined ? {} : { peerName: input.tls.peerName }),
+    ...(peerName === undefined ? { anyPeerFromCa: true as const } : { peerName }),
   };
   return {
     role: input.role,

@@ -43,10 +43,34 @@ export async function serveControl(path: string, commands: Readonly<Record<strin
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => resolve());
+    // bind() creates the socket file with 0777 & ~umask; chmod after listen would leave a
+    // window in which anyone could connect. listen() binds synchronously, so the umask is
+    // only changed for this call.
+    const umask = process.umask(0o177);
+    try {
+      server.listen(path, () => resolve());
+    } finally {
+      process.umask(umask);
+    }
   });
-  await fs.chmod(path, 0o600);
   return server;
+}
+
+/** Group or other bits on the state directory: it holds the lease database and the control socket. */
+const STATE_DIR_LOOSE = 0o077;
+
+/**
+ * Makes the state directory 0700 (its missing parents too), or tightens an
+ * existing one to 0700: anyone who can traverse it can talk to the control
+ * socket or read the leases. Tightened rather than refused so a directory made
+ * by an older twin6d or by hand keeps working; the caller logs it.
+ */
+export async function prepareStateDir(dir: string): Promise<{ tightenedFrom?: number }> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const mode = (await fs.stat(dir)).mode & 0o777;
+  if ((mode & STATE_DIR_LOOSE) === 0) return {};
+  await fs.chmod(dir, mode & ~STATE_DIR_LOOSE);
+  return { tightenedFrom: mode };
 }
 
 async function answer(line: string, commands: Readonly<Record<string, ControlHandler>>, ready: Promise<void>): Promise<ControlAnswer> {

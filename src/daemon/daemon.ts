@@ -6,7 +6,6 @@
 
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import fs from 'node:fs/promises';
 import type net from 'node:net';
 import { pino, type Logger } from 'pino';
 import { loadConfigFile } from '../config/index.js';
@@ -18,7 +17,7 @@ import { duidFromHex, duidToHex } from '../wire/duid.js';
 import { openDhcpSockets, type DhcpSockets } from '../net/dhcp-socket.js';
 import { PacketPath } from './server.js';
 import { Counters } from './counters.js';
-import { serveControl, CONTROL_SOCKET_NAME, type ControlHandler } from './control.js';
+import { prepareStateDir, serveControl, CONTROL_SOCKET_NAME, type ControlHandler } from './control.js';
 import { makeServerDuid } from './server-duid.js';
 import { controlCommands } from './commands.js';
 import { reclaimer, RECLAIM_INTERVAL_MS } from './reclaim.js';
@@ -114,7 +113,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   static async start(configFile: string, stateDir: string, clock: DaemonClock = systemClock): Promise<Daemon> {
     const config = await loadConfigFile(configFile);
     const log = pino({ level: config.logLevel, base: { svc: 'twin6d', pid: process.pid } });
-    await fs.mkdir(stateDir, { recursive: true });
+    const { tightenedFrom } = await prepareStateDir(stateDir);
+    if (tightenedFrom !== undefined) log.warn({ stateDir, mode: tightenedFrom.toString(8) }, 'state directory was open to other users; now 0700');
     const store = new LevelLeaseStore(path.join(stateDir, 'leases'), config.storage);
     const opened = await store.open();
     if (opened.corrupt.count > 0) {

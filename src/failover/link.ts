@@ -196,9 +196,18 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
           cert: tlsConfig.cert,
           key: tlsConfig.key,
           minVersion: 'TLSv1.2',
-          checkServerIdentity: (_host, cert) => this.checkName(cert),
+          rejectUnauthorized: true,
+          // Refuses inside the handshake; partnerProblem below checks again because Node skips this on a resumed session.
+          checkServerIdentity: (_host, cert) => {
+            const problem = this.nameProblem(cert);
+            return problem === undefined ? undefined : new Error(problem);
+          },
         });
-        secured.once('secureConnect', () => done(secured, true));
+        secured.once('secureConnect', () => {
+          const problem = this.partnerProblem(secured);
+          if (problem) return fail(problem);
+          done(secured, true);
+        });
         secured.once('error', (e) => fail(`TLS handshake failed: ${e.message}`));
       }, fail);
       return;
@@ -221,9 +230,8 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
       // enforces the client certificate; a TLSSocket made by hand leaves `authorized` unset.
       const upgrader = tls.createServer({ requestCert: true, rejectUnauthorized: true, ca: tlsConfig.ca, cert: tlsConfig.cert, key: tlsConfig.key, minVersion: 'TLSv1.2' });
       upgrader.once('secureConnection', (secured: tls.TLSSocket) => {
-        if (!secured.authorized) return fail(`TLS handshake failed: partner certificate not accepted (${String(secured.authorizationError)})`);
-        const problem = this.checkName(secured.getPeerCertificate());
-        if (problem) return fail(problem.message);
+        const problem = this.partnerProblem(secured);
+        if (problem) return fail(problem);
         done(secured, true);
       });
       upgrader.once('tlsClientError', (e) => fail(`TLS handshake failed: ${e.message}`));
@@ -232,11 +240,22 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
     }, fail);
   }
 
-  private checkName(cert: tls.PeerCertificate | undefined): Error | undefined {
-    const want = this.config.tls?.peerName;
-    if (!want) return undefined;
-    const cn = cert?.subject?.CN;
-    return cn === want ? undefined : new Error(`partner certificate is for "${String(cn)}", not "${want}"`);
+  /** Both sides, once the handshake is done: chained to our CA, and the partner's name (RFC 8156 §10). */
+  private partnerProblem(secured: tls.TLSSocket): string | undefined {
+    if (!secured.authorized) return `TLS handshake failed: partner certificate not accepted (${String(secured.authorizationError)})`;
+    return this.nameProblem(secured.getPeerCertificate());
+  }
+
+  /** The configured peerName must be one of the certificate's SAN DNS names or its CN, unless anyPeerFromCa says any will do. */
+  private nameProblem(cert: tls.PeerCertificate | undefined): string | undefined {
+    const peer = this.config.tls;
+    if (peer?.anyPeerFromCa === true) return undefined;
+    // The config loader requires one of the two; a config built another way must not fall back to "any".
+    if (!peer?.peerName) return 'no partner name is configured (tls.peerName), and tls.anyPeerFromCa is not set';
+    const names = certNames(cert);
+    const want = peer.peerName.toLowerCase();
+    if (names.some((n) => n.toLowerCase() === want)) return undefined;
+    return `partner certificate is for ${names.length ? names.map((n) => `"${n}"`).join(', ') : 'no name'}, not "${peer.peerName}"`;
   }
 
   /** Reads exactly one frame in clear text (the STARTTLS exchange), then stops reading. */
@@ -321,4 +340,15 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
     this.xid = (this.xid % 0xff_ffff) + 1;
     return this.xid;
   }
+}
+
+/** SAN DNS names, then the subject CN; no wildcard matching: a partner is one named machine. */
+function certNames(cert: tls.PeerCertificate | undefined): string[] {
+  const san = (cert?.subjectaltname ?? '')
+    .split(', ')
+    .filter((e) => e.startsWith('DNS:'))
+    .map((e) => e.slice(4));
+  const cn = cert?.subject?.CN;
+  const cns = cn === undefined ? [] : Array.isArray(cn) ? cn : [cn];
+  return [...new Set([...san, ...cns])];
 }

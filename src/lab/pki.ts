@@ -40,7 +40,7 @@ export async function issueCert(dir: string, ca: Identity, cn: string, ext: stri
 
 export interface PartnerPki {
   readonly ca: string;
-  /** Per partner name (the certificate's CN, failover.tls.peerName on the other side). */
+  /** Per partner name (the certificate's SAN DNS name and CN, failover.tls.peerName on the other side). */
   identity(name: string): Identity;
 }
 
@@ -53,7 +53,7 @@ export async function makePartnerPki(dir: string, names: readonly string[]): Pro
   const ca = await makeCa(dir, 'twin6 lab pair CA', 'pair-ca');
   const ids = new Map<string, Identity>();
   for (const n of names) {
-    ids.set(n, await issueCert(dir, ca, n, 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n'));
+    ids.set(n, await issueCert(dir, ca, n, `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:${n}\n`));
   }
   return {
     ca: ca.cert,

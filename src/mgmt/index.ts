@@ -6,6 +6,7 @@
 import type { MqttConfig } from '../config/types.js';
 import { registerManagementCommands } from './handlers.js';
 import type { ManagedDaemon } from './host.js';
+import { NonceMemory } from './signature.js';
 import type { Uplink } from './uplink.js';
 
 export { COMMANDS, type CommandSpec } from './commands.js';
@@ -15,6 +16,8 @@ export type { Uplink, UplinkStats } from './uplink.js';
 export class Management {
   private uplinkNow: Uplink | undefined;
   private applied: string;
+  /** Outlives every uplink, so signed commands stay single-use across reloads; empty at start, hence not-before = now. */
+  private readonly nonces = new NonceMemory({ notBeforeSec: Math.floor(Date.now() / 1000), monoMs: () => performance.now() });
 
   constructor(private readonly d: ManagedDaemon) {
     this.applied = key(d.config.mqtt);
@@ -41,7 +44,7 @@ export class Management {
     if (!config) return;
     // Loaded only when configured: mqtt.js and its dependencies cost about 10 MiB of RSS on a router.
     const { Uplink } = await import('./uplink.js');
-    this.uplinkNow = new Uplink(this.d, config);
+    this.uplinkNow = new Uplink(this.d, config, this.nonces);
     this.uplinkNow.start();
     this.d.log.info({ broker: config.url, deviceId: config.deviceId, topics: this.uplinkNow.topics.root }, 'mqtt: uplink started');
   }

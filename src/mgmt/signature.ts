@@ -89,15 +89,62 @@ export type SignatureVerdict =
   | { readonly ok: true; readonly claims: CommandClaims }
   | { readonly ok: false; readonly code: 'NOT_AUTHORIZED' | 'EXPIRED' | 'BUSY'; readonly reason: string };
 
+/**
+ * The nonces of accepted tokens. One per daemon, owned by the management
+ * layer, so an uplink rebuilt by a reload cannot forget them.
+ * A nonce is kept for SIGNATURE_LIFETIME_MAX_SEC + CLOCK_SKEW_SEC on the
+ * monotonic clock — the longest its token can stay acceptable after it was
+ * used — so a wall-clock step cannot make it forgotten early.
+ * A backward step longer than that could make a forgotten token current
+ * again: the highest `exp` forgotten so far is kept, and a token expiring no
+ * later is refused. Unless the wall clock stepped back, that refuses nothing
+ * the expiry check would let through: a forgotten token's `exp` is at most
+ * its use + 330 s, and the wall clock passed that before its nonce was dropped.
+ */
+export class NonceMemory {
+  /** nonce → when to forget it (monoMs) and the token's exp. */
+  private readonly seen = new Map<string, { readonly forgetAtMs: number; readonly exp: number }>();
+  private forgottenExpMax = -Infinity;
+
+  constructor(
+    private readonly opts: {
+      /**
+       * Tokens issued before this (Unix seconds) are refused: the memory is in
+       * RAM, so a token used before it was made might be replayed. The daemon
+       * passes the moment it made the memory (empty then); nothing is persisted.
+       */
+      readonly notBeforeSec: number;
+      /** A monotonic clock in ms (performance.now); the tests drive it. */
+      readonly monoMs: () => number;
+    },
+  ) {}
+
+  get notBeforeSec(): number {
+    return this.opts.notBeforeSec;
+  }
+
+  /** Records the nonce unless it cannot be: already used, expiring before one already forgotten, or memory full. */
+  use(nonce: string, exp: number): 'ok' | 'replayed' | 'forgotten' | 'full' {
+    const now = this.opts.monoMs();
+    for (const [n, e] of this.seen) {
+      if (e.forgetAtMs > now) continue;
+      this.seen.delete(n);
+      this.forgottenExpMax = Math.max(this.forgottenExpMax, e.exp);
+    }
+    if (this.seen.has(nonce)) return 'replayed';
+    if (exp <= this.forgottenExpMax) return 'forgotten';
+    if (this.seen.size >= NONCES_MAX) return 'full';
+    this.seen.set(nonce, { forgetAtMs: now + (SIGNATURE_LIFETIME_MAX_SEC + CLOCK_SKEW_SEC) * 1000, exp });
+    return 'ok';
+  }
+}
+
 export interface SignatureGateOptions {
   readonly keys: readonly KeyObject[];
   readonly deviceId: string;
+  /** Wall clock, Unix seconds: iat and exp are the signer's wall-clock times. */
   readonly nowSec: () => number;
-  /**
-   * Signatures issued before this are refused: the nonce memory is in RAM,
-   * so after a restart a still-valid token could otherwise be replayed.
-   */
-  readonly notBeforeSec: number;
+  readonly nonces: NonceMemory;
 }
 
 const refuse = (reason: string, code: 'NOT_AUTHORIZED' | 'EXPIRED' | 'BUSY' = 'NOT_AUTHORIZED'): SignatureVerdict => ({ ok: false, code, reason });
@@ -130,9 +177,6 @@ function isClaims(c: unknown): c is CommandClaims {
 
 /** Device side: checks a token against the pinned keys and remembers its nonce. */
 export class SignatureGate {
-  /** nonce → exp: kept until the token it came with could no longer be accepted anyway. */
-  private readonly nonces = new Map<string, number>();
-
   constructor(private readonly opts: SignatureGateOptions) {}
 
   get configured(): boolean {
@@ -157,15 +201,16 @@ export class SignatureGate {
     if (c.exp <= c.iat || c.exp - c.iat > SIGNATURE_LIFETIME_MAX_SEC) return refuse(`signature validity must be 1 to ${SIGNATURE_LIFETIME_MAX_SEC} s, got ${c.exp - c.iat} s`);
     if (c.iat > now + CLOCK_SKEW_SEC) return refuse(`signature issued ${c.iat - now} s in the future (check the signer's clock)`);
     if (now >= c.exp) return refuse(`signature expired ${now - c.exp} s ago`, 'EXPIRED');
-    if (c.iat < this.opts.notBeforeSec) return refuse('signature was issued before this device started; sign the command again', 'EXPIRED');
-    this.forgetExpired(now);
-    if (this.nonces.has(c.nonce)) return refuse('nonce already used: this signed request was replayed');
-    if (this.nonces.size >= NONCES_MAX) return refuse(`more than ${NONCES_MAX} signed requests are still within their validity; try again shortly`, 'BUSY');
-    this.nonces.set(c.nonce, c.exp);
-    return { ok: true, claims: c };
-  }
-
-  private forgetExpired(now: number): void {
-    for (const [n, exp] of this.nonces) if (exp <= now) this.nonces.delete(n);
+    if (c.iat < this.opts.nonces.notBeforeSec) return refuse('signature was issued before this device started; sign the command again', 'EXPIRED');
+    switch (this.opts.nonces.use(c.nonce, c.exp)) {
+      case 'replayed':
+        return refuse('nonce already used: this signed request was replayed');
+      case 'forgotten':
+        return refuse('signature is no newer than ones whose nonces this device has already forgotten (did its clock step back?); sign the command again', 'EXPIRED');
+      case 'full':
+        return refuse(`more than ${NONCES_MAX} signed requests are still within their validity; try again shortly`, 'BUSY');
+      case 'ok':
+        return { ok: true, claims: c };
+    }
   }
 }

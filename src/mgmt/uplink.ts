@@ -17,7 +17,7 @@ import type { ManagedDaemon } from './host.js';
 import { Outbox, type OutboxStats, type OutMessage } from './outbox.js';
 import { Reporter } from './reporter.js';
 import { RequestHandler, type Answer } from './requests.js';
-import { parseCommandKey, SignatureGate } from './signature.js';
+import { parseCommandKey, SignatureGate, type NonceMemory } from './signature.js';
 import { Supervisor, type SupervisorEvent } from './supervisor.js';
 import { deviceTopics, type DeviceTopics, type TelemetryGroup } from './topics.js';
 
@@ -62,6 +62,8 @@ export class Uplink {
   constructor(
     private readonly d: ManagedDaemon,
     readonly config: MqttConfig,
+    /** The daemon's, not this uplink's: a reload that rebuilds the uplink must not forget used nonces. */
+    nonces: NonceMemory,
   ) {
     this.topics = deviceTopics(config.topicPrefix, config.deviceId);
     this.outbox = new Outbox(config.outbox, Date.now);
@@ -76,7 +78,7 @@ export class Uplink {
     this.reporter = new Reporter(d, config.deviceId, (type, fields) => this.emitEvent(type, fields));
     this.requests = new RequestHandler({
       topics: this.topics,
-      gate: new SignatureGate({ keys, deviceId: config.deviceId, nowSec, notBeforeSec: Math.floor(d.startedMs / 1000) }),
+      gate: new SignatureGate({ keys, deviceId: config.deviceId, nowSec, nonces }),
       confirms: new ConfirmTokens(nowSec),
       run: (spec, args) => this.run(spec, args),
       preview: async (spec, args) => ({ command: spec.name, args, failover: await failoverStatus(this.d), effect: spec.summary }),

@@ -1,12 +1,14 @@
 // The partner link on loopback (RFC 8156 §6.1, §10; RFC 7653 §8.2, §9.1):
-// mutual TLS after STARTTLS with certificates made by openssl for this test,
-// refusal of a partner with the wrong certificate, the wrong name or the wrong
-// address, and a garbled or truncated message closing the connection with a
-// reason instead of crashing anything. Needs the openssl command.
+// mutual TLS after STARTTLS with certificates made by openssl for this test;
+// refusal, by the secondary and by the primary, of a partner with the wrong
+// certificate, the wrong name or none, and of the wrong address; and a
+// garbled or truncated message closing the connection with a reason instead
+// of crashing anything. Needs the openssl command.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -29,11 +31,14 @@ const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir,
 function ca(name: string): void {
   openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.pem`);
 }
-function leaf(name: string, signer: string): { cert: string; key: string } {
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-  writeFileSync(join(dir, `${name}.ext`), 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n');
-  openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${signer}.pem`, '-CAkey', `${signer}.key`, '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
-  return { cert: readFileSync(join(dir, `${name}.pem`), 'utf8'), key: readFileSync(join(dir, `${name}.key`), 'utf8') };
+/** A certificate with subject CN `cn`, SAN DNS names `san` (none by default), in files named `file`. */
+function leaf(cn: string, signer: string, opts: { file?: string; san?: string[] } = {}): { cert: string; key: string } {
+  const file = opts.file ?? cn;
+  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${cn}`, '-keyout', `${file}.key`, '-out', `${file}.csr`);
+  const san = opts.san?.length ? `subjectAltName=${opts.san.map((n) => `DNS:${n}`).join(',')}\n` : '';
+  writeFileSync(join(dir, `${file}.ext`), `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n${san}`);
+  openssl('x509', '-req', '-in', `${file}.csr`, '-CA', `${signer}.pem`, '-CAkey', `${signer}.key`, '-CAcreateserial', '-days', '2', '-extfile', `${file}.ext`, '-out', `${file}.pem`);
+  return { cert: readFileSync(join(dir, `${file}.pem`), 'utf8'), key: readFileSync(join(dir, `${file}.key`), 'utf8') };
 }
 
 let port = 20_000 + Math.floor(Math.random() * 20_000);
@@ -76,6 +81,16 @@ function side(c: FailoverConfig): Side {
   };
 }
 
+/** A raw connection to the secondary on `port` that has asked for STARTTLS and got its REPLY. */
+async function startTls(): Promise<net.Socket> {
+  const raw = net.connect({ host: '::1', port });
+  await new Promise((r) => raw.once('connect', r));
+  const replied = new Promise((r) => raw.once('data', r));
+  raw.write(encodePartnerFrame({ type: FoMsgType.STARTTLS, transactionId: 1, content: {} }));
+  await replied;
+  return raw;
+}
+
 const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
   Promise.race([p, new Promise<T>((_, j) => setTimeout(() => j(new Error(`no ${what} within ${ms} ms`)), ms))]);
 
@@ -85,6 +100,10 @@ describe.skipIf(!haveOpenssl)('the partner link', () => {
   const a = leaf('twin6-a', 'pairca');
   const b = leaf('twin6-b', 'pairca');
   const rogue = leaf('twin6-b-rogue', 'otherca');
+  // The partner's name on another CA's certificate, and another certificate from the pair's CA.
+  const forgedB = leaf('twin6-b', 'otherca', { file: 'twin6-b-forged', san: ['twin6-b'] });
+  const device = leaf('mqtt-device-17', 'pairca');
+  const sanOnly = leaf('appliance-7', 'pairca', { san: ['twin6-b'] });
   const caPem = readFileSync(join(dir, 'pairca.pem'), 'utf8');
 
   it('comes up over STARTTLS with mutual certificates', async () => {
@@ -106,9 +125,9 @@ describe.skipIf(!haveOpenssl)('the partner link', () => {
 
   it('refuses a partner whose certificate another CA signed', async () => {
     port++;
-    const s = side(config('secondary', { tls: { ca: caPem, ...b } }));
+    const s = side(config('secondary', { tls: { ca: caPem, ...b, peerName: 'twin6-a' } }));
     await s.link.start();
-    const p = side(config('primary', { tls: { ca: caPem, ...rogue } }));
+    const p = side(config('primary', { tls: { ca: caPem, ...rogue, anyPeerFromCa: true } }));
     await p.link.start();
     const reason = await within(s.refused, 10_000, 'refusal');
     expect(reason).toMatch(/TLS handshake failed/);
@@ -120,16 +139,81 @@ describe.skipIf(!haveOpenssl)('the partner link', () => {
     port++;
     const s = side(config('secondary', { tls: { ca: caPem, ...b, peerName: 'someone-else' } }));
     await s.link.start();
-    const p = side(config('primary', { tls: { ca: caPem, ...a } }));
+    const p = side(config('primary', { tls: { ca: caPem, ...a, peerName: 'twin6-b' } }));
     await p.link.start();
     expect(await within(s.refused, 10_000, 'refusal')).toMatch(/certificate is for "twin6-a", not "someone-else"/);
     await p.link.stop();
     await s.link.stop();
   });
 
+  it('refuses a primary that presents no certificate', async () => {
+    port++;
+    const s = side(config('secondary', { tls: { ca: caPem, ...b, peerName: 'twin6-a' } }));
+    await s.link.start();
+    const raw = await startTls();
+    const secured = tls.connect({ socket: raw, ca: caPem, checkServerIdentity: () => undefined });
+    secured.on('error', () => undefined);
+    expect(await within(s.refused, 10_000, 'refusal')).toMatch(/TLS handshake failed|not accepted/);
+    secured.destroy();
+    await s.link.stop();
+  });
+
+  describe('the primary, dialling a rogue secondary', () => {
+    type Tls = FailoverConfig['tls'];
+    /** 'up', or the first reason the primary (by default one that wants twin6-b) refuses the partner for. */
+    async function primaryAgainst(secondaryTls: Tls, primaryTls: Tls = { ca: caPem, ...a, peerName: 'twin6-b' }) {
+      port++;
+      const s = side(config('secondary', { tls: secondaryTls }));
+      await s.link.start();
+      const p = side(config('primary', { tls: primaryTls }));
+      await p.link.start();
+      const outcome = await within(Promise.race([p.refused, p.up.then(() => 'up')]), 10_000, 'outcome');
+      await p.link.stop();
+      await s.link.stop();
+      return outcome;
+    }
+
+    it('refuses one whose certificate another CA signed, though it carries the right name', async () => {
+      expect(await primaryAgainst({ ca: caPem, ...forgedB, anyPeerFromCa: true })).toMatch(/TLS handshake failed/);
+    });
+
+    it('refuses another certificate from the same CA (a device certificate)', async () => {
+      expect(await primaryAgainst({ ca: caPem, ...device, anyPeerFromCa: true })).toMatch(/partner certificate is for "mqtt-device-17", not "twin6-b"/);
+    });
+
+    it('refuses any certificate when no partner name is configured and anyPeerFromCa is not said', async () => {
+      // The config loader refuses this; the link must not read it as "any certificate" either.
+      const unnamed = { ca: caPem, ...a } as unknown as Tls;
+      expect(await primaryAgainst({ ca: caPem, ...b, anyPeerFromCa: true }, unnamed)).toMatch(/no partner name is configured/);
+    });
+
+    it('accepts the name as a SAN DNS name, and any certificate from the CA only when told so', async () => {
+      expect(await primaryAgainst({ ca: caPem, ...sanOnly, anyPeerFromCa: true })).toBe('up');
+      expect(await primaryAgainst({ ca: caPem, ...device, anyPeerFromCa: true }, { ca: caPem, ...a, anyPeerFromCa: true })).toBe('up');
+    });
+
+    it('refuses one that answers STARTTLS and then talks in clear, without a certificate', async () => {
+      port++;
+      const fake = net.createServer((conn) => {
+        conn.once('data', () => {
+          conn.write(encodePartnerFrame({ type: FoMsgType.REPLY, transactionId: 1, content: {} }));
+          // The primary's ClientHello is answered in clear, with no certificate.
+          conn.once('data', () => conn.write(encodePartnerFrame({ type: FoMsgType.CONTACT, transactionId: 2, sentTimeSec: nowSec(), content: {} })));
+        });
+        conn.on('error', () => undefined);
+      });
+      await new Promise<void>((r) => fake.listen(port, '::1', r));
+      const p = side(config('primary', { tls: { ca: caPem, ...a, peerName: 'twin6-b' } }));
+      await p.link.start();
+      expect(await within(Promise.race([p.refused, p.up.then(() => 'up')]), 10_000, 'outcome')).toMatch(/TLS handshake failed/);
+      await p.link.stop();
+      fake.close();
+    });
+  });
+
   it('sends nothing but STARTTLS in clear when TLS is configured', async () => {
     port++;
-    const s = side(config('secondary', { tls: { ca: caPem, ...b } }));
+    const s = side(config('secondary', { tls: { ca: caPem, ...b, peerName: 'twin6-a' } }));
     await s.link.start();
     const raw = net.connect({ host: '::1', port });
     await new Promise((r) => raw.once('connect', r));

@@ -49,8 +49,19 @@ describe('failover section', () => {
     expectOnlyProblem(failover({ insecure: false }), 'failover.tls', /required/);
   });
 
+  it("requires the partner's certificate name unless anyPeerFromCa opts out, and not both", () => {
+    const files = () => ({ caFile: pem('ca.pem'), certFile: pem('a.pem'), keyFile: pem('a.key') });
+    // A CA that also issues device or broker certificates would otherwise let any of them pose as the partner.
+    expectOnlyProblem(failover({ insecure: undefined, tls: files() }), 'failover.tls.peerName', /required.*anyPeerFromCa/);
+    expectOnlyProblem(failover({ insecure: undefined, tls: { ...files(), anyPeerFromCa: false } }), 'failover.tls.peerName', /required/);
+    const any = parseConfig(failover({ insecure: undefined, tls: { ...files(), anyPeerFromCa: true } }));
+    expect(any.failover?.tls).toMatchObject({ anyPeerFromCa: true });
+    expect(any.failover?.tls).not.toHaveProperty('peerName');
+    expectOnlyProblem(failover({ insecure: undefined, tls: { ...files(), peerName: 'twin6-b', anyPeerFromCa: true } }), 'failover.tls.anyPeerFromCa', /contradicts peerName/);
+  });
+
   it('names a missing or unreadable certificate file', () => {
-    const problems = problemsOf(failover({ insecure: undefined, tls: { caFile: join(dir, 'nope.pem'), certFile: pem('b.pem'), keyFile: pem('b.key') } }));
+    const problems = problemsOf(failover({ insecure: undefined, tls: { caFile: join(dir, 'nope.pem'), certFile: pem('b.pem'), keyFile: pem('b.key'), peerName: 'twin6-a' } }));
     expect(problems).toEqual([{ path: 'failover.tls.caFile', problem: expect.stringMatching(/cannot read .*nope\.pem: ENOENT/) }]);
   });
 

@@ -1,12 +1,13 @@
 // The control socket: JSON lines in, one answer per line out; a command that a
 // feature registers later waits for the daemon to finish starting.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Server } from 'node:net';
-import { callControl, serveControl, type ControlHandler } from '../../../src/daemon/control.js';
+import { callControl, prepareStateDir, serveControl, type ControlHandler } from '../../../src/daemon/control.js';
 
 const open: { server: Server; dir: string }[] = [];
 afterEach(() => {
@@ -44,5 +45,52 @@ describe('control socket', () => {
     expect(await pending).toEqual({ ok: true, result: { state: 'NORMAL' } });
     // Once started, an unknown command is refused at once.
     expect(await callControl(path, { cmd: 'nope' })).toMatchObject({ ok: false });
+  });
+});
+
+describe('control socket and state directory permissions', () => {
+  // The test process's umask is shared by every test in this file: put it back whatever happens.
+  let umaskBefore: number | undefined;
+  afterEach(() => {
+    if (umaskBefore !== undefined) process.umask(umaskBefore);
+    umaskBefore = undefined;
+    vi.restoreAllMocks();
+  });
+
+  it('creates the socket 0600 at listen, not after it, even under umask 000', async () => {
+    umaskBefore = process.umask(0o000);
+    // Stat in the first 'listening' listener: anything done after listen (a chmod) has not run yet.
+    let atListen: number | undefined;
+    const create = net.createServer.bind(net);
+    vi.spyOn(net, 'createServer').mockImplementation(((...a: Parameters<typeof net.createServer>) => {
+      const server = create(...a);
+      server.prependOnceListener('listening', () => {
+        const addr = server.address();
+        if (typeof addr === 'string') atListen = statSync(addr).mode & 0o777;
+      });
+      return server;
+    }) as typeof net.createServer);
+    const path = await serve({ status: () => 'up' });
+    expect(atListen?.toString(8)).toBe('600');
+    expect((statSync(path).mode & 0o777).toString(8)).toBe('600');
+    // The daemon's other files are not made under the socket's umask.
+    expect(process.umask(0o000)).toBe(0o000);
+  });
+
+  it('makes a new state directory 0700 under umask 000, and tightens an existing loose one', async () => {
+    umaskBefore = process.umask(0o000);
+    const base = mkdtempSync(join(tmpdir(), 't6-state-'));
+    try {
+      const fresh = join(base, 'new', 'state');
+      await prepareStateDir(fresh);
+      expect((statSync(fresh).mode & 0o777).toString(8)).toBe('700');
+      const loose = join(base, 'loose');
+      mkdirSync(loose, { mode: 0o755 });
+      expect(await prepareStateDir(loose)).toEqual({ tightenedFrom: 0o755 });
+      expect((statSync(loose).mode & 0o777).toString(8)).toBe('700');
+      expect(await prepareStateDir(loose)).toEqual({});
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });

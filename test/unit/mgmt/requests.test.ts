@@ -8,7 +8,7 @@ import { checkArgs, commandSpec, COMMANDS, CommandError, FAILOVER_NOT_CONFIGURED
 import { ConfirmTokens } from '../../../src/mgmt/confirm.js';
 import type { ResponseDoc } from '../../../src/mgmt/documents.js';
 import { RequestHandler, type IncomingRequest } from '../../../src/mgmt/requests.js';
-import { argsHash, newNonce, signCommand, SignatureGate } from '../../../src/mgmt/signature.js';
+import { argsHash, newNonce, NonceMemory, signCommand, SignatureGate } from '../../../src/mgmt/signature.js';
 import { deviceTopics } from '../../../src/mgmt/topics.js';
 
 const keys = generateKeyPairSync('ed25519');
@@ -20,7 +20,7 @@ function setup(run: (name: string, args: Record<string, unknown>) => unknown = (
   const ran: { name: string; args: Record<string, unknown> }[] = [];
   const h = new RequestHandler({
     topics,
-    gate: new SignatureGate({ keys: [keys.publicKey], deviceId: 'dev-a', nowSec: now, notBeforeSec: now() - 60 }),
+    gate: new SignatureGate({ keys: [keys.publicKey], deviceId: 'dev-a', nowSec: now, nonces: new NonceMemory({ notBeforeSec: now() - 60, monoMs: () => performance.now() }) }),
     confirms: new ConfirmTokens(now),
     run: async (spec, args) => {
       ran.push({ name: spec.name, args });

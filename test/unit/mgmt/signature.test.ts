@@ -1,15 +1,16 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { argsHash, canonicalJson, commandKeyText, parseCommandKey, signCommand, SignatureGate, type CommandClaims } from '../../../src/mgmt/signature.js';
+import { argsHash, canonicalJson, commandKeyText, NonceMemory, parseCommandKey, signCommand, SignatureGate, type CommandClaims } from '../../../src/mgmt/signature.js';
 
 const signer = generateKeyPairSync('ed25519');
 const stranger = generateKeyPairSync('ed25519');
 const NOW = 1_800_000_000;
 
-function gate(opts: { now?: () => number; notBefore?: number; keys?: 'pinned' | 'none' } = {}) {
+function gate(opts: { now?: () => number; mono?: () => number; notBefore?: number; keys?: 'pinned' | 'none'; nonces?: NonceMemory } = {}) {
   const pinned = parseCommandKey(commandKeyText(signer.publicKey));
   if ('problem' in pinned) throw new Error(pinned.problem);
-  return new SignatureGate({ keys: opts.keys === 'none' ? [] : [pinned], deviceId: 'dev-a', nowSec: opts.now ?? (() => NOW), notBeforeSec: opts.notBefore ?? NOW - 3600 });
+  const nonces = opts.nonces ?? new NonceMemory({ notBeforeSec: opts.notBefore ?? NOW - 3600, monoMs: opts.mono ?? (() => 0) });
+  return new SignatureGate({ keys: opts.keys === 'none' ? [] : [pinned], deviceId: 'dev-a', nowSec: opts.now ?? (() => NOW), nonces });
 }
 
 const args = { reason: 'partner burnt', confirmToken: 'tok' };
@@ -83,6 +84,44 @@ describe('signature gate', () => {
     expect(g.check(once, 'failover.partner-down', args)).toMatchObject({ ok: false, code: 'NOT_AUTHORIZED', reason: 'nonce already used: this signed request was replayed' });
     now = NOW + 60;
     expect(g.check(once, 'failover.partner-down', args)).toMatchObject({ ok: false, code: 'EXPIRED' });
+  });
+
+  it('keeps a used nonce by the monotonic clock: a wall clock step forward and back does not reopen it', () => {
+    let now = NOW;
+    let mono = 0;
+    const g = gate({ now: () => now, mono: () => mono });
+    const once = token({ nonce: 'stepped', iat: NOW - 5, exp: NOW + 55 });
+    expect(g.check(once, 'failover.partner-down', args).ok).toBe(true);
+    // The wall clock jumps 2 minutes ahead; another command goes through meanwhile.
+    now = NOW + 120;
+    mono = 5_000;
+    expect(g.check(token({ iat: NOW + 115, exp: NOW + 175 }), 'failover.partner-down', args).ok).toBe(true);
+    // ...and is stepped back: the first token is within its validity again, its nonce still known.
+    now = NOW + 10;
+    mono = 10_000;
+    expect(g.check(once, 'failover.partner-down', args)).toMatchObject({ ok: false, reason: 'nonce already used: this signed request was replayed' });
+  });
+
+  it('forgets a nonce after 330 monotonic seconds, and refuses its token if a backward wall step makes it current again', () => {
+    let now = NOW;
+    let mono = 0;
+    const g = gate({ now: () => now, mono: () => mono });
+    const once = token({ nonce: 'old', iat: NOW - 5, exp: NOW + 55 });
+    expect(g.check(once, 'failover.partner-down', args).ok).toBe(true);
+    now = NOW + 330;
+    mono = 330_000;
+    expect(g.check(token({ iat: NOW + 325, exp: NOW + 385 }), 'failover.partner-down', args).ok).toBe(true); // forgets "old"
+    now = NOW + 10;
+    expect(g.check(once, 'failover.partner-down', args)).toMatchObject({ ok: false, code: 'EXPIRED', reason: expect.stringMatching(/already forgotten/) });
+    // A token signed after the step, expiring later than anything forgotten, is still taken.
+    expect(g.check(token({ iat: NOW + 5, exp: NOW + 65 }), 'failover.partner-down', args).ok).toBe(true);
+  });
+
+  it('shares one nonce memory between gates, as the uplinks before and after a reload do', () => {
+    const nonces = new NonceMemory({ notBeforeSec: NOW - 3600, monoMs: () => 0 });
+    const once = token({ nonce: 'reloaded' });
+    expect(gate({ nonces }).check(once, 'failover.partner-down', args).ok).toBe(true);
+    expect(gate({ nonces }).check(once, 'failover.partner-down', args)).toMatchObject({ ok: false, reason: 'nonce already used: this signed request was replayed' });
   });
 
   it('keeps a bounded nonce memory and says BUSY rather than forgetting a live nonce', () => {
