@@ -21,7 +21,7 @@ export const DEFAULTS = {
   preference: 0,
   declineHoldSec: 86_400,
   affinitySec: 86_400,
-  storage: { commitWindowMs: 5, commitBatchMax: 32 } satisfies StorageConfig,
+  storage: { commitWindowMs: 5 } satisfies StorageConfig,
   logLevel: 'info' as ServerConfig['logLevel'],
   // RFC 4861 §6.2.1 defaults; managed, autonomous, minIntervalSec, routerLifetimeSec and
   // dnsLifetimeSec depend on the subnet or on maxIntervalSec (config/cpe.ts).
@@ -61,6 +61,7 @@ export const RANGES = {
   declineHoldSec: [60, 30 * 86_400],
   affinitySec: [0, 30 * 86_400],
   commitWindowMs: [0, 1000],
+  // Obsolete, checked and ignored: files that still carry it must load after an upgrade.
   commitBatchMax: [1, 10_000],
   prefixLength: [1, 128],
   // RFC 4861 §6.2.1: MaxRtrAdvInterval 4..1800, MinRtrAdvInterval ≥ 3, AdvDefaultLifetime 0 or ≤ 9000.

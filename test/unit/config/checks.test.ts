@@ -90,11 +90,12 @@ describe('integer ranges', () => {
     expect(s.options).toMatchObject({ solMaxRtSec: 60, infMaxRtSec: 86400 });
   });
 
-  it('commitWindowMs is 0..1000 and commitBatchMax 1..10000', () => {
+  it('commitWindowMs is 0..1000; the obsolete commitBatchMax is still checked (1..10000) and then dropped', () => {
     expectOnlyProblem({ ...base(), storage: { commitWindowMs: 1001 } }, 'storage.commitWindowMs', 'must be between 0 and 1000, got 1001');
     expectOnlyProblem({ ...base(), storage: { commitBatchMax: 0 } }, 'storage.commitBatchMax', 'must be between 1 and 10000, got 0');
     expectOnlyProblem({ ...base(), storage: { commitBatchMax: 10001 } }, 'storage.commitBatchMax', 'must be between 1 and 10000, got 10001');
-    expect(parseConfig({ ...base(), storage: { commitWindowMs: 0 } }).storage).toEqual({ commitWindowMs: 0, commitBatchMax: 32 });
+    expect(parseConfig({ ...base(), storage: { commitWindowMs: 0 } }).storage).toEqual({ commitWindowMs: 0 });
+    expect(parseConfig({ ...base(), storage: { commitBatchMax: 64 } }).storage).toEqual({ commitWindowMs: 5 });
   });
 
   it('declineHoldSec is 60..2592000 and affinitySec 0..2592000', () => {
