@@ -76,6 +76,8 @@ export interface CommitStats {
   maxBatchSize: number;
   pendingChanges: number;
   inFlightChanges: number;
+  /** How long the write in flight (the only one, so the oldest) has run, in ms; 0 when none. */
+  inFlightMs: number;
   lastCommitMs: number;
   maxCommitMs: number;
   lastSeq: number;
@@ -94,6 +96,8 @@ export class CommitQueue {
   private readonly now: () => number;
   /** When the last write started; undefined before the first. */
   private lastStartMs: number | undefined;
+  /** When the write in flight started: a hung fsync shows as its age, long before it completes, if ever. */
+  private inFlightSinceMs = 0;
   private readonly counters: CommitStats;
 
   constructor(
@@ -109,7 +113,7 @@ export class CommitQueue {
     this.nextSeq = lastSeq + 1;
     this.counters = {
       batchesWritten: 0, changesWritten: 0, bytesWritten: 0, lastBatchSize: 0, maxBatchSize: 0,
-      pendingChanges: 0, inFlightChanges: 0, lastCommitMs: 0, maxCommitMs: 0, lastSeq,
+      pendingChanges: 0, inFlightChanges: 0, inFlightMs: 0, lastCommitMs: 0, maxCommitMs: 0, lastSeq,
     };
   }
 
@@ -161,6 +165,7 @@ export class CommitQueue {
       ...this.counters,
       pendingChanges: this.pending?.changes ?? 0,
       inFlightChanges: this.inFlight?.changes ?? 0,
+      inFlightMs: this.inFlight === undefined ? 0 : this.now() - this.inFlightSinceMs,
     };
   }
 
@@ -218,6 +223,7 @@ export class CommitQueue {
     this.inFlight = batch;
     const startMs = this.now();
     this.lastStartMs = startMs;
+    this.inFlightSinceMs = startMs;
     let written: Promise<void>;
     try {
       written = this.write(batch.ops);
