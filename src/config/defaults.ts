@@ -21,7 +21,8 @@ export const DEFAULTS = {
   preference: 0,
   declineHoldSec: 86_400,
   affinitySec: 86_400,
-  storage: { commitWindowMs: 5 } satisfies StorageConfig,
+  // RFC 8415 §7.6: REQ_TIMEOUT is 1 s; a Reply held longer by its sync has cost the client a retransmission.
+  storage: { commitWindowMs: 5, slowWriteMs: 1000 } satisfies StorageConfig,
   logLevel: 'info' as ServerConfig['logLevel'],
   // RFC 4861 §6.2.1 defaults; managed, autonomous, minIntervalSec, routerLifetimeSec and
   // dnsLifetimeSec depend on the subnet or on maxIntervalSec (config/cpe.ts).
@@ -63,6 +64,7 @@ export const RANGES = {
   commitWindowMs: [0, 1000],
   // Obsolete, checked and ignored: files that still carry it must load after an upgrade.
   commitBatchMax: [1, 10_000],
+  slowWriteMs: [100, 600_000],
   prefixLength: [1, 128],
   // RFC 4861 §6.2.1: MaxRtrAdvInterval 4..1800, MinRtrAdvInterval ≥ 3, AdvDefaultLifetime 0 or ≤ 9000.
   raMaxIntervalSec: [4, 1800],

@@ -68,6 +68,8 @@ export interface Subnet {
 export interface StorageConfig {
   /** Least time between the starts of two synced writes: at most 1000 / this syncs per second (storage.md §0.2). */
   readonly commitWindowMs: number;
+  /** A synced write slower than this, done or still in flight, makes storage degraded (mgmt/documents.ts). */
+  readonly slowWriteMs: number;
 }
 
 /** The MQTT management uplink (docs/config.md#mqtt, src/mgmt/). */
