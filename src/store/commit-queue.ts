@@ -94,10 +94,8 @@ export class CommitQueue {
   private readonly windowMs: number;
   private readonly timer: Timer;
   private readonly now: () => number;
-  /** When the last write started; undefined before the first. */
+  /** When the last write started, so the write in flight's when there is one; undefined before the first. */
   private lastStartMs: number | undefined;
-  /** When the write in flight started: a hung fsync shows as its age, long before it completes, if ever. */
-  private inFlightSinceMs = 0;
   private readonly counters: CommitStats;
 
   constructor(
@@ -165,7 +163,8 @@ export class CommitQueue {
       ...this.counters,
       pendingChanges: this.pending?.changes ?? 0,
       inFlightChanges: this.inFlight?.changes ?? 0,
-      inFlightMs: this.inFlight === undefined ? 0 : this.now() - this.inFlightSinceMs,
+      // A hung fsync shows here, as the age of its write, long before it completes, if ever.
+      inFlightMs: this.inFlight === undefined || this.lastStartMs === undefined ? 0 : this.now() - this.lastStartMs,
     };
   }
 
@@ -223,7 +222,6 @@ export class CommitQueue {
     this.inFlight = batch;
     const startMs = this.now();
     this.lastStartMs = startMs;
-    this.inFlightSinceMs = startMs;
     let written: Promise<void>;
     try {
       written = this.write(batch.ops);
