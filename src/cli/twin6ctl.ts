@@ -5,6 +5,7 @@ import path from 'node:path';
 import { callControl, CONTROL_SOCKET_NAME } from '../daemon/control.js';
 import { parseArgs } from './args.js';
 import { fleetMain } from './fleet.js';
+import type { StoreStats } from '../store/index.js';
 
 const USAGE = `usage: twin6ctl --state-dir DIR status [--json]
        twin6ctl --state-dir DIR leases [--json] [--state active|released|declined|expired] [--duid HEX]
@@ -26,12 +27,15 @@ interface LeaseRow {
 function printStatus(r: Record<string, unknown>): void {
   const pools = r['pools'] as { subnet: string; pool: string; kind: string; active: number }[];
   const counters = r['counters'] as Record<string, number>;
+  const st = r['storage'] as StoreStats;
   const lines = [
     `server DUID  ${r['serverDuid']}`,
     `pid          ${r['pid']}   uptime ${r['uptimeSec']} s   RSS ${Math.round((r['memory'] as { rssBytes: number }).rssBytes / 1048576)} MiB`,
     `listening    ${(r['bound'] as string[]).join(', ')}`,
     `leases       ${r['leases']}`,
     ...pools.map((p) => `  ${p.kind.toUpperCase()} ${p.subnet} ${p.pool}: ${p.active} active`),
+    `storage      ${st.state}   ${st.syncs} syncs   last commit ${Math.round(st.lastCommitMs)} ms (max ${Math.round(st.maxCommitMs)})`,
+    `  write in flight ${Math.round(st.inFlightMs)} ms (${st.inFlightChanges} changes), ${st.pendingChanges} changes waiting`,
     `counters`,
     ...Object.entries(counters).map(([k, v]) => `  ${k.padEnd(40)} ${v}`),
   ];

@@ -21,7 +21,8 @@ export const DEFAULTS = {
   preference: 0,
   declineHoldSec: 86_400,
   affinitySec: 86_400,
-  storage: { commitWindowMs: 5, commitBatchMax: 32 } satisfies StorageConfig,
+  // RFC 8415 §7.6: REQ_TIMEOUT is 1 s; a Reply held longer by its sync has cost the client a retransmission.
+  storage: { commitWindowMs: 5, slowWriteMs: 1000 } satisfies StorageConfig,
   // A CPE asks for one or two IAs of each kind (odhcp6c: one IA_NA, one IA_PD; dhcpcd: one per
   // `ia_na`/`ia_pd` line); room for a router with several downstream links, nothing near a pool.
   limits: { iasPerMessage: 8, leasesPerClient: 16 } satisfies ClientLimits,
@@ -64,7 +65,9 @@ export const RANGES = {
   declineHoldSec: [60, 30 * 86_400],
   affinitySec: [0, 30 * 86_400],
   commitWindowMs: [0, 1000],
+  // Obsolete, checked and ignored: files that still carry it must load after an upgrade.
   commitBatchMax: [1, 10_000],
+  slowWriteMs: [100, 600_000],
   iasPerMessage: [1, 256],
   leasesPerClient: [1, 4096],
   prefixLength: [1, 128],

@@ -8,7 +8,7 @@ import { ROOT_PATH } from './errors.js';
 import type { Issues } from './schema.js';
 import { keyPath } from './schema.js';
 import type { ConfigInput, LifetimesInput, OptionsInput, SubnetInput } from './shape.js';
-import type { AddressPool, Lifetimes, PrefixPool, Reservation, ServedOptions, ServerConfig, Subnet } from './types.js';
+import type { AddressPool, Lifetimes, PrefixPool, Reservation, ServedOptions, ServerConfig, StorageConfig, Subnet } from './types.js';
 import { prefixText, type PrefixValue } from './values.js';
 import { checkAcrossSubnets } from './rules.js';
 import { resolvePdRoutes, withRouterAdvertisements } from './cpe.js';
@@ -47,7 +47,7 @@ export function resolveConfig(input: ConfigInput, issues: Issues): ServerConfig 
     subnets,
     declineHoldSec: input.declineHoldSec ?? DEFAULTS.declineHoldSec,
     affinitySec: input.affinitySec ?? DEFAULTS.affinitySec,
-    storage: { ...DEFAULTS.storage, ...input.storage },
+    storage: resolveStorage(input.storage),
     limits: { ...DEFAULTS.limits, ...input.limits },
     logLevel: input.log?.level ?? DEFAULTS.logLevel,
     port: input.port ?? DEFAULTS.port,
@@ -55,6 +55,12 @@ export function resolveConfig(input: ConfigInput, issues: Issues): ServerConfig 
     ...resolvePdRoutes(input.pdRoutes),
     ...withMqtt(resolveMqtt(input.mqtt, keyPath(ROOT_PATH, 'mqtt'), issues)),
   };
+}
+
+/** commitBatchMax no longer starts a write early (the bound on syncs/s would not hold), so it is dropped. */
+function resolveStorage(input: ConfigInput['storage']): StorageConfig {
+  const { commitBatchMax: _obsolete, ...storage } = input ?? {};
+  return { ...DEFAULTS.storage, ...storage };
 }
 
 /**

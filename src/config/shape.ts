@@ -81,6 +81,7 @@ export const configShape = object({
     object({
       commitWindowMs: optional(intIn(RANGES.commitWindowMs)),
       commitBatchMax: optional(intIn(RANGES.commitBatchMax)),
+      slowWriteMs: optional(intIn(RANGES.slowWriteMs)),
     }),
   ),
   limits: optional(

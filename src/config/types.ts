@@ -66,10 +66,10 @@ export interface Subnet {
 }
 
 export interface StorageConfig {
-  /** Longest a lease waits for its group's fsync to start (storage.md §0.2). */
+  /** Least time between the starts of two synced writes: at most 1000 / this syncs per second (storage.md §0.2). */
   readonly commitWindowMs: number;
-  /** A group is written as soon as it holds this many changes. */
-  readonly commitBatchMax: number;
+  /** A synced write slower than this, done or still in flight, makes storage degraded (mgmt/documents.ts). */
+  readonly slowWriteMs: number;
 }
 
 /**

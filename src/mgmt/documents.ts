@@ -79,6 +79,7 @@ export type EventType =
   | 'config-rejected'
   | 'pool-exhausted'
   | 'storage-degraded'
+  | 'storage-recovered'
   | 'failover-transition'
   | 'cmd-audit'
   | 'cmd-refused';
@@ -124,12 +125,17 @@ export function poolSizes(config: ServerConfig): Map<string, number> {
   return sizes;
 }
 
-export function storageHealth(s: StoreStats): StorageHealth {
+/** slowWriteMs: storage.slowWriteMs, the longest a synced write may take, done or in flight. */
+export function storageHealth(s: StoreStats, slowWriteMs: number): StorageHealth {
   const reasons: string[] = [];
   if (s.state !== 'open') reasons.push(`store is ${s.state}`);
   if (s.corruptOnOpen > 0) reasons.push(`${s.corruptOnOpen} record(s) failed their check at open and are not served`);
-  // A synced group commit this slow holds every Reply waiting on it.
-  if (s.lastCommitMs > 1000) reasons.push(`last commit took ${s.lastCommitMs} ms`);
+  // A synced group commit this slow holds every Reply waiting on it. A hung
+  // fsync never completes, so the write in flight is judged by its age; the
+  // text names the threshold, not the age, so the retained state is not
+  // republished every second while it hangs.
+  if (s.inFlightMs > slowWriteMs) reasons.push(`a write has been in flight for more than ${slowWriteMs} ms`);
+  if (s.lastCommitMs > slowWriteMs) reasons.push(`last commit took ${Math.round(s.lastCommitMs)} ms`);
   return { status: reasons.length === 0 ? 'ok' : 'degraded', reasons };
 }
 

@@ -12,6 +12,7 @@ import {
 } from './documents.js';
 import { configProblem, failoverStatus, poolUse } from './handlers.js';
 import type { ManagedDaemon } from './host.js';
+import type { StoreStats } from '../store/index.js';
 
 /** Pool use walks every lease: at most this often, however busy the server is. */
 const POOLS_MIN_INTERVAL_MS = 2000;
@@ -40,6 +41,8 @@ export class Reporter {
   private exhausted = new Set<string>();
   private lastFailover: FailoverStatus | undefined;
   private lastStorage: StorageHealth['status'] = 'ok';
+  private stalled = false;
+  private degradedSinceMs = 0;
   private rejectedSeen: number;
 
   constructor(
@@ -74,9 +77,7 @@ export class Reporter {
       this.emit('failover-transition', { from: this.lastFailover.state, to: failover.state, partnerState: failover.partnerState, role: failover.role });
     }
     this.lastFailover = failover;
-    const storage = storageHealth(this.d.store.stats());
-    if (storage.status !== this.lastStorage && storage.status === 'degraded') this.emit('storage-degraded', { reasons: storage.reasons });
-    this.lastStorage = storage.status;
+    const storage = this.storageTransitions(this.d.store.stats(), now);
     await this.rejections();
     return {
       v: DOC_VERSION,
@@ -91,6 +92,26 @@ export class Reporter {
       pools: this.pools,
       storage,
     };
+  }
+
+  /**
+   * storage-degraded when storage turns degraded, and again when a write stalls
+   * while it already is (a hung fsync must not hide behind an older reason, such
+   * as a corrupt record found at open); storage-recovered when it is ok again.
+   */
+  private storageTransitions(s: StoreStats, now: number): StorageHealth {
+    const slowWriteMs = this.d.config.storage.slowWriteMs;
+    const health = storageHealth(s, slowWriteMs);
+    const stalled = s.inFlightMs > slowWriteMs;
+    if (health.status === 'degraded' && (this.lastStorage === 'ok' || (stalled && !this.stalled))) {
+      if (this.lastStorage === 'ok') this.degradedSinceMs = now;
+      this.emit('storage-degraded', { reasons: health.reasons, inFlightMs: Math.round(s.inFlightMs), lastCommitMs: Math.round(s.lastCommitMs) });
+    } else if (health.status === 'ok' && this.lastStorage === 'degraded') {
+      this.emit('storage-recovered', { degradedMs: now - this.degradedSinceMs });
+    }
+    this.lastStorage = health.status;
+    this.stalled = stalled;
+    return health;
   }
 
   private poolTransitions(): void {
@@ -126,7 +147,7 @@ export class Reporter {
     return {
       v: DOC_VERSION,
       ts: iso(this.nowMs()),
-      health: storageHealth(s),
+      health: storageHealth(s, this.d.config.storage.slowWriteMs),
       leases: s.leases,
       batchesWritten: s.batchesWritten,
       syncs: s.syncs,
@@ -135,6 +156,8 @@ export class Reporter {
       lastCommitMs: s.lastCommitMs,
       maxCommitMs: s.maxCommitMs,
       pendingChanges: s.pendingChanges,
+      inFlightChanges: s.inFlightChanges,
+      inFlightMs: Math.round(s.inFlightMs),
     };
   }
 

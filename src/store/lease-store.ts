@@ -65,6 +65,8 @@ export interface StoreStats {
   readonly maxBatchSize: number;
   readonly pendingChanges: number;
   readonly inFlightChanges: number;
+  /** Age of the write in flight (one at a time, so the oldest), in ms; 0 when none. A hung fsync shows here, never in lastCommitMs. */
+  readonly inFlightMs: number;
   readonly lastCommitMs: number;
   readonly maxCommitMs: number;
   /** Seq of the last batch known durable. */

@@ -211,6 +211,7 @@ export abstract class RecordLeaseStore implements LeaseStore {
       maxBatchSize: q?.maxBatchSize ?? 0,
       pendingChanges: q?.pendingChanges ?? 0,
       inFlightChanges: q?.inFlightChanges ?? 0,
+      inFlightMs: q?.inFlightMs ?? 0,
       lastCommitMs: q?.lastCommitMs ?? 0,
       maxCommitMs: q?.maxCommitMs ?? 0,
       lastSeq: q?.lastSeq ?? 0,

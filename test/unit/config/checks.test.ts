@@ -90,11 +90,18 @@ describe('integer ranges', () => {
     expect(s.options).toMatchObject({ solMaxRtSec: 60, infMaxRtSec: 86400 });
   });
 
-  it('commitWindowMs is 0..1000 and commitBatchMax 1..10000', () => {
+  it('commitWindowMs is 0..1000; the obsolete commitBatchMax is still checked (1..10000) and then dropped', () => {
     expectOnlyProblem({ ...base(), storage: { commitWindowMs: 1001 } }, 'storage.commitWindowMs', 'must be between 0 and 1000, got 1001');
     expectOnlyProblem({ ...base(), storage: { commitBatchMax: 0 } }, 'storage.commitBatchMax', 'must be between 1 and 10000, got 0');
     expectOnlyProblem({ ...base(), storage: { commitBatchMax: 10001 } }, 'storage.commitBatchMax', 'must be between 1 and 10000, got 10001');
-    expect(parseConfig({ ...base(), storage: { commitWindowMs: 0 } }).storage).toEqual({ commitWindowMs: 0, commitBatchMax: 32 });
+    expect(parseConfig({ ...base(), storage: { commitWindowMs: 0 } }).storage).toEqual({ commitWindowMs: 0, slowWriteMs: 1000 });
+    expect(parseConfig({ ...base(), storage: { commitBatchMax: 64 } }).storage).toEqual({ commitWindowMs: 5, slowWriteMs: 1000 });
+  });
+
+  it('slowWriteMs is 100..600000', () => {
+    expectOnlyProblem({ ...base(), storage: { slowWriteMs: 99 } }, 'storage.slowWriteMs', 'must be between 100 and 600000, got 99');
+    expectOnlyProblem({ ...base(), storage: { slowWriteMs: 600_001 } }, 'storage.slowWriteMs', 'must be between 100 and 600000, got 600001');
+    expect(parseConfig({ ...base(), storage: { slowWriteMs: 5000 } }).storage).toEqual({ commitWindowMs: 5, slowWriteMs: 5000 });
   });
 
   it('limits.iasPerMessage is 1..256 and limits.leasesPerClient 1..4096, defaulting to 8 and 16', () => {

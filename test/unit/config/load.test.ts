@@ -54,7 +54,7 @@ describe('examples/', () => {
       ],
       declineHoldSec: 86400,
       affinitySec: 86400,
-      storage: { commitWindowMs: 5, commitBatchMax: 32 },
+      storage: { commitWindowMs: 5, slowWriteMs: 1000 },
       limits: { iasPerMessage: 8, leasesPerClient: 16 },
       logLevel: 'info',
       port: 547,
@@ -65,7 +65,7 @@ describe('examples/', () => {
   it('relayed.json: inheritance, overrides, reservations and top-level settings', async () => {
     const config = await loadConfigFile(new URL('relayed.json', EXAMPLES).pathname);
     expect(config.serverDuid).toBe('00010001' + '2c5e1a00' + '02005e100001');
-    expect(config).toMatchObject({ declineHoldSec: 3600, affinitySec: 604800, logLevel: 'debug', storage: { commitWindowMs: 2, commitBatchMax: 64 } });
+    expect(config).toMatchObject({ declineHoldSec: 3600, affinitySec: 604800, logLevel: 'debug', storage: { commitWindowMs: 2, slowWriteMs: 1000 } });
     const [office, branch] = config.subnets;
     expect(office).toMatchObject({ name: 'office', interface: 'br-lan', rapidCommit: true, preference: 255 });
     expect(office!.pools[1]).toEqual({ name: '2001:db8:1::8000/113', first: 0x2001_0db8_0001_0000_0000_0000_0000_8000n, last: 0x2001_0db8_0001_0000_0000_0000_0000_ffffn });
@@ -90,7 +90,7 @@ describe('examples/', () => {
 describe('parseConfig: resolved values', () => {
   it('fills every default into a minimal config', () => {
     const config = parseConfig(base());
-    expect(config).toMatchObject({ port: 547, declineHoldSec: 86400, affinitySec: 86400, logLevel: 'info', storage: { commitWindowMs: 5, commitBatchMax: 32 } });
+    expect(config).toMatchObject({ port: 547, declineHoldSec: 86400, affinitySec: 86400, logLevel: 'info', storage: { commitWindowMs: 5, slowWriteMs: 1000 } });
     expect('serverDuid' in config).toBe(false);
     const s = config.subnets[0]!;
     expect(s.lifetimes).toStrictEqual({ preferredSec: 3600, validSec: 7200, renewRatio: 0.5, rebindRatio: 0.8 });

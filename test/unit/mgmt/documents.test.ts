@@ -24,12 +24,15 @@ describe('documents', () => {
     expect(configVersion(parseConfig({ ...base(), declineHoldSec: 600 }))).not.toBe(a);
   });
 
-  it('calls storage degraded with its reasons', () => {
-    const ok = { state: 'open', corruptOnOpen: 0, lastCommitMs: 3 } as StoreStats;
-    expect(storageHealth(ok)).toEqual({ status: 'ok', reasons: [] });
-    expect(storageHealth({ ...ok, corruptOnOpen: 2, lastCommitMs: 1500 })).toEqual({
+  it('calls storage degraded with its reasons, a write still in flight judged by its age', () => {
+    const ok = { state: 'open', corruptOnOpen: 0, lastCommitMs: 3, inFlightMs: 0 } as StoreStats;
+    expect(storageHealth(ok, 1000)).toEqual({ status: 'ok', reasons: [] });
+    expect(storageHealth({ ...ok, inFlightMs: 1000, lastCommitMs: 1000 }, 1000)).toEqual({ status: 'ok', reasons: [] });
+    expect(storageHealth({ ...ok, corruptOnOpen: 2, lastCommitMs: 1500.4 }, 1000)).toEqual({
       status: 'degraded',
       reasons: ['2 record(s) failed their check at open and are not served', 'last commit took 1500 ms'],
     });
+    expect(storageHealth({ ...ok, inFlightMs: 1001 }, 1000)).toEqual({ status: 'degraded', reasons: ['a write has been in flight for more than 1000 ms'] });
+    expect(storageHealth({ ...ok, inFlightMs: 4000 }, 5000).status).toBe('ok');
   });
 });
