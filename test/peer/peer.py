@@ -168,6 +168,7 @@ class Peer:
         self.partner_had_communicated = False  # partner's C bit, 1st STATE
         self.last_op_time = self.now()
         self.time_of_failure = 0      # TIME-OF-FAILURE (§8.3.2 Step 1)
+        self.last_op_recorded = 0     # last recorded time of operation
         self.last_received_startup = False  # for the ACK_STARTUP bit
 
         # Timers (monotonic seconds / absolute times)
@@ -256,8 +257,9 @@ class Peer:
             self.communicated = bool(data.get("communicated"))
             self.partner_down_time = data.get("partner_down_time")
             # TIME-OF-FAILURE: a time beyond which the server could not have
-            # been operating (last_op_time is written every few seconds).
-            self.time_of_failure = (data.get("last_op_time") or 0) + 5
+            # been operating (last_op_time is written every second).
+            self.last_op_recorded = data.get("last_op_time") or 0
+            self.time_of_failure = (data.get("last_op_time") or 0) + 1
             for bd in data.get("bindings", []):
                 try:
                     b = Binding.from_json(bd)
@@ -571,6 +573,9 @@ class Peer:
             self.error("malformed message: %s" % e)
             self._disconnect(conn, wire.UNSPEC_FAIL, "malformed message")
             self.drop(conn, "malformed message")
+        except asyncio.CancelledError:
+            # shutting down: the handler task is cancelled by asyncio.run
+            conn.close()
 
     def _on_connect(self, conn, msg):
         """§6.1.2 Receiving a CONNECT message.  True = accepted."""
@@ -841,7 +846,7 @@ class Peer:
         """§8.3.2 Step 5."""
         cur = self.previous
         if self.partner == st.PARTNER_DOWN and self.partner_start is not None:
-            if self.partner_start > self.time_of_failure:
+            if self.partner_start > self.last_op_recorded:
                 cur = st.RECOVER
             else:
                 cur = st.POTENTIAL_CONFLICT
@@ -986,7 +991,7 @@ class Peer:
         if self.own == st.COMMUNICATIONS_INTERRUPTED and self.apd_deadline \
                 and mono >= self.apd_deadline:
             self.set_state(st.PARTNER_DOWN, reason="auto-partner-down")
-        if mono - self.last_persist > 3.0:
+        if mono - self.last_persist > 1.0:
             self.persist()   # refreshes last_op_time
 
     # -- binding updates: sending (§7.4) -------------------------------------
