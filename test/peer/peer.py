@@ -55,6 +55,7 @@ class Config:
     tls = False
     cert = key = ca = None
     tls_server_name = None
+    quiet_contact = False
 
     def __init__(self, **kw):
         for k, v in kw.items():
@@ -98,7 +99,8 @@ class Connection:
             self.peer.emit({"event": "error", "error": "encode failed: %s" % e,
                             "msg": msg.name})
             return
-        self.peer.emit(dict(event="tx", **msg.to_json()))
+        if not (self.peer.cfg.quiet_contact and msg.type == wire.CONTACT):
+            self.peer.emit(dict(event="tx", **msg.to_json()))
         self.send_bytes(data)
 
     def send_bytes(self, data):
@@ -644,7 +646,8 @@ class Peer:
                                      "malformed message: %s" % e)
                     self.drop(conn, "malformed message")
                     return
-                self.emit(dict(event="rx", **msg.to_json()))
+                if not (self.cfg.quiet_contact and msg.type == wire.CONTACT):
+                    self.emit(dict(event="rx", **msg.to_json()))
                 try:
                     self._dispatch(conn, msg)
                 except ProtocolError as e:
@@ -817,6 +820,12 @@ class Peer:
                    "startup": self.partner_startup,
                    "flags": flags, "start_time": start,
                    "previous": st.name(old_partner)})
+        if state != old_partner:
+            self.emit({"event": "state", "change": "partner",
+                       "own": st.name(self.own), "partner": st.name(state),
+                       "partner_previous": st.name(old_partner),
+                       "partner_startup": self.partner_startup,
+                       "comm_ok": self.comm_ok})
         if first and self.own != st.STARTUP:
             # our C bit changed (and the partner may want to see it)
             self.send_state()
@@ -862,7 +871,7 @@ class Peer:
         self.prev_start = self.own_start
         self.own = new
         self.own_start = self.now()
-        ev = {"event": "state", "own": st.name(new),
+        ev = {"event": "state", "change": "own", "own": st.name(new),
               "partner": st.name(self.partner), "previous": st.name(old),
               "comm_ok": self.comm_ok}
         if reason:
@@ -900,8 +909,6 @@ class Peer:
                     self.to_send[b.resource] = None
             if self.role == "secondary":
                 self.poolreq_after_drain = True
-        if new not in (st.RECOVER, st.POTENTIAL_CONFLICT):
-            pass
         self.persist()
         # §8.1: communicate the new state when communications are OK.
         if self.comm_ok:
@@ -1490,19 +1497,38 @@ class Peer:
         moved = self.rebalance()
         self.emit({"event": "poolreq", "xid": msg.xid, "moved": moved})
 
+    @staticmethod
+    def pool_owner(b):
+        """Which server may allocate this delegable prefix (§4.2.2):
+        FREE -> primary, FREE-BACKUP -> secondary; an EXPIRED, RELEASED or
+        RESET prefix whose update has been acknowledged is available again
+        and "will be initially owned by the primary" (§4.2.2, §4.2.2.1).
+        None when the prefix is not available."""
+        if b.status == wire.FREE_BACKUP:
+            return "secondary"
+        if b.status in (wire.FREE, wire.PENDING_FREE):
+            return "primary"
+        if b.status in (wire.EXPIRED, wire.RELEASED, wire.RESET) \
+                and not b.pending:
+            return "primary"
+        return None
+
     def rebalance(self):
         """Give the secondary its share of the available delegable prefixes
         as FREE-BACKUP prefix leases (§4.2.2)."""
-        avail = [b for b in self.bindings.values() if b.delegable and
-                 b.duid is None and b.status in (wire.FREE, wire.FREE_BACKUP)]
+        avail = [b for b in self.bindings.values()
+                 if b.delegable and self.pool_owner(b)]
         backup = sum(1 for b in avail if b.status == wire.FREE_BACKUP)
         target = int(len(avail) * self.cfg.backup_share)
         moved = []
         for b in avail:
             if backup >= target:
                 break
-            if b.status != wire.FREE:
+            if self.pool_owner(b) != "primary":
                 continue
+            if b.resource in {v[0] for v in self.outstanding.values()}:
+                continue
+            b.duid = None   # sent as a lone OPTION_IAPREFIX (§7.4)
             b.status = wire.FREE_BACKUP
             b.start_time_of_state = self.now()
             b.state_expiration_time = None
@@ -1585,18 +1611,17 @@ class Peer:
                 v.append("%s is not in a configured delegable prefix" % key)
             elif self.delegable and not renewal and b is not None and \
                     b.status != wire.ACTIVE:
-                own = wire.FREE if self.role == "primary" else wire.FREE_BACKUP
-                if b.status != own and b.status in (wire.FREE,
-                                                    wire.FREE_BACKUP):
+                owner = self.pool_owner(b)
+                if owner is None:
+                    v.append("%s is %s, not available" % (
+                        key, wire.BINDING_STATUS[b.status]))
+                elif owner != self.role:
                     if self.own != st.PARTNER_DOWN:
                         v.append("%s is in the partner's pool (§4.2.2)" % key)
                     elif self.now() < (self.partner_down_time or 0) + \
                             self.mclt:
                         v.append("partner's pool usable only MCLT after "
                                  "entering PARTNER-DOWN (§8.4.1)")
-                elif b.status not in (wire.FREE, wire.FREE_BACKUP):
-                    v.append("%s is %s, not available" % (
-                        key, wire.BINDING_STATUS[b.status]))
         else:
             if self.addr_pools and not self.in_config(kind, key):
                 v.append("%s is not in a configured address pool" % key)
@@ -1654,6 +1679,14 @@ class Peer:
         b.partner_lifetime = now + int(o.get("partner_lifetime",
                                              valid + valid // 2))
         b.source = "local"
+        if "reconfigure_key" in o:
+            # OPTION_F_RECONFIGURE_DATA (§5.5.13)
+            b.reconfigure = [int(o.get("reconfigure_time", now)),
+                             bytes.fromhex(o["reconfigure_key"]).hex()]
+        if "relay_peer" in o:
+            # OPTION_LQ_RELAY_DATA (RFC 5007 §4.1.2.4)
+            b.relay = [str(ipaddress.IPv6Address(o["relay_peer"])),
+                       bytes.fromhex(o.get("relay_message", "")).hex()]
         if "fqdn" in o:
             b.fqdn = (bytes([int(o.get("fqdn_flags", 0))]) +
                       encode_dns_name(o["fqdn"])).hex()

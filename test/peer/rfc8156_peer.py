@@ -92,6 +92,8 @@ def parse_args(argv):
     p.add_argument("--key")
     p.add_argument("--ca")
     p.add_argument("--tls-server-name")
+    p.add_argument("--quiet-contact", action="store_true",
+                   help="no rx/tx events for CONTACT messages")
     p.add_argument("--no-quit-on-eof", action="store_true",
                    help="keep running when stdin closes")
     a = p.parse_args(argv)
@@ -120,7 +122,7 @@ def make_config(a):
         tie_accept=(a.tie == "accept"), lenient=a.lenient,
         reject_dns=a.reject_dns, upddone_timeout=a.upddone_timeout,
         tls=a.tls, cert=a.cert, key=a.key, ca=a.ca,
-        tls_server_name=a.tls_server_name)
+        tls_server_name=a.tls_server_name, quiet_contact=a.quiet_contact)
 
 
 def emit(obj):

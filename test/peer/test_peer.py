@@ -561,6 +561,29 @@ class PairTest(unittest.TestCase):
         self.until(lambda: self.binding(p, "2001:db8::11")["status"]
                    == "FREE")
 
+    def test_updreqall_and_optional_client_data(self):
+        p, s, _ = self.normal_pair()
+        r = s.cmd({"cmd": "grant", "duid": "0a0b", "iaid": 2,
+                   "resource": "2001:db8::40", "valid": 2,
+                   "reconfigure_key": "00112233445566778899aabbccddeeff",
+                   "relay_peer": "2001:db8:ffff::1", "relay_message": "0c00",
+                   "fqdn": "host.example.com"})
+        self.assertTrue(r["ok"], r)
+        b = self.until(lambda: self.binding(p, "2001:db8::40"))
+        self.assertEqual(b["relay"], ["2001:db8:ffff::1", "0c00"])
+        self.assertEqual(b["reconfigure"][1],
+                         "00112233445566778899aabbccddeeff")
+        self.assertTrue(b["fqdn"].startswith("0004686f7374"))
+        m = p.mark()
+        r = p.cmd({"cmd": "updreqall"})
+        self.assertTrue(r["ok"], r)
+        done = p.event("upddone", since=m)
+        self.assertEqual(done["request"], "UPDREQALL")
+        # the secondary answered with at least the lease it granted
+        p.wait(lambda o: o.get("event") == "bndupd" and any(
+            x.get("resource") == "2001:db8::40" for x in o["results"]),
+            since=m)
+
     def test_poolreq_hands_half_the_prefixes_to_the_secondary(self):
         p, s, _ = self.normal_pair()
         s.event("poolresp")
