@@ -88,10 +88,10 @@ class Connection:
         self.flush_scheduled = False
         self.tls = False
 
-    def send(self, msg):
+    def send(self, msg, keep_time=False):
         if self.closed or self.peer.muted:
             return
-        if msg.type not in wire.NO_SENT_TIME:
+        if msg.type not in wire.NO_SENT_TIME and not keep_time:
             msg.sent_time = self.peer.now()
         try:
             data = wire.frame(wire.encode_message(msg))
@@ -454,6 +454,12 @@ class Peer:
             self.error("malformed message: %s" % e)
             self._disconnect(conn, wire.UNSPEC_FAIL, "malformed message")
             self.drop(conn, "malformed message")
+        except asyncio.CancelledError:
+            conn.close()
+            raise
+        except Exception as e:  # noqa: BLE001 - report, never crash
+            self.error("internal error: %s: %s" % (type(e).__name__, e))
+            self.drop(conn, "internal error")
         return rejected
 
     def _connect_options(self, connect):
@@ -578,6 +584,9 @@ class Peer:
         except asyncio.CancelledError:
             # shutting down: the handler task is cancelled by asyncio.run
             conn.close()
+        except Exception as e:  # noqa: BLE001 - report, never crash
+            self.error("internal error: %s: %s" % (type(e).__name__, e))
+            self.drop(conn, "internal error")
 
     def _on_connect(self, conn, msg):
         """§6.1.2 Receiving a CONNECT message.  True = accepted."""
@@ -653,8 +662,7 @@ class Peer:
                 except ProtocolError as e:
                     self.drop(conn, str(e))
                     return
-                except (wire.DecodeError, ValueError, KeyError, TypeError,
-                        IndexError) as e:
+                except Exception as e:  # noqa: BLE001
                     # Defensive: a message we could not process is reported,
                     # and the connection is dropped rather than crash.
                     self.error("cannot process %s: %s: %s"
@@ -1804,8 +1812,16 @@ class Peer:
         mt = o["msg"]
         mt = wire.MSG_CODES[mt.upper()] if isinstance(mt, str) else int(mt)
         xid = int(o.get("xid", self.next_xid()))
-        opts = wire.decode_options(bytes.fromhex(o.get("options_hex", "")))
-        conn.send(Message(mt, xid, options=opts))
+        try:
+            opts = wire.decode_options(bytes.fromhex(o.get("options_hex",
+                                                           "")))
+        except wire.DecodeError as e:
+            raise ValueError("options_hex: %s" % e)
+        if "sent_time" in o:
+            conn.send(Message(mt, xid, int(o["sent_time"]), opts),
+                      keep_time=True)
+        else:
+            conn.send(Message(mt, xid, options=opts))
         return {"xid": xid}
 
     def cmd_send_raw(self, o):

@@ -365,6 +365,109 @@ class AcceptRulesTest(unittest.TestCase):
 
 
 # ===========================================================================
+# In-process fuzzing of decode + dispatch: nothing but DecodeError or a
+# dropped connection may come out of malformed input.
+class FakeConn:
+    def __init__(self):
+        self.sent = []
+        self.closed = False
+        self.established = True
+        self.state_received = True
+        self.remote = "fake"
+
+    def send(self, msg, keep_time=False):
+        wire.encode_message(msg)      # what we send must be encodable
+        self.sent.append(msg)
+
+    def send_bytes(self, data):
+        pass
+
+    def flush(self):
+        pass
+
+    def close(self):
+        self.closed = True
+
+
+class FuzzTest(unittest.TestCase):
+    def make_peer(self, role):
+        import peer as peermod
+        events = []
+        cfg = peermod.Config(role=role, mclt=2, keepalive=3,
+                             addr_pools=["2001:db8::/64"],
+                             delegable=["2001:db8:100::/60"],
+                             delegated_length=62)
+        return peermod.Peer(cfg, events.append), events
+
+    def seeds(self):
+        now = wire.now2000()
+        leaf = Option(5, {"address": "2001:db8::7", "preferred": 1,
+                          "valid": 9}, [
+            Option(114, 1), Option(133, now), Option(134, now + 9),
+            Option(46, 1), Option(123, now + 12), Option(126, now),
+            Option(120, now), Option(39, (0, b"\x01a\x00"))])
+        cd = Option(45, None, [
+            Option(1, H("000100ab")), Option(100, now),
+            Option(129, (now, H("00ff"))), Option(47, ("::1", H("0c"))),
+            Option(3, {"iaid": 1, "t1": 2, "t2": 3}, [leaf]),
+            Option(25, {"iaid": 1, "t1": 2, "t2": 3}, [Option(26, {
+                "preferred": 1, "valid": 2, "prefix": "2001:db8:100::/62"},
+                [Option(114, 2), Option(133, now)])])])
+        pfx = Option(26, {"preferred": 0, "valid": 0,
+                          "prefix": "2001:db8:100:4::/62"},
+                     [Option(100, now), Option(114, 6), Option(133, now)])
+        return [
+            Message(wire.BNDUPD, 1, now, [cd]),
+            Message(wire.BNDUPD, 2, now, [pfx]),
+            Message(wire.BNDREPLY, 3, now, [cd]),
+            Message(wire.STATE, 4, now, [Option(132, 4), Option(131, 1),
+                                         Option(133, now), Option(125, now)]),
+            Message(wire.UPDREQ, 5, now), Message(wire.UPDREQALL, 6, now),
+            Message(wire.UPDDONE, 7, now), Message(wire.POOLREQ, 8, now),
+            Message(wire.DISCONNECT, 9, now, [wire.opt_status(20, "x")]),
+            Message(wire.CONTACT, 10, now),
+        ]
+
+    def test_mutated_messages(self):
+        import peer as peermod
+        import random
+        rnd = random.Random(8156)
+        seeds = [wire.encode_message(m) for m in self.seeds()]
+        for role in ("primary", "secondary"):
+            p, _ = self.make_peer(role)
+            p.comm_ok = True
+            p.own = st.NORMAL
+            for i in range(4000):
+                data = bytearray(rnd.choice(seeds))
+                for _ in range(rnd.randint(1, 4)):
+                    op = rnd.random()
+                    pos = rnd.randrange(len(data))
+                    if op < 0.6:
+                        data[pos] = rnd.randrange(256)
+                    elif op < 0.8:
+                        del data[pos:pos + rnd.randint(1, 6)]
+                    else:
+                        data[pos:pos] = bytes(rnd.randrange(256)
+                                              for _ in range(rnd.randint(1, 6)))
+                    if not data:
+                        data = bytearray(b"\x00")
+                try:
+                    msg = wire.decode_message(bytes(data))
+                except wire.DecodeError:
+                    continue
+                msg.sent_time = p.now()
+                conn = FakeConn()
+                p.conn = conn
+                # make BNDREPLYs match something outstanding now and then
+                p.outstanding[msg.xid] = ("2001:db8::7", 0, None, 1)
+                try:
+                    p._dispatch(conn, msg)
+                except peermod.ProtocolError:
+                    pass
+                p.conn = None
+
+
+# ===========================================================================
 # Integration: real processes over loopback
 PEER = os.path.join(HERE, "rfc8156_peer.py")
 COMMON = ["--mclt", "2", "--keepalive", "3", "--startup-time", "1",
