@@ -87,6 +87,7 @@ class Connection:
         self.outbuf = []
         self.flush_scheduled = False
         self.tls = False
+        self.partner_disconnected = False   # DISCONNECT received
 
     def send(self, msg, keep_time=False):
         if self.closed or self.peer.muted:
@@ -445,6 +446,7 @@ class Peer:
             if rejected:
                 raise ProtocolError("connection rejected")
             await self._established(conn)
+            rejected = conn.partner_disconnected
         except ProtocolError as e:
             self.drop(conn, str(e))
         except (asyncio.TimeoutError, asyncio.IncompleteReadError,
@@ -746,6 +748,7 @@ class Peer:
             self._on_upddone(conn, msg)
         elif t == wire.DISCONNECT:
             s = wire.status_of(msg)
+            conn.partner_disconnected = True
             self.emit({"event": "partner_disconnect",
                        "status": wire.STATUS.get(s[0], s[0]) if s else None,
                        "message": s[1] if s else None})
