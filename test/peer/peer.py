@@ -1269,7 +1269,11 @@ class Peer:
         clt_abs = None if clt_rel is None else (base - clt_rel) & 0xFFFFFFFF
         code, text = None, ""
         b = self.bindings.get(resource)
-        if status is None or start is None:
+        if kind == "pd" and not _is_network(resource):
+            code, text = (wire.CONFIGURATION_CONFLICT,
+                          "%s has bits set beyond its prefix length"
+                          % resource)
+        elif status is None or start is None:
             code, text = (wire.MISSING_BINDING_INFORMATION,
                           "OPTION_F_BINDING_STATUS and "
                           "OPTION_F_START_TIME_OF_STATE MUST appear")
@@ -1848,6 +1852,14 @@ class Peer:
         self.persist()
         asyncio.get_running_loop().call_later(0.05, self.quit, 0)
         return {}
+
+
+def _is_network(text):
+    try:
+        ipaddress.IPv6Network(text, strict=True)
+        return True
+    except ValueError:
+        return False
 
 
 def encode_dns_name(name):

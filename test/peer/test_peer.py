@@ -199,6 +199,13 @@ class OptionLayoutTest(unittest.TestCase):
             "1f 000002 00000003 007f 0004 00010000 007a 0004 00000005 "
             "0080 0004 00000004 0079 0004 0000000a 0073 0002 0000"))
 
+    def test_iaprefix_kept_exactly(self):
+        # the 16 prefix octets travel as they are, even with host bits set
+        self.rt(Option(26, {"preferred": 0, "valid": 0,
+                            "prefix": "2001:db8:100::1/56"}),
+                "001a 0019 00000000 00000000 38 "
+                "20010db8010000000000000000000001")
+
     def test_unknown_option_kept(self):
         self.rt(Option(9999, H("0102")), "270f 0002 0102")
 

@@ -334,9 +334,13 @@ def encode_option(opt):
         body = (_addr16(v["address"]) +
                 struct.pack("!II", v["preferred"], v["valid"]))
     elif kind == "iaprefix":
-        net = ipaddress.IPv6Network(v["prefix"], strict=False)
-        body = (struct.pack("!IIB", v["preferred"], v["valid"],
-                            net.prefixlen) + net.network_address.packed)
+        # encoded exactly as given (host bits included), "address/len"
+        addr, _, plen = str(v["prefix"]).partition("/")
+        plen = int(plen) if plen else 128
+        if not 0 <= plen <= 128:
+            raise ValueError("bad prefix length %d" % plen)
+        body = (struct.pack("!IIB", v["preferred"], v["valid"], plen) +
+                _addr16(addr))
     elif kind == "container":
         body = b""
     else:  # pragma: no cover
@@ -421,9 +425,10 @@ def _decode_one(code, data, depth):
         pref, valid, plen = struct.unpack("!IIB", data[:9])
         if plen > 128:
             raise DecodeError("%s: prefix-length %d > 128" % (name, plen))
-        net = ipaddress.IPv6Network((bytes(data[9:25]), plen), strict=False)
+        # Kept exactly as received (host bits are the receiver's concern).
+        addr = ipaddress.IPv6Address(bytes(data[9:25]))
         return Option(code, {"preferred": pref, "valid": valid,
-                             "prefix": str(net)},
+                             "prefix": "%s/%d" % (addr, plen)},
                       decode_options(data[25:], depth + 1))
     if kind == "container":
         return Option(code, None, decode_options(data, depth + 1))
