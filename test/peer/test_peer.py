@@ -795,6 +795,21 @@ class PairTest(unittest.TestCase):
         self.assertEqual(self.until(
             lambda: self.binding(s, "2001:db8::31")["duid"]), "01")
 
+    def test_operator_partner_down_while_connected(self):
+        # §8.8.2: a NORMAL partner seeing PARTNER-DOWN goes through
+        # COMMUNICATIONS-INTERRUPTED to POTENTIAL-CONFLICT; both resolve.
+        p, s, _ = self.normal_pair()
+        m_p, m_s = p.mark(), s.mark()
+        self.assertTrue(s.cmd({"cmd": "goto", "state": "PARTNER-DOWN"})["ok"])
+        p.event("state", change="own", own="POTENTIAL-CONFLICT", since=m_p)
+        s.event("state", change="own", own="POTENTIAL-CONFLICT", since=m_s)
+        p.event("state", change="own", own="CONFLICT-DONE", since=m_p)
+        s.event("state", change="own", own="NORMAL", since=m_s)
+        p.event("state", change="own", own="NORMAL", since=m_p)
+        # refused operator requests
+        r = s.cmd({"cmd": "goto", "state": "RECOVER"})
+        self.assertFalse(r["ok"])
+
     def test_keepalive_expiry_and_reconnect(self):
         p, s, _ = self.normal_pair()
         m_p = p.mark()
