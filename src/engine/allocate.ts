@@ -19,7 +19,7 @@ export const ALLOC_SCAN_MAX = 1 << 17;
  * probe may be missed in a pool this full; the client's retransmission probes
  * elsewhere.
  */
-export const ALLOC_CHECKS_PER_MESSAGE = 8192;
+export const ALLOC_CHECKS_PER_MESSAGE = 4096;
 
 /** What is left of a message's candidate checks; shared by its IAs. */
 export interface AllocationBudget {
