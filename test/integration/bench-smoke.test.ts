@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { labRequired, labUnavailableReason, skipUnlessRequired } from '../../src/lab/prereq.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/bench/main.js', import.meta.url));
 
@@ -29,19 +30,14 @@ interface Figure {
   kea: number | null;
 }
 
-function onPath(tool: string): boolean {
-  return (process.env['PATH'] ?? '/usr/sbin:/usr/bin').split(':').some((d) => existsSync(join(d, tool)));
-}
-
-function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not root (the bench needs network namespaces)';
-  const missing = ['ip', 'kea-dhcp6', 'perfdhcp', 'strace'].filter((t) => !onPath(t));
-  if (missing.length > 0) return `not installed: ${missing.join(', ')} (Debian: iproute2 kea-dhcp6-server kea-admin strace)`;
-  return undefined;
-}
-
-const reason = skipReason();
-if (reason) console.log(`bench smoke test skipped: ${reason}`);
+// The same prerequisites and the same T6_LAB_REQUIRED rule as the other lab
+// suites: in CI (scripts/test) a machine that cannot run the bench fails.
+const reason = skipUnlessRequired(
+  await labUnavailableReason({ binaries: ['kea-dhcp6', 'perfdhcp', 'strace'] }),
+  labRequired(),
+  'the bench (Debian: iproute2 kea-dhcp6-server kea-admin strace)',
+);
+if (reason) console.warn(`[bench-smoke.test] skipping: ${reason}`);
 
 describe.skipIf(reason !== undefined)('npm run bench -- --quick', () => {
   it('measures both servers and reports every figure as a number', async () => {
