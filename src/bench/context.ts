@@ -26,9 +26,11 @@ export interface BenchOptions extends ServerOptions {
   readonly largeBindings: number;
   /** Keep run directories (configs, logs, lease files) for a post-mortem. */
   readonly keep: boolean;
+  /** Which server goes first in each round (order.ts); printed with the results. */
+  readonly orderSeed: number;
 }
 
-export const FULL: Omit<BenchOptions, 'servers' | 'keaThreads' | 'keep'> = {
+export const FULL: Omit<BenchOptions, 'servers' | 'keaThreads' | 'keep' | 'orderSeed'> = {
   quick: false,
   stepSeconds: 5,
   startRate: 250,
@@ -41,7 +43,7 @@ export const FULL: Omit<BenchOptions, 'servers' | 'keaThreads' | 'keep'> = {
   largeBindings: 100_000,
 };
 
-export const QUICK: Omit<BenchOptions, 'servers' | 'keaThreads' | 'keep'> = {
+export const QUICK: Omit<BenchOptions, 'servers' | 'keaThreads' | 'keep' | 'orderSeed'> = {
   quick: true,
   stepSeconds: 2,
   startRate: 50,

@@ -23,7 +23,8 @@ import { Namespace, newLabId } from '../lab/netns.js';
 import { NETNS_PREFIX } from '../lab/cleanup.js';
 import { poll, sleep, tail } from '../lab/proc.js';
 import { BenchContext, CLIENT_IF, MAX_FAILED_RATIO, type BenchOptions } from './context.js';
-import { climb, type LadderResult, type StepResult } from './ladder.js';
+import { climbAll, type LadderResult, type StepResult } from './ladder.js';
+import type { RunOrder } from './order.js';
 import { runPerfdhcp, warmUp } from './perfdhcp.js';
 import { PLAN, poolRange, RunningServer, TWIN6D, twin6StateDir, writeTwin6Config, type ServerName } from './servers.js';
 
@@ -405,21 +406,27 @@ export interface PairResults {
   readonly ratio: number | null;
 }
 
-/** The pair ladders: IA_NA only, a shorter ladder than the single-server one. */
-export async function pairBench(ctx: BenchContext, topo: PairTopology): Promise<PairResults> {
-  const ladders: LadderResult[] = [];
-  for (const s of ctx.opts.servers) {
-    const t0 = Date.now();
-    try {
-      ladders.push(await climb(ctx, s, 'na', `${s} pair`, (rate) => pairStep(ctx, topo, s, rate)));
-    } catch (e) {
-      ctx.problem(`pair ladder ${s} failed: ${e instanceof Error ? e.message : String(e)}`);
-    } finally {
-      ctx.note(`pair ladder ${s}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    }
-    // Let sockets and timers of the last pair wind down before the other server binds the same ports.
-    await sleep(500);
-  }
+/** The pair ladders: IA_NA only, a shorter ladder than the single-server one, both pairs' steps alternating (order.ts). */
+export async function pairBench(ctx: BenchContext, topo: PairTopology, order: RunOrder<ServerName>): Promise<PairResults> {
+  const t0 = Date.now();
+  const ladders: LadderResult[] = await climbAll(
+    ctx,
+    'na',
+    order,
+    ctx.opts.servers.map((s) => ({
+      server: s,
+      label: `${s} pair`,
+      runStep: async (rate: number) => {
+        try {
+          return await pairStep(ctx, topo, s, rate);
+        } finally {
+          // Let sockets and timers of this pair wind down before the next one binds the same ports.
+          await sleep(500);
+        }
+      },
+    })),
+  );
+  ctx.note(`pair ladders: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const rate = (s: ServerName): number | null => ladders.find((l) => l.server === s)?.highestCleanRate ?? null;
   const t = rate('twin6');
   const k = rate('kea');

@@ -30,6 +30,22 @@ interface Figure {
   kea: number | null;
 }
 
+interface Order {
+  seed: number;
+  rule: string;
+  rounds: { round: number; what: string; order: string[] }[];
+}
+
+/** Neither server may always go first: consecutive rounds with both swap them. */
+function expectAlternating(order: Order): void {
+  expect(order.rule).toContain(`seed ${order.seed}`);
+  const both = order.rounds.filter((r) => r.order.length === 2);
+  expect(both.length).toBeGreaterThan(0);
+  for (let i = 1; i < both.length; i++) {
+    if (both[i]!.round === both[i - 1]!.round + 1) expect(both[i]!.order, `round ${both[i]!.round}`).toEqual([...both[i - 1]!.order].reverse());
+  }
+}
+
 // The same prerequisites and the same T6_LAB_REQUIRED rule as the other lab
 // suites: in CI (scripts/test) a machine that cannot run the bench fails.
 const reason = skipUnlessRequired(
@@ -50,8 +66,9 @@ describe.skipIf(reason !== undefined)('npm run bench -- --quick', () => {
           (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, out: `${stdout}\n${stderr}` }));
       });
       expect(existsSync(jsonFile), `no JSON written; bench output:\n${run.out}`).toBe(true);
-      const doc = JSON.parse(readFileSync(jsonFile, 'utf8')) as { mode: string; figures: Figure[]; problems: string[] };
+      const doc = JSON.parse(readFileSync(jsonFile, 'utf8')) as { mode: string; figures: Figure[]; problems: string[]; order: Order };
       expect(doc.mode).toBe('quick');
+      expectAlternating(doc.order);
       // A server crash or a failed phase is a broken bench (or server), whatever the speed.
       expect(doc.problems, run.out).toEqual([]);
       expect(run.code, run.out).toBe(0);
@@ -87,9 +104,13 @@ describe.skipIf(reason !== undefined)('npm run bench -- --pair --quick', () => {
         mode: string;
         figures: Figure[];
         problems: string[];
+        order: Order;
         details: { ladders: { server: string; steps: { pairLeases?: { primary: number; secondary: number } }[] }[] };
       };
       expect(doc.mode).toBe('pair-quick');
+      // One round, both pairs: which went first is the seed's choice, and said.
+      expect(doc.order.rounds.map((r) => [...r.order].sort())).toEqual([['kea', 'twin6']]);
+      expect(doc.order.rule).toContain(`seed ${doc.order.seed}`);
       expect(doc.problems, run.out).toEqual([]);
       expect(run.code, run.out).toBe(0);
       const f = doc.figures.find((x) => x.id === 'pair_rate_na');

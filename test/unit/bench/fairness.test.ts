@@ -1,0 +1,90 @@
+// The bench's pure parts that decide what it compares: who runs first, and
+// which rates a ladder tries.
+
+import { describe, expect, it } from 'vitest';
+import { RateSearch, type SearchPlan } from '../../../src/bench/ladder.js';
+import { rotate, RunOrder } from '../../../src/bench/order.js';
+
+describe('run order', () => {
+  it('rotates a list, whatever the sign or size of the shift', () => {
+    expect(rotate(['a', 'b', 'c'], 1)).toEqual(['b', 'c', 'a']);
+    expect(rotate(['a', 'b', 'c'], 5)).toEqual(['c', 'a', 'b']);
+    expect(rotate(['a', 'b', 'c'], -1)).toEqual(['c', 'a', 'b']);
+    expect(rotate([], 3)).toEqual([]);
+  });
+
+  it('alternates who goes first every round (ABBA over two rounds), the seed picking round 0', () => {
+    const even = new RunOrder(894, ['twin6', 'kea'] as const);
+    const seq = [0, 1, 2, 3].map(() => even.next('step'));
+    expect(seq).toEqual([['twin6', 'kea'], ['kea', 'twin6'], ['twin6', 'kea'], ['kea', 'twin6']]);
+    const odd = new RunOrder(7, ['twin6', 'kea'] as const);
+    expect(odd.next('step')).toEqual(['kea', 'twin6']);
+  });
+
+  it('gives each server the first slot equally often over any even number of rounds', () => {
+    const o = new RunOrder(3, ['twin6', 'kea'] as const);
+    const first = Array.from({ length: 10 }, () => o.next('x')[0]);
+    expect(first.filter((s) => s === 'twin6')).toHaveLength(5);
+  });
+
+  it('drops servers that are done but still counts the round, and records every round', () => {
+    const o = new RunOrder(0, ['twin6', 'kea'] as const);
+    o.next('ladder na');
+    expect(o.next('ladder na', ['twin6'])).toEqual(['twin6']);
+    expect(o.next('latency')).toEqual(['twin6', 'kea']);
+    expect(o.history.map((r) => [r.round, r.what, r.order.join(',')])).toEqual([
+      [0, 'ladder na', 'twin6,kea'],
+      [1, 'ladder na', 'twin6'],
+      [2, 'latency', 'twin6,kea'],
+    ]);
+  });
+
+  it('states its rule with the seed, for the report', () => {
+    expect(new RunOrder(42, ['twin6', 'kea']).rule()).toMatch(/rotated by \(k \+ seed\) mod 2, seed 42$/);
+  });
+});
+
+describe('rate search', () => {
+  const FULL: SearchPlan = { startRate: 250, maxRate: 64_000, fineSteps: 8 };
+
+  /** Runs a search against a server clean up to `limit`, failing at `flaky` rates only on the first attempt. */
+  function climb(plan: SearchPlan, limit: number, flaky: readonly number[] = []): { tried: string[]; highest: number } {
+    const s = new RateSearch(plan);
+    const tried: string[] = [];
+    for (let n = 0, step = s.next(); step; step = s.next(), n++) {
+      if (n > 100) throw new Error('search does not end');
+      tried.push(`${step.rate}${step.attempt > 1 ? 'r' : ''}`);
+      s.record(step.rate <= limit && !(step.attempt === 1 && flaky.includes(step.rate)));
+    }
+    return { tried, highest: s.highestClean };
+  }
+
+  it('doubles to the first failure (tried twice), then climbs the bracket in eighths', () => {
+    const r = climb(FULL, 2600);
+    expect(r.tried).toEqual(['250', '500', '1000', '2000', '4000', '4000r', '2250', '2500', '2750', '2750r']);
+    expect(r.highest).toBe(2500);
+  });
+
+  it('lets a retry rescue a rate that failed once', () => {
+    const r = climb(FULL, 2600, [1000]);
+    expect(r.tried.slice(0, 4)).toEqual(['250', '500', '1000', '1000r']);
+    expect(r.highest).toBe(2500);
+  });
+
+  it('stops at the top rate when nothing fails, and reports 0 when the first rate fails twice', () => {
+    expect(climb({ startRate: 250, maxRate: 1000, fineSteps: 8 }, 1e9)).toEqual({ tried: ['250', '500', '1000'], highest: 1000 });
+    const none = climb({ startRate: 250, maxRate: 1000, fineSteps: 0 }, 100);
+    expect(none).toEqual({ tried: ['250', '250r'], highest: 0 });
+  });
+
+  it('runs the single quick rate once when clean', () => {
+    expect(climb({ startRate: 50, maxRate: 50, fineSteps: 0, quickRate: 50 }, 1e9)).toEqual({ tried: ['50'], highest: 50 });
+  });
+
+  it('refuses a result after the search ended', () => {
+    const s = new RateSearch({ startRate: 50, maxRate: 50, fineSteps: 0 });
+    s.record(true);
+    expect(s.next()).toBeUndefined();
+    expect(() => s.record(true)).toThrow();
+  });
+});
