@@ -3,6 +3,7 @@
 // rise in steps of 1/8 of the bracket: the reported rate is at most one such
 // step below the limit, for a third of the steps of a fine linear ladder.
 
+import { sleep } from '../lab/proc.js';
 import { BenchContext, CLIENT_IF, MAX_FAILED_RATIO } from './context.js';
 import type { RunOrder } from './order.js';
 import { runPerfdhcp, warmUp, type LeaseMode } from './perfdhcp.js';
@@ -16,8 +17,10 @@ export interface StepResult {
   readonly solicitsSent: number;
   readonly repliesAccepted: number;
   readonly avgReplyMs: number;
-  /** twin6 only: synced writes per second during the step, from its own counter. */
+  /** twin6 only: synced writes per second while perfdhcp sent, from its own counter. */
   readonly syncsPerSec?: number;
+  /** The time syncsPerSec was measured over: inside the step's sending period (syncWindowMs). */
+  readonly syncsWindowSec?: number;
   readonly note?: string;
   readonly attempt?: number;
   /** Pair mode: leases each partner holds after the step (twin6: store size; Kea: memfile CSV records). */
@@ -34,6 +37,16 @@ export interface LadderResult {
 
 const MODE_SEED: Record<LeaseMode, number> = { na: 1, pd: 2, both: 3 };
 
+/**
+ * Where in a step twin6's sync counter is read, in ms after perfdhcp was
+ * launched: inside the period it sends (it starts a little after launch and
+ * stops `seconds` later), so the count and the time it is divided by cover
+ * the same load, without perfdhcp's start or its wait for late Replies.
+ */
+export function syncWindowMs(seconds: number): { fromMs: number; toMs: number } {
+  return { fromMs: Math.min(1000, seconds * 250), toMs: seconds * 1000 - Math.min(500, seconds * 100) };
+}
+
 async function step(ctx: BenchContext, server: ServerName, mode: LeaseMode, rate: number): Promise<StepResult> {
   const dir = ctx.newDir(`ladder-${server}-${mode}-${rate}`);
   const seconds = ctx.opts.stepSeconds;
@@ -41,11 +54,21 @@ async function step(ctx: BenchContext, server: ServerName, mode: LeaseMode, rate
   let crashed: string | undefined;
   try {
     await warmUp(ctx.client, CLIENT_IF, mode, rate, ctx.opts.quick);
-    const syncs0 = server === 'twin6' ? await twin6Syncs(dir) : undefined;
+    const launched = Date.now();
     // Same seed for both servers: they see the same client DUIDs in the same order.
-    const r = await runPerfdhcp(ctx.client, { iface: CLIENT_IF, mode, rate, seconds, seed: rate * 10 + MODE_SEED[mode] });
-    const syncs1 = server === 'twin6' && srv.proc.running ? await twin6Syncs(dir) : undefined;
-    const syncs = syncs0 !== undefined && syncs1 !== undefined ? syncs1 - syncs0 : undefined;
+    const perf = runPerfdhcp(ctx.client, { iface: CLIENT_IF, mode, rate, seconds, seed: rate * 10 + MODE_SEED[mode] });
+    // Awaited below; until then a failure must not count as unhandled.
+    perf.catch(() => undefined);
+    let syncs: { perSec: number; windowSec: number } | undefined;
+    if (server === 'twin6') {
+      const w = syncWindowMs(seconds);
+      await sleep(w.fromMs - (Date.now() - launched));
+      const s0 = await twin6Syncs(dir);
+      await sleep(w.toMs - (Date.now() - launched));
+      const s1 = srv.proc.running ? await twin6Syncs(dir) : undefined;
+      if (s0 && s1 && s1.atMs > s0.atMs) syncs = { perSec: (s1.syncs - s0.syncs) / ((s1.atMs - s0.atMs) / 1000), windowSec: (s1.atMs - s0.atMs) / 1000 };
+    }
+    const r = await perf;
     if (!srv.proc.running) crashed = `${server} exited during the ${mode} step at ${rate}/s: ${JSON.stringify(srv.proc.exitStatus)}\n${srv.log()}`;
     // perfdhcp that could not keep its own rate measured itself, not the server.
     const clientLimited = r.solicit.sent < 0.9 * rate * seconds;
@@ -58,7 +81,7 @@ async function step(ctx: BenchContext, server: ServerName, mode: LeaseMode, rate
       solicitsSent: r.solicit.sent,
       repliesAccepted: r.solicit.sent - r.failed,
       avgReplyMs: r.request.avgMs,
-      ...(syncs !== undefined ? { syncsPerSec: syncs / seconds } : {}),
+      ...(syncs ? { syncsPerSec: syncs.perSec, syncsWindowSec: syncs.windowSec } : {}),
       ...(crashed ? { note: 'server crashed' } : clientLimited ? { note: 'perfdhcp could not send at this rate' } : {}),
     };
   } finally {

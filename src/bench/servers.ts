@@ -8,7 +8,8 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatIPv6 } from '../lab/addr.js';
 import type { Namespace } from '../lab/netns.js';
-import { poll, run, sleep, tail, type ExitStatus, type LabProcess } from '../lab/proc.js';
+import { callControl, CONTROL_SOCKET_NAME } from '../daemon/control.js';
+import { poll, sleep, tail, type ExitStatus, type LabProcess } from '../lab/proc.js';
 
 export type ServerName = 'twin6' | 'kea';
 export const SERVER_NAMES: readonly ServerName[] = ['twin6', 'kea'];
@@ -38,7 +39,6 @@ export const pdPrefixText = (): string => `${formatIPv6(PLAN.pdPrefix)}/${PLAN.p
 
 const DIST = fileURLToPath(new URL('..', import.meta.url));
 export const TWIN6D = join(DIST, 'cli', 'twin6d.js');
-export const TWIN6CTL = join(DIST, 'cli', 'twin6ctl.js');
 
 /** Syscalls that force data to storage; counted with strace when asked. */
 const SYNC_CALLS = 'trace=fsync,fdatasync,syncfs,sync,sync_file_range,msync';
@@ -238,13 +238,18 @@ export function readRssKiB(pid: number): number {
   return m ? Number(m[1]) : NaN;
 }
 
-/** twin6's own count of synced writes, from its control socket; undefined if it does not answer. */
-export async function twin6Syncs(dir: string): Promise<number | undefined> {
-  const r = await run([process.execPath, TWIN6CTL, '--state-dir', twin6StateDir(dir), 'status', '--json'], { check: false, timeoutMs: 10_000 });
-  if (r.code !== 0) return undefined;
+/**
+ * twin6's own count of synced writes, straight from its control socket (not
+ * twin6ctl: a node start would put a few hundred ms between the read and its
+ * timestamp), and when it was read; undefined if it does not answer.
+ */
+export async function twin6Syncs(dir: string): Promise<{ syncs: number; atMs: number } | undefined> {
+  const t0 = Date.now();
   try {
-    const syncs = (JSON.parse(r.stdout) as { storage?: { syncs?: unknown } }).storage?.syncs;
-    return typeof syncs === 'number' ? syncs : undefined;
+    const a = await callControl(join(twin6StateDir(dir), CONTROL_SOCKET_NAME), { cmd: 'status' });
+    const syncs = a.ok ? (a.result as { storage?: { syncs?: unknown } }).storage?.syncs : undefined;
+    // The daemon read its counter somewhere inside the call: the middle is the best guess.
+    return typeof syncs === 'number' ? { syncs, atMs: (t0 + Date.now()) / 2 } : undefined;
   } catch {
     return undefined;
   }

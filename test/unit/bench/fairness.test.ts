@@ -1,8 +1,8 @@
-// The bench's pure parts that decide what it compares: who runs first, and
-// which rates a ladder tries.
+// The bench's pure parts that decide what it compares: who runs first, which
+// rates a ladder tries, and the window sync counts are taken over.
 
 import { describe, expect, it } from 'vitest';
-import { RateSearch, type SearchPlan } from '../../../src/bench/ladder.js';
+import { RateSearch, syncWindowMs, type SearchPlan } from '../../../src/bench/ladder.js';
 import { rotate, RunOrder } from '../../../src/bench/order.js';
 
 describe('run order', () => {
@@ -86,5 +86,16 @@ describe('rate search', () => {
     s.record(true);
     expect(s.next()).toBeUndefined();
     expect(() => s.record(true)).toThrow();
+  });
+});
+
+describe('sync window', () => {
+  it('lies inside the sending period and covers most of it', () => {
+    for (const seconds of [1, 2, 5, 8, 120]) {
+      const w = syncWindowMs(seconds);
+      expect(w.fromMs, `${seconds} s`).toBeGreaterThan(0);
+      expect(w.toMs, `${seconds} s`).toBeLessThan(seconds * 1000);
+      expect(w.toMs - w.fromMs, `${seconds} s`).toBeGreaterThanOrEqual(seconds * 1000 * 0.6);
+    }
   });
 });
