@@ -3,11 +3,11 @@
 // lab network namespaces, driven by ISC's perfdhcp. Needs root, kea-dhcp6,
 // perfdhcp, strace and iproute2. See docs/benchmarks.md.
 
-import { existsSync, mkdtempSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { trackDir, untrackDir } from '../lab/cleanup.js';
-import { Lan, newLabId } from '../lab/netns.js';
+import { Lan, newLabId, type Namespace } from '../lab/netns.js';
 import { run } from '../lab/proc.js';
 import { BenchContext, FULL, QUICK, type BenchOptions } from './context.js';
 import { ladders } from './ladder.js';
@@ -15,7 +15,7 @@ import { bindingsRun, latency } from './measure.js';
 import { randomSeed, RunOrder } from './order.js';
 import type { LeaseMode } from './perfdhcp.js';
 import { PAIR_LADDER, PAIR_PLAN, pairBench, pairTable, PairTopology, type PairResults } from './pair.js';
-import { figures, machine, table, type Results } from './report.js';
+import { bufferLine, figures, machine, socketSummary, table, type Results, type RmemLimits } from './report.js';
 import { SERVER_NAMES, TWIN6D, type ServerName } from './servers.js';
 
 const USAGE = `usage: node dist/bench/main.js [--pair] [--quick] [--json FILE] [--servers twin6,kea]
@@ -136,7 +136,7 @@ async function bench(ctx: BenchContext, order: RunOrder<ServerName>): Promise<Re
     );
     if (large) withRate.large[s] = large;
   }
-  return withRate;
+  return { ...withRate, sockets: socketSummary(ctx.sockets) };
 }
 
 /** fsync on tmpfs costs nothing: the comparison would flatter twin6. */
@@ -144,9 +144,23 @@ function checkNotTmpfs(ctx: BenchContext, dir: string): void {
   if (statfsSync(dir).type === TMPFS_MAGIC) ctx.problem(`${dir} is on tmpfs: storage figures are meaningless`);
 }
 
-/** The line printed above the table: the run order is part of how to read the figures. */
-function preamble(order: RunOrder<ServerName>): string {
-  return `order: ${order.rule()}\n`;
+/** What caps and defaults the servers' receive buffers, in the server namespace (the host's where it is not per namespace). */
+async function rmemLimits(ns: Namespace): Promise<RmemLimits | undefined> {
+  const read = async (name: string): Promise<number> => {
+    const file = `/proc/sys/net/core/${name}`;
+    const r = await ns.exec(['cat', file], { check: false });
+    return Number((r.code === 0 ? r.stdout : readFileSync(file, 'utf8')).trim());
+  };
+  try {
+    return { rmemMaxBytes: await read('rmem_max'), rmemDefaultBytes: await read('rmem_default') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The lines printed above the table: run order and receive buffers, both part of how to read the figures. */
+function preamble(order: RunOrder<ServerName>, buffers: string): string {
+  return `order: ${order.rule()}\n${buffers}\n`;
 }
 
 /** --pair: the failover pairs' IA_NA ladders on their own topology (src/bench/pair.ts). */
@@ -160,12 +174,15 @@ async function pairMain(opts: BenchOptions, json: string | undefined): Promise<n
   ctx.note(`namespaces ${topo.namespaces.map((n) => n.name).join(', ')}, run directory ${root}`);
   const order = new RunOrder(opts.orderSeed, opts.servers);
   let results: PairResults;
+  let limits: RmemLimits | undefined;
   try {
+    limits = await rmemLimits(ctx.server);
     results = await pairBench(ctx, topo, order);
   } finally {
     topo.removeSync();
   }
-  process.stdout.write(`\n${preamble(order)}\n${pairTable(results)}\n`);
+  const sockets = socketSummary(ctx.sockets);
+  process.stdout.write(`\n${preamble(order, bufferLine(sockets, limits))}\n${pairTable(results)}\n`);
   const doc = {
     bench: 'twin6 failover pair vs ISC Kea hot-standby pair (npm run bench -- --pair)',
     version: 1,
@@ -176,6 +193,7 @@ async function pairMain(opts: BenchOptions, json: string | undefined): Promise<n
     options: opts,
     figures: [{ id: 'pair_rate_na', label: 'Highest clean rate, IA_NA, failover pair', unit: 'exchanges/s', better: 'higher', twin6: results.twin6, kea: results.kea, ratio: results.ratio }],
     order: { seed: order.seed, rule: order.rule(), rounds: order.history },
+    sockets: { ...sockets, limits },
     details: results,
     problems: ctx.problems,
   };
@@ -204,13 +222,15 @@ async function main(): Promise<number> {
   ctx.note(`namespaces ${lan.server.name} / ${ctx.client.name}, run directory ${root}`);
   const order = new RunOrder(opts.orderSeed, opts.servers);
   let results: Results;
+  let limits: RmemLimits | undefined;
   try {
+    limits = await rmemLimits(ctx.server);
     results = await bench(ctx, order);
   } finally {
     lan.removeSync();
   }
   const figs = figures(results);
-  process.stdout.write(`\n${preamble(order)}\n${table(figs)}\n`);
+  process.stdout.write(`\n${preamble(order, bufferLine(results.sockets ?? {}, limits))}\n${table(figs)}\n`);
   const doc = {
     bench: 'twin6 vs ISC Kea (npm run bench)',
     version: 1,
@@ -221,6 +241,7 @@ async function main(): Promise<number> {
     options: opts,
     figures: figs,
     order: { seed: order.seed, rule: order.rule(), rounds: order.history },
+    sockets: { ...results.sockets, limits },
     details: results,
     problems: ctx.problems,
   };

@@ -26,7 +26,7 @@ import { BenchContext, CLIENT_IF, MAX_FAILED_RATIO, type BenchOptions } from './
 import { climbAll, type LadderResult, type StepResult } from './ladder.js';
 import type { RunOrder } from './order.js';
 import { runPerfdhcp, warmUp } from './perfdhcp.js';
-import { PLAN, poolRange, RunningServer, TWIN6D, twin6StateDir, writeTwin6Config, type ServerName } from './servers.js';
+import { PLAN, poolRange, readBuffers, RunningServer, TWIN6D, twin6StateDir, writeTwin6Config, type ServerName } from './servers.js';
 
 export type PairRole = 'primary' | 'secondary';
 const ROLES: readonly PairRole[] = ['primary', 'secondary'];
@@ -272,7 +272,7 @@ async function startOne(name: ServerName, role: PairRole, ns: Namespace, dir: st
   const env = { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir };
   const launchedNs = process.hrtime.bigint();
   const proc = ns.spawn(`${name}-${role}`, argv, { logFile: join(dir, `${name}.out`), env });
-  return new RunningServer(name, dir, proc, proc.pid, launchedNs);
+  return new RunningServer(ns, name, dir, proc, proc.pid, launchedNs);
 }
 
 /** Both partners on fresh state; resolves once both report their serving state. */
@@ -311,6 +311,7 @@ export async function startPair(ctx: BenchContext, topo: PairTopology, name: Ser
         what: `${name} ${role} on port 547`,
         abortIf: dead,
       });
+      await readBuffers(both[role]);
     }
     return { servers: both, ready: last, readyMs: Date.now() - t0 };
   } catch (e) {

@@ -115,7 +115,12 @@ export interface StartOptions {
 }
 
 export class RunningServer {
+  /** sk_rcvbuf of each socket on port 547 once the server listened (ss -m "rb"). */
+  rcvbufBytes: readonly number[] = [];
+
   constructor(
+    /** The namespace it runs in: its sockets are read there. */
+    readonly ns: Namespace,
     readonly name: ServerName,
     readonly dir: string,
     /** The process launched (strace when tracing, else the server itself). */
@@ -219,7 +224,47 @@ export async function startServer(
     await proc.stop('SIGKILL', 1000);
     throw new Error(`${e instanceof Error ? e.message : String(e)}\n${tail(proc.log(), 30)}`);
   }
-  return new RunningServer(name, dir, proc, pid, launchedNs);
+  const srv = new RunningServer(ns, name, dir, proc, pid, launchedNs);
+  await readBuffers(srv);
+  return srv;
+}
+
+/** One UDP socket's memory as `ss -m` shows it (skmem): what the kernel granted, not what was asked. */
+export interface SocketMem {
+  readonly local: string;
+  /** sk_rcvbuf: SO_RCVBUF doubled for bookkeeping (socket(7)), capped at twice net.core.rmem_max. */
+  readonly rcvbuf: number;
+  /** Bytes queued for the process now. */
+  readonly queued: number;
+  /** Datagrams dropped by this socket since it was opened (buffer full, mostly). */
+  readonly drops: number;
+}
+
+/** `ss -H -u -l -n -m`: a socket line (State, Recv-Q, Send-Q, Local, Peer), its "skmem:(r…,rb…,…,d…)" on the next. */
+export function parseSsSkmem(text: string): SocketMem[] {
+  const out: SocketMem[] = [];
+  let local: string | undefined;
+  for (const line of text.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length >= 5 && /^\d+$/.test(cols[1]!)) local = cols[3];
+    const mem = /skmem:\(([^)]*)\)/.exec(line)?.[1];
+    if (mem === undefined || local === undefined) continue;
+    const field = (k: string): number => Number(new RegExp(`(?:^|,)${k}(\\d+)`).exec(mem)?.[1] ?? NaN);
+    out.push({ local, rcvbuf: field('rb'), queued: field('r'), drops: field('d') });
+    local = undefined;
+  }
+  return out;
+}
+
+/** The server's DHCPv6 sockets (port 547) in its namespace. */
+export async function dhcpSockets(ns: Namespace): Promise<SocketMem[]> {
+  const r = await ns.exec(['ss', '-H', '-u', '-l', '-n', '-m', 'sport = :547'], { check: false });
+  return parseSsSkmem(r.stdout);
+}
+
+/** What the kernel granted each listening socket, read once it listens. */
+export async function readBuffers(srv: RunningServer): Promise<void> {
+  srv.rcvbufBytes = (await dhcpSockets(srv.ns)).map((m) => m.rcvbuf);
 }
 
 export interface ProcIo {

@@ -20,6 +20,7 @@ const BOTH = [
   'bytes_per_grant', 'bytes_per_renew',
   'syncs_per_sec', 'syncs_per_sec_renewing',
   'start_small_ms', 'start_large_ms',
+  'rcvbuf_kib',
 ];
 /** Read from twin6's own counter; Kea has none. */
 const TWIN6_ONLY = ['syncs_per_sec_ladder_max'];
@@ -105,12 +106,14 @@ describe.skipIf(reason !== undefined)('npm run bench -- --pair --quick', () => {
         figures: Figure[];
         problems: string[];
         order: Order;
+        sockets: Record<string, { rcvbufMinBytes: number }>;
         details: { ladders: { server: string; steps: { pairLeases?: { primary: number; secondary: number } }[] }[] };
       };
       expect(doc.mode).toBe('pair-quick');
       // One round, both pairs: which went first is the seed's choice, and said.
       expect(doc.order.rounds.map((r) => [...r.order].sort())).toEqual([['kea', 'twin6']]);
       expect(doc.order.rule).toContain(`seed ${doc.order.seed}`);
+      for (const s of ['twin6', 'kea']) expect(doc.sockets[s]?.rcvbufMinBytes, `${s}: receive buffer read`).toBeGreaterThan(0);
       expect(doc.problems, run.out).toEqual([]);
       expect(run.code, run.out).toBe(0);
       const f = doc.figures.find((x) => x.id === 'pair_rate_na');

@@ -1,9 +1,12 @@
 // The bench's pure parts that decide what it compares: who runs first, which
-// rates a ladder tries, and the window sync counts are taken over.
+// rates a ladder tries, the window sync counts are taken over, and what the
+// kernel granted each server's sockets.
 
 import { describe, expect, it } from 'vitest';
 import { RateSearch, syncWindowMs, type SearchPlan } from '../../../src/bench/ladder.js';
 import { rotate, RunOrder } from '../../../src/bench/order.js';
+import { bufferLine, socketSummary } from '../../../src/bench/report.js';
+import { parseSsSkmem } from '../../../src/bench/servers.js';
 
 describe('run order', () => {
   it('rotates a list, whatever the sign or size of the shift', () => {
@@ -97,5 +100,43 @@ describe('sync window', () => {
       expect(w.toMs, `${seconds} s`).toBeLessThan(seconds * 1000);
       expect(w.toMs - w.fromMs, `${seconds} s`).toBeGreaterThanOrEqual(seconds * 1000 * 0.6);
     }
+  });
+});
+
+describe('socket memory', () => {
+  // ss -H -u -l -n -m (iproute2 6.1) in a server namespace: twin6's two sockets, then Kea's default.
+  const SS = [
+    'UNCONN 0      0      [ff02::1:2]%lan0:547       *:*    ',
+    '\t skmem:(r0,rb4194304,t0,tb212992,f4096,w0,o0,bl0,d3)',
+    'UNCONN 1536   0                  [::]:547       *:*    ',
+    '\t skmem:(r1536,rb425984,t0,tb212992,f0,w0,o0,bl0,d0)',
+  ].join('\n');
+
+  it('reads granted buffer, queue and drops per socket', () => {
+    expect(parseSsSkmem(SS)).toEqual([
+      { local: '[ff02::1:2]%lan0:547', rcvbuf: 4194304, queued: 0, drops: 3 },
+      { local: '[::]:547', rcvbuf: 425984, queued: 1536, drops: 0 },
+    ]);
+  });
+
+  it('reads a socket whose skmem is on the same line, and nothing from empty output', () => {
+    expect(parseSsSkmem('UNCONN 0 0 [::]:547 *:* skmem:(r0,rb212992,t0,tb212992,f0,w0,o0,bl0,d7)')).toEqual([
+      { local: '[::]:547', rcvbuf: 212992, queued: 0, drops: 7 },
+    ]);
+    expect(parseSsSkmem('')).toEqual([]);
+  });
+
+  it('summarises each server over its starts and says what capped it', () => {
+    const sum = socketSummary(new Map([
+      ['twin6', { rcvbuf: [425984, 4194304], drops: 12 }],
+      ['kea', { rcvbuf: [212992], drops: 0 }],
+    ]));
+    expect(sum).toEqual({
+      twin6: { rcvbufMinBytes: 425984, rcvbufMaxBytes: 4194304, drops: 12 },
+      kea: { rcvbufMinBytes: 212992, rcvbufMaxBytes: 212992, drops: 0 },
+    });
+    const line = bufferLine(sum, { rmemMaxBytes: 212992, rmemDefaultBytes: 212992 });
+    expect(line).toContain('twin6 416–4096 KiB (12 datagrams dropped), kea 208 KiB (0 datagrams dropped)');
+    expect(line).toContain('net.core.rmem_max 208 KiB');
   });
 });
