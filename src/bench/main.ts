@@ -171,6 +171,7 @@ async function pairMain(opts: BenchOptions, json: string | undefined): Promise<n
   const loadAtStart = loadavg()[0];
   const topo = await PairTopology.create(root);
   const ctx = new BenchContext(topo.lanView, root, opts);
+  checkNotTmpfs(ctx, root);
   ctx.note(`namespaces ${topo.namespaces.map((n) => n.name).join(', ')}, run directory ${root}`);
   const order = new RunOrder(opts.orderSeed, opts.servers);
   let results: PairResults;
