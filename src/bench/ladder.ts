@@ -23,7 +23,7 @@ export interface StepResult {
   readonly syncsWindowSec?: number;
   readonly note?: string;
   readonly attempt?: number;
-  /** Pair mode: leases each partner holds after the step (twin6: store size; Kea: memfile CSV records). */
+  /** Pair mode: active leases each partner had persisted once both were stopped (twin6: its store; Kea: its memfile). */
   readonly pairLeases?: { readonly primary: number; readonly secondary: number };
 }
 

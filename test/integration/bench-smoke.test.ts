@@ -119,10 +119,12 @@ describe.skipIf(reason !== undefined)('npm run bench -- --pair --quick', () => {
       const f = doc.figures.find((x) => x.id === 'pair_rate_na');
       expect(f?.twin6, run.out).toBe(50);
       expect(f?.kea, run.out).toBe(50);
-      // Both pairs replicated: the partner holds what the serving side granted.
+      // Both pairs replicated: the partner holds what the serving side granted
+      // (both counted alike, from what each partner persisted once stopped).
       for (const l of doc.details.ladders) {
         const leases = l.steps[0]?.pairLeases;
         expect(leases, `${l.server}: lease counts`).toBeDefined();
+        expect(leases!.primary, `${l.server}: primary leases`).toBeGreaterThan(0);
         expect(leases!.secondary, `${l.server}: partner leases`).toBeGreaterThan(0);
       }
     } finally {
