@@ -19,10 +19,10 @@ import type { LeaseChange } from '../../src/engine/index.js';
 import { callControl } from '../../src/daemon/control.js';
 import { duidHex, labUnavailableReason, poll, twin6Leases, withPairLab, twin6Server, type Binding, type Dhcp6Client, type PairLab, type PairRole, type ServerLease } from '../../src/lab/index.js';
 import type { FailoverStatus } from '../../src/failover/endpoint.js';
+import { labRequired, skipUnlessRequired } from '../../src/lab/prereq.js';
 
-const REQUIRED = process.env['T6_LAB_REQUIRED'] === '1';
 const reason = await labUnavailableReason({ server: twin6Server(), clients: ['dhclient', 'dhcpcd'] });
-if (reason && REQUIRED) throw new Error(`T6_LAB_REQUIRED=1 but the lab cannot run: ${reason}`);
+skipUnlessRequired(reason, labRequired(), 'the lab');
 if (reason) console.warn(`[failover.test] skipping: ${reason}`);
 
 async function failoverStatus(lab: PairLab, role: PairRole): Promise<FailoverStatus> {
