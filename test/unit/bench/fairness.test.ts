@@ -104,7 +104,7 @@ describe('sync window', () => {
 });
 
 describe('socket memory', () => {
-  // ss -H -u -l -n -m (iproute2 6.1) in a server namespace: twin6's two sockets, then Kea's default.
+  // The shape of ss -H -u -l -n -m (iproute2 6.1) with a granted 4 MiB, a queue and drops.
   const SS = [
     'UNCONN 0      0      [ff02::1:2]%lan0:547       *:*    ',
     '\t skmem:(r0,rb4194304,t0,tb212992,f4096,w0,o0,bl0,d3)',
@@ -116,6 +116,16 @@ describe('socket memory', () => {
     expect(parseSsSkmem(SS)).toEqual([
       { local: '[ff02::1:2]%lan0:547', rcvbuf: 4194304, queued: 0, drops: 3 },
       { local: '[::]:547', rcvbuf: 425984, queued: 1536, drops: 0 },
+    ]);
+  });
+
+  it('reads Kea\'s two sockets as recorded in a lab namespace (iproute2 6.1)', () => {
+    const kea =
+      'UNCONN 0      0      [fe80::a40f:dbff:fe5a:a5a]%lan0:547 [::]:*\n\t skmem:(r0,rb212992,t0,tb212992,f0,w0,o56,bl0,d0)\n' +
+      'UNCONN 0      0                     [ff02::1:2]%lan0:547 [::]:*\n\t skmem:(r0,rb212992,t0,tb212992,f0,w0,o0,bl0,d0) \n';
+    expect(parseSsSkmem(kea)).toEqual([
+      { local: '[fe80::a40f:dbff:fe5a:a5a]%lan0:547', rcvbuf: 212992, queued: 0, drops: 0 },
+      { local: '[ff02::1:2]%lan0:547', rcvbuf: 212992, queued: 0, drops: 0 },
     ]);
   });
 
