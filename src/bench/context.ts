@@ -4,7 +4,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lan, Namespace } from '../lab/netns.js';
-import type { RunningServer, ServerName, ServerOptions } from './servers.js';
+import { dhcpSockets, type RunningServer, type ServerName, type ServerOptions } from './servers.js';
 
 export interface BenchOptions extends ServerOptions {
   readonly quick: boolean;
@@ -26,9 +26,11 @@ export interface BenchOptions extends ServerOptions {
   readonly largeBindings: number;
   /** Keep run directories (configs, logs, lease files) for a post-mortem. */
   readonly keep: boolean;
+  /** Which server goes first in each round (order.ts); printed with the results. */
+  readonly orderSeed: number;
 }
 
-export const FULL: Omit<BenchOptions, 'servers' | 'keaThreads' | 'keep'> = {
+export const FULL: Omit<BenchOptions, 'servers' | 'keaThreads' | 'keep' | 'orderSeed'> = {
   quick: false,
   stepSeconds: 5,
   startRate: 250,
@@ -41,7 +43,7 @@ export const FULL: Omit<BenchOptions, 'servers' | 'keaThreads' | 'keep'> = {
   largeBindings: 100_000,
 };
 
-export const QUICK: Omit<BenchOptions, 'servers' | 'keaThreads' | 'keep'> = {
+export const QUICK: Omit<BenchOptions, 'servers' | 'keaThreads' | 'keep' | 'orderSeed'> = {
   quick: true,
   stepSeconds: 2,
   startRate: 50,
@@ -63,6 +65,8 @@ export class BenchContext {
   private seq = 0;
   /** Things that went wrong but did not stop the bench (a server crash, a failed phase). */
   readonly problems: string[] = [];
+  /** Per server, over all its starts: the receive buffer each socket on 547 got, and datagrams those sockets dropped. */
+  readonly sockets = new Map<ServerName, { rcvbuf: number[]; drops: number }>();
 
   constructor(
     /** The single-server LAN, or (pair mode) the pair's primary namespace and its client. */
@@ -100,6 +104,12 @@ export class BenchContext {
   /** Stops a server and reports it when it did not exit cleanly: SIGTERM must end twin6d after its last commit. */
   async stop(srv: RunningServer, what: string): Promise<void> {
     const wasRunning = srv.proc.running;
+    if (wasRunning) {
+      const seen = this.sockets.get(srv.name) ?? { rcvbuf: [], drops: 0 };
+      seen.rcvbuf.push(...srv.rcvbufBytes);
+      for (const m of await dhcpSockets(srv.ns).catch(() => [])) seen.drops += m.drops;
+      this.sockets.set(srv.name, seen);
+    }
     const st = await srv.stop();
     if (wasRunning && st.code !== 0) this.problem(`${srv.name} did not exit cleanly on SIGTERM after ${what}: ${JSON.stringify(st)}\n${srv.log()}`);
   }

@@ -3,22 +3,23 @@
 // lab network namespaces, driven by ISC's perfdhcp. Needs root, kea-dhcp6,
 // perfdhcp, strace and iproute2. See docs/benchmarks.md.
 
-import { existsSync, mkdtempSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { trackDir, untrackDir } from '../lab/cleanup.js';
-import { Lan, newLabId } from '../lab/netns.js';
+import { Lan, newLabId, type Namespace } from '../lab/netns.js';
 import { run } from '../lab/proc.js';
 import { BenchContext, FULL, QUICK, type BenchOptions } from './context.js';
-import { ladder } from './ladder.js';
+import { ladders } from './ladder.js';
 import { bindingsRun, latency } from './measure.js';
+import { randomSeed, RunOrder } from './order.js';
 import type { LeaseMode } from './perfdhcp.js';
 import { PAIR_LADDER, PAIR_PLAN, pairBench, pairTable, PairTopology, type PairResults } from './pair.js';
-import { figures, machine, table, type Results } from './report.js';
+import { bufferLine, figures, machine, socketSummary, table, type Results, type RmemLimits } from './report.js';
 import { SERVER_NAMES, TWIN6D, type ServerName } from './servers.js';
 
 const USAGE = `usage: node dist/bench/main.js [--pair] [--quick] [--json FILE] [--servers twin6,kea]
-                              [--kea-threads N] [--step-seconds N] [--keep] [--cpu-prof DIR]
+                              [--kea-threads N] [--step-seconds N] [--order-seed N] [--keep] [--cpu-prof DIR]
   --pair          failover pairs instead: IA_NA ladder of a twin6 pair against a Kea hot-standby pair
   --quick         low rate, a few seconds per server (the smoke test)
   --json FILE     also write the figures as JSON
@@ -26,6 +27,7 @@ const USAGE = `usage: node dist/bench/main.js [--pair] [--quick] [--json FILE] [
   --kea-threads   run Kea multi-threaded with N threads (default: Kea 2.2's default, single-threaded;
                   with --pair Kea is always multi-threaded, 0 = one thread per CPU)
   --step-seconds  perfdhcp period of each ladder step (default 5)
+  --order-seed    who runs first: round k rotates the servers by (k + N) (default: random, printed)
   --keep          keep configs, logs and lease files of every run
   --cpu-prof DIR  run twin6d under node --cpu-prof, one .cpuprofile per start in DIR`;
 
@@ -40,6 +42,7 @@ function parse(argv: readonly string[]): { opts: BenchOptions; json?: string; pa
   let keaThreads = 0;
   let stepSeconds: number | undefined;
   let cpuProf: string | undefined;
+  let orderSeed = randomSeed();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -53,6 +56,7 @@ function parse(argv: readonly string[]): { opts: BenchOptions; json?: string; pa
     else if (a === '--json') json = value();
     else if (a === '--kea-threads') keaThreads = Number(value());
     else if (a === '--step-seconds') stepSeconds = Number(value());
+    else if (a === '--order-seed') orderSeed = Number(value());
     else if (a === '--cpu-prof') cpuProf = resolve(value());
     else if (a === '--servers') {
       servers = value().split(',') as ServerName[];
@@ -63,11 +67,12 @@ function parse(argv: readonly string[]): { opts: BenchOptions; json?: string; pa
     } else throw new Error(`unknown argument ${a}`);
   }
   if (!(Number.isInteger(keaThreads) && keaThreads >= 0 && keaThreads <= 64)) throw new Error('--kea-threads: 0..64');
+  if (!(Number.isInteger(orderSeed) && orderSeed >= 0)) throw new Error('--order-seed: a whole number ≥ 0');
   if (stepSeconds !== undefined && !(stepSeconds >= 1 && stepSeconds <= 120)) throw new Error('--step-seconds: 1..120');
   const base = quick ? QUICK : pair ? { ...FULL, ...PAIR_LADDER } : FULL;
   const extra = { ...(stepSeconds ? { stepSeconds } : {}), ...(cpuProf ? { twin6CpuProfDir: cpuProf } : {}) };
   if (pair && cpuProf) throw new Error('--cpu-prof is not supported with --pair');
-  return { opts: { ...base, ...extra, servers, keaThreads, keep }, json, pair };
+  return { opts: { ...base, ...extra, servers, keaThreads, keep, orderSeed }, json, pair };
 }
 
 async function preflight(opts: BenchOptions, pair: boolean): Promise<void> {
@@ -100,37 +105,62 @@ async function phase<T>(ctx: BenchContext, what: string, fn: () => Promise<T>): 
   }
 }
 
-async function bench(ctx: BenchContext): Promise<Results> {
+async function bench(ctx: BenchContext, order: RunOrder<ServerName>): Promise<Results> {
   const o = ctx.opts;
   const results: Results = { ladders: [], latency: {}, latencyLight: {}, lightRate: o.lightRate, small: {}, large: {}, smallBindings: o.smallBindings, largeBindings: o.largeBindings };
   const modes: LeaseMode[] = ['na', 'pd', 'both'];
-  // Alternating servers per mode spreads slow drifts of a shared machine over both.
   for (const mode of modes) {
-    for (const s of o.servers) {
-      const l = await phase(ctx, `ladder ${s} ${mode}`, () => ladder(ctx, s, mode));
-      if (l) results.ladders.push(l);
-    }
+    const l = await phase(ctx, `ladders ${mode}`, () => ladders(ctx, mode, order));
+    if (l) results.ladders.push(...l);
   }
   const naRate = (s: ServerName): number => results.ladders.find((l) => l.server === s && l.mode === 'na')?.highestCleanRate ?? 0;
   // "At half of Kea's highest rate": a load both servers can carry, the same for both.
   const reference = o.servers.includes('kea') && naRate('kea') > 0 ? naRate('kea') : Math.max(...o.servers.map(naRate));
   const rate = Math.max(1, Math.round((reference > 0 ? reference : (o.quickRate ?? o.startRate)) / 2));
   const withRate = { ...results, latencyRate: rate };
-  for (const s of o.servers) {
+  for (const s of order.next(`latency at ${rate}/s`)) {
     const l = await phase(ctx, `latency ${s} at ${rate}/s`, () => latency(ctx, s, rate));
     if (l) withRate.latency[s] = l;
+  }
+  for (const s of order.next(`latency at ${o.lightRate}/s`)) {
     const light = await phase(ctx, `latency ${s} at ${o.lightRate}/s`, () => latency(ctx, s, o.lightRate));
     if (light) withRate.latencyLight[s] = light;
   }
-  for (const s of o.servers) {
+  for (const s of order.next(`${o.smallBindings} bindings`)) {
     const small = await phase(ctx, `${s} with ${o.smallBindings} bindings`, () => bindingsRun(ctx, s, o.smallBindings));
     if (small) withRate.small[s] = small;
+  }
+  for (const s of order.next(`${o.largeBindings} bindings + storage`)) {
     const large = await phase(ctx, `${s} with ${o.largeBindings} bindings + storage at ${rate}/s`, () =>
       bindingsRun(ctx, s, o.largeBindings, rate),
     );
     if (large) withRate.large[s] = large;
   }
-  return withRate;
+  return { ...withRate, sockets: socketSummary(ctx.sockets) };
+}
+
+/** fsync on tmpfs costs nothing: the comparison would flatter twin6. */
+function checkNotTmpfs(ctx: BenchContext, dir: string): void {
+  if (statfsSync(dir).type === TMPFS_MAGIC) ctx.problem(`${dir} is on tmpfs: storage figures are meaningless`);
+}
+
+/** What caps and defaults the servers' receive buffers, in the server namespace (the host's where it is not per namespace). */
+async function rmemLimits(ns: Namespace): Promise<RmemLimits | undefined> {
+  const read = async (name: string): Promise<number> => {
+    const file = `/proc/sys/net/core/${name}`;
+    const r = await ns.exec(['cat', file], { check: false });
+    return Number((r.code === 0 ? r.stdout : readFileSync(file, 'utf8')).trim());
+  };
+  try {
+    return { rmemMaxBytes: await read('rmem_max'), rmemDefaultBytes: await read('rmem_default') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The lines printed above the table: run order and receive buffers, both part of how to read the figures. */
+function preamble(order: RunOrder<ServerName>, buffers: string): string {
+  return `order: ${order.rule()}\n${buffers}\n`;
 }
 
 /** --pair: the failover pairs' IA_NA ladders on their own topology (src/bench/pair.ts). */
@@ -141,14 +171,19 @@ async function pairMain(opts: BenchOptions, json: string | undefined): Promise<n
   const loadAtStart = loadavg()[0];
   const topo = await PairTopology.create(root);
   const ctx = new BenchContext(topo.lanView, root, opts);
+  checkNotTmpfs(ctx, root);
   ctx.note(`namespaces ${topo.namespaces.map((n) => n.name).join(', ')}, run directory ${root}`);
+  const order = new RunOrder(opts.orderSeed, opts.servers);
   let results: PairResults;
+  let limits: RmemLimits | undefined;
   try {
-    results = await pairBench(ctx, topo);
+    limits = await rmemLimits(ctx.server);
+    results = await pairBench(ctx, topo, order);
   } finally {
     topo.removeSync();
   }
-  process.stdout.write(`\n${pairTable(results)}\n`);
+  const sockets = socketSummary(ctx.sockets);
+  process.stdout.write(`\n${preamble(order, bufferLine(sockets, limits))}\n${pairTable(results)}\n`);
   const doc = {
     bench: 'twin6 failover pair vs ISC Kea hot-standby pair (npm run bench -- --pair)',
     version: 1,
@@ -158,6 +193,8 @@ async function pairMain(opts: BenchOptions, json: string | undefined): Promise<n
     machine: { ...machine(), loadAvg1mAtStart: loadAtStart, loadAvg1mAtEnd: loadavg()[0] },
     options: opts,
     figures: [{ id: 'pair_rate_na', label: 'Highest clean rate, IA_NA, failover pair', unit: 'exchanges/s', better: 'higher', twin6: results.twin6, kea: results.kea, ratio: results.ratio }],
+    order: { seed: order.seed, rule: order.rule(), rounds: order.history },
+    sockets: { ...sockets, limits },
     details: results,
     problems: ctx.problems,
   };
@@ -182,17 +219,19 @@ async function main(): Promise<number> {
   const loadAtStart = loadavg()[0];
   const lan = await Lan.create({ id: `bench-${newLabId()}`, clients: 1, dir: root });
   const ctx = new BenchContext(lan, root, opts);
-  // fsync on tmpfs costs nothing: the comparison would flatter twin6.
-  if (statfsSync(root).type === TMPFS_MAGIC) ctx.problem(`${root} is on tmpfs: storage figures are meaningless`);
+  checkNotTmpfs(ctx, root);
   ctx.note(`namespaces ${lan.server.name} / ${ctx.client.name}, run directory ${root}`);
+  const order = new RunOrder(opts.orderSeed, opts.servers);
   let results: Results;
+  let limits: RmemLimits | undefined;
   try {
-    results = await bench(ctx);
+    limits = await rmemLimits(ctx.server);
+    results = await bench(ctx, order);
   } finally {
     lan.removeSync();
   }
   const figs = figures(results);
-  process.stdout.write(`\n${table(figs)}\n`);
+  process.stdout.write(`\n${preamble(order, bufferLine(results.sockets ?? {}, limits))}\n${table(figs)}\n`);
   const doc = {
     bench: 'twin6 vs ISC Kea (npm run bench)',
     version: 1,
@@ -202,6 +241,8 @@ async function main(): Promise<number> {
     machine: { ...machine(), loadAvg1mAtStart: loadAtStart, loadAvg1mAtEnd: loadavg()[0] },
     options: opts,
     figures: figs,
+    order: { seed: order.seed, rule: order.rule(), rounds: order.history },
+    sockets: { ...results.sockets, limits },
     details: results,
     problems: ctx.problems,
   };

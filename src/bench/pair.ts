@@ -23,9 +23,12 @@ import { Namespace, newLabId } from '../lab/netns.js';
 import { NETNS_PREFIX } from '../lab/cleanup.js';
 import { poll, sleep, tail } from '../lab/proc.js';
 import { BenchContext, CLIENT_IF, MAX_FAILED_RATIO, type BenchOptions } from './context.js';
-import { climb, type LadderResult, type StepResult } from './ladder.js';
+import { parseKeaLeases6 } from '../lab/kea.js';
+import { LevelLeaseStore } from '../store/index.js';
+import { climbAll, type LadderResult, type StepResult } from './ladder.js';
+import type { RunOrder } from './order.js';
 import { runPerfdhcp, warmUp } from './perfdhcp.js';
-import { PLAN, poolRange, RunningServer, TWIN6D, twin6StateDir, writeTwin6Config, type ServerName } from './servers.js';
+import { PLAN, poolRange, readBuffers, RunningServer, TWIN6D, twin6StateDir, writeTwin6Config, type ServerName } from './servers.js';
 
 export type PairRole = 'primary' | 'secondary';
 const ROLES: readonly PairRole[] = ['primary', 'secondary'];
@@ -271,7 +274,7 @@ async function startOne(name: ServerName, role: PairRole, ns: Namespace, dir: st
   const env = { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir };
   const launchedNs = process.hrtime.bigint();
   const proc = ns.spawn(`${name}-${role}`, argv, { logFile: join(dir, `${name}.out`), env });
-  return new RunningServer(name, dir, proc, proc.pid, launchedNs);
+  return new RunningServer(ns, name, dir, proc, proc.pid, launchedNs);
 }
 
 /** Both partners on fresh state; resolves once both report their serving state. */
@@ -310,6 +313,7 @@ export async function startPair(ctx: BenchContext, topo: PairTopology, name: Ser
         what: `${name} ${role} on port 547`,
         abortIf: dead,
       });
+      await readBuffers(both[role]);
     }
     return { servers: both, ready: last, readyMs: Date.now() - t0 };
   } catch (e) {
@@ -341,12 +345,9 @@ async function pairStep(ctx: BenchContext, topo: PairTopology, name: ServerName,
       ? await Promise.all(ROLES.map(async (r) => (await twin6FailoverState(pair.servers[r].dir))?.state ?? '?'))
       : await Promise.all(ROLES.map(async (r) => (await keaHaState(pair.servers[r].dir))?.local?.state ?? '?'));
     const serving = name === 'twin6' ? 'NORMAL' : 'hot-standby';
-    if (name === 'twin6') {
-      // Binding updates may trail the Replies (RFC 8156 §4.4: within the MCLT); give them a moment.
-      await sleep(1000);
-      const [p, s] = await Promise.all(ROLES.map((r) => twin6LeaseCount(pair.servers[r].dir)));
-      if (p !== undefined && s !== undefined) leases = { primary: p, secondary: s };
-    }
+    // Lease updates may trail the Replies (twin6: RFC 8156 §4.4, within the
+    // MCLT; Kea: queued behind parked Replies); both get the same moment.
+    await sleep(1000);
     const leftPair = after.some((s) => s !== serving);
     const clientLimited = r.solicit.sent < 0.9 * rate * seconds;
     const clean = !crashed && !clientLimited && !leftPair && r.failedRatio <= MAX_FAILED_RATIO;
@@ -369,30 +370,29 @@ async function pairStep(ctx: BenchContext, topo: PairTopology, name: ServerName,
   } finally {
     if (crashed) ctx.problem(crashed);
     for (const role of ROLES) await ctx.stop(pair.servers[role], `the ${name} pair step at ${rate}/s (${role})`);
-    if (name === 'kea') {
-      const [p, s] = ROLES.map((r) => keaCsvRecords(pair.servers[r].dir));
-      if (p !== undefined && s !== undefined) leases = { primary: p, secondary: s };
-    }
+    const [p, s] = await Promise.all(ROLES.map((r) => persistedActiveLeases(name, pair.servers[r].dir)));
+    if (p !== undefined && s !== undefined) leases = { primary: p, secondary: s };
     for (const role of ROLES) ctx.dropDir(pair.servers[role].dir);
   }
   return leases ? { ...result, pairLeases: leases } : result;
 }
 
-async function twin6LeaseCount(dir: string): Promise<number | undefined> {
+/**
+ * Distinct active, unexpired leases a stopped server left on disk, counted
+ * the same way for both: each server's own persisted state after SIGTERM
+ * (twin6 commits before it exits; Kea's memfile is a journal, one line per
+ * change, so its latest line per lease decides).
+ */
+export async function persistedActiveLeases(name: ServerName, dir: string, nowSec = Date.now() / 1000): Promise<number | undefined> {
   try {
-    const a = await callControl(join(twin6StateDir(dir), CONTROL_SOCKET_NAME), { cmd: 'status' });
-    const n = a.ok ? (a.result as { leases?: unknown }).leases : undefined;
-    return typeof n === 'number' ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Lease records in a stopped Kea's memfile (header line excluded). */
-function keaCsvRecords(dir: string): number | undefined {
-  try {
-    const lines = readFileSync(join(dir, 'kea-leases6.csv'), 'utf8').split('\n').filter((l) => l !== '');
-    return Math.max(0, lines.length - 1);
+    if (name === 'kea') return parseKeaLeases6(readFileSync(join(dir, 'kea-leases6.csv'), 'utf8'), nowSec).filter((l) => l.state === 'active').length;
+    const store = new LevelLeaseStore(join(twin6StateDir(dir), 'leases'));
+    await store.open();
+    try {
+      return [...store.all()].filter((l) => l.state === 'active' && l.expiresAtSec > nowSec).length;
+    } finally {
+      await store.close();
+    }
   } catch {
     return undefined;
   }
@@ -405,21 +405,27 @@ export interface PairResults {
   readonly ratio: number | null;
 }
 
-/** The pair ladders: IA_NA only, a shorter ladder than the single-server one. */
-export async function pairBench(ctx: BenchContext, topo: PairTopology): Promise<PairResults> {
-  const ladders: LadderResult[] = [];
-  for (const s of ctx.opts.servers) {
-    const t0 = Date.now();
-    try {
-      ladders.push(await climb(ctx, s, 'na', `${s} pair`, (rate) => pairStep(ctx, topo, s, rate)));
-    } catch (e) {
-      ctx.problem(`pair ladder ${s} failed: ${e instanceof Error ? e.message : String(e)}`);
-    } finally {
-      ctx.note(`pair ladder ${s}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    }
-    // Let sockets and timers of the last pair wind down before the other server binds the same ports.
-    await sleep(500);
-  }
+/** The pair ladders: IA_NA only, a shorter ladder than the single-server one, both pairs' steps alternating (order.ts). */
+export async function pairBench(ctx: BenchContext, topo: PairTopology, order: RunOrder<ServerName>): Promise<PairResults> {
+  const t0 = Date.now();
+  const ladders: LadderResult[] = await climbAll(
+    ctx,
+    'na',
+    order,
+    ctx.opts.servers.map((s) => ({
+      server: s,
+      label: `${s} pair`,
+      runStep: async (rate: number) => {
+        try {
+          return await pairStep(ctx, topo, s, rate);
+        } finally {
+          // Let sockets and timers of this pair wind down before the next one binds the same ports.
+          await sleep(500);
+        }
+      },
+    })),
+  );
+  ctx.note(`pair ladders: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const rate = (s: ServerName): number | null => ladders.find((l) => l.server === s)?.highestCleanRate ?? null;
   const t = rate('twin6');
   const k = rate('kea');

@@ -19,6 +19,40 @@ export interface Figure {
   readonly ratio: number | null;
 }
 
+/** One server's DHCPv6 sockets over all its starts (ss -m in the server namespace). */
+export interface SocketSummary {
+  /** sk_rcvbuf, smallest and largest seen: the buffer the kernel granted, twice SO_RCVBUF (socket(7)). */
+  readonly rcvbufMinBytes: number;
+  readonly rcvbufMaxBytes: number;
+  /** Datagrams those sockets dropped, read before each stop (mostly a full buffer). */
+  readonly drops: number;
+}
+
+/** The sysctls that cap and default a socket's receive buffer, as the server namespace sees them. */
+export interface RmemLimits {
+  readonly rmemMaxBytes: number;
+  readonly rmemDefaultBytes: number;
+}
+
+export function socketSummary(seen: ReadonlyMap<ServerName, { rcvbuf: readonly number[]; drops: number }>): Partial<Record<ServerName, SocketSummary>> {
+  const out: Partial<Record<ServerName, SocketSummary>> = {};
+  for (const [s, v] of seen) {
+    if (v.rcvbuf.length > 0) out[s] = { rcvbufMinBytes: Math.min(...v.rcvbuf), rcvbufMaxBytes: Math.max(...v.rcvbuf), drops: v.drops };
+  }
+  return out;
+}
+
+/** The report's line on receive buffers: what each server really had, next to what caps it. */
+export function bufferLine(sockets: Partial<Record<ServerName, SocketSummary>>, limits: RmemLimits | undefined): string {
+  const kib = (b: number): string => `${Math.round(b / 1024)} KiB`;
+  const each = Object.entries(sockets).map(([s, v]) => {
+    const range = v.rcvbufMinBytes === v.rcvbufMaxBytes ? kib(v.rcvbufMinBytes) : `${Math.round(v.rcvbufMinBytes / 1024)}–${kib(v.rcvbufMaxBytes)}`;
+    return `${s} ${range} (${v.drops} datagrams dropped)`;
+  });
+  const caps = limits ? `; net.core.rmem_max ${kib(limits.rmemMaxBytes)}, rmem_default ${kib(limits.rmemDefaultBytes)} (a socket that asks for N gets 2N, at most 2 × rmem_max; one that does not ask gets rmem_default)` : '';
+  return `receive buffer per socket on port 547 (ss -m skmem rb): ${each.join(', ') || 'not read'}${caps}`;
+}
+
 export interface Results {
   readonly ladders: LadderResult[];
   readonly latency: Partial<Record<ServerName, LatencyResult>>;
@@ -29,6 +63,7 @@ export interface Results {
   readonly large: Partial<Record<ServerName, BindingsResult>>;
   readonly smallBindings: number;
   readonly largeBindings: number;
+  readonly sockets?: Partial<Record<ServerName, SocketSummary>>;
 }
 
 const finite = (v: number | undefined): number | null => (v !== undefined && Number.isFinite(v) ? v : null);
@@ -61,6 +96,10 @@ export function figures(r: Results): Figure[] {
   add('syncs_per_sec_ladder_max', 'Syncs/s, busiest clean ladder step (twin6 counter)', 'syncs/s', 'lower', (s) => {
     const rates = r.ladders.filter((l) => l.server === s).flatMap((l) => l.steps.filter((x) => x.clean).map((x) => x.syncsPerSec ?? NaN));
     return rates.length > 0 ? Math.max(...rates) : undefined;
+  });
+  add('rcvbuf_kib', 'Receive buffer per socket on port 547 (smallest granted)', 'KiB', 'higher', (s) => {
+    const b = r.sockets?.[s]?.rcvbufMinBytes;
+    return b !== undefined ? b / 1024 : undefined;
   });
   add('start_small_ms', `Start to first Reply, ${r.smallBindings} bindings`, 'ms', 'lower', (s) => r.small[s]?.startToFirstReplyMs);
   add('start_large_ms', `Start to first Reply, ${r.largeBindings} bindings`, 'ms', 'lower', (s) => r.large[s]?.startToFirstReplyMs);

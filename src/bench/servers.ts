@@ -8,7 +8,8 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatIPv6 } from '../lab/addr.js';
 import type { Namespace } from '../lab/netns.js';
-import { poll, run, sleep, tail, type ExitStatus, type LabProcess } from '../lab/proc.js';
+import { callControl, CONTROL_SOCKET_NAME } from '../daemon/control.js';
+import { poll, sleep, tail, type ExitStatus, type LabProcess } from '../lab/proc.js';
 
 export type ServerName = 'twin6' | 'kea';
 export const SERVER_NAMES: readonly ServerName[] = ['twin6', 'kea'];
@@ -38,7 +39,6 @@ export const pdPrefixText = (): string => `${formatIPv6(PLAN.pdPrefix)}/${PLAN.p
 
 const DIST = fileURLToPath(new URL('..', import.meta.url));
 export const TWIN6D = join(DIST, 'cli', 'twin6d.js');
-export const TWIN6CTL = join(DIST, 'cli', 'twin6ctl.js');
 
 /** Syscalls that force data to storage; counted with strace when asked. */
 const SYNC_CALLS = 'trace=fsync,fdatasync,syncfs,sync,sync_file_range,msync';
@@ -115,7 +115,12 @@ export interface StartOptions {
 }
 
 export class RunningServer {
+  /** sk_rcvbuf of each socket on port 547 once the server listened (ss -m "rb"). */
+  rcvbufBytes: readonly number[] = [];
+
   constructor(
+    /** The namespace it runs in: its sockets are read there. */
+    readonly ns: Namespace,
     readonly name: ServerName,
     readonly dir: string,
     /** The process launched (strace when tracing, else the server itself). */
@@ -219,7 +224,47 @@ export async function startServer(
     await proc.stop('SIGKILL', 1000);
     throw new Error(`${e instanceof Error ? e.message : String(e)}\n${tail(proc.log(), 30)}`);
   }
-  return new RunningServer(name, dir, proc, pid, launchedNs);
+  const srv = new RunningServer(ns, name, dir, proc, pid, launchedNs);
+  await readBuffers(srv);
+  return srv;
+}
+
+/** One UDP socket's memory as `ss -m` shows it (skmem): what the kernel granted, not what was asked. */
+export interface SocketMem {
+  readonly local: string;
+  /** sk_rcvbuf: SO_RCVBUF doubled for bookkeeping (socket(7)), capped at twice net.core.rmem_max. */
+  readonly rcvbuf: number;
+  /** Bytes queued for the process now. */
+  readonly queued: number;
+  /** Datagrams dropped by this socket since it was opened (buffer full, mostly). */
+  readonly drops: number;
+}
+
+/** `ss -H -u -l -n -m`: a socket line (State, Recv-Q, Send-Q, Local, Peer), its "skmem:(r…,rb…,…,d…)" on the next. */
+export function parseSsSkmem(text: string): SocketMem[] {
+  const out: SocketMem[] = [];
+  let local: string | undefined;
+  for (const line of text.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length >= 5 && /^\d+$/.test(cols[1]!)) local = cols[3];
+    const mem = /skmem:\(([^)]*)\)/.exec(line)?.[1];
+    if (mem === undefined || local === undefined) continue;
+    const field = (k: string): number => Number(new RegExp(`(?:^|,)${k}(\\d+)`).exec(mem)?.[1] ?? NaN);
+    out.push({ local, rcvbuf: field('rb'), queued: field('r'), drops: field('d') });
+    local = undefined;
+  }
+  return out;
+}
+
+/** The server's DHCPv6 sockets (port 547) in its namespace. */
+export async function dhcpSockets(ns: Namespace): Promise<SocketMem[]> {
+  const r = await ns.exec(['ss', '-H', '-u', '-l', '-n', '-m', 'sport = :547'], { check: false });
+  return parseSsSkmem(r.stdout);
+}
+
+/** What the kernel granted each listening socket, read once it listens. */
+export async function readBuffers(srv: RunningServer): Promise<void> {
+  srv.rcvbufBytes = (await dhcpSockets(srv.ns)).map((m) => m.rcvbuf);
 }
 
 export interface ProcIo {
@@ -238,13 +283,18 @@ export function readRssKiB(pid: number): number {
   return m ? Number(m[1]) : NaN;
 }
 
-/** twin6's own count of synced writes, from its control socket; undefined if it does not answer. */
-export async function twin6Syncs(dir: string): Promise<number | undefined> {
-  const r = await run([process.execPath, TWIN6CTL, '--state-dir', twin6StateDir(dir), 'status', '--json'], { check: false, timeoutMs: 10_000 });
-  if (r.code !== 0) return undefined;
+/**
+ * twin6's own count of synced writes, straight from its control socket (not
+ * twin6ctl: a node start would put a few hundred ms between the read and its
+ * timestamp), and when it was read; undefined if it does not answer.
+ */
+export async function twin6Syncs(dir: string): Promise<{ syncs: number; atMs: number } | undefined> {
+  const t0 = Date.now();
   try {
-    const syncs = (JSON.parse(r.stdout) as { storage?: { syncs?: unknown } }).storage?.syncs;
-    return typeof syncs === 'number' ? syncs : undefined;
+    const a = await callControl(join(twin6StateDir(dir), CONTROL_SOCKET_NAME), { cmd: 'status' });
+    const syncs = a.ok ? (a.result as { storage?: { syncs?: unknown } }).storage?.syncs : undefined;
+    // The daemon read its counter somewhere inside the call: the middle is the best guess.
+    return typeof syncs === 'number' ? { syncs, atMs: (t0 + Date.now()) / 2 } : undefined;
   } catch {
     return undefined;
   }

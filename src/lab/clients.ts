@@ -166,6 +166,12 @@ function dhcpcdBinding(env: Record<string, string>, side: 'new' | 'old'): Bindin
   return { addresses, prefixes };
 }
 
+/** A DUID from a client's script environment as bare hex: dhcpcd prints it so, dhclient with colons and without leading zeros (0:1:0:1:…). */
+export function duidHex(s: string | undefined): string {
+  const t = (s ?? '').toLowerCase();
+  return t.includes(':') ? t.split(':').map((b) => b.padStart(2, '0')).join('') : t;
+}
+
 export function parseEventFile(kind: ClientKind, file: string, content: string): ClientEvent {
   const env: Record<string, string> = {};
   for (const entry of content.split('\0')) {

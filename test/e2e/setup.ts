@@ -6,15 +6,15 @@
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { applianceUnavailableReason, loadImage, type ApplianceImage } from '../../src/lab/appliance.js';
-import { missingBinaries } from '../../src/lab/prereq.js';
+import { labRequired, missingBinaries, skipUnlessRequired } from '../../src/lab/prereq.js';
 
-export const REQUIRED = process.env['T6_LAB_REQUIRED'] === '1';
+export const REQUIRED = labRequired();
 
 /** `binaries`: what this test needs beyond QEMU and the image tools (clients, openssl, …). */
 export async function applianceSkipReason(file: string, binaries: readonly string[] = []): Promise<string | undefined> {
   const missing = await missingBinaries(binaries);
   const reason = (await applianceUnavailableReason()) ?? (missing.length > 0 ? `missing binaries: ${missing.join(', ')} (scripts/setup-debian installs them)` : undefined);
-  if (reason && REQUIRED) throw new Error(`T6_LAB_REQUIRED=1 but appliance VMs cannot run: ${reason}`);
+  skipUnlessRequired(reason, REQUIRED, 'appliance VMs');
   if (reason) console.warn(`[${file}] skipping: ${reason}`);
   return reason;
 }

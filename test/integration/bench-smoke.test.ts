@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { labRequired, labUnavailableReason, skipUnlessRequired } from '../../src/lab/prereq.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/bench/main.js', import.meta.url));
 
@@ -19,6 +20,7 @@ const BOTH = [
   'bytes_per_grant', 'bytes_per_renew',
   'syncs_per_sec', 'syncs_per_sec_renewing',
   'start_small_ms', 'start_large_ms',
+  'rcvbuf_kib',
 ];
 /** Read from twin6's own counter; Kea has none. */
 const TWIN6_ONLY = ['syncs_per_sec_ladder_max'];
@@ -29,19 +31,30 @@ interface Figure {
   kea: number | null;
 }
 
-function onPath(tool: string): boolean {
-  return (process.env['PATH'] ?? '/usr/sbin:/usr/bin').split(':').some((d) => existsSync(join(d, tool)));
+interface Order {
+  seed: number;
+  rule: string;
+  rounds: { round: number; what: string; order: string[] }[];
 }
 
-function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not root (the bench needs network namespaces)';
-  const missing = ['ip', 'kea-dhcp6', 'perfdhcp', 'strace'].filter((t) => !onPath(t));
-  if (missing.length > 0) return `not installed: ${missing.join(', ')} (Debian: iproute2 kea-dhcp6-server kea-admin strace)`;
-  return undefined;
+/** Neither server may always go first: consecutive rounds with both swap them. */
+function expectAlternating(order: Order): void {
+  expect(order.rule).toContain(`seed ${order.seed}`);
+  const both = order.rounds.filter((r) => r.order.length === 2);
+  expect(both.length).toBeGreaterThan(0);
+  for (let i = 1; i < both.length; i++) {
+    if (both[i]!.round === both[i - 1]!.round + 1) expect(both[i]!.order, `round ${both[i]!.round}`).toEqual([...both[i - 1]!.order].reverse());
+  }
 }
 
-const reason = skipReason();
-if (reason) console.log(`bench smoke test skipped: ${reason}`);
+// The same prerequisites and the same T6_LAB_REQUIRED rule as the other lab
+// suites: in CI (scripts/test) a machine that cannot run the bench fails.
+const reason = skipUnlessRequired(
+  await labUnavailableReason({ binaries: ['kea-dhcp6', 'perfdhcp', 'strace'] }),
+  labRequired(),
+  'the bench (Debian: iproute2 kea-dhcp6-server kea-admin strace)',
+);
+if (reason) console.warn(`[bench-smoke.test] skipping: ${reason}`);
 
 describe.skipIf(reason !== undefined)('npm run bench -- --quick', () => {
   it('measures both servers and reports every figure as a number', async () => {
@@ -54,8 +67,9 @@ describe.skipIf(reason !== undefined)('npm run bench -- --quick', () => {
           (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, out: `${stdout}\n${stderr}` }));
       });
       expect(existsSync(jsonFile), `no JSON written; bench output:\n${run.out}`).toBe(true);
-      const doc = JSON.parse(readFileSync(jsonFile, 'utf8')) as { mode: string; figures: Figure[]; problems: string[] };
+      const doc = JSON.parse(readFileSync(jsonFile, 'utf8')) as { mode: string; figures: Figure[]; problems: string[]; order: Order };
       expect(doc.mode).toBe('quick');
+      expectAlternating(doc.order);
       // A server crash or a failed phase is a broken bench (or server), whatever the speed.
       expect(doc.problems, run.out).toEqual([]);
       expect(run.code, run.out).toBe(0);
@@ -91,18 +105,26 @@ describe.skipIf(reason !== undefined)('npm run bench -- --pair --quick', () => {
         mode: string;
         figures: Figure[];
         problems: string[];
+        order: Order;
+        sockets: Record<string, { rcvbufMinBytes: number }>;
         details: { ladders: { server: string; steps: { pairLeases?: { primary: number; secondary: number } }[] }[] };
       };
       expect(doc.mode).toBe('pair-quick');
+      // One round, both pairs: which went first is the seed's choice, and said.
+      expect(doc.order.rounds.map((r) => [...r.order].sort())).toEqual([['kea', 'twin6']]);
+      expect(doc.order.rule).toContain(`seed ${doc.order.seed}`);
+      for (const s of ['twin6', 'kea']) expect(doc.sockets[s]?.rcvbufMinBytes, `${s}: receive buffer read`).toBeGreaterThan(0);
       expect(doc.problems, run.out).toEqual([]);
       expect(run.code, run.out).toBe(0);
       const f = doc.figures.find((x) => x.id === 'pair_rate_na');
       expect(f?.twin6, run.out).toBe(50);
       expect(f?.kea, run.out).toBe(50);
-      // Both pairs replicated: the partner holds what the serving side granted.
+      // Both pairs replicated: the partner holds what the serving side granted
+      // (both counted alike, from what each partner persisted once stopped).
       for (const l of doc.details.ladders) {
         const leases = l.steps[0]?.pairLeases;
         expect(leases, `${l.server}: lease counts`).toBeDefined();
+        expect(leases!.primary, `${l.server}: primary leases`).toBeGreaterThan(0);
         expect(leases!.secondary, `${l.server}: partner leases`).toBeGreaterThan(0);
       }
     } finally {

@@ -35,10 +35,10 @@ import {
 import type { Lease } from '../../src/engine/index.js';
 import type { FailoverStatus } from '../../src/failover/endpoint.js';
 import type { RaInterfaceStatus } from '../../src/net/ra.js';
+import { labRequired, skipUnlessRequired } from '../../src/lab/prereq.js';
 
-const REQUIRED = process.env['T6_LAB_REQUIRED'] === '1';
 const reason = await labUnavailableReason({ server: twin6Server(), clients: ['dhcpcd'] });
-if (reason && REQUIRED) throw new Error(`T6_LAB_REQUIRED=1 but the lab cannot run: ${reason}`);
+skipUnlessRequired(reason, labRequired(), 'the lab');
 if (reason) console.warn(`[cpe.test] skipping: ${reason}`);
 
 const PROTO = 62;

@@ -16,10 +16,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PartnerLink, type Channel } from '../../src/failover/link.js';
 import type { FailoverConfig } from '../../src/config/failover.js';
 import { encodePartnerFrame, FoMsgType } from '../../src/wire/failover/index.js';
+import { labRequired, skipUnlessRequired } from '../../src/lab/prereq.js';
 
-const REQUIRED = process.env['T6_LAB_REQUIRED'] === '1';
 const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
-if (!haveOpenssl && REQUIRED) throw new Error('T6_LAB_REQUIRED=1 but openssl is missing');
+skipUnlessRequired(haveOpenssl ? undefined : 'openssl is missing', labRequired(), 'the partner link test');
 if (!haveOpenssl) console.warn('[failover-link.test] skipping: openssl is not installed');
 
 const dir = mkdtempSync(join(tmpdir(), 't6-fo-tls-'));

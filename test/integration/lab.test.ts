@@ -13,8 +13,11 @@ import {
   inRange,
   isNetworkAddress,
   keaServer,
+  labRequired,
   labUnavailableReason,
   LAB_TOPOLOGY,
+  parseNameList,
+  skipUnlessRequired,
   startLab,
   twin6Server,
   within,
@@ -34,18 +37,17 @@ const ALL_SERVERS: readonly ServerCase[] = [
   { id: 'kea', spec: () => keaServer() },
   { id: 'twin6', spec: () => twin6Server() },
 ];
-const selected = (process.env['T6_LAB_SERVERS'] ?? 'kea').split(',').map((s) => s.trim());
+const REQUIRED = labRequired();
+const selected = parseNameList('T6_LAB_SERVERS', process.env['T6_LAB_SERVERS'], ALL_SERVERS.map((s) => s.id), ['kea']);
 const SERVERS = ALL_SERVERS.filter((s) => selected.includes(s.id));
 const CLIENTS: readonly ClientKind[] = ['dhclient', 'dhcpcd'];
-const REQUIRED = process.env['T6_LAB_REQUIRED'] === '1';
 const T = LAB_TOPOLOGY;
 const PD_POOL = `${T.pdPool.prefix}/${T.pdPool.prefixLength}`;
 
 const resolvConfAtStart = readFileSync('/etc/resolv.conf', 'utf8');
 
 async function skipReason(what: string, spec: ServerSpec, clients: readonly ClientKind[]): Promise<string | undefined> {
-  const reason = await labUnavailableReason({ server: spec, clients });
-  if (reason && REQUIRED) throw new Error(`T6_LAB_REQUIRED=1 but the lab cannot run: ${reason}`);
+  const reason = skipUnlessRequired(await labUnavailableReason({ server: spec, clients }), REQUIRED, `${what} (${spec.name})`);
   if (reason) console.warn(`[lab.test] skipping ${what} (${spec.name}): ${reason}`);
   return reason;
 }
@@ -207,7 +209,10 @@ for (const server of SERVERS) {
 
 // The fixture itself: point-to-point (no bridge) and complete cleanup.
 const fixtureServer = SERVERS[0];
-const fixtureReason = fixtureServer ? await skipReason('the fixture tests', fixtureServer.spec(), ['dhcpcd']) : 'no server selected';
+// T6_LAB_SERVERS= (empty) selects none: fine on a laptop, a failure where the lab is required.
+const fixtureReason = fixtureServer
+  ? await skipReason('the fixture tests', fixtureServer.spec(), ['dhcpcd'])
+  : skipUnlessRequired('T6_LAB_SERVERS selects no server', REQUIRED, 'the lab fixture');
 
 describe.skipIf(fixtureReason !== undefined)(`lab fixture${fixtureReason ? ` (skipped: ${fixtureReason})` : ''}`, () => {
   it('runs one client on a plain veth link and leaves nothing behind', async () => {

@@ -15,8 +15,8 @@ import { FleetLab, LAB_OPERATOR, labUnavailableReason, poll, startLab, type Lab,
 import { COMMANDS } from '../../src/mgmt/commands.js';
 import type { ResponseDoc, StateDoc } from '../../src/mgmt/documents.js';
 import { argsHash, newNonce, signCommand } from '../../src/mgmt/signature.js';
+import { labRequired, skipUnlessRequired } from '../../src/lab/prereq.js';
 
-const REQUIRED = process.env['T6_LAB_REQUIRED'] === '1';
 const WILL_DELAY_SEC = 5;
 const BACKOFF = { initialMs: 250, maxMs: 4000 };
 const OUTBOX = { maxMessages: 20, maxBytes: 16384 };
@@ -26,7 +26,7 @@ const fl = new FleetLab({
   mqtt: { willDelaySec: WILL_DELAY_SEC, telemetryIntervalSec: 1, reconnect: BACKOFF, outbox: OUTBOX },
 });
 const reason = await labUnavailableReason({ server: fl.serverSpec(), clients: ['dhcpcd'] });
-if (reason && REQUIRED) throw new Error(`T6_LAB_REQUIRED=1 but the MQTT lab cannot run: ${reason}`);
+skipUnlessRequired(reason, labRequired(), 'the MQTT lab');
 if (reason) console.warn(`[mqtt.test] skipping: ${reason}`);
 
 const PROBE = resolve('test/integration/mqtt-probe.mjs');

@@ -10,10 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { labUnavailableReason, startLab, twin6Server, run, type Lab, type ServerLease } from '../../src/lab/index.js';
 import { MALFORMED } from '../../src/lab/bad-packets.js';
 import type { HostileReport } from '../../src/lab/hostile-packets.js';
+import { labRequired, skipUnlessRequired } from '../../src/lab/prereq.js';
 
-const REQUIRED = process.env['T6_LAB_REQUIRED'] === '1';
 const reason = await labUnavailableReason({ server: twin6Server(), clients: ['dhclient', 'dhcpcd'] });
-if (reason && REQUIRED) throw new Error(`T6_LAB_REQUIRED=1 but the lab cannot run: ${reason}`);
+skipUnlessRequired(reason, labRequired(), 'the lab');
 if (reason) console.warn(`[twin6d.test] skipping: ${reason}`);
 
 const DIST = resolve('dist');
