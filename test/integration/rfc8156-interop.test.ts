@@ -14,12 +14,14 @@
 // Needs root, dhcpcd and python3; skips and says why without them (CI sets
 // T6_LAB_REQUIRED=1, which turns the skip into a failure).
 
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   LAB_TOPOLOGY,
   labUnavailableReason,
+  missingBinaries,
   PAIR_LINK,
   parseIPv6,
   poll,
@@ -39,12 +41,15 @@ import {
   type PeerBinding,
   type ServerLease,
 } from '../../src/lab/index.js';
+import { makePartnerPki } from '../../src/lab/pki.js';
 
 const REQUIRED = process.env['T6_LAB_REQUIRED'] === '1';
 const reason =
   (await labUnavailableReason({ server: twin6Server(), clients: ['dhcpcd'] })) ?? (python3() ? undefined : 'python3 is missing (the RFC 8156 test peer)');
 if (reason && REQUIRED) throw new Error(`T6_LAB_REQUIRED=1 but the lab cannot run: ${reason}`);
 if (reason) console.warn(`[rfc8156-interop.test] skipping: ${reason}`);
+const noOpenssl = (await missingBinaries(['openssl'])).length > 0;
+if (noOpenssl && REQUIRED) throw new Error('T6_LAB_REQUIRED=1 but openssl is missing (the TLS test\'s certificates)');
 
 /** The lab's LAN, with a small prefix pool (16 /56s) so that the peer's split of it stays readable. */
 const TOPOLOGY: LabTopology = { ...LAB_TOPOLOGY, pdPool: { prefix: '2001:db8:8000::', prefixLength: 52, delegatedLength: 56 } };
@@ -77,15 +82,22 @@ interface Interop {
 }
 
 /** A pair lab with twin6d in role `twin6` and the Python peer in the other role, both NORMAL-bound from a clean start. */
-async function withInterop(twin6: PairRole, opts: { clients?: readonly ClientSpec[] }, body: (x: Interop) => Promise<void>): Promise<void> {
-  await withPairLab(
-    { clients: opts.clients ?? [], startClients: false, servers: [twin6], topology: TOPOLOGY, failover: { both: { mcltSec: TWIN6_MCLT } } },
+async function withInterop(twin6: PairRole, opts: { clients?: readonly ClientSpec[]; tls?: boolean }, body: (x: Interop) => Promise<void>): Promise<void> {
+  // With tls: a CA made for the test, a certificate for each side (the lab's PKI, src/lab/pki.ts).
+  const pkiDir = opts.tls ? mkdtempSync(join(tmpdir(), 't6-interop-pki-')) : undefined;
+  const pki = pkiDir ? await makePartnerPki(pkiDir, ['twin6', 'peer']) : undefined;
+  const twin6Tls = pki && { tls: { caFile: pki.ca, certFile: pki.identity('twin6').cert, keyFile: pki.identity('twin6').key, peerName: 'peer' } };
+  const peerTls = pki ? ['--tls', '--ca', pki.ca, '--cert', pki.identity('peer').cert, '--key', pki.identity('peer').key, ...(twin6 === 'secondary' ? ['--tls-server-name', 'twin6'] : [])] : [];
+  try {
+    await withPairLab(
+    { clients: opts.clients ?? [], startClients: false, servers: [twin6], topology: TOPOLOGY, failover: { both: { mcltSec: TWIN6_MCLT }, [twin6]: { ...twin6Tls } } },
     async (lab) => {
       const peerRole = other(twin6);
       const stateFile = join(lab.dir, 'peer-state.json');
       let boots = 0;
-      const startPeer = (extraArgs: readonly string[] = []) =>
-        Rfc8156Peer.start(lab.server[peerRole], {
+      const peers: Rfc8156Peer[] = [];
+      const startPeer = async (extraArgs: readonly string[] = []) => {
+        const p = await Rfc8156Peer.start(lab.server[peerRole], {
           role: peerRole,
           name: `rfc8156-peer-${++boots}`,
           dir: lab.dir,
@@ -98,8 +110,11 @@ async function withInterop(twin6: PairRole, opts: { clients?: readonly ClientSpe
           delegable: [PD_POOL],
           delegatedLength: TOPOLOGY.pdPool.delegatedLength,
           stateFile,
-          extraArgs: ['--startup-time', '2', '--retry', '1', '--quiet-contact', ...extraArgs],
+          extraArgs: ['--startup-time', '2', '--retry', '1', '--quiet-contact', ...peerTls, ...extraArgs],
         });
+        peers.push(p);
+        return p;
+      };
       const x: Interop = {
         lab,
         twin6,
@@ -117,6 +132,8 @@ async function withInterop(twin6: PairRole, opts: { clients?: readonly ClientSpe
       };
       try {
         await body(x);
+        // Nothing twin6 sent was malformed or unexpected to the peer, in any of its runs.
+        expect(peers.flatMap((p) => p.events().filter((e) => e.event === 'error')), 'the peer\'s error events').toEqual([]);
       } catch (e) {
         if (e instanceof Error) e.message += `\n${x.diagnostics()}`;
         throw e;
@@ -124,7 +141,10 @@ async function withInterop(twin6: PairRole, opts: { clients?: readonly ClientSpe
         await x.peer.stop();
       }
     },
-  );
+    );
+  } finally {
+    if (pkiDir) rmSync(pkiDir, { recursive: true, force: true });
+  }
 }
 
 /** Both sides in NORMAL, each seeing the other in NORMAL. */
@@ -226,10 +246,21 @@ describe.skipIf(reason !== undefined)('twin6d against the independent RFC 8156 p
             const rejected = x.peer.events().filter((e) => e.event === 'bndupd' && (e['results'] as { accepted: boolean }[]).some((r) => !r.accepted));
             expect(rejected, 'BNDUPDs from twin6 the peer rejected').toEqual([]);
           }
-          expect(x.peer.events().filter((e) => e.event === 'error')).toEqual([]);
         });
         done();
       }, 120_000);
+
+      it.skipIf(noOpenssl)('over TLS (§10, RFC 7653 §8.2): STARTTLS, mutual certificate authentication, both reach NORMAL and replicate a lease', async () => {
+        const done = timed(`twin6 ${twin6}: TLS`);
+        await withInterop(twin6, { tls: true }, async (x) => {
+          await bothNormal(x);
+          expect((await twin6FailoverStatus(x.stateDir)).secure).toBe(true);
+          expect(x.peer.events().find((e) => e.event === 'established')?.['tls']).toBe(true);
+          const na = await peerGrant(x, 1);
+          await twin6Holds(x, na.resource, na.duid);
+        });
+        done();
+      }, 90_000);
 
       if (twin6 === 'secondary') {
         it('prefix hand-off (§4.2.2): twin6 secondary asks with POOLREQ, accepts the FREE-BACKUP prefixes the peer sends, and delegates from them when cut off from the primary', async () => {
