@@ -1,8 +1,9 @@
 // twin6d against an independent RFC 8156 partner: test/peer/rfc8156_peer.py,
 // written in Python from the RFC text alone, driven by src/lab/rfc8156-peer.ts.
 // twin6d runs in one side of the pair lab (src/lab/pair.ts), the peer in the
-// other side's namespace, on the same partner link (plain TCP: `insecure`).
-// Both roles: the peer as primary with twin6d as secondary, and the reverse.
+// other side's namespace, on the same partner link (plain TCP: `insecure`,
+// except for one test over TLS with the lab's PKI). Both roles: the peer as
+// primary with twin6d as secondary, and the reverse.
 //
 // The pair reaches NORMAL; leases granted on either side reach the other;
 // delegable prefixes are handed to the secondary (§4.2.2); and the peer drives
@@ -11,7 +12,7 @@
 // RECOVER-WAIT, RECOVER-DONE), and the peer restarted with and without its
 // stable storage. twin6d's states are read from its log, in order.
 //
-// Needs root, dhcpcd and python3; skips and says why without them (CI sets
+// Needs root, dhcpcd, python3 and openssl; skips and says why without them (CI sets
 // T6_LAB_REQUIRED=1, which turns the skip into a failure).
 
 import { mkdtempSync, rmSync } from 'node:fs';
