@@ -11,3 +11,4 @@ export * from './proc.js';
 export * from './server.js';
 export * from './topology.js';
 export * from './pair.js';
+export * from './rfc8156-peer.js';

@@ -40,6 +40,12 @@ export interface PairOptions {
   readonly failover?: Partial<Record<PairRole, Record<string, unknown>>> & { both?: Record<string, unknown> };
   /** Whether the clients start right away. */
   readonly startClients?: boolean;
+  /**
+   * Which twin6d sides start right away (default both). A side left out can be
+   * started later with `start`, or its namespace used for another partner
+   * (the RFC 8156 test peer, src/lab/rfc8156-peer.ts).
+   */
+  readonly servers?: readonly PairRole[];
   readonly topology?: LabTopology;
   /** twin6d's log level (the lab's default is debug: every packet). */
   readonly logLevel?: string;
@@ -241,8 +247,7 @@ export async function startPairLab(opts: PairOptions): Promise<PairLab> {
       },
       close,
     };
-    await lab.start('primary');
-    await lab.start('secondary');
+    for (const role of opts.servers ?? (['primary', 'secondary'] as const)) await lab.start(role);
     if (opts.startClients ?? true) for (const c of clients) await c.start();
     return lab;
   } catch (e) {

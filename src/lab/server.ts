@@ -6,6 +6,7 @@
 import { join, resolve } from 'node:path';
 import { callControl, CONTROL_SOCKET_NAME } from '../daemon/control.js';
 import { writeFileSync, mkdirSync } from 'node:fs';
+import type { FailoverStatus } from '../failover/endpoint.js';
 import type { Namespace } from './netns.js';
 import { labEnv, LabProcess, poll, tail } from './proc.js';
 import type { LabTopology } from './topology.js';
@@ -232,4 +233,56 @@ export async function twin6Leases(stateDir: string): Promise<ServerLease[]> {
     offset += page.leases.length;
     if (page.leases.length === 0 || offset >= page.total) return out;
   }
+}
+
+/** twin6d's RFC 8156 state, from its control socket (what `twin6ctl failover --json` prints). */
+export async function twin6FailoverStatus(stateDir: string): Promise<FailoverStatus> {
+  const answer = await callControl(join(stateDir, CONTROL_SOCKET_NAME), { cmd: 'failover.status' });
+  if (!answer.ok) throw new Error(`twin6d failover.status: ${answer.error}`);
+  return answer.result as FailoverStatus;
+}
+
+/** Polls twin6d until it is in `state` (and its partner in `partner`, when given). */
+export async function waitTwin6State(stateDir: string, state: string, opts: { partner?: string; timeoutMs?: number; detail?: () => string } = {}): Promise<FailoverStatus> {
+  let last: FailoverStatus | string | undefined;
+  return poll(
+    async () => {
+      const s = await twin6FailoverStatus(stateDir).catch((e: Error) => e.message);
+      last = s;
+      return typeof s !== 'string' && s.state === state && (opts.partner === undefined || s.partnerState === opts.partner) ? s : undefined;
+    },
+    {
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      intervalMs: 250,
+      what: `twin6d in ${state}${opts.partner ? ` with partner ${opts.partner}` : ''}`,
+      detail: () => `last: ${JSON.stringify(last)}${opts.detail ? `\n${opts.detail()}` : ''}`,
+    },
+  );
+}
+
+export interface Twin6Transition {
+  readonly from: string | null;
+  readonly to: string;
+  readonly partner: string | null;
+  readonly cause: string;
+}
+
+/** The failover state transitions twin6d logged ("failover state transition"), in order. */
+export function twin6Transitions(log: string): Twin6Transition[] {
+  const out: Twin6Transition[] = [];
+  for (const line of log.split('\n')) {
+    if (!line.includes('"msg":"failover state transition"')) continue;
+    try {
+      const o = JSON.parse(line) as Twin6Transition;
+      out.push({ from: o.from ?? null, to: o.to, partner: o.partner ?? null, cause: o.cause });
+    } catch {
+      /* a torn line at the end of the file */
+    }
+  }
+  return out;
+}
+
+/** Log lines at pino's error (50) or fatal (60) level. */
+export function twin6Errors(log: string): string[] {
+  return log.split('\n').filter((l) => /"level":(50|60)[,}]/.test(l));
 }
