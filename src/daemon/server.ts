@@ -8,7 +8,7 @@ import { decodeMessage, encodeMessage, unwrapRelay, wrapRelayReply } from '../wi
 import { msgTypeName } from '../wire/constants.js';
 import type { ClientServerMessage } from '../wire/types.js';
 import type { Engine, FailoverPolicy, LeaseChange } from '../engine/index.js';
-import { StoreError, type LeaseStore } from '../store/index.js';
+import { isStoreBusy, type LeaseStore } from '../store/index.js';
 import type { Datagram } from '../net/dhcp-socket.js';
 import type { Counters } from './counters.js';
 
@@ -79,7 +79,7 @@ export class PacketPath {
         await this.deps.commit(decision.changes);
       } catch (e) {
         // Too much waiting for the disk: shed this request (the client retransmits), the store is fine.
-        if (e instanceof StoreError && e.code === 'busy') return this.dropped(d, 'store-busy', msgTypeName(client.type));
+        if (isStoreBusy(e)) return this.dropped(d, 'store-busy', msgTypeName(client.type));
         counters.add('drop.commit-failed');
         this.deps.onStoreFailure(e);
         return;

@@ -33,7 +33,8 @@ import type { Effect, TimerName } from './effects.js';
 import { leadsLink, serviceLevel } from './responsiveness.js';
 import { failoverPolicy, type ServiceLevel } from './policy.js';
 import { allPdPools } from './ownership.js';
-import { Replication } from './replication.js';
+import { Replication, STORE_BUSY_RETRY_MS } from './replication.js';
+import { writeWhenStoreHasRoom } from '../store/index.js';
 import { UnservedDetector, type Waiting } from './unserved.js';
 import { duidToHex } from '../wire/duid.js';
 import type { LeaseChange } from '../engine/index.js';
@@ -153,6 +154,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       canSend: () => this.mayStream(),
       window: () => this.partner?.maxUnackedBndupd ?? 0,
       strict: () => this.record.state === 'POTENTIAL-CONFLICT' || this.record.state === 'RESOLUTION-INTERRUPTED',
+      wait: (ms) => this.pause(ms),
     });
   }
 
@@ -253,7 +255,13 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       switch (e.kind) {
         case 'persist':
           try {
-            await this.daemon.store.putMeta(RECORD_META, encodeEndpointRecord(storedPart(this.record)));
+            // A store behind its disk is waited for, with everything after the persist (§6.3: STATE
+            // only once it is on stable storage); meanwhile later triggers queue behind this one.
+            await writeWhenStoreHasRoom(
+              () => this.daemon.store.putMeta(RECORD_META, encodeEndpointRecord(storedPart(this.record))),
+              () => this.pause(STORE_BUSY_RETRY_MS),
+              () => this.daemon.counters.add('deferred.store-busy.failover-state'),
+            );
           } catch (e) {
             // The state could not be made durable, so nothing after it may be sent (§8.1): and a
             // store that failed once is failed for good — the daemon must stop and be restarted.
@@ -316,6 +324,10 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       }
     }
     this.replication.pump();
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => this.scheduler.set(resolve, ms));
   }
 
   // ---- the link --------------------------------------------------------
