@@ -417,7 +417,6 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
         return this.onConnectReply(pdu.content);
       case FoMsgType.STATE: {
         const name = serverStateRfcName(pdu.content.serverState);
-        // A received 7 (SHUTDOWN in the draft's table) is read as RECOVER-WAIT's neighbour: see wire/failover/constants.ts.
         if (!name || !isEndpointStateName(name)) return channel.close(`STATE with unknown server state ${pdu.content.serverState}`);
         void this.trigger({
           kind: 'partner-state',

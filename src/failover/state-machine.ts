@@ -48,7 +48,6 @@ export type Trigger =
   | { readonly kind: 'bndreply-stall' }
   /** force: the caller (an operator who said "--force") allows it in states the RFC does not list. */
   | { readonly kind: 'operator-partner-down'; readonly force?: boolean }
-  | { readonly kind: 'operator-shutdown' }
   | { readonly kind: 'startup-timer-expired' }
   | { readonly kind: 'auto-partner-down-expired' }
   | { readonly kind: 'recover-wait-expired' }
@@ -87,8 +86,8 @@ export function startup(stored: StoredEndpoint | undefined, ctx: StepContext): S
   }
   // Step 1: last recorded state, or RECOVER when there is none.
   let recorded: EndpointStateName = base?.state ?? 'RECOVER';
-  if (recorded === 'STARTUP' || recorded === 'SHUTDOWN') recorded = base?.previousState ?? 'RECOVER';
-  if (recorded === 'STARTUP' || recorded === 'SHUTDOWN') recorded = 'RECOVER';
+  if (recorded === 'STARTUP') recorded = base?.previousState ?? 'RECOVER';
+  if (recorded === 'STARTUP') recorded = 'RECOVER';
   // Step 2: a comms-OK state is replaced by its comms-failed successor.
   const previous = COMMS_FAILED_SUCCESSOR[recorded] ?? recorded;
   const record: EndpointRecord = {
@@ -403,8 +402,7 @@ function enter(seen: EndpointRecord, r0: EndpointRecord, final: EndpointStateNam
   const base: EndpointRecord = {
     ...seen,
     state: final,
-    // SHUTDOWN during STARTUP keeps PREVIOUS-STATE for the next boot.
-    previousState: r0.state === 'STARTUP' && final === 'SHUTDOWN' ? r0.previousState : r0.state,
+    previousState: r0.state,
     stateStartSec: partnerDownSinceSec ?? now,
     partnerDownSinceSec,
     lastOperatingSec: served ? now : seen.lastOperatingSec,

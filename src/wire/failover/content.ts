@@ -5,7 +5,7 @@
 // there. Policy (is this version supported? is the MCLT ours?) is not the
 // codec's: it decodes any value and leaves the verdict to the connection.
 
-import { ServerState, serverStateToWire, type ServerStateValue } from './constants.js';
+import { ServerState, type ServerStateValue } from './constants.js';
 import { foFail } from './errors.js';
 import {
   at,
@@ -51,7 +51,6 @@ export interface ConnectReplyContent {
 
 /** §6.3. Times are absolute, Unix seconds. */
 export interface StateContent {
-  /** RECOVER_WAIT is sent as RECOVER (see ServerState); a received STATE never yields RECOVER_WAIT. */
   readonly serverState: ServerStateValue;
   readonly serverFlags: ServerFlags;
   readonly startTimeOfStateSec: number;
@@ -144,7 +143,7 @@ export const stateCodec: ContentCodec<StateContent> = {
       programmerError('STATE carries F_PARTNER_DOWN_TIME exactly when in PARTNER-DOWN (§6.3)');
     }
     const out = [
-      foOption('F_SERVER_STATE', serverStateToWire(s.serverState)),
+      foOption('F_SERVER_STATE', s.serverState),
       foOption('F_SERVER_FLAGS', s.serverFlags),
       foOption('F_START_TIME_OF_STATE', s.startTimeOfStateSec),
     ];
