@@ -141,17 +141,22 @@ export function step(r: EndpointRecord, t: Trigger, ctx: StepContext): StepResul
   return apply(r, seen, plan, t, ctx, forced);
 }
 
-/** The STATE message for the current record (§6.3, §8.3.1). */
+/**
+ * The STATE message for the current record (§6.3, §8.3.1). In STARTUP it
+ * reports PREVIOUS-STATE; when that is PARTNER-DOWN, with the time we went
+ * there as both start time and partner-down time, so the partner's §8.3.2
+ * step 5 compares its last operation with that, not with our boot.
+ */
 export function stateMessage(r: StoredEndpoint): StateMessage {
   const inStartup = r.state === 'STARTUP';
+  const state = inStartup ? r.previousState ?? 'RECOVER' : r.state;
+  const downSinceSec = state === 'PARTNER-DOWN' ? r.partnerDownSinceSec : null;
   const message: StateMessage = {
-    state: inStartup ? r.previousState ?? 'RECOVER' : r.state,
+    state,
     flags: { startup: inStartup, communicated: r.communicated, ackStartup: r.partnerFlags.startup },
-    startTimeOfStateSec: r.stateStartSec,
+    startTimeOfStateSec: inStartup ? downSinceSec ?? r.stateStartSec : r.stateStartSec,
   };
-  return r.state === 'PARTNER-DOWN' && r.partnerDownSinceSec !== null
-    ? { ...message, partnerDownTimeSec: r.partnerDownSinceSec }
-    : message;
+  return downSinceSec !== null ? { ...message, partnerDownTimeSec: downSinceSec } : message;
 }
 
 /**
@@ -317,7 +322,9 @@ function startupTimeoutState(r: EndpointRecord, ctx: StepContext): EndpointState
  */
 function startupCurrentState(r: EndpointRecord, t: Trigger): EndpointStateName {
   const previous = r.previousState ?? 'RECOVER';
-  if (t.kind !== 'partner-state' || t.flags.startup || t.state !== 'PARTNER-DOWN') return previous;
+  // A partner in STARTUP whose PREVIOUS-STATE is PARTNER-DOWN counts as in PARTNER-DOWN: it
+  // goes back there and, as §8.4.2 has it, ignores our STARTUP STATE until we have chosen.
+  if (t.kind !== 'partner-state' || t.state !== 'PARTNER-DOWN') return previous;
   const partnerDownSec = Math.min(t.startTimeSec, t.partnerDownTimeSec ?? t.startTimeSec);
   if (r.lastOperatingSec === null) return 'RECOVER';
   return partnerDownSec > r.lastOperatingSec + OPERATING_TICK_MAX_SEC + SKEW_TOLERANCE_SEC ? 'RECOVER' : 'POTENTIAL-CONFLICT';

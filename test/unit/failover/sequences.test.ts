@@ -208,6 +208,38 @@ describe('PARTNER-DOWN and STARTUP flags (§8.4.2)', () => {
   });
 });
 
+describe('a site power cycle with the secondary in PARTNER-DOWN: both restart together (§6.3, §8.3, Figure 7)', () => {
+  /** The primary died at T − 6000 in NORMAL; the secondary went to PARTNER-DOWN at T − 5000 and served until the cut. */
+  function powerCycled(primaryLastOperatingSec: number): Pair {
+    const primary = storedPart(settled('primary', 'NORMAL', { lastOperatingSec: primaryLastOperatingSec }));
+    const secondary = storedPart(settled('secondary', 'PARTNER-DOWN', { stateStartSec: T - 5000, partnerDownSinceSec: T - 5000, lastOperatingSec: T - 10 }));
+    const pair = Pair.booted(T, { primary, secondary });
+    pair.wire = true;
+    pair.nowSec = T + 5;
+    pair.connect();
+    return pair;
+  }
+  const path = (pair: Pair, side: 'primary' | 'secondary') =>
+    pair.log.flatMap((l) => (l.side === side && l.effect.kind === 'log-transition' ? [l.effect.to] : []));
+
+  it('the STATEs sent in STARTUP cross the wire; the primary recovers, the pair ends in NORMAL', () => {
+    const pair = powerCycled(T - 6000);
+    const sentInStartup = pair.log.find((l) => l.side === 'secondary' && l.effect.kind === 'send-state');
+    expect(sentInStartup?.effect).toMatchObject({ message: { state: 'PARTNER-DOWN', flags: { startup: true }, startTimeOfStateSec: T - 5000, partnerDownTimeSec: T - 5000 } });
+    expect(path(pair, 'primary')).toEqual(['RECOVER', 'RECOVER-WAIT', 'RECOVER-DONE', 'NORMAL']);
+    expect(path(pair, 'secondary')).toEqual(['PARTNER-DOWN', 'NORMAL']);
+    expect(pair.effectsOf('primary')).toContain('send-updreq');
+    expect(pair.states()).toEqual(['NORMAL', 'NORMAL']);
+  });
+
+  it('a primary that operated after the secondary went to PARTNER-DOWN resolves conflicts instead (§8.3.2 step 5)', () => {
+    const pair = powerCycled(T - 100);
+    expect(path(pair, 'primary')[0]).toBe('POTENTIAL-CONFLICT');
+    expect(path(pair, 'secondary')).toContain('POTENTIAL-CONFLICT');
+    expect(pair.states()).toEqual(['NORMAL', 'NORMAL']);
+  });
+});
+
 describe('a partner in RECOVER-WAIT, sent as §5.5.16 codes it (7)', () => {
   /** A STATE as another implementation sends it: server-state 7, COMMUNICATED, as the endpoint reads it. */
   function received(): Trigger {

@@ -146,9 +146,10 @@ describe('STARTUP: step 5, communications OK', () => {
     expect(kinds(out.effects)).toContain('send-updreqall'); // lost storage, partner has COMMUNICATED (§8.5.2)
   });
 
-  it('a partner that is itself in STARTUP (PREVIOUS-STATE PARTNER-DOWN) does not trigger the exception', () => {
-    const out = step(boot({ lastOperatingSec: T - 100 }), partnerState('PARTNER-DOWN', T - 500, { startup: true }), ctxOf('primary', T + 2));
-    expect(out.record.state).toBe('COMMUNICATIONS-INTERRUPTED'); // PREVIOUS-STATE; wait for its real state
+  it('a partner itself in STARTUP with PREVIOUS-STATE PARTNER-DOWN counts as in PARTNER-DOWN (it goes back there, §8.4.2)', () => {
+    const restarting = partnerState('PARTNER-DOWN', T - 500, { startup: true });
+    expect(step(boot({ lastOperatingSec: T - 100 }), restarting, ctxOf('primary', T + 2)).record.state).toBe('POTENTIAL-CONFLICT');
+    expect(step(boot({ lastOperatingSec: T - 1000 }), restarting, ctxOf('primary', T + 2)).record.state).toBe('RECOVER');
   });
 
   it('comms OK after the timer already fired is an ordinary comms-OK transition', () => {

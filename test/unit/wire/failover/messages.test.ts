@@ -61,6 +61,15 @@ describe('round trip of every message type', () => {
     expect(r.ok && r.pdu.type === FoMsgType.STATE && serverStateRfcName(r.pdu.content.serverState)).toBe('RECOVER-WAIT');
   });
 
+  it('a STATE in STARTUP reporting PARTNER-DOWN (§8.3.1) is sent and read with or without F_PARTNER_DOWN_TIME', () => {
+    const serverFlags = { communicated: true, startup: true, ackStartup: false };
+    for (const down of [{ partnerDownTimeSec: NOW - 600 }, {}]) {
+      const content = { serverState: ServerState.PARTNER_DOWN, serverFlags, startTimeOfStateSec: NOW - 600, ...down };
+      const r = decodePartnerFrame(encodePartnerFrame({ type: FoMsgType.STATE, transactionId: 3, sentTimeSec: NOW, content }).subarray(2), NOW);
+      expect(r.ok && r.pdu.content).toEqual(content);
+    }
+  });
+
   it('state names in the RFC spelling map to the values and back', () => {
     const names = ['STARTUP', 'NORMAL', 'COMMUNICATIONS-INTERRUPTED', 'PARTNER-DOWN', 'POTENTIAL-CONFLICT', 'RECOVER', 'RECOVER-WAIT', 'RECOVER-DONE', 'RESOLUTION-INTERRUPTED', 'CONFLICT-DONE'];
     for (const name of names) {
