@@ -19,6 +19,7 @@ import {
   SKEW_TOLERANCE_SEC,
   serverStateFromRfcName,
   serverStateRfcName,
+  type BindingReply,
   type ConnectParams,
   type ServerStateValue,
 } from '../wire/failover/index.js';
@@ -200,6 +201,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     daemon.on('leases-committed', (changes, origin) => this.replication.committed(changes, origin));
     this.link.on('up', (channel) => this.onUp(channel));
     this.link.on('pdu', (pdu, channel) => this.onPdu(pdu, channel));
+    this.link.on('unusable-update', (xid, reply, reason, channel) => this.onUnusableUpdate(xid, reply, reason, channel));
     this.link.on('down', (reason) => this.onDown(reason));
     this.link.on('refused', () => daemon.counters.add('failover.connections.refused'));
     // The names the MQTT uplink and twin6ctl share (src/mgmt/handlers.ts holds the standalone answers).
@@ -453,6 +455,17 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       case FoMsgType.POOLRESP:
         return;
     }
+  }
+
+  /** §7.5.3, §7.6: a BNDUPD we could not read is still answered, so the partner's window drains and the connection stays. */
+  private onUnusableUpdate(xid: number, reply: BindingReply, reason: string, channel: Channel): void {
+    if (channel !== this.channel) return;
+    this.armReceive();
+    this.lastContactSec = this.daemon.clock.nowSec();
+    if (this.partner === undefined) return channel.close('BNDUPD before CONNECT/CONNECTREPLY');
+    this.daemon.counters.add('failover.bndupd.unusable');
+    this.log.warn({ xid, reason }, 'binding update unusable: answered with MissingBindingInformation');
+    this.send({ type: FoMsgType.BNDREPLY, transactionId: xid, sentTimeSec: this.daemon.clock.nowSec(), content: reply });
   }
 
   private connectReply(xid: number, status?: { code: number; message: string }): void {
