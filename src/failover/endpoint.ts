@@ -151,7 +151,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     this.lanUp = io.lanUp ?? anyInterfaceUp;
     this.replication = new Replication(daemon, config, this.log, {
       send: (pdu) => this.send(pdu),
-      nextXid: () => this.link.nextXid(),
+      nextXid: () => this.nextXid(),
       canSend: () => this.mayStream(),
       window: () => this.partner?.maxUnackedBndupd ?? 0,
       strict: () => this.record.state === 'POTENTIAL-CONFLICT' || this.record.state === 'RESOLUTION-INTERRUPTED',
@@ -295,7 +295,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
           const m = e.message;
           this.send({
             type: FoMsgType.STATE,
-            transactionId: this.link.nextXid(),
+            transactionId: this.nextXid(),
             sentTimeSec: this.daemon.clock.nowSec(),
             content: {
               serverState: serverStateFromRfcName(m.state) as ServerStateValue,
@@ -308,7 +308,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
         }
         case 'send-updreq':
         case 'send-updreqall': {
-          const xid = this.link.nextXid();
+          const xid = this.nextXid();
           this.requests.set(xid, e.seq);
           this.send({ type: e.kind === 'send-updreq' ? FoMsgType.UPDREQ : FoMsgType.UPDREQALL, transactionId: xid, sentTimeSec: this.daemon.clock.nowSec(), content: {} });
           break;
@@ -318,7 +318,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
           break;
         case 'send-poolreq':
           // §4.2.2: the secondary asks for its share; ours is a fixed configured proportion, so the answer changes nothing.
-          this.send({ type: FoMsgType.POOLREQ, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: {} });
+          this.send({ type: FoMsgType.POOLREQ, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: {} });
           break;
         case 'drop-connection':
           this.channel?.close(e.reason);
@@ -326,6 +326,18 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       }
     }
     this.replication.pump();
+  }
+
+  /**
+   * §5.4: unique among our messages still outstanding. The link's counter
+   * wraps at 2^24, and an UPDREQ/UPDREQALL may wait long for its UPDDONE (as
+   * may a BNDUPD for its BNDREPLY): their ids are skipped until answered.
+   */
+  private nextXid(): number {
+    for (;;) {
+      const xid = this.link.nextXid();
+      if (!this.requests.has(xid) && !this.replication.awaitsReply(xid)) return xid;
+    }
   }
 
   private pause(ms: number): Promise<void> {
@@ -357,7 +369,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     this.partner = undefined;
     this.armReceive();
     if (this.config.role === 'primary') {
-      this.send({ type: FoMsgType.CONNECT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: this.ourParams() });
+      this.send({ type: FoMsgType.CONNECT, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: this.ourParams() });
     }
   }
 
@@ -384,7 +396,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     const everyMs = Math.max(250, (partnerKeepaliveSec * 1000) / 4);
     this.contactTimer = this.scheduler.repeat(() => {
       if (this.scheduler.nowMs() - this.lastSentMs >= everyMs * 0.9) {
-        this.send({ type: FoMsgType.CONTACT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: {} });
+        this.send({ type: FoMsgType.CONTACT, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: {} });
       }
     }, everyMs);
   }
@@ -505,7 +517,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     }
     const p = c.params;
     if (!p || p.mcltSec !== this.mcltSec || p.protocolVersion.major !== PROTOCOL_VERSION.major) {
-      this.send({ type: FoMsgType.DISCONNECT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ConfigurationConflict, message: 'CONNECTREPLY does not match our CONNECT' } } });
+      this.send({ type: FoMsgType.DISCONNECT, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ConfigurationConflict, message: 'CONNECTREPLY does not match our CONNECT' } } });
       return this.channel?.close('CONNECTREPLY with another MCLT or protocol version');
     }
     this.partner = p;
@@ -674,7 +686,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       if (this.maintenanceMode !== 'handing-over') return { ...this.status(), maintenance: false }; // left meanwhile
       this.log.warn({ unackedUpdates: unacked }, 'maintenance: handing the clients to the partner');
       if (this.channel && this.partner) {
-        this.send({ type: FoMsgType.DISCONNECT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'maintenance: partner takes over' } } });
+        this.send({ type: FoMsgType.DISCONNECT, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'maintenance: partner takes over' } } });
       }
       this.maintenanceMode = 'on';
       this.setHold('maintenance', true);
@@ -713,7 +725,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     for (const t of this.unservedTimers) this.scheduler.clear(t);
     for (const t of this.timers.values()) this.scheduler.clear(t);
     if (this.channel && this.partner) {
-      this.send({ type: FoMsgType.DISCONNECT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'shutting down' } } });
+      this.send({ type: FoMsgType.DISCONNECT, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'shutting down' } } });
     }
     await this.chain;
     await this.link.stop();

@@ -99,6 +99,11 @@ export class Replication {
     return n;
   }
 
+  /** Whether a BNDUPD of ours with this transaction-id waits for its BNDREPLY. */
+  awaitsReply(xid: number): boolean {
+    return this.inflight.has(xid);
+  }
+
   inFlightCount(): number {
     return this.inflight.size;
   }

@@ -9,7 +9,7 @@ import { FailoverEndpoint } from '../../../src/failover/endpoint.js';
 import { Replication } from '../../../src/failover/replication.js';
 import { DIAL_GAP_SEC_MAX, type Channel, type FailoverPdu } from '../../../src/failover/link.js';
 import type { Lease } from '../../../src/engine/index.js';
-import { FoMsgType, FoStatusCode, PROTOCOL_VERSION } from '../../../src/wire/failover/index.js';
+import { FoMsgType, FoStatusCode, PROTOCOL_VERSION, ServerState } from '../../../src/wire/failover/index.js';
 import { NodeTimers, VirtualTime } from '../../../src/sim/time.js';
 
 const host = runtimeHost;
@@ -123,5 +123,41 @@ describe('STARTUP of a secondary (RFC 8156 §8.3.2)', () => {
     expect(e.status().state).toBe('STARTUP');
     await runTo(DIAL_GAP_SEC_MAX + 3);
     expect(e.status().state).not.toBe('STARTUP');
+  });
+});
+
+describe('transaction ids (RFC 8156 §5.4)', () => {
+  /** A link whose counter wraps after four ids, as the real one does after 2^24. */
+  class WrappingLink extends FakeLink {
+    private n = 0;
+    override nextXid(): number {
+      return (this.n++ % 4) + 1;
+    }
+  }
+
+  it('an outstanding UPDREQ/UPDREQALL id is not reused before its UPDDONE, however often the counter wraps', async () => {
+    const clock = { now: NOW };
+    const { h, time, timers } = await host('primary', clock);
+    const link = new WrappingLink();
+    const e = await FailoverEndpoint.start(h, h.config.failover!, { link: () => link, lanUp: () => true, timers });
+    const ch = channel();
+    link.emit('up', ch.c);
+    const connect = ch.sent.find((p) => p.type === FoMsgType.CONNECT)!;
+    const params = { protocolVersion: PROTOCOL_VERSION, mcltSec: 60, keepaliveSec: 4, maxUnackedBndupd: 10, relationshipName: 'twin6', connectFlags: { fixedPdLength: true } };
+    link.emit('pdu', { type: FoMsgType.CONNECTREPLY, transactionId: connect.transactionId, sentTimeSec: NOW, content: { params } }, ch.c);
+    const down = { serverState: ServerState.PARTNER_DOWN, serverFlags: { communicated: true, startup: false, ackStartup: false }, startTimeOfStateSec: NOW - 100, partnerDownTimeSec: NOW - 100 };
+    link.emit('pdu', { type: FoMsgType.STATE, transactionId: 9, sentTimeSec: NOW, content: down }, ch.c);
+    await new Promise((r) => setImmediate(r));
+    const request = ch.sent.find((p) => p.type === FoMsgType.UPDREQ || p.type === FoMsgType.UPDREQALL)!;
+    expect(request).toBeDefined();
+    const before = ch.sent.length;
+    // CONTACTs every second (a quarter of the partner's keepalive) while the UPDDONE is awaited.
+    for (let ev = time.next(10_000); ev; ev = time.next(10_000)) ev.fn();
+    const later = ch.sent.slice(before);
+    expect(later.length).toBeGreaterThanOrEqual(8);
+    expect(later.map((p) => p.transactionId)).not.toContain(request.transactionId);
+    link.emit('pdu', { type: FoMsgType.UPDDONE, transactionId: request.transactionId, sentTimeSec: NOW, content: {} }, ch.c);
+    await new Promise((r) => setImmediate(r));
+    expect(e.status().state).not.toBe('RECOVER');
   });
 });
