@@ -4,7 +4,7 @@
 // loop, so the simulation checks the product's reclaim, not a copy of it.
 
 import type { Engine, FailoverPolicy, LeaseChange } from '../engine/index.js';
-import type { LeaseStore } from '../store/index.js';
+import { isStoreBusy, type LeaseStore } from '../store/index.js';
 import type { Counters } from './counters.js';
 import type { DaemonClock } from './daemon.js';
 
@@ -33,7 +33,11 @@ export function reclaimer(host: ReclaimHost, stopping: () => boolean): () => voi
     host
       .commit(changes)
       .then(() => host.counters.add('leases.reclaimed', changes.length))
-      .catch((e: unknown) => host.storeFailed(e))
+      .catch((e: unknown) => {
+        // A disk that is behind has failed nothing: the next tick finds the same leases again.
+        if (isStoreBusy(e)) host.counters.add('deferred.store-busy.reclaim');
+        else host.storeFailed(e);
+      })
       .finally(() => (busy = false));
   };
 }

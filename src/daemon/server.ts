@@ -8,7 +8,7 @@ import { decodeMessage, encodeMessage, unwrapRelay, wrapRelayReply } from '../wi
 import { msgTypeName } from '../wire/constants.js';
 import type { ClientServerMessage } from '../wire/types.js';
 import type { Engine, FailoverPolicy, LeaseChange } from '../engine/index.js';
-import { StoreError, type LeaseStore } from '../store/index.js';
+import { isStoreBusy, isStoreRejected, type LeaseStore } from '../store/index.js';
 import type { Datagram } from '../net/dhcp-socket.js';
 import type { Counters } from './counters.js';
 import { levelFor, sheds, type ShedLevel } from './load-shed.js';
@@ -103,10 +103,10 @@ export class PacketPath {
         await this.deps.commit(decision.changes);
       } catch (e) {
         // Too much waiting for the disk: shed this request (the client retransmits), the store is fine.
-        if (e instanceof StoreError && e.code === 'busy') return this.dropped(d, 'store-busy', msgTypeName(client.type));
+        if (isStoreBusy(e)) return this.dropped(d, 'store-busy', msgTypeName(client.type));
         // A change the record format cannot hold was refused before anything was written: a bug
         // on this side, but no reason to stop serving everyone else.
-        if (e instanceof StoreError && e.code === 'rejected') {
+        if (isStoreRejected(e)) {
           log.error({ err: e, type: msgTypeName(client.type) }, 'lease change refused by the store; request dropped');
           return this.dropped(d, 'store-rejected', msgTypeName(client.type));
         }

@@ -11,7 +11,7 @@ export interface StateMessage {
   readonly state: EndpointStateName;
   readonly flags: ServerFlags;
   readonly startTimeOfStateSec: number;
-  /** Only while in PARTNER-DOWN (§6.3). */
+  /** In PARTNER-DOWN (§6.3), and in STARTUP when PREVIOUS-STATE is PARTNER-DOWN. */
   readonly partnerDownTimeSec?: number;
 }
 

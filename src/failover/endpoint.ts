@@ -19,6 +19,7 @@ import {
   SKEW_TOLERANCE_SEC,
   serverStateFromRfcName,
   serverStateRfcName,
+  type BindingReply,
   type ConnectParams,
   type ServerStateValue,
 } from '../wire/failover/index.js';
@@ -33,7 +34,8 @@ import type { Effect, TimerName } from './effects.js';
 import { leadsLink, serviceLevel } from './responsiveness.js';
 import { failoverPolicy, type ServiceLevel } from './policy.js';
 import { allPdPools } from './ownership.js';
-import { Replication } from './replication.js';
+import { Replication, STORE_BUSY_RETRY_MS } from './replication.js';
+import { writeWhenStoreHasRoom } from '../store/index.js';
 import { UnservedDetector, type Waiting } from './unserved.js';
 import { duidToHex } from '../wire/duid.js';
 import type { LeaseChange } from '../engine/index.js';
@@ -149,10 +151,11 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     this.lanUp = io.lanUp ?? anyInterfaceUp;
     this.replication = new Replication(daemon, config, this.log, {
       send: (pdu) => this.send(pdu),
-      nextXid: () => this.link.nextXid(),
+      nextXid: () => this.nextXid(),
       canSend: () => this.mayStream(),
       window: () => this.partner?.maxUnackedBndupd ?? 0,
       strict: () => this.record.state === 'POTENTIAL-CONFLICT' || this.record.state === 'RESOLUTION-INTERRUPTED',
+      wait: (ms) => this.pause(ms),
     });
   }
 
@@ -198,6 +201,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     daemon.on('leases-committed', (changes, origin) => this.replication.committed(changes, origin));
     this.link.on('up', (channel) => this.onUp(channel));
     this.link.on('pdu', (pdu, channel) => this.onPdu(pdu, channel));
+    this.link.on('unusable-update', (xid, reply, reason, channel) => this.onUnusableUpdate(xid, reply, reason, channel));
     this.link.on('down', (reason) => this.onDown(reason));
     this.link.on('refused', () => daemon.counters.add('failover.connections.refused'));
     // The names the MQTT uplink and twin6ctl share (src/mgmt/handlers.ts holds the standalone answers).
@@ -253,7 +257,13 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       switch (e.kind) {
         case 'persist':
           try {
-            await this.daemon.store.putMeta(RECORD_META, encodeEndpointRecord(storedPart(this.record)));
+            // A store behind its disk is waited for, with everything after the persist (§6.3: STATE
+            // only once it is on stable storage); meanwhile later triggers queue behind this one.
+            await writeWhenStoreHasRoom(
+              () => this.daemon.store.putMeta(RECORD_META, encodeEndpointRecord(storedPart(this.record))),
+              () => this.pause(STORE_BUSY_RETRY_MS),
+              () => this.daemon.counters.add('deferred.store-busy.failover-state'),
+            );
           } catch (e) {
             // The state could not be made durable, so nothing after it may be sent (§8.1): and a
             // store that failed once is failed for good — the daemon must stop and be restarted.
@@ -285,7 +295,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
           const m = e.message;
           this.send({
             type: FoMsgType.STATE,
-            transactionId: this.link.nextXid(),
+            transactionId: this.nextXid(),
             sentTimeSec: this.daemon.clock.nowSec(),
             content: {
               serverState: serverStateFromRfcName(m.state) as ServerStateValue,
@@ -298,7 +308,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
         }
         case 'send-updreq':
         case 'send-updreqall': {
-          const xid = this.link.nextXid();
+          const xid = this.nextXid();
           this.requests.set(xid, e.seq);
           this.send({ type: e.kind === 'send-updreq' ? FoMsgType.UPDREQ : FoMsgType.UPDREQALL, transactionId: xid, sentTimeSec: this.daemon.clock.nowSec(), content: {} });
           break;
@@ -308,7 +318,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
           break;
         case 'send-poolreq':
           // §4.2.2: the secondary asks for its share; ours is a fixed configured proportion, so the answer changes nothing.
-          this.send({ type: FoMsgType.POOLREQ, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: {} });
+          this.send({ type: FoMsgType.POOLREQ, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: {} });
           break;
         case 'drop-connection':
           this.channel?.close(e.reason);
@@ -316,6 +326,22 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       }
     }
     this.replication.pump();
+  }
+
+  /**
+   * §5.4: unique among our messages still outstanding. The link's counter
+   * wraps at 2^24, and an UPDREQ/UPDREQALL may wait long for its UPDDONE (as
+   * may a BNDUPD for its BNDREPLY): their ids are skipped until answered.
+   */
+  private nextXid(): number {
+    for (;;) {
+      const xid = this.link.nextXid();
+      if (!this.requests.has(xid) && !this.replication.awaitsReply(xid)) return xid;
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => this.scheduler.set(resolve, ms));
   }
 
   // ---- the link --------------------------------------------------------
@@ -343,7 +369,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     this.partner = undefined;
     this.armReceive();
     if (this.config.role === 'primary') {
-      this.send({ type: FoMsgType.CONNECT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: this.ourParams() });
+      this.send({ type: FoMsgType.CONNECT, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: this.ourParams() });
     }
   }
 
@@ -370,7 +396,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     const everyMs = Math.max(250, (partnerKeepaliveSec * 1000) / 4);
     this.contactTimer = this.scheduler.repeat(() => {
       if (this.scheduler.nowMs() - this.lastSentMs >= everyMs * 0.9) {
-        this.send({ type: FoMsgType.CONTACT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: {} });
+        this.send({ type: FoMsgType.CONTACT, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: {} });
       }
     }, everyMs);
   }
@@ -405,7 +431,6 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
         return this.onConnectReply(pdu.content);
       case FoMsgType.STATE: {
         const name = serverStateRfcName(pdu.content.serverState);
-        // A received 7 (SHUTDOWN in the draft's table) is read as RECOVER-WAIT's neighbour: see wire/failover/constants.ts.
         if (!name || !isEndpointStateName(name)) return channel.close(`STATE with unknown server state ${pdu.content.serverState}`);
         void this.trigger({
           kind: 'partner-state',
@@ -442,6 +467,17 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       case FoMsgType.POOLRESP:
         return;
     }
+  }
+
+  /** §7.5.3, §7.6: a BNDUPD we could not read is still answered, so the partner's window drains and the connection stays. */
+  private onUnusableUpdate(xid: number, reply: BindingReply, reason: string, channel: Channel): void {
+    if (channel !== this.channel) return;
+    this.armReceive();
+    this.lastContactSec = this.daemon.clock.nowSec();
+    if (this.partner === undefined) return channel.close('BNDUPD before CONNECT/CONNECTREPLY');
+    this.daemon.counters.add('failover.bndupd.unusable');
+    this.log.warn({ xid, reason }, 'binding update unusable: answered with MissingBindingInformation');
+    this.send({ type: FoMsgType.BNDREPLY, transactionId: xid, sentTimeSec: this.daemon.clock.nowSec(), content: reply });
   }
 
   private connectReply(xid: number, status?: { code: number; message: string }): void {
@@ -481,7 +517,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     }
     const p = c.params;
     if (!p || p.mcltSec !== this.mcltSec || p.protocolVersion.major !== PROTOCOL_VERSION.major) {
-      this.send({ type: FoMsgType.DISCONNECT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ConfigurationConflict, message: 'CONNECTREPLY does not match our CONNECT' } } });
+      this.send({ type: FoMsgType.DISCONNECT, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ConfigurationConflict, message: 'CONNECTREPLY does not match our CONNECT' } } });
       return this.channel?.close('CONNECTREPLY with another MCLT or protocol version');
     }
     this.partner = p;
@@ -650,7 +686,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       if (this.maintenanceMode !== 'handing-over') return { ...this.status(), maintenance: false }; // left meanwhile
       this.log.warn({ unackedUpdates: unacked }, 'maintenance: handing the clients to the partner');
       if (this.channel && this.partner) {
-        this.send({ type: FoMsgType.DISCONNECT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'maintenance: partner takes over' } } });
+        this.send({ type: FoMsgType.DISCONNECT, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'maintenance: partner takes over' } } });
       }
       this.maintenanceMode = 'on';
       this.setHold('maintenance', true);
@@ -689,7 +725,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     for (const t of this.unservedTimers) this.scheduler.clear(t);
     for (const t of this.timers.values()) this.scheduler.clear(t);
     if (this.channel && this.partner) {
-      this.send({ type: FoMsgType.DISCONNECT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'shutting down' } } });
+      this.send({ type: FoMsgType.DISCONNECT, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'shutting down' } } });
     }
     await this.chain;
     await this.link.stop();

@@ -4,8 +4,8 @@
 // is STARTTLS/REPLY (RFC 7653 §8.2, §9.1) and the handshake needs a
 // certificate from each side signed by the configured CA: nothing else
 // crosses before it. Frames are 2-octet-length-prefixed (RFC 5460 §5.1).
-// A frame that does not decode closes the connection with its reason; it
-// never reaches the rest of the server.
+// A frame that does not decode closes the connection with its reason and
+// never reaches the rest of the server — except a BNDUPD, which is answered.
 
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
@@ -16,8 +16,11 @@ import {
   FoStatusCode,
   FrameParser,
   decodePartnerFrame,
+  decodePartnerMessage,
   encodePartnerFrame,
   isFailoverMsgType,
+  unusableUpdateReply,
+  type BindingReply,
   type PartnerPdu,
 } from '../wire/failover/index.js';
 import type { FailoverConfig } from '../config/failover.js';
@@ -41,6 +44,27 @@ export const DIAL_GAP_SEC_MAX = Math.ceil((REDIAL_MS_MAX * 1.25 + CONNECT_MS_MAX
 
 export type FailoverPdu = Extract<PartnerPdu, { sentTimeSec: number }>;
 
+/** What one frame on an open channel comes to; PartnerLink and the simulation's link read frames alike. */
+export type FrameReading =
+  | { readonly kind: 'pdu'; readonly pdu: FailoverPdu }
+  | { readonly kind: 'unusable-update'; readonly transactionId: number; readonly reply: BindingReply; readonly reason: string }
+  | { readonly kind: 'close'; readonly reason: string };
+
+export function readFrame(frame: Uint8Array, nowSec: number): FrameReading {
+  const decoded = decodePartnerFrame(frame, nowSec);
+  if (!decoded.ok) {
+    const e = decoded.error;
+    const reason = `undecodable partner message: ${e.reason} at byte ${e.offset} (${e.detail})`;
+    // The frame's length prefix held, so the stream is intact: a BNDUPD gets its BNDREPLY (§7.5.3).
+    if (e.header?.type !== FoMsgType.BNDUPD) return { kind: 'close', reason };
+    const framed = decodePartnerMessage(frame, nowSec);
+    return { kind: 'unusable-update', transactionId: e.header.transactionId, reply: unusableUpdateReply(framed.ok ? framed.message.options : undefined, `${e.reason}: ${e.detail}`), reason };
+  }
+  const pdu = decoded.pdu;
+  if (!('sentTimeSec' in pdu) || !isFailoverMsgType(pdu.type)) return { kind: 'close', reason: `unexpected message type ${pdu.type} on an open channel` };
+  return { kind: 'pdu', pdu: pdu as FailoverPdu };
+}
+
 export interface Channel {
   send(pdu: FailoverPdu): void;
   /** Ends this connection; `down` follows with the reason. */
@@ -52,6 +76,8 @@ export interface Channel {
 export interface LinkEvents {
   up: [channel: Channel];
   pdu: [pdu: FailoverPdu, channel: Channel];
+  /** A BNDUPD that did not decode: it is answered, not a reason to close (RFC 8156 §7.5.3, §7.6). */
+  'unusable-update': [transactionId: number, reply: BindingReply, reason: string, channel: Channel];
   down: [reason: string];
   /** A connection attempt that never became a channel (wrong peer, bad certificate, TLS refused, …). */
   refused: [reason: string];
@@ -314,11 +340,10 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
       this.scheduleRedial();
     };
     const deliver = (frame: Uint8Array) => {
-      const decoded = decodePartnerFrame(frame, this.nowSec());
-      if (!decoded.ok) return finish(`undecodable partner message: ${decoded.error.reason} at byte ${decoded.error.offset} (${decoded.error.detail})`);
-      const pdu = decoded.pdu;
-      if (!('sentTimeSec' in pdu) || !isFailoverMsgType(pdu.type)) return finish(`unexpected message type ${pdu.type} on an open channel`);
-      this.emit('pdu', pdu as FailoverPdu, channel);
+      const r = readFrame(frame, this.nowSec());
+      if (r.kind === 'close') return finish(r.reason);
+      if (r.kind === 'unusable-update') return void this.emit('unusable-update', r.transactionId, r.reply, r.reason, channel);
+      this.emit('pdu', r.pdu, channel);
     };
     socket.on('data', (chunk: Buffer) => {
       const { frames, error } = parser.push(chunk);

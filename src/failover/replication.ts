@@ -15,6 +15,7 @@ import type { Lease, LeaseChange } from '../engine/index.js';
 import { addressToBigInt } from '../wire/address.js';
 import { bindingReplyFor, FoMsgType, FoStatusCode, type BindingReply, type BindingUpdate, type Status } from '../wire/failover/index.js';
 import type { FailoverPdu } from './link.js';
+import { writeWhenStoreHasRoom } from '../store/index.js';
 import { applyIncoming, incomingLeases, judge, sameBinding, stampLocal, updateFor, versions, type IncomingLease, type Verdict } from './bindings.js';
 import { allPdPools, interfaceOfPrefix, prefixOwner } from './ownership.js';
 
@@ -27,6 +28,18 @@ export interface ReplicationDeps {
   window(): number;
   /** POTENTIAL-CONFLICT and RESOLUTION-INTERRUPTED judge updates by the strict §7.5.4 rules. */
   strict(): boolean;
+  /** Resolves after ms milliseconds (on the endpoint's timers). */
+  wait(ms: number): Promise<void>;
+}
+
+/** How long a write the store refused as busy waits before it is tried again. */
+export const STORE_BUSY_RETRY_MS = 250;
+
+interface Judged {
+  readonly local: Lease | undefined;
+  readonly inc: IncomingLease;
+  readonly verdict: Verdict;
+  readonly change: LeaseChange | undefined;
 }
 
 interface InFlight {
@@ -39,6 +52,8 @@ export class Replication {
   private readonly queue = new Set<string>();
   private readonly inflight = new Map<number, InFlight>();
   private readonly inflightResources = new Set<string>();
+  /** Counts connections: an answer computed on one is not sent on the next. */
+  private connection = 0;
   /** The partner's UPDREQ/UPDREQALL we are answering: UPDDONE goes once every one of these is acknowledged. */
   private served: { readonly xid: number; readonly remaining: Set<string> } | undefined;
 
@@ -84,11 +99,17 @@ export class Replication {
     return n;
   }
 
+  /** Whether a BNDUPD of ours with this transaction-id waits for its BNDREPLY. */
+  awaitsReply(xid: number): boolean {
+    return this.inflight.has(xid);
+  }
+
   inFlightCount(): number {
     return this.inflight.size;
   }
 
   linkDown(): void {
+    this.connection++;
     for (const f of this.inflight.values()) this.queue.add(f.resource);
     this.inflight.clear();
     this.inflightResources.clear();
@@ -140,29 +161,42 @@ export class Replication {
     this.inflightResources.delete(f.resource);
     const ack = reply.form === 'client' ? reply.ias[0]?.leases[0] : reply.form === 'prefix' ? reply : undefined;
     const status: Status | undefined = ack?.status ?? (reply.form === 'client' ? (reply.ias[0]?.status ?? reply.status) : reply.form === 'bare' ? reply.status : undefined);
-    const current = this.daemon.store.byResource(f.resource);
-    const unchanged = current !== undefined && sameBinding(current, f.sent) && current.clttSec === f.sent.clttSec && current.state === f.sent.state && current.expiresAtSec === f.sent.expiresAtSec;
-    if (status && status.code !== FoStatusCode.Success) {
-      // §7.7: a rejection is recorded, nothing more; re-sending the same data would only repeat it.
-      // But a release or expiry the partner refused stays pending: it holds a newer binding
-      // (on its way to us, §7.5.4), and until that arrives the resource must not go to
-      // another client (§7.4) nor be forgotten.
+    const rejected = status !== undefined && status.code !== FoStatusCode.Success;
+    if (rejected) {
       this.daemon.counters.add(`failover.bndupd.rejected.${status.code}`);
       this.log.warn({ resource: f.resource, status }, 'partner rejected a binding update');
-      if (current?.fo && unchanged && current.state === 'active') await this.record({ ...current, fo: { ...current.fo, pending: false } });
-    } else if (current?.fo && sameBinding(current, f.sent)) {
-      const acked = Math.max(current.fo.ackedPartnerLifetimeSec, ack?.partnerLifetimeSentSec ?? f.sent.fo?.partnerLifetimeSec ?? 0);
-      await this.record({ ...current, fo: { ...current.fo, ackedPartnerLifetimeSec: acked, pending: unchanged ? false : current.fo.pending } });
     }
+    // Built from the lease as it is when the store takes the write: it may change while the disk is behind.
+    const recorded = (): LeaseChange[] => {
+      const current = this.daemon.store.byResource(f.resource);
+      if (!current?.fo || !sameBinding(current, f.sent)) return [];
+      const unchanged = current.clttSec === f.sent.clttSec && current.state === f.sent.state && current.expiresAtSec === f.sent.expiresAtSec;
+      if (rejected) {
+        // §7.7: a rejection is recorded, nothing more; re-sending the same data would only repeat it.
+        // But a release or expiry the partner refused stays pending: it holds a newer binding
+        // (on its way to us, §7.5.4), and until that arrives the resource must not go to
+        // another client (§7.4) nor be forgotten.
+        return unchanged && current.state === 'active' ? [{ op: 'put', lease: { ...current, fo: { ...current.fo, pending: false } } }] : [];
+      }
+      const acked = Math.max(current.fo.ackedPartnerLifetimeSec, ack?.partnerLifetimeSentSec ?? f.sent.fo?.partnerLifetimeSec ?? 0);
+      return [{ op: 'put', lease: { ...current, fo: { ...current.fo, ackedPartnerLifetimeSec: acked, pending: unchanged ? false : current.fo.pending } } }];
+    };
+    if (!(await this.commitWhenStoreHasRoom(() => this.daemon.commit(recorded(), 'failover'), 'ack'))) return;
     this.settled(f.resource);
     this.pump();
   }
 
-  private async record(lease: Lease): Promise<void> {
+  /**
+   * A store that is behind its disk ('busy') is waited for and write() run
+   * again; only a real write failure stops the daemon. False when it did.
+   */
+  private async commitWhenStoreHasRoom(write: () => Promise<void>, what: string): Promise<boolean> {
     try {
-      await this.daemon.commit([{ op: 'put', lease }], 'failover');
+      await writeWhenStoreHasRoom(write, () => this.deps.wait(STORE_BUSY_RETRY_MS), () => this.daemon.counters.add(`deferred.store-busy.${what}`));
+      return true;
     } catch (e) {
       this.daemon.storeFailed(e);
+      return false;
     }
   }
 
@@ -174,34 +208,37 @@ export class Replication {
     return this.daemon.config.subnets.some((s) => s.pools.some((p) => a >= p.first && a <= p.last));
   }
 
-  /** §7.5: judge each lease, commit what we accept, and only then answer (§7.6: the ack means "on stable storage"). */
+  /**
+   * §7.5: judge each lease, commit what we accept, and only then answer (§7.6:
+   * the ack means "on stable storage"). While the store is busy the update is
+   * neither acknowledged (§7.5.2: not before the database is updated) nor
+   * rejected (§7.7: the partner only remembers a rejection and drops the
+   * update, and no status of §5.6 means "try again"): it is judged and
+   * committed again once the disk has room, and meanwhile it holds a place in
+   * the partner's window of unacknowledged updates (§5.5.5), which slows the
+   * partner down.
+   */
   async onUpdate(xid: number, update: BindingUpdate): Promise<void> {
     this.daemon.counters.add('failover.bndupd.received');
-    const now = this.nowSec();
+    const connection = this.connection;
+    let judged: Judged[] = [];
+    const commit = () => {
+      judged = this.judgeUpdate(update);
+      return this.daemon.commit(judged.flatMap((j) => (j.change ? [j.change] : [])), 'partner');
+    };
+    if (!(await this.commitWhenStoreHasRoom(commit, 'bndupd'))) return;
     const verdicts = new Map<string, Verdict>();
-    const changes: LeaseChange[] = [];
-    if (update.form === 'client') {
-      for (const inc of incomingLeases(update)) {
-        const local = this.daemon.store.byResource(inc.resource);
-        const verdict: Verdict = this.configured(inc)
-          ? judge(local, inc, this.config.role, now, this.deps.strict())
-          : { accept: false, status: { code: FoStatusCode.ConfigurationConflict, message: `${inc.resource} is not in our configuration` } };
-        verdicts.set(inc.resource, verdict);
-        if (verdict.accept) changes.push(applyIncoming(local, inc, (r) => interfaceOfPrefix(r, this.daemon.config)));
-        else {
-          this.daemon.counters.add(`failover.bndupd.refused.${verdict.status.code}`);
-          // Ours is newer: make sure the partner gets it.
-          if (local?.fo && verdict.status.code === FoStatusCode.OutdatedBindingInformation) this.queue.add(local.resource);
-        }
-        this.logConflict(local, inc, verdict);
+    for (const { local, inc, verdict } of judged) {
+      verdicts.set(inc.resource, verdict);
+      if (!verdict.accept) {
+        this.daemon.counters.add(`failover.bndupd.refused.${verdict.status.code}`);
+        // Ours is newer: make sure the partner gets it.
+        if (local?.fo && verdict.status.code === FoStatusCode.OutdatedBindingInformation) this.queue.add(local.resource);
       }
+      this.logConflict(local, inc, verdict);
     }
-    try {
-      await this.daemon.commit(changes, 'partner');
-    } catch (e) {
-      this.daemon.storeFailed(e);
-      return;
-    }
+    // A reply belongs to the connection the update came on: on a later one its xid could name another message.
+    if (connection !== this.connection) return;
     const reply = bindingReplyFor(update, (l) => {
       const resource = 'address' in l ? l.address : `${l.prefix}/${l.prefixLength}`;
       const v = verdicts.get(resource);
@@ -209,6 +246,20 @@ export class Replication {
     });
     this.deps.send({ type: FoMsgType.BNDREPLY, transactionId: xid, sentTimeSec: this.nowSec(), content: reply });
     this.pump();
+  }
+
+  /** Each lease of an update judged against what the store holds now, with the change to commit if accepted. */
+  private judgeUpdate(update: BindingUpdate): Judged[] {
+    if (update.form !== 'client') return [];
+    const now = this.nowSec();
+    return incomingLeases(update).map((inc) => {
+      const local = this.daemon.store.byResource(inc.resource);
+      const verdict: Verdict = this.configured(inc)
+        ? judge(local, inc, this.config.role, now, this.deps.strict())
+        : { accept: false, status: { code: FoStatusCode.ConfigurationConflict, message: `${inc.resource} is not in our configuration` } };
+      const change = verdict.accept ? applyIncoming(local, inc, (r) => interfaceOfPrefix(r, this.daemon.config)) : undefined;
+      return { local, inc, verdict, change };
+    });
   }
 
   /**

@@ -69,8 +69,6 @@ const TABLE: Readonly<Record<EndpointStateName, Readonly<Record<Role, Service>>>
     primary: serving('responsive', 'own-pool', 'acked', '§8.12.1'),
     secondary: none('§8.12'),
   },
-  // §5.5.19 lists SHUTDOWN ("shutting down for a long period") and no section describes it.
-  SHUTDOWN: both(none('§5.5.19')),
 };
 
 function both(s: Service): Record<Role, Service> {
@@ -149,7 +147,7 @@ export function serviceLevel(state: EndpointStateName, role: Role): ServiceLevel
  * so it is its own rule: the partner that answers everyone leads, and when
  * both may (communications interrupted, PARTNER-DOWN, resolution interrupted)
  * both do, since the other may be dead. In the passing states (STARTUP, the
- * RECOVER states, POTENTIAL-CONFLICT, SHUTDOWN) it stays as it was (undefined):
+ * RECOVER states, POTENTIAL-CONFLICT) it stays as it was (undefined):
  * withdrawing routes while the pair sorts out its databases would cut the
  * delegated networks off for no reason.
  */

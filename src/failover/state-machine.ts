@@ -48,7 +48,6 @@ export type Trigger =
   | { readonly kind: 'bndreply-stall' }
   /** force: the caller (an operator who said "--force") allows it in states the RFC does not list. */
   | { readonly kind: 'operator-partner-down'; readonly force?: boolean }
-  | { readonly kind: 'operator-shutdown' }
   | { readonly kind: 'startup-timer-expired' }
   | { readonly kind: 'auto-partner-down-expired' }
   | { readonly kind: 'recover-wait-expired' }
@@ -87,8 +86,8 @@ export function startup(stored: StoredEndpoint | undefined, ctx: StepContext): S
   }
   // Step 1: last recorded state, or RECOVER when there is none.
   let recorded: EndpointStateName = base?.state ?? 'RECOVER';
-  if (recorded === 'STARTUP' || recorded === 'SHUTDOWN') recorded = base?.previousState ?? 'RECOVER';
-  if (recorded === 'STARTUP' || recorded === 'SHUTDOWN') recorded = 'RECOVER';
+  if (recorded === 'STARTUP') recorded = base?.previousState ?? 'RECOVER';
+  if (recorded === 'STARTUP') recorded = 'RECOVER';
   // Step 2: a comms-OK state is replaced by its comms-failed successor.
   const previous = COMMS_FAILED_SUCCESSOR[recorded] ?? recorded;
   const record: EndpointRecord = {
@@ -142,17 +141,22 @@ export function step(r: EndpointRecord, t: Trigger, ctx: StepContext): StepResul
   return apply(r, seen, plan, t, ctx, forced);
 }
 
-/** The STATE message for the current record (§6.3, §8.3.1). */
+/**
+ * The STATE message for the current record (§6.3, §8.3.1). In STARTUP it
+ * reports PREVIOUS-STATE; when that is PARTNER-DOWN, with the time we went
+ * there as both start time and partner-down time, so the partner's §8.3.2
+ * step 5 compares its last operation with that, not with our boot.
+ */
 export function stateMessage(r: StoredEndpoint): StateMessage {
   const inStartup = r.state === 'STARTUP';
+  const state = inStartup ? r.previousState ?? 'RECOVER' : r.state;
+  const downSinceSec = state === 'PARTNER-DOWN' ? r.partnerDownSinceSec : null;
   const message: StateMessage = {
-    state: inStartup ? r.previousState ?? 'RECOVER' : r.state,
+    state,
     flags: { startup: inStartup, communicated: r.communicated, ackStartup: r.partnerFlags.startup },
-    startTimeOfStateSec: r.stateStartSec,
+    startTimeOfStateSec: inStartup ? downSinceSec ?? r.stateStartSec : r.stateStartSec,
   };
-  return r.state === 'PARTNER-DOWN' && r.partnerDownSinceSec !== null
-    ? { ...message, partnerDownTimeSec: r.partnerDownSinceSec }
-    : message;
+  return downSinceSec !== null ? { ...message, partnerDownTimeSec: downSinceSec } : message;
 }
 
 /**
@@ -318,7 +322,9 @@ function startupTimeoutState(r: EndpointRecord, ctx: StepContext): EndpointState
  */
 function startupCurrentState(r: EndpointRecord, t: Trigger): EndpointStateName {
   const previous = r.previousState ?? 'RECOVER';
-  if (t.kind !== 'partner-state' || t.flags.startup || t.state !== 'PARTNER-DOWN') return previous;
+  // A partner in STARTUP whose PREVIOUS-STATE is PARTNER-DOWN counts as in PARTNER-DOWN: it
+  // goes back there and, as §8.4.2 has it, ignores our STARTUP STATE until we have chosen.
+  if (t.kind !== 'partner-state' || t.state !== 'PARTNER-DOWN') return previous;
   const partnerDownSec = Math.min(t.startTimeSec, t.partnerDownTimeSec ?? t.startTimeSec);
   if (r.lastOperatingSec === null) return 'RECOVER';
   return partnerDownSec > r.lastOperatingSec + OPERATING_TICK_MAX_SEC + SKEW_TOLERANCE_SEC ? 'RECOVER' : 'POTENTIAL-CONFLICT';
@@ -403,8 +409,7 @@ function enter(seen: EndpointRecord, r0: EndpointRecord, final: EndpointStateNam
   const base: EndpointRecord = {
     ...seen,
     state: final,
-    // SHUTDOWN during STARTUP keeps PREVIOUS-STATE for the next boot.
-    previousState: r0.state === 'STARTUP' && final === 'SHUTDOWN' ? r0.previousState : r0.state,
+    previousState: r0.state,
     stateStartSec: partnerDownSinceSec ?? now,
     partnerDownSinceSec,
     lastOperatingSec: served ? now : seen.lastOperatingSec,

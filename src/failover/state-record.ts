@@ -138,9 +138,11 @@ export function decodeEndpointRecord(bytes: Uint8Array): DecodedEndpoint {
   }
   if (!isObject(v)) return fail('not-json', 'not an object');
   if (v['version'] !== 1) return fail('version', `version ${String(v['version'])}`);
-  const bad = firstBadField(v);
+  // Written before the published code table (§5.5.16): a partner's code 7, read then as SHUTDOWN, was RECOVER-WAIT.
+  const r = v['partnerState'] === 'SHUTDOWN' ? { ...v, partnerState: 'RECOVER-WAIT' } : v;
+  const bad = firstBadField(r);
   if (bad) return fail('field', bad);
-  return { ok: true, value: storedPart(v as unknown as StoredEndpoint) };
+  return { ok: true, value: storedPart(r as unknown as StoredEndpoint) };
 }
 
 function fail(reason: RecordDecodeReason, detail: string): DecodedEndpoint {

@@ -1,4 +1,4 @@
-// RFC 8156 §8 failover endpoint states as names. The wire codes (§5.5.19,
+// RFC 8156 §8 failover endpoint states as names. The wire codes (§5.5.16,
 // OPTION_F_SERVER_STATE) are the codec's business (src/wire/failover/); this
 // layer only ever sees the names.
 
@@ -13,7 +13,6 @@ export const ENDPOINT_STATES = [
   'RECOVER-DONE',
   'RESOLUTION-INTERRUPTED',
   'CONFLICT-DONE',
-  'SHUTDOWN',
 ] as const;
 
 export type EndpointStateName = (typeof ENDPOINT_STATES)[number];

@@ -13,7 +13,6 @@ export const PLAIN_TRIGGERS = [
   'disconnect', // DISCONNECT received (§5.3.10, §8.8.2)
   'bndreply-stall', // no BNDREPLYs for an implementation-defined time (§8.8.2, MAY)
   'operator-partner-down', // external command: the partner is down (§8.8.2, §8.9.2, §8.11.2)
-  'operator-shutdown', // planned long shutdown (§5.5.19 lists SHUTDOWN)
   'startup-timer-expired', // §8.3.2 step 6
   'auto-partner-down-expired', // §8.9.2
   'recover-wait-expired', // §8.6.2
@@ -40,7 +39,6 @@ export type IgnoreReason =
   | 'not-allowed' // operator partner-down outside the states that accept it (force overrides)
   | 'already-in-state'
   | 'partner-startup' // §8.4.2: PARTNER-DOWN ignores STATE with the STARTUP flag
-  | 'shutting-down'
   | 'stale-timer' // a timer event that is not due for the current episode of the state
   | 'not-configured' // auto-partner-down expiry while auto-partner-down is off
   | 'no-request-outstanding' // UPDDONE or stall without an UPDREQ/UPDREQALL of ours
@@ -75,7 +73,6 @@ const HOME: Readonly<Record<PlainTrigger, string>> = {
   disconnect: '§8.8.2',
   'bndreply-stall': '§8.8.2',
   'operator-partner-down': '§8.8.2 §8.9.2 §8.11.2',
-  'operator-shutdown': '§5.5.19',
   'startup-timer-expired': '§8.3.2',
   'auto-partner-down-expired': '§8.9.2',
   'recover-wait-expired': '§8.6.2',
@@ -91,7 +88,6 @@ function row(plain: Partial<Record<PlainTrigger, Rule>>, partner: Partial<Record
   out.connected = stay('§6.1', 'send-state'); // the next message after CONNECT/CONNECTREPLY is STATE
   out.tick = stay('§8.3.2');
   out['operator-partner-down'] = ignore('not-allowed', HOME['operator-partner-down']);
-  out['operator-shutdown'] = go('SHUTDOWN', '§5.5.19');
   Object.assign(out, plain);
   for (const s of ENDPOINT_STATES) out[`partner:${s}`] = partner[s] ?? partnerRest;
   return out as Row;
@@ -136,7 +132,7 @@ export const TRANSITIONS: Readonly<Record<EndpointStateName, Row>> = {
     'POTENTIAL-CONFLICT': go('POTENTIAL-CONFLICT', '§8.9.2'),
     'CONFLICT-DONE': go('POTENTIAL-CONFLICT', '§8.9.2'),
     'RESOLUTION-INTERRUPTED': go('POTENTIAL-CONFLICT', '§8.9.2'),
-  }, stay('§8.9.2')), // partner in STARTUP or SHUTDOWN: no row
+  }, stay('§8.9.2')), // partner in STARTUP: no row
 
   'PARTNER-DOWN': row({
     ...commsKept('§8.4'),
@@ -152,7 +148,7 @@ export const TRANSITIONS: Readonly<Record<EndpointStateName, Row>> = {
     RECOVER: stay('§8.4.2'),
     'RECOVER-WAIT': stay('§8.4.2'),
     'RECOVER-DONE': go('NORMAL', '§8.4.2'),
-  }, stay('§8.4.2')), // SHUTDOWN
+  }, stay('§8.4.2')),
 
   'POTENTIAL-CONFLICT': row({
     'comms-lost': go('RESOLUTION-INTERRUPTED', '§8.10.2'),
@@ -173,7 +169,6 @@ export const TRANSITIONS: Readonly<Record<EndpointStateName, Row>> = {
     'RESOLUTION-INTERRUPTED': go('POTENTIAL-CONFLICT', '§8.5.2'),
     'CONFLICT-DONE': go('POTENTIAL-CONFLICT', '§8.5.2'),
     STARTUP: stay('§8.5.2'), // wait for the partner's real state
-    SHUTDOWN: stay('§8.5.2'), // nobody to recover from
   }, stay('§8.5.2', 'request-update')),
 
   'RECOVER-WAIT': row({
@@ -194,18 +189,11 @@ export const TRANSITIONS: Readonly<Record<EndpointStateName, Row>> = {
     'operator-partner-down': go('PARTNER-DOWN', '§8.11.2'),
   }, {
     STARTUP: stay('§8.11.2'), // wait for the partner's real state
-    SHUTDOWN: stay('§8.11.2'), // a partner going away is no restored communication
   }, go('POTENTIAL-CONFLICT', '§8.11.2')),
 
   'CONFLICT-DONE': row(commsKept('§8.12.2'), {
     NORMAL: go('NORMAL', '§8.12.2'),
   }, stay('§8.12.2')),
-
-  SHUTDOWN: row({
-    ...commsKept('§5.5.19'),
-    'operator-partner-down': ignore('shutting-down', '§5.5.19'),
-    'operator-shutdown': ignore('already-in-state', '§5.5.19'),
-  }, {}, stay('§5.5.19')),
 };
 
 export function ruleFor(state: EndpointStateName, key: TriggerKey, role: 'primary' | 'secondary'): Rule {

@@ -50,6 +50,8 @@ export interface SwarmOptions {
   // Servers.
   readonly crashPerMin: number;
   readonly restartMeanSec: number;
+  /** Both appliances lose power at once and boot again together, in whatever state the pair was (PARTNER-DOWN included). */
+  readonly sitePowerCutPerMin: number;
   /** Share of stops that are clean (SIGTERM: DISCONNECT sent, writes drained) rather than power loss. */
   readonly cleanStopShare: number;
   readonly diskLatencyMeanMs: number;
@@ -130,6 +132,8 @@ export function swarmOptions(rng: Prng, size: SimSize, hazards = false): SwarmOp
     operatorPartnerDownSec: partnerDownSafe && !autoPartnerDown && on(0.4) ? operatorAfterSec : undefined,
     releasePerLease: on() ? rng.pick([0.05, 0.2]) : 0,
     rebootPerMin: on(0.3) ? 0.05 : 0,
+    // Drawn last, so the seeds from before it keep every other option.
+    sitePowerCutPerMin: on(0.3) ? rng.pick([0.05, 0.2]) : 0,
   };
 }
 

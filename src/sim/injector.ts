@@ -1,5 +1,6 @@
 // The faults of the safety phase as they happen, each a Poisson process at
-// its swarm rate: crashes and clean stops with restarts, partner-link cuts
+// its swarm rate: crashes and clean stops with restarts, site power cuts
+// (both at once), partner-link cuts
 // (both ways or one way), client splits, LAN cuts, client reboots, and the
 // operator's PARTNER-DOWN for a partner that has been down a while. Every
 // process stops when the world heals.
@@ -45,6 +46,8 @@ export function injectFaults(w: World): void {
       }
     });
   }
+
+  every(o.sitePowerCutPerMin, () => sitePowerCut(w));
 
   every(o.linkCutPerMin, () => {
     const oneWay = rng.chance(o.asymmetricShare);
@@ -93,6 +96,23 @@ export function injectFaults(w: World): void {
 }
 
 /**
+ * Both appliances lose power and come back together, so each finds the other
+ * in STARTUP: the STATEs of §8.3.1 cross, a PARTNER-DOWN one included, and
+ * §8.3.2 step 5 picks the way back.
+ */
+function sitePowerCut(w: World): void {
+  const rng = w.rng.faults;
+  const downMs = 500 + rng.exponential(w.opts.restartMeanSec * 1000);
+  w.trace.add('sim', `site power cut (P ${w.servers.P.state ?? 'down'}, S ${w.servers.S.state ?? 'down'})`);
+  for (const side of SIDES) {
+    const s = w.servers[side];
+    if (!s.up) continue;
+    s.crash('site power cut');
+    w.restart(s, downMs + rng.between(0, 2000));
+  }
+}
+
+/**
  * §8.4: an operator who sees a partner dead for a while declares it down.
  * The RFC's premise is that a partner in PARTNER-DOWN's view "is not
  * operating", so this operator keeps it true: no second declaration until
@@ -115,6 +135,8 @@ function operatorPartnerDown(w: World, afterMs: number): void {
       w.declaredDown = side;
       w.trace.add('sim', `operator: ${other.side} partner-down (${side} down ${((w.time.nowMs - since) / 1000).toFixed(0)} s)`);
       Promise.resolve(command({})).catch((e: unknown) => w.trace.add('sim', `operator refused: ${String(e)}`));
+      // The case of a pair power-cycled with one side in PARTNER-DOWN, too rare by chance alone.
+      if (w.opts.sitePowerCutPerMin > 0) w.time.after(w.rng.faults.exponential(30_000), () => w.faultsOn && sitePowerCut(w));
     }
     w.time.after(1000, check);
   };

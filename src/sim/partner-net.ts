@@ -9,8 +9,8 @@
 // random points) → decodePartnerFrame on the receiver's clock.
 
 import { EventEmitter } from 'node:events';
-import { FrameParser, decodePartnerFrame, encodePartnerFrame, isFailoverMsgType } from '../wire/failover/index.js';
-import { CONNECT_MS_MAX, REDIAL_MS_MAX, REDIAL_MS_MIN, type Channel, type FailoverPdu, type LinkEvents } from '../failover/link.js';
+import { FrameParser, encodePartnerFrame } from '../wire/failover/index.js';
+import { CONNECT_MS_MAX, REDIAL_MS_MAX, REDIAL_MS_MIN, readFrame, type Channel, type FailoverPdu, type LinkEvents } from '../failover/link.js';
 import type { PartnerConnector, TimerHandle } from '../failover/host.js';
 import type { Prng } from './prng.js';
 import type { NodeTimers, VirtualTime } from './time.js';
@@ -285,17 +285,13 @@ export class PartnerNet {
       const { frames, error } = c.parser[to].push(piece);
       for (const f of frames) {
         if (c.closed[to]) break;
-        const decoded = decodePartnerFrame(f, this.nowSecOf(to));
-        if (!decoded.ok) {
-          this.close(c, to, `undecodable partner message: ${decoded.error.reason} (${decoded.error.detail})`);
+        const r = readFrame(f, this.nowSecOf(to));
+        if (r.kind === 'close') {
+          this.close(c, to, r.reason);
           break;
         }
-        const pdu = decoded.pdu;
-        if (!('sentTimeSec' in pdu) || !isFailoverMsgType(pdu.type)) {
-          this.close(c, to, `unexpected message type ${pdu.type} on an open channel`);
-          break;
-        }
-        link.emit('pdu', pdu as FailoverPdu, c.channel[to]);
+        if (r.kind === 'unusable-update') link.emit('unusable-update', r.transactionId, r.reply, r.reason, c.channel[to]);
+        else link.emit('pdu', r.pdu, c.channel[to]);
       }
       if (error && !c.closed[to]) this.close(c, to, `garbled partner stream: ${error.reason} (${error.detail})`);
     }

@@ -1,5 +1,5 @@
 export type { LeaseStore, OpenReport, StoreStats, StoreState, StoreErrorCode } from './lease-store.js';
-export { StoreError, CORRUPT_KEYS_REPORTED } from './lease-store.js';
+export { StoreError, CORRUPT_KEYS_REPORTED, isStoreBusy, isStoreRejected, writeWhenStoreHasRoom } from './lease-store.js';
 export type { CommitOptions, Timer, BatchOp } from './commit-queue.js';
 export { COMMIT_DEFAULTS, realTimer } from './commit-queue.js';
 export { MemoryLeaseStore, MemoryDisk, type MemoryLeaseStoreOptions } from './memory-store.js';

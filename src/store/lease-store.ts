@@ -30,6 +30,29 @@ export class StoreError extends Error {
   }
 }
 
+/** 'busy' means "not now": nothing was applied and the store is fine, only behind its disk. */
+export const isStoreBusy = (e: unknown): boolean => e instanceof StoreError && e.code === 'busy';
+/** A change the record format cannot hold: nothing was applied; the request that made it is refused, the store is fine. */
+export const isStoreRejected = (e: unknown): boolean => e instanceof StoreError && e.code === 'rejected';
+
+/**
+ * Runs a write until the store takes it: after each 'busy', onBusy() (to
+ * count it) and wait() (to let the disk catch up). Any other error is thrown.
+ * write() runs afresh each time, so it can build its changes from what the
+ * store holds by then.
+ */
+export async function writeWhenStoreHasRoom<T>(write: () => Promise<T>, wait: () => Promise<void>, onBusy: () => void): Promise<T> {
+  for (;;) {
+    try {
+      return await write();
+    } catch (e) {
+      if (!isStoreBusy(e)) throw e;
+      onBusy();
+      await wait();
+    }
+  }
+}
+
 export interface OpenReport {
   /** Leases loaded and served. */
   readonly leases: number;

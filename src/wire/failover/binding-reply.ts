@@ -5,8 +5,8 @@
 // rejected), on an IA option, or on one IAADDR/IAPREFIX (§7.6, §7.7); its
 // absence means accepted, and a success code carries text only.
 
-import { isBindingStatus, type BindingStatusCode } from './constants.js';
-import { foFail } from './errors.js';
+import { FoStatusCode, isBindingStatus, type BindingStatusCode } from './constants.js';
+import { attempt, foFail } from './errors.js';
 import { at, decodeFo, foOption, readOptional, type ReadContext } from './options.js';
 import { isError, one, readStatus, statusOption, type ContentCodec, type Status } from './content.js';
 import { bindingCarrier, defined, iaLeases, type BindingIa, type BindingUpdate, type LeaseState } from './binding.js';
@@ -240,4 +240,23 @@ export function bindingReplyFor(update: BindingUpdate, verdict: LeaseVerdict = (
     return ia.type === 'IA_NA' ? { type: 'IA_NA', iaid: ia.iaid, t1Sec: ia.t1Sec, t2Sec: ia.t2Sec, leases } : { type: 'IA_TA', iaid: ia.iaid, leases };
   });
   return { form: 'client', clientDuid: update.clientDuid, ...(update.vss && { vss: update.vss }), ...(whole && { status: whole }), ias };
+}
+
+/**
+ * The BNDREPLY for a BNDUPD that could not be read: §7.5.3 rejects it with
+ * MissingBindingInformation, and §7.6 answers every BNDUPD, mirroring its one
+ * CLIENT_DATA (with the client's DUID when that much reads) or IAPREFIX. With
+ * neither to mirror — or options that did not even frame — the status goes
+ * alone (the 'bare' form). options: the update's top-level options, if they framed.
+ */
+export function unusableUpdateReply(options: readonly Option[] | undefined, detail: string): BindingReply {
+  const status: Status = { code: FoStatusCode.MissingBindingInformation, message: detail };
+  const ctx: ReadContext = { nowUnixSec: 0, at: 0, where: '' };
+  const carrier = options && attempt(() => bindingCarrier(options, ctx));
+  if (!carrier?.ok || !carrier.value) return { form: 'bare', status };
+  const o = carrier.value;
+  if (o.kind === 'IAPREFIX') return { form: 'prefix', prefix: o.prefix, prefixLength: o.prefixLength, preferredSec: o.preferredSec, validSec: o.validSec, status };
+  const subs = attempt(() => decodeFo('CLIENT_DATA', o, ctx));
+  const duid = subs.ok ? attempt(() => one(subs.value, 'CLIENTID', ctx)?.duid) : undefined;
+  return { form: 'client', ...(duid?.ok && duid.value && { clientDuid: duid.value }), status, ias: [] };
 }

@@ -93,49 +93,25 @@ export const isBindingStatus = (v: number): v is BindingStatusCode => Number.isI
 
 /**
  * Endpoint states (RFC 8156 §8), valued with their OPTION_F_SERVER_STATE
- * codes from the -06 table (§5.5.19), the only text of it we could read.
- *
- * RECOVER-WAIT has no code in that table, although §8.6 makes it a full state
- * and Figure 7 shows a "STATE (RECOVER-WAIT)". The published RFC's table could
- * not be found (searched for "OPTION_F_SERVER_STATE RECOVER-WAIT" in every
- * corpus: only the RFC's title pages and one third-party C++ codec turned up;
- * that codec numbers RECOVER = 6, RECOVER-WAIT = 7, RECOVER-DONE = 8 and drops
- * SHUTDOWN). So:
- *  - RECOVER_WAIT gets 0x100, which does not fit the 1-octet field: a value
- *    the state machine can store and compare but that can never reach the
- *    wire by accident. On the wire it is sent as RECOVER (6): every transition
- *    of §8 treats a partner in RECOVER and in RECOVER-WAIT alike (§8.4.2,
- *    §8.7.2, §8.9.2: stay, answer UPDREQ/UPDREQALL, or go to
- *    COMMUNICATIONS-INTERRUPTED), so the partner acts the same either way.
- *  - Code 7 is the only one on which the two candidate numberings disagree
- *    (SHUTDOWN here, RECOVER-WAIT there). We never send it, so our STATE
- *    messages mean the same under both; a 7 received decodes as SHUTDOWN,
- *    and the state machine should treat it like RECOVER-WAIT (an
- *    unresponsive partner that wants nothing from us).
- * [verify] against the published RFC 8156 §5.5.19 and its errata: if it
- * assigns RECOVER-WAIT a code, set RECOVER_WAIT_WIRE_CODE to it.
+ * codes (§5.5.16). There is no SHUTDOWN state: the draft's table (-06) had
+ * one at 7, where the RFC puts RECOVER-WAIT.
  */
 export const ServerState = {
-  STARTUP: 1, // never sent: shown by the STARTUP server flag (§5.5.19 note 1, §8.3)
+  STARTUP: 1, // never sent: shown by the STARTUP server flag (§5.5.16 note 1, §8.3.1)
   NORMAL: 2,
   COMMUNICATIONS_INTERRUPTED: 3,
   PARTNER_DOWN: 4,
   POTENTIAL_CONFLICT: 5,
   RECOVER: 6,
-  SHUTDOWN: 7, // listed in §5.5.19 only; no section describes it
+  RECOVER_WAIT: 7,
   RECOVER_DONE: 8,
   RESOLUTION_INTERRUPTED: 9,
   CONFLICT_DONE: 10,
-  RECOVER_WAIT: 0x100, // not a wire code, see above
 } as const;
 export type ServerStateValue = (typeof ServerState)[keyof typeof ServerState];
-/** What OPTION_F_SERVER_STATE can carry: every state but RECOVER_WAIT. */
-export type ServerStateCode = Exclude<ServerStateValue, typeof ServerState.RECOVER_WAIT>;
+/** What OPTION_F_SERVER_STATE carries: every state has its code. */
+export type ServerStateCode = ServerStateValue;
 
-export const RECOVER_WAIT_WIRE_CODE: ServerStateCode = ServerState.RECOVER;
-
-export const serverStateToWire = (s: ServerStateValue): ServerStateCode =>
-  s === ServerState.RECOVER_WAIT ? RECOVER_WAIT_WIRE_CODE : s;
 export const isServerStateCode = (v: number): v is ServerStateCode => Number.isInteger(v) && v >= 1 && v <= 10;
 
 export const serverStateName = (s: number): string =>
@@ -157,7 +133,7 @@ export const serverStateFromRfcName = (name: string): ServerStateValue | undefin
 };
 
 /**
- * OPTION_F_SERVER_FLAGS bits (§5.5.18). Bits are numbered from the most
+ * OPTION_F_SERVER_FLAGS bits (§5.5.15). Bits are numbered from the most
  * significant, so bit 7 (C) is 0x01. Bits 0–4 are MBZ: never sent, ignored
  * on receipt (a later revision may give them a meaning).
  */
@@ -166,7 +142,7 @@ export const ServerFlag = { COMMUNICATED: 0x01, STARTUP: 0x02, ACK_STARTUP: 0x04
 /** OPTION_F_CONNECT_FLAGS bit 15, FIXED_PD_LENGTH (§5.5.2); bits 0–14 MBZ, ignored on receipt. */
 export const ConnectFlag = { FIXED_PD_LENGTH: 0x0001 } as const;
 
-/** OPTION_F_DNS_FLAGS bits 12–15 (§5.5.6), kept as the raw 16-bit value. */
+/** OPTION_F_DNS_FLAGS bits 12–15 (§5.5.3.3), kept as the raw 16-bit value. */
 export const DnsFlag = {
   FWD_UPTODATE: 0x0001,
   REV_UPTODATE: 0x0002,
@@ -192,7 +168,7 @@ export const foStatusName = (code: number): string =>
   (Object.keys(FoStatusCode) as (keyof typeof FoStatusCode)[]).find((k) => FoStatusCode[k] === code) ??
   `STATUS_${code}`;
 
-/** §5.5.14: "Initially 1" and "Initially 0". */
+/** §5.5.11: "Initially 1" and "Initially 0". */
 export const PROTOCOL_VERSION = { major: 1, minor: 0 } as const;
 
 /** §5.1, §6.1: the dhcp-failover port. */

@@ -5,7 +5,7 @@
 // there. Policy (is this version supported? is the MCLT ours?) is not the
 // codec's: it decodes any value and leaves the verdict to the connection.
 
-import { ServerState, serverStateToWire, type ServerStateValue } from './constants.js';
+import { ServerState, type ServerStateValue } from './constants.js';
 import { foFail } from './errors.js';
 import {
   at,
@@ -51,11 +51,10 @@ export interface ConnectReplyContent {
 
 /** §6.3. Times are absolute, Unix seconds. */
 export interface StateContent {
-  /** RECOVER_WAIT is sent as RECOVER (see ServerState); a received STATE never yields RECOVER_WAIT. */
   readonly serverState: ServerStateValue;
   readonly serverFlags: ServerFlags;
   readonly startTimeOfStateSec: number;
-  /** Present exactly when serverState is PARTNER_DOWN (§6.3); §6.4 forgets it otherwise. */
+  /** Present when serverState is PARTNER_DOWN (§6.3), optional with the STARTUP flag (§8.3.1); §6.4 forgets it otherwise. */
   readonly partnerDownTimeSec?: number;
 }
 
@@ -137,14 +136,24 @@ export const connectReplyCodec: ContentCodec<ConnectReplyContent> = {
   },
 };
 
+/**
+ * §6.3: F_PARTNER_DOWN_TIME goes with a server in PARTNER-DOWN. A server in
+ * STARTUP reports its PREVIOUS-STATE with the STARTUP flag (§8.3.1) and is in
+ * no state of the table yet: when that is PARTNER-DOWN the time may go along
+ * (the partner's §8.3.2 step 5 compares it with its own last operation) but
+ * need not.
+ */
+const partnerDownTime = (s: { serverState: number; serverFlags: ServerFlags }): 'required' | 'allowed' | 'absent' =>
+  s.serverState !== ServerState.PARTNER_DOWN ? 'absent' : s.serverFlags.startup ? 'allowed' : 'required';
+
 export const stateCodec: ContentCodec<StateContent> = {
   encode(s) {
-    const partnerDown = s.serverState === ServerState.PARTNER_DOWN;
-    if (partnerDown !== (s.partnerDownTimeSec !== undefined)) {
-      programmerError('STATE carries F_PARTNER_DOWN_TIME exactly when in PARTNER-DOWN (§6.3)');
+    const rule = partnerDownTime(s);
+    if (s.partnerDownTimeSec === undefined ? rule === 'required' : rule === 'absent') {
+      programmerError('STATE carries F_PARTNER_DOWN_TIME in PARTNER-DOWN, and only there (§6.3)');
     }
     const out = [
-      foOption('F_SERVER_STATE', serverStateToWire(s.serverState)),
+      foOption('F_SERVER_STATE', s.serverState),
       foOption('F_SERVER_FLAGS', s.serverFlags),
       foOption('F_START_TIME_OF_STATE', s.startTimeOfStateSec),
     ];
@@ -155,13 +164,16 @@ export const stateCodec: ContentCodec<StateContent> = {
     const serverState = readRequired(options, 'F_SERVER_STATE', ctx); // 1..10, checked by its codec
     const serverFlags = readRequired(options, 'F_SERVER_FLAGS', ctx);
     const startTimeOfStateSec = readRequired(options, 'F_START_TIME_OF_STATE', ctx);
+    const down = readOptional(options, 'F_PARTNER_DOWN_TIME', ctx);
+    const rule = partnerDownTime({ serverState, serverFlags });
     // §6.4: "If the state is not PARTNER-DOWN, clear any memory of the
     // partner-down-time": one that is sent anyway is read and dropped.
-    const down = readOptional(options, 'F_PARTNER_DOWN_TIME', ctx);
-    if (serverState !== ServerState.PARTNER_DOWN) return { serverState, serverFlags, startTimeOfStateSec };
-    // §6.3 makes it a MUST in PARTNER-DOWN, and STARTUP (§8.3.2) compares it
-    // with our own down time to choose RECOVER or POTENTIAL-CONFLICT.
-    if (down === undefined) return foFail('missing-option', ctx.at, `${ctx.where}F_PARTNER_DOWN_TIME is required in PARTNER-DOWN`);
+    if (rule === 'absent' || down === undefined) {
+      // §6.3 makes it a MUST in PARTNER-DOWN, and STARTUP (§8.3.2) compares it
+      // with our own down time to choose RECOVER or POTENTIAL-CONFLICT.
+      if (rule === 'required') return foFail('missing-option', ctx.at, `${ctx.where}F_PARTNER_DOWN_TIME is required in PARTNER-DOWN`);
+      return { serverState, serverFlags, startTimeOfStateSec };
+    }
     return { serverState, serverFlags, startTimeOfStateSec, partnerDownTimeSec: down };
   },
 };

@@ -32,7 +32,7 @@ export type {
   PoolPrefixUpdate,
   PrefixLease,
 } from './binding.js';
-export { bindingReplyFor } from './binding-reply.js';
+export { bindingReplyFor, unusableUpdateReply } from './binding-reply.js';
 export type {
   AddressLeaseAck,
   BareBindingReply,

@@ -250,7 +250,7 @@ const codecs: { readonly [K in FoOptionName]: FoCodec<FoOptionValues[K]> } = {
       return { communicated: (b & 0x01) !== 0, startup: (b & 0x02) !== 0, ackStartup: (b & 0x04) !== 0 };
     },
   },
-  F_SERVER_STATE: valued('8156 §5.5.19', u8, isServerStateCode, 'server-state'),
+  F_SERVER_STATE: valued('8156 §5.5.16', u8, isServerStateCode, 'server-state'),
   F_START_TIME_OF_STATE: withRfc('8156 §5.5.20', abs),
   F_STATE_EXPIRATION_TIME: withRfc('8156 §5.5.21', abs),
 };

@@ -4,7 +4,9 @@
 // not the state machine's business). Virtual time; no I/O.
 
 import { step, startup, type StepContext, type Trigger } from '../../../src/failover/state-machine.js';
-import type { Effect } from '../../../src/failover/effects.js';
+import type { Effect, StateMessage } from '../../../src/failover/effects.js';
+import type { EndpointStateName } from '../../../src/failover/states.js';
+import { decodePartnerFrame, encodePartnerFrame, FoMsgType, serverStateFromRfcName, serverStateRfcName } from '../../../src/wire/failover/index.js';
 import type { EndpointRecord, StoredEndpoint } from '../../../src/failover/state-record.js';
 import type { Role } from '../../../src/failover/states.js';
 import { MCLT } from './fixtures.js';
@@ -20,6 +22,8 @@ export class Pair {
   readonly log: { side: Side; effect: Effect }[] = [];
   private readonly queue: { to: Side; trigger: Trigger }[] = [];
   linkUp = false;
+  /** STATE crosses as bytes (encodePartnerFrame → decodePartnerFrame), as on the real link. */
+  wire = false;
 
   constructor(public nowSec: number, records: Record<Side, EndpointRecord>, readonly extra: Partial<StepContext> = {}) {
     this.records = { ...records };
@@ -78,18 +82,20 @@ export class Pair {
   private carryOut(side: Side, e: Effect): void {
     if (!this.linkUp) return;
     switch (e.kind) {
-      case 'send-state':
+      case 'send-state': {
+        const m = this.wire ? throughWire(e.message, this.nowSec) : e.message;
         this.queue.push({
           to: other(side),
           trigger: {
             kind: 'partner-state',
-            state: e.message.state,
-            flags: e.message.flags,
-            startTimeSec: e.message.startTimeOfStateSec,
-            ...(e.message.partnerDownTimeSec !== undefined ? { partnerDownTimeSec: e.message.partnerDownTimeSec } : {}),
+            state: m.state,
+            flags: m.flags,
+            startTimeSec: m.startTimeOfStateSec,
+            ...(m.partnerDownTimeSec !== undefined ? { partnerDownTimeSec: m.partnerDownTimeSec } : {}),
           },
         });
         break;
+      }
       case 'send-updreq':
       case 'send-updreqall':
         this.queue.push({ to: side, trigger: { kind: 'upddone', seq: e.seq } });
@@ -98,4 +104,23 @@ export class Pair {
         break;
     }
   }
+}
+
+/** The STATE as the partner reads it off the wire; throws where the codec refuses it. */
+function throughWire(m: StateMessage, nowSec: number): StateMessage {
+  const content = {
+    serverState: serverStateFromRfcName(m.state)!,
+    serverFlags: m.flags,
+    startTimeOfStateSec: m.startTimeOfStateSec,
+    ...(m.partnerDownTimeSec === undefined ? {} : { partnerDownTimeSec: m.partnerDownTimeSec }),
+  };
+  const r = decodePartnerFrame(encodePartnerFrame({ type: FoMsgType.STATE, transactionId: 1, sentTimeSec: nowSec, content }).subarray(2), nowSec);
+  if (!r.ok || r.pdu.type !== FoMsgType.STATE) throw new Error(`STATE refused by the receiver: ${JSON.stringify(r)}`);
+  const c = r.pdu.content;
+  return {
+    state: serverStateRfcName(c.serverState) as EndpointStateName,
+    flags: c.serverFlags,
+    startTimeOfStateSec: c.startTimeOfStateSec,
+    ...(c.partnerDownTimeSec === undefined ? {} : { partnerDownTimeSec: c.partnerDownTimeSec }),
+  };
 }

@@ -28,7 +28,6 @@ const TABLE: Row[] = [
   ['RESOLUTION-INTERRUPTED', 'primary', 'responsive', 'own-pool', 'acked-or-partner', '§8.11.1'],
   ['RESOLUTION-INTERRUPTED', 'secondary', 'responsive', 'own-pool', 'acked-or-partner', '§8.11.1'],
   ['CONFLICT-DONE', 'primary', 'responsive', 'own-pool', 'acked', '§8.12.1'],
-  ['SHUTDOWN', 'primary', 'unresponsive', 'none', undefined, '§5.5.19'],
 ];
 
 describe('service per state (protocol.md §1.13)', () => {
@@ -84,7 +83,7 @@ describe('which partner leads the link: routes and default router (issue #8)', (
     for (const s of ['COMMUNICATIONS-INTERRUPTED', 'PARTNER-DOWN', 'RESOLUTION-INTERRUPTED'] as const) {
       expect([leadsLink(s, 'primary'), leadsLink(s, 'secondary')]).toEqual([true, true]);
     }
-    for (const s of ['STARTUP', 'RECOVER', 'RECOVER-WAIT', 'RECOVER-DONE', 'POTENTIAL-CONFLICT', 'SHUTDOWN'] as const) {
+    for (const s of ['STARTUP', 'RECOVER', 'RECOVER-WAIT', 'RECOVER-DONE', 'POTENTIAL-CONFLICT'] as const) {
       expect([leadsLink(s, 'primary'), leadsLink(s, 'secondary')]).toEqual([undefined, undefined]);
     }
   });

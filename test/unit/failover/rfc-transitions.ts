@@ -22,10 +22,8 @@
 //     causes no transition — except in NORMAL, where a partner that restarted
 //     is not the state "expected from NORMAL" (§8.8.2) and PARTNER-DOWN, which
 //     ignores it outright (§8.4.2).
-//  D2 No section describes SHUTDOWN (§5.5.19 only lists it): a partner in
-//     SHUTDOWN causes no transition, except NORMAL → COMMUNICATIONS-INTERRUPTED
-//     (unexpected, §8.8.2). RESOLUTION-INTERRUPTED does not count a partner
-//     that is shutting down as "communications restored".
+//  D2 (withdrawn: the draft's SHUTDOWN state is not in the RFC; §5.5.16 gives
+//     its code 7 to RECOVER-WAIT.)
 //  D3 COMMUNICATIONS-INTERRUPTED with a partner in RECOVER-WAIT stays (the
 //     text lists RECOVER only; Figure 6 shows both, and PARTNER-DOWN stays for
 //     both, §8.4.2).
@@ -44,11 +42,11 @@ export type Cell = { readonly expect: Expect | { readonly primary: Expect; reado
 
 export const STATES = [
   'STARTUP', 'NORMAL', 'COMMUNICATIONS-INTERRUPTED', 'PARTNER-DOWN', 'POTENTIAL-CONFLICT', 'RECOVER',
-  'RECOVER-WAIT', 'RECOVER-DONE', 'RESOLUTION-INTERRUPTED', 'CONFLICT-DONE', 'SHUTDOWN',
+  'RECOVER-WAIT', 'RECOVER-DONE', 'RESOLUTION-INTERRUPTED', 'CONFLICT-DONE',
 ] as const;
 
 export const PLAIN = [
-  'connected', 'comms-lost', 'disconnect', 'bndreply-stall', 'operator-partner-down', 'operator-shutdown',
+  'connected', 'comms-lost', 'disconnect', 'bndreply-stall', 'operator-partner-down',
   'startup-timer-expired', 'auto-partner-down-expired', 'recover-wait-expired', 'upddone', 'update-request-stalled', 'tick',
 ] as const;
 
@@ -63,7 +61,6 @@ function base(): Record<string, Cell> {
   return {
     connected: c('stay', '§6.1: send STATE'),
     tick: c('stay', '§8.3.2'),
-    'operator-shutdown': c('SHUTDOWN', '§5.5.19'),
     'bndreply-stall': c('ignored', '§8.8.2 NORMAL only'),
     'operator-partner-down': c('ignored', 'D6'),
     'startup-timer-expired': c('ignored', '§8.3.2 STARTUP only'),
@@ -98,7 +95,6 @@ export const RFC_TABLE: Record<string, Record<string, Cell>> = {
       'RECOVER-DONE': c('NORMAL', '§8.3.2 step 5 + §8.9.2'),
       [RI]: c(PC, '§8.3.2 step 5 + §8.9.2'),
       'CONFLICT-DONE': c(PC, '§8.3.2 step 5 + §8.9.2'),
-      SHUTDOWN: c(CI, '§8.3.2 step 5 + D2'),
     }),
   },
   NORMAL: {
@@ -118,7 +114,6 @@ export const RFC_TABLE: Record<string, Record<string, Cell>> = {
       RECOVER: c(CI, '§8.8.2 unexpected → CI stays (§8.9.2)'),
       'RECOVER-WAIT': c(CI, '§8.8.2 unexpected → CI stays (D3)'),
       [RI]: c(PC, '§8.8.2 unexpected → CI → §8.9.2'),
-      SHUTDOWN: c(CI, '§8.8.2 unexpected, D2'),
     }),
   },
   [CI]: {
@@ -138,7 +133,6 @@ export const RFC_TABLE: Record<string, Record<string, Cell>> = {
       'CONFLICT-DONE': c(PC, '§8.9.2'),
       [RI]: c(PC, '§8.9.2'),
       STARTUP: c('stay', 'D1'),
-      SHUTDOWN: c('stay', 'D2'),
     }),
   },
   [PD]: {
@@ -157,7 +151,6 @@ export const RFC_TABLE: Record<string, Record<string, Cell>> = {
       RECOVER: c('stay', '§8.4.2'),
       'RECOVER-WAIT': c('stay', '§8.4.2'),
       'RECOVER-DONE': c('NORMAL', '§8.4.2'),
-      SHUTDOWN: c('stay', 'D2'),
     }),
   },
   [PC]: {
@@ -185,7 +178,6 @@ export const RFC_TABLE: Record<string, Record<string, Cell>> = {
       'RECOVER-WAIT': c('stay', '§8.5.2 (UPDREQ)'),
       'RECOVER-DONE': c('stay', '§8.5.2 (UPDREQ)'),
       STARTUP: c('stay', 'D1'),
-      SHUTDOWN: c('stay', 'D2'),
     }),
   },
   'RECOVER-WAIT': {
@@ -210,7 +202,6 @@ export const RFC_TABLE: Record<string, Record<string, Cell>> = {
       [PD]: c('stay', '§8.7.2 (partner follows)'),
       [RI]: c('stay', '§8.7.2'),
       'CONFLICT-DONE': c('stay', '§8.7.2'),
-      SHUTDOWN: c('stay', 'D2'),
     }),
   },
   [RI]: {
@@ -221,7 +212,6 @@ export const RFC_TABLE: Record<string, Record<string, Cell>> = {
     ...partner({
       ...Object.fromEntries(STATES.map((s) => [s, c(PC, '§8.11.2 comms restored')])),
       STARTUP: c('stay', 'D1'),
-      SHUTDOWN: c('stay', 'D2'),
     }),
   },
   'CONFLICT-DONE': {
@@ -232,13 +222,5 @@ export const RFC_TABLE: Record<string, Record<string, Cell>> = {
       ...Object.fromEntries(STATES.map((s) => [s, c('stay', '§8.12.1')])),
       NORMAL: c('NORMAL', '§8.12.2'),
     }),
-  },
-  SHUTDOWN: {
-    ...base(),
-    'comms-lost': c('stay', '§5.5.19'),
-    disconnect: c('stay', '§5.5.19'),
-    'operator-shutdown': c('ignored', 'already SHUTDOWN'),
-    'operator-partner-down': c('ignored', 'shutting down'),
-    ...partner(Object.fromEntries(STATES.map((s) => [s, c('stay', '§5.5.19 (no section)')]))),
   },
 };

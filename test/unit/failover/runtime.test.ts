@@ -3,45 +3,17 @@
 // simulation's small daemon (src/sim/host.ts) and virtual timers. Each case
 // is a bug the simulation found.
 
-import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../../src/config/index.js';
+import { FakeLink, NOW, runtimeHost } from './runtime-host.js';
 import { FailoverEndpoint } from '../../../src/failover/endpoint.js';
 import { Replication } from '../../../src/failover/replication.js';
-import type { PartnerConnector } from '../../../src/failover/host.js';
-import { DIAL_GAP_SEC_MAX, type Channel, type FailoverPdu, type LinkEvents } from '../../../src/failover/link.js';
+import { DIAL_GAP_SEC_MAX, type Channel, type FailoverPdu } from '../../../src/failover/link.js';
 import type { Lease } from '../../../src/engine/index.js';
-import { MemoryLeaseStore } from '../../../src/store/index.js';
-import { FoMsgType, FoStatusCode, PROTOCOL_VERSION } from '../../../src/wire/failover/index.js';
-import { SimHost, simLogger } from '../../../src/sim/host.js';
+import { FoMsgType, FoStatusCode, PROTOCOL_VERSION, ServerState } from '../../../src/wire/failover/index.js';
 import { NodeTimers, VirtualTime } from '../../../src/sim/time.js';
 
-const NOW = 1_800_000_000;
-const config = (role: 'primary' | 'secondary') =>
-  parseConfig({
-    interfaces: ['lan0'],
-    subnets: [{ name: 'lan', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::1f'] }],
-    failover: { role, localAddress: 'fd00::1', peerAddress: 'fd00::2', insecure: true, mcltSec: 60 },
-  });
+const host = runtimeHost;
 
-async function host(role: 'primary' | 'secondary', clock: { now: number }, fatal: (e: unknown) => void = (e) => { throw e; }) {
-  const time = new VirtualTime();
-  const timers = new NodeTimers(time);
-  const store = new MemoryLeaseStore();
-  await store.open();
-  const h = new SimHost(config(role), store, Uint8Array.from([0, 3, 0, 1, 2, 0, 0, 0, 0, 1]), simLogger(() => undefined), { nowSec: () => clock.now }, timers, fatal);
-  return { h, time, timers };
-}
-
-class FakeLink extends EventEmitter<LinkEvents> implements PartnerConnector {
-  private xid = 100;
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  nextXid(): number {
-    return ++this.xid;
-  }
-  hold(): void {}
-}
 
 function channel() {
   const sent: FailoverPdu[] = [];
@@ -98,7 +70,7 @@ describe('a binding update the partner refuses (RFC 8156 §7.7)', () => {
     const { h } = await host('primary', { now: NOW });
     const sent: FailoverPdu[] = [];
     let xid = 0;
-    const r = new Replication(h, h.config.failover!, h.log, { send: (p) => void sent.push(p), nextXid: () => ++xid, canSend: () => true, window: () => 10, strict: () => false });
+    const r = new Replication(h, h.config.failover!, h.log, { send: (p) => void sent.push(p), nextXid: () => ++xid, canSend: () => true, window: () => 10, strict: () => false, wait: async () => undefined });
     h.setCommitStamp((c) => r.stamp(c));
     h.on('leases-committed', (c, o) => r.committed(c, o));
     const lease: Lease = { resource: '2001:db8:1::11', type: 'na', duid: '0a0b', iaid: 1, state, preferredSec: 30, validSec: 60, clttSec: NOW, expiresAtSec: NOW + 60 };
@@ -151,5 +123,41 @@ describe('STARTUP of a secondary (RFC 8156 §8.3.2)', () => {
     expect(e.status().state).toBe('STARTUP');
     await runTo(DIAL_GAP_SEC_MAX + 3);
     expect(e.status().state).not.toBe('STARTUP');
+  });
+});
+
+describe('transaction ids (RFC 8156 §5.4)', () => {
+  /** A link whose counter wraps after four ids, as the real one does after 2^24. */
+  class WrappingLink extends FakeLink {
+    private n = 0;
+    override nextXid(): number {
+      return (this.n++ % 4) + 1;
+    }
+  }
+
+  it('an outstanding UPDREQ/UPDREQALL id is not reused before its UPDDONE, however often the counter wraps', async () => {
+    const clock = { now: NOW };
+    const { h, time, timers } = await host('primary', clock);
+    const link = new WrappingLink();
+    const e = await FailoverEndpoint.start(h, h.config.failover!, { link: () => link, lanUp: () => true, timers });
+    const ch = channel();
+    link.emit('up', ch.c);
+    const connect = ch.sent.find((p) => p.type === FoMsgType.CONNECT)!;
+    const params = { protocolVersion: PROTOCOL_VERSION, mcltSec: 60, keepaliveSec: 4, maxUnackedBndupd: 10, relationshipName: 'twin6', connectFlags: { fixedPdLength: true } };
+    link.emit('pdu', { type: FoMsgType.CONNECTREPLY, transactionId: connect.transactionId, sentTimeSec: NOW, content: { params } }, ch.c);
+    const down = { serverState: ServerState.PARTNER_DOWN, serverFlags: { communicated: true, startup: false, ackStartup: false }, startTimeOfStateSec: NOW - 100, partnerDownTimeSec: NOW - 100 };
+    link.emit('pdu', { type: FoMsgType.STATE, transactionId: 9, sentTimeSec: NOW, content: down }, ch.c);
+    await new Promise((r) => setImmediate(r));
+    const request = ch.sent.find((p) => p.type === FoMsgType.UPDREQ || p.type === FoMsgType.UPDREQALL)!;
+    expect(request).toBeDefined();
+    const before = ch.sent.length;
+    // CONTACTs every second (a quarter of the partner's keepalive) while the UPDDONE is awaited.
+    for (let ev = time.next(10_000); ev; ev = time.next(10_000)) ev.fn();
+    const later = ch.sent.slice(before);
+    expect(later.length).toBeGreaterThanOrEqual(8);
+    expect(later.map((p) => p.transactionId)).not.toContain(request.transactionId);
+    link.emit('pdu', { type: FoMsgType.UPDDONE, transactionId: request.transactionId, sentTimeSec: NOW, content: {} }, ch.c);
+    await new Promise((r) => setImmediate(r));
+    expect(e.status().state).not.toBe('RECOVER');
   });
 });

@@ -2,10 +2,11 @@
 // alarms, and the explicit no-ops.
 
 import { describe, expect, it } from 'vitest';
-import { recoverWaitDeadlineSec, stateMessage, step } from '../../../src/failover/state-machine.js';
+import { recoverWaitDeadlineSec, stateMessage, step, type Trigger } from '../../../src/failover/state-machine.js';
+import { decodePartnerFrame, FoMsgType, serverStateRfcName, toAbsoluteTime } from '../../../src/wire/failover/index.js';
 import { effectText } from '../../../src/failover/effects.js';
 import { storedPart } from '../../../src/failover/state-record.js';
-import { OPERATING_TICK_MAX_SEC, STARTUP_SEC_DEFAULT } from '../../../src/failover/states.js';
+import { OPERATING_TICK_MAX_SEC, STARTUP_SEC_DEFAULT, type EndpointStateName } from '../../../src/failover/states.js';
 import { AUTO_PD, MCLT, T, ctxOf, inState, kinds, partnerState, type RecordOverrides } from './fixtures.js';
 import { Pair } from './pair.js';
 
@@ -207,6 +208,66 @@ describe('PARTNER-DOWN and STARTUP flags (§8.4.2)', () => {
   });
 });
 
+describe('a site power cycle with the secondary in PARTNER-DOWN: both restart together (§6.3, §8.3, Figure 7)', () => {
+  /** The primary died at T − 6000 in NORMAL; the secondary went to PARTNER-DOWN at T − 5000 and served until the cut. */
+  function powerCycled(primaryLastOperatingSec: number): Pair {
+    const primary = storedPart(settled('primary', 'NORMAL', { lastOperatingSec: primaryLastOperatingSec }));
+    const secondary = storedPart(settled('secondary', 'PARTNER-DOWN', { stateStartSec: T - 5000, partnerDownSinceSec: T - 5000, lastOperatingSec: T - 10 }));
+    const pair = Pair.booted(T, { primary, secondary });
+    pair.wire = true;
+    pair.nowSec = T + 5;
+    pair.connect();
+    return pair;
+  }
+  const path = (pair: Pair, side: 'primary' | 'secondary') =>
+    pair.log.flatMap((l) => (l.side === side && l.effect.kind === 'log-transition' ? [l.effect.to] : []));
+
+  it('the STATEs sent in STARTUP cross the wire; the primary recovers, the pair ends in NORMAL', () => {
+    const pair = powerCycled(T - 6000);
+    const sentInStartup = pair.log.find((l) => l.side === 'secondary' && l.effect.kind === 'send-state');
+    expect(sentInStartup?.effect).toMatchObject({ message: { state: 'PARTNER-DOWN', flags: { startup: true }, startTimeOfStateSec: T - 5000, partnerDownTimeSec: T - 5000 } });
+    expect(path(pair, 'primary')).toEqual(['RECOVER', 'RECOVER-WAIT', 'RECOVER-DONE', 'NORMAL']);
+    expect(path(pair, 'secondary')).toEqual(['PARTNER-DOWN', 'NORMAL']);
+    expect(pair.effectsOf('primary')).toContain('send-updreq');
+    expect(pair.states()).toEqual(['NORMAL', 'NORMAL']);
+  });
+
+  it('a primary that operated after the secondary went to PARTNER-DOWN resolves conflicts instead (§8.3.2 step 5)', () => {
+    const pair = powerCycled(T - 100);
+    expect(path(pair, 'primary')[0]).toBe('POTENTIAL-CONFLICT');
+    expect(path(pair, 'secondary')).toContain('POTENTIAL-CONFLICT');
+    expect(pair.states()).toEqual(['NORMAL', 'NORMAL']);
+  });
+});
+
+describe('a partner in RECOVER-WAIT, sent as §5.5.16 codes it (7)', () => {
+  /** A STATE as another implementation sends it: server-state 7, COMMUNICATED, as the endpoint reads it. */
+  function received(): Trigger {
+    const at = toAbsoluteTime(T - 10);
+    const time = [at >>> 24, (at >>> 16) & 0xff, (at >>> 8) & 0xff, at & 0xff];
+    const frame = Uint8Array.from([34, 0, 0, 1, ...time, 0, 132, 0, 1, 7, 0, 131, 0, 1, 0x01, 0, 133, 0, 4, ...time]);
+    const r = decodePartnerFrame(frame, T);
+    if (!r.ok || r.pdu.type !== FoMsgType.STATE) throw new Error(`STATE did not decode: ${JSON.stringify(r)}`);
+    const name = serverStateRfcName(r.pdu.content.serverState);
+    expect(name).toBe('RECOVER-WAIT');
+    return { kind: 'partner-state', state: name as EndpointStateName, flags: r.pdu.content.serverFlags, startTimeSec: r.pdu.content.startTimeOfStateSec };
+  }
+
+  it('RECOVER-DONE goes to COMMUNICATIONS-INTERRUPTED (§8.7.2)', () => {
+    expect(step(inState('RECOVER-DONE', 'primary'), received(), ctxOf('primary')).record.state).toBe('COMMUNICATIONS-INTERRUPTED');
+  });
+
+  it('RESOLUTION-INTERRUPTED goes to POTENTIAL-CONFLICT (§8.11.2)', () => {
+    expect(step(inState('RESOLUTION-INTERRUPTED', 'secondary'), received(), ctxOf('secondary')).record.state).toBe('POTENTIAL-CONFLICT');
+  });
+
+  it('RECOVER asks it for updates (§8.5.2: "any other state")', () => {
+    const out = step(inState('RECOVER', 'secondary', { session: { request: null } }), received(), ctxOf('secondary'));
+    expect(out.record.state).toBe('RECOVER');
+    expect(kinds(out.effects)).toContain('send-updreq');
+  });
+});
+
 describe('explicit no-ops and operator commands', () => {
   it('operator partner-down in POTENTIAL-CONFLICT is refused, unless forced (then with an alarm)', () => {
     const pc = inState('POTENTIAL-CONFLICT', 'primary');
@@ -216,10 +277,8 @@ describe('explicit no-ops and operator commands', () => {
     expect(forced.effects.map(effectText)).toContain('raise-alarm:forced-partner-down');
   });
 
-  it('force does not override "already" or "shutting down"', () => {
-    for (const s of ['PARTNER-DOWN', 'SHUTDOWN'] as const) {
-      expect(step(inState(s, 'primary'), { kind: 'operator-partner-down', force: true }, ctxOf('primary')).ignored).toBeDefined();
-    }
+  it('force does not override "already"', () => {
+    expect(step(inState('PARTNER-DOWN', 'primary'), { kind: 'operator-partner-down', force: true }, ctxOf('primary')).ignored).toBeDefined();
   });
 
   it('UPDDONE with no request of ours outstanding is ignored (§8.5.2)', () => {
@@ -262,12 +321,6 @@ describe('explicit no-ops and operator commands', () => {
     const normal = inState('NORMAL', 'primary');
     expect(step(normal, { kind: 'recover-wait-expired' }, ctxOf('primary')).ignored?.reason).toBe('not-in-state');
     expect(step(normal, { kind: 'startup-timer-expired' }, ctxOf('primary')).ignored?.reason).toBe('not-in-state');
-  });
-
-  it('SHUTDOWN during STARTUP keeps PREVIOUS-STATE for the next boot', () => {
-    const r = inState('STARTUP', 'primary', { previousState: 'PARTNER-DOWN' });
-    const out = step(r, { kind: 'operator-shutdown' }, ctxOf('primary'));
-    expect(out.record).toMatchObject({ state: 'SHUTDOWN', previousState: 'PARTNER-DOWN' });
   });
 });
 

@@ -40,7 +40,6 @@ describe('STARTUP: steps 1–3 (§8.3.2)', () => {
     'RECOVER-DONE': 'RECOVER-DONE', // §8.7.2
     'RESOLUTION-INTERRUPTED': 'RESOLUTION-INTERRUPTED',
     'CONFLICT-DONE': 'CONFLICT-DONE', // §8.12.2
-    SHUTDOWN: 'RECOVER', // stored SHUTDOWN with no previous state recorded
   };
   for (const s of ENDPOINT_STATES) {
     it(`stored ${s} gives PREVIOUS-STATE ${PREVIOUS[s]} (§8.3.2 step 2)`, () => {
@@ -49,9 +48,8 @@ describe('STARTUP: steps 1–3 (§8.3.2)', () => {
     });
   }
 
-  it('a record stored in STARTUP or SHUTDOWN is read through its previous state', () => {
+  it('a record stored in STARTUP is read through its previous state', () => {
     expect(startup(stored('STARTUP', { previousState: 'PARTNER-DOWN' }), ctxOf('primary')).record.previousState).toBe('PARTNER-DOWN');
-    expect(startup(stored('SHUTDOWN', { previousState: 'NORMAL' }), ctxOf('primary')).record.previousState).toBe('COMMUNICATIONS-INTERRUPTED');
   });
 
   it('a record written under the other role is discarded, with an alarm', () => {
@@ -148,9 +146,10 @@ describe('STARTUP: step 5, communications OK', () => {
     expect(kinds(out.effects)).toContain('send-updreqall'); // lost storage, partner has COMMUNICATED (§8.5.2)
   });
 
-  it('a partner that is itself in STARTUP (PREVIOUS-STATE PARTNER-DOWN) does not trigger the exception', () => {
-    const out = step(boot({ lastOperatingSec: T - 100 }), partnerState('PARTNER-DOWN', T - 500, { startup: true }), ctxOf('primary', T + 2));
-    expect(out.record.state).toBe('COMMUNICATIONS-INTERRUPTED'); // PREVIOUS-STATE; wait for its real state
+  it('a partner itself in STARTUP with PREVIOUS-STATE PARTNER-DOWN counts as in PARTNER-DOWN (it goes back there, §8.4.2)', () => {
+    const restarting = partnerState('PARTNER-DOWN', T - 500, { startup: true });
+    expect(step(boot({ lastOperatingSec: T - 100 }), restarting, ctxOf('primary', T + 2)).record.state).toBe('POTENTIAL-CONFLICT');
+    expect(step(boot({ lastOperatingSec: T - 1000 }), restarting, ctxOf('primary', T + 2)).record.state).toBe('RECOVER');
   });
 
   it('comms OK after the timer already fired is an ordinary comms-OK transition', () => {

@@ -31,6 +31,12 @@ describe('endpoint record encode/decode', () => {
     });
   });
 
+  it("reads a partner state stored as SHUTDOWN (the draft's name for code 7) as RECOVER-WAIT (§5.5.16)", () => {
+    const json = JSON.parse(new TextDecoder().decode(encodeEndpointRecord(inState('RECOVER-DONE', 'primary')))) as Record<string, unknown>;
+    const decoded = decodeEndpointRecord(bytes(JSON.stringify({ ...json, partnerState: 'SHUTDOWN' })));
+    expect(decoded.ok && decoded.value.partnerState).toBe('RECOVER-WAIT');
+  });
+
   it('encodes equal records to equal bytes, whatever the key order in memory', () => {
     const r = inState('NORMAL', 'primary');
     const shuffled = Object.fromEntries(Object.entries(storedPart(r)).reverse()) as unknown as StoredEndpoint;

@@ -1,0 +1,40 @@
+// What the runtime tests (runtime.test.ts, backpressure.test.ts) share: a
+// small failover configuration and a partner link the test drives by hand.
+
+import { EventEmitter } from 'node:events';
+import { parseConfig } from '../../../src/config/index.js';
+import type { PartnerConnector } from '../../../src/failover/host.js';
+import type { LinkEvents } from '../../../src/failover/link.js';
+import { MemoryLeaseStore, type MemoryLeaseStoreOptions } from '../../../src/store/index.js';
+import { SimHost, simLogger } from '../../../src/sim/host.js';
+import { NodeTimers, VirtualTime } from '../../../src/sim/time.js';
+
+export const NOW = 1_800_000_000;
+
+export const runtimeConfig = (role: 'primary' | 'secondary') =>
+  parseConfig({
+    interfaces: ['lan0'],
+    subnets: [{ name: 'lan', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::1f'] }],
+    failover: { role, localAddress: 'fd00::1', peerAddress: 'fd00::2', insecure: true, mcltSec: 60 },
+  });
+
+/** No connection of its own: the test emits `up` and `pdu`. */
+export class FakeLink extends EventEmitter<LinkEvents> implements PartnerConnector {
+  private xid = 100;
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  nextXid(): number {
+    return ++this.xid;
+  }
+  hold(): void {}
+}
+
+/** The simulation's small daemon on a fresh memory store and virtual time; fatal: what the daemon would exit with. */
+export async function runtimeHost(role: 'primary' | 'secondary', clock: { now: number }, fatal: (e: unknown) => void = (e) => { throw e; }, storeOptions: MemoryLeaseStoreOptions = {}) {
+  const time = new VirtualTime();
+  const timers = new NodeTimers(time);
+  const store = new MemoryLeaseStore(storeOptions);
+  await store.open();
+  const h = new SimHost(runtimeConfig(role), store, Uint8Array.from([0, 3, 0, 1, 2, 0, 0, 0, 0, 1]), simLogger(() => undefined), { nowSec: () => clock.now }, timers, fatal);
+  return { h, time, timers };
+}
