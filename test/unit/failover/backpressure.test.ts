@@ -5,15 +5,15 @@
 // disk is held with MemoryDisk.beforeWrite; time is virtual.
 
 import { describe, expect, it } from 'vitest';
-import { FakeLink, NOW, runtimeHost } from './runtime-host.js';
+import { FakeLink, NOW, runtimeHost, secondaryConnectedAt } from './runtime-host.js';
 import { FailoverEndpoint } from '../../../src/failover/endpoint.js';
 import { Replication } from '../../../src/failover/replication.js';
-import type { Channel, FailoverPdu } from '../../../src/failover/link.js';
+import type { FailoverPdu } from '../../../src/failover/link.js';
 import { updateFor } from '../../../src/failover/bindings.js';
 import { decodeEndpointRecord } from '../../../src/failover/state-record.js';
 import type { Lease } from '../../../src/engine/index.js';
 import type { MemoryLeaseStore } from '../../../src/store/index.js';
-import { bindingReplyFor, FoMsgType, PROTOCOL_VERSION, type BindingUpdate } from '../../../src/wire/failover/index.js';
+import { bindingReplyFor, FoMsgType, type BindingUpdate } from '../../../src/wire/failover/index.js';
 
 /** Changes the store lets wait for the disk before it answers 'busy'. */
 const BUSY_LIMIT = 2;
@@ -81,16 +81,10 @@ describe('a store behind its disk (busy) does not stop the daemon', () => {
   /** A secondary whose primary has connected (CONNECT answered), and what it sends back. */
   async function connectedSecondary() {
     const n = await node('secondary');
-    const link = new FakeLink();
-    await FailoverEndpoint.start(n.h, n.h.config.failover!, { link: () => link, lanUp: () => true, timers: n.timers });
-    const sent: FailoverPdu[] = [];
-    const c: Channel = { secure: false, remote: 'fd00::2', send: (p) => void sent.push(p), close: () => undefined };
-    link.emit('up', c);
-    const params = { protocolVersion: PROTOCOL_VERSION, mcltSec: 60, keepaliveSec: 60, maxUnackedBndupd: 10, relationshipName: 'twin6', connectFlags: { fixedPdLength: true } };
-    link.emit('pdu', { type: FoMsgType.CONNECT, transactionId: 1, sentTimeSec: NOW, content: params }, c);
+    const { link, ch } = await secondaryConnectedAt(n.h, n.timers);
     await settle();
-    const fromPartner = (pdu: FailoverPdu) => link.emit('pdu', pdu, c);
-    return { ...n, sent, fromPartner };
+    const fromPartner = (pdu: FailoverPdu) => link.emit('pdu', pdu, ch.c);
+    return { ...n, sent: ch.sent, fromPartner };
   }
 
   it("a partner's BNDUPD: not answered while the disk is behind, then committed and answered (§7.5.2)", async () => {

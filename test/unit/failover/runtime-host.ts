@@ -1,10 +1,13 @@
 // What the runtime tests (runtime.test.ts, backpressure.test.ts) share: a
-// small failover configuration and a partner link the test drives by hand.
+// small failover configuration, a partner link the test drives by hand, and
+// a secondary endpoint its primary has just connected to.
 
 import { EventEmitter } from 'node:events';
 import { parseConfig } from '../../../src/config/index.js';
-import type { PartnerConnector } from '../../../src/failover/host.js';
-import type { LinkEvents } from '../../../src/failover/link.js';
+import { FailoverEndpoint } from '../../../src/failover/endpoint.js';
+import type { PartnerConnector, Timers } from '../../../src/failover/host.js';
+import type { Channel, FailoverPdu, LinkEvents } from '../../../src/failover/link.js';
+import { FoMsgType, PROTOCOL_VERSION, type ConnectParams } from '../../../src/wire/failover/index.js';
 import { MemoryLeaseStore, type MemoryLeaseStoreOptions } from '../../../src/store/index.js';
 import { SimHost, simLogger } from '../../../src/sim/host.js';
 import { NodeTimers, VirtualTime } from '../../../src/sim/time.js';
@@ -37,4 +40,27 @@ export async function runtimeHost(role: 'primary' | 'secondary', clock: { now: n
   await store.open();
   const h = new SimHost(runtimeConfig(role), store, Uint8Array.from([0, 3, 0, 1, 2, 0, 0, 0, 0, 1]), simLogger(() => undefined), { nowSec: () => clock.now }, timers, fatal);
   return { h, time, timers };
+}
+
+/** What the primary's CONNECT carries in these tests (the partner's keepalive sets our CONTACT rate). */
+export const connectParams = (keepaliveSec = 60): ConnectParams => ({
+  protocolVersion: PROTOCOL_VERSION, mcltSec: 60, keepaliveSec, maxUnackedBndupd: 10, relationshipName: 'twin6', connectFlags: { fixedPdLength: true },
+});
+
+/** A channel that records what the endpoint sends and why it closed. */
+export function fakeChannel() {
+  const sent: FailoverPdu[] = [];
+  const closed: string[] = [];
+  const c: Channel = { secure: false, remote: 'fd00::2', send: (p) => void sent.push(p), close: (r) => void closed.push(r) };
+  return { c, sent, closed };
+}
+
+/** A secondary endpoint on h whose primary has just connected and sent CONNECT stamped sentTimeSec. */
+export async function secondaryConnectedAt(h: SimHost, timers: Timers, sentTimeSec = NOW) {
+  const link = new FakeLink();
+  const endpoint = await FailoverEndpoint.start(h, h.config.failover!, { link: () => link, lanUp: () => true, timers });
+  const ch = fakeChannel();
+  link.emit('up', ch.c);
+  link.emit('pdu', { type: FoMsgType.CONNECT, transactionId: 1, sentTimeSec, content: connectParams() }, ch.c);
+  return { link, ch, endpoint };
 }

@@ -4,23 +4,16 @@
 // is a bug the simulation found.
 
 import { describe, expect, it } from 'vitest';
-import { FakeLink, NOW, runtimeHost } from './runtime-host.js';
+import { connectParams, FakeLink, fakeChannel, NOW, runtimeHost, secondaryConnectedAt as connectedAt } from './runtime-host.js';
 import { FailoverEndpoint } from '../../../src/failover/endpoint.js';
 import { Replication } from '../../../src/failover/replication.js';
-import { DIAL_GAP_SEC_MAX, type Channel, type FailoverPdu } from '../../../src/failover/link.js';
+import { DIAL_GAP_SEC_MAX, type FailoverPdu } from '../../../src/failover/link.js';
 import type { Lease } from '../../../src/engine/index.js';
-import { FoMsgType, FoStatusCode, PROTOCOL_VERSION, ServerState } from '../../../src/wire/failover/index.js';
+import { FoMsgType, FoStatusCode, ServerState } from '../../../src/wire/failover/index.js';
 import { NodeTimers, VirtualTime } from '../../../src/sim/time.js';
 
 const host = runtimeHost;
 
-
-function channel() {
-  const sent: FailoverPdu[] = [];
-  const closed: string[] = [];
-  const c: Channel = { secure: false, remote: 'fd00::2', send: (p) => void sent.push(p), close: (r) => void closed.push(r) };
-  return { c, sent, closed };
-}
 
 const contact = (sentTimeSec: number): FailoverPdu => ({ type: FoMsgType.CONTACT, transactionId: 7, sentTimeSec, content: {} });
 
@@ -28,12 +21,7 @@ describe('clock skew on the partner link (RFC 8156 §7.1)', () => {
   /** A secondary whose partner has just connected and sent CONNECT stamped sentTimeSec. */
   async function secondaryConnectedAt(sentTimeSec: number) {
     const { h } = await host('secondary', { now: NOW });
-    const link = new FakeLink();
-    await FailoverEndpoint.start(h, h.config.failover!, { link: () => link, lanUp: () => true, timers: new NodeTimers(new VirtualTime()) });
-    const ch = channel();
-    link.emit('up', ch.c);
-    const params = { protocolVersion: PROTOCOL_VERSION, mcltSec: 60, keepaliveSec: 60, maxUnackedBndupd: 10, relationshipName: 'twin6', connectFlags: { fixedPdLength: true } };
-    link.emit('pdu', { type: FoMsgType.CONNECT, transactionId: 1, sentTimeSec, content: params }, ch.c);
+    const { link, ch } = await connectedAt(h, new NodeTimers(new VirtualTime()), sentTimeSec);
     return { h, link, ch };
   }
 
@@ -140,11 +128,10 @@ describe('transaction ids (RFC 8156 §5.4)', () => {
     const { h, time, timers } = await host('primary', clock);
     const link = new WrappingLink();
     const e = await FailoverEndpoint.start(h, h.config.failover!, { link: () => link, lanUp: () => true, timers });
-    const ch = channel();
+    const ch = fakeChannel();
     link.emit('up', ch.c);
     const connect = ch.sent.find((p) => p.type === FoMsgType.CONNECT)!;
-    const params = { protocolVersion: PROTOCOL_VERSION, mcltSec: 60, keepaliveSec: 4, maxUnackedBndupd: 10, relationshipName: 'twin6', connectFlags: { fixedPdLength: true } };
-    link.emit('pdu', { type: FoMsgType.CONNECTREPLY, transactionId: connect.transactionId, sentTimeSec: NOW, content: { params } }, ch.c);
+    link.emit('pdu', { type: FoMsgType.CONNECTREPLY, transactionId: connect.transactionId, sentTimeSec: NOW, content: { params: connectParams(4) } }, ch.c);
     const down = { serverState: ServerState.PARTNER_DOWN, serverFlags: { communicated: true, startup: false, ackStartup: false }, startTimeOfStateSec: NOW - 100, partnerDownTimeSec: NOW - 100 };
     link.emit('pdu', { type: FoMsgType.STATE, transactionId: 9, sentTimeSec: NOW, content: down }, ch.c);
     await new Promise((r) => setImmediate(r));

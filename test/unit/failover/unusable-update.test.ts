@@ -7,12 +7,11 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FailoverEndpoint } from '../../../src/failover/endpoint.js';
 import { PartnerLink, readFrame, type Channel, type FailoverPdu } from '../../../src/failover/link.js';
 import {
-  FoMsgType, FoStatusCode, FrameParser, PROTOCOL_VERSION, decodePartnerFrame, encodePartnerFrame, toAbsoluteTime, unusableUpdateReply,
+  FoMsgType, FoStatusCode, FrameParser, decodePartnerFrame, encodePartnerFrame, toAbsoluteTime, unusableUpdateReply,
 } from '../../../src/wire/failover/index.js';
-import { FakeLink, NOW, runtimeConfig, runtimeHost } from './runtime-host.js';
+import { connectParams, NOW, runtimeConfig, runtimeHost, secondaryConnectedAt } from './runtime-host.js';
 
 const DUID = [0, 3, 0, 1, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f];
 
@@ -22,7 +21,6 @@ function frame(type: number, xid: number, ...options: number[][]): Buffer {
   const body = [type, (xid >> 16) & 0xff, (xid >> 8) & 0xff, xid & 0xff, t >>> 24, (t >>> 16) & 0xff, (t >>> 8) & 0xff, t & 0xff, ...options.flat()];
   return Buffer.from([body.length >> 8, body.length & 0xff, ...body]);
 }
-const connectParams = { protocolVersion: PROTOCOL_VERSION, mcltSec: 60, keepaliveSec: 60, maxUnackedBndupd: 10, relationshipName: 'twin6', connectFlags: { fixedPdLength: true } };
 const tlv = (code: number, data: number[]): number[] => [code >> 8, code & 0xff, data.length >> 8, data.length & 0xff, ...data];
 /** CLIENT_DATA with the client's DUID and nothing else: no IA, no CLT_TIME — not enough to use (§7.4). */
 const clientOnly = tlv(45, tlv(1, DUID));
@@ -72,7 +70,7 @@ describe('on the partner link', () => {
     const unusable = once(link, 'unusable-update');
     const socket = net.connect({ host: '::1', port });
     cleanup.push(() => void socket.destroy());
-    socket.write(encodePartnerFrame({ type: FoMsgType.CONNECT, transactionId: 1, sentTimeSec: NOW, content: connectParams }));
+    socket.write(encodePartnerFrame({ type: FoMsgType.CONNECT, transactionId: 1, sentTimeSec: NOW, content: connectParams() }));
     socket.write(frame(FoMsgType.BNDUPD, 4242, clientOnly));
     const [channel] = (await up) as [Channel];
     const [xid, reply] = (await unusable) as [number, FailoverPdu['content']];
@@ -89,13 +87,8 @@ describe('on the partner link', () => {
 
   it('the endpoint answers it with a BNDREPLY of the same transaction-id, and counts it', async () => {
     const { h, timers } = await runtimeHost('secondary', { now: NOW });
-    const link = new FakeLink();
-    await FailoverEndpoint.start(h, h.config.failover!, { link: () => link, lanUp: () => true, timers });
-    const sent: FailoverPdu[] = [];
-    const closed: string[] = [];
-    const c: Channel = { secure: false, remote: 'fd00::2', send: (p) => void sent.push(p), close: (r) => void closed.push(r) };
-    link.emit('up', c);
-    link.emit('pdu', { type: FoMsgType.CONNECT, transactionId: 1, sentTimeSec: NOW, content: connectParams }, c);
+    const { link, ch } = await secondaryConnectedAt(h, timers);
+    const { c, sent, closed } = ch;
     const r = readFrame(frame(FoMsgType.BNDUPD, 99, clientOnly).subarray(2), NOW);
     if (r.kind !== 'unusable-update') throw new Error(r.kind);
     link.emit('unusable-update', r.transactionId, r.reply, r.reason, c);
