@@ -43,12 +43,16 @@ export const COMMS_FAILED_SUCCESSOR: Readonly<Partial<Record<EndpointStateName, 
 export const SKEW_TOLERANCE_SEC = 5;
 
 /**
- * The lead ticks the machine (trigger 'tick') at least this often while the
- * endpoint serves clients. "Last recorded time of operation" (§8.3.2 step 5)
- * and "time the server went down" (§8.6.2) are read from the last tick, so the
- * machine assumes the server may have served up to this long after it.
+ * How long after its last recorded time of operation a server may still have
+ * served. The endpoint ticks every 15 s while serving and persists the time at
+ * each tick, so "last recorded time of operation" (§8.3.2 step 5) and "time the
+ * server went down" (§8.6.2) are read from a record at most one tick old; two
+ * ticks leave room for a tick delayed by a stalled loop or disk (a grant needs
+ * the same disk, so none can be acknowledged far past a stuck record). It was
+ * 60 s: then a partner declared down within a minute of the power cut sent the
+ * pair through POTENTIAL-CONFLICT rather than RECOVER.
  */
-export const OPERATING_TICK_MAX_SEC = 60;
+export const OPERATING_TICK_MAX_SEC = 30;
 
 /** §8.3.2 step 3: short, but long enough for a TCP connect to a busy partner over a slow link. */
 export const STARTUP_SEC_DEFAULT = 30;
