@@ -1,16 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { failoverPolicy, type ServiceLevel } from '../../../src/failover/policy.js';
 import { addressOwner, prefixOwner } from '../../../src/failover/ownership.js';
+import { serviceLevel } from '../../../src/failover/responsiveness.js';
+import { ENDPOINT_STATES } from '../../../src/failover/states.js';
 import { MemoryLeaseStore } from '../../../src/store/index.js';
 import type { Lease } from '../../../src/engine/index.js';
 import type { PrefixPool } from '../../../src/config/types.js';
 
 const POOL: PrefixPool = { name: 'p', prefix: 0x2001_0db8_8000_0000_0000_0000_0000_0000n, prefixLength: 40, delegatedLength: 56 };
 const NOW = 1_800_000_000;
-const NORMAL: ServiceLevel = { answer: 'all', allocate: 'own', mcltCap: true, capOnPartnerExpiration: false };
-const COMMS_INTERRUPTED: ServiceLevel = { answer: 'all', allocate: 'own', mcltCap: true, capOnPartnerExpiration: true };
-const PARTNER_DOWN: ServiceLevel = { answer: 'all', allocate: 'partner-too', mcltCap: false, capOnPartnerExpiration: false };
-const RENEW_ONLY: ServiceLevel = { answer: 'own-server-id', allocate: 'none', mcltCap: true, capOnPartnerExpiration: false };
+const NORMAL: ServiceLevel = { answer: 'all', allocate: 'own', mcltCap: true };
+const COMMS_INTERRUPTED: ServiceLevel = { answer: 'all', allocate: 'own', mcltCap: true };
+const PARTNER_DOWN: ServiceLevel = { answer: 'all', allocate: 'partner-too', mcltCap: false };
+const RENEW_ONLY: ServiceLevel = { answer: 'own-server-id', allocate: 'none', mcltCap: true };
 
 function setup(role: 'primary' | 'secondary', service: ServiceLevel, opts: { partnerDownSinceSec?: number; now?: number } = {}) {
   const store = new MemoryLeaseStore();
@@ -144,13 +146,17 @@ describe('MCLT (RFC 8156 §4.4)', () => {
     expect(policy.capValidSec(little.resource, little, 3 * 86_400)).toBe(600 + 3600);
   });
 
-  it('in COMMUNICATIONS-INTERRUPTED may build on the partner lifetime we acknowledged, and converges to MCLT', () => {
-    const { policy } = setup('secondary', COMMS_INTERRUPTED);
-    const known = lease({ expirationTimeSec: NOW + 7200 });
-    expect(policy.capValidSec(known.resource, known, 86_400)).toBe(7200 + 3600);
-    const stale = lease({ expirationTimeSec: NOW - 100 });
-    expect(policy.capValidSec(stale.resource, stale, 86_400)).toBe(3600);
-    expect(setup('secondary', NORMAL).policy.capValidSec(known.resource, known, 86_400)).toBe(3600);
+  it('caps at MCLT past max(acknowledged partner lifetime, now) in every state but PARTNER-DOWN, interrupted ones included (§3, §8.9.1, §8.11.1)', () => {
+    // We acknowledged a long partner lifetime to the partner (expiration-time); it acknowledged little of ours.
+    const known = lease({ ackedPartnerLifetimeSec: NOW + 600, expirationTimeSec: NOW + 7200 });
+    const stale = lease({ ackedPartnerLifetimeSec: NOW - 100, expirationTimeSec: NOW + 7200 });
+    for (const state of ENDPOINT_STATES) {
+      for (const role of ['primary', 'secondary'] as const) {
+        const { policy } = setup(role, serviceLevel(state, role));
+        const expected = state === 'PARTNER-DOWN' ? [86_400, 86_400] : [600 + 3600, 3600];
+        expect([state, role, policy.capValidSec(known.resource, known, 86_400), policy.capValidSec(stale.resource, stale, 86_400)]).toEqual([state, role, ...expected]);
+      }
+    }
   });
 
   it('does not cap in PARTNER-DOWN (§8.4.1)', () => {
