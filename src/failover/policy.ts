@@ -1,6 +1,7 @@
 // The FailoverPolicy the engine is given while failover runs: what the
 // endpoint's state permits (RFC 8156 §8 table, via the state machine's
-// service level), which half of the pools is ours (§4.2), the MCLT cap on
+// service level), which half of the pools is ours (§4.2) and, in
+// PARTNER-DOWN, that it goes before the partner's (§8.4.1), the MCLT cap on
 // lifetimes (§3, §4.4), and the reallocation rule (§7.4: a released or expired
 // lease goes to another client only once the partner acknowledged it).
 
@@ -67,6 +68,11 @@ export function failoverPolicy(ctx: PolicyContext): FailoverPolicy {
       if (service.allocate !== 'partner-too' || type === 'na') return false; // §4.2.1: the partner's addresses SHOULD NOT be used
       const since = ctx.partnerDownSinceSec();
       return since !== undefined && ctx.nowSec() >= since + ctx.mcltSec; // §4.2.2.1
+    },
+    lastResort(resource, type) {
+      // §8.4.1 MUST (and §4.2.2's SHOULD): our own pool is depleted before the partner's is
+      // touched, so that two servers both in PARTNER-DOWN do not hand out the same prefix.
+      return ctx.service().allocate === 'partner-too' && owner(resource, type) !== ctx.role;
     },
     mayForget(lease) {
       // Forgotten, the resource is free for anyone at once: only when it could go to another client.

@@ -110,7 +110,8 @@ export function mayAnswer(service: Service, msgType: number, addressedToUs: bool
 /**
  * §8.4.1: the partner's available delegable prefixes become usable MCLT after
  * entry into PARTNER-DOWN (and only after our own pool is exhausted — the
- * allocator's job). undefined when not in PARTNER-DOWN.
+ * engine's search, told by FailoverPolicy.lastResort). undefined when not in
+ * PARTNER-DOWN.
  */
 export function partnerPoolUsableFromSec(
   r: { readonly state: EndpointStateName; readonly partnerDownSinceSec: number | null },

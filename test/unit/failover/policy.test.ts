@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { failoverPolicy, type ServiceLevel } from '../../../src/failover/policy.js';
-import { addressOwner, prefixOwner } from '../../../src/failover/ownership.js';
+import { addressOwner, allPdPools, prefixOwner } from '../../../src/failover/ownership.js';
+import { parseConfig } from '../../../src/config/index.js';
+import { World, granted, iaPd, msg, reply, statuses, MsgType } from '../engine/harness.js';
 import { serviceLevel } from '../../../src/failover/responsiveness.js';
 import { ENDPOINT_STATES } from '../../../src/failover/states.js';
 import { MemoryLeaseStore } from '../../../src/store/index.js';
@@ -126,6 +128,38 @@ describe('allocation split (RFC 8156 §4.2)', () => {
 
   it('allocates nothing in a state that forbids it', () => {
     expect(setup('primary', RENEW_ONLY).policy.mayAllocate('2001:db8:1::11', 'na')).toBe(false);
+  });
+});
+
+describe('PARTNER-DOWN allocates from its own pool first (RFC 8156 §8.4.1)', () => {
+  // 16 delegable /56s; with a share of ¼ the secondary owns :300, :700, :b00 and :f00.
+  const CONFIG = {
+    interfaces: ['lan0'],
+    subnets: [{ name: 'lan', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::1f'], pdPools: [{ prefix: '2001:db8:8000::/52', delegatedLength: 56 }] }],
+  };
+  const pools = allPdPools(parseConfig(CONFIG));
+  const secondaryInPartnerDown = (sinceSec: number): World => {
+    const w = new World(CONFIG);
+    w.policy = failoverPolicy({
+      role: 'secondary', mcltSec: 3600, secondaryPdShare: 0.25, pdPools: () => pools, service: () => PARTNER_DOWN,
+      partnerDownSinceSec: () => sinceSec, nowSec: () => w.nowSec, view: w.store,
+    });
+    return w;
+  };
+  const PARTNERS = '2001:db8:8000::/56';
+  const request = async (w: World, client: number) => reply(await w.send(msg(MsgType.REQUEST, client, [iaPd(1, [PARTNERS])], true)));
+
+  it("depletes its own share before the partner's, whatever the client hints, and takes the partner's only past entry + MCLT", async () => {
+    const w = secondaryInPartnerDown(NOW - 3600);
+    const owners: (string | undefined)[] = [];
+    for (let c = 1; c <= 4; c++) owners.push(...granted(await request(w, c)).map((l) => prefixOwner(l.resource, pools, 0.25)));
+    expect(owners).toEqual(['secondary', 'secondary', 'secondary', 'secondary']);
+    expect(granted(await request(w, 5)).map((l) => l.resource)).toEqual([PARTNERS]);
+
+    const early = secondaryInPartnerDown(NOW - 3599);
+    for (let c = 1; c <= 4; c++) await request(early, c);
+    const m = await request(early, 5);
+    expect([granted(m), statuses(m)['IA_PD:1']]).toEqual([[], 6]); // NoPrefixAvail
   });
 });
 
