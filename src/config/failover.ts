@@ -45,9 +45,27 @@ export interface FailoverConfig {
   readonly startupSec: number;
   /** Share of each prefix pool the secondary owns for new delegations (§4.2.2 proportional allocation). */
   readonly secondaryPdShare: number;
+  /**
+   * The enterprise number of twin6's vendor option in binding updates (the
+   * requesting router, src/wire/failover/twin6-via.ts); both partners must use
+   * the same. 0 by default: see DEFAULT_VENDOR_ENTERPRISE_NUMBER.
+   */
+  readonly vendorEnterpriseNumber: number;
   /** TLS with mutual certificates; absent only with `insecure: true`, never by default (RFC 7653 §9.1). */
   readonly tls?: FailoverTls;
 }
+
+/**
+ * twin6 holds no Private Enterprise Number of its own, and the PEN registry
+ * has no range for private use. 0 is the registry's one "Reserved" entry: it
+ * is never assigned, so no vendor's option can carry it, and a partner that
+ * is not twin6 ignores it as any unknown vendor's. An operator whose
+ * organisation holds a PEN sets that instead (docs/config.md).
+ */
+export const DEFAULT_VENDOR_ENTERPRISE_NUMBER = 0;
+
+/** RFC 5612's number for documentation: "not intended to be implemented", so never sent. */
+const DOCUMENTATION_ENTERPRISE_NUMBER = 32473;
 
 export const FAILOVER_DEFAULTS = {
   port: 647,
@@ -57,6 +75,7 @@ export const FAILOVER_DEFAULTS = {
   startupSec: 5,
   secondaryPdShare: 0.1,
   relationshipName: 'twin6',
+  vendorEnterpriseNumber: DEFAULT_VENDOR_ENTERPRISE_NUMBER,
 } as const;
 
 const text = (what: string, max: number): Reader<string> =>
@@ -72,6 +91,13 @@ const pemFile: Reader<string> = textOf('a PEM file path', (path) => {
   }
 });
 
+const enterpriseNumber: Reader<number> = (value, path, issues) => {
+  const n = integer(0, 0xffff_ffff)(value, path, issues);
+  if (n !== DOCUMENTATION_ENTERPRISE_NUMBER) return n;
+  issues.report(path, `${n} is RFC 5612's number for documentation, which no implementation is to send: use your organisation's Private Enterprise Number, or leave the key out`);
+  return undefined;
+};
+
 export const failoverShape = object({
   role: required(oneOf(['primary', 'secondary'] as const)),
   relationshipName: optional(text('a relationship name', 64)),
@@ -85,6 +111,7 @@ export const failoverShape = object({
   autoPartnerDownSec: optional(integer(10, 7 * 86_400)),
   startupSec: optional(integer(1, 300)),
   secondaryPdShare: optional(ratio(false)),
+  vendorEnterpriseNumber: optional(enterpriseNumber),
   insecure: optional(boolean),
   tls: optional(
     object({
@@ -141,6 +168,7 @@ export function resolveFailover(input: FailoverInput | undefined, path: string, 
     maxUnackedBndupd: input.maxUnackedBndupd ?? FAILOVER_DEFAULTS.maxUnackedBndupd,
     startupSec: input.startupSec ?? FAILOVER_DEFAULTS.startupSec,
     secondaryPdShare: input.secondaryPdShare ?? FAILOVER_DEFAULTS.secondaryPdShare,
+    vendorEnterpriseNumber: input.vendorEnterpriseNumber ?? FAILOVER_DEFAULTS.vendorEnterpriseNumber,
     ...(input.autoPartnerDownSec === undefined ? {} : { autoPartnerDownSec: input.autoPartnerDownSec }),
     ...(tls ? { tls } : {}),
   };

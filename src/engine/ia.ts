@@ -207,17 +207,31 @@ function reinstate(ctx: IaContext, mode: IaMode, req: IaRequest): GrantedLease |
   return undefined;
 }
 
-/** Reservation first, then the client's hint, then its last lease (affinity), then the pools. */
+/**
+ * Reservation first, then the client's hint, then its last lease (affinity),
+ * then the pools; a resource the policy holds as a last resort only when none
+ * of those finds another. One search under the message's budget: the first
+ * last resort met on the way is kept for when it ends without a better one.
+ * A reservation is never held back: both partners keep it for the same
+ * client, so it cannot go to two.
+ */
 function choose(ctx: IaContext, req: IaRequest): string | undefined {
   const free = (r: string) => isFreeFor(ctx, req, r);
   const reserved = ctx.subnet.reservedFor.get(ctx.duid)?.[req.type];
   if (reserved !== undefined && free(reserved)) return reserved;
-  const hint = req.hints.find((r) => fitsSubnet(ctx.subnet, req.type, r, ctx.duid) && free(r));
+  let lastResort: string | undefined;
+  const preferred = (r: string): boolean => {
+    if (!free(r)) return false;
+    if (!ctx.policy.lastResort?.(r, req.type)) return true;
+    lastResort ??= r;
+    return false;
+  };
+  const hint = req.hints.find((r) => fitsSubnet(ctx.subnet, req.type, r, ctx.duid) && preferred(r));
   if (hint) return hint;
   const previous = ctx.view
     .byIa(ctx.duid, req.iaid, req.type)
-    .find((l) => l.state !== 'declined' && fitsSubnet(ctx.subnet, req.type, l.resource, ctx.duid) && free(l.resource));
+    .find((l) => l.state !== 'declined' && fitsSubnet(ctx.subnet, req.type, l.resource, ctx.duid) && preferred(l.resource));
   if (previous) return previous.resource;
   const pools = req.type === 'na' ? ctx.subnet.subnet.pools : ctx.subnet.subnet.pdPools;
-  return pickFree(req.type, pools, `${ctx.duid}|${req.iaid}|${req.type}`, free, ctx.budget);
+  return pickFree(req.type, pools, `${ctx.duid}|${req.iaid}|${req.type}`, preferred, ctx.budget) ?? lastResort;
 }

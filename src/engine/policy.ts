@@ -18,6 +18,13 @@ export interface FailoverPolicy {
    * this client's own.
    */
   mayAllocate(resource: string, type: IaType, sameClient?: boolean): boolean;
+  /**
+   * Whether a resource mayAllocate permits is a last resort for a new lease:
+   * taken only when the search finds no other candidate free (RFC 8156 §8.4.1:
+   * a server in PARTNER-DOWN depletes its own pool before its partner's).
+   * Absent means never.
+   */
+  lastResort?(resource: string, type: IaType): boolean;
   /** The longest valid lifetime grantable now for this lease (RFC 8156 §4.4 MCLT); `current` is undefined for a new lease. */
   capValidSec(resource: string, current: Lease | undefined, proposedSec: number): number;
   /**

@@ -4,7 +4,7 @@
 
 import { BindingStatus, FoStatusCode, type BindingStatusCode, type ClientBindingUpdate, type LeaseState as WireLeaseState, type Status } from '../wire/failover/index.js';
 import type { IaType, Lease, LeaseChange, LeaseFailover, LeaseState, RequestedVia } from '../engine/lease.js';
-import type { WireRequestedVia } from '../wire/failover/twin6-via.js';
+import { encodeRequestedVia, readRequestedVia, type WireRequestedVia } from '../wire/failover/twin6-via.js';
 import type { Role } from './states.js';
 
 const STATUS_OF: Record<LeaseState, BindingStatusCode> = {
@@ -27,8 +27,11 @@ const STATE_OF: Partial<Record<number, LeaseState>> = {
 export const sameBinding = (a: Lease, b: { duid: string; iaid: number; type: IaType }): boolean =>
   a.duid === b.duid && a.iaid === b.iaid && a.type === b.type;
 
-/** One lease as a BNDUPD (§7.4, CLIENT_DATA form): one IA holding one IAADDR or IAPREFIX. */
-export function updateFor(lease: Lease, nowSec: number): ClientBindingUpdate {
+/**
+ * One lease as a BNDUPD (§7.4, CLIENT_DATA form): one IA holding one IAADDR or
+ * IAPREFIX. enterpriseNumber: failover.vendorEnterpriseNumber, twin6's vendor option.
+ */
+export function updateFor(lease: Lease, nowSec: number, enterpriseNumber: number): ClientBindingUpdate {
   const fo = lease.fo;
   const state: WireLeaseState = {
     status: STATUS_OF[lease.state],
@@ -51,7 +54,10 @@ export function updateFor(lease: Lease, nowSec: number): ClientBindingUpdate {
           leases: [{ prefix: lease.resource.slice(0, lease.resource.indexOf('/')), prefixLength: Number(lease.resource.slice(lease.resource.indexOf('/') + 1)), ...times, ...state }],
         };
   // The requesting router goes along, so a partner that takes over can route the prefix at once.
-  const via = lease.type === 'pd' && lease.via ? { requestedVia: { address: lease.via.address, ...(lease.via.relay ? { relay: lease.via.relay } : {}) } } : {};
+  const via =
+    lease.type === 'pd' && lease.via
+      ? { vendorOptions: [encodeRequestedVia({ address: lease.via.address, ...(lease.via.relay ? { relay: lease.via.relay } : {}) }, enterpriseNumber)] }
+      : {};
   return { form: 'client', clientDuid: Buffer.from(lease.duid, 'hex'), baseTimeSec: nowSec, ...via, ias: [ia] };
 }
 
@@ -66,14 +72,22 @@ export interface IncomingLease {
   readonly via?: WireRequestedVia;
 }
 
-export function incomingLeases(update: ClientBindingUpdate): IncomingLease[] {
+/**
+ * The leases of an incoming update. The requesting router is read from our own
+ * vendor option (enterpriseNumber); another vendor's is ignored, and ours when
+ * it does not parse, told to onViaProblem.
+ */
+export function incomingLeases(update: ClientBindingUpdate, enterpriseNumber: number, onViaProblem: (problem: string) => void = () => {}): IncomingLease[] {
   const duid = Buffer.from(update.clientDuid).toString('hex');
+  const read = readRequestedVia(update.vendorOptions ?? [], enterpriseNumber);
+  if (read && 'problem' in read) onViaProblem(read.problem);
+  const requestedVia = read && 'via' in read ? read.via : undefined;
   const out: IncomingLease[] = [];
   for (const ia of update.ias) {
     if (ia.type === 'IA_TA') continue; // we never lease temporary addresses
     for (const l of ia.leases) {
       const resource = 'address' in l ? l.address : `${l.prefix}/${l.prefixLength}`;
-      const via = ia.type === 'IA_PD' && update.requestedVia ? { via: update.requestedVia } : {};
+      const via = ia.type === 'IA_PD' && requestedVia ? { via: requestedVia } : {};
       out.push({ resource, type: ia.type === 'IA_NA' ? 'na' : 'pd', duid, iaid: ia.iaid, wire: l, ...via });
     }
   }

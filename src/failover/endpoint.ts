@@ -54,7 +54,7 @@ const PARTNER_SERVED_RECENT_SEC = 30;
 const MAINTENANCE_DRAIN_MS = 5_000;
 const MAINTENANCE_DRAIN_CHECK_MS = 100;
 
-const MAINTENANCE = { answer: 'none', allocate: 'none', mcltCap: true, capOnPartnerExpiration: false } as const;
+const MAINTENANCE = { answer: 'none', allocate: 'none', mcltCap: true } as const;
 
 /** What the simulation replaces (src/sim/); each defaults to the real thing. */
 export interface EndpointIo {

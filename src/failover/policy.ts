@@ -1,7 +1,8 @@
 // The FailoverPolicy the engine is given while failover runs: what the
 // endpoint's state permits (RFC 8156 §8 table, via the state machine's
-// service level), which half of the pools is ours (§4.2), the MCLT cap on
-// lifetimes (§4.4), and the reallocation rule (§7.4: a released or expired
+// service level), which half of the pools is ours (§4.2) and, in
+// PARTNER-DOWN, that it goes before the partner's (§8.4.1), the MCLT cap on
+// lifetimes (§3, §4.4), and the reallocation rule (§7.4: a released or expired
 // lease goes to another client only once the partner acknowledged it).
 
 import { MsgType } from '../wire/constants.js';
@@ -15,10 +16,8 @@ export interface ServiceLevel {
   readonly answer: 'all' | 'own-server-id' | 'none';
   /** own: new leases from our own share; partner-too: PARTNER-DOWN, the partner's prefixes after entry + MCLT; none. */
   readonly allocate: 'own' | 'partner-too' | 'none';
-  /** Whether lifetimes are capped by MCLT (all states but PARTNER-DOWN). */
+  /** Whether lifetimes are capped by MCLT (all states but PARTNER-DOWN, §8.4.1). */
   readonly mcltCap: boolean;
-  /** COMMUNICATIONS-INTERRUPTED, RESOLUTION-INTERRUPTED: the cap may also build on what we acknowledged to the partner (§4.4.2). */
-  readonly capOnPartnerExpiration: boolean;
 }
 
 export interface PolicyContext {
@@ -70,6 +69,11 @@ export function failoverPolicy(ctx: PolicyContext): FailoverPolicy {
       const since = ctx.partnerDownSinceSec();
       return since !== undefined && ctx.nowSec() >= since + ctx.mcltSec; // §4.2.2.1
     },
+    lastResort(resource, type) {
+      // §8.4.1 MUST (and §4.2.2's SHOULD): our own pool is depleted before the partner's is
+      // touched, so that two servers both in PARTNER-DOWN do not hand out the same prefix.
+      return ctx.service().allocate === 'partner-too' && owner(resource, type) !== ctx.role;
+    },
     mayForget(lease) {
       // Forgotten, the resource is free for anyone at once: only when it could go to another client.
       return reusable(lease, ctx.service());
@@ -79,9 +83,12 @@ export function failoverPolicy(ctx: PolicyContext): FailoverPolicy {
       if (!service.mcltCap) return proposedSec;
       const now = ctx.nowSec();
       const acked = current?.fo?.ackedPartnerLifetimeSec ?? 0;
-      const ours = service.capOnPartnerExpiration ? (current?.fo?.expirationTimeSec ?? 0) : 0;
-      // §4.4: a client's lease may end no later than MCLT past what the partner knows.
-      const capSec = Math.max(acked, ours, now) + ctx.mcltSec - now;
+      // §3, §4.4, and the MUST of §8.9.1 and §8.11.1 for the interrupted states: MCLT past the
+      // later of the partner lifetime the partner acknowledged and now. Draft -06 let those two
+      // states build on the lifetime we had acknowledged to the partner as well; the published
+      // text dropped that: only an acknowledged partner lifetime is the partner's stable-storage
+      // promise about the binding this server hands out.
+      const capSec = Math.max(acked, now) + ctx.mcltSec - now;
       return Math.min(proposedSec, capSec);
     },
   };

@@ -134,7 +134,7 @@ export class Replication {
       const xid = this.deps.nextXid();
       this.inflight.set(xid, { resource, sent: lease });
       this.inflightResources.add(resource);
-      this.deps.send({ type: FoMsgType.BNDUPD, transactionId: xid, sentTimeSec: now, content: updateFor(lease, now) });
+      this.deps.send({ type: FoMsgType.BNDUPD, transactionId: xid, sentTimeSec: now, content: updateFor(lease, now, this.config.vendorEnterpriseNumber) });
       this.daemon.counters.add('failover.bndupd.sent');
     }
   }
@@ -200,6 +200,12 @@ export class Replication {
     }
   }
 
+  /** Our vendor option did not parse: the binding stands without its requesting router (twin6-via.ts). */
+  private viaUnreadable(problem: string): void {
+    this.daemon.counters.add('failover.bndupd.via-unreadable');
+    this.log.warn({ problem, vendorEnterpriseNumber: this.config.vendorEnterpriseNumber }, 'requesting router in a partner binding update unreadable; does the partner use the same vendorEnterpriseNumber?');
+  }
+
   /** Is this lease one our configuration serves at all? Otherwise ConfigurationConflict (§7.5.4). */
   private configured(l: IncomingLease): boolean {
     if (this.daemon.engine.plan.reservedBy.has(l.resource)) return true;
@@ -252,7 +258,7 @@ export class Replication {
   private judgeUpdate(update: BindingUpdate): Judged[] {
     if (update.form !== 'client') return [];
     const now = this.nowSec();
-    return incomingLeases(update).map((inc) => {
+    return incomingLeases(update, this.config.vendorEnterpriseNumber, (problem) => this.viaUnreadable(problem)).map((inc) => {
       const local = this.daemon.store.byResource(inc.resource);
       const verdict: Verdict = this.configured(inc)
         ? judge(local, inc, this.config.role, now, this.deps.strict())

@@ -22,12 +22,12 @@ export type Answers = 'responsive' | 'renew-responsive' | 'unresponsive';
 export type Allocation = 'none' | 'own-pool' | 'own-pool-then-partner-prefixes';
 
 /**
- * Which MCLT cap bounds a valid lifetime (§4.4, protocol.md §1.9):
- *   acked            — max(ackedPartnerLifetime, now) + MCLT (§8.8.1)
- *   acked-or-partner — max(ackedPartnerLifetime, now, partner lifetime received) + MCLT (§8.9.1, §8.11.1)
- *   uncapped         — PARTNER-DOWN (§8.4.1)
+ * Which MCLT cap bounds a valid lifetime (§3, §4.4):
+ *   acked    — max(ackedPartnerLifetime, now) + MCLT: every state that answers
+ *              clients but PARTNER-DOWN (§8.7.1, §8.8.1, §8.9.1, §8.11.1, §8.12.1)
+ *   uncapped — PARTNER-DOWN (§8.4.1)
  */
-export type LifetimeCap = 'acked' | 'acked-or-partner' | 'uncapped';
+export type LifetimeCap = 'acked' | 'uncapped';
 
 export interface Service {
   readonly answers: Answers;
@@ -52,7 +52,7 @@ const TABLE: Readonly<Record<EndpointStateName, Readonly<Record<Role, Service>>>
     primary: serving('responsive', 'own-pool', 'acked', '§8.8.1'),
     secondary: serving('renew-responsive', 'none', 'acked', '§8.8.1'),
   },
-  'COMMUNICATIONS-INTERRUPTED': both(serving('responsive', 'own-pool', 'acked-or-partner', '§8.9.1')),
+  'COMMUNICATIONS-INTERRUPTED': both(serving('responsive', 'own-pool', 'acked', '§8.9.1')),
   'PARTNER-DOWN': both(serving('responsive', 'own-pool-then-partner-prefixes', 'uncapped', '§8.4.1')),
   'POTENTIAL-CONFLICT': both(none('§8.10.1')),
   RECOVER: both(none('§8.5.1')),
@@ -62,7 +62,7 @@ const TABLE: Readonly<Record<EndpointStateName, Readonly<Record<Role, Service>>>
   }),
   // "SHOULD allocate from its own pool (if that can be determined)": with
   // independent allocation and FREE/FREE-BACKUP labels it always can.
-  'RESOLUTION-INTERRUPTED': both(serving('responsive', 'own-pool', 'acked-or-partner', '§8.11.1')),
+  'RESOLUTION-INTERRUPTED': both(serving('responsive', 'own-pool', 'acked', '§8.11.1')),
   // CONFLICT-DONE exists only on the primary (§8.12); a secondary never enters it,
   // so a secondary that somehow holds it serves nobody rather than guess.
   'CONFLICT-DONE': {
@@ -108,7 +108,8 @@ export function mayAnswer(service: Service, msgType: number, addressedToUs: bool
 /**
  * §8.4.1: the partner's available delegable prefixes become usable MCLT after
  * entry into PARTNER-DOWN (and only after our own pool is exhausted — the
- * allocator's job). undefined when not in PARTNER-DOWN.
+ * engine's search, told by FailoverPolicy.lastResort). undefined when not in
+ * PARTNER-DOWN.
  */
 export function partnerPoolUsableFromSec(
   r: { readonly state: EndpointStateName; readonly partnerDownSinceSec: number | null },
@@ -127,7 +128,6 @@ export interface ServiceLevelShape {
   readonly answer: 'all' | 'own-server-id' | 'none';
   readonly allocate: 'own' | 'partner-too' | 'none';
   readonly mcltCap: boolean;
-  readonly capOnPartnerExpiration: boolean;
 }
 
 export function serviceLevel(state: EndpointStateName, role: Role): ServiceLevelShape {
@@ -136,7 +136,6 @@ export function serviceLevel(state: EndpointStateName, role: Role): ServiceLevel
     answer: s.answers === 'responsive' ? 'all' : s.answers === 'renew-responsive' ? 'own-server-id' : 'none',
     allocate: s.allocate === 'own-pool' ? 'own' : s.allocate === 'own-pool-then-partner-prefixes' ? 'partner-too' : 'none',
     mcltCap: s.lifetimeCap !== 'uncapped',
-    capOnPartnerExpiration: s.lifetimeCap === 'acked-or-partner',
   };
 }
 

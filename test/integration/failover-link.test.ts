@@ -59,6 +59,7 @@ function config(role: 'primary' | 'secondary', over: Partial<FailoverConfig> = {
     maxUnackedBndupd: 10,
     startupSec: 1,
     secondaryPdShare: 0.1,
+    vendorEnterpriseNumber: 0,
     ...over,
   };
 }

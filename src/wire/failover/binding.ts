@@ -12,9 +12,9 @@ import { isBindingStatus, type BindingStatusCode } from './constants.js';
 import { foFail } from './errors.js';
 import { at, decodeFo, foOption, isFo, readOptional, readRequired, type DnsRemovalInfo, type ReadContext, type ReconfigureData } from './options.js';
 import { one, type ContentCodec } from './content.js';
-import type { IaAddrOption, IaPrefixOption, Option } from '../types.js';
+import type { IaAddrOption, IaPrefixOption, Option, UnknownOption } from '../types.js';
+import { OptionCode } from '../constants.js';
 import { programmerError } from '../writer.js';
-import { encodeRequestedVia, readRequestedVia, type WireRequestedVia } from './twin6-via.js';
 
 /** What §7.3 keeps per lease and §7.4 sends. Times are absolute, Unix seconds. */
 export interface LeaseState {
@@ -67,10 +67,16 @@ export interface ClientBindingUpdate {
   readonly reconfigure?: ReconfigureData;
   /** RFC 5007 LQ_RELAY_DATA body, as octets. */
   readonly relayData?: Uint8Array;
-  /** twin6's extension: who requested the delegations, so the partner can route them (twin6-via.ts). */
-  readonly requestedVia?: WireRequestedVia;
+  /** RFC 8415 §21.17 options in CLIENT_DATA, in order; twin6's requesting router is one (twin6-via.ts). */
+  readonly vendorOptions?: readonly VendorOption[];
   /** At least one (§7.4). */
   readonly ias: readonly BindingIa[];
+}
+
+/** One OPTION_VENDOR_OPTS: its enterprise number, and the option-data after it. */
+export interface VendorOption {
+  readonly enterpriseNumber: number;
+  readonly data: Uint8Array;
 }
 
 /** A delegable prefix that belongs to no client (§7.4, second form); lifetimes are normally 0. */
@@ -143,9 +149,16 @@ function clientDataOptions(b: ClientBindingUpdate): Option[] {
   if (b.vss) out.push(foOption('VSS', b.vss));
   if (b.reconfigure) out.push(foOption('F_RECONFIGURE_DATA', b.reconfigure));
   if (b.relayData) out.push(foOption('LQ_RELAY_DATA', b.relayData));
-  if (b.requestedVia) out.push(encodeRequestedVia(b.requestedVia));
+  for (const v of b.vendorOptions ?? []) out.push(vendorOption(v));
   for (const ia of b.ias) out.push(iaOption(ia, b.baseTimeSec));
   return out;
+}
+
+function vendorOption(v: VendorOption): UnknownOption {
+  const data = new Uint8Array(4 + v.data.length);
+  new DataView(data.buffer).setUint32(0, v.enterpriseNumber);
+  data.set(v.data, 4);
+  return { kind: 'UNKNOWN', code: OptionCode.VENDOR_OPTS, data };
 }
 
 function poolPrefixOption(p: PoolPrefixUpdate): IaPrefixOption {
@@ -234,9 +247,16 @@ function readClientData(o: Option, ctx: ReadContext): ClientBindingUpdate {
     vss: readOptional(subs, 'VSS', c),
     reconfigure: readOptional(subs, 'F_RECONFIGURE_DATA', c),
     relayData: readOptional(subs, 'LQ_RELAY_DATA', c),
-    requestedVia: readRequestedVia(subs, c),
+    vendorOptions: readVendorOptions(subs),
   };
   return { form: 'client', clientDuid: id.duid, baseTimeSec, ...defined(opt), ias };
+}
+
+/** A VENDOR_OPTS too short to hold an enterprise number belongs to no vendor: ignored. */
+function readVendorOptions(subs: readonly Option[]): VendorOption[] | undefined {
+  const found = subs.filter((o): o is UnknownOption => o.kind === 'UNKNOWN' && o.code === OptionCode.VENDOR_OPTS && o.data.length >= 4);
+  if (found.length === 0) return undefined;
+  return found.map((o) => ({ enterpriseNumber: new DataView(o.data.buffer, o.data.byteOffset).getUint32(0), data: o.data.subarray(4) }));
 }
 
 function readPoolPrefix(p: IaPrefixOption, ctx: ReadContext): PoolPrefixUpdate {

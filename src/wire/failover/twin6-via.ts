@@ -7,21 +7,24 @@
 // twin6) loses nothing.
 //
 //   OPTION_VENDOR_OPTS (17) inside CLIENT_DATA
-//     enterprise-number  32473  (RFC 5612's example number, until twin6 has its own)
+//     enterprise-number  failover.vendorEnterpriseNumber: 0 (IANA's reserved
+//                        entry) unless the operator sets a PEN (docs/config.md)
 //     sub-option 1  requesting router address (16 octets): the client's source
 //                   address on our link, or the innermost relay's peer-address
 //     sub-option 2  relay address (16 octets), when the request was relayed
 //
 // The interface is not sent: it names a device on the sender, and the receiver
 // finds its own from the subnet the lease belongs to.
+//
+// Which vendor option is ours depends on configuration, so binding.ts keeps
+// them all as they came and the failover layer picks ours here. One under our
+// number that does not parse is reported, not thrown: refusing the whole
+// BNDUPD for an extension would stall replication with a partner configured
+// otherwise.
 
 import { addressFromBytes, addressToBytes } from '../address.js';
-import type { Option, UnknownOption } from '../types.js';
-import { foFail } from './errors.js';
-import { at, type ReadContext } from './options.js';
+import type { VendorOption } from './binding.js';
 
-export const OPTION_VENDOR_OPTS = 17;
-export const TWIN6_ENTERPRISE_NUMBER = 32473;
 const SUB_ROUTER = 1;
 const SUB_RELAY = 2;
 
@@ -30,43 +33,41 @@ export interface WireRequestedVia {
   readonly relay?: string;
 }
 
-export function encodeRequestedVia(via: WireRequestedVia): UnknownOption {
+export function encodeRequestedVia(via: WireRequestedVia, enterpriseNumber: number): VendorOption {
   const subs: [number, string][] = [[SUB_ROUTER, via.address], ...(via.relay ? [[SUB_RELAY, via.relay] as [number, string]] : [])];
-  const data = new Uint8Array(4 + subs.length * 20);
+  const data = new Uint8Array(subs.length * 20);
   const view = new DataView(data.buffer);
-  view.setUint32(0, TWIN6_ENTERPRISE_NUMBER);
   subs.forEach(([code, address], i) => {
-    const o = 4 + i * 20;
+    const o = i * 20;
     view.setUint16(o, code);
     view.setUint16(o + 2, 16);
     addressToBytes(address, data, o + 4);
   });
-  return { kind: 'UNKNOWN', code: OPTION_VENDOR_OPTS, data };
+  return { enterpriseNumber, data };
 }
 
-/** Ours among CLIENT_DATA's sub-options, or undefined; another vendor's options are left alone. */
-export function readRequestedVia(options: readonly Option[], ctx: ReadContext): WireRequestedVia | undefined {
-  const ours = options.filter(
-    (o): o is UnknownOption => o.kind === 'UNKNOWN' && o.code === OPTION_VENDOR_OPTS && o.data.length >= 4 && new DataView(o.data.buffer, o.data.byteOffset).getUint32(0) === TWIN6_ENTERPRISE_NUMBER,
-  );
+/** Ours among CLIENT_DATA's vendor options: none, the requesting router, or why ours does not parse. */
+export type ViaRead = undefined | { readonly via: WireRequestedVia } | { readonly problem: string };
+
+export function readRequestedVia(options: readonly VendorOption[], enterpriseNumber: number): ViaRead {
+  const ours = options.filter((o) => o.enterpriseNumber === enterpriseNumber);
   if (ours.length === 0) return undefined;
-  const c = at(ours[0]!, ctx);
-  const where = `${ctx.where}VENDOR_OPTS ${TWIN6_ENTERPRISE_NUMBER} > `;
-  if (ours.length > 1) return foFail('duplicate-option', at(ours[1]!, ctx).at, `${where}more than one`);
+  const where = `VENDOR_OPTS ${enterpriseNumber}: `;
+  if (ours.length > 1) return { problem: `${where}more than one` };
   const data = ours[0]!.data;
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   let address: string | undefined;
   let relay: string | undefined;
-  for (let o = 4; o < data.length; ) {
-    if (o + 4 > data.length) return foFail('bad-value', c.at, `${where}truncated sub-option header`);
+  for (let o = 0; o < data.length; ) {
+    if (o + 4 > data.length) return { problem: `${where}truncated sub-option header` };
     const code = view.getUint16(o);
     const len = view.getUint16(o + 2);
-    if (o + 4 + len > data.length) return foFail('bad-value', c.at, `${where}sub-option ${code} overruns the option`);
-    if ((code === SUB_ROUTER || code === SUB_RELAY) && len !== 16) return foFail('bad-value', c.at, `${where}sub-option ${code} must be 16 octets, not ${len}`);
+    if (o + 4 + len > data.length) return { problem: `${where}sub-option ${code} overruns the option` };
+    if ((code === SUB_ROUTER || code === SUB_RELAY) && len !== 16) return { problem: `${where}sub-option ${code} must be 16 octets, not ${len}` };
     if (code === SUB_ROUTER) address = addressFromBytes(data, o + 4);
     if (code === SUB_RELAY) relay = addressFromBytes(data, o + 4);
     o += 4 + len; // unknown sub-options: skipped, for a later version's additions
   }
-  if (address === undefined) return foFail('missing-option', c.at, `${where}the requesting router (sub-option ${SUB_ROUTER}) is required`);
-  return relay === undefined ? { address } : { address, relay };
+  if (address === undefined) return { problem: `${where}the requesting router (sub-option ${SUB_ROUTER}) is required` };
+  return { via: relay === undefined ? { address } : { address, relay } };
 }

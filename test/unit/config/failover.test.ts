@@ -34,6 +34,7 @@ describe('failover section', () => {
       maxUnackedBndupd: 100,
       startupSec: 5,
       secondaryPdShare: 0.1,
+      vendorEnterpriseNumber: 0,
     });
     expect(parseConfig(base()).failover).toBeUndefined();
   });
@@ -58,6 +59,14 @@ describe('failover section', () => {
     expect(any.failover?.tls).toMatchObject({ anyPeerFromCa: true });
     expect(any.failover?.tls).not.toHaveProperty('peerName');
     expectOnlyProblem(failover({ insecure: undefined, tls: { ...files(), peerName: 'twin6-b', anyPeerFromCa: true } }), 'failover.tls.anyPeerFromCa', /contradicts peerName/);
+  });
+
+  it("takes the operator's enterprise number for twin6's vendor option: IANA's reserved 0 by default, never RFC 5612's documentation number", () => {
+    expect(parseConfig(failover({})).failover?.vendorEnterpriseNumber).toBe(0);
+    expect(parseConfig(failover({ vendorEnterpriseNumber: 4_294_967_295 })).failover?.vendorEnterpriseNumber).toBe(4_294_967_295);
+    expectOnlyProblem(failover({ vendorEnterpriseNumber: 32473 }), 'failover.vendorEnterpriseNumber', /RFC 5612.*documentation/);
+    expectOnlyProblem(failover({ vendorEnterpriseNumber: 4_294_967_296 }), 'failover.vendorEnterpriseNumber', /between 0 and 4294967295/);
+    expectOnlyProblem(failover({ vendorEnterpriseNumber: '32473' }), 'failover.vendorEnterpriseNumber', /expected an integer/);
   });
 
   it('names a missing or unreadable certificate file', () => {

@@ -377,6 +377,23 @@ describe('failover policy hooks: what the simulation found', () => {
     expect(w.store.byResource(held)).toMatchObject({ clttSec: T0 + 100, validSec: 30, expiresAtSec: T0 + 7200 });
   });
 
+  it('takes a last-resort resource only once nothing else is free, a hint or its own last lease included', async () => {
+    const w = new World(ONE);
+    const odd = (r: string) => /[13579bdf]$/.test(r);
+    // Client 1's last lease, odd, ended: free for it, but not preferred.
+    await w.send(msg(MsgType.REQUEST, 1, [iaNa(1, ['2001:db8:1::11'])], true));
+    await w.send(msg(MsgType.RELEASE, 1, [iaNa(1, ['2001:db8:1::11'])], true));
+    expect(w.store.byResource('2001:db8:1::11')).toMatchObject({ duid: duidHex(1), state: 'released' });
+    w.policy = { ...standalone(), lastResort: (r) => odd(r) };
+    const got: string[] = [];
+    for (let c = 1; c <= 8; c++) got.push(granted(reply(await w.send(msg(MsgType.REQUEST, c, [iaNa(1, ['2001:db8:1::13'])], true))))[0]!.resource);
+    expect(got.filter(odd)).toEqual([]);
+    expect(new Set(got).size).toBe(8);
+    // The even half is gone: now the hint.
+    expect(granted(reply(await w.send(msg(MsgType.REQUEST, 9, [iaNa(1, ['2001:db8:1::13'])], true))))[0]!.resource).toBe('2001:db8:1::13');
+    expect(odd(granted(reply(await w.send(msg(MsgType.REQUEST, 10, [iaNa(1)], true))))[0]!.resource)).toBe(true);
+  });
+
   it('reclaim keeps a released lease the policy may not forget yet, and looks again later', async () => {
     const w = new World(ONE);
     await w.send(msg(MsgType.REQUEST, 1, [iaNa(1, ['2001:db8:1::11'])], true));

@@ -91,7 +91,7 @@ describe('a store behind its disk (busy) does not stop the daemon', () => {
     const { h, store, fatal, run, sent, fromPartner, clock } = await connectedSecondary();
     const release = await holdDisk(store);
     const theirs = lease('2001:db8:1::12', { fo: { pending: true, partnerLifetimeSec: NOW + 60, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: NOW } as Lease['fo'] });
-    fromPartner({ type: FoMsgType.BNDUPD, transactionId: 4242, sentTimeSec: clock.now, content: updateFor(theirs, clock.now) });
+    fromPartner({ type: FoMsgType.BNDUPD, transactionId: 4242, sentTimeSec: clock.now, content: updateFor(theirs, clock.now, 0) });
     await run(1);
     expect(fatal).toEqual([]);
     expect(h.counters.get('deferred.store-busy.bndupd')).toBeGreaterThan(0);

@@ -4,6 +4,8 @@ import { BindingStatus, FoStatusCode } from '../../../src/wire/failover/index.js
 import type { Lease } from '../../../src/engine/index.js';
 
 const NOW = 1_800_000_000;
+/** failover.vendorEnterpriseNumber of both partners. */
+const EN = 0;
 const A = '00030001020000000001';
 const B = '00030001020000000002';
 
@@ -20,7 +22,7 @@ const incoming = (status: number, over: { duid?: string; clt?: number; start?: n
 describe('a lease as a binding update and back (RFC 8156 §7.4, §7.5.5)', () => {
   it('round-trips through the CLIENT_DATA form', () => {
     const l = lease({ fo: { pending: true, partnerLifetimeSec: NOW + 1200, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: NOW - 100 } });
-    const [inc] = incomingLeases(updateFor(l, NOW));
+    const [inc] = incomingLeases(updateFor(l, NOW, EN), EN);
     expect(inc).toMatchObject({ resource: l.resource, type: 'na', duid: A, iaid: 1 });
     expect(inc!.wire).toMatchObject({ status: BindingStatus.ACTIVE, clientLastTransactionTimeSec: NOW - 100, stateExpirationTimeSec: NOW + 500, partnerLifetimeSec: NOW + 1200 });
     const change = applyIncoming(undefined, inc!);
@@ -32,7 +34,7 @@ describe('a lease as a binding update and back (RFC 8156 §7.4, §7.5.5)', () =>
 
   it('carries a delegated prefix and maps Decline to ABANDONED', () => {
     const pd = lease({ resource: '2001:db8:8000:100::/56', type: 'pd', state: 'declined' });
-    const [inc] = incomingLeases(updateFor(pd, NOW));
+    const [inc] = incomingLeases(updateFor(pd, NOW, EN), EN);
     expect(inc).toMatchObject({ resource: '2001:db8:8000:100::/56', type: 'pd' });
     expect(inc!.wire.status).toBe(BindingStatus.ABANDONED);
     expect(applyIncoming(undefined, inc!)).toMatchObject({ op: 'put', lease: { state: 'declined' } });
@@ -40,24 +42,38 @@ describe('a lease as a binding update and back (RFC 8156 §7.4, §7.5.5)', () =>
 
   it("carries a delegation's requesting router; the receiver puts it on its own interface for that link", () => {
     const direct = lease({ resource: '2001:db8:8000:100::/56', type: 'pd', via: { address: 'fe80::5054:ff:fe00:1', interface: 'eth7' } });
-    const [inc] = incomingLeases(updateFor(direct, NOW));
+    const [inc] = incomingLeases(updateFor(direct, NOW, EN), EN);
     expect(inc!.via).toEqual({ address: 'fe80::5054:ff:fe00:1' }); // the sender's device name stays home
     const here = applyIncoming(undefined, inc!, (r) => (r === direct.resource ? 'lan0' : undefined));
     expect(here).toMatchObject({ op: 'put', lease: { via: { address: 'fe80::5054:ff:fe00:1', interface: 'lan0' } } });
     const relayed = lease({ resource: '2001:db8:8000:200::/56', type: 'pd', via: { address: '2001:db8:2::77', interface: 'lan0', relay: '2001:db8:2::1' } });
-    const [r] = incomingLeases(updateFor(relayed, NOW));
+    const [r] = incomingLeases(updateFor(relayed, NOW, EN), EN);
     expect(applyIncoming(undefined, r!)).toMatchObject({ lease: { via: { address: '2001:db8:2::77', relay: '2001:db8:2::1', interface: '' } } });
   });
 
   it('keeps the requesting router it recorded when an update names none, and never gives an address one', () => {
     const pd = lease({ resource: '2001:db8:8000:100::/56', type: 'pd' });
-    const [inc] = incomingLeases(updateFor(pd, NOW));
+    const [inc] = incomingLeases(updateFor(pd, NOW, EN), EN);
     expect(inc!.via).toBeUndefined();
     const recorded = { ...pd, via: { address: 'fe80::9', interface: 'lan0' } };
     expect(applyIncoming(recorded, inc!)).toMatchObject({ lease: { via: recorded.via } });
     expect(applyIncoming({ ...recorded, duid: B }, inc!)).not.toHaveProperty('lease.via');
-    const [na] = incomingLeases(updateFor(lease({ via: { address: 'fe80::9', interface: 'lan0' } }), NOW));
+    const [na] = incomingLeases(updateFor(lease({ via: { address: 'fe80::9', interface: 'lan0' } }), NOW, EN), EN);
     expect(na!.via).toBeUndefined();
+  });
+
+  it("reads the requesting router only under our vendorEnterpriseNumber: a partner configured otherwise is ignored as any vendor's, and ours unreadable is reported", () => {
+    const pd = lease({ resource: '2001:db8:8000:100::/56', type: 'pd', via: { address: 'fe80::5054:ff:fe00:1', interface: 'eth7' } });
+    const theirs = updateFor(pd, NOW, 4_000_000_000);
+    expect(theirs.vendorOptions?.map((v) => v.enterpriseNumber)).toEqual([4_000_000_000]);
+    const problems: string[] = [];
+    const [inc] = incomingLeases(theirs, EN, (p) => problems.push(p));
+    expect([inc!.via, problems]).toEqual([undefined, []]);
+    const garbled = { ...theirs, vendorOptions: [{ enterpriseNumber: EN, data: Uint8Array.from([0, 1, 0, 4, 1, 2, 3, 4]) }] };
+    const [kept] = incomingLeases(garbled, EN, (p) => problems.push(p));
+    expect(kept).toMatchObject({ resource: pd.resource, type: 'pd' });
+    expect(kept!.via).toBeUndefined();
+    expect(problems).toEqual([expect.stringMatching(/must be 16 octets/)]);
   });
 
   it('deletes what the partner says is free', () => {

@@ -1,16 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { failoverPolicy, type ServiceLevel } from '../../../src/failover/policy.js';
-import { addressOwner, prefixOwner } from '../../../src/failover/ownership.js';
+import { addressOwner, allPdPools, prefixOwner } from '../../../src/failover/ownership.js';
+import { parseConfig } from '../../../src/config/index.js';
+import { World, granted, iaPd, msg, reply, statuses, MsgType } from '../engine/harness.js';
+import { serviceLevel } from '../../../src/failover/responsiveness.js';
+import { ENDPOINT_STATES } from '../../../src/failover/states.js';
 import { MemoryLeaseStore } from '../../../src/store/index.js';
 import type { Lease } from '../../../src/engine/index.js';
 import type { PrefixPool } from '../../../src/config/types.js';
 
 const POOL: PrefixPool = { name: 'p', prefix: 0x2001_0db8_8000_0000_0000_0000_0000_0000n, prefixLength: 40, delegatedLength: 56 };
 const NOW = 1_800_000_000;
-const NORMAL: ServiceLevel = { answer: 'all', allocate: 'own', mcltCap: true, capOnPartnerExpiration: false };
-const COMMS_INTERRUPTED: ServiceLevel = { answer: 'all', allocate: 'own', mcltCap: true, capOnPartnerExpiration: true };
-const PARTNER_DOWN: ServiceLevel = { answer: 'all', allocate: 'partner-too', mcltCap: false, capOnPartnerExpiration: false };
-const RENEW_ONLY: ServiceLevel = { answer: 'own-server-id', allocate: 'none', mcltCap: true, capOnPartnerExpiration: false };
+const NORMAL: ServiceLevel = { answer: 'all', allocate: 'own', mcltCap: true };
+const COMMS_INTERRUPTED: ServiceLevel = { answer: 'all', allocate: 'own', mcltCap: true };
+const PARTNER_DOWN: ServiceLevel = { answer: 'all', allocate: 'partner-too', mcltCap: false };
+const RENEW_ONLY: ServiceLevel = { answer: 'own-server-id', allocate: 'none', mcltCap: true };
 
 function setup(role: 'primary' | 'secondary', service: ServiceLevel, opts: { partnerDownSinceSec?: number; now?: number } = {}) {
   const store = new MemoryLeaseStore();
@@ -127,6 +131,38 @@ describe('allocation split (RFC 8156 §4.2)', () => {
   });
 });
 
+describe('PARTNER-DOWN allocates from its own pool first (RFC 8156 §8.4.1)', () => {
+  // 16 delegable /56s; with a share of ¼ the secondary owns :300, :700, :b00 and :f00.
+  const CONFIG = {
+    interfaces: ['lan0'],
+    subnets: [{ name: 'lan', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::1f'], pdPools: [{ prefix: '2001:db8:8000::/52', delegatedLength: 56 }] }],
+  };
+  const pools = allPdPools(parseConfig(CONFIG));
+  const secondaryInPartnerDown = (sinceSec: number): World => {
+    const w = new World(CONFIG);
+    w.policy = failoverPolicy({
+      role: 'secondary', mcltSec: 3600, secondaryPdShare: 0.25, pdPools: () => pools, service: () => PARTNER_DOWN,
+      partnerDownSinceSec: () => sinceSec, nowSec: () => w.nowSec, view: w.store,
+    });
+    return w;
+  };
+  const PARTNERS = '2001:db8:8000::/56';
+  const request = async (w: World, client: number) => reply(await w.send(msg(MsgType.REQUEST, client, [iaPd(1, [PARTNERS])], true)));
+
+  it("depletes its own share before the partner's, whatever the client hints, and takes the partner's only past entry + MCLT", async () => {
+    const w = secondaryInPartnerDown(NOW - 3600);
+    const owners: (string | undefined)[] = [];
+    for (let c = 1; c <= 4; c++) owners.push(...granted(await request(w, c)).map((l) => prefixOwner(l.resource, pools, 0.25)));
+    expect(owners).toEqual(['secondary', 'secondary', 'secondary', 'secondary']);
+    expect(granted(await request(w, 5)).map((l) => l.resource)).toEqual([PARTNERS]);
+
+    const early = secondaryInPartnerDown(NOW - 3599);
+    for (let c = 1; c <= 4; c++) await request(early, c);
+    const m = await request(early, 5);
+    expect([granted(m), statuses(m)['IA_PD:1']]).toEqual([[], 6]); // NoPrefixAvail
+  });
+});
+
 describe('MCLT (RFC 8156 §4.4)', () => {
   it('starts a new lease at MCLT, whatever the desired lifetime', () => {
     const { policy } = setup('primary', NORMAL);
@@ -144,13 +180,17 @@ describe('MCLT (RFC 8156 §4.4)', () => {
     expect(policy.capValidSec(little.resource, little, 3 * 86_400)).toBe(600 + 3600);
   });
 
-  it('in COMMUNICATIONS-INTERRUPTED may build on the partner lifetime we acknowledged, and converges to MCLT', () => {
-    const { policy } = setup('secondary', COMMS_INTERRUPTED);
-    const known = lease({ expirationTimeSec: NOW + 7200 });
-    expect(policy.capValidSec(known.resource, known, 86_400)).toBe(7200 + 3600);
-    const stale = lease({ expirationTimeSec: NOW - 100 });
-    expect(policy.capValidSec(stale.resource, stale, 86_400)).toBe(3600);
-    expect(setup('secondary', NORMAL).policy.capValidSec(known.resource, known, 86_400)).toBe(3600);
+  it('caps at MCLT past max(acknowledged partner lifetime, now) in every state but PARTNER-DOWN, interrupted ones included (§3, §8.9.1, §8.11.1)', () => {
+    // We acknowledged a long partner lifetime to the partner (expiration-time); it acknowledged little of ours.
+    const known = lease({ ackedPartnerLifetimeSec: NOW + 600, expirationTimeSec: NOW + 7200 });
+    const stale = lease({ ackedPartnerLifetimeSec: NOW - 100, expirationTimeSec: NOW + 7200 });
+    for (const state of ENDPOINT_STATES) {
+      for (const role of ['primary', 'secondary'] as const) {
+        const { policy } = setup(role, serviceLevel(state, role));
+        const expected = state === 'PARTNER-DOWN' ? [86_400, 86_400] : [600 + 3600, 3600];
+        expect([state, role, policy.capValidSec(known.resource, known, 86_400), policy.capValidSec(stale.resource, stale, 86_400)]).toEqual([state, role, ...expected]);
+      }
+    }
   });
 
   it('does not cap in PARTNER-DOWN (§8.4.1)', () => {

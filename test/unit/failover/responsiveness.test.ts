@@ -15,8 +15,8 @@ const TABLE: Row[] = [
   ['STARTUP', 'secondary', 'unresponsive', 'none', undefined, '§8.3.1'],
   ['NORMAL', 'primary', 'responsive', 'own-pool', 'acked', '§8.8.1'],
   ['NORMAL', 'secondary', 'renew-responsive', 'none', 'acked', '§8.8.1'],
-  ['COMMUNICATIONS-INTERRUPTED', 'primary', 'responsive', 'own-pool', 'acked-or-partner', '§8.9.1'],
-  ['COMMUNICATIONS-INTERRUPTED', 'secondary', 'responsive', 'own-pool', 'acked-or-partner', '§8.9.1'],
+  ['COMMUNICATIONS-INTERRUPTED', 'primary', 'responsive', 'own-pool', 'acked', '§8.9.1'],
+  ['COMMUNICATIONS-INTERRUPTED', 'secondary', 'responsive', 'own-pool', 'acked', '§8.9.1'],
   ['PARTNER-DOWN', 'primary', 'responsive', 'own-pool-then-partner-prefixes', 'uncapped', '§8.4.1'],
   ['PARTNER-DOWN', 'secondary', 'responsive', 'own-pool-then-partner-prefixes', 'uncapped', '§8.4.1'],
   ['POTENTIAL-CONFLICT', 'primary', 'unresponsive', 'none', undefined, '§8.10.1'],
@@ -25,8 +25,8 @@ const TABLE: Row[] = [
   ['RECOVER-WAIT', 'secondary', 'unresponsive', 'none', undefined, '§8.6.1'],
   ['RECOVER-DONE', 'primary', 'renew-responsive', 'none', 'acked', '§8.7.1'],
   ['RECOVER-DONE', 'secondary', 'renew-responsive', 'none', 'acked', '§8.7.1'],
-  ['RESOLUTION-INTERRUPTED', 'primary', 'responsive', 'own-pool', 'acked-or-partner', '§8.11.1'],
-  ['RESOLUTION-INTERRUPTED', 'secondary', 'responsive', 'own-pool', 'acked-or-partner', '§8.11.1'],
+  ['RESOLUTION-INTERRUPTED', 'primary', 'responsive', 'own-pool', 'acked', '§8.11.1'],
+  ['RESOLUTION-INTERRUPTED', 'secondary', 'responsive', 'own-pool', 'acked', '§8.11.1'],
   ['CONFLICT-DONE', 'primary', 'responsive', 'own-pool', 'acked', '§8.12.1'],
 ];
 
@@ -69,9 +69,9 @@ describe('service per state (protocol.md §1.13)', () => {
   });
 
   it('maps onto the lead’s ServiceLevel shape', () => {
-    expect(serviceLevel('COMMUNICATIONS-INTERRUPTED', 'primary')).toEqual({ answer: 'all', allocate: 'own', mcltCap: true, capOnPartnerExpiration: true });
-    expect(serviceLevel('PARTNER-DOWN', 'secondary')).toEqual({ answer: 'all', allocate: 'partner-too', mcltCap: false, capOnPartnerExpiration: false });
-    expect(serviceLevel('NORMAL', 'secondary')).toEqual({ answer: 'own-server-id', allocate: 'none', mcltCap: true, capOnPartnerExpiration: false });
+    expect(serviceLevel('COMMUNICATIONS-INTERRUPTED', 'primary')).toEqual({ answer: 'all', allocate: 'own', mcltCap: true });
+    expect(serviceLevel('PARTNER-DOWN', 'secondary')).toEqual({ answer: 'all', allocate: 'partner-too', mcltCap: false });
+    expect(serviceLevel('NORMAL', 'secondary')).toEqual({ answer: 'own-server-id', allocate: 'none', mcltCap: true });
     expect(serviceLevel('RECOVER', 'primary').answer).toBe('none');
   });
 });

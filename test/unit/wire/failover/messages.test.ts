@@ -14,6 +14,8 @@ import {
   toPartnerMessage,
   type PartnerPdu,
 } from '../../../../src/wire/failover/index.js';
+import type { VendorOption } from '../../../../src/wire/failover/binding.js';
+import { encodeRequestedVia, readRequestedVia } from '../../../../src/wire/failover/twin6-via.js';
 import { clientReply, clientUpdate, connectParams, NOW, poolPrefixUpdate, roundTripPdu, samplePdus } from './helpers.js';
 
 describe('round trip of every message type', () => {
@@ -167,34 +169,42 @@ describe('builders refuse what the RFC does not allow (programmer errors)', () =
 
 describe("twin6's requesting-router extension (twin6-via.ts)", () => {
   const h = { type: FoMsgType.BNDUPD, transactionId: 9, sentTimeSec: NOW } as const;
-  const withVia = (requestedVia: { address: string; relay?: string }): PartnerPdu => ({ ...h, content: { ...clientUpdate, requestedVia } } as PartnerPdu);
+  const OURS = 0x0001_e240; // 123456: an operator's PEN, for the test
+  const withVendor = (vendorOptions: VendorOption[]): PartnerPdu => ({ ...h, content: { ...clientUpdate, vendorOptions } } as PartnerPdu);
+  const decoded = (frame: Buffer) => {
+    const got = decodePartnerFrame(frame.subarray(2), NOW);
+    return got.ok && got.pdu.type === FoMsgType.BNDUPD && got.pdu.content.form === 'client' ? got.pdu.content.vendorOptions : 'not a client BNDUPD';
+  };
 
-  it('round-trips the requesting router, with and without a relay, as vendor option 17 of enterprise 32473 inside CLIENT_DATA', () => {
-    const direct = roundTripPdu(withVia({ address: 'fe80::5054:ff:fe12:3456' }));
-    expect(direct.includes(Buffer.from([0, 17, 0, 24, 0, 0, 0x7e, 0xd9, 0, 1, 0, 16, 0xfe, 0x80]))).toBe(true);
-    roundTripPdu(withVia({ address: '2001:db8:2::77', relay: '2001:db8:2::1' }));
+  it('round-trips the requesting router, with and without a relay, as vendor option 17 of the configured enterprise number inside CLIENT_DATA', () => {
+    const direct = encodeRequestedVia({ address: 'fe80::5054:ff:fe12:3456' }, OURS);
+    const payload = roundTripPdu(withVendor([direct]));
+    expect(payload.includes(Buffer.from([0, 17, 0, 24, 0, 1, 0xe2, 0x40, 0, 1, 0, 16, 0xfe, 0x80]))).toBe(true);
+    expect(readRequestedVia([direct], OURS)).toEqual({ via: { address: 'fe80::5054:ff:fe12:3456' } });
+    const relayed = encodeRequestedVia({ address: '2001:db8:2::77', relay: '2001:db8:2::1' }, OURS);
+    roundTripPdu(withVendor([relayed]));
+    expect(readRequestedVia([relayed], OURS)).toEqual({ via: { address: '2001:db8:2::77', relay: '2001:db8:2::1' } });
   });
 
-  it("leaves another vendor's option 17 alone, and an update without ours has none", () => {
-    const frame = encodePartnerFrame(withVia({ address: 'fe80::1' }));
-    // Same length, another enterprise number: 32473 = 0x00007ed9 → 0x00007eda.
-    const i = frame.indexOf(Buffer.from([0, 17, 0, 24, 0, 0, 0x7e, 0xd9]));
-    const other = Buffer.from(frame);
-    other[i + 7] = 0xda;
-    const got = decodePartnerFrame(other.subarray(2), NOW);
-    expect(got.ok && got.pdu.type === FoMsgType.BNDUPD && got.pdu.content.form === 'client' && got.pdu.content.requestedVia).toBe(undefined);
+  it("keeps every vendor's option 17 as it came, and reads only the configured number's as ours", () => {
+    const other = { enterpriseNumber: OURS + 1, data: Uint8Array.from([0, 1, 0, 2, 0xab, 0xcd]) };
+    const ours = encodeRequestedVia({ address: 'fe80::1' }, OURS);
+    const frame = encodePartnerFrame(withVendor([other, ours]));
+    expect(decoded(frame)).toEqual([other, ours]);
+    expect(readRequestedVia([other, ours], OURS)).toEqual({ via: { address: 'fe80::1' } });
+    expect(readRequestedVia([ours], OURS + 1)).toBeUndefined();
+    expect(decoded(encodePartnerFrame(withVendor([])))).toBeUndefined();
   });
 
-  it('refuses ours when it is malformed: a short address, or no requesting router', () => {
-    const frame = encodePartnerFrame(withVia({ address: 'fe80::1' }));
-    const i = frame.indexOf(Buffer.from([0, 17, 0, 24, 0, 0, 0x7e, 0xd9]));
+  it('reports ours when it is malformed, without refusing the update: a short address, or no requesting router', () => {
+    const frame = encodePartnerFrame(withVendor([encodeRequestedVia({ address: 'fe80::1' }, OURS)]));
+    const i = frame.indexOf(Buffer.from([0, 17, 0, 24, 0, 1, 0xe2, 0x40]));
     const shortLen = Buffer.from(frame);
     shortLen.writeUInt16BE(15, i + 10); // sub-option 1 claims 15 octets
-    const a = decodePartnerFrame(shortLen.subarray(2), NOW);
-    expect(a.ok ? 'accepted' : a.error.reason).toBe('bad-value');
+    expect(readRequestedVia(decoded(shortLen) as VendorOption[], OURS)).toEqual({ problem: expect.stringMatching(/sub-option 1 must be 16 octets/) });
     const renumbered = Buffer.from(frame);
     renumbered.writeUInt16BE(9, i + 8); // sub-option 9: unknown, skipped — and then no router
-    const b = decodePartnerFrame(renumbered.subarray(2), NOW);
-    expect(b.ok ? 'accepted' : b.error.reason).toBe('missing-option');
+    expect(readRequestedVia(decoded(renumbered) as VendorOption[], OURS)).toEqual({ problem: expect.stringMatching(/requesting router .* is required/) });
   });
 });
+
