@@ -41,7 +41,7 @@ export const DEFAULTS = {
   // 1062 sits above the kernel's default 1024, so an operator's static route for the
   // same prefix wins and `ip route replace` never overwrites it.
   pdRoutes: { enabled: true, protocol: 62, metric: 1062 },
-  // management.md §8.6: a 30 s will delay outlasts a WAN blip without hiding a dead box for long.
+  // docs/fleet.md §6: a 30 s will delay outlasts a WAN blip without hiding a dead box for long.
   mqtt: {
     topicPrefix: 'fleet/v1',
     keepaliveSec: 60,

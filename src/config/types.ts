@@ -66,14 +66,14 @@ export interface Subnet {
 }
 
 export interface StorageConfig {
-  /** Least time between the starts of two synced writes: at most 1000 / this syncs per second (storage.md §0.2). */
+  /** Least time between the starts of two synced writes: at most 1000 / this syncs per second (docs/storage.md §3). */
   readonly commitWindowMs: number;
   /** A synced write slower than this, done or still in flight, makes storage degraded (mgmt/documents.ts). */
   readonly slowWriteMs: number;
 }
 
 /**
- * What one client message, and one client, may take (docs/config.md#limits).
+ * What one client message, and one client, may take (docs/config.md#limits-on-what-a-client-may-take).
  * Any LAN host may send a well-formed Request with thousands of IAs; these
  * bound the leases and the work such a message can cost.
  */
@@ -84,7 +84,7 @@ export interface ClientLimits {
   readonly leasesPerClient: number;
 }
 
-/** The MQTT management uplink (docs/config.md#mqtt, src/mgmt/). */
+/** The MQTT management uplink (docs/config.md#mqtt-management-uplink, src/mgmt/). */
 export interface MqttConfig {
   /** "mqtts://host[:port]"; TLS is the only transport, since the certificate is the device's identity. */
   readonly url: string;

@@ -1,4 +1,4 @@
-// The path of one packet (docs/architecture.md): datagram → wire decode →
+// The path of one packet (docs/architecture.md §3): datagram → wire decode →
 // relay unwrap → engine → store commit (group fsync) → encode → send. Nothing
 // thrown below escapes onDatagram: a bad packet is counted and dropped, and
 // the server keeps serving.

@@ -53,7 +53,7 @@ export async function makeFleetPki(dir: string, opts: { clients: readonly string
 }
 
 /**
- * The ACL of management.md §7 with one listener for everyone: devices and
+ * The ACL of docs/fleet.md §1 with one listener for everyone: devices and
  * operators both prove who they are with a certificate, so no password file.
  */
 export function fleetAcl(prefix: string, operators: readonly string[]): string {

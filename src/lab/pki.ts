@@ -1,7 +1,7 @@
 // Throwaway certificate authorities for the lab, made with the openssl CLI
 // (node:crypto signs no X.509): the fleet broker's PKI (mqtt.ts) and the
 // failover partner link's (the appliance pair). ECDSA P-256 throughout: the
-// handshake an OpenWrt-class CPU can afford (management.md §8.7).
+// handshake an OpenWrt-class CPU can afford (docs/fleet.md §6).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,5 +1,5 @@
-// What waits to be published, bounded whatever the broker does (management.md
-// §6.4). mqtt.js keeps every publish made while offline in unbounded memory,
+// What waits to be published, bounded whatever the broker does (docs/fleet.md
+// §4, §6). mqtt.js keeps every publish made while offline in unbounded memory,
 // so the uplink never publishes while disconnected: everything goes through
 // here, and the outbox decides what survives an outage.
 //

@@ -1,4 +1,4 @@
-// Signed commands (management.md §8.5). The broker ACL decides who may
+// Signed commands (docs/fleet.md §1, §6). The broker ACL decides who may
 // publish to cmd/#, but it cannot say "operator X may force partner-down on
 // device Y"; dangerous commands therefore carry a compact JWS (EdDSA over
 // Ed25519) from the fleet's command-signing key, pinned in the device config.

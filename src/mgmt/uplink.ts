@@ -22,7 +22,7 @@ import { Supervisor, type SupervisorEvent } from './supervisor.js';
 import { deviceTopics, type DeviceTopics, type TelemetryGroup } from './topics.js';
 
 const STATE_TICK_MS = 1000;
-/** Queued events leave at most this often (management.md §8.6: ≤ 20 msg/s after an outage). */
+/** Queued events leave at most this often (docs/fleet.md §6: ≤ 20 msg/s after an outage). */
 const EVENT_SPACING_MS = 50;
 /** A connection up this long resets the back-off. */
 const STABLE_MS = 30_000;

@@ -1,4 +1,4 @@
-// Group commit (storage.md §0.2): one synced write at a time; whatever arrives
+// Group commit (docs/storage.md §3): one synced write at a time; whatever arrives
 // while it is in flight waits and goes out as ONE batch when it completes.
 // Every write start is paced, a full batch's too: no sooner than
 // commitWindowMs after the one before started. For flash the bound on syncs

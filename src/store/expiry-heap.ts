@@ -4,7 +4,7 @@
 // bookkeeping, and an entry costs 16 B (a double and a string pointer shared with
 // the live lease), so stale entries never pin old Lease objects in memory.
 // Ties order by resource so that dueBefore() answers the same for the same
-// contents, whatever history built them (deterministic simulation, style.md §1.6).
+// contents, whatever history built them (deterministic simulation, docs/style.md §1.6).
 
 export class ExpiryHeap {
   private keys: number[] = [];

@@ -1,5 +1,5 @@
 // The contract every lease store keeps. The engine decides from synchronous
-// reads; the shell sends a Reply only after apply() resolved (storage.md §0.1).
+// reads; the shell sends a Reply only after apply() resolved (docs/storage.md §1).
 
 import type { BindingView, Lease, LeaseChange } from '../engine/lease.js';
 import type { CorruptReason } from './record.js';
@@ -9,7 +9,7 @@ export type StoreState = 'new' | 'opening' | 'open' | 'closing' | 'closed' | 'fa
 export type StoreErrorCode =
   /** A batch write or sync failed: nothing in it, or queued after it, is durable. */
   | 'write-failed'
-  /** apply()/putMeta() after a write failed: restart and reconcile (§5.3), memory and disk may disagree. */
+  /** apply()/putMeta() after a write failed: restart from disk (docs/storage.md §1), memory and disk may disagree. */
   | 'store-failed'
   /** Used before open() resolved or after close() began. */
   | 'not-open'
@@ -18,7 +18,7 @@ export type StoreErrorCode =
   /** A change the record format cannot hold (a bug upstream): nothing was applied, the store is fine. */
   | 'rejected';
 
-/** An operating error (style.md §2): a typed value the daemon acts on, never an assert. */
+/** An operating error (docs/style.md §2.3): a typed value the daemon acts on, never an assert. */
 export class StoreError extends Error {
   constructor(
     readonly code: StoreErrorCode,
@@ -57,7 +57,7 @@ export interface OpenReport {
   /** Leases loaded and served. */
   readonly leases: number;
   readonly metaKeys: number;
-  /** Records that failed their check: counted, reported, never served (G7). */
+  /** Records that failed their check: counted, reported, never served (docs/storage.md §2). */
   readonly corrupt: {
     readonly count: number;
     /** Hex of the raw keys, at most CORRUPT_KEYS_REPORTED of them. */

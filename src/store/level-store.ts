@@ -1,6 +1,6 @@
 // The product store: records in LevelDB (classic-level 3, LevelDB 1.20), every
 // batch written with sync: true. Async writes survive a process crash but not a
-// power cut (storage.md §0.1), so there is no unsynced mode.
+// power cut (docs/storage.md §1), so there is no unsynced mode.
 
 import { Level } from 'level';
 import type { BatchOp, CommitOptions } from './commit-queue.js';
@@ -20,7 +20,7 @@ export interface LevelTuning {
 }
 
 /**
- * Open options for a router (storage.md §0.4, G5, G9).
+ * Open options for a router (docs/storage.md §4).
  * - writeBufferSize 1 MiB: recovery replays at most one memtable of log, so this
  *   bounds open time after a crash regardless of lease count, and caps RAM.
  * - compression: Snappy on table files; the log itself is never compressed.

@@ -1,7 +1,7 @@
 // The store for engine unit tests and simulation. Its "disk" is a Map of the
 // same encoded records the Level store writes, kept in a MemoryDisk object that
 // outlives the store: open a new MemoryLeaseStore over the same disk to model a
-// restart, and set beforeWrite to inject write faults or delays (storage.md §5.3 L2).
+// restart, and set beforeWrite to inject write faults or delays (docs/storage.md §5, L2).
 
 import type { BatchOp, CommitOptions } from './commit-queue.js';
 import { RecordLeaseStore, type RawEntry } from './record-store.js';

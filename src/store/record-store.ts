@@ -148,7 +148,7 @@ export abstract class RecordLeaseStore implements LeaseStore {
       const c = changes[i]!;
       if (c.op === 'put') {
         // Rewriting a lease that did not change costs flash and buys nothing
-        // (storage.md §0.5, G2); it is durable once what is queued is.
+        // (docs/storage.md §3, §6); it is durable once what is queued is.
         const held = this.index.byResource(c.lease.resource);
         if (held !== undefined && sameLease(held, c.lease)) {
           this.unchangedSkipped++;

@@ -1,5 +1,5 @@
 // The on-disk form of a lease, small because every byte is written to flash at
-// least twice (log, then table) and again on every compaction (storage.md §0.2).
+// least twice (log, then table) and again on every compaction (docs/storage.md §6).
 //
 // Lease key, 18 bytes:
 //   0      u8    0x6c 'l' (KEY_LEASE)
@@ -18,7 +18,7 @@
 //   12     u32   validSec
 //   16     u32   clttSec (wall clock; u32 lasts until 2106)
 //   20     u48   expiresAtSec (u48 because now + an infinite 0xffffffff lifetime overflows u32)
-//   26     u48   seq: the commit batch that wrote it, for partner reconciliation (§5.3)
+//   26     u48   seq: the commit batch that wrote it (docs/storage.md §2, §4)
 //   32     …     duid bytes
 //   32+n   …     version 2 only: extensions, each tag(u8) ‖ length(u8) ‖ data, until the CRC:
 //                  tag 1, 25 B: failover state (Lease.fo): flags(u8: bit 0 pending) ‖

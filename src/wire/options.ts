@@ -1,5 +1,5 @@
 // One codec per option layout of types.ts, as symmetric triples in the style
-// of dns-packet (style.md §1.3) with Kea's registry row (code, name, RFC
+// of dns-packet (docs/style.md §1.3) with Kea's registry row (code, name, RFC
 // section). Bodies only: the 4-octet code/length header (RFC 8415 §21.1) is
 // written and checked once, in encodeOptions/decodeOptions.
 //

@@ -1,6 +1,6 @@
 // A reader over untrusted bytes that checks its own bounds. pg-protocol's
 // BufferReader leans on Buffer's RangeError, which is fine on a database socket
-// but not for datagrams any host on the link may send (style.md §1.4).
+// but not for datagrams any host on the link may send (docs/style.md §1.4).
 //
 // Every read past `end` throws a DecodeFailure: a plain object, not an Error,
 // so a flood of garbage packets does not pay for stack traces. decodeMessage

@@ -1,5 +1,5 @@
 // Writes into a buffer that was sized beforehand by the codecs' encodingLength
-// (dns-packet's "size first, then one write", style.md §1.3): one allocation
+// (dns-packet's "size first, then one write", docs/style.md §1.3): one allocation
 // per datagram, no growing, no copying.
 //
 // Out-of-range values are programmer errors (the engine built a bad Message),

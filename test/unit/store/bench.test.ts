@@ -1,6 +1,6 @@
 // Measurements, not checks: skipped unless TWIN6_BENCH=1 because the numbers
 // depend on the machine. `TWIN6_BENCH=1 npx vitest run test/unit/store/bench`
-// prints one line per figure; storage.md §6 says what they are compared with.
+// prints one line per figure; docs/storage.md §6 says what they are compared with.
 
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -14,7 +14,7 @@ import { naLease, pdLease, put } from './helpers.js';
 const run = process.env.TWIN6_BENCH === '1';
 const line = (s: string): void => void process.stdout.write(`bench: ${s}\n`);
 const mb = (n: number): string => (n / 2 ** 20).toFixed(1);
-/** Bytes this process sent towards the block layer (storage.md G1 measures the same counter). */
+/** Bytes this process sent towards the block layer (the bench's bytes per lease, docs/storage.md §6, are the same counter). */
 const writeBytes = (): number => Number(/write_bytes: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? NaN);
 const p50p99 = (latencies: number[]): string => {
   latencies.sort((a, b) => a - b);

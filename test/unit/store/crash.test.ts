@@ -1,4 +1,4 @@
-// L1 crash loop (storage.md §5.3): a child runs the real store and is SIGKILLed
+// L1 crash loop (docs/storage.md §5): a child runs the real store and is SIGKILLed
 // at a random moment; the parent reopens the same directory and checks
 //   A — every acknowledged lease is there with identical fields (or, where a
 //       later renewal was already submitted, same binding and a later expiry);
@@ -6,7 +6,7 @@
 //   B — every record passes its check and belongs to a lease the child made;
 //   C — open + scan is fast.
 // SIGKILL keeps the kernel page cache, so this covers process crashes only;
-// power cuts need the QEMU / LazyFS setups (§5.3 L3, L4).
+// power cuts need the QEMU appliance (docs/storage.md §5, L3) or hardware (L4).
 
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -18,7 +18,7 @@ import type { Lease } from '../../../src/engine/lease.js';
 import { LevelLeaseStore, sameLease } from '../../../src/store/index.js';
 import { transpileFrom } from './fixtures/transpile.js';
 
-/** 20 by default; storage.md §5.3 asks 200 per CI run: TWIN6_CRASH_ITERATIONS=200. */
+/** 20 by default; 200 for a long run (docs/storage.md §5): TWIN6_CRASH_ITERATIONS=200. */
 const ITERATIONS = Number(process.env.TWIN6_CRASH_ITERATIONS ?? 20);
 const KILL_AFTER_MS_MAX = 500;
 const LEASES_PER_RUN_MAX = 100_000; // each run numbers its leases from its own base

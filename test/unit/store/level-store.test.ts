@@ -48,7 +48,7 @@ describe('LevelLeaseStore on LevelDB', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** Wraps batch() the way an abstract-level fault shim would (storage.md §5.3 L2). */
+  /** Wraps batch() the way an abstract-level fault shim would (docs/storage.md §5, L2). */
   function faulty(fault: (real: LevelHandle['batch'], ...args: Parameters<LevelHandle['batch']>) => Promise<void>): LevelHandle {
     const db = createLevelDb(dir);
     const real = db.batch.bind(db);

@@ -1,6 +1,6 @@
 // Datagrams written by hand from the RFC 8415 layouts (§8, §9, §21), shaped
 // like what real clients send. None of these bytes come from our encoder
-// (style.md, test/: fixtures are never our own output).
+// (docs/style.md §3.2: fixtures are never our own output).
 
 import { hex } from './helpers.js';
 

@@ -1,4 +1,4 @@
-// Shared test helpers for the wire codec (style.md §1.3: one round-trip
+// Shared test helpers for the wire codec (docs/style.md §1.3: one round-trip
 // helper for every type, after dns-packet's testEncoder).
 
 import { isDeepStrictEqual } from 'node:util';
