@@ -138,7 +138,7 @@ export type Verdict = { readonly accept: true } | { readonly accept: false; read
 const outdated: Verdict = { accept: false, status: { code: FoStatusCode.OutdatedBindingInformation, message: 'our binding is newer' } };
 
 /**
- * The accept/reject table of §7.5.4 (protocol.md §1.16). strict: in
+ * The accept/reject table of §7.5.4 (docs/protocol.md §1.16). strict: in
  * POTENTIAL-CONFLICT "later" means later by more than 5 s; in the states
  * where one side leads, an update is accepted unless it is older by more than
  * that (both clocks are trusted to 5 s, §7.1).

@@ -4,7 +4,7 @@
 // are link.ts's Channel) and time (Timers). The daemon passes the real ones
 // — Daemon itself is a FailoverHost, PartnerLink the TCP/TLS connector, and
 // realTimers Node's timers — and the simulation (src/sim/) passes virtual
-// ones, so the same code runs under a seed (style.md §1.6: everything
+// ones, so the same code runs under a seed (docs/style.md §1.6: everything
 // non-deterministic behind an interface).
 
 import { performance } from 'node:perf_hooks';

@@ -10,7 +10,7 @@ import type { BindingView, FailoverPolicy, IaType, Lease } from '../engine/index
 import type { PrefixPool } from '../config/types.js';
 import { addressOwner, prefixOwner, type Role } from './ownership.js';
 
-/** What an endpoint state lets a server do (protocol.md §1.13). */
+/** What an endpoint state lets a server do (docs/protocol.md §1.13). */
 export interface ServiceLevel {
   /** all: responsive; own-server-id: renew responsive; none: unresponsive (§3). */
   readonly answer: 'all' | 'own-server-id' | 'none';

@@ -1,5 +1,5 @@
 // What an endpoint may do for clients in each state: the part of RFC 8156 §8
-// (table in protocol.md §1.13) the lead's FailoverPolicy is built from. Pure
+// (table in docs/protocol.md §1.13) the lead's FailoverPolicy is built from. Pure
 // data; no time, no leases. Message type numbers are RFC 8415 §7.3.
 
 import { MsgType } from '../wire/constants.js';

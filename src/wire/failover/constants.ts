@@ -1,5 +1,5 @@
 // RFC 8156 protocol numbers. The draft this project read (-06, see
-// docs protocol.md §0) says "TBDn" everywhere; the numbers are IANA's, as
+// docs/protocol.md §0) says "TBDn" everywhere; the numbers are IANA's, as
 // Kea (dhcp6.h), systemd (sd-dhcp6-protocol.h) and the RFC 8415 option table
 // print them. Plain `as const` objects, like ../constants.ts.
 

@@ -3,7 +3,7 @@
 // (RFC 7653 §6.1). TCP hands us arbitrary chunks; FrameParser turns them back
 // into whole message payloads, in the manner of pg-protocol's Parser.
 //
-// Limits (style.md "limit everything"): at most one partial frame is held,
+// Limits (docs/style.md §2.2, "limit everything"): at most one partial frame is held,
 // of at most maxFrameLength octets, and it is filled in place, so a peer
 // dribbling one octet at a time costs one copy per octet, not a re-copy of
 // everything buffered so far. A bad length prefix poisons the parser: the

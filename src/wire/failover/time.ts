@@ -1,7 +1,7 @@
 // RFC 8156 "absolute time" (§3 Glossary, §5.2): seconds since
 // 2000-01-01T00:00:00Z modulo 2^32. Inside twin6 times are ordinary Unix
 // seconds; these two functions are the only place the wire form exists
-// (protocol.md §1.7: convert at the codec boundary).
+// (docs/protocol.md §1.7: convert at the codec boundary).
 
 import { EPOCH_2000_UNIX_SEC } from './constants.js';
 import { programmerError } from '../writer.js';

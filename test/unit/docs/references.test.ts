@@ -18,26 +18,6 @@ const SKIPPED_DIRS = new Set(['node_modules', 'dist', '.build', '__pycache__']);
 /** Larger files are data, not code with comments. */
 const FILE_BYTES_MAX = 1 << 20;
 
-/** Directories edited on other branches while the references were moved (issue 17 item 1). */
-const EXCLUDED_DIRS = ['src/failover/', 'src/wire/failover/', 'test/unit/failover/'] as const;
-
-/**
- * TEMPORARY. Files under EXCLUDED_DIRS that still cite the design notes the old
- * way (`protocol.md §1.13`, `style.md "limit everything"`); the edits they need
- * were handed to the branch that owns them. The merge that brings those edits
- * empties this list — the test below fails while an entry is no longer needed.
- */
-const PENDING_OLD_REFERENCES: readonly string[] = [
-  'src/failover/bindings.ts',
-  'src/failover/host.ts',
-  'src/failover/policy.ts',
-  'src/failover/responsiveness.ts',
-  'src/wire/failover/constants.ts',
-  'src/wire/failover/framer.ts',
-  'src/wire/failover/time.ts',
-  'test/unit/failover/responsiveness.test.ts',
-];
-
 /** The design notes' names, in docs/ or (for the old ones) nowhere in the repository. */
 const NOTE_NAMES = ['architecture', 'protocol', 'storage', 'style', 'management', 'image', 'config', 'fleet', 'benchmarks', 'rfc8156-conformance'];
 
@@ -109,23 +89,13 @@ const exists = (rel: string): boolean => {
 };
 
 const files = scanned();
-const isExcluded = (rel: string): boolean => EXCLUDED_DIRS.some((d) => rel.startsWith(d));
 
 describe('references to the design notes resolve in the repository', () => {
   it('(a, c) cite docs/<file>.md, never ../shared/docs or a bare <file>.md (but for the pending files)', () => {
-    const found = files.filter((f) => !PENDING_OLD_REFERENCES.includes(f.rel)).flatMap(oldReferences);
+    const found = files.flatMap(oldReferences);
     expect(found).toEqual([]);
   });
 
-  it('keeps the temporary allow-list to the excluded directories, and to files that still need it', () => {
-    for (const rel of PENDING_OLD_REFERENCES) expect(isExcluded(rel), rel).toBe(true);
-    const stale = PENDING_OLD_REFERENCES.filter((rel) => {
-      const f = files.find((g) => g.rel === rel);
-      return f === undefined || oldReferences(f).length === 0;
-    });
-    // Non-empty: those files were fixed — take them out of PENDING_OLD_REFERENCES.
-    expect(stale).toEqual([]);
-  });
 
   it('(b) every docs/<file>.md named in src/, test/, scripts/ and README.md exists, with its anchor', () => {
     const missing: string[] = [];

@@ -1,5 +1,5 @@
 // What each endpoint state lets a server do for clients: the table in
-// protocol.md §1.13, transcribed by hand (RFC 8156 §8.3.1–§8.12.1).
+// docs/protocol.md §1.13, transcribed by hand (RFC 8156 §8.3.1–§8.12.1).
 
 import { describe, expect, it } from 'vitest';
 import {
@@ -30,7 +30,7 @@ const TABLE: Row[] = [
   ['CONFLICT-DONE', 'primary', 'responsive', 'own-pool', 'acked', '§8.12.1'],
 ];
 
-describe('service per state (protocol.md §1.13)', () => {
+describe('service per state (docs/protocol.md §1.13)', () => {
   for (const [state, role, answers, allocate, cap, section] of TABLE) {
     it(`${state}, ${role}: ${answers}, allocates ${allocate}, cap ${cap ?? '-'} (${section})`, () => {
       expect(responsiveness(state, role)).toMatchObject({ answers, allocate, lifetimeCap: cap, section });
