@@ -36,6 +36,12 @@ export interface Lease {
   readonly fo?: LeaseFailover;
   /** Who asked for a delegated prefix, so the shell can route it there (net/routes.ts); IA_PD leases only. */
   readonly via?: RequestedVia;
+  /**
+   * T1 and T2 of the IA the client was last given this lease in (RFC 8415
+   * §21.4): a failover partner must be told them (RFC 8156 §7.4). Absent when
+   * not known (a record from before they were kept).
+   */
+  readonly timers?: { readonly t1Sec: number; readonly t2Sec: number };
 }
 
 /**
@@ -67,6 +73,12 @@ export interface LeaseFailover {
   readonly expirationTimeSec: number;
   /** When the binding status took its current value (§7.3 start-time-of-state; conflict resolution). */
   readonly startOfStateSec: number;
+  /**
+   * The partner's last interaction with the client, on the partner's clock,
+   * exactly as received (§7.3 partner-raw-clt-time: never adjusted); absent or
+   * 0 when the partner never told us one. clttSec stays our own.
+   */
+  readonly partnerRawCltSec?: number;
 }
 
 export type LeaseChange =
