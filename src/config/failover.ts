@@ -45,6 +45,11 @@ export interface FailoverConfig {
   readonly startupSec: number;
   /** Share of each prefix pool the secondary owns for new delegations (§4.2.2 proportional allocation). */
   readonly secondaryPdShare: number;
+  /**
+   * twin6's stricter accept/reject rules over a live ACTIVE lease, instead of
+   * RFC 8156 §7.5.4 Figure 4 as written (failover/bindings.ts judge()).
+   */
+  readonly keepLongerLease?: boolean;
   /** TLS with mutual certificates; absent only with `insecure: true`, never by default (RFC 7653 §9.1). */
   readonly tls?: FailoverTls;
 }
@@ -85,6 +90,7 @@ export const failoverShape = object({
   autoPartnerDownSec: optional(integer(10, 7 * 86_400)),
   startupSec: optional(integer(1, 300)),
   secondaryPdShare: optional(ratio(false)),
+  keepLongerLease: optional(boolean),
   insecure: optional(boolean),
   tls: optional(
     object({
@@ -142,6 +148,7 @@ export function resolveFailover(input: FailoverInput | undefined, path: string, 
     startupSec: input.startupSec ?? FAILOVER_DEFAULTS.startupSec,
     secondaryPdShare: input.secondaryPdShare ?? FAILOVER_DEFAULTS.secondaryPdShare,
     ...(input.autoPartnerDownSec === undefined ? {} : { autoPartnerDownSec: input.autoPartnerDownSec }),
+    ...(input.keepLongerLease === true ? { keepLongerLease: true } : {}),
     ...(tls ? { tls } : {}),
   };
 }

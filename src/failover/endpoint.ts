@@ -614,7 +614,8 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
   private notePartnerServed(changes: readonly LeaseChange[], origin: CommitOrigin): void {
     if (origin !== 'partner' || this.config.role !== 'secondary') return;
     const recentSec = this.daemon.clock.nowSec() - PARTNER_SERVED_RECENT_SEC;
-    if (changes.some((c) => c.op === 'put' && c.lease.state === 'active' && c.lease.clttSec >= recentSec)) this.unserved.primaryServed(this.scheduler.nowMs());
+    // The primary's CLT is kept as partner-raw-clt-time (RFC 8156 §7.5.5); our clttSec is only ours.
+    if (changes.some((c) => c.op === 'put' && c.lease.state === 'active' && (c.lease.fo?.partnerRawCltSec ?? 0) >= recentSec)) this.unserved.primaryServed(this.scheduler.nowMs());
   }
 
   /** Whether we hold an active lease for one of the IAs in the message: a client the primary must answer. */

@@ -15,7 +15,7 @@ import type { Lease, LeaseChange } from '../engine/index.js';
 import { addressToBigInt } from '../wire/address.js';
 import { bindingReplyFor, FoMsgType, FoStatusCode, type BindingReply, type BindingUpdate, type Status } from '../wire/failover/index.js';
 import type { FailoverPdu } from './link.js';
-import { applyIncoming, incomingLeases, judge, sameBinding, stampLocal, updateFor, versions, type IncomingLease, type Verdict } from './bindings.js';
+import { afterOutdated, applyIncoming, incomingLeases, judge, sameBinding, stampLocal, updateFor, versions, type IncomingLease, type Verdict } from './bindings.js';
 import { allPdPools, interfaceOfPrefix, prefixOwner } from './ownership.js';
 
 export interface ReplicationDeps {
@@ -25,7 +25,7 @@ export interface ReplicationDeps {
   canSend(): boolean;
   /** The partner's OPTION_F_MAX_UNACKED_BNDUPD. */
   window(): number;
-  /** POTENTIAL-CONFLICT and RESOLUTION-INTERRUPTED judge updates by the strict §7.5.4 rules. */
+  /** POTENTIAL-CONFLICT and RESOLUTION-INTERRUPTED: every disagreement is logged as a conflict. */
   strict(): boolean;
 }
 
@@ -180,18 +180,22 @@ export class Replication {
     const now = this.nowSec();
     const verdicts = new Map<string, Verdict>();
     const changes: LeaseChange[] = [];
+    const resend: string[] = [];
     if (update.form === 'client') {
       for (const inc of incomingLeases(update)) {
         const local = this.daemon.store.byResource(inc.resource);
         const verdict: Verdict = this.configured(inc)
-          ? judge(local, inc, this.config.role, now, this.deps.strict())
+          ? judge(local, inc, this.config.role, now, { keepLongerLease: this.config.keepLongerLease === true })
           : { accept: false, status: { code: FoStatusCode.ConfigurationConflict, message: `${inc.resource} is not in our configuration` } };
         verdicts.set(inc.resource, verdict);
         if (verdict.accept) changes.push(applyIncoming(local, inc, (r) => interfaceOfPrefix(r, this.daemon.config)));
         else {
           this.daemon.counters.add(`failover.bndupd.refused.${verdict.status.code}`);
-          // Ours is newer: make sure the partner gets it.
-          if (local?.fo && verdict.status.code === FoStatusCode.OutdatedBindingInformation) this.queue.add(local.resource);
+          if (local?.fo && verdict.status.code === FoStatusCode.OutdatedBindingInformation) {
+            const outcome = afterOutdated(local, local.fo, inc);
+            if (outcome.change) changes.push(outcome.change);
+            if (outcome.resend) resend.push(local.resource);
+          }
         }
         this.logConflict(local, inc, verdict);
       }
@@ -208,6 +212,8 @@ export class Replication {
       return v && !v.accept ? v.status : undefined;
     });
     this.deps.send({ type: FoMsgType.BNDREPLY, transactionId: xid, sentTimeSec: this.nowSec(), content: reply });
+    // §7.5.4: the BNDREPLY first, then ours.
+    for (const r of resend) this.queue.add(r);
     this.pump();
   }
 
