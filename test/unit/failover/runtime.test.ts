@@ -17,19 +17,19 @@ import { SimHost, simLogger } from '../../../src/sim/host.js';
 import { NodeTimers, VirtualTime } from '../../../src/sim/time.js';
 
 const NOW = 1_800_000_000;
-const config = (role: 'primary' | 'secondary') =>
+const config = (role: 'primary' | 'secondary', pd = false) =>
   parseConfig({
     interfaces: ['lan0'],
-    subnets: [{ name: 'lan', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::1f'] }],
+    subnets: [{ name: 'lan', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::1f'], ...(pd ? { pdPools: [{ prefix: '2001:db8:8000::/48', delegatedLength: 56 }] } : {}) }],
     failover: { role, localAddress: 'fd00::1', peerAddress: 'fd00::2', insecure: true, mcltSec: 60 },
   });
 
-async function host(role: 'primary' | 'secondary', clock: { now: number }, fatal: (e: unknown) => void = (e) => { throw e; }) {
+async function host(role: 'primary' | 'secondary', clock: { now: number }, fatal: (e: unknown) => void = (e) => { throw e; }, pd = false) {
   const time = new VirtualTime();
   const timers = new NodeTimers(time);
   const store = new MemoryLeaseStore();
   await store.open();
-  const h = new SimHost(config(role), store, Uint8Array.from([0, 3, 0, 1, 2, 0, 0, 0, 0, 1]), simLogger(() => undefined), { nowSec: () => clock.now }, timers, fatal);
+  const h = new SimHost(config(role, pd), store, Uint8Array.from([0, 3, 0, 1, 2, 0, 0, 0, 0, 1]), simLogger(() => undefined), { nowSec: () => clock.now }, timers, fatal);
   return { h, time, timers };
 }
 
@@ -54,13 +54,13 @@ const contact = (sentTimeSec: number): FailoverPdu => ({ type: FoMsgType.CONTACT
 
 describe('clock skew on the partner link (RFC 8156 §7.1)', () => {
   /** A secondary whose partner has just connected and sent CONNECT stamped sentTimeSec. */
-  async function secondaryConnectedAt(sentTimeSec: number) {
+  async function secondaryConnectedAt(sentTimeSec: number, connectFlags = { fixedPdLength: true }) {
     const { h } = await host('secondary', { now: NOW });
     const link = new FakeLink();
     await FailoverEndpoint.start(h, h.config.failover!, { link: () => link, lanUp: () => true, timers: new NodeTimers(new VirtualTime()) });
     const ch = channel();
     link.emit('up', ch.c);
-    const params = { protocolVersion: PROTOCOL_VERSION, mcltSec: 60, keepaliveSec: 60, maxUnackedBndupd: 10, relationshipName: 'twin6', connectFlags: { fixedPdLength: true } };
+    const params = { protocolVersion: PROTOCOL_VERSION, mcltSec: 60, keepaliveSec: 60, maxUnackedBndupd: 10, relationshipName: 'twin6', connectFlags };
     link.emit('pdu', { type: FoMsgType.CONNECT, transactionId: 1, sentTimeSec, content: params }, ch.c);
     return { h, link, ch };
   }
@@ -72,11 +72,13 @@ describe('clock skew on the partner link (RFC 8156 §7.1)', () => {
     return { h, link, ch };
   }
 
-  it('keeps a connection whose message merely arrived late (it looks like a partner clock behind ours)', async () => {
+  it('closes it, with the alarm, when the partner clock is behind by more than 5 s (§7.5.1: either direction)', async () => {
     const { h, link, ch } = await connectedSecondary();
-    link.emit('pdu', contact(NOW - 8), ch.c);
+    link.emit('pdu', contact(NOW - 5), ch.c);
     expect(ch.closed).toEqual([]);
-    expect(h.counters.get('failover.alarms.clock-skew')).toBe(0);
+    link.emit('pdu', contact(NOW - 8), ch.c);
+    expect(ch.closed).toEqual(['clock skew -8 s']);
+    expect(h.counters.get('failover.alarms.clock-skew')).toBe(1);
   });
 
   it('closes it, with the alarm, when the partner clock is ahead by more than 5 s', async () => {
@@ -90,6 +92,39 @@ describe('clock skew on the partner link (RFC 8156 §7.1)', () => {
     const { ch } = await secondaryConnectedAt(NOW - 30);
     expect(ch.sent[0]).toMatchObject({ type: FoMsgType.CONNECTREPLY, content: { status: { code: FoStatusCode.ExcessiveTimeSkew } } });
     expect(ch.closed).toEqual(['clock skew -30 s']);
+  });
+});
+
+describe('OPTION_F_CONNECT_FLAGS (RFC 8156 §6.1.2, §6.1.3)', () => {
+  const params = (fixedPdLength: boolean) => ({ protocolVersion: PROTOCOL_VERSION, mcltSec: 60, keepaliveSec: 60, maxUnackedBndupd: 10, relationshipName: 'twin6', connectFlags: { fixedPdLength } });
+
+  async function endpoint(role: 'primary' | 'secondary') {
+    const { h } = await host(role, { now: NOW }, undefined, true);
+    const link = new FakeLink();
+    await FailoverEndpoint.start(h, h.config.failover!, { link: () => link, lanUp: () => true, timers: new NodeTimers(new VirtualTime()) });
+    const ch = channel();
+    link.emit('up', ch.c);
+    return { link, ch };
+  }
+
+  it('secondary: refuses a CONNECT from a partner that delegates prefixes of variable length, since every pool here has one', async () => {
+    const { link, ch } = await endpoint('secondary');
+    link.emit('pdu', { type: FoMsgType.CONNECT, transactionId: 1, sentTimeSec: NOW, content: params(false) }, ch.c);
+    expect(ch.sent[0]).toMatchObject({ type: FoMsgType.CONNECTREPLY, content: { status: { code: FoStatusCode.ConfigurationConflict } } });
+    expect(ch.closed).toHaveLength(1);
+  });
+
+  it('primary: sends DISCONNECT and drops a CONNECTREPLY that announces variable lengths', async () => {
+    const { link, ch } = await endpoint('primary');
+    link.emit('pdu', { type: FoMsgType.CONNECTREPLY, transactionId: 1, sentTimeSec: NOW, content: { params: params(false) } }, ch.c);
+    expect(ch.sent.map((p) => p.type)).toEqual([FoMsgType.CONNECT, FoMsgType.DISCONNECT]);
+    expect(ch.closed).toHaveLength(1);
+  });
+
+  it('accepts fixed lengths', async () => {
+    const { link, ch } = await endpoint('primary');
+    link.emit('pdu', { type: FoMsgType.CONNECTREPLY, transactionId: 1, sentTimeSec: NOW, content: { params: params(true) } }, ch.c);
+    expect(ch.closed).toEqual([]);
   });
 });
 
