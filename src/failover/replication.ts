@@ -18,6 +18,8 @@ import type { FailoverPdu } from './link.js';
 import { afterOutdated, applyIncoming, incomingLeases, judge, sameBinding, stampLocal, updateFor, versions, type IncomingLease, type Verdict } from './bindings.js';
 import { allPdPools, interfaceOfPrefix, prefixOwner } from './ownership.js';
 
+const TA_REFUSED: Status = { code: FoStatusCode.ConfigurationConflict, message: 'temporary addresses (IA_TA) are not leased here' };
+
 export interface ReplicationDeps {
   send(pdu: FailoverPdu): void;
   nextXid(): number;
@@ -139,7 +141,10 @@ export class Replication {
     this.inflight.delete(xid);
     this.inflightResources.delete(f.resource);
     const ack = reply.form === 'client' ? reply.ias[0]?.leases[0] : reply.form === 'prefix' ? reply : undefined;
-    const status: Status | undefined = ack?.status ?? (reply.form === 'client' ? (reply.ias[0]?.status ?? reply.status) : reply.form === 'bare' ? reply.status : undefined);
+    // §7.6, §7.7: an error on the CLIENT_DATA rejects everything in it, one on an IA all its
+    // leases; only then does the lease's own Status Code count.
+    const levels = reply.form === 'client' ? [reply.status, reply.ias[0]?.status, ack?.status] : [reply.form === 'bare' ? reply.status : ack?.status];
+    const status: Status | undefined = levels.find((s) => s !== undefined && s.code !== FoStatusCode.Success) ?? levels.find((s) => s !== undefined);
     const current = this.daemon.store.byResource(f.resource);
     const unchanged = current !== undefined && sameBinding(current, f.sent) && current.clttSec === f.sent.clttSec && current.state === f.sent.state && current.expiresAtSec === f.sent.expiresAtSec;
     if (status && status.code !== FoStatusCode.Success) {
@@ -206,7 +211,9 @@ export class Replication {
       this.daemon.storeFailed(e);
       return;
     }
-    const reply = bindingReplyFor(update, (l) => {
+    const reply = bindingReplyFor(update, (l, ia) => {
+      // Stored nowhere, so never acknowledged: we lease no temporary addresses (§7.5.4).
+      if (ia?.type === 'IA_TA') return TA_REFUSED;
       const resource = 'address' in l ? l.address : `${l.prefix}/${l.prefixLength}`;
       const v = verdicts.get(resource);
       return v && !v.accept ? v.status : undefined;

@@ -12,7 +12,7 @@ import type { PartnerConnector } from '../../../src/failover/host.js';
 import { DIAL_GAP_SEC_MAX, type Channel, type FailoverPdu, type LinkEvents } from '../../../src/failover/link.js';
 import type { Lease } from '../../../src/engine/index.js';
 import { MemoryLeaseStore } from '../../../src/store/index.js';
-import { FoMsgType, FoStatusCode, PROTOCOL_VERSION } from '../../../src/wire/failover/index.js';
+import { BindingStatus, FoMsgType, FoStatusCode, PROTOCOL_VERSION, type Status } from '../../../src/wire/failover/index.js';
 import { SimHost, simLogger } from '../../../src/sim/host.js';
 import { NodeTimers, VirtualTime } from '../../../src/sim/time.js';
 
@@ -129,20 +129,30 @@ describe('OPTION_F_CONNECT_FLAGS (RFC 8156 §6.1.2, §6.1.3)', () => {
 });
 
 describe('a binding update the partner refuses (RFC 8156 §7.7)', () => {
-  async function sentAndRefused(state: Lease['state']) {
+  async function replication() {
     const { h } = await host('primary', { now: NOW });
     const sent: FailoverPdu[] = [];
     let xid = 0;
     const r = new Replication(h, h.config.failover!, h.log, { send: (p) => void sent.push(p), nextXid: () => ++xid, canSend: () => true, window: () => 10, strict: () => false });
     h.setCommitStamp((c) => r.stamp(c));
     h.on('leases-committed', (c, o) => r.committed(c, o));
+    return { h, r, sent };
+  }
+
+  type Statuses = { whole?: Status; ia?: Status; lease?: Status };
+  const outdated: Status = { code: FoStatusCode.OutdatedBindingInformation, message: 'our binding is newer' };
+
+  async function sentAndAnswered(state: Lease['state'], statuses: Statuses) {
+    const { h, r, sent } = await replication();
     const lease: Lease = { resource: '2001:db8:1::11', type: 'na', duid: '0a0b', iaid: 1, state, preferredSec: 30, validSec: 60, clttSec: NOW, expiresAtSec: NOW + 60 };
     await h.commit([{ op: 'put', lease }]);
     expect(sent).toHaveLength(1);
-    const status = { code: FoStatusCode.OutdatedBindingInformation, message: 'our binding is newer' };
-    await r.onReply(sent[0]!.transactionId, { form: 'client', ias: [{ type: 'IA_NA', iaid: 1, t1Sec: 0, t2Sec: 0, leases: [{ address: lease.resource, preferredSec: 30, validSec: 60, status }] }] });
+    const leaseAck = { address: lease.resource, preferredSec: 30, validSec: 60, ...(statuses.lease ? { status: statuses.lease } : {}) };
+    const ia = { type: 'IA_NA' as const, iaid: 1, t1Sec: 0, t2Sec: 0, ...(statuses.ia ? { status: statuses.ia } : {}), leases: [leaseAck] };
+    await r.onReply(sent[0]!.transactionId, { form: 'client', ...(statuses.whole ? { status: statuses.whole } : {}), ias: [ia] });
     return h.store.byResource(lease.resource)!;
   }
+  const sentAndRefused = (state: Lease['state']) => sentAndAnswered(state, { lease: outdated });
 
   it('stays pending when it was a release: the partner holds a newer binding, and until it arrives the resource is neither reused nor forgotten', async () => {
     expect((await sentAndRefused('released')).fo?.pending).toBe(true);
@@ -151,6 +161,30 @@ describe('a binding update the partner refuses (RFC 8156 §7.7)', () => {
 
   it('is recorded and settled when it was an active lease', async () => {
     expect((await sentAndRefused('active')).fo?.pending).toBe(false);
+  });
+
+  it('is refused by an error on the CLIENT_DATA or the IA, whatever the lease itself says (§7.6, §7.7)', async () => {
+    const success: Status = { code: FoStatusCode.Success, message: 'fine' };
+    expect((await sentAndAnswered('released', { whole: outdated, lease: success })).fo?.pending).toBe(true);
+    expect((await sentAndAnswered('released', { ia: outdated, lease: success })).fo?.pending).toBe(true);
+    expect((await sentAndAnswered('released', { whole: success, lease: success })).fo?.pending).toBe(false);
+  });
+});
+
+describe('a binding update for a temporary address (RFC 8156 §7.4, §7.5.4)', () => {
+  it('is refused, never acknowledged and dropped: we lease no IA_TA', async () => {
+    const { h } = await host('secondary', { now: NOW });
+    const sent: FailoverPdu[] = [];
+    const r = new Replication(h, h.config.failover!, h.log, { send: (p) => void sent.push(p), nextXid: () => 1, canSend: () => true, window: () => 10, strict: () => false });
+    const state = { status: BindingStatus.ACTIVE, startTimeOfStateSec: NOW, stateExpirationTimeSec: NOW + 60, clientLastTransactionTimeSec: NOW, partnerLifetimeSec: NOW + 90 };
+    await r.onUpdate(9, {
+      form: 'client',
+      clientDuid: Uint8Array.from([0x0a, 0x0b]),
+      baseTimeSec: NOW,
+      ias: [{ type: 'IA_TA', iaid: 1, leases: [{ address: '2001:db8:1::12', preferredSec: 30, validSec: 60, ...state }] }],
+    });
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ type: FoMsgType.BNDREPLY, transactionId: 9, content: { ias: [{ type: 'IA_TA', leases: [{ status: { code: FoStatusCode.ConfigurationConflict } }] }] } });
   });
 });
 
