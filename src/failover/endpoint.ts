@@ -503,6 +503,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       return this.channel?.close(flags);
     }
     this.partner = p;
+    this.link.established();
     this.armContact(p.keepaliveSec);
     void this.trigger({ kind: 'connected' });
   }

@@ -9,7 +9,7 @@ import { parseConfig } from '../../../src/config/index.js';
 import { FailoverEndpoint } from '../../../src/failover/endpoint.js';
 import { Replication } from '../../../src/failover/replication.js';
 import type { PartnerConnector } from '../../../src/failover/host.js';
-import { DIAL_GAP_SEC_MAX, type Channel, type FailoverPdu, type LinkEvents } from '../../../src/failover/link.js';
+import { DIAL_GAP_SEC_MAX, REDIAL_MS_MAX, REDIAL_MS_MIN, RedialBackoff, type Channel, type FailoverPdu, type LinkEvents } from '../../../src/failover/link.js';
 import type { Lease } from '../../../src/engine/index.js';
 import { MemoryLeaseStore } from '../../../src/store/index.js';
 import { BindingStatus, FoMsgType, FoStatusCode, PROTOCOL_VERSION, type Status } from '../../../src/wire/failover/index.js';
@@ -41,6 +41,10 @@ class FakeLink extends EventEmitter<LinkEvents> implements PartnerConnector {
     return ++this.xid;
   }
   hold(): void {}
+  establishedCount = 0;
+  established(): void {
+    this.establishedCount++;
+  }
 }
 
 function channel() {
@@ -125,6 +129,34 @@ describe('OPTION_F_CONNECT_FLAGS (RFC 8156 §6.1.2, §6.1.3)', () => {
     const { link, ch } = await endpoint('primary');
     link.emit('pdu', { type: FoMsgType.CONNECTREPLY, transactionId: 1, sentTimeSec: NOW, content: { params: params(true) } }, ch.c);
     expect(ch.closed).toEqual([]);
+  });
+});
+
+describe('re-dialling after a rejected connection (RFC 8156 §6.1)', () => {
+  const params = { protocolVersion: PROTOCOL_VERSION, mcltSec: 60, keepaliveSec: 60, maxUnackedBndupd: 10, relationshipName: 'twin6', connectFlags: { fixedPdLength: true } };
+
+  async function primaryAnswered(content: { params?: typeof params; status?: Status }) {
+    const { h } = await host('primary', { now: NOW });
+    const link = new FakeLink();
+    await FailoverEndpoint.start(h, h.config.failover!, { link: () => link, lanUp: () => true, timers: new NodeTimers(new VirtualTime()) });
+    const ch = channel();
+    link.emit('up', ch.c);
+    link.emit('pdu', { type: FoMsgType.CONNECTREPLY, transactionId: 1, sentTimeSec: NOW, content }, ch.c);
+    return link.establishedCount;
+  }
+
+  it('starts the back-off over only for a connection the partner accepted, never for one it refused', async () => {
+    expect(await primaryAnswered({ status: { code: FoStatusCode.ConfigurationConflict, message: 'no' } })).toBe(0);
+    expect(await primaryAnswered({ params })).toBe(1);
+  });
+
+  it('keeps doubling the wait (jittered) up to its cap until reset', () => {
+    const b = new RedialBackoff();
+    const waits = Array.from({ length: 6 }, () => b.next(0.5));
+    expect(waits).toEqual([REDIAL_MS_MIN, 2 * REDIAL_MS_MIN, 4 * REDIAL_MS_MIN, 8 * REDIAL_MS_MIN, REDIAL_MS_MAX, REDIAL_MS_MAX]);
+    expect(b.next(0)).toBe(0.75 * REDIAL_MS_MAX);
+    b.reset();
+    expect(b.next(0.5)).toBe(REDIAL_MS_MIN);
   });
 });
 
