@@ -18,6 +18,7 @@ import type { FailoverPdu } from './link.js';
 import { afterOutdated, applyIncoming, incomingLeases, judge, sameBinding, stampLocal, updateFor, versions, type IncomingLease, type Verdict } from './bindings.js';
 import { allPdPools, interfaceOfPrefix, prefixOwner } from './ownership.js';
 
+const VSS_REFUSED: Status = { code: FoStatusCode.ConfigurationConflict, message: 'no VPN is configured here (OPTION_VSS)' };
 const TA_REFUSED: Status = { code: FoStatusCode.ConfigurationConflict, message: 'temporary addresses (IA_TA) are not leased here' };
 
 export interface ReplicationDeps {
@@ -186,7 +187,10 @@ export class Replication {
     const verdicts = new Map<string, Verdict>();
     const changes: LeaseChange[] = [];
     const resend: string[] = [];
-    if (update.form === 'client') {
+    // §7.5.4: a VPN we do not have rejects the whole CLIENT_DATA/IAPREFIX, and we configure none
+    // (RFC 6607 is not supported); the reply still carries the OPTION_VSS back (§7.6).
+    const whole: Status | undefined = update.vss ? VSS_REFUSED : undefined;
+    if (update.form === 'client' && !whole) {
       for (const inc of incomingLeases(update)) {
         const local = this.daemon.store.byResource(inc.resource);
         const verdict: Verdict = this.configured(inc)
@@ -217,7 +221,7 @@ export class Replication {
       const resource = 'address' in l ? l.address : `${l.prefix}/${l.prefixLength}`;
       const v = verdicts.get(resource);
       return v && !v.accept ? v.status : undefined;
-    });
+    }, whole);
     this.deps.send({ type: FoMsgType.BNDREPLY, transactionId: xid, sentTimeSec: this.nowSec(), content: reply });
     // §7.5.4: the BNDREPLY first, then ours.
     for (const r of resend) this.queue.add(r);

@@ -12,7 +12,7 @@ import type { PartnerConnector } from '../../../src/failover/host.js';
 import { DIAL_GAP_SEC_MAX, REDIAL_MS_MAX, REDIAL_MS_MIN, RedialBackoff, type Channel, type FailoverPdu, type LinkEvents } from '../../../src/failover/link.js';
 import type { Lease } from '../../../src/engine/index.js';
 import { MemoryLeaseStore } from '../../../src/store/index.js';
-import { BindingStatus, FoMsgType, FoStatusCode, PROTOCOL_VERSION, type Status } from '../../../src/wire/failover/index.js';
+import { BindingStatus, FoMsgType, FoStatusCode, PROTOCOL_VERSION, type BindingUpdate, type Status } from '../../../src/wire/failover/index.js';
 import { SimHost, simLogger } from '../../../src/sim/host.js';
 import { NodeTimers, VirtualTime } from '../../../src/sim/time.js';
 
@@ -203,20 +203,29 @@ describe('a binding update the partner refuses (RFC 8156 §7.7)', () => {
   });
 });
 
-describe('a binding update for a temporary address (RFC 8156 §7.4, §7.5.4)', () => {
-  it('is refused, never acknowledged and dropped: we lease no IA_TA', async () => {
+describe('binding updates twin6 cannot store (RFC 8156 §7.4, §7.5.4)', () => {
+  const state = { status: BindingStatus.ACTIVE, startTimeOfStateSec: NOW, stateExpirationTimeSec: NOW + 60, clientLastTransactionTimeSec: NOW, partnerLifetimeSec: NOW + 90 };
+  const na = { type: 'IA_NA' as const, iaid: 1, t1Sec: 15, t2Sec: 24, leases: [{ address: '2001:db8:1::12', preferredSec: 30, validSec: 60, ...state }] };
+
+  async function received(update: Omit<Extract<BindingUpdate, { form: 'client' }>, 'form' | 'clientDuid' | 'baseTimeSec'>) {
     const { h } = await host('secondary', { now: NOW });
     const sent: FailoverPdu[] = [];
     const r = new Replication(h, h.config.failover!, h.log, { send: (p) => void sent.push(p), nextXid: () => 1, canSend: () => true, window: () => 10, strict: () => false });
-    const state = { status: BindingStatus.ACTIVE, startTimeOfStateSec: NOW, stateExpirationTimeSec: NOW + 60, clientLastTransactionTimeSec: NOW, partnerLifetimeSec: NOW + 90 };
-    await r.onUpdate(9, {
-      form: 'client',
-      clientDuid: Uint8Array.from([0x0a, 0x0b]),
-      baseTimeSec: NOW,
-      ias: [{ type: 'IA_TA', iaid: 1, leases: [{ address: '2001:db8:1::12', preferredSec: 30, validSec: 60, ...state }] }],
-    });
+    await r.onUpdate(9, { form: 'client', clientDuid: Uint8Array.from([0x0a, 0x0b]), baseTimeSec: NOW, ...update });
     expect(sent).toHaveLength(1);
-    expect(sent[0]).toMatchObject({ type: FoMsgType.BNDREPLY, transactionId: 9, content: { ias: [{ type: 'IA_TA', leases: [{ status: { code: FoStatusCode.ConfigurationConflict } }] }] } });
+    return { h, reply: sent[0]! };
+  }
+
+  it('refuses a temporary address, never acknowledges and drops it: we lease no IA_TA', async () => {
+    const { reply } = await received({ ias: [{ type: 'IA_TA', iaid: 1, leases: na.leases }] });
+    expect(reply).toMatchObject({ type: FoMsgType.BNDREPLY, transactionId: 9, content: { ias: [{ type: 'IA_TA', leases: [{ status: { code: FoStatusCode.ConfigurationConflict } }] }] } });
+  });
+
+  it('refuses a whole CLIENT_DATA for a VPN (OPTION_VSS), echoing the VSS: we configure none', async () => {
+    const vss = Uint8Array.from([1, 0, 0, 0, 7]);
+    const { h, reply } = await received({ vss, ias: [na] });
+    expect(reply).toMatchObject({ type: FoMsgType.BNDREPLY, content: { vss, status: { code: FoStatusCode.ConfigurationConflict } } });
+    expect(h.store.byResource('2001:db8:1::12')).toBeUndefined();
   });
 });
 
