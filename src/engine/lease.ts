@@ -79,7 +79,16 @@ export interface LeaseFailover {
    * 0 when the partner never told us one. clttSec stays our own.
    */
   readonly partnerRawCltSec?: number;
+  /**
+   * What the partner sent about the client that we keep only to send back
+   * (RFC 8156 §7.4: reconfigure data, relay data, CLIENT_FQDN, DNS removal
+   * info), as option octets (wire/failover/kept.ts); at most KEPT_BYTES_MAX.
+   */
+  readonly clientData?: Uint8Array;
 }
+
+/** The most client data a lease keeps for the partner (four record extensions of 255 octets). */
+export const KEPT_BYTES_MAX = 1020;
 
 export type LeaseChange =
   | { readonly op: 'put'; readonly lease: Lease }

@@ -2,7 +2,7 @@
 // and whether an incoming update replaces what we hold (§7.5.4, the
 // accept/reject table). Pure: time comes in as an argument.
 
-import { BindingStatus, FoStatusCode, SKEW_TOLERANCE_SEC, type BindingStatusCode, type ClientBindingUpdate, type LeaseState as WireLeaseState, type Status } from '../wire/failover/index.js';
+import { BindingStatus, decodeKept, encodeKept, FoStatusCode, SKEW_TOLERANCE_SEC, type BindingStatusCode, type ClientBindingUpdate, type LeaseState as WireLeaseState, type Status } from '../wire/failover/index.js';
 import type { IaType, Lease, LeaseChange, LeaseFailover, LeaseState, RequestedVia } from '../engine/lease.js';
 import type { WireRequestedVia } from '../wire/failover/twin6-via.js';
 import type { Role } from './states.js';
@@ -41,21 +41,25 @@ export function updateFor(lease: Lease, nowSec: number): ClientBindingUpdate {
     ...(fo?.partnerRawCltSec ? { partnerRawCltTimeSec: fo.partnerRawCltSec } : {}),
     ...(fo && fo.expirationTimeSec > 0 ? { expirationTimeSec: fo.expirationTimeSec } : {}),
   };
+  // What the partner sent that we only keep goes back where it came from (§7.4).
+  const { reconfigure, relayData, clientFqdn, dnsRemovalInfo } = fo?.clientData ? decodeKept(fo.clientData, nowSec) : {};
+  const kept = { ...(clientFqdn ? { clientFqdn } : {}), ...(dnsRemovalInfo ? { dnsRemovalInfo } : {}) };
   const times = { preferredSec: lease.preferredSec, validSec: lease.validSec };
   // §7.4: the T1 and T2 sent to the client; 0 (the client chooses) for a record that does not know them.
   const t = { t1Sec: lease.timers?.t1Sec ?? 0, t2Sec: lease.timers?.t2Sec ?? 0 };
   const ia =
     lease.type === 'na'
-      ? { type: 'IA_NA' as const, iaid: lease.iaid, ...t, leases: [{ address: lease.resource, ...times, ...state }] }
+      ? { type: 'IA_NA' as const, iaid: lease.iaid, ...t, leases: [{ address: lease.resource, ...times, ...state, ...kept }] }
       : {
           type: 'IA_PD' as const,
           iaid: lease.iaid,
           ...t,
-          leases: [{ prefix: lease.resource.slice(0, lease.resource.indexOf('/')), prefixLength: Number(lease.resource.slice(lease.resource.indexOf('/') + 1)), ...times, ...state }],
+          leases: [{ prefix: lease.resource.slice(0, lease.resource.indexOf('/')), prefixLength: Number(lease.resource.slice(lease.resource.indexOf('/') + 1)), ...times, ...state, ...kept }],
         };
   // The requesting router goes along, so a partner that takes over can route the prefix at once.
   const via = lease.type === 'pd' && lease.via ? { requestedVia: { address: lease.via.address, ...(lease.via.relay ? { relay: lease.via.relay } : {}) } } : {};
-  return { form: 'client', clientDuid: Buffer.from(lease.duid, 'hex'), baseTimeSec: nowSec, ...via, ias: [ia] };
+  const client = { ...(reconfigure ? { reconfigure } : {}), ...(relayData ? { relayData } : {}) };
+  return { form: 'client', clientDuid: Buffer.from(lease.duid, 'hex'), baseTimeSec: nowSec, ...client, ...via, ias: [ia] };
 }
 
 /** One lease of an incoming update, flattened. */
@@ -69,6 +73,8 @@ export interface IncomingLease {
   readonly via?: WireRequestedVia;
   /** T1 and T2 of the IA, as the partner gave them to the client. */
   readonly timers: { readonly t1Sec: number; readonly t2Sec: number };
+  /** What we keep only to send back (§7.4), as option octets (wire/failover/kept.ts). */
+  readonly kept?: Uint8Array;
 }
 
 export function incomingLeases(update: ClientBindingUpdate): IncomingLease[] {
@@ -79,7 +85,8 @@ export function incomingLeases(update: ClientBindingUpdate): IncomingLease[] {
     for (const l of ia.leases) {
       const resource = 'address' in l ? l.address : `${l.prefix}/${l.prefixLength}`;
       const via = ia.type === 'IA_PD' && update.requestedVia ? { via: update.requestedVia } : {};
-      out.push({ resource, type: ia.type === 'IA_NA' ? 'na' : 'pd', duid, iaid: ia.iaid, wire: l, timers: { t1Sec: ia.t1Sec, t2Sec: ia.t2Sec }, ...via });
+      const kept = encodeKept({ reconfigure: update.reconfigure, relayData: update.relayData, clientFqdn: l.clientFqdn, dnsRemovalInfo: l.dnsRemovalInfo });
+      out.push({ resource, type: ia.type === 'IA_NA' ? 'na' : 'pd', duid, iaid: ia.iaid, wire: l, timers: { t1Sec: ia.t1Sec, t2Sec: ia.t2Sec }, ...via, ...(kept ? { kept } : {}) });
     }
   }
   return out;
@@ -233,6 +240,7 @@ export function applyIncoming(local: Lease | undefined, incoming: IncomingLease,
     expirationTimeSec: Math.max(mine?.expirationTimeSec ?? 0, w.partnerLifetimeSec ?? 0),
     startOfStateSec: w.startTimeOfStateSec,
     ...(partnerRawCltSec > 0 ? { partnerRawCltSec } : {}),
+    ...(incoming.kept ? { clientData: incoming.kept } : {}),
   };
   return {
     op: 'put',
@@ -283,6 +291,7 @@ export function stampLocal(lease: Lease, current: Lease | undefined, desiredVali
     expirationTimeSec: before?.expirationTimeSec ?? 0,
     startOfStateSec: same && current.state === lease.state ? before?.startOfStateSec || lease.clttSec : nowSec,
     ...(before?.partnerRawCltSec ? { partnerRawCltSec: before.partnerRawCltSec } : {}),
+    ...(before?.clientData ? { clientData: before.clientData } : {}),
   };
   return { ...lease, fo };
 }

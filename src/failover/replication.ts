@@ -12,6 +12,7 @@ import type { CommitOrigin } from '../daemon/daemon.js';
 import type { FailoverHost } from './host.js';
 import type { FailoverConfig } from '../config/failover.js';
 import type { Lease, LeaseChange } from '../engine/index.js';
+import { KEPT_BYTES_MAX } from '../engine/lease.js';
 import { addressToBigInt } from '../wire/address.js';
 import { bindingReplyFor, FoMsgType, FoStatusCode, type BindingReply, type BindingUpdate, type Status } from '../wire/failover/index.js';
 import type { FailoverPdu } from './link.js';
@@ -193,9 +194,12 @@ export class Replication {
     if (update.form === 'client' && !whole) {
       for (const inc of incomingLeases(update)) {
         const local = this.daemon.store.byResource(inc.resource);
-        const verdict: Verdict = this.configured(inc)
-          ? judge(local, inc, this.config.role, now, { keepLongerLease: this.config.keepLongerLease === true })
-          : { accept: false, status: { code: FoStatusCode.ConfigurationConflict, message: `${inc.resource} is not in our configuration` } };
+        const verdict: Verdict = !this.configured(inc)
+          ? { accept: false, status: { code: FoStatusCode.ConfigurationConflict, message: `${inc.resource} is not in our configuration` } }
+          : (inc.kept?.length ?? 0) > KEPT_BYTES_MAX
+            ? // Kept whole or refused: acknowledged, it would be sent back cut short.
+              { accept: false, status: { code: FoStatusCode.ConfigurationConflict, message: `${inc.kept!.length} octets of client data; ${KEPT_BYTES_MAX} are kept here` } }
+            : judge(local, inc, this.config.role, now, { keepLongerLease: this.config.keepLongerLease === true });
         verdicts.set(inc.resource, verdict);
         if (verdict.accept) changes.push(applyIncoming(local, inc, (r) => interfaceOfPrefix(r, this.daemon.config)));
         else {

@@ -30,6 +30,9 @@
 //                  tag 3, 6 B:  u48 partner-raw-clt-time (Lease.fo.partnerRawCltSec, RFC 8156 §7.3),
 //                               only with tag 1 and only when non-zero
 //                  tag 4, 8 B:  u32 T1 ‖ u32 T2 given to the client (Lease.timers)
+//                  tag 5, 1..255 B, repeated: Lease.fo.clientData, the option octets kept for
+//                               the partner (RFC 8156 §7.4), in order; the chunks concatenate.
+//                               Only with tag 1; at most KEPT_BYTES_MAX in all.
 //                An unknown tag is skipped by its length, so a newer field never
 //                makes an older reader call the record corrupt.
 //   end    u32   CRC-32 over key ‖ value[0, end). Covering the key too means a
@@ -49,7 +52,7 @@ import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { addressToBytes } from '../wire/address.js';
 import { resourceText } from './resource-text.js';
-import type { IaType, Lease, LeaseFailover, LeaseState, RequestedVia } from '../engine/lease.js';
+import { KEPT_BYTES_MAX, type IaType, type Lease, type LeaseFailover, type LeaseState, type RequestedVia } from '../engine/lease.js';
 
 export const KEY_LEASE = 0x6c; // 'l'
 export const KEY_META = 0x6d; // 'm'
@@ -64,6 +67,8 @@ const EXT_PARTNER_CLT = 3;
 const EXT_PARTNER_CLT_BYTES = 6;
 const EXT_TIMERS = 4;
 const EXT_TIMERS_BYTES = 8;
+const EXT_KEPT = 5;
+const EXT_CHUNK_MAX = 255;
 /** Linux IFNAMSIZ - 1, in bytes (dev_valid_name()). */
 const IFNAME_BYTES_MAX = 15;
 const ifnameOk = (name: string): boolean => {
@@ -155,6 +160,7 @@ export function checkLease(lease: Lease): void {
       `bad failover times: ${JSON.stringify(f)}`,
     );
     assert.ok(f.partnerRawCltSec === undefined || isU48(f.partnerRawCltSec), `bad partner raw CLT: ${f.partnerRawCltSec}`);
+    assert.ok(f.clientData === undefined || (f.clientData.length > 0 && f.clientData.length <= KEPT_BYTES_MAX), `bad kept client data: ${f.clientData?.length} B`);
   }
   if (lease.timers) assert.ok(isU32(lease.timers.t1Sec) && isU32(lease.timers.t2Sec), `bad timers: ${JSON.stringify(lease.timers)}`);
   if (lease.via) {
@@ -229,6 +235,11 @@ function extensionsOf(lease: Lease): Extension[] {
   if (via) out.push({ tag: EXT_VIA, bytes: viaExtBytes(via), write: (v, at) => writeViaExt(v, at, via) });
   const raw = fo?.partnerRawCltSec;
   if (raw) out.push({ tag: EXT_PARTNER_CLT, bytes: EXT_PARTNER_CLT_BYTES, write: (v, at) => void v.writeUIntBE(raw, at, 6) });
+  const kept = fo?.clientData;
+  for (let at = 0; kept && at < kept.length; at += EXT_CHUNK_MAX) {
+    const chunk = kept.subarray(at, at + EXT_CHUNK_MAX);
+    out.push({ tag: EXT_KEPT, bytes: chunk.length, write: (v, to) => void v.set(chunk, to) });
+  }
   if (timers) {
     out.push({
       tag: EXT_TIMERS,
@@ -288,7 +299,11 @@ const sameFailover = (a: LeaseFailover | undefined, b: LeaseFailover | undefined
   a === b ||
   (a !== undefined && b !== undefined && a.pending === b.pending && a.partnerLifetimeSec === b.partnerLifetimeSec &&
     a.ackedPartnerLifetimeSec === b.ackedPartnerLifetimeSec && a.expirationTimeSec === b.expirationTimeSec &&
-    a.startOfStateSec === b.startOfStateSec && (a.partnerRawCltSec || 0) === (b.partnerRawCltSec || 0));
+    a.startOfStateSec === b.startOfStateSec && (a.partnerRawCltSec || 0) === (b.partnerRawCltSec || 0) &&
+    sameBytes(a.clientData, b.clientData));
+
+const sameBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && Buffer.compare(a, b) === 0);
 
 const sameTimers = (a: Lease['timers'], b: Lease['timers']): boolean =>
   a === b || (a !== undefined && b !== undefined && a.t1Sec === b.t1Sec && a.t2Sec === b.t2Sec);
@@ -326,6 +341,7 @@ export function decodeLease(key: Uint8Array, value: Uint8Array): Lease | Corrupt
   let via: RequestedVia | undefined;
   let partnerRawCltSec = 0;
   let timers: Lease['timers'];
+  const kept: Buffer[] = [];
   for (let at = duidEnd; at < end; ) {
     if (at + 2 > end || at + 2 + v[at + 1]! > end) return 'decode';
     const tag = v[at]!;
@@ -342,6 +358,9 @@ export function decodeLease(key: Uint8Array, value: Uint8Array): Lease | Corrupt
     } else if (tag === EXT_TIMERS) {
       if (length !== EXT_TIMERS_BYTES) return 'decode';
       timers = { t1Sec: v.readUInt32BE(at + 2), t2Sec: v.readUInt32BE(at + 6) };
+    } else if (tag === EXT_KEPT) {
+      if (length === 0) return 'decode';
+      kept.push(v.subarray(at + 2, at + 2 + length));
     }
     at += 2 + length;
   }
@@ -358,6 +377,11 @@ export function decodeLease(key: Uint8Array, value: Uint8Array): Lease | Corrupt
   };
   // A partner CLT without the failover extension it belongs to is left out, as is a 0 (never written).
   if (fo && partnerRawCltSec > 0) fo = { ...fo, partnerRawCltSec };
+  if (kept.length > 0) {
+    const clientData = new Uint8Array(Buffer.concat(kept));
+    if (clientData.length > KEPT_BYTES_MAX) return 'decode';
+    if (fo) fo = { ...fo, clientData };
+  }
   return fo || via || timers ? { ...lease, ...(fo ? { fo } : {}), ...(via ? { via } : {}), ...(timers ? { timers } : {}) } : lease;
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { afterOutdated, applyIncoming, incomingLeases, judge, partnerLifetimeFor, stampLocal, updateFor, versions, type IncomingLease } from '../../../src/failover/bindings.js';
 import { BindingStatus, FoStatusCode } from '../../../src/wire/failover/index.js';
 import type { Lease } from '../../../src/engine/index.js';
+import { decodeLease, encodeLease } from '../../../src/store/index.js';
 
 const NOW = 1_800_000_000;
 const A = '00030001020000000001';
@@ -104,6 +105,26 @@ describe('client last-transaction times and the lifetimes exchanged (RFC 8156 §
     expect(update.ias[0]).toMatchObject({ type: 'IA_NA', t1Sec: 1800, t2Sec: 2880 });
     const [inc] = incomingLeases(update);
     expect(applyIncoming(undefined, inc!)).toMatchObject({ lease: { timers: { t1Sec: 1800, t2Sec: 2880 } } });
+  });
+});
+
+describe('what the partner sends that twin6 only keeps (RFC 8156 §7.4, §7.5.5)', () => {
+  it('keeps reconfigure data, relay data, CLIENT_FQDN and DNS removal info, in the store too, and sends them back as they came', () => {
+    const reconfigure = { timeSec: NOW - 60, key: Uint8Array.from({ length: 16 }, (_, i) => i) };
+    const relayData = Uint8Array.from({ length: 400 }, (_, i) => i & 0xff); // longer than one record extension
+    const clientFqdn = Uint8Array.from([0, 4, 104, 111, 115, 116, 0]);
+    const dnsRemovalInfo = { hostName: Uint8Array.from([4, 104, 111, 115, 116, 0]), flags: 3 };
+    const sent = updateFor(lease(), NOW);
+    const withData = { ...sent, reconfigure, relayData, ias: [{ ...sent.ias[0]!, leases: [{ ...sent.ias[0]!.leases[0]!, clientFqdn, dnsRemovalInfo }] }] } as typeof sent;
+    const [inc] = incomingLeases(withData);
+    const change = applyIncoming(undefined, inc!);
+    expect(change.op).toBe('put');
+    const stored = change.op === 'put' ? change.lease : undefined;
+    const { key, value } = encodeLease(stored!, 1);
+    const back = decodeLease(key, value) as Lease;
+    const again = updateFor(back, NOW + 10);
+    expect(again).toMatchObject({ reconfigure, relayData });
+    expect(again.ias[0]!.leases[0]).toMatchObject({ clientFqdn, dnsRemovalInfo });
   });
 });
 

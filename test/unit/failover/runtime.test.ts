@@ -221,6 +221,12 @@ describe('binding updates twin6 cannot store (RFC 8156 §7.4, §7.5.4)', () => {
     expect(reply).toMatchObject({ type: FoMsgType.BNDREPLY, transactionId: 9, content: { ias: [{ type: 'IA_TA', leases: [{ status: { code: FoStatusCode.ConfigurationConflict } }] }] } });
   });
 
+  it('refuses client data over what a lease keeps, rather than acknowledge it and send back less', async () => {
+    const { h, reply } = await received({ relayData: new Uint8Array(2000), ias: [na] });
+    expect(reply).toMatchObject({ type: FoMsgType.BNDREPLY, content: { ias: [{ leases: [{ status: { code: FoStatusCode.ConfigurationConflict } }] }] } });
+    expect(h.store.byResource('2001:db8:1::12')).toBeUndefined();
+  });
+
   it('refuses a whole CLIENT_DATA for a VPN (OPTION_VSS), echoing the VSS: we configure none', async () => {
     const vss = Uint8Array.from([1, 0, 0, 0, 7]);
     const { h, reply } = await received({ vss, ias: [na] });

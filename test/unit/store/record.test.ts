@@ -3,7 +3,7 @@ import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeMeta, decodeSeqMarker, encodeMeta, encodeSeqMarker, leaseSeq } from '../../../src/store/record.js';
 import { decodeLease, encodeLease, leaseKey, resourceOfKey } from '../../../src/store/index.js';
-import type { Lease } from '../../../src/engine/lease.js';
+import { KEPT_BYTES_MAX, type Lease } from '../../../src/engine/lease.js';
 import { naLease, pdLease } from './helpers.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+|#[^\n]*/g, ''), 'hex');
@@ -196,6 +196,16 @@ describe('lease record', () => {
     broken[broken.length - 4 - 10 + 1] = 7;
     broken.writeUInt32BE(crc32(broken.subarray(0, broken.length - 4), crc32(key)), broken.length - 4);
     expect(decodeLease(key, broken)).toBe('decode');
+  });
+
+  it('keeps the client data for the partner in tag 5 chunks of at most 255 octets, and refuses more than KEPT_BYTES_MAX', () => {
+    const fo = { pending: false, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: 1, clientData: Uint8Array.from({ length: 600 }, (_, i) => i % 251) };
+    const lease: Lease = { ...FIXTURE_LEASE, fo };
+    const { key, value } = encodeLease(lease, 7);
+    const tail = value.subarray(value.length - 4 - 606, value.length - 4);
+    expect([tail[0], tail[1], tail[257], tail[258], tail[514], tail[515]]).toEqual([5, 255, 5, 255, 5, 90]);
+    expect(decodeLease(key, value)).toEqual(lease);
+    expect(() => encodeLease({ ...lease, fo: { ...fo, clientData: new Uint8Array(KEPT_BYTES_MAX + 1) } }, 7)).toThrow(AssertionError);
   });
 
   it('refuses a via it cannot store, and calls a malformed via extension corrupt', () => {
