@@ -201,16 +201,17 @@ function acceptThree(local: Lease, incoming: IncomingLease, role: Role, opts: Ju
  * flagged for the partner, and sent at once only if it was not flagged
  * already — flagged before, it goes with the next resend, so two partners
  * that cannot agree do not trade updates in a loop. When neither side holds
- * it active for this client (released, expired, abandoned) the partner has no
- * newer binding on its way and nothing is left to settle: ours is cleared
- * instead (Figure 4 cannot order two such records within 5 s of each other,
- * and would leave both flagged forever). Neither holds it for a client, so
- * handing it out again is as safe on both sides as after an acknowledgement.
+ * it active (released, expired, abandoned) the partner has no newer binding on
+ * its way, and Figure 4 cannot order two such records within 5 s of each
+ * other: flagged on both sides they would stay so for good. Ours is cleared
+ * then, and sent once more if it was flagged, so that a partner still waiting
+ * for our acknowledgement can take it. Neither side holds the resource for a
+ * client, so handing it out again is as safe as after an acknowledgement.
  */
 export function afterOutdated(local: Lease, fo: LeaseFailover, incoming: IncomingLease): { change?: LeaseChange; resend: boolean } {
   const flagged = (pending: boolean): LeaseChange => ({ op: 'put', lease: { ...local, fo: { ...fo, pending } } });
   const idle = local.state !== 'active' && incoming.wire.status !== BindingStatus.ACTIVE;
-  if (idle) return fo.pending ? { change: flagged(false), resend: false } : { resend: false };
+  if (idle) return fo.pending ? { change: flagged(false), resend: true } : { resend: false };
   return fo.pending ? { resend: false } : { change: flagged(true), resend: true };
 }
 

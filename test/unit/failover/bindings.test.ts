@@ -197,10 +197,13 @@ describe('our own lease after refusing an update as outdated (RFC 8156 §7.5.4)'
     const flagged = lease({ fo: fo(true) });
     expect(afterOutdated(flagged, flagged.fo!, incoming(BindingStatus.RELEASED))).toEqual({ resend: false });
   });
-  it('is cleared when neither side holds it active: no newer binding is on its way', () => {
+  it('is cleared, and sent once more, when neither side holds it active: no newer binding is on its way', () => {
     const expired = lease({ state: 'expired', fo: fo(true) });
-    expect(afterOutdated(expired, expired.fo!, incoming(BindingStatus.EXPIRED))).toEqual({ change: { op: 'put', lease: { ...expired, fo: fo(false) } }, resend: false });
-    expect(afterOutdated(expired, expired.fo!, incoming(BindingStatus.RELEASED, { duid: B }))).toEqual({ change: { op: 'put', lease: { ...expired, fo: fo(false) } }, resend: false });
+    expect(afterOutdated(expired, expired.fo!, incoming(BindingStatus.EXPIRED))).toEqual({ change: { op: 'put', lease: { ...expired, fo: fo(false) } }, resend: true });
+    expect(afterOutdated(expired, expired.fo!, incoming(BindingStatus.RELEASED, { duid: B }))).toEqual({ change: { op: 'put', lease: { ...expired, fo: fo(false) } }, resend: true });
+    // Cleared already: nothing more goes, so two idle records never trade updates in a loop.
+    const cleared = lease({ state: 'released', fo: fo(false) });
+    expect(afterOutdated(cleared, cleared.fo!, incoming(BindingStatus.EXPIRED))).toEqual({ resend: false });
   });
 });
 
