@@ -51,6 +51,11 @@ export interface FailoverConfig {
    * the same. 0 by default: see DEFAULT_VENDOR_ENTERPRISE_NUMBER.
    */
   readonly vendorEnterpriseNumber: number;
+  /**
+   * twin6's stricter accept/reject rules over a live ACTIVE lease, instead of
+   * RFC 8156 §7.5.4 Figure 4 as written (failover/bindings.ts judge()).
+   */
+  readonly keepLongerLease?: boolean;
   /** TLS with mutual certificates; absent only with `insecure: true`, never by default (RFC 7653 §9.1). */
   readonly tls?: FailoverTls;
 }
@@ -112,6 +117,7 @@ export const failoverShape = object({
   startupSec: optional(integer(1, 300)),
   secondaryPdShare: optional(ratio(false)),
   vendorEnterpriseNumber: optional(enterpriseNumber),
+  keepLongerLease: optional(boolean),
   insecure: optional(boolean),
   tls: optional(
     object({
@@ -170,6 +176,7 @@ export function resolveFailover(input: FailoverInput | undefined, path: string, 
     secondaryPdShare: input.secondaryPdShare ?? FAILOVER_DEFAULTS.secondaryPdShare,
     vendorEnterpriseNumber: input.vendorEnterpriseNumber ?? FAILOVER_DEFAULTS.vendorEnterpriseNumber,
     ...(input.autoPartnerDownSec === undefined ? {} : { autoPartnerDownSec: input.autoPartnerDownSec }),
+    ...(input.keepLongerLease === true ? { keepLongerLease: true } : {}),
     ...(tls ? { tls } : {}),
   };
 }

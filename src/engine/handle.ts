@@ -252,10 +252,20 @@ function answerIas(ctx: IaContext, mode: IaMode, msg: ClientServerMessage, stric
         .map((l) => ({ preferredSec: l.preferredSec, lifetimes: r.type === 'na' ? ctx.subnet.subnet.lifetimes : ctx.subnet.subnet.pdLifetimes })),
     ),
   );
+  stampTimers(ctx.changes, results, timers);
   const rendered = results
     .filter((r) => r.leases.length > 0 || r.status !== undefined)
     .map((r) => renderIa(r, r.leases.some((l) => l.validSec > 0) ? timers : NO_TIMERS));
   return [...rendered, ...taOptions];
+}
+
+/** Each lease granted records the T1/T2 its client was given: a failover partner is told them (RFC 8156 §7.4). */
+function stampTimers(changes: LeaseChange[], results: readonly IaResult[], timers: Timers): void {
+  const granted = new Set(results.flatMap((r) => r.leases.filter((l) => l.validSec > 0).map((l) => l.resource)));
+  for (let i = 0; i < changes.length; i++) {
+    const c = changes[i]!;
+    if (c.op === 'put' && c.lease.state === 'active' && granted.has(c.lease.resource)) changes[i] = { op: 'put', lease: { ...c.lease, timers } };
+  }
 }
 
 function renderIa(r: IaResult, timers: Timers): Option {

@@ -36,6 +36,12 @@ export interface Lease {
   readonly fo?: LeaseFailover;
   /** Who asked for a delegated prefix, so the shell can route it there (net/routes.ts); IA_PD leases only. */
   readonly via?: RequestedVia;
+  /**
+   * T1 and T2 of the IA the client was last given this lease in (RFC 8415
+   * §21.4): a failover partner must be told them (RFC 8156 §7.4). Absent when
+   * not known (a record from before they were kept).
+   */
+  readonly timers?: { readonly t1Sec: number; readonly t2Sec: number };
 }
 
 /**
@@ -67,7 +73,22 @@ export interface LeaseFailover {
   readonly expirationTimeSec: number;
   /** When the binding status took its current value (§7.3 start-time-of-state; conflict resolution). */
   readonly startOfStateSec: number;
+  /**
+   * The partner's last interaction with the client, on the partner's clock,
+   * exactly as received (§7.3 partner-raw-clt-time: never adjusted); absent or
+   * 0 when the partner never told us one. clttSec stays our own.
+   */
+  readonly partnerRawCltSec?: number;
+  /**
+   * What the partner sent about the client that we keep only to send back
+   * (RFC 8156 §7.4: reconfigure data, relay data, CLIENT_FQDN, DNS removal
+   * info), as option octets (wire/failover/kept.ts); at most KEPT_BYTES_MAX.
+   */
+  readonly clientData?: Uint8Array;
 }
+
+/** The most client data a lease keeps for the partner (four record extensions of 255 octets). */
+export const KEPT_BYTES_MAX = 1020;
 
 export type LeaseChange =
   | { readonly op: 'put'; readonly lease: Lease }

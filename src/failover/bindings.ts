@@ -2,7 +2,7 @@
 // and whether an incoming update replaces what we hold (§7.5.4, the
 // accept/reject table). Pure: time comes in as an argument.
 
-import { BindingStatus, FoStatusCode, type BindingStatusCode, type ClientBindingUpdate, type LeaseState as WireLeaseState, type Status } from '../wire/failover/index.js';
+import { BindingStatus, decodeKept, encodeKept, FoStatusCode, SKEW_TOLERANCE_SEC, type BindingStatusCode, type ClientBindingUpdate, type LeaseState as WireLeaseState, type Status } from '../wire/failover/index.js';
 import type { IaType, Lease, LeaseChange, LeaseFailover, LeaseState, RequestedVia } from '../engine/lease.js';
 import { encodeRequestedVia, readRequestedVia, type WireRequestedVia } from '../wire/failover/twin6-via.js';
 import type { Role } from './states.js';
@@ -38,27 +38,34 @@ export function updateFor(lease: Lease, nowSec: number, enterpriseNumber: number
     startTimeOfStateSec: fo?.startOfStateSec || lease.clttSec,
     // Every status we keep has a timeout: the valid lifetime, the decline hold, the affinity hold.
     stateExpirationTimeSec: lease.expiresAtSec,
-    clientLastTransactionTimeSec: Math.min(lease.clttSec, nowSec),
+    // §7.4: CLT_TIME is our own last interaction with the client, and absent when we never had one.
+    ...(lease.clttSec > 0 ? { clientLastTransactionTimeSec: Math.min(lease.clttSec, nowSec) } : {}),
     partnerLifetimeSec: fo?.partnerLifetimeSec || lease.expiresAtSec,
+    ...(fo?.partnerRawCltSec ? { partnerRawCltTimeSec: fo.partnerRawCltSec } : {}),
     ...(fo && fo.expirationTimeSec > 0 ? { expirationTimeSec: fo.expirationTimeSec } : {}),
   };
+  // What the partner sent that we only keep goes back where it came from (§7.4).
+  const { reconfigure, relayData, clientFqdn, dnsRemovalInfo } = fo?.clientData ? decodeKept(fo.clientData, nowSec) : {};
+  const kept = { ...(clientFqdn ? { clientFqdn } : {}), ...(dnsRemovalInfo ? { dnsRemovalInfo } : {}) };
   const times = { preferredSec: lease.preferredSec, validSec: lease.validSec };
+  // §7.4: the T1 and T2 sent to the client; 0 (the client chooses) for a record that does not know them.
+  const t = { t1Sec: lease.timers?.t1Sec ?? 0, t2Sec: lease.timers?.t2Sec ?? 0 };
   const ia =
     lease.type === 'na'
-      ? { type: 'IA_NA' as const, iaid: lease.iaid, t1Sec: 0, t2Sec: 0, leases: [{ address: lease.resource, ...times, ...state }] }
+      ? { type: 'IA_NA' as const, iaid: lease.iaid, ...t, leases: [{ address: lease.resource, ...times, ...state, ...kept }] }
       : {
           type: 'IA_PD' as const,
           iaid: lease.iaid,
-          t1Sec: 0,
-          t2Sec: 0,
-          leases: [{ prefix: lease.resource.slice(0, lease.resource.indexOf('/')), prefixLength: Number(lease.resource.slice(lease.resource.indexOf('/') + 1)), ...times, ...state }],
+          ...t,
+          leases: [{ prefix: lease.resource.slice(0, lease.resource.indexOf('/')), prefixLength: Number(lease.resource.slice(lease.resource.indexOf('/') + 1)), ...times, ...state, ...kept }],
         };
   // The requesting router goes along, so a partner that takes over can route the prefix at once.
   const via =
     lease.type === 'pd' && lease.via
       ? { vendorOptions: [encodeRequestedVia({ address: lease.via.address, ...(lease.via.relay ? { relay: lease.via.relay } : {}) }, enterpriseNumber)] }
       : {};
-  return { form: 'client', clientDuid: Buffer.from(lease.duid, 'hex'), baseTimeSec: nowSec, ...via, ias: [ia] };
+  const client = { ...(reconfigure ? { reconfigure } : {}), ...(relayData ? { relayData } : {}) };
+  return { form: 'client', clientDuid: Buffer.from(lease.duid, 'hex'), baseTimeSec: nowSec, ...client, ...via, ias: [ia] };
 }
 
 /** One lease of an incoming update, flattened. */
@@ -70,6 +77,10 @@ export interface IncomingLease {
   readonly wire: WireLeaseState & { readonly preferredSec: number; readonly validSec: number };
   /** The requesting router of a delegation, when the partner sent it (IA_PD only). */
   readonly via?: WireRequestedVia;
+  /** T1 and T2 of the IA, as the partner gave them to the client. */
+  readonly timers: { readonly t1Sec: number; readonly t2Sec: number };
+  /** What we keep only to send back (§7.4), as option octets (wire/failover/kept.ts). */
+  readonly kept?: Uint8Array;
 }
 
 /**
@@ -88,7 +99,8 @@ export function incomingLeases(update: ClientBindingUpdate, enterpriseNumber: nu
     for (const l of ia.leases) {
       const resource = 'address' in l ? l.address : `${l.prefix}/${l.prefixLength}`;
       const via = ia.type === 'IA_PD' && requestedVia ? { via: requestedVia } : {};
-      out.push({ resource, type: ia.type === 'IA_NA' ? 'na' : 'pd', duid, iaid: ia.iaid, wire: l, ...via });
+      const kept = encodeKept({ reconfigure: update.reconfigure, relayData: update.relayData, clientFqdn: l.clientFqdn, dnsRemovalInfo: l.dnsRemovalInfo });
+      out.push({ resource, type: ia.type === 'IA_NA' ? 'na' : 'pd', duid, iaid: ia.iaid, wire: l, timers: { t1Sec: ia.t1Sec, t2Sec: ia.t2Sec }, ...via, ...(kept ? { kept } : {}) });
     }
   }
   return out;
@@ -122,8 +134,7 @@ export function versions(local: Lease | undefined, incoming: IncomingLease): { o
 
 /**
  * §7.5.4: which time an update is judged by — CLT_TIME for ACTIVE, EXPIRED
- * and RELEASED (start of state if absent), the later of the two otherwise —
- * against our cltt.
+ * and RELEASED (start of state if absent), the later of the two otherwise.
  */
 function incomingTime(w: WireLeaseState): number {
   const clt = w.clientLastTransactionTimeSec;
@@ -131,51 +142,91 @@ function incomingTime(w: WireLeaseState): number {
   return Math.max(clt ?? 0, w.startTimeOfStateSec);
 }
 
-const SKEW_SEC = 5;
+/** §7.5.1: times within 5 s of each other are the same time, so "later" means later by more than that. */
+const clearlyLater = (a: number, b: number): boolean => a > b + SKEW_TOLERANCE_SEC;
 
 export type Verdict = { readonly accept: true } | { readonly accept: false; readonly status: Status };
 
+const ACCEPT: Verdict = { accept: true };
 const outdated: Verdict = { accept: false, status: { code: FoStatusCode.OutdatedBindingInformation, message: 'our binding is newer' } };
 
+export interface JudgeOptions {
+  /**
+   * twin6's stricter rules over a live ACTIVE lease (config failover.keepLongerLease,
+   * docs/rfc8156-conformance.md): never let the partner's word end it sooner
+   * than we hold it — a same-client ACTIVE that ends sooner is refused however
+   * recent, and another client's RELEASED is refused. Off: Figure 4 exactly.
+   */
+  readonly keepLongerLease: boolean;
+}
+
 /**
- * The accept/reject table of §7.5.4 (docs/protocol.md §1.16). strict: in
- * POTENTIAL-CONFLICT "later" means later by more than 5 s; in the states
- * where one side leads, an update is accepted unless it is older by more than
- * that (both clocks are trusted to 5 s, §7.1).
+ * The accept/reject table of §7.5.4, Figure 4 (docs/protocol.md §1.16). Our
+ * time is the client-last-transaction-time, or the start-time-of-state without
+ * one; a lease we still record as active past its end is in the EXPIRED row.
+ * We keep no FREE, FREE-BACKUP or RESET record (those delete it), so those
+ * rows are "nothing held: accept".
  */
-export function judge(local: Lease | undefined, incoming: IncomingLease, role: Role, nowSec: number, strict: boolean): Verdict {
-  if (!local) return { accept: true };
-  const theirs = incomingTime(incoming.wire);
+export function judge(local: Lease | undefined, incoming: IncomingLease, role: Role, nowSec: number, opts: JudgeOptions): Verdict {
+  if (!local) return ACCEPT;
+  const w = incoming.wire;
   const ours = local.clttSec || local.fo?.startOfStateSec || 0;
-  const newer = strict ? theirs > ours + SKEW_SEC : theirs >= ours - SKEW_SEC;
-  const status = incoming.wire.status;
-  if (local.state === 'active' && local.expiresAtSec > nowSec) {
-    if (status === BindingStatus.ACTIVE) {
-      if (sameBinding(local, incoming)) {
-        // accept(3), same client — except a copy that would end the lease sooner than ours. The
-        // client may hold the longer one: a stale update re-sent after a partition while it
-        // renewed here since, or both partners answering one Rebind with different caps (clocks
-        // 5 s apart cannot tell which came later). Ended early on both records, the resource
-        // would go to another client while it is still in use; ours goes back instead.
-        const endsSec = incoming.wire.stateExpirationTimeSec;
-        if (endsSec !== undefined && endsSec < local.expiresAtSec) return outdated;
-        return { accept: true };
-      }
-      // accept(3), different client: the later client interaction wins; on a tie the primary's binding does.
-      if (theirs > (local.fo?.startOfStateSec || ours) + SKEW_SEC || role === 'secondary') return { accept: true };
-      return { accept: false, status: { code: FoStatusCode.AddressInUse, message: `bound here to another client (${local.duid}/${local.iaid})` } };
-    }
-    // time(1): EXPIRED or FREE for a lease we hold active only once our own state has run out.
-    if (status === BindingStatus.EXPIRED || FREEING.has(status)) return local.expiresAtSec <= nowSec ? { accept: true } : outdated;
-    if (status === BindingStatus.RELEASED) {
-      // accept, made safe: another client's release says nothing about the live binding we
-      // hold, and one of this client's must be later than its last renewal here — within the
-      // 5 s of clock doubt the lease stays active (held longer, never handed out twice).
-      return sameBinding(local, incoming) && theirs > ours + (strict ? SKEW_SEC : 0) ? { accept: true } : outdated;
-    }
-    return newer ? { accept: true } : outdated;
+  const accept = (): Verdict => (clearlyLater(incomingTime(w), ours) ? ACCEPT : outdated);
+  if (local.state !== 'active' || local.expiresAtSec <= nowSec) return accept();
+  switch (w.status) {
+    case BindingStatus.ACTIVE:
+      return acceptThree(local, incoming, role, opts);
+    case BindingStatus.EXPIRED:
+    case BindingStatus.FREE:
+    case BindingStatus.FREE_BACKUP:
+    case BindingStatus.PENDING_FREE: // not in Figure 4; a FREE on its way, judged as one
+      // time(1): our state-expiration-time is still ahead here, so the lease stays.
+      return outdated;
+    case BindingStatus.RELEASED:
+      // keepLongerLease: another client's release says nothing about the live binding we hold.
+      if (opts.keepLongerLease && !sameBinding(local, incoming)) return outdated;
+      return accept();
+    default: // RESET, ABANDONED
+      return accept();
   }
-  return newer ? { accept: true } : outdated;
+}
+
+/** accept(3): the same client is accepted; another one by time(2), or because we are the secondary. */
+function acceptThree(local: Lease, incoming: IncomingLease, role: Role, opts: JudgeOptions): Verdict {
+  const w = incoming.wire;
+  if (sameBinding(local, incoming)) {
+    // keepLongerLease: a copy that would end the lease sooner than ours is refused. The client
+    // may hold the longer one: a stale update re-sent after a partition while it renewed here
+    // since, or both partners answering one Rebind with different caps (clocks 5 s apart cannot
+    // tell which came later). Ended early on both records, the resource would go to another
+    // client while it is still in use; ours goes back instead.
+    if (opts.keepLongerLease && w.stateExpirationTimeSec !== undefined && w.stateExpirationTimeSec < local.expiresAtSec) return outdated;
+    return ACCEPT;
+  }
+  // time(2): CLT_TIME, if it appears, later than our start-time-of-state.
+  const clt = w.clientLastTransactionTimeSec;
+  const timeTwo = clt !== undefined && clearlyLater(clt, local.fo?.startOfStateSec || local.clttSec);
+  if (timeTwo || role === 'secondary') return ACCEPT;
+  return { accept: false, status: { code: FoStatusCode.AddressInUse, message: `bound here to another client (${local.duid}/${local.iaid})` } };
+}
+
+/**
+ * What refusing an update as outdated does to our own lease (§7.5.4): it is
+ * flagged for the partner, and sent at once only if it was not flagged
+ * already — flagged before, it goes with the next resend, so two partners
+ * that cannot agree do not trade updates in a loop. When neither side holds
+ * it active (released, expired, abandoned) the partner has no newer binding on
+ * its way, and Figure 4 cannot order two such records within 5 s of each
+ * other: flagged on both sides they would stay so for good. Ours is cleared
+ * then, and sent once more if it was flagged, so that a partner still waiting
+ * for our acknowledgement can take it. Neither side holds the resource for a
+ * client, so handing it out again is as safe as after an acknowledgement.
+ */
+export function afterOutdated(local: Lease, fo: LeaseFailover, incoming: IncomingLease): { change?: LeaseChange; resend: boolean } {
+  const flagged = (pending: boolean): LeaseChange => ({ op: 'put', lease: { ...local, fo: { ...fo, pending } } });
+  const idle = local.state !== 'active' && incoming.wire.status !== BindingStatus.ACTIVE;
+  if (idle) return fo.pending ? { change: flagged(false), resend: true } : { resend: false };
+  return fo.pending ? { resend: false } : { change: flagged(true), resend: true };
 }
 
 /**
@@ -188,15 +239,23 @@ export function applyIncoming(local: Lease | undefined, incoming: IncomingLease,
   const w = incoming.wire;
   const state = STATE_OF[w.status];
   if (!state || FREEING.has(w.status)) return { op: 'delete', resource: incoming.resource };
-  const cltt = w.clientLastTransactionTimeSec ?? w.startTimeOfStateSec;
-  const mine = local && sameBinding(local, incoming) ? local.fo : undefined;
+  const same = local !== undefined && sameBinding(local, incoming);
+  const mine = same ? local.fo : undefined;
+  // §7.5.5 (Figure 5): CLT_TIME becomes partner-raw-clt-time as it is; our own
+  // client-last-transaction-time moves only to a later F_PARTNER_RAW_CLT_TIME (our
+  // own time, echoed), so it never holds a time read off the partner's clock.
+  const ourCltt = Math.max(same ? local.clttSec : 0, w.partnerRawCltTimeSec ?? 0);
+  const partnerRawCltSec = w.clientLastTransactionTimeSec ?? mine?.partnerRawCltSec ?? 0;
   const fo: LeaseFailover = {
     pending: false,
-    partnerLifetimeSec: 0,
+    // §7.5.5 f: F_EXPIRATION_TIME replaces partner-lifetime only if later.
+    partnerLifetimeSec: Math.max(mine?.partnerLifetimeSec ?? 0, w.expirationTimeSec ?? 0),
     ackedPartnerLifetimeSec: mine?.ackedPartnerLifetimeSec ?? 0,
-    // §7.5.5: the partner lifetime received becomes our expiration-time: what we acknowledge to it.
+    // §7.5.5 b: F_PARTNER_LIFETIME is stored in expiration-time, which §7.3 defines as the greatest we acked.
     expirationTimeSec: Math.max(mine?.expirationTimeSec ?? 0, w.partnerLifetimeSec ?? 0),
     startOfStateSec: w.startTimeOfStateSec,
+    ...(partnerRawCltSec > 0 ? { partnerRawCltSec } : {}),
+    ...(incoming.kept ? { clientData: incoming.kept } : {}),
   };
   return {
     op: 'put',
@@ -208,10 +267,11 @@ export function applyIncoming(local: Lease | undefined, incoming: IncomingLease,
       state,
       preferredSec: w.preferredSec,
       validSec: w.validSec,
-      clttSec: cltt,
-      expiresAtSec: w.stateExpirationTimeSec ?? cltt + w.validSec,
+      clttSec: ourCltt,
+      expiresAtSec: w.stateExpirationTimeSec ?? (w.clientLastTransactionTimeSec ?? w.startTimeOfStateSec) + w.validSec,
       fo,
-      ...viaOf(incoming, local && sameBinding(local, incoming) ? local.via : undefined, interfaceOf),
+      timers: incoming.timers,
+      ...viaOf(incoming, same ? local.via : undefined, interfaceOf),
     },
   };
 }
@@ -245,6 +305,8 @@ export function stampLocal(lease: Lease, current: Lease | undefined, desiredVali
     ackedPartnerLifetimeSec: before?.ackedPartnerLifetimeSec ?? 0,
     expirationTimeSec: before?.expirationTimeSec ?? 0,
     startOfStateSec: same && current.state === lease.state ? before?.startOfStateSec || lease.clttSec : nowSec,
+    ...(before?.partnerRawCltSec ? { partnerRawCltSec: before.partnerRawCltSec } : {}),
+    ...(before?.clientData ? { clientData: before.clientData } : {}),
   };
   return { ...lease, fo };
 }

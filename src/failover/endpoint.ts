@@ -407,13 +407,10 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     this.armReceive();
     this.lastContactSec = nowSec;
     this.skewSec = pdu.sentTimeSec - nowSec;
-    // §7.1: clocks more than 5 s apart make every time comparison meaningless. Only a partner
-    // clock ahead of ours is certain, though: a message held up on the way (a TCP stall, a link
-    // that came back) looks like one from a clock behind, and closing on it would drop a good
-    // connection. A partner that really is behind sees our clock ahead and closes itself; only
-    // a CONNECT, the first message on a fresh connection, is judged both ways (§6.1.2).
-    const behindAtConnect = this.skewSec < -SKEW_TOLERANCE_SEC && pdu.type === FoMsgType.CONNECT;
-    if (this.skewSec > SKEW_TOLERANCE_SEC || behindAtConnect) {
+    // §7.5.1: a difference over 5 s either way drops the connection (§7.1: every time comparison
+    // of §7.5.4 assumes clocks within 5 s). A message held up on the way looks like a clock
+    // behind ours; the connection it arrives on is then slow enough to be worth re-making.
+    if (Math.abs(this.skewSec) > SKEW_TOLERANCE_SEC) {
       this.daemon.counters.add('failover.alarms.clock-skew');
       this.log.error({ skewSec: this.skewSec }, 'partner clock differs by more than 5 s');
       if (pdu.type === FoMsgType.CONNECT) this.connectReply(pdu.transactionId, { code: FoStatusCode.ExcessiveTimeSkew, message: `clocks differ by ${this.skewSec} s` });
@@ -489,6 +486,17 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     });
   }
 
+  /**
+   * §6.1.2, §6.1.3: whether we can take what the partner's OPTION_F_CONNECT_FLAGS
+   * announce. Every prefix we delegate from a pool has that pool's one length
+   * (§4.2.2), and an update for a prefix of another length out of one of our
+   * pools has no place here: a partner that delegates variable lengths is refused.
+   */
+  private connectFlagsProblem(p: ConnectParams): string | undefined {
+    if (p.connectFlags.fixedPdLength || allPdPools(this.daemon.config).length === 0) return undefined;
+    return 'partner delegates prefixes of variable length (FIXED_PD_LENGTH not set); every pool here has one length';
+  }
+
   /** Secondary, §6.1.2: check the primary's CONNECT, adopt its MCLT, answer, then STATE. */
   private onConnect(xid: number, p: ConnectParams): void {
     if (this.config.role !== 'secondary') return this.channel?.close('CONNECT received by the primary');
@@ -499,6 +507,11 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     if (p.relationshipName !== undefined && p.relationshipName !== this.config.relationshipName) {
       this.connectReply(xid, { code: FoStatusCode.ConfigurationConflict, message: `no relationship "${p.relationshipName}" here` });
       return this.channel?.close(`relationship "${p.relationshipName}" is not ours`);
+    }
+    const flags = this.connectFlagsProblem(p);
+    if (flags) {
+      this.connectReply(xid, { code: FoStatusCode.ConfigurationConflict, message: flags });
+      return this.channel?.close(flags);
     }
     if (p.mcltSec !== this.mcltSec) this.log.info({ ours: this.mcltSec, primary: p.mcltSec }, 'adopting the primary MCLT');
     this.mcltSec = p.mcltSec;
@@ -520,7 +533,13 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       this.send({ type: FoMsgType.DISCONNECT, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ConfigurationConflict, message: 'CONNECTREPLY does not match our CONNECT' } } });
       return this.channel?.close('CONNECTREPLY with another MCLT or protocol version');
     }
+    const flags = this.connectFlagsProblem(p);
+    if (flags) {
+      this.send({ type: FoMsgType.DISCONNECT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ConfigurationConflict, message: flags } } });
+      return this.channel?.close(flags);
+    }
     this.partner = p;
+    this.link.established();
     this.armContact(p.keepaliveSec);
     void this.trigger({ kind: 'connected' });
   }
@@ -650,7 +669,8 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
   private notePartnerServed(changes: readonly LeaseChange[], origin: CommitOrigin): void {
     if (origin !== 'partner' || this.config.role !== 'secondary') return;
     const recentSec = this.daemon.clock.nowSec() - PARTNER_SERVED_RECENT_SEC;
-    if (changes.some((c) => c.op === 'put' && c.lease.state === 'active' && c.lease.clttSec >= recentSec)) this.unserved.primaryServed(this.scheduler.nowMs());
+    // The primary's CLT is kept as partner-raw-clt-time (RFC 8156 §7.5.5); our clttSec is only ours.
+    if (changes.some((c) => c.op === 'put' && c.lease.state === 'active' && (c.lease.fo?.partnerRawCltSec ?? 0) >= recentSec)) this.unserved.primaryServed(this.scheduler.nowMs());
   }
 
   /** Whether we hold an active lease for one of the IAs in the message: a client the primary must answer. */

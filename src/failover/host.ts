@@ -47,6 +47,8 @@ export interface PartnerConnector {
   nextXid(): number;
   /** Keeps the link down while a reason holds (closes it, refuses the partner); undefined lets it come back. */
   hold(reason: string | undefined): void;
+  /** The partner accepted the connection (CONNECT/CONNECTREPLY done): the re-dial back-off starts over (§6.1). */
+  established(): void;
 }
 
 export type TimerHandle = unknown;

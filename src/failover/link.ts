@@ -65,6 +65,28 @@ export function readFrame(frame: Uint8Array, nowSec: number): FrameReading {
   return { kind: 'pdu', pdu: pdu as FailoverPdu };
 }
 
+/**
+ * The primary's re-dial back-off (§6.1): jittered, so two partners never
+ * settle into lock-step retries, and doubling up to REDIAL_MS_MAX. Only a
+ * connection the partner accepted (CONNECTREPLY without an error) resets it: a
+ * rejected one, by CONNECTREPLY or DISCONNECT, must leave the primary dialling
+ * less often, not start it over at the fastest rate.
+ */
+export class RedialBackoff {
+  private ms = REDIAL_MS_MIN;
+
+  /** The wait before the next dial; rand is uniform in [0, 1). */
+  next(rand: number): number {
+    const wait = this.ms * (0.75 + rand * 0.5);
+    this.ms = Math.min(REDIAL_MS_MAX, this.ms * 2);
+    return wait;
+  }
+
+  reset(): void {
+    this.ms = REDIAL_MS_MIN;
+  }
+}
+
 export interface Channel {
   send(pdu: FailoverPdu): void;
   /** Ends this connection; `down` follows with the reason. */
@@ -87,7 +109,7 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
   private server: net.Server | undefined;
   private current: (Channel & { socket: net.Socket }) | undefined;
   private redialTimer: NodeJS.Timeout | undefined;
-  private redialMs = REDIAL_MS_MIN;
+  private readonly backoff = new RedialBackoff();
   private stopped = false;
   private heldReason: string | undefined;
   private xid = 1;
@@ -121,9 +143,13 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
       clearTimeout(this.redialTimer);
       this.current?.close(`link held: ${reason}`);
     } else if (was !== undefined && this.config.role === 'primary' && !this.current && !this.stopped) {
-      this.redialMs = REDIAL_MS_MIN;
+      this.backoff.reset();
       this.dial();
     }
+  }
+
+  established(): void {
+    this.backoff.reset();
   }
 
   /** Closes the connection and stops dialing or listening. */
@@ -182,10 +208,7 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
   private scheduleRedial(): void {
     if (this.stopped || this.heldReason !== undefined || this.config.role !== 'primary') return;
     clearTimeout(this.redialTimer);
-    // Jittered exponential back-off: two partners never settle into lock-step retries.
-    const wait = this.redialMs * (0.75 + Math.random() * 0.5);
-    this.redialMs = Math.min(REDIAL_MS_MAX, this.redialMs * 2);
-    this.redialTimer = setTimeout(() => this.dial(), wait);
+    this.redialTimer = setTimeout(() => this.dial(), this.backoff.next(Math.random()));
   }
 
   private refuse(socket: net.Socket, reason: string): void {
@@ -353,7 +376,6 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
     socket.on('error', (e) => finish(`socket error: ${e.message}`));
     socket.on('close', () => finish('connection closed by the partner'));
     this.current = channel;
-    this.redialMs = REDIAL_MS_MIN;
     this.log.info({ remote, secure }, 'partner connection up');
     this.emit('up', channel);
     for (const f of pending) if (!closed) deliver(f);

@@ -12,12 +12,16 @@ import type { CommitOrigin } from '../daemon/daemon.js';
 import type { FailoverHost } from './host.js';
 import type { FailoverConfig } from '../config/failover.js';
 import type { Lease, LeaseChange } from '../engine/index.js';
+import { KEPT_BYTES_MAX } from '../engine/lease.js';
 import { addressToBigInt } from '../wire/address.js';
 import { bindingReplyFor, FoMsgType, FoStatusCode, type BindingReply, type BindingUpdate, type Status } from '../wire/failover/index.js';
 import type { FailoverPdu } from './link.js';
-import { writeWhenStoreHasRoom } from '../store/index.js';
-import { applyIncoming, incomingLeases, judge, sameBinding, stampLocal, updateFor, versions, type IncomingLease, type Verdict } from './bindings.js';
+import { storableProblem, writeWhenStoreHasRoom } from '../store/index.js';
+import { afterOutdated, applyIncoming, incomingLeases, judge, sameBinding, stampLocal, updateFor, versions, type IncomingLease, type Verdict } from './bindings.js';
 import { allPdPools, interfaceOfPrefix, prefixOwner } from './ownership.js';
+
+const VSS_REFUSED: Status = { code: FoStatusCode.ConfigurationConflict, message: 'no VPN is configured here (OPTION_VSS)' };
+const TA_REFUSED: Status = { code: FoStatusCode.ConfigurationConflict, message: 'temporary addresses (IA_TA) are not leased here' };
 
 export interface ReplicationDeps {
   send(pdu: FailoverPdu): void;
@@ -26,7 +30,7 @@ export interface ReplicationDeps {
   canSend(): boolean;
   /** The partner's OPTION_F_MAX_UNACKED_BNDUPD. */
   window(): number;
-  /** POTENTIAL-CONFLICT and RESOLUTION-INTERRUPTED judge updates by the strict §7.5.4 rules. */
+  /** POTENTIAL-CONFLICT and RESOLUTION-INTERRUPTED: every disagreement is logged as a conflict. */
   strict(): boolean;
   /** Resolves after ms milliseconds (on the endpoint's timers). */
   wait(ms: number): Promise<void>;
@@ -39,7 +43,10 @@ interface Judged {
   readonly local: Lease | undefined;
   readonly inc: IncomingLease;
   readonly verdict: Verdict;
-  readonly change: LeaseChange | undefined;
+  /** What to commit: the accepted lease, or our own re-flagged for the partner (afterOutdated). */
+  readonly changes: readonly LeaseChange[];
+  /** Send ours to the partner after the BNDREPLY (§7.5.4: ours is newer). */
+  readonly resend: boolean;
 }
 
 interface InFlight {
@@ -160,7 +167,10 @@ export class Replication {
     this.inflight.delete(xid);
     this.inflightResources.delete(f.resource);
     const ack = reply.form === 'client' ? reply.ias[0]?.leases[0] : reply.form === 'prefix' ? reply : undefined;
-    const status: Status | undefined = ack?.status ?? (reply.form === 'client' ? (reply.ias[0]?.status ?? reply.status) : reply.form === 'bare' ? reply.status : undefined);
+    // §7.6, §7.7: an error on the CLIENT_DATA rejects everything in it, one on an IA all its
+    // leases; only then does the lease's own Status Code count.
+    const levels = reply.form === 'client' ? [reply.status, reply.ias[0]?.status, ack?.status] : [reply.form === 'bare' ? reply.status : ack?.status];
+    const status: Status | undefined = levels.find((s) => s !== undefined && s.code !== FoStatusCode.Success) ?? levels.find((s) => s !== undefined);
     const rejected = status !== undefined && status.code !== FoStatusCode.Success;
     if (rejected) {
       this.daemon.counters.add(`failover.bndupd.rejected.${status.code}`);
@@ -200,7 +210,6 @@ export class Replication {
     }
   }
 
-  /** Our vendor option did not parse: the binding stands without its requesting router (twin6-via.ts). */
   private viaUnreadable(problem: string): void {
     this.daemon.counters.add('failover.bndupd.via-unreadable');
     this.log.warn({ problem, vendorEnterpriseNumber: this.config.vendorEnterpriseNumber }, 'requesting router in a partner binding update unreadable; does the partner use the same vendorEnterpriseNumber?');
@@ -227,44 +236,70 @@ export class Replication {
   async onUpdate(xid: number, update: BindingUpdate): Promise<void> {
     this.daemon.counters.add('failover.bndupd.received');
     const connection = this.connection;
+    // §7.5.4: a VPN we do not have rejects the whole CLIENT_DATA/IAPREFIX, and we configure none
+    // (RFC 6607 is not supported); the reply still carries the OPTION_VSS back (§7.6).
+    const whole: Status | undefined = update.vss ? VSS_REFUSED : undefined;
     let judged: Judged[] = [];
     const commit = () => {
-      judged = this.judgeUpdate(update);
-      return this.daemon.commit(judged.flatMap((j) => (j.change ? [j.change] : [])), 'partner');
+      judged = whole ? [] : this.judgeUpdate(update);
+      return this.daemon.commit(judged.flatMap((j) => j.changes), 'partner');
     };
     if (!(await this.commitWhenStoreHasRoom(commit, 'bndupd'))) return;
     const verdicts = new Map<string, Verdict>();
-    for (const { local, inc, verdict } of judged) {
+    const resend: string[] = [];
+    for (const { local, inc, verdict, resend: again } of judged) {
       verdicts.set(inc.resource, verdict);
-      if (!verdict.accept) {
-        this.daemon.counters.add(`failover.bndupd.refused.${verdict.status.code}`);
-        // Ours is newer: make sure the partner gets it.
-        if (local?.fo && verdict.status.code === FoStatusCode.OutdatedBindingInformation) this.queue.add(local.resource);
-      }
+      if (!verdict.accept) this.daemon.counters.add(`failover.bndupd.refused.${verdict.status.code}`);
+      if (again && local) resend.push(local.resource);
       this.logConflict(local, inc, verdict);
     }
     // A reply belongs to the connection the update came on: on a later one its xid could name another message.
     if (connection !== this.connection) return;
-    const reply = bindingReplyFor(update, (l) => {
-      const resource = 'address' in l ? l.address : `${l.prefix}/${l.prefixLength}`;
-      const v = verdicts.get(resource);
-      return v && !v.accept ? v.status : undefined;
-    });
+    const reply = bindingReplyFor(
+      update,
+      (l, ia) => {
+        // Stored nowhere, so never acknowledged: we lease no temporary addresses (§7.5.4).
+        if (ia?.type === 'IA_TA') return TA_REFUSED;
+        const resource = 'address' in l ? l.address : `${l.prefix}/${l.prefixLength}`;
+        const v = verdicts.get(resource);
+        return v && !v.accept ? v.status : undefined;
+      },
+      whole,
+    );
     this.deps.send({ type: FoMsgType.BNDREPLY, transactionId: xid, sentTimeSec: this.nowSec(), content: reply });
+    // §7.5.4: the BNDREPLY first, then ours.
+    for (const r of resend) this.queue.add(r);
     this.pump();
   }
 
-  /** Each lease of an update judged against what the store holds now, with the change to commit if accepted. */
+  /**
+   * Each lease of an update judged against what the store holds now, with the
+   * changes to commit. An accepted lease our record format cannot hold (a
+   * prefix with bits past its length, an over-long DUID) is refused as not in
+   * our configuration: nothing the partner sends may reach a store assertion.
+   */
   private judgeUpdate(update: BindingUpdate): Judged[] {
     if (update.form !== 'client') return [];
     const now = this.nowSec();
-    return incomingLeases(update, this.config.vendorEnterpriseNumber, (problem) => this.viaUnreadable(problem)).map((inc) => {
+    return incomingLeases(update, this.config.vendorEnterpriseNumber, (problem) => this.viaUnreadable(problem)).map((inc): Judged => {
       const local = this.daemon.store.byResource(inc.resource);
-      const verdict: Verdict = this.configured(inc)
-        ? judge(local, inc, this.config.role, now, this.deps.strict())
-        : { accept: false, status: { code: FoStatusCode.ConfigurationConflict, message: `${inc.resource} is not in our configuration` } };
-      const change = verdict.accept ? applyIncoming(local, inc, (r) => interfaceOfPrefix(r, this.daemon.config)) : undefined;
-      return { local, inc, verdict, change };
+      let verdict: Verdict = !this.configured(inc)
+        ? { accept: false, status: { code: FoStatusCode.ConfigurationConflict, message: `${inc.resource} is not in our configuration` } }
+        : (inc.kept?.length ?? 0) > KEPT_BYTES_MAX
+          ? // Kept whole or refused: acknowledged, it would be sent back cut short.
+            { accept: false, status: { code: FoStatusCode.ConfigurationConflict, message: `${inc.kept!.length} octets of client data; ${KEPT_BYTES_MAX} are kept here` } }
+          : judge(local, inc, this.config.role, now, { keepLongerLease: this.config.keepLongerLease === true });
+      if (verdict.accept) {
+        const change = applyIncoming(local, inc, (r) => interfaceOfPrefix(r, this.daemon.config));
+        const problem = change.op === 'put' ? storableProblem(change.lease) : undefined;
+        if (problem === undefined) return { local, inc, verdict, changes: [change], resend: false };
+        verdict = { accept: false, status: { code: FoStatusCode.ConfigurationConflict, message: `cannot be stored here: ${problem}` } };
+      }
+      if (local?.fo && verdict.status.code === FoStatusCode.OutdatedBindingInformation) {
+        const outcome = afterOutdated(local, local.fo, inc);
+        return { local, inc, verdict, changes: outcome.change ? [outcome.change] : [], resend: outcome.resend };
+      }
+      return { local, inc, verdict, changes: [], resend: false };
     });
   }
 

@@ -43,6 +43,10 @@ export function pairConfig(o: SwarmOptions, role: 'primary' | 'secondary'): Serv
       maxUnackedBndupd: o.maxUnackedBndupd,
       secondaryPdShare: o.secondaryPdShare,
       ...(o.autoPartnerDownSec === undefined ? {} : { autoPartnerDownSec: o.autoPartnerDownSec }),
+      // Figure 4 as written lets a stale same-client update end a lease the client still holds
+      // (a partition heals after it renewed at the other side): the client is then told
+      // NoBinding early, which the in-contact invariant catches. A twin6 pair runs with it on.
+      keepLongerLease: true,
     },
   });
 }

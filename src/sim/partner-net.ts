@@ -10,7 +10,7 @@
 
 import { EventEmitter } from 'node:events';
 import { FrameParser, encodePartnerFrame } from '../wire/failover/index.js';
-import { CONNECT_MS_MAX, REDIAL_MS_MAX, REDIAL_MS_MIN, readFrame, type Channel, type FailoverPdu, type LinkEvents } from '../failover/link.js';
+import { CONNECT_MS_MAX, RedialBackoff, readFrame, type Channel, type FailoverPdu, type LinkEvents } from '../failover/link.js';
 import type { PartnerConnector, TimerHandle } from '../failover/host.js';
 import type { Prng } from './prng.js';
 import type { NodeTimers, VirtualTime } from './time.js';
@@ -77,7 +77,7 @@ export class SimLink extends EventEmitter<LinkEvents> implements PartnerConnecto
   private xid = 1;
   private heldReason: string | undefined;
   private stopped = false;
-  private redialMs = REDIAL_MS_MIN;
+  private readonly backoff = new RedialBackoff();
   private redialTimer: TimerHandle | undefined;
   current: SimChannel | undefined;
 
@@ -110,9 +110,13 @@ export class SimLink extends EventEmitter<LinkEvents> implements PartnerConnecto
       this.timers.clear(this.redialTimer);
       this.current?.close(`link held: ${reason}`);
     } else if (was !== undefined && this.role === 'primary' && !this.current && !this.stopped) {
-      this.redialMs = REDIAL_MS_MIN;
+      this.backoff.reset();
       this.dial();
     }
+  }
+
+  established(): void {
+    this.backoff.reset();
   }
 
   nextXid(): number {
@@ -132,15 +136,12 @@ export class SimLink extends EventEmitter<LinkEvents> implements PartnerConnecto
   scheduleRedial(): void {
     if (!this.accepting || this.role !== 'primary') return;
     this.timers.clear(this.redialTimer);
-    const wait = this.redialMs * (0.75 + this.rng.float() * 0.5);
-    this.redialMs = Math.min(REDIAL_MS_MAX, this.redialMs * 2);
-    this.redialTimer = this.timers.set(() => this.dial(), wait);
+    this.redialTimer = this.timers.set(() => this.dial(), this.backoff.next(this.rng.float()));
   }
 
   opened(channel: SimChannel): void {
     this.current?.close('replaced by a new connection from the partner');
     this.current = channel;
-    this.redialMs = REDIAL_MS_MIN;
     this.emit('up', channel);
   }
 

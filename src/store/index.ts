@@ -7,6 +7,6 @@ export {
   LevelLeaseStore, createLevelDb, ROUTER_LEVEL_OPTIONS, type LevelLeaseStoreOptions, type LevelHandle, type LevelTuning,
 } from './level-store.js';
 export {
-  encodeLease, decodeLease, leaseSeq, leaseKey, resourceOfKey, checkLease, sameLease, RECORD_VERSION, LEASE_KEY_BYTES,
+  encodeLease, decodeLease, leaseSeq, leaseKey, resourceOfKey, checkLease, sameLease, storableProblem, RECORD_VERSION, LEASE_KEY_BYTES,
   KEY_LEASE, KEY_META, KEY_SEQ, type CorruptReason,
 } from './record.js';

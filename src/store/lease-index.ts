@@ -89,6 +89,7 @@ export class LeaseIndex implements BindingView {
             // Optional parts travel as they are: they are rare (failover) or small.
             ...(lease.fo ? { fo: lease.fo } : {}),
             ...(lease.via ? { via: lease.via } : {}),
+            ...(lease.timers ? { timers: lease.timers } : {}),
           };
     if (old !== undefined) this.unlink(old);
     this.leases.set(stored.resource, stored);

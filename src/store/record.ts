@@ -27,6 +27,12 @@
 //                  tag 2, 18+m or 34+m B: requesting router of a delegation (Lease.via):
 //                               16 B address ‖ u8 m ‖ m B interface name (1..15) ‖
 //                               [16 B relay address, when relayed by another node]
+//                  tag 3, 6 B:  u48 partner-raw-clt-time (Lease.fo.partnerRawCltSec, RFC 8156 §7.3),
+//                               only with tag 1 and only when non-zero
+//                  tag 4, 8 B:  u32 T1 ‖ u32 T2 given to the client (Lease.timers)
+//                  tag 5, 1..255 B, repeated: Lease.fo.clientData, the option octets kept for
+//                               the partner (RFC 8156 §7.4), in order; the chunks concatenate.
+//                               Only with tag 1; at most KEPT_BYTES_MAX in all.
 //                An unknown tag is skipped by its length, so a newer field never
 //                makes an older reader call the record corrupt.
 //   end    u32   CRC-32 over key ‖ value[0, end). Covering the key too means a
@@ -46,7 +52,7 @@ import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { addressToBytes } from '../wire/address.js';
 import { resourceText } from './resource-text.js';
-import type { IaType, Lease, LeaseFailover, LeaseState, RequestedVia } from '../engine/lease.js';
+import { KEPT_BYTES_MAX, type IaType, type Lease, type LeaseFailover, type LeaseState, type RequestedVia } from '../engine/lease.js';
 
 export const KEY_LEASE = 0x6c; // 'l'
 export const KEY_META = 0x6d; // 'm'
@@ -57,6 +63,12 @@ export const RECORD_VERSION_EXT = 2;
 const EXT_FAILOVER = 1;
 const EXT_FAILOVER_BYTES = 25;
 const EXT_VIA = 2;
+const EXT_PARTNER_CLT = 3;
+const EXT_PARTNER_CLT_BYTES = 6;
+const EXT_TIMERS = 4;
+const EXT_TIMERS_BYTES = 8;
+const EXT_KEPT = 5;
+const EXT_CHUNK_MAX = 255;
 /** Linux IFNAMSIZ - 1, in bytes (dev_valid_name()). */
 const IFNAME_BYTES_MAX = 15;
 const ifnameOk = (name: string): boolean => {
@@ -147,7 +159,10 @@ export function checkLease(lease: Lease): void {
       isU48(f.partnerLifetimeSec) && isU48(f.ackedPartnerLifetimeSec) && isU48(f.expirationTimeSec) && isU48(f.startOfStateSec),
       `bad failover times: ${JSON.stringify(f)}`,
     );
+    assert.ok(f.partnerRawCltSec === undefined || isU48(f.partnerRawCltSec), `bad partner raw CLT: ${f.partnerRawCltSec}`);
+    assert.ok(f.clientData === undefined || (f.clientData.length > 0 && f.clientData.length <= KEPT_BYTES_MAX), `bad kept client data: ${f.clientData?.length} B`);
   }
+  if (lease.timers) assert.ok(isU32(lease.timers.t1Sec) && isU32(lease.timers.t2Sec), `bad timers: ${JSON.stringify(lease.timers)}`);
   if (lease.via) {
     const { address, interface: ifname, relay } = lease.via;
     assert.ok(ifnameOk(ifname), `bad via interface: ${ifname}`);
@@ -168,13 +183,28 @@ const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.fro
 
 const recordCrc = (key: Uint8Array, body: Uint8Array): number => crc32(body, crc32(key));
 
+/**
+ * Why the record format cannot hold this lease, or undefined when it can: the
+ * checks of encodeLease without the throw, for data that came from outside
+ * (a partner's binding update) and must be refused, not asserted on.
+ */
+export function storableProblem(lease: Lease): string | undefined {
+  try {
+    encodeLease(lease, 0);
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
 /** Encodes and then decodes again, asserting the round trip (the "before put" half of the paired check). */
 export function encodeLease(lease: Lease, seq: number): { key: Buffer; value: Buffer } {
   checkLease(lease);
   assert.ok(Number.isInteger(seq) && seq >= 0 && seq <= U48_MAX, `bad seq: ${seq}`);
   const key = keyBytes(lease.resource);
   const duidLength = lease.duid.length >> 1;
-  const extBytes = (lease.fo ? 2 + EXT_FAILOVER_BYTES : 0) + (lease.via ? 2 + viaExtBytes(lease.via) : 0);
+  const exts = extensionsOf(lease);
+  const extBytes = exts.reduce((n, e) => n + 2 + e.bytes, 0);
   const value = Buffer.allocUnsafe(FIXED_BYTES + duidLength + extBytes + CRC_BYTES);
   value[0] = extBytes > 0 ? RECORD_VERSION_EXT : RECORD_VERSION;
   value[1] = TYPE_CODE[lease.type];
@@ -187,8 +217,13 @@ export function encodeLease(lease: Lease, seq: number): { key: Buffer; value: Bu
   value.writeUIntBE(lease.expiresAtSec, 20, 6);
   value.writeUIntBE(seq, 26, 6);
   value.write(lease.duid, FIXED_BYTES, duidLength, 'hex');
-  if (lease.fo) writeFailoverExt(value, FIXED_BYTES + duidLength, lease.fo);
-  if (lease.via) writeViaExt(value, FIXED_BYTES + duidLength + (lease.fo ? 2 + EXT_FAILOVER_BYTES : 0), lease.via);
+  let at = FIXED_BYTES + duidLength;
+  for (const e of exts) {
+    value[at] = e.tag;
+    value[at + 1] = e.bytes;
+    e.write(value, at + 2);
+    at += 2 + e.bytes;
+  }
   const end = FIXED_BYTES + duidLength + extBytes;
   value.writeUInt32BE(recordCrc(key, value.subarray(0, end)), end);
   const back = decodeLease(key, value);
@@ -199,14 +234,45 @@ export function encodeLease(lease: Lease, seq: number): { key: Buffer; value: Bu
   return { key, value };
 }
 
+interface Extension {
+  readonly tag: number;
+  readonly bytes: number;
+  /** Writes the extension's data (after tag and length) at `at`. */
+  write(value: Buffer, at: number): void;
+}
+
+/** The extensions a lease needs, in tag order; a field an old reader does not know gets a tag of its own. */
+function extensionsOf(lease: Lease): Extension[] {
+  const out: Extension[] = [];
+  const { fo, via, timers } = lease;
+  if (fo) out.push({ tag: EXT_FAILOVER, bytes: EXT_FAILOVER_BYTES, write: (v, at) => writeFailoverExt(v, at, fo) });
+  if (via) out.push({ tag: EXT_VIA, bytes: viaExtBytes(via), write: (v, at) => writeViaExt(v, at, via) });
+  const raw = fo?.partnerRawCltSec;
+  if (raw) out.push({ tag: EXT_PARTNER_CLT, bytes: EXT_PARTNER_CLT_BYTES, write: (v, at) => void v.writeUIntBE(raw, at, 6) });
+  const kept = fo?.clientData;
+  for (let at = 0; kept && at < kept.length; at += EXT_CHUNK_MAX) {
+    const chunk = kept.subarray(at, at + EXT_CHUNK_MAX);
+    out.push({ tag: EXT_KEPT, bytes: chunk.length, write: (v, to) => void v.set(chunk, to) });
+  }
+  if (timers) {
+    out.push({
+      tag: EXT_TIMERS,
+      bytes: EXT_TIMERS_BYTES,
+      write: (v, at) => {
+        v.writeUInt32BE(timers.t1Sec, at);
+        v.writeUInt32BE(timers.t2Sec, at + 4);
+      },
+    });
+  }
+  return out;
+}
+
 function writeFailoverExt(value: Buffer, at: number, f: LeaseFailover): void {
-  value[at] = EXT_FAILOVER;
-  value[at + 1] = EXT_FAILOVER_BYTES;
-  value[at + 2] = f.pending ? 1 : 0;
-  value.writeUIntBE(f.partnerLifetimeSec, at + 3, 6);
-  value.writeUIntBE(f.ackedPartnerLifetimeSec, at + 9, 6);
-  value.writeUIntBE(f.expirationTimeSec, at + 15, 6);
-  value.writeUIntBE(f.startOfStateSec, at + 21, 6);
+  value[at] = f.pending ? 1 : 0;
+  value.writeUIntBE(f.partnerLifetimeSec, at + 1, 6);
+  value.writeUIntBE(f.ackedPartnerLifetimeSec, at + 7, 6);
+  value.writeUIntBE(f.expirationTimeSec, at + 13, 6);
+  value.writeUIntBE(f.startOfStateSec, at + 19, 6);
 }
 
 function readFailoverExt(v: Buffer, at: number): LeaseFailover {
@@ -223,12 +289,10 @@ const viaExtBytes = (via: RequestedVia): number => 17 + Buffer.byteLength(via.in
 
 function writeViaExt(value: Buffer, at: number, via: RequestedVia): void {
   const m = Buffer.byteLength(via.interface);
-  value[at] = EXT_VIA;
-  value[at + 1] = viaExtBytes(via);
-  addressToBytes(via.address, value, at + 2);
-  value[at + 18] = m;
-  value.write(via.interface, at + 19, m, 'utf8');
-  if (via.relay !== undefined) addressToBytes(via.relay, value, at + 19 + m);
+  addressToBytes(via.address, value, at);
+  value[at + 16] = m;
+  value.write(via.interface, at + 17, m, 'utf8');
+  if (via.relay !== undefined) addressToBytes(via.relay, value, at + 17 + m);
 }
 
 /** undefined when the extension does not hold together (then the record is corrupt). */
@@ -249,13 +313,20 @@ const sameFailover = (a: LeaseFailover | undefined, b: LeaseFailover | undefined
   a === b ||
   (a !== undefined && b !== undefined && a.pending === b.pending && a.partnerLifetimeSec === b.partnerLifetimeSec &&
     a.ackedPartnerLifetimeSec === b.ackedPartnerLifetimeSec && a.expirationTimeSec === b.expirationTimeSec &&
-    a.startOfStateSec === b.startOfStateSec);
+    a.startOfStateSec === b.startOfStateSec && (a.partnerRawCltSec || 0) === (b.partnerRawCltSec || 0) &&
+    sameBytes(a.clientData, b.clientData));
+
+const sameBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && Buffer.compare(a, b) === 0);
+
+const sameTimers = (a: Lease['timers'], b: Lease['timers']): boolean =>
+  a === b || (a !== undefined && b !== undefined && a.t1Sec === b.t1Sec && a.t2Sec === b.t2Sec);
 
 export function sameLease(a: Lease, b: Lease): boolean {
   return (
     a.resource === b.resource && a.type === b.type && a.duid === b.duid && a.iaid === b.iaid && a.state === b.state &&
     a.preferredSec === b.preferredSec && a.validSec === b.validSec && a.clttSec === b.clttSec && a.expiresAtSec === b.expiresAtSec &&
-    sameFailover(a.fo, b.fo) && sameVia(a.via, b.via)
+    sameFailover(a.fo, b.fo) && sameVia(a.via, b.via) && sameTimers(a.timers, b.timers)
   );
 }
 
@@ -282,6 +353,9 @@ export function decodeLease(key: Uint8Array, value: Uint8Array): Lease | Corrupt
   if (type === undefined || state === undefined || (type === 'pd') === bare) return 'decode';
   let fo: LeaseFailover | undefined;
   let via: RequestedVia | undefined;
+  let partnerRawCltSec = 0;
+  let timers: Lease['timers'];
+  const kept: Buffer[] = [];
   for (let at = duidEnd; at < end; ) {
     if (at + 2 > end || at + 2 + v[at + 1]! > end) return 'decode';
     const tag = v[at]!;
@@ -292,6 +366,15 @@ export function decodeLease(key: Uint8Array, value: Uint8Array): Lease | Corrupt
     } else if (tag === EXT_VIA) {
       via = readViaExt(v, at + 2, length);
       if (via === undefined) return 'decode';
+    } else if (tag === EXT_PARTNER_CLT) {
+      if (length !== EXT_PARTNER_CLT_BYTES) return 'decode';
+      partnerRawCltSec = v.readUIntBE(at + 2, 6);
+    } else if (tag === EXT_TIMERS) {
+      if (length !== EXT_TIMERS_BYTES) return 'decode';
+      timers = { t1Sec: v.readUInt32BE(at + 2), t2Sec: v.readUInt32BE(at + 6) };
+    } else if (tag === EXT_KEPT) {
+      if (length === 0) return 'decode';
+      kept.push(v.subarray(at + 2, at + 2 + length));
     }
     at += 2 + length;
   }
@@ -306,7 +389,14 @@ export function decodeLease(key: Uint8Array, value: Uint8Array): Lease | Corrupt
     clttSec: v.readUInt32BE(16),
     expiresAtSec: v.readUIntBE(20, 6),
   };
-  return fo || via ? { ...lease, ...(fo ? { fo } : {}), ...(via ? { via } : {}) } : lease;
+  // A partner CLT without the failover extension it belongs to is left out, as is a 0 (never written).
+  if (fo && partnerRawCltSec > 0) fo = { ...fo, partnerRawCltSec };
+  if (kept.length > 0) {
+    const clientData = new Uint8Array(Buffer.concat(kept));
+    if (clientData.length > KEPT_BYTES_MAX) return 'decode';
+    if (fo) fo = { ...fo, clientData };
+  }
+  return fo || via || timers ? { ...lease, ...(fo ? { fo } : {}), ...(via ? { via } : {}), ...(timers ? { timers } : {}) } : lease;
 }
 
 /** The commit batch that wrote a lease record; meaningful once decodeLease() accepted it. */

@@ -65,3 +65,4 @@ export type {
 } from './message.js';
 export { FrameParser } from './framer.js';
 export type { FramePushResult } from './framer.js';
+export { decodeKept, encodeKept, type KeptClientData } from './kept.js';

@@ -39,6 +39,13 @@ describe('failover section', () => {
     expect(parseConfig(base()).failover).toBeUndefined();
   });
 
+  it('judges binding updates by RFC 8156 Figure 4 unless keepLongerLease turns on the stricter rules', () => {
+    expect(parseConfig(failover({})).failover?.keepLongerLease).toBeUndefined();
+    expect(parseConfig(failover({ keepLongerLease: false })).failover?.keepLongerLease).toBeUndefined();
+    expect(parseConfig(failover({ keepLongerLease: true })).failover?.keepLongerLease).toBe(true);
+    expectOnlyProblem(failover({ keepLongerLease: 'yes' }), 'failover.keepLongerLease', /./);
+  });
+
   it('reads the TLS files at load time', () => {
     const c = parseConfig(failover({ insecure: undefined, tls: { caFile: pem('ca.pem'), certFile: pem('a.pem'), keyFile: pem('a.key'), peerName: 'twin6-b' } }));
     expect(c.failover?.tls?.ca).toContain('BEGIN CERTIFICATE');

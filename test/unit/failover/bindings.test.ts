@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { applyIncoming, incomingLeases, judge, partnerLifetimeFor, stampLocal, updateFor, versions, type IncomingLease } from '../../../src/failover/bindings.js';
+import { afterOutdated, applyIncoming, incomingLeases, judge, partnerLifetimeFor, stampLocal, updateFor, versions, type IncomingLease } from '../../../src/failover/bindings.js';
 import { BindingStatus, FoStatusCode } from '../../../src/wire/failover/index.js';
 import type { Lease } from '../../../src/engine/index.js';
+import { decodeLease, encodeLease } from '../../../src/store/index.js';
 
 const NOW = 1_800_000_000;
 /** failover.vendorEnterpriseNumber of both partners. */
@@ -15,20 +16,21 @@ const lease = (over: Partial<Lease> = {}): Lease => ({
 });
 
 const incoming = (status: number, over: { duid?: string; clt?: number; start?: number } = {}): IncomingLease => ({
-  resource: '2001:db8:1::11', type: 'na', duid: over.duid ?? A, iaid: 1,
+  resource: '2001:db8:1::11', type: 'na', duid: over.duid ?? A, iaid: 1, timers: { t1Sec: 150, t2Sec: 240 },
   wire: { status: status as 1, startTimeOfStateSec: over.start ?? NOW, clientLastTransactionTimeSec: over.clt ?? NOW, preferredSec: 300, validSec: 600, stateExpirationTimeSec: NOW + 600, partnerLifetimeSec: NOW + 900 },
 });
 
 describe('a lease as a binding update and back (RFC 8156 §7.4, §7.5.5)', () => {
   it('round-trips through the CLIENT_DATA form', () => {
-    const l = lease({ fo: { pending: true, partnerLifetimeSec: NOW + 1200, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: NOW - 100 } });
+    const l = lease({ timers: { t1Sec: 150, t2Sec: 240 }, fo: { pending: true, partnerLifetimeSec: NOW + 1200, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: NOW - 100 } });
     const [inc] = incomingLeases(updateFor(l, NOW, EN), EN);
-    expect(inc).toMatchObject({ resource: l.resource, type: 'na', duid: A, iaid: 1 });
+    expect(inc).toMatchObject({ resource: l.resource, type: 'na', duid: A, iaid: 1, timers: { t1Sec: 150, t2Sec: 240 } });
     expect(inc!.wire).toMatchObject({ status: BindingStatus.ACTIVE, clientLastTransactionTimeSec: NOW - 100, stateExpirationTimeSec: NOW + 500, partnerLifetimeSec: NOW + 1200 });
     const change = applyIncoming(undefined, inc!);
+    // The sender's CLT is the receiver's partner-raw-clt-time; the receiver never served this client itself.
     expect(change).toEqual({
       op: 'put',
-      lease: { ...l, fo: { pending: false, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: 0, expirationTimeSec: NOW + 1200, startOfStateSec: NOW - 100 } },
+      lease: { ...l, clttSec: 0, fo: { pending: false, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: 0, expirationTimeSec: NOW + 1200, startOfStateSec: NOW - 100, partnerRawCltSec: NOW - 100 } },
     });
   });
 
@@ -83,48 +85,141 @@ describe('a lease as a binding update and back (RFC 8156 §7.4, §7.5.5)', () =>
   });
 });
 
-describe('accept or reject an incoming update (RFC 8156 §7.5.4)', () => {
+describe('client last-transaction times and the lifetimes exchanged (RFC 8156 §7.3, §7.4, §7.5.5)', () => {
+  const fo = (over: Partial<NonNullable<Lease['fo']>> = {}): NonNullable<Lease['fo']> => ({ pending: false, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: NOW - 300, ...over });
+  const withWire = (inc: IncomingLease, over: Partial<IncomingLease['wire']>): IncomingLease => ({ ...inc, wire: { ...inc.wire, ...over } });
+
+  it("keeps the partner's CLT as partner-raw-clt-time exactly as received, and our own client-last-transaction-time apart", () => {
+    const ours = lease({ clttSec: NOW - 400, fo: fo() });
+    const put = applyIncoming(ours, incoming(BindingStatus.ACTIVE, { clt: NOW - 7 }));
+    expect(put).toMatchObject({ op: 'put', lease: { clttSec: NOW - 400, fo: { partnerRawCltSec: NOW - 7 } } });
+  });
+
+  it('moves our client-last-transaction-time only to a later F_PARTNER_RAW_CLT_TIME (§7.5.5 e)', () => {
+    const ours = lease({ clttSec: NOW - 400, fo: fo() });
+    expect(applyIncoming(ours, withWire(incoming(BindingStatus.ACTIVE), { partnerRawCltTimeSec: NOW - 350 }))).toMatchObject({ lease: { clttSec: NOW - 350 } });
+    expect(applyIncoming(ours, withWire(incoming(BindingStatus.ACTIVE), { partnerRawCltTimeSec: NOW - 450 }))).toMatchObject({ lease: { clttSec: NOW - 400 } });
+  });
+
+  it('sends F_PARTNER_RAW_CLT_TIME, and no CLT_TIME for a client we never served ourselves (§7.4)', () => {
+    const theirs = lease({ clttSec: 0, fo: fo({ partnerRawCltSec: NOW - 20 }) });
+    const [inc] = incomingLeases(updateFor(theirs, NOW, EN), EN);
+    expect(inc!.wire.partnerRawCltTimeSec).toBe(NOW - 20);
+    expect(inc!.wire).not.toHaveProperty('clientLastTransactionTimeSec');
+  });
+
+  it('stores F_PARTNER_LIFETIME as expiration-time, and takes F_EXPIRATION_TIME as partner-lifetime only when later (§7.5.5 b, f)', () => {
+    const ours = lease({ fo: fo({ partnerLifetimeSec: NOW + 2000, expirationTimeSec: NOW + 100 }) });
+    const earlier = applyIncoming(ours, withWire(incoming(BindingStatus.ACTIVE), { partnerLifetimeSec: NOW + 900, expirationTimeSec: NOW + 1500 }));
+    expect(earlier).toMatchObject({ lease: { fo: { partnerLifetimeSec: NOW + 2000, expirationTimeSec: NOW + 900 } } });
+    const later = applyIncoming(ours, withWire(incoming(BindingStatus.ACTIVE), { partnerLifetimeSec: NOW + 900, expirationTimeSec: NOW + 2500 }));
+    expect(later).toMatchObject({ lease: { fo: { partnerLifetimeSec: NOW + 2500 } } });
+  });
+
+  it('sends the T1 and T2 the client was given, and keeps those the partner sends', () => {
+    const update = updateFor(lease({ timers: { t1Sec: 1800, t2Sec: 2880 } }), NOW, EN);
+    expect(update.ias[0]).toMatchObject({ type: 'IA_NA', t1Sec: 1800, t2Sec: 2880 });
+    const [inc] = incomingLeases(update, EN);
+    expect(applyIncoming(undefined, inc!)).toMatchObject({ lease: { timers: { t1Sec: 1800, t2Sec: 2880 } } });
+  });
+});
+
+describe('what the partner sends that twin6 only keeps (RFC 8156 §7.4, §7.5.5)', () => {
+  it('keeps reconfigure data, relay data, CLIENT_FQDN and DNS removal info, in the store too, and sends them back as they came', () => {
+    const reconfigure = { timeSec: NOW - 60, key: Uint8Array.from({ length: 16 }, (_, i) => i) };
+    const relayData = Uint8Array.from({ length: 400 }, (_, i) => i & 0xff); // longer than one record extension
+    const clientFqdn = Uint8Array.from([0, 4, 104, 111, 115, 116, 0]);
+    const dnsRemovalInfo = { hostName: Uint8Array.from([4, 104, 111, 115, 116, 0]), flags: 3 };
+    const sent = updateFor(lease(), NOW, EN);
+    const withData = { ...sent, reconfigure, relayData, ias: [{ ...sent.ias[0]!, leases: [{ ...sent.ias[0]!.leases[0]!, clientFqdn, dnsRemovalInfo }] }] } as typeof sent;
+    const [inc] = incomingLeases(withData, EN);
+    const change = applyIncoming(undefined, inc!);
+    expect(change.op).toBe('put');
+    const stored = change.op === 'put' ? change.lease : undefined;
+    const { key, value } = encodeLease(stored!, 1);
+    const back = decodeLease(key, value) as Lease;
+    const again = updateFor(back, NOW + 10, EN);
+    expect(again).toMatchObject({ reconfigure, relayData });
+    expect(again.ias[0]!.leases[0]).toMatchObject({ clientFqdn, dnsRemovalInfo });
+  });
+});
+
+describe('accept or reject an incoming update (RFC 8156 §7.5.4, Figure 4)', () => {
+  const RFC = { keepLongerLease: false };
+  const TWIN6 = { keepLongerLease: true };
   it('accepts anything for a lease it does not hold', () => {
-    expect(judge(undefined, incoming(BindingStatus.ACTIVE), 'primary', NOW, true)).toEqual({ accept: true });
+    expect(judge(undefined, incoming(BindingStatus.ACTIVE), 'primary', NOW, RFC)).toEqual({ accept: true });
   });
-  it('ACTIVE over ACTIVE of the same client: accept (3)', () => {
-    expect(judge(lease(), incoming(BindingStatus.ACTIVE, { clt: NOW - 1000 }), 'primary', NOW, true)).toEqual({ accept: true });
+  it('ACTIVE over ACTIVE of the same client: accept (3), whatever the times', () => {
+    expect(judge(lease(), incoming(BindingStatus.ACTIVE, { clt: NOW - 1000 }), 'primary', NOW, RFC)).toEqual({ accept: true });
   });
-  it('ACTIVE over ACTIVE of another client: the clearly later interaction wins, a tie goes to the primary', () => {
+  it('ACTIVE over ACTIVE of another client: time (2) against our start-time-of-state, or we are the secondary; else AddressInUse', () => {
     const local = lease({ fo: { pending: false, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: NOW - 100 } });
-    expect(judge(local, incoming(BindingStatus.ACTIVE, { duid: B, clt: NOW }), 'primary', NOW, true)).toEqual({ accept: true });
-    const tie = judge(local, incoming(BindingStatus.ACTIVE, { duid: B, clt: NOW - 97 }), 'primary', NOW, true);
+    expect(judge(local, incoming(BindingStatus.ACTIVE, { duid: B, clt: NOW }), 'primary', NOW, RFC)).toEqual({ accept: true });
+    const tie = judge(local, incoming(BindingStatus.ACTIVE, { duid: B, clt: NOW - 97 }), 'primary', NOW, RFC);
     expect(tie).toMatchObject({ accept: false, status: { code: FoStatusCode.AddressInUse } });
-    expect(judge(local, incoming(BindingStatus.ACTIVE, { duid: B, clt: NOW - 97 }), 'secondary', NOW, true)).toEqual({ accept: true });
+    expect(judge(local, incoming(BindingStatus.ACTIVE, { duid: B, clt: NOW - 97 }), 'secondary', NOW, RFC)).toEqual({ accept: true });
   });
-  it('ACTIVE of the same client that ends sooner than ours: refused, however recent, so no record ends before a lease the client may hold', () => {
+  it('ACTIVE of the same client that ends sooner than ours: accepted by the RFC, refused with keepLongerLease however recent', () => {
     const renewedHere = lease({ clttSec: NOW - 10, expiresAtSec: NOW + 590 });
     const longer = incoming(BindingStatus.ACTIVE, { clt: NOW - 50 }); // ends NOW + 600 in the fixture
     const shorter = (clt: number): IncomingLease => ({ ...longer, wire: { ...longer.wire, clientLastTransactionTimeSec: clt, stateExpirationTimeSec: NOW + 550 } });
-    expect(judge(renewedHere, shorter(NOW - 50), 'secondary', NOW, false)).toMatchObject({ accept: false, status: { code: FoStatusCode.OutdatedBindingInformation } });
+    expect(judge(renewedHere, shorter(NOW - 50), 'secondary', NOW, RFC)).toEqual({ accept: true });
+    expect(judge(renewedHere, shorter(NOW - 50), 'secondary', NOW, TWIN6)).toMatchObject({ accept: false, status: { code: FoStatusCode.OutdatedBindingInformation } });
     // Both partners answered one Rebind, a second apart on clocks that may be 5 s apart: the longer end stays.
-    expect(judge(renewedHere, shorter(NOW - 9), 'secondary', NOW, false)).toMatchObject({ accept: false });
-    expect(judge(renewedHere, longer, 'secondary', NOW, false)).toEqual({ accept: true });
+    expect(judge(renewedHere, shorter(NOW - 9), 'secondary', NOW, TWIN6)).toMatchObject({ accept: false });
+    expect(judge(renewedHere, longer, 'secondary', NOW, TWIN6)).toEqual({ accept: true });
   });
-  it("RELEASED over a live ACTIVE lease: never another client's, and this client's only when clearly after its last renewal here", () => {
+  it("RELEASED over a live ACTIVE lease: accept when clearly later; keepLongerLease also refuses another client's", () => {
     const local = lease({ clttSec: NOW - 2 });
-    expect(judge(local, incoming(BindingStatus.RELEASED, { duid: B, clt: NOW }), 'primary', NOW, false)).toMatchObject({ accept: false });
-    expect(judge(local, incoming(BindingStatus.RELEASED, { clt: NOW - 4 }), 'primary', NOW, false)).toMatchObject({ accept: false });
-    expect(judge(local, incoming(BindingStatus.RELEASED, { clt: NOW }), 'primary', NOW, false)).toEqual({ accept: true });
+    expect(judge(local, incoming(BindingStatus.RELEASED, { duid: B, clt: NOW + 4 }), 'primary', NOW, RFC)).toEqual({ accept: true });
+    expect(judge(local, incoming(BindingStatus.RELEASED, { duid: B, clt: NOW + 4 }), 'primary', NOW, TWIN6)).toMatchObject({ accept: false });
+    expect(judge(local, incoming(BindingStatus.RELEASED, { clt: NOW + 3 }), 'primary', NOW, RFC)).toMatchObject({ accept: false }); // 5 s: the same time
+    expect(judge(local, incoming(BindingStatus.RELEASED, { clt: NOW + 4 }), 'primary', NOW, TWIN6)).toEqual({ accept: true });
   });
-  it('EXPIRED or FREE over a live ACTIVE lease: only once our own state has run out, time (1)', () => {
-    expect(judge(lease(), incoming(BindingStatus.EXPIRED), 'primary', NOW, false)).toMatchObject({ accept: false, status: { code: FoStatusCode.OutdatedBindingInformation } });
-    expect(judge(lease(), incoming(BindingStatus.FREE), 'secondary', NOW, false)).toMatchObject({ accept: false });
-    expect(judge(lease({ expiresAtSec: NOW - 1 }), incoming(BindingStatus.EXPIRED), 'primary', NOW, false)).toEqual({ accept: true });
+  it('EXPIRED, FREE or FREE-BACKUP over a live ACTIVE lease: only once our own state has run out, time (1)', () => {
+    for (const s of [BindingStatus.EXPIRED, BindingStatus.FREE, BindingStatus.FREE_BACKUP]) {
+      expect(judge(lease(), incoming(s, { clt: NOW + 60, start: NOW + 60 }), 'primary', NOW, RFC)).toMatchObject({ accept: false, status: { code: FoStatusCode.OutdatedBindingInformation } });
+      expect(judge(lease({ expiresAtSec: NOW - 1 }), incoming(s), 'secondary', NOW, RFC)).toEqual({ accept: true });
+    }
   });
-  it('RELEASED over ACTIVE: accepted when it is newer', () => {
-    expect(judge(lease(), incoming(BindingStatus.RELEASED, { clt: NOW }), 'primary', NOW, true)).toEqual({ accept: true });
-    expect(judge(lease({ clttSec: NOW }), incoming(BindingStatus.RELEASED, { clt: NOW - 60 }), 'primary', NOW, true)).toMatchObject({ accept: false });
+  it('RESET or ABANDONED over a live ACTIVE lease: accept, by the later of CLT and start-time-of-state', () => {
+    for (const s of [BindingStatus.RESET, BindingStatus.ABANDONED]) {
+      expect(judge(lease(), incoming(s, { clt: NOW - 200, start: NOW }), 'primary', NOW, RFC)).toEqual({ accept: true });
+      expect(judge(lease(), incoming(s, { clt: NOW - 200, start: NOW - 96 }), 'primary', NOW, RFC)).toMatchObject({ accept: false, status: { code: FoStatusCode.OutdatedBindingInformation } });
+    }
   });
-  it('counts times within 5 s as equal in POTENTIAL-CONFLICT, and accepts them otherwise', () => {
+  it('times within 5 s are the same time (§7.5.1): only a clearly later update is accepted, in every state', () => {
     const local = lease({ state: 'released', clttSec: NOW - 3, expiresAtSec: NOW + 100 });
-    expect(judge(local, incoming(BindingStatus.ACTIVE, { clt: NOW }), 'primary', NOW, true)).toMatchObject({ accept: false });
-    expect(judge(local, incoming(BindingStatus.ACTIVE, { clt: NOW }), 'primary', NOW, false)).toEqual({ accept: true });
+    expect(judge(local, incoming(BindingStatus.ACTIVE, { clt: NOW + 2 }), 'primary', NOW, RFC)).toMatchObject({ accept: false, status: { code: FoStatusCode.OutdatedBindingInformation } });
+    expect(judge(local, incoming(BindingStatus.ACTIVE, { clt: NOW + 3 }), 'primary', NOW, RFC)).toEqual({ accept: true });
+    expect(judge(lease({ clttSec: NOW }), incoming(BindingStatus.RELEASED, { clt: NOW - 60 }), 'primary', NOW, RFC)).toMatchObject({ accept: false });
+  });
+  it('rows EXPIRED, RELEASED and ABANDONED: accept whatever the status, when clearly later', () => {
+    for (const state of ['expired', 'released', 'declined'] as const) {
+      for (const s of [BindingStatus.ACTIVE, BindingStatus.EXPIRED, BindingStatus.RELEASED, BindingStatus.FREE, BindingStatus.RESET, BindingStatus.ABANDONED]) {
+        expect(judge(lease({ state, clttSec: NOW - 100 }), incoming(s, { clt: NOW, start: NOW }), 'primary', NOW, RFC)).toEqual({ accept: true });
+        expect(judge(lease({ state, clttSec: NOW }), incoming(s, { clt: NOW - 100, start: NOW - 100 }), 'primary', NOW, RFC)).toMatchObject({ accept: false });
+      }
+    }
+  });
+});
+
+describe('our own lease after refusing an update as outdated (RFC 8156 §7.5.4)', () => {
+  const fo = (pending: boolean) => ({ pending, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: NOW - 100 });
+  it('is flagged and sent at once only when it was not flagged already, so two partners that disagree never trade updates in a loop', () => {
+    const settled = lease({ fo: fo(false) });
+    expect(afterOutdated(settled, settled.fo!, incoming(BindingStatus.RELEASED))).toEqual({ change: { op: 'put', lease: { ...settled, fo: fo(true) } }, resend: true });
+    const flagged = lease({ fo: fo(true) });
+    expect(afterOutdated(flagged, flagged.fo!, incoming(BindingStatus.RELEASED))).toEqual({ resend: false });
+  });
+  it('is cleared, and sent once more, when neither side holds it active: no newer binding is on its way', () => {
+    const expired = lease({ state: 'expired', fo: fo(true) });
+    expect(afterOutdated(expired, expired.fo!, incoming(BindingStatus.EXPIRED))).toEqual({ change: { op: 'put', lease: { ...expired, fo: fo(false) } }, resend: true });
+    expect(afterOutdated(expired, expired.fo!, incoming(BindingStatus.RELEASED, { duid: B }))).toEqual({ change: { op: 'put', lease: { ...expired, fo: fo(false) } }, resend: true });
+    // Cleared already: nothing more goes, so two idle records never trade updates in a loop.
+    const cleared = lease({ state: 'released', fo: fo(false) });
+    expect(afterOutdated(cleared, cleared.fo!, incoming(BindingStatus.EXPIRED))).toEqual({ resend: false });
   });
 });
 

@@ -14,10 +14,11 @@ import { NodeTimers, VirtualTime } from '../../../src/sim/time.js';
 
 export const NOW = 1_800_000_000;
 
-export const runtimeConfig = (role: 'primary' | 'secondary') =>
+/** pd: the subnet delegates /56s too (what OPTION_F_CONNECT_FLAGS speaks of). */
+export const runtimeConfig = (role: 'primary' | 'secondary', pd = false) =>
   parseConfig({
     interfaces: ['lan0'],
-    subnets: [{ name: 'lan', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::1f'] }],
+    subnets: [{ name: 'lan', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::1f'], ...(pd ? { pdPools: [{ prefix: '2001:db8:8000::/48', delegatedLength: 56 }] } : {}) }],
     failover: { role, localAddress: 'fd00::1', peerAddress: 'fd00::2', insecure: true, mcltSec: 60 },
   });
 
@@ -30,15 +31,20 @@ export class FakeLink extends EventEmitter<LinkEvents> implements PartnerConnect
     return ++this.xid;
   }
   hold(): void {}
+  /** Connections the endpoint reported accepted (they reset the re-dial back-off, §6.1). */
+  establishedCount = 0;
+  established(): void {
+    this.establishedCount++;
+  }
 }
 
 /** The simulation's small daemon on a fresh memory store and virtual time; fatal: what the daemon would exit with. */
-export async function runtimeHost(role: 'primary' | 'secondary', clock: { now: number }, fatal: (e: unknown) => void = (e) => { throw e; }, storeOptions: MemoryLeaseStoreOptions = {}) {
+export async function runtimeHost(role: 'primary' | 'secondary', clock: { now: number }, fatal: (e: unknown) => void = (e) => { throw e; }, storeOptions: MemoryLeaseStoreOptions = {}, pd = false) {
   const time = new VirtualTime();
   const timers = new NodeTimers(time);
   const store = new MemoryLeaseStore(storeOptions);
   await store.open();
-  const h = new SimHost(runtimeConfig(role), store, Uint8Array.from([0, 3, 0, 1, 2, 0, 0, 0, 0, 1]), simLogger(() => undefined), { nowSec: () => clock.now }, timers, fatal);
+  const h = new SimHost(runtimeConfig(role, pd), store, Uint8Array.from([0, 3, 0, 1, 2, 0, 0, 0, 0, 1]), simLogger(() => undefined), { nowSec: () => clock.now }, timers, fatal);
   return { h, time, timers };
 }
 

@@ -7,19 +7,20 @@ import { describe, expect, it } from 'vitest';
 import { connectParams, FakeLink, fakeChannel, NOW, runtimeHost, secondaryConnectedAt as connectedAt } from './runtime-host.js';
 import { FailoverEndpoint } from '../../../src/failover/endpoint.js';
 import { Replication } from '../../../src/failover/replication.js';
-import { DIAL_GAP_SEC_MAX, type FailoverPdu } from '../../../src/failover/link.js';
+import { DIAL_GAP_SEC_MAX, REDIAL_MS_MAX, REDIAL_MS_MIN, RedialBackoff, type FailoverPdu } from '../../../src/failover/link.js';
 import type { Lease } from '../../../src/engine/index.js';
-import { FoMsgType, FoStatusCode, ServerState } from '../../../src/wire/failover/index.js';
+import { BindingStatus, FoMsgType, FoStatusCode, PROTOCOL_VERSION, ServerState, type BindingUpdate, type Status } from '../../../src/wire/failover/index.js';
 import { NodeTimers, VirtualTime } from '../../../src/sim/time.js';
 
-const host = runtimeHost;
+const host = (role: 'primary' | 'secondary', clock: { now: number }, fatal?: (e: unknown) => void, pd = false) => runtimeHost(role, clock, fatal, {}, pd);
+const channel = fakeChannel;
 
 
 const contact = (sentTimeSec: number): FailoverPdu => ({ type: FoMsgType.CONTACT, transactionId: 7, sentTimeSec, content: {} });
 
 describe('clock skew on the partner link (RFC 8156 §7.1)', () => {
   /** A secondary whose partner has just connected and sent CONNECT stamped sentTimeSec. */
-  async function secondaryConnectedAt(sentTimeSec: number) {
+  async function secondaryConnectedAt(sentTimeSec: number, connectFlags = { fixedPdLength: true }) {
     const { h } = await host('secondary', { now: NOW });
     const { link, ch } = await connectedAt(h, new NodeTimers(new VirtualTime()), sentTimeSec);
     return { h, link, ch };
@@ -32,11 +33,13 @@ describe('clock skew on the partner link (RFC 8156 §7.1)', () => {
     return { h, link, ch };
   }
 
-  it('keeps a connection whose message merely arrived late (it looks like a partner clock behind ours)', async () => {
+  it('closes it, with the alarm, when the partner clock is behind by more than 5 s (§7.5.1: either direction)', async () => {
     const { h, link, ch } = await connectedSecondary();
-    link.emit('pdu', contact(NOW - 8), ch.c);
+    link.emit('pdu', contact(NOW - 5), ch.c);
     expect(ch.closed).toEqual([]);
-    expect(h.counters.get('failover.alarms.clock-skew')).toBe(0);
+    link.emit('pdu', contact(NOW - 8), ch.c);
+    expect(ch.closed).toEqual(['clock skew -8 s']);
+    expect(h.counters.get('failover.alarms.clock-skew')).toBe(1);
   });
 
   it('closes it, with the alarm, when the partner clock is ahead by more than 5 s', async () => {
@@ -53,21 +56,92 @@ describe('clock skew on the partner link (RFC 8156 §7.1)', () => {
   });
 });
 
+describe('OPTION_F_CONNECT_FLAGS (RFC 8156 §6.1.2, §6.1.3)', () => {
+  const params = (fixedPdLength: boolean) => ({ protocolVersion: PROTOCOL_VERSION, mcltSec: 60, keepaliveSec: 60, maxUnackedBndupd: 10, relationshipName: 'twin6', connectFlags: { fixedPdLength } });
+
+  async function endpoint(role: 'primary' | 'secondary') {
+    const { h } = await host(role, { now: NOW }, undefined, true);
+    const link = new FakeLink();
+    await FailoverEndpoint.start(h, h.config.failover!, { link: () => link, lanUp: () => true, timers: new NodeTimers(new VirtualTime()) });
+    const ch = channel();
+    link.emit('up', ch.c);
+    return { link, ch };
+  }
+
+  it('secondary: refuses a CONNECT from a partner that delegates prefixes of variable length, since every pool here has one', async () => {
+    const { link, ch } = await endpoint('secondary');
+    link.emit('pdu', { type: FoMsgType.CONNECT, transactionId: 1, sentTimeSec: NOW, content: params(false) }, ch.c);
+    expect(ch.sent[0]).toMatchObject({ type: FoMsgType.CONNECTREPLY, content: { status: { code: FoStatusCode.ConfigurationConflict } } });
+    expect(ch.closed).toHaveLength(1);
+  });
+
+  it('primary: sends DISCONNECT and drops a CONNECTREPLY that announces variable lengths', async () => {
+    const { link, ch } = await endpoint('primary');
+    link.emit('pdu', { type: FoMsgType.CONNECTREPLY, transactionId: 1, sentTimeSec: NOW, content: { params: params(false) } }, ch.c);
+    expect(ch.sent.map((p) => p.type)).toEqual([FoMsgType.CONNECT, FoMsgType.DISCONNECT]);
+    expect(ch.closed).toHaveLength(1);
+  });
+
+  it('accepts fixed lengths', async () => {
+    const { link, ch } = await endpoint('primary');
+    link.emit('pdu', { type: FoMsgType.CONNECTREPLY, transactionId: 1, sentTimeSec: NOW, content: { params: params(true) } }, ch.c);
+    expect(ch.closed).toEqual([]);
+  });
+});
+
+describe('re-dialling after a rejected connection (RFC 8156 §6.1)', () => {
+  const params = { protocolVersion: PROTOCOL_VERSION, mcltSec: 60, keepaliveSec: 60, maxUnackedBndupd: 10, relationshipName: 'twin6', connectFlags: { fixedPdLength: true } };
+
+  async function primaryAnswered(content: { params?: typeof params; status?: Status }) {
+    const { h } = await host('primary', { now: NOW });
+    const link = new FakeLink();
+    await FailoverEndpoint.start(h, h.config.failover!, { link: () => link, lanUp: () => true, timers: new NodeTimers(new VirtualTime()) });
+    const ch = channel();
+    link.emit('up', ch.c);
+    link.emit('pdu', { type: FoMsgType.CONNECTREPLY, transactionId: 1, sentTimeSec: NOW, content }, ch.c);
+    return link.establishedCount;
+  }
+
+  it('starts the back-off over only for a connection the partner accepted, never for one it refused', async () => {
+    expect(await primaryAnswered({ status: { code: FoStatusCode.ConfigurationConflict, message: 'no' } })).toBe(0);
+    expect(await primaryAnswered({ params })).toBe(1);
+  });
+
+  it('keeps doubling the wait (jittered) up to its cap until reset', () => {
+    const b = new RedialBackoff();
+    const waits = Array.from({ length: 6 }, () => b.next(0.5));
+    expect(waits).toEqual([REDIAL_MS_MIN, 2 * REDIAL_MS_MIN, 4 * REDIAL_MS_MIN, 8 * REDIAL_MS_MIN, REDIAL_MS_MAX, REDIAL_MS_MAX]);
+    expect(b.next(0)).toBe(0.75 * REDIAL_MS_MAX);
+    b.reset();
+    expect(b.next(0.5)).toBe(REDIAL_MS_MIN);
+  });
+});
+
 describe('a binding update the partner refuses (RFC 8156 §7.7)', () => {
-  async function sentAndRefused(state: Lease['state']) {
+  async function replication() {
     const { h } = await host('primary', { now: NOW });
     const sent: FailoverPdu[] = [];
     let xid = 0;
     const r = new Replication(h, h.config.failover!, h.log, { send: (p) => void sent.push(p), nextXid: () => ++xid, canSend: () => true, window: () => 10, strict: () => false, wait: async () => undefined });
     h.setCommitStamp((c) => r.stamp(c));
     h.on('leases-committed', (c, o) => r.committed(c, o));
+    return { h, r, sent };
+  }
+
+  type Statuses = { whole?: Status; ia?: Status; lease?: Status };
+  const outdated: Status = { code: FoStatusCode.OutdatedBindingInformation, message: 'our binding is newer' };
+
+  async function sentAndAnswered(state: Lease['state'], statuses: Statuses) {
+    const { h, r, sent } = await replication();
     const lease: Lease = { resource: '2001:db8:1::11', type: 'na', duid: '0a0b', iaid: 1, state, preferredSec: 30, validSec: 60, clttSec: NOW, expiresAtSec: NOW + 60 };
     await h.commit([{ op: 'put', lease }]);
     expect(sent).toHaveLength(1);
-    const status = { code: FoStatusCode.OutdatedBindingInformation, message: 'our binding is newer' };
-    await r.onReply(sent[0]!.transactionId, { form: 'client', ias: [{ type: 'IA_NA', iaid: 1, t1Sec: 0, t2Sec: 0, leases: [{ address: lease.resource, preferredSec: 30, validSec: 60, status }] }] });
+    const leaseAck = { address: lease.resource, preferredSec: 30, validSec: 60, ...(statuses.lease ? { status: statuses.lease } : {}) };
+    const ia = { type: 'IA_NA' as const, iaid: 1, t1Sec: 0, t2Sec: 0, ...(statuses.ia ? { status: statuses.ia } : {}), leases: [leaseAck] };
+    await r.onReply(sent[0]!.transactionId, { form: 'client', ...(statuses.whole ? { status: statuses.whole } : {}), ias: [ia] });
     return h.store.byResource(lease.resource)!;
   }
+  const sentAndRefused = (state: Lease['state']) => sentAndAnswered(state, { lease: outdated });
 
   it('stays pending when it was a release: the partner holds a newer binding, and until it arrives the resource is neither reused nor forgotten', async () => {
     expect((await sentAndRefused('released')).fo?.pending).toBe(true);
@@ -76,6 +150,60 @@ describe('a binding update the partner refuses (RFC 8156 §7.7)', () => {
 
   it('is recorded and settled when it was an active lease', async () => {
     expect((await sentAndRefused('active')).fo?.pending).toBe(false);
+  });
+
+  it('is refused by an error on the CLIENT_DATA or the IA, whatever the lease itself says (§7.6, §7.7)', async () => {
+    const success: Status = { code: FoStatusCode.Success, message: 'fine' };
+    expect((await sentAndAnswered('released', { whole: outdated, lease: success })).fo?.pending).toBe(true);
+    expect((await sentAndAnswered('released', { ia: outdated, lease: success })).fo?.pending).toBe(true);
+    expect((await sentAndAnswered('released', { whole: success, lease: success })).fo?.pending).toBe(false);
+  });
+});
+
+describe('binding updates twin6 cannot store (RFC 8156 §7.4, §7.5.4)', () => {
+  const state = { status: BindingStatus.ACTIVE, startTimeOfStateSec: NOW, stateExpirationTimeSec: NOW + 60, clientLastTransactionTimeSec: NOW, partnerLifetimeSec: NOW + 90 };
+  const na = { type: 'IA_NA' as const, iaid: 1, t1Sec: 15, t2Sec: 24, leases: [{ address: '2001:db8:1::12', preferredSec: 30, validSec: 60, ...state }] };
+
+  async function received(update: Omit<Extract<BindingUpdate, { form: 'client' }>, 'form' | 'clientDuid' | 'baseTimeSec'>) {
+    const { h } = await host('secondary', { now: NOW });
+    const sent: FailoverPdu[] = [];
+    const r = new Replication(h, h.config.failover!, h.log, { send: (p) => void sent.push(p), nextXid: () => 1, canSend: () => true, window: () => 10, strict: () => false, wait: async () => undefined });
+    await r.onUpdate(9, { form: 'client', clientDuid: Uint8Array.from([0x0a, 0x0b]), baseTimeSec: NOW, ...update });
+    expect(sent).toHaveLength(1);
+    return { h, reply: sent[0]! };
+  }
+
+  it('refuses a temporary address, never acknowledges and drops it: we lease no IA_TA', async () => {
+    const { reply } = await received({ ias: [{ type: 'IA_TA', iaid: 1, leases: na.leases }] });
+    expect(reply).toMatchObject({ type: FoMsgType.BNDREPLY, transactionId: 9, content: { ias: [{ type: 'IA_TA', leases: [{ status: { code: FoStatusCode.ConfigurationConflict } }] }] } });
+  });
+
+  it('refuses client data over what a lease keeps, rather than acknowledge it and send back less', async () => {
+    const { h, reply } = await received({ relayData: new Uint8Array(2000), ias: [na] });
+    expect(reply).toMatchObject({ type: FoMsgType.BNDREPLY, content: { ias: [{ leases: [{ status: { code: FoStatusCode.ConfigurationConflict } }] }] } });
+    expect(h.store.byResource('2001:db8:1::12')).toBeUndefined();
+  });
+
+  it('refuses what the record format cannot hold (a prefix with bits past its length), and does not stop the daemon', async () => {
+    const fatal: unknown[] = [];
+    const { h } = await host('secondary', { now: NOW }, (e) => void fatal.push(e), true);
+    const sent: FailoverPdu[] = [];
+    const r = new Replication(h, h.config.failover!, h.log, { send: (p) => void sent.push(p), nextXid: () => 1, canSend: () => true, window: () => 10, strict: () => false, wait: async () => undefined });
+    const bad = { prefix: '2001:db8:8000:1:0:2000::', prefixLength: 56, preferredSec: 30, validSec: 60, ...state };
+    const good = { prefix: '2001:db8:8000:200::', prefixLength: 56, preferredSec: 30, validSec: 60, ...state };
+    await r.onUpdate(9, { form: 'client', clientDuid: Uint8Array.from([0x0a, 0x0b]), baseTimeSec: NOW, ias: [{ type: 'IA_PD', iaid: 1, t1Sec: 15, t2Sec: 24, leases: [bad, good] }] });
+    expect(fatal).toEqual([]);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ type: FoMsgType.BNDREPLY, content: { ias: [{ leases: [{ status: { code: FoStatusCode.ConfigurationConflict } }, {}] }] } });
+    expect(h.store.byResource('2001:db8:8000:200::/56')).toBeDefined();
+    expect(h.store.size).toBe(1);
+  });
+
+  it('refuses a whole CLIENT_DATA for a VPN (OPTION_VSS), echoing the VSS: we configure none', async () => {
+    const vss = Uint8Array.from([1, 0, 0, 0, 7]);
+    const { h, reply } = await received({ vss, ias: [na] });
+    expect(reply).toMatchObject({ type: FoMsgType.BNDREPLY, content: { vss, status: { code: FoStatusCode.ConfigurationConflict } } });
+    expect(h.store.byResource('2001:db8:1::12')).toBeUndefined();
   });
 });
 

@@ -3,7 +3,7 @@ import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeMeta, decodeSeqMarker, encodeMeta, encodeSeqMarker, leaseSeq } from '../../../src/store/record.js';
 import { decodeLease, encodeLease, leaseKey, resourceOfKey } from '../../../src/store/index.js';
-import type { Lease } from '../../../src/engine/lease.js';
+import { KEPT_BYTES_MAX, type Lease } from '../../../src/engine/lease.js';
 import { naLease, pdLease } from './helpers.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+|#[^\n]*/g, ''), 'hex');
@@ -38,6 +38,13 @@ const FIXTURE_BODY = hex(`
   000000000007 # seq 7 (u48)
   00030001005056000001 # DUID-LL
 `);
+/** The fixture as a version-2 record with these extension bytes, sealed with its CRC. */
+const fixtureWith = (ext: Buffer): Buffer => {
+  const body = Buffer.concat([Buffer.from([2]), FIXTURE_BODY.subarray(1), ext]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body, crc32(FIXTURE_KEY)));
+  return Buffer.concat([body, crc]);
+};
 const fixtureValue = (): Buffer => {
   const crc = Buffer.alloc(4);
   crc.writeUInt32BE(crc32(FIXTURE_BODY, crc32(FIXTURE_KEY)));
@@ -159,10 +166,7 @@ describe('lease record', () => {
       fe80000000000000f88451fffe63f775  # fe80::f884:51ff:fe63:f775
       04 6c616e30                       # "lan0"
     `);
-    const body = Buffer.concat([Buffer.from([2]), FIXTURE_BODY.subarray(1), ext]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body, crc32(FIXTURE_KEY)));
-    expect(value.toString('hex')).toBe(Buffer.concat([body, crc]).toString('hex'));
+    expect(value.toString('hex')).toBe(fixtureWith(ext).toString('hex'));
     expect(decodeLease(key, value)).toEqual(lease);
     // A relayed delegation also keeps the relay; failover state and via live side by side.
     const relayed: Lease = { ...lease, via: { address: 'fe80::1', interface: 'eth1.100', relay: '2001:db8:2::1' }, fo: { pending: true, partnerLifetimeSec: 1, ackedPartnerLifetimeSec: 2, expirationTimeSec: 3, startOfStateSec: 4 } };
@@ -170,6 +174,38 @@ describe('lease record', () => {
     expect(decodeLease(both.key, both.value)).toEqual(relayed);
     // A plain lease is still version 1 and unchanged.
     expect(encodeLease(FIXTURE_LEASE, 7).value.toString('hex')).toBe(fixtureValue().toString('hex'));
+  });
+
+  it("keeps the partner's raw CLT (tag 3) and the client's T1/T2 (tag 4) in extensions of their own, byte for byte as documented", () => {
+    const fo = { pending: false, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: 1_750_000_000, partnerRawCltSec: 1_750_000_005 };
+    const lease: Lease = { ...FIXTURE_LEASE, fo, timers: { t1Sec: 900, t2Sec: 1440 } };
+    const { key, value } = encodeLease(lease, 7);
+    const ext = hex(`
+      01 19 00 000000000000 000000000000 000000000000 0000684ee180  # tag 1, 25 bytes: failover state
+      03 06 0000684ee185                                           # tag 3: partner raw CLT 1750000005
+      04 08 00000384 000005a0                                      # tag 4: T1 900, T2 1440
+    `);
+    expect(value.toString('hex')).toBe(fixtureWith(ext).toString('hex'));
+    expect(decodeLease(key, value)).toEqual(lease);
+    // A record written before tags 3 and 4 existed (tag 1 alone) still decodes, with neither.
+    const old = fixtureWith(ext.subarray(0, 27));
+    const { partnerRawCltSec: _, ...oldFo } = fo;
+    expect(decodeLease(key, old)).toEqual({ ...FIXTURE_LEASE, fo: oldFo });
+    // A malformed length is corrupt, not misread.
+    const broken = Buffer.from(value);
+    broken[broken.length - 4 - 10 + 1] = 7;
+    broken.writeUInt32BE(crc32(broken.subarray(0, broken.length - 4), crc32(key)), broken.length - 4);
+    expect(decodeLease(key, broken)).toBe('decode');
+  });
+
+  it('keeps the client data for the partner in tag 5 chunks of at most 255 octets, and refuses more than KEPT_BYTES_MAX', () => {
+    const fo = { pending: false, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: 1, clientData: Uint8Array.from({ length: 600 }, (_, i) => i % 251) };
+    const lease: Lease = { ...FIXTURE_LEASE, fo };
+    const { key, value } = encodeLease(lease, 7);
+    const tail = value.subarray(value.length - 4 - 606, value.length - 4);
+    expect([tail[0], tail[1], tail[257], tail[258], tail[514], tail[515]]).toEqual([5, 255, 5, 255, 5, 90]);
+    expect(decodeLease(key, value)).toEqual(lease);
+    expect(() => encodeLease({ ...lease, fo: { ...fo, clientData: new Uint8Array(KEPT_BYTES_MAX + 1) } }, 7)).toThrow(AssertionError);
   });
 
   it('refuses a via it cannot store, and calls a malformed via extension corrupt', () => {
