@@ -195,14 +195,17 @@ export class Appliance {
     const img = (f: string) => join(this.image.dir, f);
     const append = [
       `console=${b.console.device},${b.console.baud}`, 'panic=-1', 'loglevel=4',
-      // Under TCG on a busy host the kernel's clocksource watchdog takes the
-      // TSC (QEMU derives it from the host's) for unstable and switches to the
-      // HPET, stepping the guest clock by seconds (measured: +3.8 s; a
-      // rebooted primary once found its partner 9-10 s off), and failover
-      // refuses a partner whose clock differs by more than 5 s (RFC 8156 §7.1).
-      // With the TSC trusted, guests stayed within ±0.5 s of the host under
-      // the same load. (Appliances in the field need NTP for the same reason.)
-      ...(kvmRequested() ? [] : ['tsc=reliable']),
+      // Under TCG the guest kernel calibrates the TSC against the emulated PIT
+      // at boot; on a busy host the vCPU is descheduled during calibration and
+      // the frequency comes out wrong. Trusted (tsc=reliable), such a TSC ran
+      // a guest's clock 30 min ahead of its partner's within minutes when the
+      // host was at load 12; left to the watchdog, it was caught and replaced
+      // by the HPET, stepping the clock by seconds (+3.8 s measured). Failover
+      // refuses a partner more than 5 s off (RFC 8156 §7.5.1), so TCG guests
+      // keep time with the HPET from the start: QEMU emulates it from the
+      // host's clock, so it neither drifts nor switches. (Appliances in the
+      // field need NTP for the same reason.)
+      ...(kvmRequested() ? [] : ['clocksource=hpet', 'tsc=unstable']),
       `twin6.flash=${this.flashFs}`, `twin6.role=${s.role}`, `twin6.lan6=${s.lan6}`,
       ...(s.partner6 ? [`twin6.partner6=${s.partner6}`] : []),
       ...(s.peer6 ? [`twin6.peer6=${s.peer6}`] : []),
