@@ -35,6 +35,20 @@ async function withLab<R>(lab: Lab, f: (lab: Lab) => Promise<R>): Promise<R> {
   }
 }
 
+/** A lab with dhcpcd bound and dhclient not started yet: the attack tests' starting point. */
+async function withBoundDhcpcd(
+  f: (w: { lab: Lab; dhcpcd: Lab['clients'][number]; dhclient: Lab['clients'][number]; first: Awaited<ReturnType<Lab['clients'][number]['waitForBinding']>>; boundAt: number }) => Promise<void>,
+): Promise<void> {
+  const lab = await startLab({ server: twin6Server(), clients: [{ kind: 'dhcpcd' }, { kind: 'dhclient' }], startClients: false });
+  await withLab(lab, async () => {
+    const dhcpcd = lab.client('dhcpcd');
+    const dhclient = lab.client('dhclient');
+    await dhcpcd.start();
+    const first = await dhcpcd.waitForBinding({ timeoutMs: 30_000 });
+    await f({ lab, dhcpcd, dhclient, first, boundAt: Date.now() });
+  });
+}
+
 const key = (type: string, resource: string) => `${type} ${resource}`;
 const leaseResource = (l: ServerLease) => (l.type === 'na' ? l.address : `${l.address}/${l.prefixLength}`);
 
@@ -62,13 +76,7 @@ describe.skipIf(reason !== undefined)('twin6d with real clients', () => {
   }, 120_000);
 
   it('drops and counts malformed packets by kind, survives a Solicit flood, and serves real clients during and after', async () => {
-    const lab = await startLab({ server: twin6Server(), clients: [{ kind: 'dhcpcd' }, { kind: 'dhclient' }], startClients: false });
-    await withLab(lab, async () => {
-      const dhcpcd = lab.client('dhcpcd');
-      const dhclient = lab.client('dhclient');
-      await dhcpcd.start();
-      const first = await dhcpcd.waitForBinding({ timeoutMs: 30_000 });
-      const boundAt = Date.now();
+    await withBoundDhcpcd(async ({ lab, dhcpcd, dhclient, first, boundAt }) => {
       const leasesBefore = (await status(lab)).leases;
 
       const attacker = lab.lan.clients[0]!.spawn('bad-packets', [
@@ -100,13 +108,7 @@ describe.skipIf(reason !== undefined)('twin6d with real clients', () => {
   }, 150_000);
 
   it('survives a hostile host (bad prefix hints, thousands of IAs, one DUID draining, fuzzed messages) and keeps serving real clients', async () => {
-    const lab = await startLab({ server: twin6Server(), clients: [{ kind: 'dhcpcd' }, { kind: 'dhclient' }], startClients: false });
-    await withLab(lab, async () => {
-      const dhcpcd = lab.client('dhcpcd');
-      const dhclient = lab.client('dhclient');
-      await dhcpcd.start();
-      const first = await dhcpcd.waitForBinding({ timeoutMs: 30_000 });
-      const boundAt = Date.now();
+    await withBoundDhcpcd(async ({ lab, dhcpcd, dhclient, first, boundAt }) => {
       const pidBefore = (await status(lab)).pid;
 
       const attackSec = lab.topology.lifetimes.t1Sec + 15;

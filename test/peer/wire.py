@@ -224,7 +224,24 @@ class DecodeError(ValueError):
     """Malformed wire data."""
 
 
-class Option:
+class _Options:
+    """Look-ups in the options an option or a message carries."""
+
+    def find(self, code):
+        for o in self.options:
+            if o.code == code:
+                return o
+        return None
+
+    def find_all(self, code):
+        return [o for o in self.options if o.code == code]
+
+    def get(self, code, default=None):
+        o = self.find(code)
+        return default if o is None else o.value
+
+
+class Option(_Options):
     """One DHCPv6 option.
 
     `value` layout depends on the option kind (see OPTIONS); `options` holds
@@ -243,19 +260,6 @@ class Option:
     @property
     def name(self):
         return OPTIONS.get(self.code, ("OPTION_%d" % self.code, None))[0]
-
-    def find(self, code):
-        for o in self.options:
-            if o.code == code:
-                return o
-        return None
-
-    def find_all(self, code):
-        return [o for o in self.options if o.code == code]
-
-    def get(self, code, default=None):
-        o = self.find(code)
-        return default if o is None else o.value
 
     def __eq__(self, other):
         return (isinstance(other, Option) and self.code == other.code
@@ -458,7 +462,7 @@ def decode_options(data, depth=0):
 
 # ---------------------------------------------------------------------------
 # Messages (RFC 8156 §5.2)
-class Message:
+class Message(_Options):
     __slots__ = ("type", "xid", "sent_time", "options")
 
     def __init__(self, type, xid=0, sent_time=0, options=None):
@@ -470,19 +474,6 @@ class Message:
     @property
     def name(self):
         return MSG_NAMES.get(self.type, "MSG_%d" % self.type)
-
-    def find(self, code):
-        for o in self.options:
-            if o.code == code:
-                return o
-        return None
-
-    def find_all(self, code):
-        return [o for o in self.options if o.code == code]
-
-    def get(self, code, default=None):
-        o = self.find(code)
-        return default if o is None else o.value
 
     def __eq__(self, other):
         return (isinstance(other, Message) and self.type == other.type
