@@ -151,6 +151,13 @@ export class BackupPrefixes {
     return f !== undefined && f.set.set(f.index, false, resource);
   }
 
+  /** Empties the set; true when it held anything. */
+  clear(): boolean {
+    let any = false;
+    for (const s of this.sets) for (const r of [...s.members]) any = this.delete(r) || any;
+    return any;
+  }
+
   /** The secondary's prefixes of this pool (same pool by value, not identity); undefined for a pool not configured. */
   members(pool: PrefixPool): readonly string[] | undefined {
     return this.setOf(pool)?.members;

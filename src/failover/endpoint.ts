@@ -140,7 +140,8 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
   private servingNow: boolean | undefined;
   readonly replication: Replication;
   readonly handoff: PrefixHandoff;
-  private readonly backup: BackupPrefixes;
+  /** The secondary's delegable prefixes (§4.2.2), as this side knows them. */
+  readonly backup: BackupPrefixes;
 
   private constructor(
     private readonly daemon: FailoverHost,
@@ -227,6 +228,9 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     daemon.on('unanswered', (m) => this.noteUnanswered(m));
     daemon.on('leases-committed', (changes, origin) => this.notePartnerServed(changes, origin));
     this.on('transition', () => this.unserved.reset());
+    this.on('transition', (from) => {
+      if (from === 'PARTNER-DOWN') this.handoff.reannounce();
+    });
     this.lanTimer = this.scheduler.repeat(() => this.checkLan(), LAN_CHECK_MS);
     daemon.onStop(() => this.stop());
     await this.run(first.effects);
@@ -454,6 +458,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       case FoMsgType.STATE: {
         const name = serverStateRfcName(pdu.content.serverState);
         if (!name || !isEndpointStateName(name)) return channel.close(`STATE with unknown server state ${pdu.content.serverState}`);
+        if (name === 'PARTNER-DOWN') this.handoff.primaryPartnerDown();
         void this.trigger({
           kind: 'partner-state',
           state: name,
@@ -476,9 +481,11 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
         // Either kind of update frees a place in the shared window: both sides may send again.
         if (this.handoff.awaitsReply(pdu.transactionId)) return void this.handoff.onReply(pdu.transactionId, pdu.content).then(() => this.replication.pump());
         return void this.replication.onReply(pdu.transactionId, pdu.content).then(() => this.handoff.pump());
-      case FoMsgType.UPDREQ:
       case FoMsgType.UPDREQALL:
-        return this.replication.onRequest(pdu.transactionId, pdu.type === FoMsgType.UPDREQALL);
+        this.handoff.reannounce();
+        return this.replication.onRequest(pdu.transactionId, true);
+      case FoMsgType.UPDREQ:
+        return this.replication.onRequest(pdu.transactionId, false);
       case FoMsgType.UPDDONE: {
         const seq = this.requests.get(pdu.transactionId);
         this.requests.delete(pdu.transactionId);

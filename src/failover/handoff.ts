@@ -27,7 +27,7 @@ import { allPdPools, pdPoolOf } from './ownership.js';
 
 /** Prefixes one balancing pass queues per pool. */
 export const BATCH = 256;
-/** On its tick the primary rebalances only once the secondary's holding is off by this part of its target (§4.2.2 threshold SHOULD). */
+/** The primary rebalances on its own only once the secondary's holding is off by this part of its target, and by 2 at least (§4.2.2 threshold SHOULD). */
 const REBALANCE_FRACTION = 0.1;
 
 export interface HandoffDeps {
@@ -76,6 +76,25 @@ export class PrefixHandoff {
   /** Prefixes the secondary owns now (§4.2.2), as this side knows them. */
   count(): number {
     return allPdPools(this.daemon.config).reduce((n, p) => n + (this.backup.members(p)?.length ?? 0), 0);
+  }
+
+  /**
+   * Primary: the secondary may have lost the prefixes we gave it — it dropped them on our
+   * PARTNER-DOWN, or lost its database (UPDREQALL) — so the whole set goes again.
+   */
+  reannounce(): void {
+    if (this.config.role === 'primary') this.announced = false;
+  }
+
+  /**
+   * Secondary: the primary is in PARTNER-DOWN, where it may use our prefixes after the MCLT
+   * (§4.2.2, §4.2.2.1) and will not tell us when a lease on one ends. None is surely ours any
+   * more: the primary hands them again once the pair is in NORMAL.
+   */
+  primaryPartnerDown(): void {
+    if (this.config.role !== 'secondary' || !this.backup.clear()) return;
+    this.log.warn('the primary is in PARTNER-DOWN: our delegable prefixes are its again until it hands them back');
+    void this.persist();
   }
 
   linkDown(): void {
@@ -142,8 +161,10 @@ export class PrefixHandoff {
       const free = Number(size > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : size) - (held.get(poolKey(pool)) ?? 0);
       const target = Math.min(Math.round(this.config.secondaryPdShare * free), set.span);
       const need = target - set.members.length;
-      const threshold = why === 'tick' ? Math.max(1, Math.ceil(target * REBALANCE_FRACTION)) : 1;
-      if (need >= threshold) given += this.giveOut(set, Math.min(need, BATCH));
+      // An explicit request is met to the last prefix; otherwise small drifts are let be, so that
+      // every lease granted or ended does not move a prefix back and forth.
+      const threshold = Math.max(2, Math.ceil(target * REBALANCE_FRACTION));
+      if (need >= (why === 'tick' ? threshold : 1)) given += this.giveOut(set, Math.min(need, BATCH));
       else if (-need >= threshold) asked += this.takeBack(set.members, Math.min(-need, BATCH));
     }
     if (given + asked === 0 && this.queue.size === 0) return;

@@ -93,11 +93,11 @@ async function move(x: Awaited<ReturnType<typeof inNormal>>, resource: string, s
   return c.status?.code ?? 0;
 }
 
-/** The link to the partner drops: the secondary serves on its own (COMMUNICATIONS-INTERRUPTED, §8.9.1). */
+/** The link to the partner drops: the secondary serves on its own pool (COMMUNICATIONS-INTERRUPTED §8.9.1, RESOLUTION-INTERRUPTED §8.11.1). */
 async function cut(x: Awaited<ReturnType<typeof inNormal>>): Promise<void> {
   x.link.emit('down', 'test');
   await settle();
-  expect(x.endpoint.status().state).toBe('COMMUNICATIONS-INTERRUPTED');
+  expect(['COMMUNICATIONS-INTERRUPTED', 'RESOLUTION-INTERRUPTED']).toContain(x.endpoint.status().state);
 }
 
 /** A Request for a /56 from client n, through the engine with the endpoint's policy, committed as the daemon would. */
@@ -172,6 +172,20 @@ describe('prefix hand-off, primary (RFC 8156 §4.2.2)', () => {
     expect(x.h.policy.mayAllocate(p!, 'pd')).toBe(true);
   });
 
+  it('gives the whole set again to a secondary that lost its database (UPDREQALL)', async () => {
+    const x = await inNormal('primary', { pool: SMALL, secondaryPdShare: 0.25 });
+    x.emit({ type: FoMsgType.POOLREQ, transactionId: 500, sentTimeSec: x.clock.now, content: {} });
+    await settle();
+    await settle();
+    ackAll(x, new Set());
+    const handed = ofForm(x.ch, BindingStatus.FREE_BACKUP).map((u) => resourceOf(u.content));
+    x.emit({ type: FoMsgType.UPDREQALL, transactionId: 501, sentTimeSec: x.clock.now, content: {} });
+    x.emit({ type: FoMsgType.POOLREQ, transactionId: 502, sentTimeSec: x.clock.now, content: {} });
+    await settle();
+    await settle();
+    expect(ofForm(x.ch, BindingStatus.FREE_BACKUP).map((u) => resourceOf(u.content))).toEqual([...handed, ...handed]);
+  });
+
   it('after a restart still keeps the handed prefixes out of its own allocation and announces them again', async () => {
     const x = await inNormal('primary', { pool: SMALL, secondaryPdShare: 0.25 });
     x.emit({ type: FoMsgType.POOLREQ, transactionId: 500, sentTimeSec: x.clock.now, content: {} });
@@ -218,6 +232,15 @@ describe('prefix hand-off, secondary (RFC 8156 §4.2.2)', () => {
     expect(await move(x, '2001:db8:8000:200::/56', BindingStatus.FREE, 703)).toBe(0);
     await cut(x);
     expect(await delegate(x.h, 2, ['2001:db8:8000:200::/56'])).toEqual({ prefixes: [], status: 6 });
+  });
+
+  it("gives every prefix back when the primary reports PARTNER-DOWN: it may use them after the MCLT and never says when their leases end (§4.2.2.1)", async () => {
+    const x = await inNormal('secondary', { pool: SMALL });
+    expect(await move(x, '2001:db8:8000:100::/56', BindingStatus.FREE_BACKUP, 700)).toBe(0);
+    x.emit({ type: FoMsgType.STATE, transactionId: 10, sentTimeSec: x.clock.now, content: { ...state(ServerState.PARTNER_DOWN, x.clock.now), partnerDownTimeSec: x.clock.now } });
+    await settle();
+    await cut(x);
+    expect(await delegate(x.h, 1, ['2001:db8:8000:100::/56'])).toEqual({ prefixes: [], status: 6 });
   });
 
   it('refuses FREE-BACKUP for a prefix it holds a binding for (ours is newer, §7.5.4)', async () => {
