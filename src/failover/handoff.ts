@@ -194,7 +194,8 @@ export class PrefixHandoff {
     let asked = 0;
     for (let i = members.length - 1; i >= 0 && asked < n; i--) {
       const r = members[i]!;
-      if (this.queue.has(r)) continue;
+      // One with a lease just recorded leaves the set as the commit completes: not ours to ask for.
+      if (this.queue.has(r) || this.daemon.store.byResource(r)) continue;
       this.queue.set(r, BindingStatus.FREE);
       asked++;
     }
@@ -225,7 +226,11 @@ export class PrefixHandoff {
       this.deps.send({ type: FoMsgType.BNDUPD, transactionId: xid, sentTimeSec: now, content: update });
       this.daemon.counters.add('failover.bndupd.sent');
     }
-    if (this.queue.size === 0 && this.inflight.size === 0 && this.continuing) void this.balance('continue');
+    // The next pass in a later job: a pass whose every prefix was skipped here must not recurse.
+    if (this.queue.size === 0 && this.inflight.size === 0 && this.continuing) {
+      this.continuing = false;
+      void Promise.resolve().then(() => this.balance('continue'));
+    }
   }
 
   async onReply(xid: number, reply: BindingReply): Promise<void> {

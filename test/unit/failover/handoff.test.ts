@@ -172,6 +172,22 @@ describe('prefix hand-off, primary (RFC 8156 §4.2.2)', () => {
     expect(x.h.policy.mayAllocate(p!, 'pd')).toBe(true);
   });
 
+  it('takes surplus back with FREE on its tick, but never a prefix with a lease just recorded (no pass that only skips)', async () => {
+    const x = await inNormal('primary', { pool: SMALL, secondaryPdShare: 0.25 });
+    x.emit({ type: FoMsgType.POOLREQ, transactionId: 500, sentTimeSec: x.clock.now, content: {} });
+    await settle();
+    await settle();
+    ackAll(x, new Set());
+    const handed = ofForm(x.ch, BindingStatus.FREE_BACKUP).map((u) => resourceOf(u.content));
+    // Half the pool delegated: the share of what is free halves. Two of the handed prefixes are
+    // among them, on record before their commit is through (the set still holds them).
+    const others = ['2001:db8:8000::/56', '2001:db8:8000:100::/56', '2001:db8:8000:200::/56', '2001:db8:8000:300::/56', '2001:db8:8000:400::/56', '2001:db8:8000:500::/56'];
+    await x.h.store.apply([...others, ...handed.slice(0, 2)].map((r, i) => ({ op: 'put' as const, lease: clientLease(r, 10 + i, x.clock.now, { validSec: 3600, expiresAtSec: x.clock.now + 3600 }) })));
+    await x.run(16);
+    const back = ofForm(x.ch, BindingStatus.FREE).map((u) => resourceOf(u.content));
+    expect(back.sort()).toEqual(handed.slice(2).sort());
+  });
+
   it('gives the whole set again to a secondary that lost its database (UPDREQALL)', async () => {
     const x = await inNormal('primary', { pool: SMALL, secondaryPdShare: 0.25 });
     x.emit({ type: FoMsgType.POOLREQ, transactionId: 500, sentTimeSec: x.clock.now, content: {} });
