@@ -76,6 +76,14 @@ function ackAll(x: { ch: { sent: FailoverPdu[] }; emit: (p: FailoverPdu) => void
   return n;
 }
 
+/** The partner sends POOLREQ; returns the prefixes the endpoint has sent as FREE-BACKUP so far, in order. */
+async function poolRequest(x: Awaited<ReturnType<typeof inNormal>>, xid: number): Promise<string[]> {
+  x.emit({ type: FoMsgType.POOLREQ, transactionId: xid, sentTimeSec: x.clock.now, content: {} });
+  await settle();
+  await settle();
+  return ofForm(x.ch, BindingStatus.FREE_BACKUP).map((u) => resourceOf(u.content));
+}
+
 const poolUpdate = (resource: string, status: number, at: number): PoolPrefixUpdate => {
   const [prefix, length] = resource.split('/');
   return { form: 'prefix', prefix: prefix!, prefixLength: Number(length), preferredSec: 0, validSec: 0, baseTimeSec: at, status: status as PoolPrefixUpdate['status'], startTimeOfStateSec: at };
@@ -117,11 +125,8 @@ const clientLease = (resource: string, client: number, at: number, over: Partial
 describe('prefix hand-off, primary (RFC 8156 §4.2.2)', () => {
   it('answers POOLREQ with POOLRESP and FREE-BACKUP BNDUPDs (a lone IAPREFIX) until the secondary holds its share of the free prefixes', async () => {
     const x = await inNormal('primary', { pool: SMALL, secondaryPdShare: 0.25 });
-    x.emit({ type: FoMsgType.POOLREQ, transactionId: 500, sentTimeSec: x.clock.now, content: {} });
-    await settle();
-    await settle();
+    const handed = await poolRequest(x, 500);
     expect(x.ch.sent.find((p) => p.type === FoMsgType.POOLRESP)?.transactionId).toBe(500);
-    const handed = ofForm(x.ch, BindingStatus.FREE_BACKUP).map((p) => resourceOf(p.content));
     expect(handed).toHaveLength(4); // ¼ of 16 free
     // §4.2.2: "Once the message is sent, the primary MUST NOT use these prefixes".
     for (const r of handed) expect(x.h.policy.mayAllocate(r, 'pd'), r).toBe(false);
@@ -129,18 +134,13 @@ describe('prefix hand-off, primary (RFC 8156 §4.2.2)', () => {
     // Acknowledged and asked again: the share is held, nothing more moves.
     ackAll(x, new Set());
     await settle();
-    x.emit({ type: FoMsgType.POOLREQ, transactionId: 501, sentTimeSec: x.clock.now, content: {} });
-    await settle();
-    expect(ofForm(x.ch, BindingStatus.FREE_BACKUP)).toHaveLength(4);
+    expect(await poolRequest(x, 501)).toHaveLength(4);
   });
 
   it('hands a huge pool off in bounded batches, never more unacknowledged than the partner allows, and continues as they are acknowledged', async () => {
     const x = await inNormal('primary', { pool: HUGE, secondaryPdShare: 0.5 });
-    x.emit({ type: FoMsgType.POOLREQ, transactionId: 500, sentTimeSec: x.clock.now, content: {} });
-    await settle();
-    await settle();
     const window = connectParams().maxUnackedBndupd;
-    expect(ofForm(x.ch, BindingStatus.FREE_BACKUP)).toHaveLength(window);
+    expect(await poolRequest(x, 500)).toHaveLength(window);
     const acked = new Set<number>();
     for (let round = 0; round < 60; round++) {
       if (ackAll(x, acked) === 0) break;
@@ -155,10 +155,7 @@ describe('prefix hand-off, primary (RFC 8156 §4.2.2)', () => {
 
   it('a prefix the secondary delegated and that became free again is the primary\'s, not the secondary\'s (§4.2.2)', async () => {
     const x = await inNormal('primary', { pool: SMALL, secondaryPdShare: 0.25 });
-    x.emit({ type: FoMsgType.POOLREQ, transactionId: 500, sentTimeSec: x.clock.now, content: {} });
-    await settle();
-    await settle();
-    const [p] = ofForm(x.ch, BindingStatus.FREE_BACKUP).map((u) => resourceOf(u.content));
+    const [p] = await poolRequest(x, 500);
     ackAll(x, new Set());
     expect(x.h.policy.mayAllocate(p!, 'pd')).toBe(false);
     // The secondary delegates it, then the client releases it and the release is acknowledged.
@@ -174,11 +171,8 @@ describe('prefix hand-off, primary (RFC 8156 §4.2.2)', () => {
 
   it('takes surplus back with FREE on its tick, but never a prefix with a lease just recorded (no pass that only skips)', async () => {
     const x = await inNormal('primary', { pool: SMALL, secondaryPdShare: 0.25 });
-    x.emit({ type: FoMsgType.POOLREQ, transactionId: 500, sentTimeSec: x.clock.now, content: {} });
-    await settle();
-    await settle();
+    const handed = await poolRequest(x, 500);
     ackAll(x, new Set());
-    const handed = ofForm(x.ch, BindingStatus.FREE_BACKUP).map((u) => resourceOf(u.content));
     // Half the pool delegated: the share of what is free halves. Two of the handed prefixes are
     // among them, on record before their commit is through (the set still holds them).
     const others = ['2001:db8:8000::/56', '2001:db8:8000:100::/56', '2001:db8:8000:200::/56', '2001:db8:8000:300::/56', '2001:db8:8000:400::/56', '2001:db8:8000:500::/56'];
@@ -190,32 +184,20 @@ describe('prefix hand-off, primary (RFC 8156 §4.2.2)', () => {
 
   it('gives the whole set again to a secondary that lost its database (UPDREQALL)', async () => {
     const x = await inNormal('primary', { pool: SMALL, secondaryPdShare: 0.25 });
-    x.emit({ type: FoMsgType.POOLREQ, transactionId: 500, sentTimeSec: x.clock.now, content: {} });
-    await settle();
-    await settle();
+    const handed = await poolRequest(x, 500);
     ackAll(x, new Set());
-    const handed = ofForm(x.ch, BindingStatus.FREE_BACKUP).map((u) => resourceOf(u.content));
     x.emit({ type: FoMsgType.UPDREQALL, transactionId: 501, sentTimeSec: x.clock.now, content: {} });
-    x.emit({ type: FoMsgType.POOLREQ, transactionId: 502, sentTimeSec: x.clock.now, content: {} });
-    await settle();
-    await settle();
-    expect(ofForm(x.ch, BindingStatus.FREE_BACKUP).map((u) => resourceOf(u.content))).toEqual([...handed, ...handed]);
+    expect(await poolRequest(x, 502)).toEqual([...handed, ...handed]);
   });
 
   it('after a restart still keeps the handed prefixes out of its own allocation and announces them again', async () => {
     const x = await inNormal('primary', { pool: SMALL, secondaryPdShare: 0.25 });
-    x.emit({ type: FoMsgType.POOLREQ, transactionId: 500, sentTimeSec: x.clock.now, content: {} });
-    await settle();
-    await settle();
-    const handed = ofForm(x.ch, BindingStatus.FREE_BACKUP).map((u) => resourceOf(u.content)).sort();
+    const handed = (await poolRequest(x, 500)).sort();
     expect(handed).toHaveLength(4);
     await x.h.stop();
     const y = await inNormal('primary', { pool: SMALL, secondaryPdShare: 0.25 }, x.disk);
     for (const r of handed) expect(y.h.policy.mayAllocate(r, 'pd'), r).toBe(false);
-    y.emit({ type: FoMsgType.POOLREQ, transactionId: 500, sentTimeSec: y.clock.now, content: {} });
-    await settle();
-    await settle();
-    expect(ofForm(y.ch, BindingStatus.FREE_BACKUP).map((u) => resourceOf(u.content)).sort()).toEqual(handed);
+    expect((await poolRequest(y, 500)).sort()).toEqual(handed);
   });
 });
 
