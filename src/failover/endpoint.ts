@@ -167,7 +167,8 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     this.handoff = new PrefixHandoff(daemon, config, this.log, this.backup, {
       send: (pdu) => this.send(pdu),
       nextXid: () => this.nextXid(),
-      canSend: () => this.mayStream(),
+      // Only in NORMAL: in PARTNER-DOWN the secondary gives up what it holds (handoff.primaryPartnerDown).
+      canSend: () => this.mayStream() && this.record.state === 'NORMAL',
       window: () => (this.partner?.maxUnackedBndupd ?? 0) - this.replication.inFlightCount(),
       wait: (ms) => this.pause(ms),
       retryMs: STORE_BUSY_RETRY_MS,
