@@ -3,11 +3,11 @@
 // (Solicit), §18.3.2 (Request), §18.3.4 (Renew), §18.3.5 (Rebind).
 
 import { StatusCode } from '../wire/constants.js';
-import type { Lifetimes } from '../config/types.js';
+import type { Lifetimes, PrefixPool } from '../config/types.js';
 import type { BindingView, IaType, Lease, LeaseChange, RequestedVia } from './lease.js';
 import type { FailoverPolicy } from './policy.js';
 import { fitsSubnet, type ServingPlan, type SubnetPlan } from './plan.js';
-import { pickFree, type AllocationBudget } from './allocate.js';
+import { pickFree, pickListed, type AllocationBudget } from './allocate.js';
 import type { Refusal } from './inbound.js';
 
 /**
@@ -232,6 +232,18 @@ function choose(ctx: IaContext, req: IaRequest): string | undefined {
     .byIa(ctx.duid, req.iaid, req.type)
     .find((l) => l.state !== 'declined' && fitsSubnet(ctx.subnet, req.type, l.resource, ctx.duid) && preferred(l.resource));
   if (previous) return previous.resource;
-  const pools = req.type === 'na' ? ctx.subnet.subnet.pools : ctx.subnet.subnet.pdPools;
-  return pickFree(req.type, pools, `${ctx.duid}|${req.iaid}|${req.type}`, preferred, ctx.budget) ?? lastResort;
+  const seed = `${ctx.duid}|${req.iaid}|${req.type}`;
+  if (req.type === 'na') return pickFree('na', ctx.subnet.subnet.pools, seed, preferred, ctx.budget) ?? lastResort;
+  // A server that owns only a listed part of a pool searches that part first: probing a large
+  // pool for a few hundred owned prefixes would spend the message's budget on misses.
+  const pools: PrefixPool[] = [];
+  for (const pool of ctx.subnet.subnet.pdPools) {
+    const owned = ctx.policy.ownedPrefixes?.(pool);
+    if (owned) {
+      const r = pickListed(owned.prefixes, seed, preferred, ctx.budget);
+      if (r !== undefined) return r;
+    }
+    if (!owned?.only) pools.push(pool);
+  }
+  return pickFree('pd', pools, seed, preferred, ctx.budget) ?? lastResort;
 }

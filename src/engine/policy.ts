@@ -3,6 +3,7 @@
 // layer passes a view of its endpoint state, so the engine never learns
 // about partners, states or MCLT.
 
+import type { PrefixPool } from '../config/types.js';
 import type { IaType, Lease } from './lease.js';
 
 export interface FailoverPolicy {
@@ -25,6 +26,14 @@ export interface FailoverPolicy {
    * Absent means never.
    */
   lastResort?(resource: string, type: IaType): boolean;
+  /**
+   * When this server owns an explicit, possibly small, set of a prefix pool
+   * (RFC 8156 §4.2.2: a secondary's FREE-BACKUP prefixes): that set, searched
+   * before the pool, where probes would mostly miss it; `only`: the pool itself
+   * need not be searched, nothing else in it may be taken. Absent or
+   * undefined: the pool is searched as usual.
+   */
+  ownedPrefixes?(pool: PrefixPool): { readonly prefixes: readonly string[]; readonly only: boolean } | undefined;
   /** The longest valid lifetime grantable now for this lease (RFC 8156 §4.4 MCLT); `current` is undefined for a new lease. */
   capValidSec(resource: string, current: Lease | undefined, proposedSec: number): number;
   /**

@@ -35,6 +35,8 @@ import { leadsLink, serviceLevel } from './responsiveness.js';
 import { failoverPolicy, type ServiceLevel } from './policy.js';
 import { allPdPools } from './ownership.js';
 import { Replication, STORE_BUSY_RETRY_MS } from './replication.js';
+import { BackupPrefixes } from './backup-prefixes.js';
+import { PrefixHandoff } from './handoff.js';
 import { writeWhenStoreHasRoom } from '../store/index.js';
 import { UnservedDetector, type Waiting } from './unserved.js';
 import { duidToHex } from '../wire/duid.js';
@@ -137,6 +139,9 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
   private readonly log: Logger;
   private servingNow: boolean | undefined;
   readonly replication: Replication;
+  readonly handoff: PrefixHandoff;
+  /** The secondary's delegable prefixes (§4.2.2), as this side knows them. */
+  readonly backup: BackupPrefixes;
 
   private constructor(
     private readonly daemon: FailoverHost,
@@ -153,9 +158,20 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       send: (pdu) => this.send(pdu),
       nextXid: () => this.nextXid(),
       canSend: () => this.mayStream(),
-      window: () => this.partner?.maxUnackedBndupd ?? 0,
+      // One window of unacknowledged BNDUPDs (§6.1) for leases and delegable prefixes alike.
+      window: () => (this.partner?.maxUnackedBndupd ?? 0) - this.handoff.inFlightCount(),
       strict: () => this.record.state === 'POTENTIAL-CONFLICT' || this.record.state === 'RESOLUTION-INTERRUPTED',
       wait: (ms) => this.pause(ms),
+    });
+    this.backup = new BackupPrefixes(allPdPools(daemon.config), daemon.store);
+    this.handoff = new PrefixHandoff(daemon, config, this.log, this.backup, {
+      send: (pdu) => this.send(pdu),
+      nextXid: () => this.nextXid(),
+      // Only in NORMAL: in PARTNER-DOWN the secondary gives up what it holds (handoff.primaryPartnerDown).
+      canSend: () => this.mayStream() && this.record.state === 'NORMAL',
+      window: () => (this.partner?.maxUnackedBndupd ?? 0) - this.replication.inFlightCount(),
+      wait: (ms) => this.pause(ms),
+      retryMs: STORE_BUSY_RETRY_MS,
     });
   }
 
@@ -184,12 +200,13 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     if (decoded && !decoded.ok) this.log.error({ reason: decoded.reason, detail: decoded.detail }, 'stored failover state unreadable; starting as if new');
     const first = startup(decoded?.ok ? decoded.value : undefined, this.ctx());
     this.record = first.record;
+    this.backup.load(daemon.store.all());
     daemon.setPolicy(
       failoverPolicy({
         role: config.role,
         mcltSec: this.mcltSec,
-        secondaryPdShare: config.secondaryPdShare,
         pdPools: () => allPdPools(daemon.config),
+        backup: this.backup,
         // In maintenance the partner serves: we answer nobody and allocate nothing.
         service: () => this.service(),
         partnerDownSinceSec: () => (this.record.state === 'PARTNER-DOWN' ? (this.record.partnerDownSinceSec ?? undefined) : undefined),
@@ -199,6 +216,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     );
     daemon.setCommitStamp((changes) => this.replication.stamp(changes));
     daemon.on('leases-committed', (changes, origin) => this.replication.committed(changes, origin));
+    daemon.on('leases-committed', (changes) => this.handoff.committed(changes));
     this.link.on('up', (channel) => this.onUp(channel));
     this.link.on('pdu', (pdu, channel) => this.onPdu(pdu, channel));
     this.link.on('unusable-update', (xid, reply, reason, channel) => this.onUnusableUpdate(xid, reply, reason, channel));
@@ -211,11 +229,18 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     daemon.on('unanswered', (m) => this.noteUnanswered(m));
     daemon.on('leases-committed', (changes, origin) => this.notePartnerServed(changes, origin));
     this.on('transition', () => this.unserved.reset());
+    this.on('transition', (from) => {
+      if (from === 'PARTNER-DOWN') this.handoff.reannounce();
+    });
     this.lanTimer = this.scheduler.repeat(() => this.checkLan(), LAN_CHECK_MS);
     daemon.onStop(() => this.stop());
     await this.run(first.effects);
     this.noteServing();
-    this.tickTimer = this.scheduler.repeat(() => this.trigger({ kind: 'tick' }), TICK_MS);
+    this.tickTimer = this.scheduler.repeat(() => {
+      void this.trigger({ kind: 'tick' });
+      // §4.2.2: the primary keeps the balance as leases come and go, not only when asked.
+      if (this.record.state === 'NORMAL' && this.record.partnerState === 'NORMAL') void this.handoff.balance('tick');
+    }, TICK_MS);
     await this.link.start();
   }
 
@@ -317,7 +342,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
           this.replication.resendUnacked();
           break;
         case 'send-poolreq':
-          // §4.2.2: the secondary asks for its share; ours is a fixed configured proportion, so the answer changes nothing.
+          // §4.2.2, §8.8: the secondary asks for its share on entering NORMAL; the primary answers with FREE-BACKUP BNDUPDs.
           this.send({ type: FoMsgType.POOLREQ, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: {} });
           break;
         case 'drop-connection':
@@ -326,6 +351,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       }
     }
     this.replication.pump();
+    this.handoff.pump();
   }
 
   /**
@@ -336,7 +362,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
   private nextXid(): number {
     for (;;) {
       const xid = this.link.nextXid();
-      if (!this.requests.has(xid) && !this.replication.awaitsReply(xid)) return xid;
+      if (!this.requests.has(xid) && !this.replication.awaitsReply(xid) && !this.handoff.awaitsReply(xid)) return xid;
     }
   }
 
@@ -380,6 +406,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     this.scheduler.clear(this.contactTimer);
     this.requests.clear();
     this.replication.linkDown();
+    this.handoff.linkDown();
     this.daemon.counters.add('failover.connections.lost');
     void this.trigger({ kind: 'comms-lost', cause: reason });
   }
@@ -429,6 +456,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       case FoMsgType.STATE: {
         const name = serverStateRfcName(pdu.content.serverState);
         if (!name || !isEndpointStateName(name)) return channel.close(`STATE with unknown server state ${pdu.content.serverState}`);
+        if (name === 'PARTNER-DOWN') this.handoff.primaryPartnerDown();
         void this.trigger({
           kind: 'partner-state',
           state: name,
@@ -445,12 +473,17 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
         void this.trigger({ kind: 'disconnect' });
         return channel.close('partner disconnected');
       case FoMsgType.BNDUPD:
+        if (pdu.content.form === 'prefix') return void this.handoff.onUpdate(pdu.transactionId, pdu.content);
         return void this.replication.onUpdate(pdu.transactionId, pdu.content);
       case FoMsgType.BNDREPLY:
-        return void this.replication.onReply(pdu.transactionId, pdu.content);
-      case FoMsgType.UPDREQ:
+        // Either kind of update frees a place in the shared window: both sides may send again.
+        if (this.handoff.awaitsReply(pdu.transactionId)) return void this.handoff.onReply(pdu.transactionId, pdu.content).then(() => this.replication.pump());
+        return void this.replication.onReply(pdu.transactionId, pdu.content).then(() => this.handoff.pump());
       case FoMsgType.UPDREQALL:
-        return this.replication.onRequest(pdu.transactionId, pdu.type === FoMsgType.UPDREQALL);
+        this.handoff.reannounce();
+        return this.replication.onRequest(pdu.transactionId, true);
+      case FoMsgType.UPDREQ:
+        return this.replication.onRequest(pdu.transactionId, false);
       case FoMsgType.UPDDONE: {
         const seq = this.requests.get(pdu.transactionId);
         this.requests.delete(pdu.transactionId);
@@ -458,9 +491,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
         return;
       }
       case FoMsgType.POOLREQ:
-        // §4.2.2: "accepted"; the proportion is fixed by configuration on both sides.
-        this.send({ type: FoMsgType.POOLRESP, transactionId: pdu.transactionId, sentTimeSec: nowSec, content: {} });
-        return;
+        return this.handoff.onPoolRequest(pdu.transactionId);
       case FoMsgType.POOLRESP:
         return;
     }

@@ -1,12 +1,10 @@
 // Which partner may hand out a free address or prefix to a new client
-// (RFC 8156 §4.2). Both sides compute the same answer from the configuration
-// alone, so nothing about it crosses the wire:
+// (RFC 8156 §4.2):
 //  - addresses, §4.2.1 independent allocation: the primary owns the addresses
 //    whose lowest bit is 1, the secondary those whose lowest bit is 0;
-//  - prefixes, §4.2.2 proportional allocation: the secondary owns every
-//    n-th delegable prefix of each pool (n = round(1 / secondaryPdShare)),
-//    the primary the rest. A fixed, configured proportion instead of a
-//    balance moved by BNDUPDs: see the issue note for why.
+//  - prefixes, §4.2.2 proportional allocation: the secondary owns the free
+//    prefixes the primary handed it with FREE-BACKUP BNDUPDs, the primary
+//    all the others (backup-prefixes.ts holds that set, handoff.ts moves it).
 
 import type { PrefixPool, ServerConfig } from '../config/types.js';
 import { addressToBigInt, prefixContains } from '../wire/address.js';
@@ -17,15 +15,19 @@ export function addressOwner(address: string): Role {
   return (addressToBigInt(address) & 1n) === 1n ? 'primary' : 'secondary';
 }
 
-export function prefixOwner(resource: string, pools: readonly PrefixPool[], secondaryShare: number): Role | undefined {
+/** The configured pool a delegable prefix belongs to (its delegated length, within the pool's prefix). */
+export function pdPoolOf(resource: string, pools: readonly PrefixPool[]): PrefixPool | undefined {
   const slash = resource.indexOf('/');
+  if (slash < 0) return undefined;
   const length = Number(resource.slice(slash + 1));
   const prefix = addressToBigInt(resource.slice(0, slash));
-  const pool = pools.find((p) => p.delegatedLength === length && prefixContains(p.prefix, p.prefixLength, prefix));
-  if (!pool) return undefined;
-  const index = (prefix - pool.prefix) >> BigInt(128 - length);
-  const every = BigInt(Math.max(1, Math.round(1 / secondaryShare)));
-  return index % every === every - 1n ? 'secondary' : 'primary';
+  return pools.find((p) => p.delegatedLength === length && prefixContains(p.prefix, p.prefixLength, prefix));
+}
+
+/** §4.2.2: the secondary owns what it was handed (backup), the primary every other free prefix of a pool. */
+export function prefixOwner(resource: string, pools: readonly PrefixPool[], backup: (resource: string) => boolean): Role | undefined {
+  if (!pdPoolOf(resource, pools)) return undefined;
+  return backup(resource) ? 'secondary' : 'primary';
 }
 
 export function allPdPools(config: ServerConfig): PrefixPool[] {

@@ -1,6 +1,6 @@
 // The FailoverPolicy the engine is given while failover runs: what the
 // endpoint's state permits (RFC 8156 §8 table, via the state machine's
-// service level), which half of the pools is ours (§4.2) and, in
+// service level), which part of the pools is ours (§4.2) and, in
 // PARTNER-DOWN, that it goes before the partner's (§8.4.1), the MCLT cap on
 // lifetimes (§3, §4.4), and the reallocation rule (§7.4: a released or expired
 // lease goes to another client only once the partner acknowledged it).
@@ -23,8 +23,9 @@ export interface ServiceLevel {
 export interface PolicyContext {
   readonly role: Role;
   readonly mcltSec: number;
-  readonly secondaryPdShare: number;
   pdPools(): readonly PrefixPool[];
+  /** The free prefixes the secondary owns (§4.2.2 FREE-BACKUP), the same set on both partners. */
+  readonly backup: { has(resource: string): boolean; members(pool: PrefixPool): readonly string[] | undefined };
   service(): ServiceLevel;
   /** In PARTNER-DOWN: when we entered it (the partner's prefixes become usable MCLT later). */
   partnerDownSinceSec(): number | undefined;
@@ -37,7 +38,7 @@ const RENEW_RESPONSIVE = new Set<number>([MsgType.REQUEST, MsgType.RENEW, MsgTyp
 
 export function failoverPolicy(ctx: PolicyContext): FailoverPolicy {
   const owner = (resource: string, type: IaType): Role | undefined =>
-    type === 'na' ? addressOwner(resource) : prefixOwner(resource, ctx.pdPools(), ctx.secondaryPdShare);
+    type === 'na' ? addressOwner(resource) : prefixOwner(resource, ctx.pdPools(), (r) => ctx.backup.has(r));
   /** Whether a resource another client held may go to a new one now. */
   const reusable = (held: Lease, service: ServiceLevel): boolean => {
     // Its end acknowledged by the partner: free. A lease still active on record (even past its
@@ -73,6 +74,14 @@ export function failoverPolicy(ctx: PolicyContext): FailoverPolicy {
       // §8.4.1 MUST (and §4.2.2's SHOULD): our own pool is depleted before the partner's is
       // touched, so that two servers both in PARTNER-DOWN do not hand out the same prefix.
       return ctx.service().allocate === 'partner-too' && owner(resource, type) !== ctx.role;
+    },
+    ownedPrefixes(pool) {
+      // §4.2.2, §8.9.1: a secondary allocates only its FREE-BACKUP prefixes; in PARTNER-DOWN the
+      // primary's come after them (lastResort), so the pool is searched too.
+      if (ctx.role !== 'secondary') return undefined;
+      const service = ctx.service();
+      if (service.allocate === 'none') return undefined;
+      return { prefixes: ctx.backup.members(pool) ?? [], only: service.allocate !== 'partner-too' };
     },
     mayForget(lease) {
       // Forgotten, the resource is free for anyone at once: only when it could go to another client.

@@ -18,7 +18,7 @@ import { bindingReplyFor, FoMsgType, FoStatusCode, type BindingReply, type Bindi
 import type { FailoverPdu } from './link.js';
 import { storableProblem, writeWhenStoreHasRoom } from '../store/index.js';
 import { afterOutdated, applyIncoming, incomingLeases, judge, sameBinding, stampLocal, updateFor, versions, type IncomingLease, type Verdict } from './bindings.js';
-import { allPdPools, interfaceOfPrefix, prefixOwner } from './ownership.js';
+import { allPdPools, interfaceOfPrefix, pdPoolOf } from './ownership.js';
 
 const VSS_REFUSED: Status = { code: FoStatusCode.ConfigurationConflict, message: 'no VPN is configured here (OPTION_VSS)' };
 const TA_REFUSED: Status = { code: FoStatusCode.ConfigurationConflict, message: 'temporary addresses (IA_TA) are not leased here' };
@@ -218,7 +218,7 @@ export class Replication {
   /** Is this lease one our configuration serves at all? Otherwise ConfigurationConflict (§7.5.4). */
   private configured(l: IncomingLease): boolean {
     if (this.daemon.engine.plan.reservedBy.has(l.resource)) return true;
-    if (l.type === 'pd') return prefixOwner(l.resource, allPdPools(this.daemon.config), this.config.secondaryPdShare) !== undefined;
+    if (l.type === 'pd') return pdPoolOf(l.resource, allPdPools(this.daemon.config)) !== undefined;
     const a = addressToBigInt(l.resource);
     return this.daemon.config.subnets.some((s) => s.pools.some((p) => a >= p.first && a <= p.last));
   }

@@ -42,6 +42,25 @@ export function checkPairUnique(w: World): Violation | undefined {
   return undefined;
 }
 
+/**
+ * A free delegable prefix is owned by one partner at a time (RFC 8156 §4.2.2): whatever the
+ * secondary holds as handed to it, the primary holds as given away too, so the primary never
+ * delegates it. Judged with both partners in NORMAL: around a PARTNER-DOWN the primary may take
+ * the secondary's prefixes by design (§4.2.2.1), and the secondary gives them all up on
+ * hearing of it.
+ */
+export function checkPdOwners(w: World): Violation | undefined {
+  const { P, S } = w.servers;
+  const [ep, es] = [P.endpoint, S.endpoint];
+  if (!ep || !es || ep.status().state !== 'NORMAL' || es.status().state !== 'NORMAL') return undefined;
+  for (const pool of S.host?.config.subnets.flatMap((s) => s.pdPools) ?? []) {
+    for (const r of es.backup.members(pool) ?? []) {
+      if (!ep.backup.has(r)) return { invariant: 'pd-owner', text: `${r} is the secondary's (FREE-BACKUP) and the primary's too` };
+    }
+  }
+  return undefined;
+}
+
 /** The liveness goal; undefined when reached, else what is still missing. */
 export function notConverged(w: World): string | undefined {
   const { P, S } = w.servers;

@@ -7,7 +7,7 @@ import { Prng } from './prng.js';
 import { optionsText, swarmOptions, type SimSize, type SwarmOptions } from './faults.js';
 import { World, stackOf } from './world.js';
 import { injectFaults } from './injector.js';
-import { checkLeasesKept, checkPairUnique, notConverged } from './invariants.js';
+import { checkLeasesKept, checkPairUnique, checkPdOwners, notConverged } from './invariants.js';
 import type { Violation } from './ledger.js';
 
 export interface SeedOptions {
@@ -84,6 +84,7 @@ async function runUntil(world: World, untilMs: number, check: () => boolean | vo
       world.time.nowMs = at;
       if (at >= nextCheckMs) {
         nextCheckMs += CHECK_EVERY_MS;
+        world.violated(checkPdOwners(world));
         if (check() === true || world.violation) return events;
       }
       if (at >= untilMs) return events;

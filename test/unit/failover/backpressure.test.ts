@@ -5,7 +5,7 @@
 // disk is held with MemoryDisk.beforeWrite; time is virtual.
 
 import { describe, expect, it } from 'vitest';
-import { FakeLink, NOW, runtimeHost, secondaryConnectedAt } from './runtime-host.js';
+import { FakeLink, NOW, runFor, runtimeHost, secondaryConnectedAt } from './runtime-host.js';
 import { FailoverEndpoint } from '../../../src/failover/endpoint.js';
 import { Replication } from '../../../src/failover/replication.js';
 import type { FailoverPdu } from '../../../src/failover/link.js';
@@ -25,16 +25,7 @@ async function node(role: 'primary' | 'secondary') {
   const fatal: unknown[] = [];
   const { h, time, timers } = await runtimeHost(role, clock, (e) => void fatal.push(e), { pendingChangesMax: BUSY_LIMIT });
   const store = h.store;
-  /** Runs every timer due in the next `sec` seconds, the clock moving along. */
-  const run = async (sec: number) => {
-    const untilMs = time.nowMs + sec * 1000;
-    for (let e = time.next(untilMs); e; e = time.next(untilMs)) {
-      clock.now = NOW + Math.floor(time.nowMs / 1000);
-      e.fn();
-      await settle();
-    }
-    clock.now = NOW + Math.floor(untilMs / 1000);
-  };
+  const run = runFor(time, clock);
   return { h, store, timers, fatal, clock, run };
 }
 

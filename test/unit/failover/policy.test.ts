@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { failoverPolicy, type ServiceLevel } from '../../../src/failover/policy.js';
 import { addressOwner, allPdPools, prefixOwner } from '../../../src/failover/ownership.js';
+import { BackupPrefixes } from '../../../src/failover/backup-prefixes.js';
 import { parseConfig } from '../../../src/config/index.js';
 import { World, granted, iaPd, msg, reply, statuses, MsgType } from '../engine/harness.js';
 import { serviceLevel } from '../../../src/failover/responsiveness.js';
@@ -18,11 +19,13 @@ const RENEW_ONLY: ServiceLevel = { answer: 'own-server-id', allocate: 'none', mc
 
 function setup(role: 'primary' | 'secondary', service: ServiceLevel, opts: { partnerDownSinceSec?: number; now?: number } = {}) {
   const store = new MemoryLeaseStore();
+  const backup = new BackupPrefixes([POOL], store);
+  backup.add('2001:db8:8000:300::/56'); // handed to the secondary (§4.2.2)
   const policy = failoverPolicy({
     role,
     mcltSec: 3600,
-    secondaryPdShare: 0.25,
     pdPools: () => [POOL],
+    backup,
     service: () => service,
     partnerDownSinceSec: () => opts.partnerDownSinceSec,
     nowSec: () => opts.now ?? NOW,
@@ -46,16 +49,14 @@ describe('allocation split (RFC 8156 §4.2)', () => {
     expect(addressOwner('2001:db8:1::')).toBe('secondary');
   });
 
-  it('gives the secondary its configured share of each prefix pool, the same on both sides (§4.2.2)', () => {
-    let secondary = 0;
-    for (let i = 0n; i < 4096n; i++) {
-      const p = `${(POOL.prefix + (i << 72n)).toString(16).replace(/(.{4})(?!$)/g, '$1:').replace(/(:0000)+$/, '::')}/56`;
-      if (prefixOwner(p.replace(/(^|:)0+(?=[0-9a-f])/g, '$1'), [POOL], 0.25) === 'secondary') secondary++;
-    }
-    expect(secondary).toBe(1024);
-    expect(prefixOwner('2001:db8:8000::/56', [POOL], 0.25)).toBe('primary');
-    expect(prefixOwner('2001:db8:8000:300::/56', [POOL], 0.25)).toBe('secondary');
-    expect(prefixOwner('2001:db9::/56', [POOL], 0.25)).toBeUndefined();
+  it('gives the secondary the prefixes it was handed, the primary every other one of its pools (§4.2.2)', () => {
+    const store = new MemoryLeaseStore();
+    const backup = new BackupPrefixes([POOL], store);
+    backup.add('2001:db8:8000:300::/56');
+    const owner = (p: string) => prefixOwner(p, [POOL], (r) => backup.has(r));
+    expect(owner('2001:db8:8000::/56')).toBe('primary');
+    expect(owner('2001:db8:8000:300::/56')).toBe('secondary');
+    expect(owner('2001:db9::/56')).toBeUndefined();
   });
 
   it('lets each side allocate only its own share while both run', () => {
@@ -132,16 +133,19 @@ describe('allocation split (RFC 8156 §4.2)', () => {
 });
 
 describe('PARTNER-DOWN allocates from its own pool first (RFC 8156 §8.4.1)', () => {
-  // 16 delegable /56s; with a share of ¼ the secondary owns :300, :700, :b00 and :f00.
+  // 16 delegable /56s; the secondary was handed :300, :700, :b00 and :f00.
   const CONFIG = {
     interfaces: ['lan0'],
     subnets: [{ name: 'lan', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::1f'], pdPools: [{ prefix: '2001:db8:8000::/52', delegatedLength: 56 }] }],
   };
   const pools = allPdPools(parseConfig(CONFIG));
+  const HANDED = ['2001:db8:8000:300::/56', '2001:db8:8000:700::/56', '2001:db8:8000:b00::/56', '2001:db8:8000:f00::/56'];
   const secondaryInPartnerDown = (sinceSec: number): World => {
     const w = new World(CONFIG);
+    const backup = new BackupPrefixes(pools, w.store);
+    for (const p of HANDED) backup.add(p);
     w.policy = failoverPolicy({
-      role: 'secondary', mcltSec: 3600, secondaryPdShare: 0.25, pdPools: () => pools, service: () => PARTNER_DOWN,
+      role: 'secondary', mcltSec: 3600, backup, pdPools: () => pools, service: () => PARTNER_DOWN,
       partnerDownSinceSec: () => sinceSec, nowSec: () => w.nowSec, view: w.store,
     });
     return w;
@@ -152,7 +156,7 @@ describe('PARTNER-DOWN allocates from its own pool first (RFC 8156 §8.4.1)', ()
   it("depletes its own share before the partner's, whatever the client hints, and takes the partner's only past entry + MCLT", async () => {
     const w = secondaryInPartnerDown(NOW - 3600);
     const owners: (string | undefined)[] = [];
-    for (let c = 1; c <= 4; c++) owners.push(...granted(await request(w, c)).map((l) => prefixOwner(l.resource, pools, 0.25)));
+    for (let c = 1; c <= 4; c++) owners.push(...granted(await request(w, c)).map((l) => prefixOwner(l.resource, pools, (r) => HANDED.includes(r))));
     expect(owners).toEqual(['secondary', 'secondary', 'secondary', 'secondary']);
     expect(granted(await request(w, 5)).map((l) => l.resource)).toEqual([PARTNERS]);
 

@@ -14,12 +14,12 @@ import { NodeTimers, VirtualTime } from '../../../src/sim/time.js';
 
 export const NOW = 1_800_000_000;
 
-/** pd: the subnet delegates /56s too (what OPTION_F_CONNECT_FLAGS speaks of). */
-export const runtimeConfig = (role: 'primary' | 'secondary', pd = false) =>
+/** pdPool: a pool of /56s to delegate from (handoff.test.ts), none by default. */
+export const runtimeConfig = (role: 'primary' | 'secondary', pd: { pool?: string; secondaryPdShare?: number } = {}) =>
   parseConfig({
     interfaces: ['lan0'],
-    subnets: [{ name: 'lan', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::1f'], ...(pd ? { pdPools: [{ prefix: '2001:db8:8000::/48', delegatedLength: 56 }] } : {}) }],
-    failover: { role, localAddress: 'fd00::1', peerAddress: 'fd00::2', insecure: true, mcltSec: 60 },
+    subnets: [{ name: 'lan', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::1f'], ...(pd.pool ? { pdPools: [{ prefix: pd.pool, delegatedLength: 56 }] } : {}) }],
+    failover: { role, localAddress: 'fd00::1', peerAddress: 'fd00::2', insecure: true, mcltSec: 60, ...(pd.secondaryPdShare ? { secondaryPdShare: pd.secondaryPdShare } : {}) },
   });
 
 /** No connection of its own: the test emits `up` and `pdu`. */
@@ -39,13 +39,26 @@ export class FakeLink extends EventEmitter<LinkEvents> implements PartnerConnect
 }
 
 /** The simulation's small daemon on a fresh memory store and virtual time; fatal: what the daemon would exit with. */
-export async function runtimeHost(role: 'primary' | 'secondary', clock: { now: number }, fatal: (e: unknown) => void = (e) => { throw e; }, storeOptions: MemoryLeaseStoreOptions = {}, pd = false) {
+export async function runtimeHost(role: 'primary' | 'secondary', clock: { now: number }, fatal: (e: unknown) => void = (e) => { throw e; }, storeOptions: MemoryLeaseStoreOptions = {}, config = runtimeConfig(role)) {
   const time = new VirtualTime();
   const timers = new NodeTimers(time);
   const store = new MemoryLeaseStore(storeOptions);
   await store.open();
-  const h = new SimHost(runtimeConfig(role, pd), store, Uint8Array.from([0, 3, 0, 1, 2, 0, 0, 0, 0, 1]), simLogger(() => undefined), { nowSec: () => clock.now }, timers, fatal);
+  const h = new SimHost(config, store, Uint8Array.from([0, 3, 0, 1, 2, 0, 0, 0, 0, 1]), simLogger(() => undefined), { nowSec: () => clock.now }, timers, fatal);
   return { h, time, timers };
+}
+
+/** Runs every timer due in the next `sec` seconds, the clock moving along. */
+export function runFor(time: VirtualTime, clock: { now: number }): (sec: number) => Promise<void> {
+  return async (sec) => {
+    const untilMs = time.nowMs + sec * 1000;
+    for (let e = time.next(untilMs); e; e = time.next(untilMs)) {
+      clock.now = NOW + Math.floor(time.nowMs / 1000);
+      e.fn();
+      await new Promise((r) => setImmediate(r));
+    }
+    clock.now = NOW + Math.floor(untilMs / 1000);
+  };
 }
 
 /** What the primary's CONNECT carries in these tests (the partner's keepalive sets our CONTACT rate). */

@@ -4,7 +4,7 @@
 // is a bug the simulation found.
 
 import { describe, expect, it } from 'vitest';
-import { connectParams, FakeLink, fakeChannel, NOW, runtimeHost, secondaryConnectedAt as connectedAt } from './runtime-host.js';
+import { connectParams, FakeLink, fakeChannel, NOW, runtimeConfig, runtimeHost, secondaryConnectedAt as connectedAt } from './runtime-host.js';
 import { FailoverEndpoint } from '../../../src/failover/endpoint.js';
 import { Replication } from '../../../src/failover/replication.js';
 import { DIAL_GAP_SEC_MAX, REDIAL_MS_MAX, REDIAL_MS_MIN, RedialBackoff, type FailoverPdu } from '../../../src/failover/link.js';
@@ -12,7 +12,8 @@ import type { Lease } from '../../../src/engine/index.js';
 import { BindingStatus, FoMsgType, FoStatusCode, PROTOCOL_VERSION, ServerState, type BindingUpdate, type Status } from '../../../src/wire/failover/index.js';
 import { NodeTimers, VirtualTime } from '../../../src/sim/time.js';
 
-const host = (role: 'primary' | 'secondary', clock: { now: number }, fatal?: (e: unknown) => void, pd = false) => runtimeHost(role, clock, fatal, {}, pd);
+const host = (role: 'primary' | 'secondary', clock: { now: number }, fatal?: (e: unknown) => void, pd = false) =>
+  runtimeHost(role, clock, fatal, {}, runtimeConfig(role, pd ? { pool: '2001:db8:8000::/48' } : {}));
 const channel = fakeChannel;
 
 
