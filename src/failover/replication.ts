@@ -91,7 +91,15 @@ export class Replication {
   /** After a commit: local changes go to the partner. */
   committed(changes: readonly LeaseChange[], origin: CommitOrigin): void {
     if (origin !== 'local') return;
-    for (const c of changes) if (c.op === 'put') this.queue.add(c.lease.resource);
+    for (const c of changes) {
+      if (c.op !== 'put') continue;
+      this.queue.add(c.lease.resource);
+      // A change made while we answer an UPDREQ joins the answer: UPDDONE says "you know all I
+      // did" (§5.3.5, §5.3.7). Otherwise a lease granted in PARTNER-DOWN after the request (from
+      // the partner's pool, §8.4.1) could still be on its way when the partner, past RECOVER,
+      // allocates the same prefix in NORMAL (found by the simulation, seed 442182161220).
+      this.served?.remaining.add(c.lease.resource);
+    }
     this.pump();
   }
 

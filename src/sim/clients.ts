@@ -278,6 +278,13 @@ export class SimClient {
   /** T1 and T2 count from the answer, as a client's timers do. */
   private schedule(_x: Exchange, a: Answer): void {
     const ias = Object.values(a.ias).filter((ia) => ia.leases.some((l) => l.validSec > 0));
+    if (ias.length === 0) {
+      // Nothing extended (only lifetimes of 0, or a server silent about the partner's leases):
+      // keep what is held (RFC 8415 §18.2.10.1) and look for a server that will extend it.
+      this.cancel(this.lifeTimer);
+      this.lifeTimer = this.later(T.REN.irt, () => this.rebind());
+      return;
+    }
     const preferredSec = Math.min(...ias.flatMap((ia) => ia.leases.filter((l) => l.validSec > 0).map((l) => l.preferredSec)));
     const t1Sec = Math.min(...ias.map((ia) => ia.t1Sec || Math.floor(preferredSec * 0.5)));
     const t2Sec = Math.min(...ias.map((ia) => ia.t2Sec || Math.floor(preferredSec * 0.8)));

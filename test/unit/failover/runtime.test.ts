@@ -9,7 +9,7 @@ import { FailoverEndpoint } from '../../../src/failover/endpoint.js';
 import { Replication } from '../../../src/failover/replication.js';
 import { DIAL_GAP_SEC_MAX, REDIAL_MS_MAX, REDIAL_MS_MIN, RedialBackoff, type FailoverPdu } from '../../../src/failover/link.js';
 import type { Lease } from '../../../src/engine/index.js';
-import { BindingStatus, FoMsgType, FoStatusCode, PROTOCOL_VERSION, ServerState, type BindingUpdate, type Status } from '../../../src/wire/failover/index.js';
+import { BindingStatus, bindingReplyFor, FoMsgType, FoStatusCode, PROTOCOL_VERSION, ServerState, type BindingUpdate, type Status } from '../../../src/wire/failover/index.js';
 import { NodeTimers, VirtualTime } from '../../../src/sim/time.js';
 
 const host = (role: 'primary' | 'secondary', clock: { now: number }, fatal?: (e: unknown) => void, pd = false) =>
@@ -275,5 +275,38 @@ describe('transaction ids (RFC 8156 §5.4)', () => {
     link.emit('pdu', { type: FoMsgType.UPDDONE, transactionId: request.transactionId, sentTimeSec: NOW, content: {} }, ch.c);
     await new Promise((r) => setImmediate(r));
     expect(e.status().state).not.toBe('RECOVER');
+  });
+});
+
+describe('answering an UPDREQ (RFC 8156 §5.3.5, §5.3.7)', () => {
+  it('sends UPDDONE only once every change is acknowledged, those made while answering too', async () => {
+    const { h } = await host('secondary', { now: NOW });
+    const sent: FailoverPdu[] = [];
+    let xid = 0;
+    const r = new Replication(h, h.config.failover!, h.log, { send: (p) => void sent.push(p), nextXid: () => ++xid, canSend: () => true, window: () => 1, strict: () => false, wait: async () => undefined });
+    h.setCommitStamp((c) => r.stamp(c));
+    h.on('leases-committed', (c, o) => r.committed(c, o));
+    const lease = (a: string, duid: string): Lease => ({ resource: a, type: 'na', duid, iaid: 1, state: 'active', preferredSec: 30, validSec: 60, clttSec: NOW, expiresAtSec: NOW + 60 });
+    // Granted while the partner was away: pending, and the window holds one update at a time.
+    await h.commit([{ op: 'put', lease: lease('2001:db8:1::12', '0a0b') }]);
+    r.onRequest(500, false);
+    // A lease granted after the UPDREQ arrived (still in PARTNER-DOWN, from the partner's pool).
+    await h.commit([{ op: 'put', lease: lease('2001:db8:1::14', '0a0c') }]);
+    // Acknowledge every BNDUPD as it comes, one at a time (window 1), until UPDDONE.
+    const acked = new Set<number>();
+    const ackedResources: string[] = [];
+    for (let i = 0; i < 10 && !sent.some((p) => p.type === FoMsgType.UPDDONE); i++) {
+      const bndupd = sent.find((p) => p.type === FoMsgType.BNDUPD && !acked.has(p.transactionId));
+      if (!bndupd) break;
+      acked.add(bndupd.transactionId);
+      const update = bndupd.content as Extract<BindingUpdate, { form: 'client' }>;
+      const ia = update.ias[0]!;
+      ackedResources.push('address' in ia.leases[0]! ? ia.leases[0].address : '');
+      await r.onReply(bndupd.transactionId, bindingReplyFor(update, () => undefined));
+      await new Promise((res) => setImmediate(res));
+    }
+    expect(sent.filter((p) => p.type === FoMsgType.UPDDONE).map((p) => p.transactionId)).toEqual([500]);
+    // The lease made after the request was acknowledged before UPDDONE said "that is all".
+    expect(ackedResources).toContain('2001:db8:1::14');
   });
 });
