@@ -12,7 +12,7 @@
 // broker holds for each appliance.
 
 import { parseArgs } from 'node:util';
-import { FleetLab, keaServer, labUnavailableReason, startLab, startPairLab, sweepStaleLabs, twin6Leases, twin6Server } from '../dist/lab/index.js';
+import { FleetLab, keaServer, labUnavailableReason, startLab, startPairLab, sweepStaleLabs, twin6Leases, twin6Server } from '../dist/testing/lab/index.js';
 import { callControl } from '../dist/daemon/control.js';
 
 const { values } = parseArgs({

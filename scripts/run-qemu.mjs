@@ -8,15 +8,15 @@
 //   --vms 1|2            one standalone appliance, or a primary + secondary
 //                        failover pair on a partner link (each VM's flash is
 //                        provisioned with examples/<role>.json and its TLS
-//                        identity from a lab CA; see src/lab/appliance-lab.ts)
+//                        identity from a lab CA; see src/testing/lab/appliance-lab.ts)
 //   --client dhcpcd|dhclient|none
 //   --flash ext4|ubifs   overrides the board's flash filesystem
 //   --hold SEC  --keep   (keep the lab directory: consoles, flash files)
 // KVM only with T6_QEMU_KVM=1 (TCG otherwise: KVM hangs on this project's machines).
 
 import { parseArgs } from 'node:util';
-import { ApplianceLab } from '../dist/lab/appliance-lab.js';
-import { applianceUnavailableReason, kvmRequested } from '../dist/lab/appliance.js';
+import { ApplianceLab } from '../dist/testing/lab/appliance-lab.js';
+import { applianceUnavailableReason, kvmRequested } from '../dist/testing/lab/appliance.js';
 
 const { values } = parseArgs({
   options: {

@@ -4,7 +4,7 @@
 // daemon — the policy the engine is given, the stamp on every local lease
 // change, and the commands. Lease replication itself is in replication.ts.
 // Everything it touches comes through failover/host.ts (the host, the partner
-// link, timers) so the simulation (src/sim/) runs this same code on virtual time.
+// link, timers) so the simulation (src/testing/sim/) runs this same code on virtual time.
 
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -58,7 +58,7 @@ const MAINTENANCE_DRAIN_CHECK_MS = 100;
 
 const MAINTENANCE = { answer: 'none', allocate: 'none', mcltCap: true } as const;
 
-/** What the simulation replaces (src/sim/); each defaults to the real thing. */
+/** What the simulation replaces (src/testing/sim/); each defaults to the real thing. */
 export interface EndpointIo {
   /** The partner connection, given our logger; default: PartnerLink (TCP, TLS). */
   readonly link?: (log: Logger) => PartnerConnector;

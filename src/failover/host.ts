@@ -3,7 +3,7 @@
 // (FailoverHost), the partner connection (PartnerConnector, whose channels
 // are link.ts's Channel) and time (Timers). The daemon passes the real ones
 // — Daemon itself is a FailoverHost, PartnerLink the TCP/TLS connector, and
-// realTimers Node's timers — and the simulation (src/sim/) passes virtual
+// realTimers Node's timers — and the simulation (src/testing/sim/) passes virtual
 // ones, so the same code runs under a seed (docs/style.md §1.6: everything
 // non-deterministic behind an interface).
 

@@ -5,9 +5,9 @@
 // Needs root and QEMU (scripts/setup-debian); TCG, so timeouts are generous.
 
 import { describe, expect, it } from 'vitest';
-import { within } from '../../src/lab/addr.js';
-import { ApplianceLab } from '../../src/lab/appliance-lab.js';
-import { LAB_TOPOLOGY } from '../../src/lab/topology.js';
+import { within } from '../../src/testing/lab/addr.js';
+import { ApplianceLab } from '../../src/testing/lab/appliance-lab.js';
+import { LAB_TOPOLOGY } from '../../src/testing/lab/topology.js';
 import { applianceSkipReason, buildImage } from './setup.js';
 
 const reason = await applianceSkipReason('appliance.test');

@@ -11,14 +11,14 @@
 
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { within } from '../../src/lab/addr.js';
-import { ApplianceLab, APPLIANCE_TOPOLOGY } from '../../src/lab/appliance-lab.js';
-import type { Appliance, GuestLease } from '../../src/lab/appliance.js';
-import { duidHex, type Binding, type Dhcp6Client } from '../../src/lab/clients.js';
-import { poll, sleep, type LabProcess } from '../../src/lab/proc.js';
-import { LAB_TOPOLOGY } from '../../src/lab/topology.js';
+import { within } from '../../src/testing/lab/addr.js';
+import { ApplianceLab, APPLIANCE_TOPOLOGY } from '../../src/testing/lab/appliance-lab.js';
+import type { Appliance, GuestLease } from '../../src/testing/lab/appliance.js';
+import { duidHex, type Binding, type Dhcp6Client } from '../../src/testing/lab/clients.js';
+import { poll, sleep, type LabProcess } from '../../src/testing/lab/proc.js';
+import { LAB_TOPOLOGY } from '../../src/testing/lab/topology.js';
 import { applianceSkipReason, buildImage } from './setup.js';
-import type { AckedLease } from '../../src/lab/load-client.js';
+import type { AckedLease } from '../../src/testing/lab/load-client.js';
 
 // openssl makes the pair's CA and certificates, mke2fs the provisioned flash.
 const reason = await applianceSkipReason('failover-power-cut.test', ['openssl', 'mke2fs', 'dhcpcd', 'dhclient']);

@@ -7,11 +7,11 @@
 
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ApplianceLab, APPLIANCE_TOPOLOGY } from '../../src/lab/appliance-lab.js';
-import type { GuestLease } from '../../src/lab/appliance.js';
+import { ApplianceLab, APPLIANCE_TOPOLOGY } from '../../src/testing/lab/appliance-lab.js';
+import type { GuestLease } from '../../src/testing/lab/appliance.js';
 import type { OverlayFs } from '../../src/board/profile.js';
 import { applianceSkipReason, buildImage, median } from './setup.js';
-import type { AckedLease } from '../../src/lab/load-client.js';
+import type { AckedLease } from '../../src/testing/lab/load-client.js';
 
 const reason = await applianceSkipReason('power-cut.test');
 const CUTS = Number(process.env['T6_POWER_CUTS'] ?? '20');

@@ -5,8 +5,8 @@
 
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { applianceUnavailableReason, loadImage, type ApplianceImage } from '../../src/lab/appliance.js';
-import { labRequired, missingBinaries, skipUnlessRequired } from '../../src/lab/prereq.js';
+import { applianceUnavailableReason, loadImage, type ApplianceImage } from '../../src/testing/lab/appliance.js';
+import { labRequired, missingBinaries, skipUnlessRequired } from '../../src/testing/lab/prereq.js';
 
 export const REQUIRED = labRequired();
 

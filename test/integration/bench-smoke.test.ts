@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { labRequired, labUnavailableReason, skipUnlessRequired } from '../../src/lab/prereq.js';
+import { labRequired, labUnavailableReason, skipUnlessRequired } from '../../src/testing/lab/prereq.js';
 
-const MAIN = fileURLToPath(new URL('../../dist/bench/main.js', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../dist/testing/bench/main.js', import.meta.url));
 
 /** Figures both servers must report. */
 const BOTH = [

@@ -31,11 +31,11 @@ import {
   type PairRole,
   type PairWanHost,
   type WanHost,
-} from '../../src/lab/index.js';
+} from '../../src/testing/lab/index.js';
 import type { Lease } from '../../src/engine/index.js';
 import type { FailoverStatus } from '../../src/failover/endpoint.js';
 import type { RaInterfaceStatus } from '../../src/net/ra.js';
-import { labRequired, skipUnlessRequired } from '../../src/lab/prereq.js';
+import { labRequired, skipUnlessRequired } from '../../src/testing/lab/prereq.js';
 
 const reason = await labUnavailableReason({ server: twin6Server(), clients: ['dhcpcd'] });
 skipUnlessRequired(reason, labRequired(), 'the lab');

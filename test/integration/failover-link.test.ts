@@ -16,7 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PartnerLink, type Channel } from '../../src/failover/link.js';
 import type { FailoverConfig } from '../../src/config/failover.js';
 import { encodePartnerFrame, FoMsgType } from '../../src/wire/failover/index.js';
-import { labRequired, skipUnlessRequired } from '../../src/lab/prereq.js';
+import { labRequired, skipUnlessRequired } from '../../src/testing/lab/prereq.js';
 
 const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
 skipUnlessRequired(haveOpenssl ? undefined : 'openssl is missing', labRequired(), 'the partner link test');

@@ -17,9 +17,9 @@ import { LevelLeaseStore } from '../../src/store/index.js';
 import { addressFromBigInt } from '../../src/wire/address.js';
 import type { LeaseChange } from '../../src/engine/index.js';
 import { callControl } from '../../src/daemon/control.js';
-import { duidHex, labUnavailableReason, poll, twin6Leases, withPairLab, twin6Server, type Binding, type Dhcp6Client, type PairLab, type PairRole, type ServerLease } from '../../src/lab/index.js';
+import { duidHex, labUnavailableReason, poll, twin6Leases, withPairLab, twin6Server, type Binding, type Dhcp6Client, type PairLab, type PairRole, type ServerLease } from '../../src/testing/lab/index.js';
 import type { FailoverStatus } from '../../src/failover/endpoint.js';
-import { labRequired, skipUnlessRequired } from '../../src/lab/prereq.js';
+import { labRequired, skipUnlessRequired } from '../../src/testing/lab/prereq.js';
 
 const reason = await labUnavailableReason({ server: twin6Server(), clients: ['dhclient', 'dhcpcd'] });
 skipUnlessRequired(reason, labRequired(), 'the lab');

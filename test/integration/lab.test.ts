@@ -26,7 +26,7 @@ import {
   type Dhcp6Client,
   type Lab,
   type ServerSpec,
-} from '../../src/lab/index.js';
+} from '../../src/testing/lab/index.js';
 
 interface ServerCase {
   readonly id: string;

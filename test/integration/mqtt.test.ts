@@ -11,11 +11,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callControl, CONTROL_SOCKET_NAME } from '../../src/daemon/control.js';
-import { FleetLab, LAB_OPERATOR, labUnavailableReason, poll, startLab, type Lab, type LabProcess } from '../../src/lab/index.js';
+import { FleetLab, LAB_OPERATOR, labUnavailableReason, poll, startLab, type Lab, type LabProcess } from '../../src/testing/lab/index.js';
 import { COMMANDS } from '../../src/mgmt/commands.js';
 import type { ResponseDoc, StateDoc } from '../../src/mgmt/documents.js';
 import { argsHash, newNonce, signCommand } from '../../src/mgmt/signature.js';
-import { labRequired, skipUnlessRequired } from '../../src/lab/prereq.js';
+import { labRequired, skipUnlessRequired } from '../../src/testing/lab/prereq.js';
 
 const WILL_DELAY_SEC = 5;
 const BACKOFF = { initialMs: 250, maxMs: 4000 };

@@ -1,6 +1,6 @@
 // twin6d against an independent RFC 8156 partner: test/peer/rfc8156_peer.py,
-// written in Python from the RFC text alone, driven by src/lab/rfc8156-peer.ts.
-// twin6d runs in one side of the pair lab (src/lab/pair.ts), the peer in the
+// written in Python from the RFC text alone, driven by src/testing/lab/rfc8156-peer.ts.
+// twin6d runs in one side of the pair lab (src/testing/lab/pair.ts), the peer in the
 // other side's namespace, on the same partner link (plain TCP: `insecure`,
 // except for one test over TLS with the lab's PKI). Both roles: the peer as
 // primary with twin6d as secondary, and the reverse.
@@ -41,8 +41,8 @@ import {
   type PairRole,
   type PeerBinding,
   type ServerLease,
-} from '../../src/lab/index.js';
-import { makePartnerPki } from '../../src/lab/pki.js';
+} from '../../src/testing/lab/index.js';
+import { makePartnerPki } from '../../src/testing/lab/pki.js';
 
 const REQUIRED = process.env['T6_LAB_REQUIRED'] === '1';
 const reason =
@@ -84,7 +84,7 @@ interface Interop {
 
 /** A pair lab with twin6d in role `twin6` and the Python peer in the other role, both NORMAL-bound from a clean start. */
 async function withInterop(twin6: PairRole, opts: { clients?: readonly ClientSpec[]; tls?: boolean }, body: (x: Interop) => Promise<void>): Promise<void> {
-  // With tls: a CA made for the test, a certificate for each side (the lab's PKI, src/lab/pki.ts).
+  // With tls: a CA made for the test, a certificate for each side (the lab's PKI, src/testing/lab/pki.ts).
   const pkiDir = opts.tls ? mkdtempSync(join(tmpdir(), 't6-interop-pki-')) : undefined;
   const pki = pkiDir ? await makePartnerPki(pkiDir, ['twin6', 'peer']) : undefined;
   const twin6Tls = pki && { tls: { caFile: pki.ca, certFile: pki.identity('twin6').cert, keyFile: pki.identity('twin6').key, peerName: 'peer' } };

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { labEnv, python3, tail } from '../../src/lab/index.js';
+import { labEnv, python3, tail } from '../../src/testing/lab/index.js';
 
 const REQUIRED = process.env['T6_LAB_REQUIRED'] === '1';
 const py = python3();

@@ -23,7 +23,7 @@ import {
   withPairLab,
   type Binding,
   type PairRole,
-} from '../../src/lab/index.js';
+} from '../../src/testing/lab/index.js';
 
 const REQUIRED = process.env['T6_LAB_REQUIRED'] === '1';
 const reason = await labUnavailableReason({ server: twin6Server(), clients: ['dhclient', 'dhcpcd'] });

@@ -7,10 +7,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { labUnavailableReason, startLab, twin6Server, run, type Lab, type ServerLease } from '../../src/lab/index.js';
-import { MALFORMED } from '../../src/lab/bad-packets.js';
-import type { HostileReport } from '../../src/lab/hostile-packets.js';
-import { labRequired, skipUnlessRequired } from '../../src/lab/prereq.js';
+import { labUnavailableReason, startLab, twin6Server, run, type Lab, type ServerLease } from '../../src/testing/lab/index.js';
+import { MALFORMED } from '../../src/testing/lab/bad-packets.js';
+import type { HostileReport } from '../../src/testing/lab/hostile-packets.js';
+import { labRequired, skipUnlessRequired } from '../../src/testing/lab/prereq.js';
 
 const reason = await labUnavailableReason({ server: twin6Server(), clients: ['dhclient', 'dhcpcd'] });
 skipUnlessRequired(reason, labRequired(), 'the lab');

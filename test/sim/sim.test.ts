@@ -1,12 +1,12 @@
-// The deterministic simulation of a failover pair (src/sim/, issue #5) in CI:
+// The deterministic simulation of a failover pair (src/testing/sim/, issue #5) in CI:
 // a thousand small seeds and a hundred full ones, each holding every
 // invariant and converging after the final heal; and one seed run twice to
 // the same trace, because a seed that does not replay is worth nothing.
 // `npm run sim -- --seeds N` runs more, on every CPU.
 
 import { describe, expect, it } from 'vitest';
-import { runSeed, type SeedReport } from '../../src/sim/runner.js';
-import type { SimSize } from '../../src/sim/faults.js';
+import { runSeed, type SeedReport } from '../../src/testing/sim/runner.js';
+import type { SimSize } from '../../src/testing/sim/faults.js';
 
 /** Lite seeds: about 50 ms each on one core of the 2-vCPU CI machine. */
 const LITE_SEEDS = 1000;
@@ -35,7 +35,7 @@ async function runSeeds(from: number, count: number, size: SimSize): Promise<{ f
   return { failures, events };
 }
 
-describe('simulated failover pair (src/sim, VOPR style)', () => {
+describe('simulated failover pair (src/testing/sim, VOPR style)', () => {
   it(`holds every invariant and converges on ${LITE_SEEDS} lite seeds`, async () => {
     const { failures, events } = await runSeeds(1, LITE_SEEDS, 'lite');
     expect(failures.slice(0, 1)).toEqual([]);

@@ -3,10 +3,10 @@
 // kernel granted each server's sockets.
 
 import { describe, expect, it } from 'vitest';
-import { RateSearch, syncWindowMs, type SearchPlan } from '../../../src/bench/ladder.js';
-import { rotate, RunOrder } from '../../../src/bench/order.js';
-import { bufferLine, socketSummary } from '../../../src/bench/report.js';
-import { parseSsSkmem } from '../../../src/bench/servers.js';
+import { RateSearch, syncWindowMs, type SearchPlan } from '../../../src/testing/bench/ladder.js';
+import { rotate, RunOrder } from '../../../src/testing/bench/order.js';
+import { bufferLine, socketSummary } from '../../../src/testing/bench/report.js';
+import { parseSsSkmem } from '../../../src/testing/bench/servers.js';
 
 describe('run order', () => {
   it('rotates a list, whatever the sign or size of the shift', () => {

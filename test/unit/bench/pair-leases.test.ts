@@ -7,8 +7,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { persistedActiveLeases } from '../../../src/bench/pair.js';
-import { twin6StateDir } from '../../../src/bench/servers.js';
+import { persistedActiveLeases } from '../../../src/testing/bench/pair.js';
+import { twin6StateDir } from '../../../src/testing/bench/servers.js';
 import { LevelLeaseStore } from '../../../src/store/index.js';
 import { naLease, pdLease, put } from '../store/helpers.js';
 

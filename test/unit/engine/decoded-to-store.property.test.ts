@@ -12,7 +12,7 @@ import { encodeLease, leaseKey } from '../../../src/store/record.js';
 import type { FailoverPolicy } from '../../../src/engine/index.js';
 import { baseConfig, SERVER_DUID, World } from './harness.js';
 import { concat, relayForward, tlv } from '../wire/helpers.js';
-import { xorshift32 } from '../../../src/lab/program.js';
+import { xorshift32 } from '../../../src/testing/lab/program.js';
 
 const SEED = Number(process.env['PROP_SEED'] ?? 0x5eed16);
 const ITERATIONS = Number(process.env['PROP_ITERATIONS'] ?? 3000);

@@ -339,7 +339,7 @@ describe('failover policy hooks', () => {
   });
 });
 
-// Found by the failover simulation (src/sim/): each of these let a partner's client lose a valid lease or two clients share one.
+// Found by the failover simulation (src/testing/sim/): each of these let a partner's client lose a valid lease or two clients share one.
 describe('failover policy hooks: what the simulation found', () => {
   const ONE = { interfaces: ['lan0'], affinitySec: 100, subnets: [{ name: 'one', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::1f'] }] };
   const notOurs = { mayAnswer: () => true, mayAllocate: () => false, capValidSec: (_r: string, _c: unknown, v: number) => v };

@@ -16,7 +16,7 @@ import { MemoryDisk, MemoryLeaseStore } from '../../../src/store/index.js';
 import type { Lease } from '../../../src/engine/index.js';
 import { updateFor } from '../../../src/failover/bindings.js';
 import { duid, granted, iaPd, msg, MsgType, statuses } from '../engine/harness.js';
-import type { SimHost } from '../../../src/sim/host.js';
+import type { SimHost } from '../../../src/testing/sim/host.js';
 
 const SMALL = '2001:db8:8000::/52'; // 16 /56s
 const HUGE = '2001:db8:8000::/40'; // 65,536 /56s

@@ -9,8 +9,8 @@ import type { PartnerConnector, Timers } from '../../../src/failover/host.js';
 import type { Channel, FailoverPdu, LinkEvents } from '../../../src/failover/link.js';
 import { FoMsgType, PROTOCOL_VERSION, type ConnectParams } from '../../../src/wire/failover/index.js';
 import { MemoryLeaseStore, type MemoryLeaseStoreOptions } from '../../../src/store/index.js';
-import { SimHost, simLogger } from '../../../src/sim/host.js';
-import { NodeTimers, VirtualTime } from '../../../src/sim/time.js';
+import { SimHost, simLogger } from '../../../src/testing/sim/host.js';
+import { NodeTimers, VirtualTime } from '../../../src/testing/sim/time.js';
 
 export const NOW = 1_800_000_000;
 

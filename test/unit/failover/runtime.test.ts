@@ -1,6 +1,6 @@
 // The failover runtime (endpoint.ts, replication.ts) on injected time, store
 // and partner link — the interfaces of failover/host.ts, with the
-// simulation's small daemon (src/sim/host.ts) and virtual timers. Each case
+// simulation's small daemon (src/testing/sim/host.ts) and virtual timers. Each case
 // is a bug the simulation found.
 
 import { describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { Replication } from '../../../src/failover/replication.js';
 import { DIAL_GAP_SEC_MAX, REDIAL_MS_MAX, REDIAL_MS_MIN, RedialBackoff, type FailoverPdu } from '../../../src/failover/link.js';
 import type { Lease } from '../../../src/engine/index.js';
 import { BindingStatus, bindingReplyFor, FoMsgType, FoStatusCode, PROTOCOL_VERSION, ServerState, type BindingUpdate, type Status } from '../../../src/wire/failover/index.js';
-import { NodeTimers, VirtualTime } from '../../../src/sim/time.js';
+import { NodeTimers, VirtualTime } from '../../../src/testing/sim/time.js';
 
 const host = (role: 'primary' | 'secondary', clock: { now: number }, fatal?: (e: unknown) => void, pd = false) =>
   runtimeHost(role, clock, fatal, {}, runtimeConfig(role, pd ? { pool: '2001:db8:8000::/48' } : {}));

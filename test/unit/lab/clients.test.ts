@@ -2,7 +2,7 @@
 // tests tell which partner answered from the server id a client reports.
 
 import { describe, expect, it } from 'vitest';
-import { duidHex } from '../../../src/lab/clients.js';
+import { duidHex } from '../../../src/testing/lab/clients.js';
 
 describe('duidHex', () => {
   it('reads both clients\' spelling of the same server DUID (one REBIND6 each, same twin6 secondary)', () => {

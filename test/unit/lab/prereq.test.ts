@@ -2,7 +2,7 @@
 // alone: these decisions are what keeps CI from passing on a skipped lab.
 
 import { describe, expect, it } from 'vitest';
-import { labRequired, parseNameList, skipUnlessRequired } from '../../../src/lab/prereq.js';
+import { labRequired, parseNameList, skipUnlessRequired } from '../../../src/testing/lab/prereq.js';
 
 describe('T6_LAB_REQUIRED', () => {
   it('is required only for "1", optional unset, empty or "0"', () => {

@@ -59,7 +59,7 @@ export async function startWanHost(lan: Lan, dir: string): Promise<WanHost> {
 
 /** ICMPv6 echo from a namespace (lab/ping6.ts). */
 function pinger(ns: Namespace): WanHost['ping'] {
-  const entry = resolve('dist/lab/ping6.js');
+  const entry = resolve('dist/testing/lab/ping6.js');
   return async (to, count = 3) => {
     const r = await ns.exec([process.execPath, entry, '--to', to, '--count', String(count)], { timeoutMs: 30_000 });
     return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { sent: number; received: number; rttMs: number[] };

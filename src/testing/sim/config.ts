@@ -1,9 +1,9 @@
 // The pair's configuration for one seed, through the real config loader
 // (parseConfig), so the simulation runs what a config file would produce.
 
-import { parseConfig } from '../config/index.js';
-import type { ServerConfig } from '../config/types.js';
-import { addressFromBigInt, addressToBigInt } from '../wire/address.js';
+import { parseConfig } from '../../config/index.js';
+import type { ServerConfig } from '../../config/types.js';
+import { addressFromBigInt, addressToBigInt } from '../../wire/address.js';
 import type { SwarmOptions } from './faults.js';
 
 export const LAN = 'lan0';

@@ -1,6 +1,6 @@
 // npm run bench -- --pair: the highest clean IA_NA rate of a twin6 failover
 // pair (RFC 8156) against a Kea 2.2 hot-standby pair (the HA hook), on one
-// bench-owned topology that mirrors src/lab/pair.ts:
+// bench-owned topology that mirrors src/testing/lab/pair.ts:
 //
 //   t6-bench-<id>-a  lan0 2001:db8:1::1/64 ─┐                      ┌─ eth0  t6-bench-<id>-c1 (perfdhcp)
 //                    p0   fd00:ffff::1/64   ├─ br0 (t6-bench-<id>-sw) ┘
@@ -17,14 +17,14 @@
 import { connect } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { callControl, CONTROL_SOCKET_NAME } from '../daemon/control.js';
+import { callControl, CONTROL_SOCKET_NAME } from '../../daemon/control.js';
 import { formatIPv6 } from '../lab/addr.js';
 import { Namespace, newLabId } from '../lab/netns.js';
 import { NETNS_PREFIX } from '../lab/cleanup.js';
 import { poll, sleep, tail } from '../lab/proc.js';
 import { BenchContext, CLIENT_IF, MAX_FAILED_RATIO, type BenchOptions } from './context.js';
 import { parseKeaLeases6 } from '../lab/kea.js';
-import { LevelLeaseStore } from '../store/index.js';
+import { LevelLeaseStore } from '../../store/index.js';
 import { climbAll, type LadderResult, type StepResult } from './ladder.js';
 import type { RunOrder } from './order.js';
 import { runPerfdhcp, warmUp } from './perfdhcp.js';

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatIPv6 } from '../lab/addr.js';
 import type { Namespace } from '../lab/netns.js';
-import { callControl, CONTROL_SOCKET_NAME } from '../daemon/control.js';
+import { callControl, CONTROL_SOCKET_NAME } from '../../daemon/control.js';
 import { poll, sleep, tail, type ExitStatus, type LabProcess } from '../lab/proc.js';
 
 export type ServerName = 'twin6' | 'kea';

@@ -1,9 +1,9 @@
 // Short texts for trace lines: one partner message, one client message.
 
-import { FoMsgType, foMsgTypeName, serverStateRfcName, type BindingReply, type BindingUpdate } from '../wire/failover/index.js';
-import type { FailoverPdu } from '../failover/link.js';
-import { msgTypeName } from '../wire/constants.js';
-import type { ClientServerMessage, Option } from '../wire/types.js';
+import { FoMsgType, foMsgTypeName, serverStateRfcName, type BindingReply, type BindingUpdate } from '../../wire/failover/index.js';
+import type { FailoverPdu } from '../../failover/link.js';
+import { msgTypeName } from '../../wire/constants.js';
+import type { ClientServerMessage, Option } from '../../wire/types.js';
 
 const STATUS_NAMES = ['', 'ACTIVE', 'EXPIRED', 'RELEASED', 'PENDING-FREE', 'FREE', 'FREE-BACKUP', 'ABANDONED', 'RESET'];
 

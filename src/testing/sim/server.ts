@@ -6,11 +6,11 @@
 // (the lease store's promise never resolves: no Reply, no BNDREPLY); a clean
 // stop runs the daemon's shutdown path first.
 
-import type { ServerConfig } from '../config/types.js';
-import { FailoverEndpoint } from '../failover/endpoint.js';
-import { MemoryDisk, MemoryLeaseStore } from '../store/index.js';
-import type { Datagram } from '../net/dhcp-socket.js';
-import type { EndpointStateName } from '../failover/states.js';
+import type { ServerConfig } from '../../config/types.js';
+import { FailoverEndpoint } from '../../failover/endpoint.js';
+import { MemoryDisk, MemoryLeaseStore } from '../../store/index.js';
+import type { Datagram } from '../../net/dhcp-socket.js';
+import type { EndpointStateName } from '../../failover/states.js';
 import { SimHost, simLogger } from './host.js';
 import { NodeTimers, type VirtualTime } from './time.js';
 import { SimLink, type PartnerNet, type Side } from './partner-net.js';

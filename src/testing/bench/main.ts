@@ -18,7 +18,7 @@ import { PAIR_LADDER, PAIR_PLAN, pairBench, pairTable, PairTopology, type PairRe
 import { bufferLine, figures, machine, socketSummary, table, type Results, type RmemLimits } from './report.js';
 import { SERVER_NAMES, TWIN6D, type ServerName } from './servers.js';
 
-const USAGE = `usage: node dist/bench/main.js [--pair] [--quick] [--json FILE] [--servers twin6,kea]
+const USAGE = `usage: node dist/testing/bench/main.js [--pair] [--quick] [--json FILE] [--servers twin6,kea]
                               [--kea-threads N] [--step-seconds N] [--order-seed N] [--keep] [--cpu-prof DIR]
   --pair          failover pairs instead: IA_NA ladder of a twin6 pair against a Kea hot-standby pair
   --quick         low rate, a few seconds per server (the smoke test)
@@ -163,7 +163,7 @@ function preamble(order: RunOrder<ServerName>, buffers: string): string {
   return `order: ${order.rule()}\n${buffers}\n`;
 }
 
-/** --pair: the failover pairs' IA_NA ladders on their own topology (src/bench/pair.ts). */
+/** --pair: the failover pairs' IA_NA ladders on their own topology (src/testing/bench/pair.ts). */
 async function pairMain(opts: BenchOptions, json: string | undefined): Promise<number> {
   const root = mkdtempSync(join(tmpdir(), 't6-bench-pair-'));
   if (!opts.keep) trackDir(root);

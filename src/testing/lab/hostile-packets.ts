@@ -5,7 +5,7 @@
 // Every phase is bounded in count and rate, and it runs only inside a lab
 // namespace. Prints one JSON object with what it sent and what came back.
 //
-//   node dist/lab/hostile-packets.js --iface eth0 [--seconds 20] [--seed 1] [--port 547]
+//   node dist/testing/lab/hostile-packets.js --iface eth0 [--seconds 20] [--seed 1] [--port 547]
 //
 // Phases, interleaved round by round until --seconds have passed:
 //   kill   — Request and Rapid-Commit Solicit with an IAPREFIX hint whose bits go past its length

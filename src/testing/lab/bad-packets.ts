@@ -5,7 +5,7 @@
 // saying how many of each kind were sent, keyed by the counter the server is
 // expected to raise, so a test can compare the two.
 //
-//   node dist/lab/bad-packets.js --iface eth0 [--repeat 5] [--flood 2000] [--rate 500] [--port 547]
+//   node dist/testing/lab/bad-packets.js --iface eth0 [--repeat 5] [--flood 2000] [--rate 500] [--port 547]
 
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';

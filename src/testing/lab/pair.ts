@@ -43,7 +43,7 @@ export interface PairOptions {
   /**
    * Which twin6d sides start right away (default both). A side left out can be
    * started later with `start`, or its namespace used for another partner
-   * (the RFC 8156 test peer, src/lab/rfc8156-peer.ts).
+   * (the RFC 8156 test peer, src/testing/lab/rfc8156-peer.ts).
    */
   readonly servers?: readonly PairRole[];
   readonly topology?: LabTopology;

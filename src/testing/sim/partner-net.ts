@@ -9,9 +9,9 @@
 // random points) → decodePartnerFrame on the receiver's clock.
 
 import { EventEmitter } from 'node:events';
-import { FrameParser, encodePartnerFrame } from '../wire/failover/index.js';
-import { CONNECT_MS_MAX, RedialBackoff, readFrame, type Channel, type FailoverPdu, type LinkEvents } from '../failover/link.js';
-import type { PartnerConnector, TimerHandle } from '../failover/host.js';
+import { FrameParser, encodePartnerFrame } from '../../wire/failover/index.js';
+import { CONNECT_MS_MAX, RedialBackoff, readFrame, type Channel, type FailoverPdu, type LinkEvents } from '../../failover/link.js';
+import type { PartnerConnector, TimerHandle } from '../../failover/host.js';
 import type { Prng } from './prng.js';
 import type { NodeTimers, VirtualTime } from './time.js';
 import type { Trace } from './trace.js';

@@ -5,7 +5,7 @@
 // the external record of what the server promised. Real-client conformance is
 // tested with dhclient and dhcpcd; this exists for load and for bookkeeping.
 //
-//   node dist/lab/load-client.js --iface eth0 --clients 200 --rate 100 [--seconds 10] [--port 547]
+//   node dist/testing/lab/load-client.js --iface eth0 --clients 200 --rate 100 [--seconds 10] [--port 547]
 //
 // Output lines: {"duid":"…","iaid":1,"type":"na","resource":"2001:db8:1::1234","validSec":7200,"ackedAtMs":…}
 // and one final {"done":true,"sent":…,"replies":…,"timeouts":…}.
@@ -14,9 +14,9 @@ import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { assertInsideLabNamespace } from './netns-guard.js';
-import { decodeMessage, encodeMessage, findOption } from '../wire/index.js';
-import { MsgType, ALL_DHCP_RELAY_AGENTS_AND_SERVERS } from '../wire/constants.js';
-import type { ClientServerMessage, Option } from '../wire/types.js';
+import { decodeMessage, encodeMessage, findOption } from '../../wire/index.js';
+import { MsgType, ALL_DHCP_RELAY_AGENTS_AND_SERVERS } from '../../wire/constants.js';
+import type { ClientServerMessage, Option } from '../../wire/types.js';
 
 /** One output line: a lease the server acknowledged in a Reply (what the crash tests hold it to). */
 export interface AckedLease {

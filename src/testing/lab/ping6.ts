@@ -3,7 +3,7 @@
 // same raw-socket addon twin6 advertises with: the lab machines need not have
 // iputils installed. Prints one JSON line: { to, sent, received, rttMs }.
 //
-//   node dist/lab/ping6.js --to 2001:db8:804e:3100::1 [--count 3] [--timeout-ms 2000]
+//   node dist/testing/lab/ping6.js --to 2001:db8:804e:3100::1 [--count 3] [--timeout-ms 2000]
 
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';

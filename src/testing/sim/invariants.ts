@@ -4,7 +4,7 @@
 // liveness goal — both partners NORMAL, nothing unacknowledged, the same
 // active bindings on both sides.
 
-import type { Lease } from '../engine/index.js';
+import type { Lease } from '../../engine/index.js';
 import type { World } from './world.js';
 import type { SimServer } from './server.js';
 import { EPOCH_SEC } from './server.js';

@@ -5,7 +5,7 @@
 // operator's PARTNER-DOWN for a partner that has been down a while. Every
 // process stops when the world heals.
 
-import { StoreError } from '../store/index.js';
+import { StoreError } from '../../store/index.js';
 import { stackOf, type World } from './world.js';
 import type { Side } from './partner-net.js';
 

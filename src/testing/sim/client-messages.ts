@@ -1,9 +1,9 @@
 // What a simulated client puts in its messages (RFC 8415 §18.2) and reads
 // from the server's: one IA_NA (IAID 1) and/or one IA_PD (IAID 2) per client.
 
-import { MsgType, StatusCode } from '../wire/constants.js';
-import { decodeMessage, encodeMessage } from '../wire/index.js';
-import type { ClientServerMessage, Option } from '../wire/types.js';
+import { MsgType, StatusCode } from '../../wire/constants.js';
+import { decodeMessage, encodeMessage } from '../../wire/index.js';
+import type { ClientServerMessage, Option } from '../../wire/types.js';
 
 export type LeaseType = 'na' | 'pd';
 export const IAID: Record<LeaseType, number> = { na: 1, pd: 2 };

@@ -6,8 +6,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatIPv6 } from '../lab/addr.js';
-import { LevelLeaseStore } from '../store/index.js';
-import type { Lease, LeaseChange } from '../engine/lease.js';
+import { LevelLeaseStore } from '../../store/index.js';
+import type { Lease, LeaseChange } from '../../engine/lease.js';
 import { benchDuid } from './dhcp6.js';
 import { PLAN, twin6StateDir } from './servers.js';
 

@@ -4,9 +4,9 @@
 // can check the server's side of a renewal or release.
 
 import { join, resolve } from 'node:path';
-import { callControl, CONTROL_SOCKET_NAME } from '../daemon/control.js';
+import { callControl, CONTROL_SOCKET_NAME } from '../../daemon/control.js';
 import { writeFileSync, mkdirSync } from 'node:fs';
-import type { FailoverStatus } from '../failover/endpoint.js';
+import type { FailoverStatus } from '../../failover/endpoint.js';
 import type { Namespace } from './netns.js';
 import { labEnv, LabProcess, poll, tail } from './proc.js';
 import type { LabTopology } from './topology.js';

@@ -20,13 +20,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { interfaceFor } from '../board/profile.js';
+import { interfaceFor } from '../../board/profile.js';
 import { Appliance, loadImage, type ApplianceImage, type ProvisionedFile } from './appliance.js';
 import { keepDirs, NETNS_PREFIX, sweepStaleLabs, trackDir, untrackDir } from './cleanup.js';
 import { createClient, type ClientSpec, type Dhcp6Client } from './clients.js';
 import { Namespace, newLabId } from './netns.js';
 import { makePartnerPki, type PartnerPki } from './pki.js';
-import type { OverlayFs } from '../board/profile.js';
+import type { OverlayFs } from '../../board/profile.js';
 
 /** Addressing of the appliance lab: the same LAN as the namespace lab (2001:db8:1::/64). */
 export const APPLIANCE_TOPOLOGY = {

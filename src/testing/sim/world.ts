@@ -13,7 +13,7 @@ import { SimServer } from './server.js';
 import { SimClient } from './clients.js';
 import { Ledger, type Violation } from './ledger.js';
 import { pairConfig } from './config.js';
-import { StoreError } from '../store/index.js';
+import { StoreError } from '../../store/index.js';
 
 const SIDES: readonly Side[] = ['P', 'S'];
 

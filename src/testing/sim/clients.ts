@@ -7,7 +7,7 @@
 // never told to stop using a lease it still holds (a zero lifetime, or
 // NoBinding from the server that gave it).
 
-import { MsgType, StatusCode } from '../wire/constants.js';
+import { MsgType, StatusCode } from '../../wire/constants.js';
 import type { Prng } from './prng.js';
 import type { VirtualTime } from './time.js';
 import type { Trace } from './trace.js';

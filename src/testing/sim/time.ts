@@ -5,7 +5,7 @@
 // is the true virtual time; each node's wall clock adds its own skew (world.ts).
 
 import assert from 'node:assert/strict';
-import type { TimerHandle, Timers } from '../failover/host.js';
+import type { TimerHandle, Timers } from '../../failover/host.js';
 
 interface Event {
   readonly atMs: number;
