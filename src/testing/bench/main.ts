@@ -14,7 +14,7 @@ import { ladders } from './ladder.js';
 import { bindingsRun, latency } from './measure.js';
 import { randomSeed, RunOrder } from './order.js';
 import type { LeaseMode } from './perfdhcp.js';
-import { PAIR_LADDER, PAIR_PLAN, pairBench, pairTable, PairTopology, type PairResults } from './pair.js';
+import { createBenchPair, PAIR_LADDER, PAIR_PLAN, pairBench, pairTable, perfdhcpNamespace, type PairResults } from './pair.js';
 import { bufferLine, figures, machine, socketSummary, table, type Results, type RmemLimits } from './report.js';
 import { SERVER_NAMES, TWIN6D, type ServerName } from './servers.js';
 
@@ -163,14 +163,15 @@ function preamble(order: RunOrder<ServerName>, buffers: string): string {
   return `order: ${order.rule()}\n${buffers}\n`;
 }
 
-/** --pair: the failover pairs' IA_NA ladders on their own topology (src/testing/bench/pair.ts). */
+/** --pair: the failover pairs' IA_NA ladders on the pair lab's topology (src/testing/lab/pair-topology.ts). */
 async function pairMain(opts: BenchOptions, json: string | undefined): Promise<number> {
   const root = mkdtempSync(join(tmpdir(), 't6-bench-pair-'));
   if (!opts.keep) trackDir(root);
   const started = new Date();
   const loadAtStart = loadavg()[0];
-  const topo = await PairTopology.create(root);
-  const ctx = new BenchContext(topo.lanView, root, opts);
+  const topo = await createBenchPair(root);
+  // BenchContext's server is the primary's namespace (rmem limits are read there), its client perfdhcp's.
+  const ctx = new BenchContext({ server: topo.server.primary, clients: [perfdhcpNamespace(topo)] }, root, opts);
   checkNotTmpfs(ctx, root);
   ctx.note(`namespaces ${topo.namespaces.map((n) => n.name).join(', ')}, run directory ${root}`);
   const order = new RunOrder(opts.orderSeed, opts.servers);

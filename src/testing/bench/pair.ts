@@ -1,6 +1,7 @@
 // npm run bench -- --pair: the highest clean IA_NA rate of a twin6 failover
-// pair (RFC 8156) against a Kea 2.2 hot-standby pair (the HA hook), on one
-// bench-owned topology that mirrors src/testing/lab/pair.ts:
+// pair (RFC 8156) against a Kea 2.2 hot-standby pair (the HA hook), on the
+// pair lab's topology (src/testing/lab/pair-topology.ts) with one client
+// namespace, perfdhcp's:
 //
 //   t6-bench-<id>-a  lan0 2001:db8:1::1/64 ─┐                      ┌─ eth0  t6-bench-<id>-c1 (perfdhcp)
 //                    p0   fd00:ffff::1/64   ├─ br0 (t6-bench-<id>-sw) ┘
@@ -19,8 +20,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { callControl, CONTROL_SOCKET_NAME } from '../../daemon/control.js';
 import { formatIPv6 } from '../lab/addr.js';
-import { Namespace, newLabId } from '../lab/netns.js';
-import { NETNS_PREFIX } from '../lab/cleanup.js';
+import { newLabId, type Namespace } from '../lab/netns.js';
+import { PAIR_LINK, PAIR_ROLES, pairFailoverSection, PairTopology, type PairRole } from '../lab/pair-topology.js';
 import { poll, sleep, tail } from '../lab/proc.js';
 import { BenchContext, CLIENT_IF, MAX_FAILED_RATIO, type BenchOptions } from './context.js';
 import { parseKeaLeases6 } from '../lab/kea.js';
@@ -30,13 +31,7 @@ import type { RunOrder } from './order.js';
 import { runPerfdhcp, warmUp } from './perfdhcp.js';
 import { PLAN, poolRange, readBuffers, RunningServer, TWIN6D, twin6StateDir, writeTwin6Config, type ServerName } from './servers.js';
 
-export type PairRole = 'primary' | 'secondary';
-const ROLES: readonly PairRole[] = ['primary', 'secondary'];
-
 export const PAIR_PLAN = {
-  link: 'p0',
-  partner: { primary: 'fd00:ffff::1', secondary: 'fd00:ffff::2' } as Record<PairRole, string>,
-  lan: { primary: '2001:db8:1::1', secondary: '2001:db8:1::2' } as Record<PairRole, string>,
   /** twin6: RFC 8156's MCLT, its default. */
   mcltSec: 3600,
   /** Kea HA: the dedicated HTTP listener of each server, on the partner link. */
@@ -48,68 +43,16 @@ export const PAIR_PLAN = {
 /** How long both partners may take to reach their serving state (Kea's heartbeats are 10 s apart). */
 const READY_TIMEOUT_MS = 90_000;
 
-export class PairTopology {
-  private constructor(
-    readonly namespaces: readonly Namespace[],
-    readonly server: Readonly<Record<PairRole, Namespace>>,
-    readonly client: Namespace,
-  ) {}
+/** The bench's pair: the lab's pair topology, named t6-bench-<id>-…, with one client namespace for perfdhcp. */
+export function createBenchPair(dir: string): Promise<PairTopology> {
+  return PairTopology.create({ id: `bench-${newLabId()}`, dir, clients: 1, topology: { serverIf: PLAN.iface, clientIf: CLIENT_IF, serverPrefixLength: 64 } });
+}
 
-  /** The shape BenchContext wants: the primary's namespace and the client. */
-  get lanView(): { server: Namespace; clients: readonly Namespace[] } {
-    return { server: this.server.primary, clients: [this.client] };
-  }
-
-  static async create(dir: string): Promise<PairTopology> {
-    const id = `bench-${newLabId()}`;
-    const created: Namespace[] = [];
-    const ns = async (suffix: string): Promise<Namespace> => {
-      const n = await Namespace.create(`${NETNS_PREFIX}${id}-${suffix}`, { dir });
-      created.push(n);
-      return n;
-    };
-    try {
-      const sw = await ns('sw');
-      const a = await ns('a');
-      const b = await ns('b');
-      const c = await ns('c1');
-      await sw.ip(['link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0']);
-      await sw.ip(['link', 'set', 'br0', 'up']);
-      let port = 0;
-      const plug = async (n: Namespace, ifname: string): Promise<void> => {
-        const p = `sp${++port}`;
-        await sw.ip(['link', 'add', p, 'type', 'veth', 'peer', 'name', ifname, 'netns', n.name]);
-        await sw.sysctl(`net.ipv6.conf.${p}.disable_ipv6`, '1');
-        await sw.ip(['link', 'set', p, 'master', 'br0']);
-        await sw.ip(['link', 'set', p, 'up']);
-        await n.sysctl(`net.ipv6.conf.${ifname}.accept_dad`, '0');
-        await n.ip(['link', 'set', ifname, 'up']);
-      };
-      const server: Record<PairRole, Namespace> = { primary: a, secondary: b };
-      for (const role of ROLES) {
-        await plug(server[role], PLAN.iface);
-        await server[role].ip(['addr', 'add', `${PAIR_PLAN.lan[role]}/64`, 'dev', PLAN.iface, 'nodad']);
-      }
-      await plug(c, CLIENT_IF);
-      await a.ip(['link', 'add', PAIR_PLAN.link, 'type', 'veth', 'peer', 'name', PAIR_PLAN.link, 'netns', b.name]);
-      for (const role of ROLES) {
-        const n = server[role];
-        await n.sysctl(`net.ipv6.conf.${PAIR_PLAN.link}.accept_dad`, '0');
-        await n.ip(['addr', 'add', `${PAIR_PLAN.partner[role]}/64`, 'dev', PAIR_PLAN.link, 'nodad']);
-        await n.ip(['link', 'set', PAIR_PLAN.link, 'up']);
-      }
-      for (const n of [a, b]) await n.waitInterfaceReady(PLAN.iface);
-      await c.waitInterfaceReady(CLIENT_IF);
-      return new PairTopology(created, server, c);
-    } catch (e) {
-      for (const n of created.reverse()) n.removeSync();
-      throw e;
-    }
-  }
-
-  removeSync(): void {
-    for (const n of [...this.namespaces].reverse()) n.removeSync();
-  }
+/** perfdhcp's namespace in the bench's pair. */
+export function perfdhcpNamespace(topo: PairTopology): Namespace {
+  const c = topo.clients[0];
+  if (!c) throw new Error('pair topology without a client namespace');
+  return c;
 }
 
 // ---------------------------------------------------------------- configs
@@ -117,15 +60,8 @@ export class PairTopology {
 function writeTwin6PairConfig(dir: string, role: PairRole): string {
   const file = writeTwin6Config(dir);
   const config = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  config['failover'] = {
-    role,
-    localAddress: PAIR_PLAN.partner[role],
-    peerAddress: PAIR_PLAN.partner[role === 'primary' ? 'secondary' : 'primary'],
-    // The bench measures the protocol, not TLS; insecure must be said explicitly.
-    insecure: true,
-    mcltSec: PAIR_PLAN.mcltSec,
-    startupSec: 2,
-  };
+  // The bench measures the protocol, not TLS: insecure (pairFailoverSection's default) must be said explicitly.
+  config['failover'] = pairFailoverSection(role, { mcltSec: PAIR_PLAN.mcltSec, startupSec: 2 });
   writeFileSync(file, JSON.stringify(config, null, 2));
   return file;
 }
@@ -135,7 +71,7 @@ const keaSocket = (dir: string): string => join(dir, 'kea6.sock');
 
 export function writeKeaPairConfig(dir: string, role: PairRole, threads: number, heartbeatMs: number = PAIR_PLAN.keaHeartbeatMs): string {
   const file = join(dir, 'kea-dhcp6.json');
-  const url = (r: PairRole): string => `http://[${PAIR_PLAN.partner[r]}]:${PAIR_PLAN.keaHaPort}/`;
+  const url = (r: PairRole): string => `http://[${PAIR_LINK[r]}]:${PAIR_PLAN.keaHaPort}/`;
   const config = {
     Dhcp6: {
       'data-directory': dir,
@@ -282,13 +218,13 @@ export async function startPair(ctx: BenchContext, topo: PairTopology, name: Ser
   const t0 = Date.now();
   const servers: Partial<Record<PairRole, RunningServer>> = {};
   try {
-    for (const role of ROLES) {
+    for (const role of PAIR_ROLES) {
       const dir = ctx.newDir(`${label}-${role}`);
       servers[role] = await startOne(name, role, topo.server[role], dir, ctx.opts);
     }
     const both = servers as Record<PairRole, RunningServer>;
     const dead = (): string | undefined => {
-      for (const role of ROLES) if (!both[role].proc.running) return `${name} ${role} exited (${JSON.stringify(both[role].proc.exitStatus)})\n${both[role].log()}`;
+      for (const role of PAIR_ROLES) if (!both[role].proc.running) return `${name} ${role} exited (${JSON.stringify(both[role].proc.exitStatus)})\n${both[role].log()}`;
       return undefined;
     };
     let last = '';
@@ -306,7 +242,7 @@ export async function startPair(ctx: BenchContext, topo: PairTopology, name: Ser
       { timeoutMs: READY_TIMEOUT_MS, intervalMs: 200, what: `${name} pair in its serving state`, abortIf: dead, detail: () => last },
     );
     // Both must also listen on 547 (twin6's secondary listens but leaves Solicits to the primary).
-    for (const role of ROLES) {
+    for (const role of PAIR_ROLES) {
       await poll(async () => ((await topo.server[role].udpListeners(547)).length > 0 ? true : undefined), {
         timeoutMs: 10_000,
         intervalMs: 50,
@@ -334,16 +270,16 @@ async function pairStep(ctx: BenchContext, topo: PairTopology, name: ServerName,
   let result: StepResult | undefined;
   try {
     ctx.note(`${name} pair serving after ${(pair.readyMs / 1000).toFixed(1)} s (${pair.ready})`);
-    await warmUp(topo.client, CLIENT_IF, 'na', rate, ctx.opts.quick);
-    const r = await runPerfdhcp(topo.client, { iface: CLIENT_IF, mode: 'na', rate, seconds, seed: rate * 10 + PAIR_SEED });
-    for (const role of ROLES) {
+    await warmUp(perfdhcpNamespace(topo), CLIENT_IF, 'na', rate, ctx.opts.quick);
+    const r = await runPerfdhcp(perfdhcpNamespace(topo), { iface: CLIENT_IF, mode: 'na', rate, seconds, seed: rate * 10 + PAIR_SEED });
+    for (const role of PAIR_ROLES) {
       const s = pair.servers[role];
       if (!s.proc.running) crashed = `${name} ${role} exited during the pair step at ${rate}/s: ${JSON.stringify(s.proc.exitStatus)}\n${s.log()}`;
     }
     // Still a pair after the load? (A partner that fell out of NORMAL/hot-standby would not have been lockstep.)
     const after = name === 'twin6'
-      ? await Promise.all(ROLES.map(async (r) => (await twin6FailoverState(pair.servers[r].dir))?.state ?? '?'))
-      : await Promise.all(ROLES.map(async (r) => (await keaHaState(pair.servers[r].dir))?.local?.state ?? '?'));
+      ? await Promise.all(PAIR_ROLES.map(async (r) => (await twin6FailoverState(pair.servers[r].dir))?.state ?? '?'))
+      : await Promise.all(PAIR_ROLES.map(async (r) => (await keaHaState(pair.servers[r].dir))?.local?.state ?? '?'));
     const serving = name === 'twin6' ? 'NORMAL' : 'hot-standby';
     // Lease updates may trail the Replies (twin6: RFC 8156 §4.4, within the
     // MCLT; Kea: queued behind parked Replies); both get the same moment.
@@ -369,10 +305,10 @@ async function pairStep(ctx: BenchContext, topo: PairTopology, name: ServerName,
     };
   } finally {
     if (crashed) ctx.problem(crashed);
-    for (const role of ROLES) await ctx.stop(pair.servers[role], `the ${name} pair step at ${rate}/s (${role})`);
-    const [p, s] = await Promise.all(ROLES.map((r) => persistedActiveLeases(name, pair.servers[r].dir)));
+    for (const role of PAIR_ROLES) await ctx.stop(pair.servers[role], `the ${name} pair step at ${rate}/s (${role})`);
+    const [p, s] = await Promise.all(PAIR_ROLES.map((r) => persistedActiveLeases(name, pair.servers[r].dir)));
     if (p !== undefined && s !== undefined) leases = { primary: p, secondary: s };
-    for (const role of ROLES) ctx.dropDir(pair.servers[role].dir);
+    for (const role of PAIR_ROLES) ctx.dropDir(pair.servers[role].dir);
   }
   return leases ? { ...result, pairLeases: leases } : result;
 }

@@ -8,7 +8,8 @@ import { resolve } from 'node:path';
 import { assertLabAddress } from './addr.js';
 import { NETNS_PREFIX } from './cleanup.js';
 import { Namespace, type Lan } from './netns.js';
-import type { PairLab, PairRole } from './pair.js';
+import type { PairLab } from './pair.js';
+import type { PairRole } from './pair-topology.js';
 import { twin6LabConfig, type ServerContext } from './server.js';
 
 export interface WanHost {

@@ -10,5 +10,6 @@ export * from './prereq.js';
 export * from './proc.js';
 export * from './server.js';
 export * from './topology.js';
+export * from './pair-topology.js';
 export * from './pair.js';
 export * from './rfc8156-peer.js';

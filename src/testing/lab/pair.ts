@@ -1,5 +1,6 @@
 // The two-appliance lab: a primary and a secondary twin6d on one client LAN,
-// talking over their own partner link, as on a real pair of routers.
+// talking over their own partner link, as on a real pair of routers. The
+// network is pair-topology.ts's (the bench's pair mode uses the same):
 //
 //   t6-<id>-a  lan0 2001:db8:1::1/64 ─┐                ┌─ eth0  t6-<id>-c1 … cN
 //              p0   fd00:ffff::1/64   ├─ br0 (t6-<id>-sw) ┤
@@ -14,23 +15,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { keepDirs, sweepStaleLabs, trackDir, untrackDir } from './cleanup.js';
 import { createClient, type ClientSpec, type Dhcp6Client } from './clients.js';
-import { Namespace, newLabId } from './netns.js';
+import { newLabId, type Namespace } from './netns.js';
 import { tail, type ExecResult } from './proc.js';
 import { LAB_OPERATOR, LabBroker, makeFleetPki, randomHighPort, type FleetPki } from './mqtt.js';
+import { pairFailoverSection, PAIR_ROLES, PairTopology, type PairRole } from './pair-topology.js';
 import { startServer, twin6LabConfig, twin6Server, type RunningServer, type ServerContext } from './server.js';
 import { LAB_TOPOLOGY, type LabTopology } from './topology.js';
-import { NETNS_PREFIX } from './cleanup.js';
-
-export type PairRole = 'primary' | 'secondary';
-
-export const PAIR_LINK = {
-  ifname: 'p0',
-  primary: 'fd00:ffff::1',
-  secondary: 'fd00:ffff::2',
-  prefixLength: 64,
-} as const;
-
-const LAN_ADDRESS: Record<PairRole, string> = { primary: '2001:db8:1::1', secondary: '2001:db8:1::2' };
 
 export interface PairOptions {
   readonly clients: readonly ClientSpec[];
@@ -90,17 +80,7 @@ export interface PairLab {
 function pairConfig(role: PairRole, extra: Record<string, unknown>, logLevel: string | undefined, mqtt?: (role: PairRole) => Record<string, unknown>, config = twin6LabConfig) {
   return (ctx: ServerContext): string => {
     const base = JSON.parse(config(ctx)) as Record<string, unknown>;
-    const failover = {
-      role,
-      localAddress: PAIR_LINK[role],
-      peerAddress: PAIR_LINK[role === 'primary' ? 'secondary' : 'primary'],
-      insecure: true,
-      mcltSec: 60,
-      keepaliveSec: 4,
-      startupSec: 2,
-      ...extra,
-    };
-    if ('tls' in extra) delete (failover as Record<string, unknown>)['insecure'];
+    const failover = pairFailoverSection(role, { mcltSec: 60, keepaliveSec: 4, startupSec: 2, ...extra });
     const log = logLevel ? { log: { level: logLevel } } : {};
     return JSON.stringify({ ...base, ...log, failover, ...(mqtt ? { mqtt: mqtt(role) } : {}) }, null, 2) + '\n';
   };
@@ -112,65 +92,25 @@ export async function startPairLab(opts: PairOptions): Promise<PairLab> {
   const id = newLabId();
   const dir = mkdtempSync(join(tmpdir(), `t6-pair-${id}-`));
   trackDir(dir);
-  const namespaces: Namespace[] = [];
+  let net: PairTopology | undefined;
   const running: Partial<Record<PairRole, RunningServer>> = {};
   const clients: Dhcp6Client[] = [];
-  const ns = async (suffix: string) => {
-    const n = await Namespace.create(`${NETNS_PREFIX}${id}-${suffix}`, { dir });
-    namespaces.push(n);
-    return n;
-  };
   let broker: LabBroker | undefined;
   let pki: FleetPki | undefined;
   const close = async () => {
     await Promise.allSettled(clients.map((c) => c.stop()));
     await Promise.allSettled(Object.values(running).map((s) => s?.stop()));
     await broker?.stop();
-    for (const n of [...namespaces].reverse()) n.removeSync();
+    net?.removeSync();
     untrackDir(dir);
     if (!keepDirs()) rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const sw = await ns('sw');
-    const a = await ns('a');
-    const b = await ns('b');
-    const server: Record<PairRole, Namespace> = { primary: a, secondary: b };
-    await sw.ip(['link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0']);
-    await sw.ip(['link', 'set', 'br0', 'up']);
-    let port = 0;
-    const portOf = new Map<Namespace, string>();
-    const plug = async (n: Namespace, ifname: string) => {
-      const p = `sp${++port}`;
-      portOf.set(n, p);
-      await sw.ip(['link', 'add', p, 'type', 'veth', 'peer', 'name', ifname, 'netns', n.name]);
-      await sw.sysctl(`net.ipv6.conf.${p}.disable_ipv6`, '1');
-      await sw.ip(['link', 'set', p, 'master', 'br0']);
-      await sw.ip(['link', 'set', p, 'up']);
-      await n.sysctl(`net.ipv6.conf.${ifname}.accept_dad`, '0');
-      await n.ip(['link', 'set', ifname, 'up']);
-    };
-    for (const role of ['primary', 'secondary'] as const) {
-      await plug(server[role], topology.serverIf);
-      await server[role].sysctl(`net.ipv6.conf.${topology.serverIf}.keep_addr_on_down`, '1');
-      await server[role].ip(['addr', 'add', `${LAN_ADDRESS[role]}/${topology.serverPrefixLength}`, 'dev', topology.serverIf, 'nodad']);
-    }
-    await a.ip(['link', 'add', PAIR_LINK.ifname, 'type', 'veth', 'peer', 'name', PAIR_LINK.ifname, 'netns', b.name]);
-    for (const role of ['primary', 'secondary'] as const) {
-      const n = server[role];
-      await n.sysctl(`net.ipv6.conf.${PAIR_LINK.ifname}.accept_dad`, '0');
-      // A cut link keeps its addresses, as a pulled cable does (Linux flushes IPv6 addresses on admin-down otherwise).
-      await n.sysctl(`net.ipv6.conf.${PAIR_LINK.ifname}.keep_addr_on_down`, '1');
-      await n.ip(['addr', 'add', `${PAIR_LINK[role]}/${PAIR_LINK.prefixLength}`, 'dev', PAIR_LINK.ifname, 'nodad']);
-      await n.ip(['link', 'set', PAIR_LINK.ifname, 'up']);
-    }
-    const clientNamespaces: Namespace[] = [];
+    const pairNet = (net = await PairTopology.create({ id, dir, clients: opts.clients.length, topology }));
+    const { switchNs: sw, server, clients: clientNamespaces } = pairNet;
     for (const [i, spec] of opts.clients.entries()) {
-      const c = await ns(`c${i + 1}`);
-      clientNamespaces.push(c);
-      await plug(c, topology.clientIf);
-      clients.push(createClient(spec, spec.name ?? `${spec.kind}${i + 1}`, c, topology.clientIf, join(dir, `client${i + 1}`)));
+      clients.push(createClient(spec, spec.name ?? `${spec.kind}${i + 1}`, clientNamespaces[i]!, topology.clientIf, join(dir, `client${i + 1}`)));
     }
-    for (const n of [a, b, ...clientNamespaces]) await n.waitInterfaceReady(n === a || n === b ? topology.serverIf : topology.clientIf);
 
     const brokerPort = randomHighPort();
     if (opts.mqtt) {
@@ -201,7 +141,7 @@ export async function startPairLab(opts: PairOptions): Promise<PairLab> {
       id,
       dir,
       topology,
-      namespaces,
+      namespaces: pairNet.namespaces,
       server,
       clientNamespaces,
       clients,
@@ -216,17 +156,9 @@ export async function startPairLab(opts: PairOptions): Promise<PairLab> {
         const s = running[role];
         if (s) await s.process.stop(signal);
       },
-      async partnerLink(up) {
-        await a.ip(['link', 'set', PAIR_LINK.ifname, up ? 'up' : 'down']);
-        await b.ip(['link', 'set', PAIR_LINK.ifname, up ? 'up' : 'down']);
-      },
-      async lan(role, up) {
-        await server[role].ip(['link', 'set', topology.serverIf, up ? 'up' : 'down']);
-      },
-      async isolate(role, isolated) {
-        const p = portOf.get(server[role])!;
-        await sw.ip(isolated ? ['link', 'set', p, 'nomaster'] : ['link', 'set', p, 'master', 'br0']);
-      },
+      partnerLink: (up) => pairNet.partnerLink(up),
+      lan: (role, up) => pairNet.lan(role, up),
+      isolate: (role, isolated) => pairNet.isolate(role, isolated),
       ...(pki
         ? {
             fleet(args: readonly string[]) {
@@ -238,7 +170,7 @@ export async function startPairLab(opts: PairOptions): Promise<PairLab> {
         : {}),
       diagnostics() {
         const parts = [`pair lab ${id} in ${dir}`];
-        for (const role of ['primary', 'secondary'] as const) {
+        for (const role of PAIR_ROLES) {
           const s = running[role];
           if (s) parts.push(`--- ${role} log (tail):\n${tail(s.log(), 40)}`);
         }
@@ -247,7 +179,7 @@ export async function startPairLab(opts: PairOptions): Promise<PairLab> {
       },
       close,
     };
-    for (const role of opts.servers ?? (['primary', 'secondary'] as const)) await lab.start(role);
+    for (const role of opts.servers ?? PAIR_ROLES) await lab.start(role);
     if (opts.startClients ?? true) for (const c of clients) await c.start();
     return lab;
   } catch (e) {
