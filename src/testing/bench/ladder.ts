@@ -6,7 +6,7 @@
 import { sleep } from '../lab/proc.js';
 import { BenchContext, CLIENT_IF, MAX_FAILED_RATIO } from './context.js';
 import type { RunOrder } from './order.js';
-import { runPerfdhcp, warmUp, type LeaseMode } from './perfdhcp.js';
+import { runPerfdhcp, warmUp, type LeaseMode, type PerfResult } from './perfdhcp.js';
 import { startServer, twin6Syncs, type ServerName } from './servers.js';
 
 export interface StepResult {
@@ -47,6 +47,28 @@ export function syncWindowMs(seconds: number): { fromMs: number; toMs: number } 
   return { fromMs: Math.min(1000, seconds * 250), toMs: seconds * 1000 - Math.min(500, seconds * 100) };
 }
 
+/**
+ * A step's result from its perfdhcp run, single server or pair alike: clean
+ * when nothing else went wrong (`problem`: a crash, a pair that left its
+ * serving state, named in the note), perfdhcp kept its own rate, and at most
+ * MAX_FAILED_RATIO of the exchanges failed.
+ */
+export function judgeStep(rate: number, seconds: number, r: PerfResult, problem?: string): StepResult {
+  // perfdhcp that could not keep its own rate measured itself, not the server.
+  const clientLimited = r.solicit.sent < 0.9 * rate * seconds;
+  const note = problem ?? (clientLimited ? 'perfdhcp could not send at this rate' : undefined);
+  return {
+    rate,
+    clean: note === undefined && r.failedRatio <= MAX_FAILED_RATIO,
+    failedRatio: r.failedRatio,
+    achievedRate: r.achievedRate,
+    solicitsSent: r.solicit.sent,
+    repliesAccepted: r.solicit.sent - r.failed,
+    avgReplyMs: r.request.avgMs,
+    ...(note ? { note } : {}),
+  };
+}
+
 async function step(ctx: BenchContext, server: ServerName, mode: LeaseMode, rate: number): Promise<StepResult> {
   const dir = ctx.newDir(`ladder-${server}-${mode}-${rate}`);
   const seconds = ctx.opts.stepSeconds;
@@ -70,20 +92,7 @@ async function step(ctx: BenchContext, server: ServerName, mode: LeaseMode, rate
     }
     const r = await perf;
     if (!srv.proc.running) crashed = `${server} exited during the ${mode} step at ${rate}/s: ${JSON.stringify(srv.proc.exitStatus)}\n${srv.log()}`;
-    // perfdhcp that could not keep its own rate measured itself, not the server.
-    const clientLimited = r.solicit.sent < 0.9 * rate * seconds;
-    const clean = !crashed && !clientLimited && r.failedRatio <= MAX_FAILED_RATIO;
-    return {
-      rate,
-      clean,
-      failedRatio: r.failedRatio,
-      achievedRate: r.achievedRate,
-      solicitsSent: r.solicit.sent,
-      repliesAccepted: r.solicit.sent - r.failed,
-      avgReplyMs: r.request.avgMs,
-      ...(syncs ? { syncsPerSec: syncs.perSec, syncsWindowSec: syncs.windowSec } : {}),
-      ...(crashed ? { note: 'server crashed' } : clientLimited ? { note: 'perfdhcp could not send at this rate' } : {}),
-    };
+    return { ...judgeStep(rate, seconds, r, crashed ? 'server crashed' : undefined), ...(syncs ? { syncsPerSec: syncs.perSec, syncsWindowSec: syncs.windowSec } : {}) };
   } finally {
     if (crashed) ctx.problem(crashed);
     await ctx.stop(srv, `the ${mode} step at ${rate}/s`);

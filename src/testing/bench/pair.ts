@@ -23,10 +23,10 @@ import { formatIPv6 } from '../lab/addr.js';
 import { newLabId, type Namespace } from '../lab/netns.js';
 import { PAIR_LINK, PAIR_ROLES, pairFailoverSection, PairTopology, type PairRole } from '../lab/pair-topology.js';
 import { poll, sleep, tail } from '../lab/proc.js';
-import { BenchContext, CLIENT_IF, MAX_FAILED_RATIO, type BenchOptions } from './context.js';
+import { BenchContext, CLIENT_IF, type BenchOptions } from './context.js';
 import { parseKeaLeases6 } from '../lab/kea.js';
 import { LevelLeaseStore } from '../../store/index.js';
-import { climbAll, type LadderResult, type StepResult } from './ladder.js';
+import { climbAll, judgeStep, type LadderResult, type StepResult } from './ladder.js';
 import type { RunOrder } from './order.js';
 import { runPerfdhcp, warmUp } from './perfdhcp.js';
 import { PLAN, poolRange, readBuffers, RunningServer, TWIN6D, twin6StateDir, writeTwin6Config, type ServerName } from './servers.js';
@@ -285,24 +285,7 @@ async function pairStep(ctx: BenchContext, topo: PairTopology, name: ServerName,
     // MCLT; Kea: queued behind parked Replies); both get the same moment.
     await sleep(1000);
     const leftPair = after.some((s) => s !== serving);
-    const clientLimited = r.solicit.sent < 0.9 * rate * seconds;
-    const clean = !crashed && !clientLimited && !leftPair && r.failedRatio <= MAX_FAILED_RATIO;
-    result = {
-      rate,
-      clean,
-      failedRatio: r.failedRatio,
-      achievedRate: r.achievedRate,
-      solicitsSent: r.solicit.sent,
-      repliesAccepted: r.solicit.sent - r.failed,
-      avgReplyMs: r.request.avgMs,
-      ...(crashed
-        ? { note: 'server crashed' }
-        : leftPair
-          ? { note: `pair left its serving state: ${after.join(' / ')}` }
-          : clientLimited
-            ? { note: 'perfdhcp could not send at this rate' }
-            : {}),
-    };
+    result = judgeStep(rate, seconds, r, crashed ? 'server crashed' : leftPair ? `pair left its serving state: ${after.join(' / ')}` : undefined);
   } finally {
     if (crashed) ctx.problem(crashed);
     for (const role of PAIR_ROLES) await ctx.stop(pair.servers[role], `the ${name} pair step at ${rate}/s (${role})`);
