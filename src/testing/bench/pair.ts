@@ -19,7 +19,6 @@ import { connect } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { callControl, CONTROL_SOCKET_NAME } from '../../daemon/control.js';
-import { formatIPv6 } from '../lab/addr.js';
 import { newLabId, type Namespace } from '../lab/netns.js';
 import { PAIR_LINK, PAIR_ROLES, pairFailoverSection, PairTopology, type PairRole } from '../lab/pair-topology.js';
 import { poll, sleep, tail } from '../lab/proc.js';
@@ -29,7 +28,7 @@ import { LevelLeaseStore } from '../../store/index.js';
 import { climbAll, judgeStep, type LadderResult, type StepResult } from './ladder.js';
 import type { RunOrder } from './order.js';
 import { runPerfdhcp, warmUp } from './perfdhcp.js';
-import { PLAN, poolRange, readBuffers, RunningServer, TWIN6D, twin6StateDir, writeTwin6Config, type ServerName } from './servers.js';
+import { PLAN, readBuffers, RunningServer, TWIN6D, twin6StateDir, writeKeaConfig, writeTwin6Config, type ServerName } from './servers.js';
 
 export const PAIR_PLAN = {
   /** twin6: RFC 8156's MCLT, its default. */
@@ -69,65 +68,43 @@ function writeTwin6PairConfig(dir: string, role: PairRole): string {
 const KEA_NAME: Record<PairRole, string> = { primary: 'server1', secondary: 'server2' };
 const keaSocket = (dir: string): string => join(dir, 'kea6.sock');
 
+/** The single-server Kea config (servers.ts) plus multi-threading, a control socket and the HA hook in hot-standby. */
 export function writeKeaPairConfig(dir: string, role: PairRole, threads: number, heartbeatMs: number = PAIR_PLAN.keaHeartbeatMs): string {
-  const file = join(dir, 'kea-dhcp6.json');
   const url = (r: PairRole): string => `http://[${PAIR_LINK[r]}]:${PAIR_PLAN.keaHaPort}/`;
-  const config = {
-    Dhcp6: {
-      'data-directory': dir,
-      'interfaces-config': { interfaces: [PLAN.iface] },
-      'lease-database': { type: 'memfile', persist: true, name: join(dir, 'kea-leases6.csv'), 'lfc-interval': 0 },
-      // HA's dedicated HTTP listener exists only with multi-threading (Kea ≥ 2.0);
-      // without it every HA server needs a kea-ctrl-agent in front. 0 = one thread per CPU.
-      'multi-threading': { 'enable-multi-threading': true, 'thread-pool-size': threads, 'packet-queue-size': 64 },
-      'control-socket': { 'socket-type': 'unix', 'socket-name': keaSocket(dir) },
-      'preferred-lifetime': PLAN.preferredSec,
-      'valid-lifetime': PLAN.validSec,
-      'renew-timer': PLAN.t1Sec,
-      'rebind-timer': PLAN.t2Sec,
-      'option-data': [{ name: 'dns-servers', data: PLAN.dnsServer }],
-      'hooks-libraries': [
-        { library: join(PAIR_PLAN.keaHooks, 'libdhcp_lease_cmds.so') },
-        {
-          library: join(PAIR_PLAN.keaHooks, 'libdhcp_ha.so'),
-          parameters: {
-            'high-availability': [
-              {
-                'this-server-name': KEA_NAME[role],
-                mode: 'hot-standby',
-                'heartbeat-delay': heartbeatMs,
-                'max-response-delay': 60_000,
-                'max-ack-delay': 5_000,
-                'max-unacked-clients': 0,
-                'sync-timeout': 60_000,
-                // Lockstep: the active server parks each Reply until the standby acknowledged the lease.
-                'send-lease-updates': true,
-                'sync-leases': true,
-                'wait-backup-ack': false,
-                'multi-threading': { 'enable-multi-threading': true, 'http-dedicated-listener': true, 'http-listener-threads': 0, 'http-client-threads': 0 },
-                peers: [
-                  { name: KEA_NAME.primary, url: url('primary'), role: 'primary', 'auto-failover': true },
-                  { name: KEA_NAME.secondary, url: url('secondary'), role: 'standby', 'auto-failover': true },
-                ],
-              },
-            ],
-          },
+  return writeKeaConfig(dir, { keaThreads: threads }, {
+    // HA's dedicated HTTP listener exists only with multi-threading (Kea ≥ 2.0);
+    // without it every HA server needs a kea-ctrl-agent in front. 0 = one thread per CPU.
+    'multi-threading': { 'enable-multi-threading': true, 'thread-pool-size': threads, 'packet-queue-size': 64 },
+    'control-socket': { 'socket-type': 'unix', 'socket-name': keaSocket(dir) },
+    'hooks-libraries': [
+      { library: join(PAIR_PLAN.keaHooks, 'libdhcp_lease_cmds.so') },
+      {
+        library: join(PAIR_PLAN.keaHooks, 'libdhcp_ha.so'),
+        parameters: {
+          'high-availability': [
+            {
+              'this-server-name': KEA_NAME[role],
+              mode: 'hot-standby',
+              'heartbeat-delay': heartbeatMs,
+              'max-response-delay': 60_000,
+              'max-ack-delay': 5_000,
+              'max-unacked-clients': 0,
+              'sync-timeout': 60_000,
+              // Lockstep: the active server parks each Reply until the standby acknowledged the lease.
+              'send-lease-updates': true,
+              'sync-leases': true,
+              'wait-backup-ack': false,
+              'multi-threading': { 'enable-multi-threading': true, 'http-dedicated-listener': true, 'http-listener-threads': 0, 'http-client-threads': 0 },
+              peers: [
+                { name: KEA_NAME.primary, url: url('primary'), role: 'primary', 'auto-failover': true },
+                { name: KEA_NAME.secondary, url: url('secondary'), role: 'standby', 'auto-failover': true },
+              ],
+            },
+          ],
         },
-      ],
-      subnet6: [
-        {
-          id: 1,
-          subnet: PLAN.subnet,
-          interface: PLAN.iface,
-          pools: [{ pool: poolRange() }],
-          'pd-pools': [{ prefix: formatIPv6(PLAN.pdPrefix), 'prefix-len': PLAN.pdPrefixLength, 'delegated-len': PLAN.pdDelegatedLength }],
-        },
-      ],
-      loggers: [{ name: 'kea-dhcp6', output_options: [{ output: join(dir, 'kea.log') }], severity: 'WARN' }],
-    },
-  };
-  writeFileSync(file, JSON.stringify(config, null, 2));
-  return file;
+      },
+    ],
+  });
 }
 
 // ---------------------------------------------------------------- control

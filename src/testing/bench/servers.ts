@@ -50,7 +50,8 @@ export interface ServerOptions {
   readonly twin6CpuProfDir?: string;
 }
 
-export function writeKeaConfig(dir: string, o: ServerOptions): string {
+/** Kea's config for one start; `extra` adds or replaces Dhcp6 keys (pair mode: multi-threading, control socket, HA hooks). */
+export function writeKeaConfig(dir: string, o: ServerOptions, extra: Record<string, unknown> = {}): string {
   const file = join(dir, 'kea-dhcp6.json');
   const config = {
     Dhcp6: {
@@ -76,6 +77,7 @@ export function writeKeaConfig(dir: string, o: ServerOptions): string {
         },
       ],
       loggers: [{ name: 'kea-dhcp6', output_options: [{ output: join(dir, 'kea.log') }], severity: 'WARN' }],
+      ...extra,
     },
   };
   writeFileSync(file, JSON.stringify(config, null, 2));
