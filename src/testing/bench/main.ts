@@ -163,6 +163,43 @@ function preamble(order: RunOrder<ServerName>, buffers: string): string {
   return `order: ${order.rule()}\n${buffers}\n`;
 }
 
+/** How one run (single-server or pair) began, for its report. */
+interface RunStart {
+  readonly root: string;
+  readonly json: string | undefined;
+  readonly started: Date;
+  /** Other work on the machine moves every figure; the JSON says how busy it was. */
+  readonly loadAtStart: number | undefined;
+  readonly order: RunOrder<ServerName>;
+}
+
+/** The end of either run, after its table: the JSON, the problems, the run directory kept or not; returns the exit status. */
+function finish(ctx: BenchContext, run: RunStart, what: { bench: string; mode: string; figures: unknown; sockets: unknown; details: unknown }): number {
+  const durationSec = Math.round((Date.now() - run.started.getTime()) / 1000);
+  const doc = {
+    bench: what.bench,
+    version: 1,
+    date: run.started.toISOString(),
+    durationSec,
+    mode: what.mode,
+    machine: { ...machine(), loadAvg1mAtStart: run.loadAtStart, loadAvg1mAtEnd: loadavg()[0] },
+    options: ctx.opts,
+    figures: what.figures,
+    order: { seed: run.order.seed, rule: run.order.rule(), rounds: run.order.history },
+    sockets: what.sockets,
+    details: what.details,
+    problems: ctx.problems,
+  };
+  if (run.json) writeFileSync(run.json, `${JSON.stringify(doc, null, 2)}\n`);
+  if (ctx.problems.length > 0) process.stdout.write(`\n${ctx.problems.length} problem(s):\n${ctx.problems.map((p) => `- ${p}`).join('\n')}\n`);
+  if (ctx.opts.keep) {
+    untrackDir(run.root);
+    process.stdout.write(`run directories kept in ${run.root}\n`);
+  }
+  process.stdout.write(`bench took ${durationSec} s\n`);
+  return ctx.problems.length > 0 ? 1 : 0;
+}
+
 /** --pair: the failover pairs' IA_NA ladders on the pair lab's topology (src/testing/lab/pair-topology.ts). */
 async function pairMain(opts: BenchOptions, json: string | undefined): Promise<number> {
   const root = mkdtempSync(join(tmpdir(), 't6-bench-pair-'));
@@ -185,28 +222,13 @@ async function pairMain(opts: BenchOptions, json: string | undefined): Promise<n
   }
   const sockets = socketSummary(ctx.sockets);
   process.stdout.write(`\n${preamble(order, bufferLine(sockets, limits))}\n${pairTable(results)}\n`);
-  const doc = {
+  return finish(ctx, { root, json, started, loadAtStart, order }, {
     bench: 'twin6 failover pair vs ISC Kea hot-standby pair (npm run bench -- --pair)',
-    version: 1,
-    date: started.toISOString(),
-    durationSec: Math.round((Date.now() - started.getTime()) / 1000),
     mode: opts.quick ? 'pair-quick' : 'pair',
-    machine: { ...machine(), loadAvg1mAtStart: loadAtStart, loadAvg1mAtEnd: loadavg()[0] },
-    options: opts,
     figures: [{ id: 'pair_rate_na', label: 'Highest clean rate, IA_NA, failover pair', unit: 'exchanges/s', better: 'higher', twin6: results.twin6, kea: results.kea, ratio: results.ratio }],
-    order: { seed: order.seed, rule: order.rule(), rounds: order.history },
     sockets: { ...sockets, limits },
     details: results,
-    problems: ctx.problems,
-  };
-  if (json) writeFileSync(json, `${JSON.stringify(doc, null, 2)}\n`);
-  if (ctx.problems.length > 0) process.stdout.write(`\n${ctx.problems.length} problem(s):\n${ctx.problems.map((p) => `- ${p}`).join('\n')}\n`);
-  if (opts.keep) {
-    untrackDir(root);
-    process.stdout.write(`run directories kept in ${root}\n`);
-  }
-  process.stdout.write(`bench took ${doc.durationSec} s\n`);
-  return ctx.problems.length > 0 ? 1 : 0;
+  });
 }
 
 async function main(): Promise<number> {
@@ -216,7 +238,6 @@ async function main(): Promise<number> {
   const root = mkdtempSync(join(tmpdir(), 't6-bench-'));
   if (!opts.keep) trackDir(root);
   const started = new Date();
-  // Other work on the machine moves every figure; the JSON says how busy it was.
   const loadAtStart = loadavg()[0];
   const lan = await Lan.create({ id: `bench-${newLabId()}`, clients: 1, dir: root });
   const ctx = new BenchContext(lan, root, opts);
@@ -233,28 +254,13 @@ async function main(): Promise<number> {
   }
   const figs = figures(results);
   process.stdout.write(`\n${preamble(order, bufferLine(results.sockets ?? {}, limits))}\n${table(figs)}\n`);
-  const doc = {
+  return finish(ctx, { root, json, started, loadAtStart, order }, {
     bench: 'twin6 vs ISC Kea (npm run bench)',
-    version: 1,
-    date: started.toISOString(),
-    durationSec: Math.round((Date.now() - started.getTime()) / 1000),
     mode: opts.quick ? 'quick' : 'full',
-    machine: { ...machine(), loadAvg1mAtStart: loadAtStart, loadAvg1mAtEnd: loadavg()[0] },
-    options: opts,
     figures: figs,
-    order: { seed: order.seed, rule: order.rule(), rounds: order.history },
     sockets: { ...results.sockets, limits },
     details: results,
-    problems: ctx.problems,
-  };
-  if (json) writeFileSync(json, `${JSON.stringify(doc, null, 2)}\n`);
-  if (ctx.problems.length > 0) process.stdout.write(`\n${ctx.problems.length} problem(s):\n${ctx.problems.map((p) => `- ${p}`).join('\n')}\n`);
-  if (opts.keep) {
-    untrackDir(root);
-    process.stdout.write(`run directories kept in ${root}\n`);
-  }
-  process.stdout.write(`bench took ${doc.durationSec} s\n`);
-  return ctx.problems.length > 0 ? 1 : 0;
+  });
 }
 
 main().then(
