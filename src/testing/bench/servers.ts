@@ -37,7 +37,8 @@ export const PLAN = {
 export const poolRange = (): string => `${formatIPv6(PLAN.poolFirst)}-${formatIPv6(PLAN.poolLast)}`;
 export const pdPrefixText = (): string => `${formatIPv6(PLAN.pdPrefix)}/${PLAN.pdPrefixLength}`;
 
-const DIST = fileURLToPath(new URL('..', import.meta.url));
+/** dist/, from dist/testing/bench/servers.js. */
+const DIST = fileURLToPath(new URL('../..', import.meta.url));
 export const TWIN6D = join(DIST, 'cli', 'twin6d.js');
 
 /** Syscalls that force data to storage; counted with strace when asked. */
