@@ -98,7 +98,7 @@ describe.skipIf(reason !== undefined)('a failover pair of appliance VMs through 
 
       // Client load: new clients at LOAD_RATE/s, each an address and a /56, every Reply recorded.
       load = lab.clientNamespaces[2]!.spawn('load-client', [
-        process.execPath, join(resolve('dist'), 'lab/load-client.js'), '--iface', APPLIANCE_TOPOLOGY.clientIf,
+        process.execPath, join(resolve('dist'), 'testing/lab/load-client.js'), '--iface', APPLIANCE_TOPOLOGY.clientIf,
         '--clients', '10000000', '--rate', String(LOAD_RATE), '--seconds', '1200',
       ]);
       const loadLog = () => load?.log() ?? '';

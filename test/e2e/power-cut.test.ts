@@ -31,7 +31,7 @@ describe.skipIf(reason !== undefined)('power cuts under load', () => {
       a.boot();
       await a.waitServing(180_000);
       const load = lab.clientNamespaces[0]!.spawn('load-client', [
-        process.execPath, join(resolve('dist'), 'lab/load-client.js'), '--iface', APPLIANCE_TOPOLOGY.clientIf,
+        process.execPath, join(resolve('dist'), 'testing/lab/load-client.js'), '--iface', APPLIANCE_TOPOLOGY.clientIf,
         '--clients', '10000000', '--rate', '20', '--seconds', String(60 + CUTS * 90),
       ]);
       const acked = (): Acked[] =>

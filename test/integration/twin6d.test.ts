@@ -80,7 +80,7 @@ describe.skipIf(reason !== undefined)('twin6d with real clients', () => {
       const leasesBefore = (await status(lab)).leases;
 
       const attacker = lab.lan.clients[0]!.spawn('bad-packets', [
-        process.execPath, join(DIST, 'lab/bad-packets.js'), '--iface', lab.topology.clientIf, '--repeat', '5', '--flood', '3000', '--rate', '600',
+        process.execPath, join(DIST, 'testing/lab/bad-packets.js'), '--iface', lab.topology.clientIf, '--repeat', '5', '--flood', '3000', '--rate', '600',
       ]);
       // A new client arrives in the middle of the flood and must be served.
       await sleep(1500);
@@ -113,7 +113,7 @@ describe.skipIf(reason !== undefined)('twin6d with real clients', () => {
 
       const attackSec = lab.topology.lifetimes.t1Sec + 15;
       const attacker = lab.lan.clients[0]!.spawn('hostile-packets', [
-        process.execPath, join(DIST, 'lab/hostile-packets.js'), '--iface', lab.topology.clientIf, '--seconds', String(attackSec), '--seed', '16',
+        process.execPath, join(DIST, 'testing/lab/hostile-packets.js'), '--iface', lab.topology.clientIf, '--seconds', String(attackSec), '--seed', '16',
       ]);
       // A new client arrives during the attack and must be served; the first one renews through it.
       await sleep(2000);
@@ -187,7 +187,7 @@ describe.skipIf(reason !== undefined)('twin6d with real clients', () => {
     const lab = await startLab({ server: twin6Server(), clients: [{ kind: 'dhcpcd' }], startClients: false });
     await withLab(lab, async () => {
       const load = lab.lan.clients[0]!.spawn('load-client', [
-        process.execPath, join(DIST, 'lab/load-client.js'), '--iface', lab.topology.clientIf, '--clients', '1000000', '--rate', '300', '--seconds', '240',
+        process.execPath, join(DIST, 'testing/lab/load-client.js'), '--iface', lab.topology.clientIf, '--clients', '1000000', '--rate', '300', '--seconds', '240',
       ]);
       const kills = 20;
       for (let i = 0; i < kills; i++) {
