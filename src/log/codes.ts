@@ -27,10 +27,13 @@ export const LOG_CODES = [
   'STORE_CORRUPT_RECORDS',
   'STORE_WRITE_FAILED',
   'STORE_CHANGE_REJECTED',
+  'STORE_DEGRADED',
+  'STORE_RECOVERED',
   // the DHCP packet path
   'DHCP_SOCKET_ERROR',
   'DHCP_PACKET_FAILED',
   'DHCP_REPLY_SEND_FAILED',
+  'DHCP_POOL_EXHAUSTED',
   // router advertisements (net/ra.ts, cli/cpe.ts)
   'RA_SOCKET_OPEN_FAILED',
   'RA_SOCKET_FAILED',
@@ -83,11 +86,14 @@ export const LOG_CODES = [
   'MQTT_CONNECTION_LOST',
   'MQTT_SUBSCRIBE_FAILED',
   'MQTT_PUBLISH_FAILED',
-  // management: commands and the state document
+  // management: commands, events and the state document
   'MGMT_LOG_LEVEL_CHANGED',
   'MGMT_COMMAND_KEY_INVALID',
   'MGMT_REQUEST_FAILED',
   'MGMT_STATE_DOC_FAILED',
+  'MGMT_COMMAND_AUTHORIZED',
+  'MGMT_COMMAND_NOT_AUTHORIZED',
+  'MGMT_COMMAND_REFUSED',
 ] as const;
 
 export type LogCode = (typeof LOG_CODES)[number];

@@ -11,7 +11,7 @@ import type { MqttConfig } from '../config/types.js';
 import type { CommandSpec } from './commands.js';
 import { ConfirmTokens } from './confirm.js';
 import { connectOnce, type BrokerLink } from './connection.js';
-import { DOC_VERSION, event, type EventType, type OfflineDoc } from './documents.js';
+import { DOC_VERSION, event, type EventFields, type EventType, type OfflineDoc } from './documents.js';
 import { failoverStatus } from './handlers.js';
 import type { ManagedDaemon } from './host.js';
 import { Outbox, type OutboxStats, type OutMessage } from './outbox.js';
@@ -200,7 +200,7 @@ export class Uplink {
     this.counts.requests++;
     if (packet.retain) {
       // A retained command would run again on every reconnect.
-      this.emitEvent('cmd-refused', { cmd: topic.split('/').pop() ?? null, reason: 'retained commands are never run', responseTopic: packet.properties?.responseTopic ?? null });
+      this.emitEvent('cmd-refused', { code: 'MGMT_COMMAND_REFUSED', cmd: topic.split('/').pop() ?? null, reason: 'retained commands are never run', responseTopic: packet.properties?.responseTopic ?? null });
       return;
     }
     const props = packet.properties ?? {};
@@ -238,7 +238,8 @@ export class Uplink {
     return { topic, payload: JSON.stringify(doc), qos: 1, retain: true };
   }
 
-  private emitEvent(type: EventType, fields: Record<string, unknown>, audit = false): void {
+  /** The log line repeats the event with its code, so the log tells the same story as the fleet. */
+  private emitEvent<T extends EventType>(type: T, fields: EventFields<T>, audit = false): void {
     const doc = event(type, Date.now(), fields);
     this.d.log.info({ event: type, ...fields }, 'mqtt: event');
     this.outbox.enqueue({ topic: this.topics.evt(type), payload: JSON.stringify(doc), qos: 1, retain: false, expirySec: EVENT_EXPIRY_SEC, audit });

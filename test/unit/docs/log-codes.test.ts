@@ -1,6 +1,7 @@
 // Stable log codes (issue 17 item 7): every warn, error and fatal line in src/
 // carries a code from src/log/codes.ts, and docs/log-codes.md lists exactly the
-// codes src/ uses, each with the level its line has. The scan parses the source
+// codes src/ uses, each with the level its line has and the MQTT event that
+// carries it. The scan parses the source
 // with the TypeScript compiler, so a call spread over several lines, or a
 // "log.warn(" in a comment or a string, is read for what it is.
 
@@ -11,6 +12,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { ALARM_CODE } from '../../../src/failover/effects.js';
 import { LOG_CODES } from '../../../src/log/codes.js';
+import { EVENT_CODES, type EventType } from '../../../src/mgmt/documents.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const REGISTRY = 'src/log/codes.ts';
@@ -214,5 +216,22 @@ describe('log codes in src/ and docs/log-codes.md', () => {
     const alarm = calls.filter((c) => c.messages.includes('failover alarm'));
     expect(alarm).toHaveLength(1);
     expect(Object.values(ALARM_CODE).filter((code) => docLevel.get(code) !== alarm[0]!.level)).toEqual([]);
+  });
+
+  it('names for each code the MQTT events that carry it (EVENT_CODES in src/mgmt/documents.ts)', () => {
+    const carriedBy = new Map<string, string[]>();
+    for (const [type, codes] of Object.entries(EVENT_CODES)) for (const code of codes) carriedBy.set(code, [...(carriedBy.get(code) ?? []), type]);
+    const inDoc = rows.filter((r) => r.event !== '—').map((r) => [r.code, [...r.event.matchAll(/`([a-z-]+)`/g)].map((m) => m[1]!)] as const);
+    expect(new Map(inDoc)).toEqual(carriedBy);
+    expect(rows.filter((r) => r.event !== '—' && !/^`[a-z-]+`$/.test(r.event)).map((r) => `${r.code}: ${r.event}`)).toEqual([]);
+  });
+
+  it('documents an event code no log line has at info, the level of the uplink\'s `mqtt: event` line', () => {
+    const mirror = calls.filter((c) => c.messages.includes('mqtt: event'));
+    expect(mirror.map((c) => [c.level, c.hasCode])).toEqual([['info', false]]); // its code comes with the event's fields
+    const logged = new Set(calls.flatMap((c) => c.codes));
+    for (const a of AWAITING_ENDPOINT_SPLIT) for (const c of a.codes) logged.add(c);
+    const eventOnly = (Object.keys(EVENT_CODES) as EventType[]).flatMap((t) => EVENT_CODES[t]).filter((c) => !logged.has(c));
+    expect(eventOnly.filter((c) => docLevel.get(c) !== 'info')).toEqual([]);
   });
 });
