@@ -49,8 +49,8 @@ export async function startCpe(daemon: Daemon, opts: CpeOptions = {}): Promise<C
       if (advertiser) await advertiser.update(config.subnets);
       else if (wantsRa(config.subnets)) advertiser = await start(config.subnets);
     };
-    update().catch((e: unknown) => log.error({ err: e }, 'router advertisements not updated'));
-    if (JSON.stringify(config.pdRoutes ?? null) !== routesAtStart) log.warn('pdRoutes changed: the change takes effect at the next restart');
+    update().catch((e: unknown) => log.error({ code: 'RA_UPDATE_FAILED', err: e }, 'router advertisements not updated'));
+    if (JSON.stringify(config.pdRoutes ?? null) !== routesAtStart) log.warn({ code: 'CONFIG_PDROUTES_NEEDS_RESTART' }, 'pdRoutes changed: the change takes effect at the next restart');
   });
   daemon.registerCommand('ra', () => advertiser?.status() ?? []);
   // Runs before the store closes: the final advertisement (RFC 4861 §6.2.5) goes out first.

@@ -41,16 +41,16 @@ async function run(configFile: string, stateDir: string): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping');
+    log.info({ code: 'DAEMON_STOPPING', signal }, 'stopping');
     await daemon.stop();
-    log.info('stopped');
+    log.info({ code: 'DAEMON_STOPPED' }, 'stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGHUP', () => void daemon.reload());
   log.info(
-    { serverDuid: Buffer.from(daemon.serverDuid).toString('hex'), leases: daemon.store.size, bound: daemon.bound, startupMs: Date.now() - daemon.startedMs },
+    { code: 'DAEMON_STARTED', serverDuid: Buffer.from(daemon.serverDuid).toString('hex'), leases: daemon.store.size, bound: daemon.bound, startupMs: Date.now() - daemon.startedMs },
     'serving',
   );
 }

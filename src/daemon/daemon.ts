@@ -114,11 +114,11 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const config = await loadConfigFile(configFile);
     const log = pino({ level: config.logLevel, base: { svc: 'twin6d', pid: process.pid } });
     const { tightenedFrom } = await prepareStateDir(stateDir);
-    if (tightenedFrom !== undefined) log.warn({ stateDir, mode: tightenedFrom.toString(8) }, 'state directory was open to other users; now 0700');
+    if (tightenedFrom !== undefined) log.warn({ code: 'DAEMON_STATE_DIR_TIGHTENED', stateDir, mode: tightenedFrom.toString(8) }, 'state directory was open to other users; now 0700');
     const store = new LevelLeaseStore(path.join(stateDir, 'leases'), config.storage);
     const opened = await store.open();
     if (opened.corrupt.count > 0) {
-      log.error({ corrupt: opened.corrupt.count, reasons: opened.corrupt.reasons, keys: opened.corrupt.keys }, 'lease records failed their check and are not served');
+      log.error({ code: 'STORE_CORRUPT_RECORDS', corrupt: opened.corrupt.count, reasons: opened.corrupt.reasons, keys: opened.corrupt.keys }, 'lease records failed their check and are not served');
     }
     const serverDuid = await serverDuidFor(config, store, clock);
     const daemon = new Daemon(config, configFile, stateDir, store, serverDuid, log, clock);
@@ -186,7 +186,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.sockets = await openDhcpSockets(
       { interfaces: this.configNow.interfaces, port: this.configNow.port },
       (d) => this.packetPath.onDatagram(d),
-      (e) => this.log.error({ err: e }, 'socket error'),
+      (e) => this.log.error({ code: 'DHCP_SOCKET_ERROR', err: e }, 'socket error'),
     );
   }
 
@@ -206,12 +206,12 @@ export class Daemon extends EventEmitter<DaemonEvents> {
         await this.openSockets();
       }
       this.counters.add('config.reloads');
-      this.log.info({ interfaces: next.interfaces, subnets: next.subnets.length }, 'configuration reloaded');
+      this.log.info({ code: 'CONFIG_RELOADED', interfaces: next.interfaces, subnets: next.subnets.length }, 'configuration reloaded');
       this.emit('config-reloaded', next);
       return true;
     } catch (e) {
       this.counters.add('config.rejected');
-      this.log.error({ err: e instanceof Error ? e.message : e }, 'new configuration refused; still serving the old one');
+      this.log.error({ code: 'CONFIG_RELOAD_REJECTED', err: e instanceof Error ? e.message : e }, 'new configuration refused; still serving the old one');
       return false;
     }
   }
@@ -219,7 +219,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   /** The store can no longer be trusted: stop, so the supervisor restarts from what is on disk. */
   storeFailed(e: unknown): void {
     if (this.stopping) return;
-    this.log.fatal({ err: e }, 'lease store write failed; stopping so the supervisor restarts from what is on disk');
+    this.log.fatal({ code: 'STORE_WRITE_FAILED', err: e }, 'lease store write failed; stopping so the supervisor restarts from what is on disk');
     process.exit(70);
   }
 
@@ -235,7 +235,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       try {
         await hook();
       } catch (e) {
-        this.log.error({ err: e }, 'shutdown hook failed');
+        this.log.error({ code: 'DAEMON_SHUTDOWN_HOOK_FAILED', err: e }, 'shutdown hook failed');
       }
     }
     await this.store.close();

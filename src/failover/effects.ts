@@ -2,6 +2,7 @@
 // The machine carries nothing out itself (no I/O, no timers): the lead's
 // endpoint runs these in order. Times are wall-clock Unix seconds.
 
+import type { LogCode } from '../log/codes.js';
 import type { EndpointStateName } from './states.js';
 import type { ServerFlags } from './state-record.js';
 
@@ -23,6 +24,15 @@ export type AlarmReason =
   | 'forced-partner-down' // operator forced PARTNER-DOWN outside §8.8.2/§8.9.2/§8.11.2
   | 'partner-stalled' // NORMAL without BNDREPLYs (§8.8.2) or an update request without UPDDONE (§8.5.2)
   | 'role-changed'; // stored record written under the other role: history discarded
+
+/** The code each alarm is logged with (docs/log-codes.md): an operator alerts on the alarm, not on the word "alarm". */
+export const ALARM_CODE: { readonly [R in AlarmReason]: LogCode } = {
+  'communications-interrupted': 'FAILOVER_COMMUNICATIONS_INTERRUPTED',
+  'resolution-interrupted': 'FAILOVER_RESOLUTION_INTERRUPTED',
+  'forced-partner-down': 'FAILOVER_FORCED_PARTNER_DOWN',
+  'partner-stalled': 'FAILOVER_PARTNER_STALLED',
+  'role-changed': 'FAILOVER_ROLE_CHANGED',
+};
 
 export type Effect =
   /** Write storedPart(record) to stable storage before anything below is sent (§8.1, §6.3). */

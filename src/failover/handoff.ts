@@ -93,7 +93,7 @@ export class PrefixHandoff {
    */
   primaryPartnerDown(): void {
     if (this.config.role !== 'secondary' || !this.backup.clear()) return;
-    this.log.warn('the primary is in PARTNER-DOWN: our delegable prefixes are its again until it hands them back');
+    this.log.warn({ code: 'FAILOVER_PD_PREFIXES_RETURNED' }, 'the primary is in PARTNER-DOWN: our delegable prefixes are its again until it hands them back');
     void this.persist();
   }
 
@@ -242,7 +242,7 @@ export class PrefixHandoff {
       // Refused: the secondary holds a binding for it, which is on its way to us. The prefix stays
       // out of our own allocation meanwhile; the binding, once here, takes it out of the set.
       this.daemon.counters.add(`failover.bndupd.rejected.${status.code}`);
-      this.log.warn({ resource: f.resource, status, sent: f.status === BindingStatus.FREE ? 'FREE' : 'FREE-BACKUP' }, 'partner refused a delegable prefix move');
+      this.log.warn({ code: 'FAILOVER_PD_MOVE_REFUSED', resource: f.resource, status, sent: f.status === BindingStatus.FREE ? 'FREE' : 'FREE-BACKUP' }, 'partner refused a delegable prefix move');
     } else if (f.status === BindingStatus.FREE) {
       if (this.backup.delete(f.resource) && !(await this.persist())) return;
       this.daemon.counters.add('failover.pd.taken-back');

@@ -167,7 +167,7 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
       server.once('error', reject);
       server.listen({ port: this.config.port, host: this.config.localAddress }, () => {
         server.off('error', reject);
-        server.on('error', (e) => this.log.error({ err: e }, 'failover listener error'));
+        server.on('error', (e) => this.log.error({ code: 'FAILOVER_LISTENER_ERROR', err: e }, 'failover listener error'));
         resolve();
       });
     });
@@ -212,7 +212,7 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
   }
 
   private refuse(socket: net.Socket, reason: string): void {
-    this.log.warn({ reason }, 'partner connection refused');
+    this.log.warn({ code: 'FAILOVER_PARTNER_CONNECTION_REFUSED', reason }, 'partner connection refused');
     socket.destroy();
     this.emit('refused', reason);
   }
@@ -358,7 +358,7 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
       closed = true;
       socket.destroy();
       if (this.current === channel) this.current = undefined;
-      this.log.info({ reason, remote }, 'partner connection closed');
+      this.log.info({ code: 'FAILOVER_PARTNER_DISCONNECTED', reason, remote }, 'partner connection closed');
       this.emit('down', reason);
       this.scheduleRedial();
     };
@@ -376,7 +376,7 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
     socket.on('error', (e) => finish(`socket error: ${e.message}`));
     socket.on('close', () => finish('connection closed by the partner'));
     this.current = channel;
-    this.log.info({ remote, secure }, 'partner connection up');
+    this.log.info({ code: 'FAILOVER_PARTNER_CONNECTED', remote, secure }, 'partner connection up');
     this.emit('up', channel);
     for (const f of pending) if (!closed) deliver(f);
     socket.resume();

@@ -182,7 +182,7 @@ export class Replication {
     const rejected = status !== undefined && status.code !== FoStatusCode.Success;
     if (rejected) {
       this.daemon.counters.add(`failover.bndupd.rejected.${status.code}`);
-      this.log.warn({ resource: f.resource, status }, 'partner rejected a binding update');
+      this.log.warn({ code: 'FAILOVER_BNDUPD_REJECTED', resource: f.resource, status }, 'partner rejected a binding update');
     }
     // Built from the lease as it is when the store takes the write: it may change while the disk is behind.
     const recorded = (): LeaseChange[] => {
@@ -220,7 +220,7 @@ export class Replication {
 
   private viaUnreadable(problem: string): void {
     this.daemon.counters.add('failover.bndupd.via-unreadable');
-    this.log.warn({ problem, vendorEnterpriseNumber: this.config.vendorEnterpriseNumber }, 'requesting router in a partner binding update unreadable; does the partner use the same vendorEnterpriseNumber?');
+    this.log.warn({ code: 'FAILOVER_BNDUPD_VIA_UNREADABLE', problem, vendorEnterpriseNumber: this.config.vendorEnterpriseNumber }, 'requesting router in a partner binding update unreadable; does the partner use the same vendorEnterpriseNumber?');
   }
 
   /** Is this lease one our configuration serves at all? Otherwise ConfigurationConflict (§7.5.4). */
@@ -328,7 +328,7 @@ export class Replication {
     if (!(both.ours.client !== both.theirs.client || !verdict.accept || this.deps.strict())) return;
     this.daemon.counters.add('failover.conflicts');
     this.log.warn(
-      { resource: inc.resource, ours: both.ours, theirs: both.theirs, kept: verdict.accept ? 'theirs' : 'ours', ...(verdict.accept ? {} : { status: verdict.status }) },
+      { code: 'FAILOVER_BINDING_CONFLICT', resource: inc.resource, ours: both.ours, theirs: both.theirs, kept: verdict.accept ? 'theirs' : 'ours', ...(verdict.accept ? {} : { status: verdict.status }) },
       'binding conflict resolved',
     );
   }

@@ -5,6 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import type { ServerConfig } from '../config/types.js';
+import type { LogCode } from '../log/codes.js';
 import type { StoreStats } from '../store/index.js';
 
 export const DOC_VERSION = 1;
@@ -84,9 +85,34 @@ export type EventType =
   | 'cmd-audit'
   | 'cmd-refused';
 
+/**
+ * The log codes each event type carries (docs/log-codes.md): where a log line
+ * reports the same happening it has the same code. A type has more than one
+ * where the operator acts differently on them.
+ */
+export const EVENT_CODES = {
+  'config-reloaded': ['CONFIG_RELOADED'],
+  'config-rejected': ['CONFIG_RELOAD_REJECTED'],
+  'pool-exhausted': ['DHCP_POOL_EXHAUSTED'],
+  'storage-degraded': ['STORE_DEGRADED'],
+  'storage-recovered': ['STORE_RECOVERED'],
+  'failover-transition': ['FAILOVER_STATE_CHANGED'],
+  'cmd-audit': ['MGMT_COMMAND_AUTHORIZED', 'MGMT_COMMAND_NOT_AUTHORIZED'],
+  'cmd-refused': ['MGMT_COMMAND_REFUSED'],
+} as const satisfies { readonly [T in EventType]: readonly LogCode[] };
+
+export type EventCode<T extends EventType> = (typeof EVENT_CODES)[T][number];
+
+/** What an event says besides v, type and ts: its code, as a log line has it, and the rest. */
+export type EventFields<T extends EventType> = { readonly code: EventCode<T>; readonly [field: string]: unknown };
+
+/** How the parts that find events hand them to the uplink. */
+export type EmitEvent = <T extends EventType>(type: T, fields: EventFields<T>) => void;
+
 export interface EventDoc {
   readonly v: typeof DOC_VERSION;
   readonly type: EventType;
+  readonly code: LogCode;
   readonly ts: string;
   readonly [field: string]: unknown;
 }
@@ -173,8 +199,9 @@ export function dhcpTelemetry(counters: Readonly<Record<string, number>>, nowMs:
   return { v: DOC_VERSION, ts: iso(nowMs), countersSince: iso(sinceMs), object: 'Device.DHCPv6.Server.Stats.', stats, discarded };
 }
 
-export function event(type: EventType, nowMs: number, fields: Record<string, unknown>): EventDoc {
-  return { v: DOC_VERSION, type, ts: iso(nowMs), ...fields };
+export function event<T extends EventType>(type: T, nowMs: number, fields: EventFields<T>): EventDoc {
+  const { code, ...rest } = fields;
+  return { v: DOC_VERSION, type, code, ts: iso(nowMs), ...rest };
 }
 
 export function ok(data: unknown, code: 'OK' | 'CONFIRM_REQUIRED' = 'OK'): ResponseDoc {

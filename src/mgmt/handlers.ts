@@ -82,7 +82,7 @@ export function managementHandlers(d: ManagedDaemon, extras: HandlerExtras): Rec
         if (d.log.level === level) d.log.level = d.config.logLevel;
       }, ttlSec * 1000);
       levelRevert.unref();
-      d.log.warn({ level, ttlSec }, 'log level changed by command');
+      d.log.warn({ code: 'MGMT_LOG_LEVEL_CHANGED', level, ttlSec }, 'log level changed by command');
       return { level, revertsTo: previous, until: iso(Date.now() + ttlSec * 1000) };
     },
     'failover.status': () => STANDALONE,

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { COMMANDS } from './commands.js';
 import {
   configVersion, dhcpTelemetry, DOC_VERSION, iso, storageHealth,
-  type DhcpTelemetry, type EventType, type FailoverStatus, type PoolUse, type StateDoc, type StorageHealth,
+  type DhcpTelemetry, type EmitEvent, type FailoverStatus, type PoolUse, type StateDoc, type StorageHealth,
 } from './documents.js';
 import { configProblem, failoverStatus, poolUse } from './handlers.js';
 import type { ManagedDaemon } from './host.js';
@@ -48,7 +48,7 @@ export class Reporter {
   constructor(
     private readonly d: ManagedDaemon,
     private readonly deviceId: string,
-    private readonly emit: (type: EventType, fields: Record<string, unknown>) => void,
+    private readonly emit: EmitEvent,
     private readonly nowMs: () => number = Date.now,
   ) {
     this.rejectedSeen = d.counters.get('config.rejected');
@@ -61,7 +61,7 @@ export class Reporter {
 
   configReloaded(): void {
     this.poolsDirty = true;
-    this.emit('config-reloaded', { version: configVersion(this.d.config) });
+    this.emit('config-reloaded', { code: 'CONFIG_RELOADED', version: configVersion(this.d.config) });
   }
 
   async state(session: number): Promise<StateDoc> {
@@ -74,7 +74,7 @@ export class Reporter {
     }
     const failover = await failoverStatus(this.d);
     if (this.lastFailover && this.lastFailover.state !== failover.state) {
-      this.emit('failover-transition', { from: this.lastFailover.state, to: failover.state, partnerState: failover.partnerState, role: failover.role });
+      this.emit('failover-transition', { code: 'FAILOVER_STATE_CHANGED', from: this.lastFailover.state, to: failover.state, partnerState: failover.partnerState, role: failover.role });
     }
     this.lastFailover = failover;
     const storage = this.storageTransitions(this.d.store.stats(), now);
@@ -105,9 +105,9 @@ export class Reporter {
     const stalled = s.inFlightMs > slowWriteMs;
     if (health.status === 'degraded' && (this.lastStorage === 'ok' || (stalled && !this.stalled))) {
       if (this.lastStorage === 'ok') this.degradedSinceMs = now;
-      this.emit('storage-degraded', { reasons: health.reasons, inFlightMs: Math.round(s.inFlightMs), lastCommitMs: Math.round(s.lastCommitMs) });
+      this.emit('storage-degraded', { code: 'STORE_DEGRADED', reasons: health.reasons, inFlightMs: Math.round(s.inFlightMs), lastCommitMs: Math.round(s.lastCommitMs) });
     } else if (health.status === 'ok' && this.lastStorage === 'degraded') {
-      this.emit('storage-recovered', { degradedMs: now - this.degradedSinceMs });
+      this.emit('storage-recovered', { code: 'STORE_RECOVERED', degradedMs: now - this.degradedSinceMs });
     }
     this.lastStorage = health.status;
     this.stalled = stalled;
@@ -120,7 +120,7 @@ export class Reporter {
       const key = `${p.subnet} ${p.kind} ${p.pool}`;
       if (p.size > 0 && p.used >= p.size) {
         now.add(key);
-        if (!this.exhausted.has(key)) this.emit('pool-exhausted', { subnet: p.subnet, pool: p.pool, kind: p.kind, used: p.used, size: p.size });
+        if (!this.exhausted.has(key)) this.emit('pool-exhausted', { code: 'DHCP_POOL_EXHAUSTED', subnet: p.subnet, pool: p.pool, kind: p.kind, used: p.used, size: p.size });
       }
     }
     this.exhausted = now;
@@ -131,7 +131,7 @@ export class Reporter {
     const rejected = this.d.counters.get('config.rejected');
     if (rejected === this.rejectedSeen) return;
     this.rejectedSeen = rejected;
-    this.emit('config-rejected', { error: await configProblem(this.d), servingVersion: configVersion(this.d.config) });
+    this.emit('config-rejected', { code: 'CONFIG_RELOAD_REJECTED', error: await configProblem(this.d), servingVersion: configVersion(this.d.config) });
   }
 
   dhcp(): DhcpTelemetry {

@@ -5,7 +5,7 @@
 // Topic, or one outside this device's rsp/ subtree — is refused through an
 // evt/cmd-refused event instead, so the refusal is still visible.
 
-import type { EventType, ResponseDoc } from './documents.js';
+import type { EventCode, EventFields, EventType, ResponseDoc } from './documents.js';
 import { failed, ok } from './documents.js';
 import { checkArgs, commandSpec, COMMANDS, CommandError, withoutConfirm, type CommandSpec } from './commands.js';
 import type { ConfirmTokens } from './confirm.js';
@@ -36,7 +36,7 @@ export interface RequestDeps {
   readonly run: (spec: CommandSpec, args: Record<string, unknown>) => Promise<unknown>;
   /** A preview for the first step of a two-step command. */
   readonly preview: (spec: CommandSpec, args: Record<string, unknown>) => Promise<unknown>;
-  readonly emit: (type: EventType, fields: Record<string, unknown>, audit?: boolean) => void;
+  readonly emit: <T extends EventType>(type: T, fields: EventFields<T>, audit?: boolean) => void;
 }
 
 /** Requests in progress at once; more are answered BUSY rather than queued without bound. */
@@ -66,6 +66,7 @@ export class RequestHandler {
     if (!where.ok || cmd === undefined) {
       const reason = cmd === undefined ? `not a command topic of this device: ${JSON.stringify(req.topic)}` : where.ok ? '' : where.reason;
       emit('cmd-refused', {
+        code: 'MGMT_COMMAND_REFUSED',
         cmd: cmd ?? null,
         reason,
         responseTopic: req.responseTopic ?? null,
@@ -107,21 +108,22 @@ export class RequestHandler {
     if (!spec.dangerous) return this.run(spec, checked.args);
 
     const verdict = this.deps.gate.check(auth, spec.name, rawArgs ?? {});
-    const audit = (code: string, actor: string | null, extra: Record<string, unknown> = {}): void =>
-      this.deps.emit('cmd-audit', { cmd: spec.name, actor, argsHash: argsHash(rawArgs ?? {}), code, ...extra }, true);
+    // `code` tells a refused signature from a signed command (docs/log-codes.md); `result` is the response's code.
+    const audit = (code: EventCode<'cmd-audit'>, result: string, actor: string | null, extra: Record<string, unknown> = {}): void =>
+      this.deps.emit('cmd-audit', { code, cmd: spec.name, actor, argsHash: argsHash(rawArgs ?? {}), result, ...extra }, true);
     if (!verdict.ok) {
-      audit(verdict.code, null, { error: verdict.reason });
+      audit('MGMT_COMMAND_NOT_AUTHORIZED', verdict.code, null, { error: verdict.reason });
       return failed(verdict.code, verdict.reason);
     }
     const actor = verdict.claims.actor;
     if (this.dangerousInProgress) {
-      audit('BUSY', actor);
+      audit('MGMT_COMMAND_AUTHORIZED', 'BUSY', actor);
       return failed('BUSY', 'another dangerous command is in progress');
     }
     this.dangerousInProgress = true;
     try {
       const doc = await this.dangerous(spec, checked.args, actor);
-      audit(doc.code, actor, doc.ok ? {} : { error: doc.error });
+      audit('MGMT_COMMAND_AUTHORIZED', doc.code, actor, doc.ok ? {} : { error: doc.error });
       return doc;
     } finally {
       this.dangerousInProgress = false;

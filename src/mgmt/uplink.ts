@@ -11,7 +11,7 @@ import type { MqttConfig } from '../config/types.js';
 import type { CommandSpec } from './commands.js';
 import { ConfirmTokens } from './confirm.js';
 import { connectOnce, type BrokerLink } from './connection.js';
-import { DOC_VERSION, event, type EventType, type OfflineDoc } from './documents.js';
+import { DOC_VERSION, event, type EventFields, type EventType, type OfflineDoc } from './documents.js';
 import { failoverStatus } from './handlers.js';
 import type { ManagedDaemon } from './host.js';
 import { Outbox, type OutboxStats, type OutMessage } from './outbox.js';
@@ -71,7 +71,7 @@ export class Uplink {
     const keys: KeyObject[] = [];
     for (const text of config.commandKeys) {
       const k = parseCommandKey(text);
-      if ('problem' in k) d.log.error({ key: text, problem: k.problem }, 'mqtt: command key left out');
+      if ('problem' in k) d.log.error({ code: 'MGMT_COMMAND_KEY_INVALID', key: text, problem: k.problem }, 'mqtt: command key left out');
       else keys.push(k);
     }
     const nowSec = (): number => Math.floor(Date.now() / 1000);
@@ -152,19 +152,19 @@ export class Uplink {
     const log = this.d.log;
     switch (e.type) {
       case 'connected':
-        log.info({ broker: this.config.url, deviceId: this.config.deviceId, session: this.session }, 'mqtt: connected');
+        log.info({ code: 'MQTT_CONNECTED', broker: this.config.url, deviceId: this.config.deviceId, session: this.session }, 'mqtt: connected');
         void this.connected();
         break;
       case 'failed':
         this.counts.connectionErrors++;
         this.lastError = e.reason;
-        log.warn({ broker: this.config.url, reason: e.reason }, 'mqtt: connect failed');
+        log.warn({ code: 'MQTT_CONNECT_FAILED', broker: this.config.url, reason: e.reason }, 'mqtt: connect failed');
         break;
       case 'closed':
         this.link = undefined;
         this.lastError = e.reason;
         this.outbox.requeueInFlight();
-        log.warn({ reason: e.reason, upMs: e.upMs }, 'mqtt: connection lost');
+        log.warn({ code: 'MQTT_CONNECTION_LOST', reason: e.reason, upMs: e.upMs }, 'mqtt: connection lost');
         break;
       case 'retry':
         log.info({ attempt: e.attempt, delayMs: e.delayMs }, 'mqtt: reconnecting after back-off');
@@ -180,7 +180,7 @@ export class Uplink {
     try {
       await link.client.subscribeAsync(this.topics.cmdFilter, { qos: 1 });
     } catch (e) {
-      this.d.log.error({ err: (e as Error).message }, 'mqtt: subscribing to commands failed');
+      this.d.log.error({ code: 'MQTT_SUBSCRIBE_FAILED', err: (e as Error).message }, 'mqtt: subscribing to commands failed');
     }
     this.link = link;
     await this.rebirth();
@@ -200,7 +200,7 @@ export class Uplink {
     this.counts.requests++;
     if (packet.retain) {
       // A retained command would run again on every reconnect.
-      this.emitEvent('cmd-refused', { cmd: topic.split('/').pop() ?? null, reason: 'retained commands are never run', responseTopic: packet.properties?.responseTopic ?? null });
+      this.emitEvent('cmd-refused', { code: 'MGMT_COMMAND_REFUSED', cmd: topic.split('/').pop() ?? null, reason: 'retained commands are never run', responseTopic: packet.properties?.responseTopic ?? null });
       return;
     }
     const props = packet.properties ?? {};
@@ -213,7 +213,7 @@ export class Uplink {
         ...(props.messageExpiryInterval !== undefined ? { expirySec: props.messageExpiryInterval } : {}),
       })
       .then((answer) => answer && this.respond(answer))
-      .catch((e: unknown) => this.d.log.error({ err: e }, 'mqtt: request handling failed'));
+      .catch((e: unknown) => this.d.log.error({ code: 'MGMT_REQUEST_FAILED', err: e }, 'mqtt: request handling failed'));
   }
 
   /** Responses skip the outbox: a late answer is worse than none, and the requester times out. */
@@ -231,14 +231,15 @@ export class Uplink {
     client.publish(a.topic, JSON.stringify(a.doc), { qos: 1, properties }, (e) => {
       if (e) this.counts.responsesDropped++;
     });
-    this.d.log.debug({ topic: a.topic, code: a.doc.code }, 'mqtt: answered');
+    this.d.log.debug({ topic: a.topic, result: a.doc.code }, 'mqtt: answered');
   }
 
   private retained(topic: string, doc: unknown): OutMessage {
     return { topic, payload: JSON.stringify(doc), qos: 1, retain: true };
   }
 
-  private emitEvent(type: EventType, fields: Record<string, unknown>, audit = false): void {
+  /** The log line repeats the event with its code, so the log tells the same story as the fleet. */
+  private emitEvent<T extends EventType>(type: T, fields: EventFields<T>, audit = false): void {
     const doc = event(type, Date.now(), fields);
     this.d.log.info({ event: type, ...fields }, 'mqtt: event');
     this.outbox.enqueue({ topic: this.topics.evt(type), payload: JSON.stringify(doc), qos: 1, retain: false, expirySec: EVENT_EXPIRY_SEC, audit });
@@ -255,7 +256,7 @@ export class Uplink {
       this.outbox.putLatest(this.retained(this.topics.state, doc));
       this.drain();
     } catch (e) {
-      this.d.log.error({ err: e }, 'mqtt: building the state document failed');
+      this.d.log.error({ code: 'MGMT_STATE_DOC_FAILED', err: e }, 'mqtt: building the state document failed');
     }
   }
 
@@ -289,7 +290,7 @@ export class Uplink {
             .then(
               () => 'sent' as const,
               (e: Error & { code?: unknown }) => {
-                this.d.log.warn({ topic: msg.topic, err: e.message }, 'mqtt: publish failed');
+                this.d.log.warn({ code: 'MQTT_PUBLISH_FAILED', topic: msg.topic, err: e.message }, 'mqtt: publish failed');
                 // A PUBACK reason code (e.g. 135, not authorized) will not change on a retry; a lost link will.
                 return typeof e.code === 'number' ? ('refused' as const) : ('lost' as const);
               },

@@ -186,14 +186,14 @@ class RaInterface {
       );
     } catch (e) {
       counters.add('ra.open-failed');
-      log.error({ iface: this.ifname, err: (e as Error).message }, 'cannot open the ICMPv6 socket; no router advertisements on this interface');
+      log.error({ code: 'RA_SOCKET_OPEN_FAILED', iface: this.ifname, err: (e as Error).message }, 'cannot open the ICMPv6 socket; no router advertisements on this interface');
     }
   }
 
   private onSocketError(e: Error): void {
     this.port = undefined;
     this.deps.counters.add('ra.socket-error');
-    this.deps.log.error({ iface: this.ifname, err: e.message }, 'ICMPv6 socket failed; reopening');
+    this.deps.log.error({ code: 'RA_SOCKET_FAILED', iface: this.ifname, err: e.message }, 'ICMPv6 socket failed; reopening');
     if (!this.stopped) setTimeout(() => void (this.stopped ? undefined : this.openPort()), REOPEN_DELAY_MS).unref();
   }
 
@@ -258,7 +258,7 @@ class RaInterface {
     const built = buildAdvertisement(this.subnet, this.subnet.routerAdvertisements, link.mac, final || !this.defaultRouter);
     if (built.domainsDropped > 0 && !this.domainsDroppedLogged) {
       this.domainsDroppedLogged = true;
-      log.warn({ iface: this.ifname, dropped: built.domainsDropped }, 'search domains left out of the router advertisement: it would exceed 1280 octets');
+      log.warn({ code: 'RA_SEARCH_DOMAINS_DROPPED', iface: this.ifname, dropped: built.domainsDropped }, 'search domains left out of the router advertisement: it would exceed 1280 octets');
     }
     try {
       await this.port.send(encodeRouterAdvertisement(built.ra), ALL_NODES);
@@ -266,7 +266,7 @@ class RaInterface {
       counters.add(`ra.tx.${kind}`);
     } catch (e) {
       counters.add('ra.tx.failed');
-      log.warn({ iface: this.ifname, err: (e as Error).message }, 'router advertisement not sent');
+      log.warn({ code: 'RA_SEND_FAILED', iface: this.ifname, err: (e as Error).message }, 'router advertisement not sent');
     }
   }
 

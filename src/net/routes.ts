@@ -111,7 +111,7 @@ export class PdRouteManager {
       this.pump();
     } catch (e) {
       this.deps.counters.add('routes.internal-error');
-      this.deps.log.error({ err: e }, 'route update failed');
+      this.deps.log.error({ code: 'ROUTE_UPDATE_FAILED', err: e }, 'route update failed');
     }
   }
 
@@ -140,7 +140,7 @@ export class PdRouteManager {
         kernel = await this.deps.driver.list();
       } catch (e) {
         this.deps.counters.add('routes.list-failed');
-        this.deps.log.error({ err: (e as Error).message }, 'cannot list routes');
+        this.deps.log.error({ code: 'ROUTE_LIST_FAILED', err: (e as Error).message }, 'cannot list routes');
         throw e;
       }
       this.installed.clear();
@@ -249,7 +249,7 @@ export class PdRouteManager {
       results = await driver.apply(ops);
     } catch (e) {
       counters.add('routes.batch-failed');
-      log.error({ err: (e as Error).message, routes: ops.length }, 'route batch could not run');
+      log.error({ code: 'ROUTE_BATCH_FAILED', err: (e as Error).message, routes: ops.length }, 'route batch could not run');
       return;
     }
     counters.add('routes.batches');
@@ -263,7 +263,7 @@ export class PdRouteManager {
         return;
       }
       counters.add(op.op === 'replace' ? 'routes.add-failed' : 'routes.remove-failed');
-      log.warn({ prefix, op: op.op, gateway: op.route.gateway, dev: op.route.dev, err: r?.error }, 'route change failed');
+      log.warn({ code: 'ROUTE_CHANGE_FAILED', prefix, op: op.op, gateway: op.route.gateway, dev: op.route.dev, err: r?.error }, 'route change failed');
     });
   }
 }

@@ -201,7 +201,7 @@ describe.skipIf(reason !== undefined)('MQTT uplink against mosquitto', () => {
       expect(r.stderr).toMatch(/no answer from lab-ap1 to "status" within 2000 ms/);
       const refused = await poll(() => w.seen().find((m) => m.topic), { timeoutMs: 10_000, what: 'evt/cmd-refused' });
       expect(JSON.parse(refused.payload!)).toMatchObject({
-        type: 'cmd-refused', cmd: 'status', responseTopic: `fleet/v1/${DEV}/state`,
+        type: 'cmd-refused', code: 'MGMT_COMMAND_REFUSED', cmd: 'status', responseTopic: `fleet/v1/${DEV}/state`,
         reason: `Response Topic "fleet/v1/${DEV}/state" is outside this device's response subtree fleet/v1/${DEV}/rsp/#`,
       });
     } finally {

@@ -19,7 +19,7 @@ const SKIPPED_DIRS = new Set(['node_modules', 'dist', '.build', '__pycache__']);
 const FILE_BYTES_MAX = 1 << 20;
 
 /** The design notes' names, in docs/ or (for the old ones) nowhere in the repository. */
-const NOTE_NAMES = ['architecture', 'protocol', 'storage', 'style', 'management', 'image', 'config', 'fleet', 'benchmarks', 'rfc8156-conformance'];
+const NOTE_NAMES = ['architecture', 'protocol', 'storage', 'style', 'management', 'image', 'config', 'fleet', 'benchmarks', 'rfc8156-conformance', 'log-codes'];
 
 interface TextFile {
   readonly rel: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
-import { configVersion, dhcpTelemetry, poolSizes, storageHealth } from '../../../src/mgmt/documents.js';
+import { configVersion, dhcpTelemetry, event, poolSizes, storageHealth } from '../../../src/mgmt/documents.js';
 import type { StoreStats } from '../../../src/store/index.js';
 import { base } from '../config/helpers.js';
 
@@ -34,5 +34,14 @@ describe('documents', () => {
     });
     expect(storageHealth({ ...ok, inFlightMs: 1001 }, 1000)).toEqual({ status: 'degraded', reasons: ['a write has been in flight for more than 1000 ms'] });
     expect(storageHealth({ ...ok, inFlightMs: 4000 }, 5000).status).toBe('ok');
+  });
+
+  it('gives every event its log code, next to its type (docs/log-codes.md)', () => {
+    const doc = event('pool-exhausted', 2000, { code: 'DHCP_POOL_EXHAUSTED', subnet: 'lan', used: 5, size: 5 });
+    expect(JSON.stringify(doc)).toBe('{"v":1,"type":"pool-exhausted","code":"DHCP_POOL_EXHAUSTED","ts":"1970-01-01T00:00:02.000Z","subnet":"lan","used":5,"size":5}');
+    // @ts-expect-error a code of another event type does not typecheck
+    event('pool-exhausted', 0, { code: 'STORE_DEGRADED' });
+    // @ts-expect-error nor does an event without a code
+    event('storage-recovered', 0, { degradedMs: 1 });
   });
 });

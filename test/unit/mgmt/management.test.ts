@@ -29,7 +29,7 @@ const mqtt: MqttConfig = {
   commandKeys: [commandKeyText(signer.publicKey)],
 };
 
-type Logged = { event?: string; code?: string; error?: string };
+type Logged = { event?: string; code?: string; result?: string; error?: string };
 
 function fakeDaemon() {
   const events = new EventEmitter();
@@ -92,7 +92,7 @@ describe('management across a reload', () => {
 
     deliver(first, first.topics.cmd('failover.partner-down'), request, `${first.topics.rspRoot}/ops`);
     await settled(() => audits().length === 1);
-    expect(audits()[0]).toMatchObject({ code: 'CONFIRM_REQUIRED' });
+    expect(audits()[0]).toMatchObject({ code: 'MGMT_COMMAND_AUTHORIZED', result: 'CONFIRM_REQUIRED' });
 
     h.reload({ ...mqtt, telemetryIntervalSec: 30 });
     await settled(() => m.uplink !== undefined && m.uplink !== first);
@@ -100,6 +100,6 @@ describe('management across a reload', () => {
     expect(second).not.toBe(first);
     deliver(second, second.topics.cmd('failover.partner-down'), request, `${second.topics.rspRoot}/ops`);
     await settled(() => audits().length === 2);
-    expect(audits()[1]).toMatchObject({ code: 'NOT_AUTHORIZED', error: 'nonce already used: this signed request was replayed' });
+    expect(audits()[1]).toMatchObject({ code: 'MGMT_COMMAND_NOT_AUTHORIZED', result: 'NOT_AUTHORIZED', error: 'nonce already used: this signed request was replayed' });
   });
 });

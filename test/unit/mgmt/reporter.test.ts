@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import { Counters } from '../../../src/daemon/counters.js';
-import type { EventType } from '../../../src/mgmt/documents.js';
+import { EVENT_CODES, poolSizes, type EventType } from '../../../src/mgmt/documents.js';
 import type { ManagedDaemon } from '../../../src/mgmt/host.js';
 import { Reporter } from '../../../src/mgmt/reporter.js';
 import { MemoryDisk, MemoryLeaseStore, leaseKey } from '../../../src/store/index.js';
@@ -57,7 +57,7 @@ describe('Reporter: storage health', () => {
     clock.ms += 1;
     const stalled = { status: 'degraded', reasons: [`a write has been in flight for more than ${SLOW_WRITE_MS} ms`] };
     expect((await reporter.state(1)).storage).toEqual(stalled);
-    expect(events).toEqual([{ type: 'storage-degraded', fields: { reasons: stalled.reasons, inFlightMs: SLOW_WRITE_MS + 1, lastCommitMs: 0 } }]);
+    expect(events).toEqual([{ type: 'storage-degraded', fields: { code: 'STORE_DEGRADED', reasons: stalled.reasons, inFlightMs: SLOW_WRITE_MS + 1, lastCommitMs: 0 } }]);
     expect(reporter.storageTelemetry()).toMatchObject({ health: stalled, inFlightChanges: 1, inFlightMs: SLOW_WRITE_MS + 1 });
 
     clock.ms += 60_000;
@@ -74,7 +74,7 @@ describe('Reporter: storage health', () => {
     clock.ms += 1000;
     await store.apply([put(naLease(2))]);
     expect((await reporter.state(1)).storage).toEqual({ status: 'ok', reasons: [] });
-    expect(events.slice(1)).toEqual([{ type: 'storage-recovered', fields: { degradedMs: 61_000 } }]);
+    expect(events.slice(1)).toEqual([{ type: 'storage-recovered', fields: { code: 'STORE_RECOVERED', degradedMs: 61_000 } }]);
     expect(reporter.storageTelemetry()).toMatchObject({ inFlightChanges: 0, inFlightMs: 0 });
     await store.close();
   });
@@ -93,10 +93,48 @@ describe('Reporter: storage health', () => {
     clock.ms += SLOW_WRITE_MS + 1;
     await reporter.state(1);
     expect(events.slice(1)).toEqual([
-      { type: 'storage-degraded', fields: { reasons: [corrupt, `a write has been in flight for more than ${SLOW_WRITE_MS} ms`], inFlightMs: SLOW_WRITE_MS + 1, lastCommitMs: 0 } },
+      { type: 'storage-degraded', fields: { code: 'STORE_DEGRADED', reasons: [corrupt, `a write has been in flight for more than ${SLOW_WRITE_MS} ms`], inFlightMs: SLOW_WRITE_MS + 1, lastCommitMs: 0 } },
     ]);
     land();
     await held;
+    await store.close();
+  });
+});
+
+describe('Reporter: event codes', () => {
+  it('gives every event it raises the log code its type carries (docs/log-codes.md)', async () => {
+    const store = new MemoryLeaseStore({ disk: new MemoryDisk(), now: () => 0 });
+    await store.open();
+    const config = parseConfig(base());
+    const [naPool] = [...poolSizes(config)].find(([key]) => key.includes('\0na\0'))!;
+    const [subnet, , pool] = naPool.split('\0');
+    let failoverState = 'NORMAL';
+    const d = {
+      config,
+      configFile: '/nonexistent/twin6.json',
+      store,
+      counters: new Counters(),
+      commands: {
+        status: () => ({ pools: [{ subnet, pool, kind: 'na', active: 0xf000 }] }),
+        'failover.status': () => ({ role: 'primary', state: failoverState, partnerState: null }),
+      },
+      serverDuid: new Uint8Array(14),
+      startedMs: 0,
+    } as unknown as ManagedDaemon;
+    const events: { type: EventType; fields: Record<string, unknown> }[] = [];
+    const reporter = new Reporter(d, 'dev-a', (type, fields) => events.push({ type, fields }), () => 0);
+    await reporter.state(1); // the pool is full; failover seen for the first time
+    failoverState = 'COMMUNICATIONS-INTERRUPTED';
+    d.counters.add('config.rejected');
+    reporter.configReloaded();
+    await reporter.state(1);
+    expect(events.map((e) => [e.type, e.fields['code']])).toEqual([
+      ['pool-exhausted', 'DHCP_POOL_EXHAUSTED'],
+      ['config-reloaded', 'CONFIG_RELOADED'],
+      ['failover-transition', 'FAILOVER_STATE_CHANGED'],
+      ['config-rejected', 'CONFIG_RELOAD_REJECTED'],
+    ]);
+    for (const e of events) expect(EVENT_CODES[e.type] as readonly unknown[]).toContain(e.fields['code']);
     await store.close();
   });
 });

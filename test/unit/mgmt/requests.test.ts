@@ -81,9 +81,9 @@ describe('request handling', () => {
     expect(await h.handle(req('status', { v: 1 }, { responseTopic: topics.state }))).toBeUndefined();
     expect(await h.handle(req('status', { v: 1 }, { responseTopic: undefined }))).toBeUndefined();
     expect(ran).toEqual([]);
-    expect(events.map((e) => [e.type, e.fields['reason']])).toEqual([
-      ['cmd-refused', `Response Topic "fleet/v1/dev-a/state" is outside this device's response subtree fleet/v1/dev-a/rsp/#`],
-      ['cmd-refused', 'request has no Response Topic (MQTT 5 request/response is required)'],
+    expect(events.map((e) => [e.type, e.fields['code'], e.fields['reason']])).toEqual([
+      ['cmd-refused', 'MGMT_COMMAND_REFUSED', `Response Topic "fleet/v1/dev-a/state" is outside this device's response subtree fleet/v1/dev-a/rsp/#`],
+      ['cmd-refused', 'MGMT_COMMAND_REFUSED', 'request has no Response Topic (MQTT 5 request/response is required)'],
     ]);
     expect(events[0]!.fields['correlationData']).toBe('c0ffee');
   });
@@ -114,7 +114,10 @@ describe('request handling', () => {
     const bad = signCommand(other.privateKey, { sub: 'dev-a', cmd: 'failover.partner-down', argsHash: argsHash(args), iat: now(), exp: now() + 60, nonce: newNonce(), actor: 'eve' });
     expect(await answer(h, req('failover.partner-down', { v: 1, args, auth: bad }))).toMatchObject({ ok: false, code: 'NOT_AUTHORIZED', error: 'signature does not verify against any pinned command key' });
     expect(ran).toEqual([]);
-    expect(events.filter((e) => e.type === 'cmd-audit').map((e) => [e.fields['code'], e.audit])).toEqual([['NOT_AUTHORIZED', true], ['NOT_AUTHORIZED', true]]);
+    expect(events.filter((e) => e.type === 'cmd-audit').map((e) => [e.fields['code'], e.fields['result'], e.audit])).toEqual([
+      ['MGMT_COMMAND_NOT_AUTHORIZED', 'NOT_AUTHORIZED', true],
+      ['MGMT_COMMAND_NOT_AUTHORIZED', 'NOT_AUTHORIZED', true],
+    ]);
   });
 
   it('runs a dangerous two-step command only with a signed second request carrying the confirm token', async () => {
@@ -137,7 +140,9 @@ describe('request handling', () => {
     });
     expect(ran).toEqual([{ name: 'failover.partner-down', args }]);
     expect(await answer(h, req('failover.partner-down', { v: 1, args: confirmed, auth: sign('failover.partner-down', confirmed) }))).toMatchObject({ ok: false, code: 'EXPIRED', error: expect.stringMatching(/unknown or expired/) });
-    expect(events.filter((e) => e.type === 'cmd-audit').map((e) => e.fields['code'])).toEqual(['CONFIRM_REQUIRED', 'BAD_ARGS', 'NOT_AUTHORIZED', 'UNAVAILABLE', 'EXPIRED']);
+    expect(events.filter((e) => e.type === 'cmd-audit').map((e) => e.fields['result'])).toEqual(['CONFIRM_REQUIRED', 'BAD_ARGS', 'NOT_AUTHORIZED', 'UNAVAILABLE', 'EXPIRED']);
+    // The signature was good every time; the confirm token's refusals are results, not a refused signature.
+    expect(new Set(events.filter((e) => e.type === 'cmd-audit').map((e) => e.fields['code']))).toEqual(new Set(['MGMT_COMMAND_AUTHORIZED']));
   });
 
   it('answers BUSY instead of queueing without bound', async () => {
