@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { FailoverHost, PartnerConnector, TimerHandle, Timers } from './host.js';
 import { realTimers } from './host.js';
-import type { FailoverConfig } from '../config/failover.js';
+import type { FailoverConfig } from '../config/types.js';
 import {
   FoMsgType,
   FoStatusCode,
