@@ -12,41 +12,16 @@ import { loadConfigFile } from '../config/index.js';
 import type { ServerConfig } from '../config/types.js';
 import { createEngine, standalonePolicy, type Engine, type FailoverPolicy, type LeaseChange } from '../engine/index.js';
 import { LevelLeaseStore, type LeaseStore } from '../store/index.js';
-import type { ClientServerMessage } from '../wire/types.js';
 import { duidFromHex, duidToHex } from '../wire/duid.js';
 import { openDhcpSockets, type DhcpSockets } from '../net/dhcp-socket.js';
 import { PacketPath } from './server.js';
 import { Counters } from './counters.js';
-import { prepareStateDir, serveControl, CONTROL_SOCKET_NAME, type ControlHandler } from './control.js';
+import { prepareStateDir, serveControl, CONTROL_SOCKET_NAME } from './control.js';
+import type { CommitOrigin, CommitStamp, ControlHandler, DaemonClock, DaemonEvents, Host } from './host.js';
 import { makeServerDuid } from './server-duid.js';
 import { controlCommands } from './commands.js';
 import { reclaimer, RECLAIM_INTERVAL_MS } from './reclaim.js';
 import { LoopLag } from './load-shed.js';
-
-
-/**
- * Where a lease change comes from: `local` — this server's own decision (a
- * client message, expiry); `partner` — a failover partner's binding update;
- * `failover` — failover's own bookkeeping (an acknowledgement recorded).
- * Only local changes are news for the partner.
- */
-export type CommitOrigin = 'local' | 'partner' | 'failover';
-
-/** Rewrites local changes before they are written (failover stamps each lease's partner state). */
-export type CommitStamp = (changes: readonly LeaseChange[]) => readonly LeaseChange[];
-
-export interface DaemonEvents {
-  /** Lease changes that are now on stable storage, in commit order. */
-  'leases-committed': [changes: readonly LeaseChange[], origin: CommitOrigin];
-  'config-reloaded': [config: ServerConfig];
-  /** A client message the failover policy kept us from answering: the partner should have. */
-  unanswered: [message: ClientServerMessage];
-}
-
-export interface DaemonClock {
-  /** Wall clock, whole seconds since the Unix epoch. */
-  nowSec(): number;
-}
 
 const unresponsivePolicy: FailoverPolicy = {
   mayAnswer: () => false,
@@ -56,7 +31,7 @@ const unresponsivePolicy: FailoverPolicy = {
 
 export const systemClock: DaemonClock = { nowSec: () => Math.floor(Date.now() / 1000) };
 
-export class Daemon extends EventEmitter<DaemonEvents> {
+export class Daemon extends EventEmitter<DaemonEvents> implements Host {
   readonly counters = new Counters();
   readonly startedMs = Date.now();
   private engineNow: Engine;

@@ -15,7 +15,7 @@
 // lease replication).
 
 import type { Logger } from 'pino';
-import type { FailoverHost } from './host.js';
+import type { FailoverHost } from '../daemon/host.js';
 import type { FailoverConfig } from '../config/types.js';
 import type { LeaseChange } from '../engine/index.js';
 import { prefixPoolSize } from '../engine/plan.js';

@@ -11,11 +11,10 @@ import type { ServerConfig } from '../../config/types.js';
 import { createEngine, type Engine, type FailoverPolicy, type LeaseChange } from '../../engine/index.js';
 import type { MemoryLeaseStore } from '../../store/index.js';
 import { Counters } from '../../daemon/counters.js';
-import type { ControlHandler } from '../../daemon/control.js';
-import type { CommitOrigin, CommitStamp, DaemonClock, DaemonEvents } from '../../daemon/daemon.js';
+import type { CommitOrigin, CommitStamp, ControlHandler, DaemonClock, DaemonEvents, FailoverHost } from '../../daemon/host.js';
 import { PacketPath } from '../../daemon/server.js';
 import { reclaimer, RECLAIM_INTERVAL_MS } from '../../daemon/reclaim.js';
-import type { FailoverHost, TimerHandle } from '../../failover/host.js';
+import type { TimerHandle } from '../../failover/host.js';
 import type { NodeTimers } from './time.js';
 
 
