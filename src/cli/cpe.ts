@@ -9,7 +9,7 @@
 // delegation here (the partner's too: BNDUPDs carry the requesting router)
 // and advertises this box as default router at once.
 
-import type { Daemon } from '../daemon/daemon.js';
+import type { CpeHost } from '../daemon/host.js';
 import { ipRouteDriver } from '../net/ip-route.js';
 import { RouterAdvertiser } from '../net/ra.js';
 import { PdRouteManager } from '../net/routes.js';
@@ -33,15 +33,15 @@ export interface CpeOptions {
   readonly serving?: boolean | undefined;
 }
 
-export async function startCpe(daemon: Daemon, opts: CpeOptions = {}): Promise<CpeFeatures> {
+export async function startCpe(daemon: CpeHost, opts: CpeOptions = {}): Promise<CpeFeatures> {
   const { counters } = daemon;
   const log = daemon.log.child({ part: 'cpe' });
   const routesAtStart = JSON.stringify(daemon.config.pdRoutes ?? null);
   let serving = 'serving' in opts ? opts.serving : true;
   const routes = startRoutes(daemon, serving);
-  const wantsRa = (subnets: Daemon['config']['subnets']) => subnets.some((s) => s.routerAdvertisements !== undefined);
+  const wantsRa = (subnets: CpeHost['config']['subnets']) => subnets.some((s) => s.routerAdvertisements !== undefined);
   let advertiser: RouterAdvertiser | undefined;
-  const start = (subnets: Daemon['config']['subnets']) => RouterAdvertiser.start(subnets, { counters, log }, { defaultRouter: serving === true });
+  const start = (subnets: CpeHost['config']['subnets']) => RouterAdvertiser.start(subnets, { counters, log }, { defaultRouter: serving === true });
   if (wantsRa(daemon.config.subnets)) advertiser = await start(daemon.config.subnets);
 
   daemon.on('config-reloaded', (config) => {
@@ -66,7 +66,7 @@ export async function startCpe(daemon: Daemon, opts: CpeOptions = {}): Promise<C
   return { routes, advertiser: () => advertiser, setServing };
 }
 
-function startRoutes(daemon: Daemon, serving: boolean | undefined): PdRouteManager | undefined {
+function startRoutes(daemon: CpeHost, serving: boolean | undefined): PdRouteManager | undefined {
   const config = daemon.config.pdRoutes;
   if (!config?.enabled) return undefined;
   const routes = new PdRouteManager({

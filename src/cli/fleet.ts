@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import type { ResponseDoc, StateDoc } from '../mgmt/documents.js';
 import { FleetClient, TimeoutError, type DeviceState, type FleetConnectOptions, type RequestBody } from '../mgmt/requester.js';
 import { argsHash, commandKeyText, newNonce, signCommand } from '../mgmt/signature.js';
-import { DEFAULT_TOPIC_PREFIX, DEVICE_ID_RE, requesterIdProblem, topicPrefixProblem } from '../mgmt/topics.js';
+import { DEFAULT_TOPIC_PREFIX, requesterIdProblem } from '../mgmt/topics.js';
+import { DEVICE_ID_RE, topicPrefixProblem } from '../config/topic-rules.js';
 import { parseArgs, type ParsedArgs } from './args.js';
 
 export const FLEET_USAGE = `usage: twin6ctl fleet CONNECTION list [--json] [--wait MS]

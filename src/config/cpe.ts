@@ -1,46 +1,12 @@
 // The CPE sections: `routerAdvertisements` (top level, inherited key by key by
 // every subnet with an interface, and per subnet) and `pdRoutes` (top level).
-// Shapes, types and resolution live here so that shape.ts and resolve.ts only
-// gain one line each; defaults and bounds are in defaults.ts with the others.
+// Shapes and resolution live here so that shape.ts and resolve.ts only gain
+// one line each; the resolved types are in types.ts, defaults and bounds in
+// defaults.ts, with the others.
 
 import { DEFAULTS, RANGES } from './defaults.js';
 import { boolean, integer, keyPath, object, oneOf, optional, type Issues, type Reader } from './schema.js';
-import type { Subnet } from './types.js';
-
-export type RouterPreference = 'high' | 'medium' | 'low';
-
-/** What one subnet's router advertisements say (RFC 4861 §4.2, §6.2.1), resolved. */
-export interface RouterAdvertisementSettings {
-  /** M flag: addresses are available via DHCPv6. */
-  readonly managed: boolean;
-  /** O flag: other configuration (DNS) is available via DHCPv6. */
-  readonly otherConfig: boolean;
-  /** A flag of the on-link prefix (SLAAC, RFC 4862 §5.5.3); only with a /64. */
-  readonly autonomous: boolean;
-  /** 0: "not a default router"; else maxIntervalSec..9000. */
-  readonly routerLifetimeSec: number;
-  /** RFC 4191 §2.2. */
-  readonly preference: RouterPreference;
-  /** MaxRtrAdvInterval and MinRtrAdvInterval. */
-  readonly maxIntervalSec: number;
-  readonly minIntervalSec: number;
-  /** Cur Hop Limit for hosts; 0 = unspecified. */
-  readonly hopLimit: number;
-  /** MTU option (§4.6.4); absent: not sent. */
-  readonly mtu?: number;
-  /** Lifetimes of the on-link prefix's Prefix Information. */
-  readonly prefixValidSec: number;
-  readonly prefixPreferredSec: number;
-  /** RDNSS and DNSSL lifetime (RFC 8106 §5.1); servers and domains are the subnet's dnsServers and domainSearch. */
-  readonly dnsLifetimeSec: number;
-}
-
-export interface PdRoutesConfig {
-  readonly enabled: boolean;
-  /** Routing protocol number our routes carry: how twin6 tells its routes from everyone else's. */
-  readonly protocol: number;
-  readonly metric: number;
-}
+import type { PdRoutesConfig, RouterAdvertisementSettings, RouterPreference, Subnet } from './types.js';
 
 const intIn = ([min, max]: readonly [number, number]): Reader<number> => integer(min, max);
 

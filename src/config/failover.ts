@@ -6,59 +6,7 @@ import { readFileSync } from 'node:fs';
 import { addressFromBigInt } from '../wire/address.js';
 import { boolean, integer, keyPath, object, oneOf, optional, ratio, required, textOf, type Issues, type Reader } from './schema.js';
 import { address } from './values.js';
-
-/**
- * Who the partner is: the CA alone says too little where it also issues
- * device or broker certificates, so a name is required unless the operator
- * says explicitly that any certificate from the CA will do.
- */
-export type FailoverPeer =
-  /** A SAN DNS name or the subject CN the partner's certificate must carry. */
-  | { readonly peerName: string; readonly anyPeerFromCa?: undefined }
-  | { readonly anyPeerFromCa: true; readonly peerName?: undefined };
-
-export type FailoverTls = FailoverPeer & {
-  /** PEM of the CA that signed the partner's certificate: the authorisation check (RFC 8156 §10). */
-  readonly ca: string;
-  readonly cert: string;
-  readonly key: string;
-};
-
-export interface FailoverConfig {
-  readonly role: 'primary' | 'secondary';
-  /** OPTION_F_RELATIONSHIP_NAME; both partners must use the same. */
-  readonly relationshipName: string;
-  /** Our address on the partner link (the secondary listens on it, the primary connects from it). */
-  readonly localAddress: string;
-  readonly peerAddress: string;
-  /** TCP port, 647 by RFC 8156 §5.1. */
-  readonly port: number;
-  /** Maximum Client Lead Time (§4.4), seconds. */
-  readonly mcltSec: number;
-  /** Our keepalive time: the partner declares us down after this long without a message (§6.5). */
-  readonly keepaliveSec: number;
-  /** How many BNDUPDs we accept unacknowledged (OPTION_F_MAX_UNACKED_BNDUPD). */
-  readonly maxUnackedBndupd: number;
-  /** COMMUNICATIONS-INTERRUPTED → PARTNER-DOWN after this long; undefined: only by operator (the RFC default). */
-  readonly autoPartnerDownSec?: number;
-  /** How long STARTUP waits for the partner before resuming its previous state (§8.3). */
-  readonly startupSec: number;
-  /** Share of each prefix pool the secondary owns for new delegations (§4.2.2 proportional allocation). */
-  readonly secondaryPdShare: number;
-  /**
-   * The enterprise number of twin6's vendor option in binding updates (the
-   * requesting router, src/wire/failover/twin6-via.ts); both partners must use
-   * the same. 0 by default: see DEFAULT_VENDOR_ENTERPRISE_NUMBER.
-   */
-  readonly vendorEnterpriseNumber: number;
-  /**
-   * twin6's stricter accept/reject rules over a live ACTIVE lease, instead of
-   * RFC 8156 §7.5.4 Figure 4 as written (failover/bindings.ts judge()).
-   */
-  readonly keepLongerLease?: boolean;
-  /** TLS with mutual certificates; absent only with `insecure: true`, never by default (RFC 7653 §9.1). */
-  readonly tls?: FailoverTls;
-}
+import type { FailoverConfig, FailoverTls } from './types.js';
 
 /**
  * twin6 holds no Private Enterprise Number of its own, and the PEN registry

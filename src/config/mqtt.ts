@@ -1,5 +1,5 @@
 // The `mqtt` section: the management uplink (src/mgmt/). Ids and topic levels
-// follow the rules the uplink builds topics from (mgmt/topics.ts), so what
+// follow the rules the uplink builds topics from (topic-rules.ts), so what
 // loads is what the broker's %u ACL patterns can hold. Like the failover
 // section, TLS files are read at load: a missing certificate, or one made for
 // another device, is a config error with its key, not a silent reconnect loop.
@@ -7,10 +7,10 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, normalize } from 'node:path';
-import { DEVICE_ID_RE, topicPrefixProblem } from '../mgmt/topics.js';
 import { DEFAULTS, LIMITS, RANGES } from './defaults.js';
 import { integer, keyPath, listOf, object, optional, required, textOf, type Issues, type Reader } from './schema.js';
 import type { MqttConfig } from './types.js';
+import { DEVICE_ID_RE, topicPrefixProblem } from './topic-rules.js';
 
 type Parse<T> = T | { problem: string };
 

@@ -8,13 +8,12 @@ import { ROOT_PATH } from './errors.js';
 import type { Issues } from './schema.js';
 import { keyPath } from './schema.js';
 import type { ConfigInput, LifetimesInput, OptionsInput, SubnetInput } from './shape.js';
-import type { AddressPool, Lifetimes, PrefixPool, Reservation, ServedOptions, ServerConfig, StorageConfig, Subnet } from './types.js';
+import type { AddressPool, FailoverConfig, Lifetimes, MqttConfig, PrefixPool, Reservation, ServedOptions, ServerConfig, StorageConfig, Subnet } from './types.js';
 import { prefixText, type PrefixValue } from './values.js';
 import { checkAcrossSubnets } from './rules.js';
 import { resolvePdRoutes, withRouterAdvertisements } from './cpe.js';
-import { resolveFailover, type FailoverConfig } from './failover.js';
+import { resolveFailover } from './failover.js';
 import { resolveMqtt } from './mqtt.js';
-import type { MqttConfig } from './types.js';
 
 const withFailover = (f: FailoverConfig | undefined) => (f ? { failover: f } : {});
 const withMqtt = (m: MqttConfig | undefined) => (m ? { mqtt: m } : {});

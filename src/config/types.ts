@@ -1,9 +1,10 @@
 // The validated, resolved configuration: what config/load.ts produces from the
 // JSON file, and what the engine and the shell consume. Every default is
 // already filled in; addresses are canonical strings, ranges are bigints.
-
-import type { FailoverConfig } from './failover.js';
-import type { PdRoutesConfig, RouterAdvertisementSettings } from './cpe.js';
+// Declarations only, importing nothing: these are the config types the engine
+// may see (docs/architecture.md §2), and a file that imports nothing closes no
+// import cycle, which is why the sections' types sit here and not beside their
+// shapes in cpe.ts and failover.ts.
 
 export interface Lifetimes {
   readonly preferredSec: number;
@@ -135,4 +136,94 @@ export interface ServerConfig {
   readonly failover?: FailoverConfig;
   /** Routes for delegated prefixes (net/routes.ts); absent when the file has no `pdRoutes`. */
   readonly pdRoutes?: PdRoutesConfig;
+}
+
+/** The `routerAdvertisements` and `pdRoutes` sections (config/cpe.ts). */
+export type RouterPreference = 'high' | 'medium' | 'low';
+
+/** What one subnet's router advertisements say (RFC 4861 §4.2, §6.2.1), resolved. */
+export interface RouterAdvertisementSettings {
+  /** M flag: addresses are available via DHCPv6. */
+  readonly managed: boolean;
+  /** O flag: other configuration (DNS) is available via DHCPv6. */
+  readonly otherConfig: boolean;
+  /** A flag of the on-link prefix (SLAAC, RFC 4862 §5.5.3); only with a /64. */
+  readonly autonomous: boolean;
+  /** 0: "not a default router"; else maxIntervalSec..9000. */
+  readonly routerLifetimeSec: number;
+  /** RFC 4191 §2.2. */
+  readonly preference: RouterPreference;
+  /** MaxRtrAdvInterval and MinRtrAdvInterval. */
+  readonly maxIntervalSec: number;
+  readonly minIntervalSec: number;
+  /** Cur Hop Limit for hosts; 0 = unspecified. */
+  readonly hopLimit: number;
+  /** MTU option (§4.6.4); absent: not sent. */
+  readonly mtu?: number;
+  /** Lifetimes of the on-link prefix's Prefix Information. */
+  readonly prefixValidSec: number;
+  readonly prefixPreferredSec: number;
+  /** RDNSS and DNSSL lifetime (RFC 8106 §5.1); servers and domains are the subnet's dnsServers and domainSearch. */
+  readonly dnsLifetimeSec: number;
+}
+
+export interface PdRoutesConfig {
+  readonly enabled: boolean;
+  /** Routing protocol number our routes carry: how twin6 tells its routes from everyone else's. */
+  readonly protocol: number;
+  readonly metric: number;
+}
+
+/**
+ * Who the partner is: the CA alone says too little where it also issues
+ * device or broker certificates, so a name is required unless the operator
+ * says explicitly that any certificate from the CA will do.
+ */
+export type FailoverPeer =
+  /** A SAN DNS name or the subject CN the partner's certificate must carry. */
+  | { readonly peerName: string; readonly anyPeerFromCa?: undefined }
+  | { readonly anyPeerFromCa: true; readonly peerName?: undefined };
+
+export type FailoverTls = FailoverPeer & {
+  /** PEM of the CA that signed the partner's certificate: the authorisation check (RFC 8156 §10). */
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+};
+
+export interface FailoverConfig {
+  readonly role: 'primary' | 'secondary';
+  /** OPTION_F_RELATIONSHIP_NAME; both partners must use the same. */
+  readonly relationshipName: string;
+  /** Our address on the partner link (the secondary listens on it, the primary connects from it). */
+  readonly localAddress: string;
+  readonly peerAddress: string;
+  /** TCP port, 647 by RFC 8156 §5.1. */
+  readonly port: number;
+  /** Maximum Client Lead Time (§4.4), seconds. */
+  readonly mcltSec: number;
+  /** Our keepalive time: the partner declares us down after this long without a message (§6.5). */
+  readonly keepaliveSec: number;
+  /** How many BNDUPDs we accept unacknowledged (OPTION_F_MAX_UNACKED_BNDUPD). */
+  readonly maxUnackedBndupd: number;
+  /** COMMUNICATIONS-INTERRUPTED → PARTNER-DOWN after this long; undefined: only by operator (the RFC default). */
+  readonly autoPartnerDownSec?: number;
+  /** How long STARTUP waits for the partner before resuming its previous state (§8.3). */
+  readonly startupSec: number;
+  /** Share of each prefix pool the secondary owns for new delegations (§4.2.2 proportional allocation). */
+  readonly secondaryPdShare: number;
+  /**
+   * The enterprise number of twin6's vendor option in binding updates (the
+   * requesting router, src/wire/failover/twin6-via.ts); both partners must use
+   * the same. 0 by default: see config/failover.ts
+   * DEFAULT_VENDOR_ENTERPRISE_NUMBER.
+   */
+  readonly vendorEnterpriseNumber: number;
+  /**
+   * twin6's stricter accept/reject rules over a live ACTIVE lease, instead of
+   * RFC 8156 §7.5.4 Figure 4 as written (failover/bindings.ts judge()).
+   */
+  readonly keepLongerLease?: boolean;
+  /** TLS with mutual certificates; absent only with `insecure: true`, never by default (RFC 7653 §9.1). */
+  readonly tls?: FailoverTls;
 }

@@ -5,7 +5,7 @@ import type { ServerConfig } from '../config/types.js';
 import type { Lease } from '../engine/index.js';
 import type { LeaseStore } from '../store/index.js';
 import type { Counters } from './counters.js';
-import type { ControlHandler } from './control.js';
+import type { ControlHandler } from './host.js';
 import { addressToBigInt, prefixContains } from '../wire/address.js';
 
 export interface CommandDeps {

@@ -4,9 +4,9 @@
 
 import net from 'node:net';
 import fs from 'node:fs/promises';
+import type { ControlHandler } from './host.js';
 
 export type ControlAnswer = { ok: true; result: unknown } | { ok: false; error: string };
-export type ControlHandler = (args: Record<string, unknown>) => unknown | Promise<unknown>;
 
 export const CONTROL_SOCKET_NAME = 'twin6d.sock';
 /** A request line longer than this is refused: the socket is local, but bounds stay bounds. */

@@ -2,111 +2,61 @@
 // sockets, control socket, and the hooks through which the features that
 // build on it (failover, routes and router advertisements, the MQTT uplink)
 // see committed lease changes, register commands and take part in shutdown.
+// What it shares with the simulation (engine, policy, packet path, commit
+// path, commands, stop hooks, reclaim) is core.ts; this file is the shell:
+// state directory, sockets, control socket, loop-lag probe, reload, exit.
 // cli/twin6d.ts creates it with the real clock and starts the features.
 
-import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type net from 'node:net';
 import { pino, type Logger } from 'pino';
 import { loadConfigFile } from '../config/index.js';
 import type { ServerConfig } from '../config/types.js';
-import { createEngine, standalonePolicy, type Engine, type FailoverPolicy, type LeaseChange } from '../engine/index.js';
 import { LevelLeaseStore, type LeaseStore } from '../store/index.js';
-import type { ClientServerMessage } from '../wire/types.js';
 import { duidFromHex, duidToHex } from '../wire/duid.js';
 import { openDhcpSockets, type DhcpSockets } from '../net/dhcp-socket.js';
-import { PacketPath } from './server.js';
-import { Counters } from './counters.js';
-import { prepareStateDir, serveControl, CONTROL_SOCKET_NAME, type ControlHandler } from './control.js';
+import { prepareStateDir, serveControl, CONTROL_SOCKET_NAME } from './control.js';
+import { ServerCore } from './core.js';
+import type { DaemonClock, Host } from './host.js';
 import { makeServerDuid } from './server-duid.js';
 import { controlCommands } from './commands.js';
-import { reclaimer, RECLAIM_INTERVAL_MS } from './reclaim.js';
+import { RECLAIM_INTERVAL_MS } from './reclaim.js';
 import { LoopLag } from './load-shed.js';
-
-
-/**
- * Where a lease change comes from: `local` — this server's own decision (a
- * client message, expiry); `partner` — a failover partner's binding update;
- * `failover` — failover's own bookkeeping (an acknowledgement recorded).
- * Only local changes are news for the partner.
- */
-export type CommitOrigin = 'local' | 'partner' | 'failover';
-
-/** Rewrites local changes before they are written (failover stamps each lease's partner state). */
-export type CommitStamp = (changes: readonly LeaseChange[]) => readonly LeaseChange[];
-
-export interface DaemonEvents {
-  /** Lease changes that are now on stable storage, in commit order. */
-  'leases-committed': [changes: readonly LeaseChange[], origin: CommitOrigin];
-  'config-reloaded': [config: ServerConfig];
-  /** A client message the failover policy kept us from answering: the partner should have. */
-  unanswered: [message: ClientServerMessage];
-}
-
-export interface DaemonClock {
-  /** Wall clock, whole seconds since the Unix epoch. */
-  nowSec(): number;
-}
-
-const unresponsivePolicy: FailoverPolicy = {
-  mayAnswer: () => false,
-  mayAllocate: () => false,
-  capValidSec: () => 0,
-};
 
 export const systemClock: DaemonClock = { nowSec: () => Math.floor(Date.now() / 1000) };
 
-export class Daemon extends EventEmitter<DaemonEvents> {
-  readonly counters = new Counters();
+export class Daemon extends ServerCore implements Host {
   readonly startedMs = Date.now();
-  private engineNow: Engine;
-  private policyNow: FailoverPolicy = standalonePolicy;
-  private stamp: CommitStamp | undefined;
   private sockets: DhcpSockets | undefined;
   private control: net.Server | undefined;
   private reclaimTimer: NodeJS.Timeout | undefined;
-  private readonly stopHooks: (() => Promise<void>)[] = [];
-  private readonly commandTable: Record<string, ControlHandler>;
-  private stopping = false;
-  private readonly packetPath: PacketPath;
-  private readonly loopLag = new LoopLag();
   private resolveStarted!: () => void;
   /** Resolves at markStarted(). */
   private readonly startedAll = new Promise<void>((resolve) => (this.resolveStarted = resolve));
 
   private constructor(
-    private configNow: ServerConfig,
+    config: ServerConfig,
     readonly configFile: string,
     readonly stateDir: string,
-    readonly store: LeaseStore,
-    readonly serverDuid: Uint8Array,
-    readonly log: Logger,
-    readonly clock: DaemonClock,
+    store: LeaseStore,
+    serverDuid: Uint8Array,
+    log: Logger,
+    clock: DaemonClock,
+    private readonly loopLag: LoopLag,
   ) {
-    super();
-    // A failover server answers nobody until its endpoint has decided what its state allows.
-    if (configNow.failover) this.policyNow = unresponsivePolicy;
-    this.engineNow = createEngine(configNow, serverDuid);
-    this.packetPath = new PacketPath(this.engineNow, {
-      store,
-      policy: () => this.policyNow,
-      commit: (changes) => this.commit(changes),
-      counters: this.counters,
-      log,
-      nowSec: () => clock.nowSec(),
-      onStoreFailure: (e) => this.storeFailed(e),
-      onUnanswered: (m) => this.emit('unanswered', m),
-      loopLagMs: () => this.loopLag.lagMs,
-    });
-    this.commandTable = controlCommands({
-      store,
-      counters: this.counters,
-      config: () => this.configNow,
-      serverDuid: duidToHex(serverDuid),
-      startedMs: this.startedMs,
-      bound: () => this.sockets?.bound ?? [],
-      load: () => ({ loopLagMs: Math.round(this.loopLag.lagMs), shedLevel: this.packetPath.shedLevel() }),
-    });
+    super({ config, store, serverDuid, log, clock, onStoreFailure: (e) => exitOnStoreFailure(log, e), loopLagMs: () => loopLag.lagMs });
+    Object.assign(
+      this.commandTable,
+      controlCommands({
+        store,
+        counters: this.counters,
+        config: () => this.config,
+        serverDuid: duidToHex(serverDuid),
+        startedMs: this.startedMs,
+        bound: () => this.sockets?.bound ?? [],
+        load: () => ({ loopLagMs: Math.round(loopLag.lagMs), shedLevel: this.packetPath.shedLevel() }),
+      }),
+    );
   }
 
   /** Loads the config (refusing a bad one before anything is opened), opens the store, binds the sockets. */
@@ -121,7 +71,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       log.error({ code: 'STORE_CORRUPT_RECORDS', corrupt: opened.corrupt.count, reasons: opened.corrupt.reasons, keys: opened.corrupt.keys }, 'lease records failed their check and are not served');
     }
     const serverDuid = await serverDuidFor(config, store, clock);
-    const daemon = new Daemon(config, configFile, stateDir, store, serverDuid, log, clock);
+    const daemon = new Daemon(config, configFile, stateDir, store, serverDuid, log, clock, new LoopLag());
     daemon.loopLag.start();
     await daemon.openSockets();
     daemon.control = await serveControl(path.join(stateDir, CONTROL_SOCKET_NAME), daemon.commandTable, daemon.startedAll);
@@ -129,25 +79,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     return daemon;
   }
 
-  get config(): ServerConfig {
-    return this.configNow;
-  }
-
-  get engine(): Engine {
-    return this.engineNow;
-  }
-
   get bound(): readonly string[] {
     return this.sockets?.bound ?? [];
-  }
-
-  /** Failover replaces the standalone policy with a view of its endpoint state. */
-  setPolicy(policy: FailoverPolicy): void {
-    this.policyNow = policy;
-  }
-
-  get policy(): FailoverPolicy {
-    return this.policyNow;
   }
 
   /** The program calls this once every feature has started and registered its commands (control.ts waits for it). */
@@ -155,51 +88,20 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.resolveStarted();
   }
 
-  /** Adds a command to the control socket (and so to everything that serves the same table). */
-  registerCommand(name: string, handler: ControlHandler): void {
-    this.commandTable[name] = handler;
-  }
-
-  get commands(): Readonly<Record<string, ControlHandler>> {
-    return this.commandTable;
-  }
-
-  /** Runs at shutdown, after the sockets close and before the store does; last registered runs first. */
-  onStop(hook: () => Promise<void>): void {
-    this.stopHooks.unshift(hook);
-  }
-
-  /** Failover's hook on every local change; the stamp runs synchronously, before the write. */
-  setCommitStamp(stamp: CommitStamp | undefined): void {
-    this.stamp = stamp;
-  }
-
-  /** Makes lease changes durable, then tells the features. The only write path to the store. */
-  async commit(changes: readonly LeaseChange[], origin: CommitOrigin = 'local'): Promise<void> {
-    if (changes.length === 0) return;
-    const written = origin === 'local' && this.stamp ? this.stamp(changes) : changes;
-    await this.store.apply(written);
-    this.emit('leases-committed', written, origin);
-  }
-
   private async openSockets(): Promise<void> {
     this.sockets = await openDhcpSockets(
-      { interfaces: this.configNow.interfaces, port: this.configNow.port },
+      { interfaces: this.config.interfaces, port: this.config.port },
       (d) => this.packetPath.onDatagram(d),
       (e) => this.log.error({ code: 'DHCP_SOCKET_ERROR', err: e }, 'socket error'),
     );
   }
 
-  private readonly reclaim = reclaimer(this, () => this.stopping);
-
   /** SIGHUP: a good config replaces the old one; a bad one is refused with its reason and the old one keeps serving. */
   async reload(): Promise<boolean> {
     try {
       const next = await loadConfigFile(this.configFile);
-      const socketsChanged = next.interfaces.join() !== this.configNow.interfaces.join() || next.port !== this.configNow.port;
-      this.configNow = next;
-      this.engineNow = createEngine(next, this.serverDuid);
-      this.packetPath.setEngine(this.engineNow);
+      const socketsChanged = next.interfaces.join() !== this.config.interfaces.join() || next.port !== this.config.port;
+      this.replaceConfig(next);
       this.log.level = next.logLevel;
       if (socketsChanged) {
         await this.sockets?.close();
@@ -216,30 +118,19 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     }
   }
 
-  /** The store can no longer be trusted: stop, so the supervisor restarts from what is on disk. */
-  storeFailed(e: unknown): void {
-    if (this.stopping) return;
-    this.log.fatal({ code: 'STORE_WRITE_FAILED', err: e }, 'lease store write failed; stopping so the supervisor restarts from what is on disk');
-    process.exit(70);
-  }
-
-  /** Stops serving, lets features finish, writes what waits for its commit, closes the store. */
-  async stop(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
+  /** Stops serving before the features finish: no reclaim, no packets, no control commands. */
+  protected async stopShell(): Promise<void> {
     clearInterval(this.reclaimTimer);
     this.loopLag.stop();
     await this.sockets?.close();
     this.control?.close();
-    for (const hook of this.stopHooks) {
-      try {
-        await hook();
-      } catch (e) {
-        this.log.error({ code: 'DAEMON_SHUTDOWN_HOOK_FAILED', err: e }, 'shutdown hook failed');
-      }
-    }
-    await this.store.close();
   }
+}
+
+/** Exit status 70 (EX_SOFTWARE): the supervisor restarts the daemon from what is on disk. */
+function exitOnStoreFailure(log: Logger, e: unknown): never {
+  log.fatal({ code: 'STORE_WRITE_FAILED', err: e }, 'lease store write failed; stopping so the supervisor restarts from what is on disk');
+  process.exit(70);
 }
 
 async function serverDuidFor(config: ServerConfig, store: LeaseStore, clock: DaemonClock): Promise<Uint8Array> {

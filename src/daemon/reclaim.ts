@@ -6,7 +6,7 @@
 import type { Engine, FailoverPolicy, LeaseChange } from '../engine/index.js';
 import { isStoreBusy, type LeaseStore } from '../store/index.js';
 import type { Counters } from './counters.js';
-import type { DaemonClock } from './daemon.js';
+import type { DaemonClock } from './host.js';
 
 /** Expiry work per tick: bounded so a backlog after downtime never stalls the packet path. */
 export const RECLAIM_BATCH_MAX = 1000;

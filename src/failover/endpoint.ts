@@ -9,9 +9,10 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { FailoverHost, PartnerConnector, TimerHandle, Timers } from './host.js';
+import type { PartnerConnector, TimerHandle, Timers } from './host.js';
+import type { CommitOrigin, FailoverHost } from '../daemon/host.js';
 import { realTimers } from './host.js';
-import type { FailoverConfig } from '../config/failover.js';
+import type { FailoverConfig } from '../config/types.js';
 import {
   FoMsgType,
   FoStatusCode,
@@ -41,7 +42,6 @@ import { writeWhenStoreHasRoom } from '../store/index.js';
 import { UnservedDetector, type Waiting } from './unserved.js';
 import { duidToHex } from '../wire/duid.js';
 import type { LeaseChange } from '../engine/index.js';
-import type { CommitOrigin } from '../daemon/daemon.js';
 
 const RECORD_META = 'failover-endpoint';
 /** §8.3: the machine needs a tick at least every 60 s while serving; it records the last time of operation. */

@@ -15,8 +15,8 @@
 // lease replication).
 
 import type { Logger } from 'pino';
-import type { FailoverHost } from './host.js';
-import type { FailoverConfig } from '../config/failover.js';
+import type { FailoverHost } from '../daemon/host.js';
+import type { FailoverConfig } from '../config/types.js';
 import type { LeaseChange } from '../engine/index.js';
 import { prefixPoolSize } from '../engine/plan.js';
 import { BindingStatus, bindingReplyFor, FoMsgType, FoStatusCode, type BindingReply, type PoolPrefixUpdate, type Status } from '../wire/failover/index.js';

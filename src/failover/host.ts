@@ -1,41 +1,14 @@
 // What the failover runtime (endpoint.ts, replication.ts) needs from the
-// world around it, as three small interfaces: the server it runs in
-// (FailoverHost), the partner connection (PartnerConnector, whose channels
-// are link.ts's Channel) and time (Timers). The daemon passes the real ones
-// — Daemon itself is a FailoverHost, PartnerLink the TCP/TLS connector, and
-// realTimers Node's timers — and the simulation (src/testing/sim/) passes virtual
-// ones, so the same code runs under a seed (docs/style.md §1.6: everything
-// non-deterministic behind an interface).
+// world around it besides the server it runs in (FailoverHost, part of the
+// host contract in daemon/host.ts): the partner connection
+// (PartnerConnector, whose channels are link.ts's Channel) and time (Timers).
+// The daemon passes the real ones — PartnerLink the TCP/TLS connector,
+// realTimers Node's timers — and the simulation (src/testing/sim/) passes
+// virtual ones, so the same code runs under a seed (docs/style.md §1.6:
+// everything non-deterministic behind an interface).
 
 import { performance } from 'node:perf_hooks';
-import type { Logger } from 'pino';
-import type { ServerConfig } from '../config/types.js';
-import type { Engine, FailoverPolicy, LeaseChange } from '../engine/index.js';
-import type { LeaseStore } from '../store/index.js';
-import type { Counters } from '../daemon/counters.js';
-import type { ControlHandler } from '../daemon/control.js';
-import type { CommitOrigin, CommitStamp, DaemonClock, DaemonEvents } from '../daemon/daemon.js';
 import type { LinkEvents } from './link.js';
-
-/** The server a failover endpoint runs in. Daemon implements it as it is. */
-export interface FailoverHost {
-  readonly log: Logger;
-  /** Wall clock, whole seconds: every time on the wire and in the store is on it. */
-  readonly clock: DaemonClock;
-  readonly store: LeaseStore;
-  readonly config: ServerConfig;
-  readonly engine: Engine;
-  readonly counters: Counters;
-  /** The only write path: stamps local changes, resolves once durable, then emits 'leases-committed'. */
-  commit(changes: readonly LeaseChange[], origin?: CommitOrigin): Promise<void>;
-  /** The store can no longer be trusted: the server must stop (and be restarted from disk). */
-  storeFailed(e: unknown): void;
-  setPolicy(policy: FailoverPolicy): void;
-  setCommitStamp(stamp: CommitStamp | undefined): void;
-  on<K extends keyof DaemonEvents>(event: K, listener: (...args: DaemonEvents[K]) => void): unknown;
-  registerCommand(name: string, handler: ControlHandler): void;
-  onStop(hook: () => Promise<void>): void;
-}
 
 /** The partner connection: channels come and go with `up` and `down`; PartnerLink is the real one. */
 export interface PartnerConnector {

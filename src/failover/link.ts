@@ -23,7 +23,7 @@ import {
   type BindingReply,
   type PartnerPdu,
 } from '../wire/failover/index.js';
-import type { FailoverConfig } from '../config/failover.js';
+import type { FailoverConfig } from '../config/types.js';
 import { canonicalAddress } from '../wire/address.js';
 
 /** The STARTTLS exchange and the TLS handshake together must finish within this. */

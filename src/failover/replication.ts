@@ -8,9 +8,8 @@
 // the answers to UPDREQ / UPDREQALL (stream, then UPDDONE once all are acked).
 
 import type { Logger } from 'pino';
-import type { CommitOrigin } from '../daemon/daemon.js';
-import type { FailoverHost } from './host.js';
-import type { FailoverConfig } from '../config/failover.js';
+import type { CommitOrigin, FailoverHost } from '../daemon/host.js';
+import type { FailoverConfig } from '../config/types.js';
 import type { Lease, LeaseChange } from '../engine/index.js';
 import { KEPT_BYTES_MAX } from '../engine/lease.js';
 import { addressToBigInt } from '../wire/address.js';

@@ -5,10 +5,9 @@
 // two-step path in front of them over MQTT is already the real one.
 
 import { loadConfigFile } from '../config/index.js';
-import type { ControlHandler } from '../daemon/control.js';
 import { CommandError, FAILOVER_NOT_CONFIGURED, LOG_LEVEL_TTL_DEFAULT_SEC } from './commands.js';
 import { configVersion, iso, poolSizes, STANDALONE, type FailoverStatus } from './documents.js';
-import type { ManagedDaemon } from './host.js';
+import type { ControlHandler, ManagementHost } from '../daemon/host.js';
 
 interface StatusPool {
   readonly subnet: string;
@@ -18,14 +17,14 @@ interface StatusPool {
 }
 
 /** The daemon's own status answer, for its pool counts (one implementation of "which pool is a lease in"). */
-export async function poolUse(d: ManagedDaemon): Promise<{ subnet: string; pool: string; kind: 'na' | 'pd'; used: number; size: number }[]> {
+export async function poolUse(d: ManagementHost): Promise<{ subnet: string; pool: string; kind: 'na' | 'pd'; used: number; size: number }[]> {
   const status = (await d.commands['status']!({})) as { pools: StatusPool[] };
   const sizes = poolSizes(d.config);
   return status.pools.map((p) => ({ subnet: p.subnet, pool: p.pool, kind: p.kind, used: p.active, size: sizes.get(`${p.subnet}\0${p.kind}\0${p.pool}`) ?? 0 }));
 }
 
 /** What failover reports, or standalone while nothing registered `failover.status`. */
-export async function failoverStatus(d: ManagedDaemon): Promise<FailoverStatus> {
+export async function failoverStatus(d: ManagementHost): Promise<FailoverStatus> {
   const handler = d.commands['failover.status'];
   if (!handler) return STANDALONE;
   const s = (await handler({})) as Partial<FailoverStatus>;
@@ -33,7 +32,7 @@ export async function failoverStatus(d: ManagedDaemon): Promise<FailoverStatus> 
 }
 
 /** Why the config file would be refused now: the daemon logs it; the uplink wants it as text. */
-export async function configProblem(d: ManagedDaemon): Promise<string> {
+export async function configProblem(d: ManagementHost): Promise<string> {
   try {
     await loadConfigFile(d.configFile);
     return 'the file loads now; it was refused when read';
@@ -47,7 +46,7 @@ export interface HandlerExtras {
   readonly uplinkStats: () => unknown;
 }
 
-export function managementHandlers(d: ManagedDaemon, extras: HandlerExtras): Record<string, ControlHandler> {
+export function managementHandlers(d: ManagementHost, extras: HandlerExtras): Record<string, ControlHandler> {
   let levelRevert: NodeJS.Timeout | undefined;
   return {
     'leases.count': async (args) => {
@@ -96,7 +95,7 @@ export function managementHandlers(d: ManagedDaemon, extras: HandlerExtras): Rec
 }
 
 /** Adds the handlers the daemon does not have yet; failover's own, if registered first, stay. */
-export function registerManagementCommands(d: ManagedDaemon, extras: HandlerExtras): void {
+export function registerManagementCommands(d: ManagementHost, extras: HandlerExtras): void {
   for (const [name, handler] of Object.entries(managementHandlers(d, extras))) {
     if (!Object.hasOwn(d.commands, name)) d.registerCommand(name, handler);
   }

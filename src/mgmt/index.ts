@@ -5,7 +5,7 @@
 
 import type { MqttConfig } from '../config/types.js';
 import { registerManagementCommands } from './handlers.js';
-import type { ManagedDaemon } from './host.js';
+import type { ManagementHost } from '../daemon/host.js';
 import { NonceMemory } from './signature.js';
 import type { Uplink } from './uplink.js';
 
@@ -19,7 +19,7 @@ export class Management {
   /** Outlives every uplink, so signed commands stay single-use across reloads; empty at start, hence not-before = now. */
   private readonly nonces = new NonceMemory({ notBeforeSec: Math.floor(Date.now() / 1000), monoMs: () => performance.now() });
 
-  constructor(private readonly d: ManagedDaemon) {
+  constructor(private readonly d: ManagementHost) {
     this.applied = key(d.config.mqtt);
   }
 
@@ -61,6 +61,6 @@ export class Management {
 const key = (c: MqttConfig | undefined): string => JSON.stringify(c ?? null);
 
 /** What twin6d calls once the daemon serves. */
-export function startManagement(d: ManagedDaemon): Management {
+export function startManagement(d: ManagementHost): Management {
   return new Management(d).start();
 }

@@ -11,7 +11,7 @@ import {
   type DhcpTelemetry, type EmitEvent, type FailoverStatus, type PoolUse, type StateDoc, type StorageHealth,
 } from './documents.js';
 import { configProblem, failoverStatus, poolUse } from './handlers.js';
-import type { ManagedDaemon } from './host.js';
+import type { ManagementHost } from '../daemon/host.js';
 import type { StoreStats } from '../store/index.js';
 
 /** Pool use walks every lease: at most this often, however busy the server is. */
@@ -46,7 +46,7 @@ export class Reporter {
   private rejectedSeen: number;
 
   constructor(
-    private readonly d: ManagedDaemon,
+    private readonly d: ManagementHost,
     private readonly deviceId: string,
     private readonly emit: EmitEvent,
     private readonly nowMs: () => number = Date.now,

@@ -8,12 +8,13 @@
 // The broker's ACL lets a device write its own subtree only; the device
 // itself also refuses a Response Topic outside its rsp/ subtree, since its
 // own state/evt topics are writable to it and must not be forgeable through it.
+// What a device id and a prefix may be is config/topic-rules.ts's: the config
+// checks both at load.
+
+import { DEVICE_ID_RE } from '../config/topic-rules.js';
 
 export const DEFAULT_TOPIC_PREFIX = 'fleet/v1';
 
-/** Certificate CN = MQTT username = topic level; no wildcard or level separator can sneak into an ACL pattern. */
-export const DEVICE_ID_RE = /^[a-z0-9][a-z0-9-]{0,47}$/;
-const PREFIX_RE = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,7}$/;
 const COMMAND_NAME_RE = /^[a-z][a-z0-9.-]{0,47}$/;
 /** Requester ids and deeper response levels: one topic level of a safe alphabet. */
 const LEVEL_RE = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -74,11 +75,6 @@ export function checkResponseTopic(topics: DeviceTopics, responseTopic: string |
     return { ok: false, reason: `Response Topic ${JSON.stringify(responseTopic)} must be ${head}<requester>[/…] with 1 to 4 levels of letters, digits, ".", "-", "_"` };
   }
   return { ok: true };
-}
-
-/** For config checks: undefined when fine, else the problem. */
-export function topicPrefixProblem(prefix: string): string | undefined {
-  return PREFIX_RE.test(prefix) ? undefined : `expected 1 to 8 topic levels of letters, digits, ".", "-", "_" separated by "/", without wildcards or a leading "$", got ${JSON.stringify(prefix)}`;
 }
 
 export function requesterIdProblem(id: string): string | undefined {

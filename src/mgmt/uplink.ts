@@ -13,7 +13,7 @@ import { ConfirmTokens } from './confirm.js';
 import { connectOnce, type BrokerLink } from './connection.js';
 import { DOC_VERSION, event, type EventFields, type EventType, type OfflineDoc } from './documents.js';
 import { failoverStatus } from './handlers.js';
-import type { ManagedDaemon } from './host.js';
+import type { ManagementHost } from '../daemon/host.js';
 import { Outbox, type OutboxStats, type OutMessage } from './outbox.js';
 import { Reporter } from './reporter.js';
 import { RequestHandler, type Answer } from './requests.js';
@@ -60,7 +60,7 @@ export class Uplink {
   private readonly onReloaded = (): void => this.reporter.configReloaded();
 
   constructor(
-    private readonly d: ManagedDaemon,
+    private readonly d: ManagementHost,
     readonly config: MqttConfig,
     /** The daemon's, not this uplink's: a reload that rebuilds the uplink must not forget used nonces. */
     nonces: NonceMemory,

@@ -1,8 +1,7 @@
 // The Router Advertisement one subnet sends (RFC 4861 §6.2.3), built from its
 // resolved config. Pure: the interface's MAC comes in as an argument.
 
-import type { Subnet } from '../config/types.js';
-import type { RouterAdvertisementSettings } from '../config/cpe.js';
+import type { RouterAdvertisementSettings, Subnet } from '../config/types.js';
 import { addressFromBigInt } from '../wire/address.js';
 import { nameLength } from '../wire/domain.js';
 import { optionLength, type NdOption, type RouterAdvertisement } from '../wire/ndp.js';

@@ -22,8 +22,7 @@
 import { networkInterfaces } from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
-import type { Subnet } from '../config/types.js';
-import type { RouterAdvertisementSettings } from '../config/cpe.js';
+import type { RouterAdvertisementSettings, Subnet } from '../config/types.js';
 import { decodeRouterSolicitation, encodeRouterAdvertisement, ND_ROUTER_SOLICIT } from '../wire/ndp.js';
 import { openIcmp6Port, type Icmp6Port, type Icmp6PortOpener } from './icmp6-socket.js';
 import { buildAdvertisement } from './ra-message.js';

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PartnerLink, type Channel } from '../../src/failover/link.js';
-import type { FailoverConfig } from '../../src/config/failover.js';
+import type { FailoverConfig } from '../../src/config/types.js';
 import { encodePartnerFrame, FoMsgType } from '../../src/wire/failover/index.js';
 import { labRequired, skipUnlessRequired } from '../../src/testing/lab/prereq.js';
 

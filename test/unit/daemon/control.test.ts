@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Server } from 'node:net';
-import { callControl, prepareStateDir, serveControl, type ControlHandler } from '../../../src/daemon/control.js';
+import { callControl, prepareStateDir, serveControl } from '../../../src/daemon/control.js';
+import type { ControlHandler } from '../../../src/daemon/host.js';
 
 const open: { server: Server; dir: string }[] = [];
 afterEach(() => {

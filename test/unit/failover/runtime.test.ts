@@ -1,6 +1,6 @@
 // The failover runtime (endpoint.ts, replication.ts) on injected time, store
-// and partner link — the interfaces of failover/host.ts, with the
-// simulation's small daemon (src/testing/sim/host.ts) and virtual timers. Each case
+// and partner link — the interfaces of daemon/host.ts and failover/host.ts,
+// with the simulation's small daemon (src/testing/sim/host.ts) and virtual timers. Each case
 // is a bug the simulation found.
 
 import { describe, expect, it } from 'vitest';

@@ -9,7 +9,7 @@ import type { IPublishPacket } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MqttConfig, ServerConfig } from '../../../src/config/types.js';
 import { Counters } from '../../../src/daemon/counters.js';
-import type { ManagedDaemon } from '../../../src/mgmt/host.js';
+import type { ManagementHost } from '../../../src/daemon/host.js';
 import { Management } from '../../../src/mgmt/index.js';
 import type { Uplink } from '../../../src/mgmt/uplink.js';
 import { argsHash, commandKeyText, newNonce, signCommand } from '../../../src/mgmt/signature.js';
@@ -52,7 +52,7 @@ function fakeDaemon() {
     log: { info: record, warn: record, error: record, debug: record, level: 'info' },
     onStop: (f: () => Promise<void>) => stops.push(f),
     startedMs: Date.now() - 60_000,
-  } as unknown as ManagedDaemon;
+  } as unknown as ManagementHost;
   const reload = (next: MqttConfig) => {
     config = { ...config, mqtt: next } as ServerConfig;
     events.emit('config-reloaded', config);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import { Counters } from '../../../src/daemon/counters.js';
 import { EVENT_CODES, poolSizes, type EventType } from '../../../src/mgmt/documents.js';
-import type { ManagedDaemon } from '../../../src/mgmt/host.js';
+import type { ManagementHost } from '../../../src/daemon/host.js';
 import { Reporter } from '../../../src/mgmt/reporter.js';
 import { MemoryDisk, MemoryLeaseStore, leaseKey } from '../../../src/store/index.js';
 import { base } from '../config/helpers.js';
@@ -26,7 +26,7 @@ async function setup(disk = new MemoryDisk()) {
     commands: { status: () => ({ pools: [] }) },
     serverDuid: new Uint8Array(14),
     startedMs: 0,
-  } as unknown as ManagedDaemon;
+  } as unknown as ManagementHost;
   const events: { type: EventType; fields: Record<string, unknown> }[] = [];
   const reporter = new Reporter(d, 'dev-a', (type, fields) => events.push({ type, fields }), () => clock.ms);
   /** Holds every write from now on until the returned function lets the first one land. */
@@ -120,7 +120,7 @@ describe('Reporter: event codes', () => {
       },
       serverDuid: new Uint8Array(14),
       startedMs: 0,
-    } as unknown as ManagedDaemon;
+    } as unknown as ManagementHost;
     const events: { type: EventType; fields: Record<string, unknown> }[] = [];
     const reporter = new Reporter(d, 'dev-a', (type, fields) => events.push({ type, fields }), () => 0);
     await reporter.state(1); // the pool is full; failover seen for the first time

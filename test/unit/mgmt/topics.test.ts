@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkResponseTopic, commandOfTopic, deviceOfTopic, deviceTopics, fleetStateFilter, topicPrefixProblem } from '../../../src/mgmt/topics.js';
+import { checkResponseTopic, commandOfTopic, deviceOfTopic, deviceTopics, fleetStateFilter } from '../../../src/mgmt/topics.js';
+import { topicPrefixProblem } from '../../../src/config/topic-rules.js';
 
 const t = deviceTopics('fleet/v1', 'dev-a');
 
