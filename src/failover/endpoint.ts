@@ -110,7 +110,10 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     const link = io.link ? io.link(this.log) : new PartnerLink(config, this.log, () => daemon.clock.nowSec());
     this.connection = new PartnerConnection(daemon, config, this.log, link, this.scheduler, {
       connected: () => void this.trigger({ kind: 'connected' }),
-      disconnected: () => void this.trigger({ kind: 'disconnect' }),
+      disconnected: () => {
+        this.maintenance.partnerDisconnected();
+        void this.trigger({ kind: 'disconnect' });
+      },
       message: (pdu) => this.onMessage(pdu),
       down: (reason) => this.onDown(reason),
       awaitsReply: (xid) => this.requests.has(xid) || this.replication.awaitsReply(xid) || this.handoff.awaitsReply(xid),
@@ -335,6 +338,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
 
   /** The connection is gone: no request or update on it will be answered; the state machine hears comms-lost. */
   private onDown(reason: string): void {
+    this.maintenance.linkDown();
     this.requests.clear();
     this.replication.linkDown();
     this.handoff.linkDown();

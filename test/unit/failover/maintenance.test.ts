@@ -7,7 +7,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { MsgType } from '../../../src/wire/constants.js';
-import { MAINTENANCE_DRAIN_MS } from '../../../src/failover/maintenance.js';
+import { MAINTENANCE_DRAIN_MS, MAINTENANCE_HANDOVER_MS } from '../../../src/failover/maintenance.js';
 import { addressIn, ask, bind, runtimePair, runUntil, sentBy, states, type Partner, type RuntimePair } from './runtime-pair.js';
 
 interface MaintenanceAnswer {
@@ -32,18 +32,36 @@ async function within<T>(x: RuntimePair, sec: number, p: Promise<T>): Promise<T>
   return p;
 }
 
-/** A lease the primary granted whose BNDREPLY the secondary cannot send yet: its direction of the link is stalled. */
-async function primaryWithUnackedUpdate(x: RuntimePair): Promise<string> {
-  x.net.setBlocked('S', true);
+/** How long the secondary's disk takes to write, where it is slow: longer than the primary waits for acknowledgements. */
+const SLOW_DISK_MS = MAINTENANCE_DRAIN_MS + 3000;
+
+/**
+ * A lease the primary granted whose BNDREPLY does not come yet: the secondary's
+ * direction of the link is stalled (nothing of it arrives, its closing
+ * neither), or its disk is slow (it answers after the write, §7.5.2).
+ */
+async function primaryWithUnackedUpdate(x: RuntimePair, stall: 'link' | 'disk'): Promise<string> {
+  if (stall === 'link') x.net.setBlocked('S', true);
+  else x.S.h.store.disk.beforeWrite = () => new Promise((r) => void x.time.after(SLOW_DISK_MS, r));
   const address = await bind(x, x.P, 1);
   expect(x.P.endpoint.status().unackedUpdates).toBe(1);
   return address;
 }
 
+/** The primary one second into entering maintenance, an update kept unacknowledged by the stalled link. */
+async function primaryHandingOver() {
+  const x = await runtimePair();
+  await primaryWithUnackedUpdate(x, 'link');
+  const sinceMs = x.time.nowMs;
+  const entered = maintenance(x.P, 'enter');
+  await x.run(1);
+  return { x, sinceMs, entered };
+}
+
 describe('maintenance enter on the primary', () => {
   it('stops answering at once, and says DISCONNECT only once the partner has acknowledged our updates', async () => {
     const x = await runtimePair();
-    await primaryWithUnackedUpdate(x);
+    await primaryWithUnackedUpdate(x, 'link');
     const enteredAtMs = x.time.nowMs;
     const entered = maintenance(x.P, 'enter');
     expect(await answersSolicit(x, x.P, 2)).toBe(false);
@@ -57,9 +75,9 @@ describe('maintenance enter on the primary', () => {
     expect(await answersSolicit(x, x.P, 3)).toBe(false);
   });
 
-  it(`hands over after ${MAINTENANCE_DRAIN_MS / 1000} s when the partner never acknowledges, with the update still pending`, async () => {
+  it(`hands over after ${MAINTENANCE_DRAIN_MS / 1000} s when the partner does not acknowledge, with the update still pending`, async () => {
     const x = await runtimePair();
-    await primaryWithUnackedUpdate(x);
+    await primaryWithUnackedUpdate(x, 'disk');
     const enteredAtMs = x.time.nowMs;
     const entered = maintenance(x.P, 'enter');
     await x.run(MAINTENANCE_DRAIN_MS / 1000 - 0.5);
@@ -67,6 +85,18 @@ describe('maintenance enter on the primary', () => {
     const answer = await within(x, 2, entered);
     expect(answer).toMatchObject({ maintenance: true, held: ['maintenance'], unackedUpdates: 1 });
     expect(sentBy(x, 'P', enteredAtMs)).toContain('DISCONNECT');
+  });
+
+  it(`is called off when the partner does not close the connection within ${MAINTENANCE_HANDOVER_MS / 1000} s of our DISCONNECT: it may not have heard`, async () => {
+    const x = await runtimePair();
+    await primaryWithUnackedUpdate(x, 'link');
+    const entered = maintenance(x.P, 'enter');
+    await expect(within(x, (MAINTENANCE_DRAIN_MS + MAINTENANCE_HANDOVER_MS) / 1000 + 1, entered)).rejects.toThrow(/did not close the connection .*handover called off, still serving/);
+    expect(x.P.endpoint.status().held).toEqual([]);
+    expect(await answersSolicit(x, x.P, 2)).toBe(true);
+    x.net.setBlocked('S', false); // the partner's close arrives; nothing holds the link down: back to NORMAL
+    await runUntil(x, () => states(x).every((st) => st === 'NORMAL'), 30);
+    expect(states(x)).toEqual(['NORMAL', 'NORMAL']);
   });
 
   it('leaves the clients to the secondary: it finds communications interrupted and answers all of them, the primary none', async () => {
@@ -139,16 +169,25 @@ describe('maintenance leave', () => {
   });
 
   it('during the handover calls it off: no DISCONNECT, and the primary answers again', async () => {
-    const x = await runtimePair();
-    await primaryWithUnackedUpdate(x);
-    const sinceMs = x.time.nowMs;
-    const entered = maintenance(x.P, 'enter');
-    await x.run(1);
+    const { x, sinceMs, entered } = await primaryHandingOver();
     expect(await within(x, 1, maintenance(x.P, 'leave'))).toMatchObject({ maintenance: false, held: [] });
     expect(await within(x, MAINTENANCE_DRAIN_MS / 1000, entered)).toMatchObject({ maintenance: false });
     expect(sentBy(x, 'P', sinceMs)).not.toContain('DISCONNECT');
     expect(states(x)).toEqual(['NORMAL', 'NORMAL']);
     expect(await answersSolicit(x, x.P, 2)).toBe(true);
+  });
+
+  it('and enter again during the handover: the second enter is the one that hands over, once', async () => {
+    const { x, sinceMs, entered: first } = await primaryHandingOver();
+    // At once, as a script would: the first enter's wait has not looked since.
+    const left = maintenance(x.P, 'leave');
+    const second = maintenance(x.P, 'enter');
+    expect(await left).toMatchObject({ maintenance: false });
+    await x.run(1);
+    x.net.setBlocked('S', false);
+    expect(await within(x, MAINTENANCE_DRAIN_MS / 1000, second)).toMatchObject({ maintenance: true, held: ['maintenance'] });
+    expect(await first).toMatchObject({ maintenance: false });
+    expect(sentBy(x, 'P', sinceMs).filter((t) => t === 'DISCONNECT')).toHaveLength(1);
   });
 
   it('without enter changes nothing: no hold, no DISCONNECT, still answering', async () => {
@@ -181,5 +220,39 @@ describe('maintenance enter on the secondary', () => {
     expect(await answersSolicit(x, x.P, 3)).toBe(true);
     expect(await answersSolicit(x, x.S, 4)).toBe(false);
     await expect(maintenance(x.P, 'enter')).rejects.toThrow(/partner cannot take over/);
+  });
+});
+
+describe('maintenance entered on both sides at once', () => {
+  /** Who answers a new client's Solicit, and who is in maintenance, once the dust has settled. */
+  async function outcome(x: RuntimePair, entered: Promise<MaintenanceAnswer | Error>[]) {
+    const answers = await within(x, 15, Promise.all(entered));
+    await x.run(5);
+    const on = answers.map((a) => (a instanceof Error ? false : a.maintenance));
+    return { on, serving: [await answersSolicit(x, x.P, 11), await answersSolicit(x, x.S, 12)], held: [x.P.endpoint.status().held, x.S.endpoint.status().held] };
+  }
+  const settled = (p: Promise<MaintenanceAnswer>) => p.catch((e: unknown) => e as Error);
+
+  it('the secondary entering while the primary waits for its acknowledgements: the secondary hands over, the primary calls it off and serves', async () => {
+    const x = await runtimePair();
+    await primaryWithUnackedUpdate(x, 'disk');
+    const p = settled(maintenance(x.P, 'enter'));
+    await x.run(1);
+    const s = settled(maintenance(x.S, 'enter'));
+    const o = await outcome(x, [p, s]);
+    expect(o.on).toEqual([false, true]);
+    expect(o.serving).toEqual([true, false]);
+    expect(o.held).toEqual([[], ['maintenance']]);
+    expect(String(await p)).toMatch(/the partner said DISCONNECT while we were handing over/);
+  });
+
+  it('both DISCONNECTs crossing on the link: both call it off and serve, and the pair returns to NORMAL', async () => {
+    const x = await runtimePair();
+    const o = await outcome(x, [settled(maintenance(x.P, 'enter')), settled(maintenance(x.S, 'enter'))]);
+    expect(o.on).toEqual([false, false]);
+    expect(o.held).toEqual([[], []]);
+    await runUntil(x, () => states(x).every((st) => st === 'NORMAL'), 30);
+    expect(states(x)).toEqual(['NORMAL', 'NORMAL']);
+    expect(o.serving[0]).toBe(true);
   });
 });
