@@ -182,6 +182,11 @@ export class PartnerConnection {
   }
 
   private onUp(channel: Channel): void {
+    // The link closes what it has when a hold begins and refuses what comes later, but a hold
+    // that begins as one connection replaces another (the old one's close is the first we hear
+    // of the partner taking over from our maintenance) finds the new one not yet current.
+    const held = this.holds.values().next().value;
+    if (held !== undefined) return channel.close(`link held: ${held}`);
     this.channel = channel;
     this.partner = undefined;
     this.armReceive();

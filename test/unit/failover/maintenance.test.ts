@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { MsgType } from '../../../src/wire/constants.js';
 import { MAINTENANCE_DRAIN_MS, MAINTENANCE_HANDOVER_MS } from '../../../src/failover/maintenance.js';
 import { addressIn, ask, bind, runtimePair, runUntil, sentBy, states, type Partner, type RuntimePair } from './runtime-pair.js';
+import { connectParams, fakeChannel, NOW, runtimeHost, secondaryConnectedAt } from './runtime-host.js';
+import { FoMsgType } from '../../../src/wire/failover/index.js';
 
 interface MaintenanceAnswer {
   readonly maintenance: boolean;
@@ -254,5 +256,25 @@ describe('maintenance entered on both sides at once', () => {
     await runUntil(x, () => states(x).every((st) => st === 'NORMAL'), 30);
     expect(states(x)).toEqual(['NORMAL', 'NORMAL']);
     expect(o.serving[0]).toBe(true);
+  });
+});
+
+describe('a connection that comes up while the link is held down', () => {
+  it('is closed at once: the partner re-dialled before our end saw the old connection close (simulation seed 1000196)', async () => {
+    const { h, timers } = await runtimeHost('secondary', { now: NOW });
+    const { link, ch, endpoint } = await secondaryConnectedAt(h, timers);
+    const entered = Promise.resolve(h.commands['failover.maintenance']!({ action: 'enter', force: true }));
+    await new Promise((r) => setImmediate(r));
+    expect(ch.sent.map((p) => p.type)).toContain(FoMsgType.DISCONNECT);
+    // The primary closed on our DISCONNECT and dialled again; its new connection replaces the old
+    // one here before the old one's close arrived: the link reports the old one down, then the new one up.
+    const next = fakeChannel();
+    link.emit('down', 'replaced by a new connection from the partner');
+    link.emit('up', next.c);
+    expect(await entered).toMatchObject({ maintenance: true, held: ['maintenance'] });
+    expect(next.closed).toEqual(['link held: maintenance']);
+    link.emit('pdu', { type: FoMsgType.CONNECT, transactionId: 2, sentTimeSec: NOW, content: connectParams() }, next.c);
+    expect(next.sent).toEqual([]);
+    expect(endpoint.status().connected).toBe(false);
   });
 });
