@@ -32,7 +32,7 @@ import { BackupPrefixes } from './backup-prefixes.js';
 import { PrefixHandoff } from './handoff.js';
 import { PartnerConnection, type HoldReason, type SessionPdu } from './partner-connection.js';
 import { PartialLoss, anyInterfaceUp, type LanUp } from './partial-loss.js';
-import { IN_MAINTENANCE, Maintenance } from './maintenance.js';
+import { IN_MAINTENANCE, Maintenance, type MaintenanceMode } from './maintenance.js';
 import { writeWhenStoreHasRoom } from '../store/index.js';
 
 const RECORD_META = 'failover-endpoint';
@@ -225,6 +225,11 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
   /** Whether this partner leads the link (holds the routes, is the default router); undefined until the state decides it. */
   get serving(): boolean | undefined {
     return this.servingNow;
+  }
+
+  /** Where the operator's maintenance stands (maintenance.ts); the simulation's invariants read it. */
+  get maintenanceMode(): MaintenanceMode {
+    return this.maintenance.current;
   }
 
   private noteServing(): void {
