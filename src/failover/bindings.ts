@@ -220,11 +220,14 @@ function acceptThree(local: Lease, incoming: IncomingLease, role: Role, opts: Ju
  * other: flagged on both sides they would stay so for good. Ours is cleared
  * then, and sent once more if it was flagged, so that a partner still waiting
  * for our acknowledgement can take it. Neither side holds the resource for a
- * client, so handing it out again is as safe as after an acknowledgement.
+ * client, so handing it out again is as safe as after an acknowledgement —
+ * unless an update of ours for it is still unacknowledged (oursUnacked): the
+ * partner wrote the update we are judging before ours reached it, and its
+ * record will be ours (active, perhaps) once it does.
  */
-export function afterOutdated(local: Lease, fo: LeaseFailover, incoming: IncomingLease): { change?: LeaseChange; resend: boolean } {
+export function afterOutdated(local: Lease, fo: LeaseFailover, incoming: IncomingLease, oursUnacked = false): { change?: LeaseChange; resend: boolean } {
   const flagged = (pending: boolean): LeaseChange => ({ op: 'put', lease: { ...local, fo: { ...fo, pending } } });
-  const idle = local.state !== 'active' && incoming.wire.status !== BindingStatus.ACTIVE;
+  const idle = !oursUnacked && local.state !== 'active' && incoming.wire.status !== BindingStatus.ACTIVE;
   if (idle) return fo.pending ? { change: flagged(false), resend: true } : { resend: false };
   return fo.pending ? { resend: false } : { change: flagged(true), resend: true };
 }

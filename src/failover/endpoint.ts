@@ -1,62 +1,46 @@
 // One failover endpoint at run time: the state machine's effects carried out
-// (persist, STATE, timers, alarms, update requests), the CONNECT handshake
-// and keepalives on the partner link (RFC 8156 §6), and the wiring into the
-// daemon — the policy the engine is given, the stamp on every local lease
-// change, and the commands. Lease replication itself is in replication.ts.
-// Everything it touches comes through failover/host.ts (the host, the partner
-// link, timers) so the simulation (src/testing/sim/) runs this same code on virtual time.
+// (persist, STATE, timers, alarms, update requests), and the parts wired to
+// it and to the daemon. The parts, each in its own file:
+//   partner-connection.ts  the CONNECT handshake, keepalives, DISCONNECT (RFC 8156 §6)
+//   replication.ts         lease binding updates (§7) and the answers to UPDREQ/UPDREQALL
+//   handoff.ts             the secondary's delegable prefixes (§4.2.2)
+//   partial-loss.ts        partial communication loss (RFC 7031 §4.7; the rule in unserved.ts)
+//   maintenance.ts         the operator's handover to the partner
+// Here: the triggers fed to the state machine one at a time, the messages of
+// the failover proper routed to the part they are for, the policy the engine
+// is given, the stamp on every local lease change, and the commands.
+// Everything it touches comes through daemon/host.ts (the host) and
+// failover/host.ts (the partner link, timers) so the simulation (src/testing/sim/) runs this same code on
+// virtual time (docs/style.md §1.6).
 
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { PartnerConnector, TimerHandle, Timers } from './host.js';
-import type { CommitOrigin, FailoverHost } from '../daemon/host.js';
+import type { FailoverHost } from '../daemon/host.js';
 import { realTimers } from './host.js';
 import type { FailoverConfig } from '../config/types.js';
-import {
-  FoMsgType,
-  FoStatusCode,
-  PROTOCOL_VERSION,
-  SKEW_TOLERANCE_SEC,
-  serverStateFromRfcName,
-  serverStateRfcName,
-  type BindingReply,
-  type ConnectParams,
-  type ServerStateValue,
-} from '../wire/failover/index.js';
-import { DIAL_GAP_SEC_MAX, PartnerLink, type Channel, type FailoverPdu } from './link.js';
-import { msgTypeName } from '../wire/constants.js';
-import { findOption } from '../wire/find.js';
-import type { ClientServerMessage } from '../wire/types.js';
-import { startup, step, stateMessage, type StepContext, type Trigger } from './state-machine.js';
+import { FoMsgType, serverStateFromRfcName, serverStateRfcName, type ServerStateValue } from '../wire/failover/index.js';
+import { DIAL_GAP_SEC_MAX, PartnerLink } from './link.js';
+import { startup, step, type StepContext, type Trigger } from './state-machine.js';
 import { decodeEndpointRecord, encodeEndpointRecord, storedPart, type EndpointRecord } from './state-record.js';
 import { isEndpointStateName, type EndpointStateName } from './states.js';
-import type { Effect, TimerName } from './effects.js';
+import { ALARM_CODE, type Effect, type TimerName } from './effects.js';
 import { leadsLink, serviceLevel } from './responsiveness.js';
 import { failoverPolicy, type ServiceLevel } from './policy.js';
 import { allPdPools } from './ownership.js';
 import { Replication, STORE_BUSY_RETRY_MS } from './replication.js';
 import { BackupPrefixes } from './backup-prefixes.js';
 import { PrefixHandoff } from './handoff.js';
+import { PartnerConnection, type HoldReason, type SessionPdu } from './partner-connection.js';
+import { PartialLoss, anyInterfaceUp, type LanUp } from './partial-loss.js';
+import { IN_MAINTENANCE, Maintenance, type MaintenanceMode } from './maintenance.js';
 import { writeWhenStoreHasRoom } from '../store/index.js';
-import { UnservedDetector, type Waiting } from './unserved.js';
-import { duidToHex } from '../wire/duid.js';
-import type { LeaseChange } from '../engine/index.js';
 
 const RECORD_META = 'failover-endpoint';
 /** §8.3: the machine needs a tick at least every 60 s while serving; it records the last time of operation. */
 const TICK_MS = 15_000;
 /** A secondary's STARTUP lasts the primary's longest gap between dials plus this, for the connection and CONNECT. */
 const STARTUP_MARGIN_SEC = 2;
-/** How often our own client-facing interfaces are looked at (RFC 7031 §4.7, partial communication loss). */
-const LAN_CHECK_MS = 1000;
-/** A binding update about a client served this recently (its CLTT, RFC 8156 §5.5.2; clocks within 5 s) shows the primary serving. */
-const PARTNER_SERVED_RECENT_SEC = 30;
-/** Entering maintenance waits at most this long for the partner to acknowledge our updates before handing over. */
-const MAINTENANCE_DRAIN_MS = 5_000;
-const MAINTENANCE_DRAIN_CHECK_MS = 100;
-
-const MAINTENANCE = { answer: 'none', allocate: 'none', mcltCap: true } as const;
 
 /** What the simulation replaces (src/testing/sim/); each defaults to the real thing. */
 export interface EndpointIo {
@@ -64,18 +48,7 @@ export interface EndpointIo {
   readonly link?: (log: Logger) => PartnerConnector;
   readonly timers?: Timers;
   /** Whether any client-facing interface is up; default: their operstate in /sys. */
-  readonly lanUp?: (interfaces: readonly string[]) => boolean;
-}
-
-function anyInterfaceUp(interfaces: readonly string[]): boolean {
-  return interfaces.some((ifname) => {
-    try {
-      const state = readFileSync(`/sys/class/net/${ifname}/operstate`, 'utf8').trim();
-      return state === 'up' || state === 'unknown'; // "unknown": drivers that do not report carrier
-    } catch {
-      return false;
-    }
-  });
+  readonly lanUp?: LanUp;
 }
 
 const TIMER_TRIGGER: Record<TimerName, Trigger['kind']> = {
@@ -101,7 +74,7 @@ export interface FailoverStatus {
   readonly skewSec: number | null;
   readonly partnerDownSinceSec: number | null;
   /** Why the partner link is held down: maintenance, lan-down, partner-not-serving. */
-  readonly held: readonly string[];
+  readonly held: readonly HoldReason[];
 }
 
 export interface EndpointEvents {
@@ -112,30 +85,14 @@ export interface EndpointEvents {
 
 export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
   private record!: EndpointRecord;
-  private readonly link: PartnerConnector;
   private readonly scheduler: Timers;
-  private readonly lanUp: (interfaces: readonly string[]) => boolean;
-  private channel: Channel | undefined;
-  private partner: ConnectParams | undefined;
-  private mcltSec: number;
+  private readonly connection: PartnerConnection;
+  private readonly partialLoss: PartialLoss;
+  private readonly maintenance: Maintenance;
   private readonly timers = new Map<TimerName, TimerHandle>();
-  private recvTimer: TimerHandle | undefined;
-  private contactTimer: TimerHandle | undefined;
   private tickTimer: TimerHandle | undefined;
-  private lastSentMs = 0;
   private chain: Promise<void> = Promise.resolve();
-  private lastContactSec: number | null = null;
-  private skewSec: number | null = null;
   private readonly requests = new Map<number, number>(); // xid of our UPDREQ/UPDREQALL → its seq
-  /** Why the partner link is held down; empty: it may be up. */
-  private readonly holds = new Set<'maintenance' | 'lan-down' | 'partner-not-serving'>();
-  private lanTimer: TimerHandle | undefined;
-  private unservedHoldTimer: TimerHandle | undefined;
-  private readonly unservedTimers = new Set<TimerHandle>();
-  /** Secondary: clients left waiting by the primary (RFC 7031 §4.7), see unserved.ts. */
-  private readonly unserved = new UnservedDetector();
-  /** Maintenance: off; handing over (we answer nobody, the partner is catching up); on (link held down). */
-  private maintenanceMode: 'off' | 'handing-over' | 'on' = 'off';
   private readonly log: Logger;
   private servingNow: boolean | undefined;
   readonly replication: Replication;
@@ -150,28 +107,50 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
   ) {
     super();
     this.log = daemon.log.child({ part: 'failover', role: config.role });
-    this.mcltSec = config.mcltSec;
-    this.link = io.link ? io.link(this.log) : new PartnerLink(config, this.log, () => daemon.clock.nowSec());
     this.scheduler = io.timers ?? realTimers;
-    this.lanUp = io.lanUp ?? anyInterfaceUp;
+    const link = io.link ? io.link(this.log) : new PartnerLink(config, this.log, () => daemon.clock.nowSec());
+    this.connection = new PartnerConnection(daemon, config, this.log, link, this.scheduler, {
+      connected: () => void this.trigger({ kind: 'connected' }),
+      disconnected: () => {
+        this.maintenance.partnerDisconnected();
+        void this.trigger({ kind: 'disconnect' });
+      },
+      message: (pdu) => this.onMessage(pdu),
+      down: (reason) => this.onDown(reason),
+      awaitsReply: (xid) => this.requests.has(xid) || this.replication.awaitsReply(xid) || this.handoff.awaitsReply(xid),
+    });
+    const send = this.connection.send.bind(this.connection);
+    const nextXid = this.connection.nextXid.bind(this.connection);
     this.replication = new Replication(daemon, config, this.log, {
-      send: (pdu) => this.send(pdu),
-      nextXid: () => this.nextXid(),
+      send,
+      nextXid,
       canSend: () => this.mayStream(),
       // One window of unacknowledged BNDUPDs (§6.1) for leases and delegable prefixes alike.
-      window: () => (this.partner?.maxUnackedBndupd ?? 0) - this.handoff.inFlightCount(),
+      window: () => this.connection.partnerWindow - this.handoff.inFlightCount(),
       strict: () => this.record.state === 'POTENTIAL-CONFLICT' || this.record.state === 'RESOLUTION-INTERRUPTED',
       wait: (ms) => this.pause(ms),
     });
     this.backup = new BackupPrefixes(allPdPools(daemon.config), daemon.store);
     this.handoff = new PrefixHandoff(daemon, config, this.log, this.backup, {
-      send: (pdu) => this.send(pdu),
-      nextXid: () => this.nextXid(),
+      send,
+      nextXid,
       // Only in NORMAL: in PARTNER-DOWN the secondary gives up what it holds (handoff.primaryPartnerDown).
       canSend: () => this.mayStream() && this.record.state === 'NORMAL',
-      window: () => (this.partner?.maxUnackedBndupd ?? 0) - this.replication.inFlightCount(),
+      window: () => this.connection.partnerWindow - this.replication.inFlightCount(),
       wait: (ms) => this.pause(ms),
       retryMs: STORE_BUSY_RETRY_MS,
+    });
+    this.partialLoss = new PartialLoss(daemon, config.role, this.log, this.scheduler, io.lanUp ?? anyInterfaceUp, {
+      pairInNormal: () => this.record.state === 'NORMAL' && this.record.partnerState === 'NORMAL',
+      held: () => this.connection.held,
+      hold: (reason, on) => this.setHold(reason, on),
+    });
+    this.maintenance = new Maintenance(this.log, this.scheduler, {
+      pair: () => ({ state: this.record.state, partnerState: this.record.partnerState, connected: this.connection.connected }),
+      unackedUpdates: () => this.replication.unackedCount(),
+      mayStream: () => this.mayStream(),
+      disconnect: (message) => this.connection.disconnect(message),
+      hold: (on) => this.setHold('maintenance', on),
     });
   }
 
@@ -186,7 +165,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     return {
       role: this.config.role,
       nowSec: this.daemon.clock.nowSec(),
-      mcltSec: this.mcltSec,
+      mcltSec: this.connection.mcltSec,
       // §8.3.2: STARTUP is the partner's chance to get in touch, and only the primary dials.
       startupSec: this.config.role === 'secondary' ? Math.max(this.config.startupSec, DIAL_GAP_SEC_MAX + STARTUP_MARGIN_SEC) : this.config.startupSec,
       ...(this.config.autoPartnerDownSec === undefined ? {} : { autoPartnerDownSec: this.config.autoPartnerDownSec }),
@@ -197,17 +176,16 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     const { daemon, config } = this;
     const bytes = daemon.store.getMeta(RECORD_META);
     const decoded = bytes ? decodeEndpointRecord(bytes) : undefined;
-    if (decoded && !decoded.ok) this.log.error({ reason: decoded.reason, detail: decoded.detail }, 'stored failover state unreadable; starting as if new');
+    if (decoded && !decoded.ok) this.log.error({ code: 'FAILOVER_STATE_RECORD_UNREADABLE', reason: decoded.reason, detail: decoded.detail }, 'stored failover state unreadable; starting as if new');
     const first = startup(decoded?.ok ? decoded.value : undefined, this.ctx());
     this.record = first.record;
     this.backup.load(daemon.store.all());
     daemon.setPolicy(
       failoverPolicy({
         role: config.role,
-        mcltSec: this.mcltSec,
+        mcltSec: this.connection.mcltSec,
         pdPools: () => allPdPools(daemon.config),
         backup: this.backup,
-        // In maintenance the partner serves: we answer nobody and allocate nothing.
         service: () => this.service(),
         partnerDownSinceSec: () => (this.record.state === 'PARTNER-DOWN' ? (this.record.partnerDownSinceSec ?? undefined) : undefined),
         nowSec: () => daemon.clock.nowSec(),
@@ -217,22 +195,18 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     daemon.setCommitStamp((changes) => this.replication.stamp(changes));
     daemon.on('leases-committed', (changes, origin) => this.replication.committed(changes, origin));
     daemon.on('leases-committed', (changes) => this.handoff.committed(changes));
-    this.link.on('up', (channel) => this.onUp(channel));
-    this.link.on('pdu', (pdu, channel) => this.onPdu(pdu, channel));
-    this.link.on('unusable-update', (xid, reply, reason, channel) => this.onUnusableUpdate(xid, reply, reason, channel));
-    this.link.on('down', (reason) => this.onDown(reason));
-    this.link.on('refused', () => daemon.counters.add('failover.connections.refused'));
     // The names the MQTT uplink and twin6ctl share (src/mgmt/handlers.ts holds the standalone answers).
     daemon.registerCommand('failover.status', () => this.status());
     daemon.registerCommand('failover.partner-down', (args) => this.partnerDown(args['force'] === true));
-    daemon.registerCommand('failover.maintenance', (args) => this.maintenance(args['action'], args['force'] === true));
-    daemon.on('unanswered', (m) => this.noteUnanswered(m));
-    daemon.on('leases-committed', (changes, origin) => this.notePartnerServed(changes, origin));
-    this.on('transition', () => this.unserved.reset());
+    daemon.registerCommand('failover.maintenance', async (args) => {
+      const on = await this.maintenance.command(args['action'], args['force'] === true);
+      return { ...this.status(), maintenance: on };
+    });
+    this.partialLoss.start();
+    this.on('transition', () => this.partialLoss.reset());
     this.on('transition', (from) => {
       if (from === 'PARTNER-DOWN') this.handoff.reannounce();
     });
-    this.lanTimer = this.scheduler.repeat(() => this.checkLan(), LAN_CHECK_MS);
     daemon.onStop(() => this.stop());
     await this.run(first.effects);
     this.noteServing();
@@ -241,12 +215,12 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       // §4.2.2: the primary keeps the balance as leases come and go, not only when asked.
       if (this.record.state === 'NORMAL' && this.record.partnerState === 'NORMAL') void this.handoff.balance('tick');
     }, TICK_MS);
-    await this.link.start();
+    await this.connection.start();
   }
 
-  /** In maintenance the partner serves: we answer nobody and allocate nothing. */
+  /** What the engine may do now: what the state allows (docs/protocol.md §1.13), nothing in maintenance. */
   private service(): ServiceLevel {
-    return this.maintenanceMode !== 'off' ? MAINTENANCE : serviceLevel(this.record.state, this.config.role);
+    return this.maintenance.answersNobody ? IN_MAINTENANCE : serviceLevel(this.record.state, this.config.role);
   }
 
   /** Whether this partner leads the link (holds the routes, is the default router); undefined until the state decides it. */
@@ -254,13 +228,23 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     return this.servingNow;
   }
 
+  /** Where the operator's maintenance stands (maintenance.ts); the simulation's invariants read it. */
+  get maintenanceMode(): MaintenanceMode {
+    return this.maintenance.current;
+  }
+
   private noteServing(): void {
     // In maintenance the partner leads; in a passing state nothing changes.
-    const now = this.holds.has('maintenance') ? false : (leadsLink(this.record.state, this.config.role) ?? this.servingNow);
+    const now = this.connection.held.has('maintenance') ? false : (leadsLink(this.record.state, this.config.role) ?? this.servingNow);
     if (now === undefined || now === this.servingNow) return;
     this.servingNow = now;
-    this.log.info({ serving: now, state: this.record.state, held: [...this.holds] }, now ? 'leading the link: delegations routed here, default router' : 'standing down: routes withdrawn, not default router');
+    this.log.info({ code: now ? 'FAILOVER_LEADING_LINK' : 'FAILOVER_STANDING_DOWN', serving: now, state: this.record.state, held: [...this.connection.held] }, now ? 'leading the link: delegations routed here, default router' : 'standing down: routes withdrawn, not default router');
     this.emit('serving', now);
+  }
+
+  /** Keeps the partner link down for this reason, or lets it up when no reason is left. */
+  private setHold(reason: HoldReason, on: boolean): void {
+    if (this.connection.hold(reason, on)) this.noteServing();
   }
 
   // ---- the state machine ----------------------------------------------
@@ -273,7 +257,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       this.record = result.record;
       await this.run(result.effects);
       this.noteServing();
-    }).catch((e: unknown) => this.log.error({ err: e }, 'failover effect failed'));
+    }).catch((e: unknown) => this.log.error({ code: 'FAILOVER_EFFECT_FAILED', err: e }, 'failover effect failed'));
     return this.chain;
   }
 
@@ -297,7 +281,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
           }
           break;
         case 'log-transition':
-          this.log.info({ from: e.from, to: e.to, partner: e.partnerState, cause: e.cause }, 'failover state transition');
+          this.log.info({ code: 'FAILOVER_STATE_CHANGED', from: e.from, to: e.to, partner: e.partnerState, cause: e.cause }, 'failover state transition');
           this.daemon.counters.add(`failover.transitions.${e.to}`);
           this.emit('transition', e.from, e.to, e.partnerState, e.cause);
           break;
@@ -314,14 +298,12 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
         }
         case 'raise-alarm':
           this.daemon.counters.add(`failover.alarms.${e.reason}`);
-          this.log.warn({ alarm: e.reason, detail: e.detail }, 'failover alarm');
+          this.log.warn({ code: ALARM_CODE[e.reason], alarm: e.reason, detail: e.detail }, 'failover alarm');
           break;
         case 'send-state': {
           const m = e.message;
-          this.send({
+          this.connection.sendNew({
             type: FoMsgType.STATE,
-            transactionId: this.nextXid(),
-            sentTimeSec: this.daemon.clock.nowSec(),
             content: {
               serverState: serverStateFromRfcName(m.state) as ServerStateValue,
               serverFlags: m.flags,
@@ -333,9 +315,9 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
         }
         case 'send-updreq':
         case 'send-updreqall': {
-          const xid = this.nextXid();
+          const xid = this.connection.nextXid();
           this.requests.set(xid, e.seq);
-          this.send({ type: e.kind === 'send-updreq' ? FoMsgType.UPDREQ : FoMsgType.UPDREQALL, transactionId: xid, sentTimeSec: this.daemon.clock.nowSec(), content: {} });
+          this.connection.send({ type: e.kind === 'send-updreq' ? FoMsgType.UPDREQ : FoMsgType.UPDREQALL, transactionId: xid, sentTimeSec: this.daemon.clock.nowSec(), content: {} });
           break;
         }
         case 'resend-unacked':
@@ -343,10 +325,10 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
           break;
         case 'send-poolreq':
           // §4.2.2, §8.8: the secondary asks for its share on entering NORMAL; the primary answers with FREE-BACKUP BNDUPDs.
-          this.send({ type: FoMsgType.POOLREQ, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: {} });
+          this.connection.sendNew({ type: FoMsgType.POOLREQ, content: {} });
           break;
         case 'drop-connection':
-          this.channel?.close(e.reason);
+          this.connection.close(e.reason);
           break;
       }
     }
@@ -354,108 +336,27 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     this.handoff.pump();
   }
 
-  /**
-   * §5.4: unique among our messages still outstanding. The link's counter
-   * wraps at 2^24, and an UPDREQ/UPDREQALL may wait long for its UPDDONE (as
-   * may a BNDUPD for its BNDREPLY): their ids are skipped until answered.
-   */
-  private nextXid(): number {
-    for (;;) {
-      const xid = this.link.nextXid();
-      if (!this.requests.has(xid) && !this.replication.awaitsReply(xid) && !this.handoff.awaitsReply(xid)) return xid;
-    }
-  }
-
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => this.scheduler.set(resolve, ms));
   }
 
-  // ---- the link --------------------------------------------------------
+  // ---- the partner's messages ------------------------------------------
 
-  private send(pdu: FailoverPdu): void {
-    if (!this.channel) return;
-    this.channel.send(pdu);
-    this.lastSentMs = this.scheduler.nowMs();
-  }
-
-  private ourParams(): ConnectParams {
-    return {
-      protocolVersion: PROTOCOL_VERSION,
-      mcltSec: this.mcltSec,
-      keepaliveSec: this.config.keepaliveSec,
-      maxUnackedBndupd: this.config.maxUnackedBndupd,
-      relationshipName: this.config.relationshipName,
-      // §4.2.2: every prefix carved from one pool has that pool's configured length.
-      connectFlags: { fixedPdLength: true },
-    };
-  }
-
-  private onUp(channel: Channel): void {
-    this.channel = channel;
-    this.partner = undefined;
-    this.armReceive();
-    if (this.config.role === 'primary') {
-      this.send({ type: FoMsgType.CONNECT, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: this.ourParams() });
-    }
-  }
-
+  /** The connection is gone: no request or update on it will be answered; the state machine hears comms-lost. */
   private onDown(reason: string): void {
-    this.channel = undefined;
-    this.partner = undefined;
-    this.scheduler.clear(this.recvTimer);
-    this.scheduler.clear(this.contactTimer);
+    this.maintenance.linkDown();
     this.requests.clear();
     this.replication.linkDown();
     this.handoff.linkDown();
-    this.daemon.counters.add('failover.connections.lost');
     void this.trigger({ kind: 'comms-lost', cause: reason });
   }
 
-  /** §6.6: nothing received for our keepalive time means the partner is gone. */
-  private armReceive(): void {
-    this.scheduler.clear(this.recvTimer);
-    this.recvTimer = this.scheduler.set(() => this.channel?.close(`nothing received for ${this.config.keepaliveSec} s (keepalive)`), this.config.keepaliveSec * 1000);
-  }
-
-  /** §6.5: a CONTACT whenever nothing else went out for a quarter of the partner's keepalive time. */
-  private armContact(partnerKeepaliveSec: number): void {
-    this.scheduler.clear(this.contactTimer);
-    const everyMs = Math.max(250, (partnerKeepaliveSec * 1000) / 4);
-    this.contactTimer = this.scheduler.repeat(() => {
-      if (this.scheduler.nowMs() - this.lastSentMs >= everyMs * 0.9) {
-        this.send({ type: FoMsgType.CONTACT, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: {} });
-      }
-    }, everyMs);
-  }
-
-  private onPdu(pdu: FailoverPdu, channel: Channel): void {
-    if (channel !== this.channel) return;
-    const nowSec = this.daemon.clock.nowSec();
-    this.armReceive();
-    this.lastContactSec = nowSec;
-    this.skewSec = pdu.sentTimeSec - nowSec;
-    // §7.5.1: a difference over 5 s either way drops the connection (§7.1: every time comparison
-    // of §7.5.4 assumes clocks within 5 s). A message held up on the way looks like a clock
-    // behind ours; the connection it arrives on is then slow enough to be worth re-making.
-    if (Math.abs(this.skewSec) > SKEW_TOLERANCE_SEC) {
-      this.daemon.counters.add('failover.alarms.clock-skew');
-      this.log.error({ skewSec: this.skewSec }, 'partner clock differs by more than 5 s');
-      if (pdu.type === FoMsgType.CONNECT) this.connectReply(pdu.transactionId, { code: FoStatusCode.ExcessiveTimeSkew, message: `clocks differ by ${this.skewSec} s` });
-      channel.close(`clock skew ${this.skewSec} s`);
-      return;
-    }
-    if (this.partner === undefined && pdu.type !== FoMsgType.CONNECT && pdu.type !== FoMsgType.CONNECTREPLY) {
-      channel.close(`message type ${pdu.type} before CONNECT/CONNECTREPLY`);
-      return;
-    }
+  /** A message of the failover proper, to the part it is for (the connection's own are handled in partner-connection.ts). */
+  private onMessage(pdu: SessionPdu): void {
     switch (pdu.type) {
-      case FoMsgType.CONNECT:
-        return this.onConnect(pdu.transactionId, pdu.content);
-      case FoMsgType.CONNECTREPLY:
-        return this.onConnectReply(pdu.content);
       case FoMsgType.STATE: {
         const name = serverStateRfcName(pdu.content.serverState);
-        if (!name || !isEndpointStateName(name)) return channel.close(`STATE with unknown server state ${pdu.content.serverState}`);
+        if (!name || !isEndpointStateName(name)) return this.connection.close(`STATE with unknown server state ${pdu.content.serverState}`);
         if (name === 'PARTNER-DOWN') this.handoff.primaryPartnerDown();
         void this.trigger({
           kind: 'partner-state',
@@ -466,12 +367,7 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
         });
         return;
       }
-      case FoMsgType.CONTACT:
-        return;
-      case FoMsgType.DISCONNECT:
-        this.log.info({ status: pdu.content.status }, 'partner sent DISCONNECT');
-        void this.trigger({ kind: 'disconnect' });
-        return channel.close('partner disconnected');
+      // §7.4: a BNDUPD carries a client's bindings (CLIENT_DATA) or, on its own, a delegable prefix (IAPREFIX).
       case FoMsgType.BNDUPD:
         if (pdu.content.form === 'prefix') return void this.handoff.onUpdate(pdu.transactionId, pdu.content);
         return void this.replication.onUpdate(pdu.transactionId, pdu.content);
@@ -497,84 +393,6 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     }
   }
 
-  /** §7.5.3, §7.6: a BNDUPD we could not read is still answered, so the partner's window drains and the connection stays. */
-  private onUnusableUpdate(xid: number, reply: BindingReply, reason: string, channel: Channel): void {
-    if (channel !== this.channel) return;
-    this.armReceive();
-    this.lastContactSec = this.daemon.clock.nowSec();
-    if (this.partner === undefined) return channel.close('BNDUPD before CONNECT/CONNECTREPLY');
-    this.daemon.counters.add('failover.bndupd.unusable');
-    this.log.warn({ xid, reason }, 'binding update unusable: answered with MissingBindingInformation');
-    this.send({ type: FoMsgType.BNDREPLY, transactionId: xid, sentTimeSec: this.daemon.clock.nowSec(), content: reply });
-  }
-
-  private connectReply(xid: number, status?: { code: number; message: string }): void {
-    this.send({
-      type: FoMsgType.CONNECTREPLY,
-      transactionId: xid,
-      sentTimeSec: this.daemon.clock.nowSec(),
-      content: status ? { status } : { params: this.ourParams() },
-    });
-  }
-
-  /**
-   * §6.1.2, §6.1.3: whether we can take what the partner's OPTION_F_CONNECT_FLAGS
-   * announce. Every prefix we delegate from a pool has that pool's one length
-   * (§4.2.2), and an update for a prefix of another length out of one of our
-   * pools has no place here: a partner that delegates variable lengths is refused.
-   */
-  private connectFlagsProblem(p: ConnectParams): string | undefined {
-    if (p.connectFlags.fixedPdLength || allPdPools(this.daemon.config).length === 0) return undefined;
-    return 'partner delegates prefixes of variable length (FIXED_PD_LENGTH not set); every pool here has one length';
-  }
-
-  /** Secondary, §6.1.2: check the primary's CONNECT, adopt its MCLT, answer, then STATE. */
-  private onConnect(xid: number, p: ConnectParams): void {
-    if (this.config.role !== 'secondary') return this.channel?.close('CONNECT received by the primary');
-    if (p.protocolVersion.major !== PROTOCOL_VERSION.major) {
-      this.connectReply(xid, { code: FoStatusCode.NotSupported, message: `protocol ${p.protocolVersion.major}.${p.protocolVersion.minor} not supported` });
-      return this.channel?.close('unsupported protocol version');
-    }
-    if (p.relationshipName !== undefined && p.relationshipName !== this.config.relationshipName) {
-      this.connectReply(xid, { code: FoStatusCode.ConfigurationConflict, message: `no relationship "${p.relationshipName}" here` });
-      return this.channel?.close(`relationship "${p.relationshipName}" is not ours`);
-    }
-    const flags = this.connectFlagsProblem(p);
-    if (flags) {
-      this.connectReply(xid, { code: FoStatusCode.ConfigurationConflict, message: flags });
-      return this.channel?.close(flags);
-    }
-    if (p.mcltSec !== this.mcltSec) this.log.info({ ours: this.mcltSec, primary: p.mcltSec }, 'adopting the primary MCLT');
-    this.mcltSec = p.mcltSec;
-    this.partner = p;
-    this.connectReply(xid);
-    this.armContact(p.keepaliveSec);
-    void this.trigger({ kind: 'connected' });
-  }
-
-  /** Primary, §6.1.3. */
-  private onConnectReply(c: { params?: ConnectParams; status?: { code: number; message: string } }): void {
-    if (this.config.role !== 'primary') return this.channel?.close('CONNECTREPLY received by the secondary');
-    if (c.status && c.status.code !== FoStatusCode.Success) {
-      this.log.error({ status: c.status }, 'partner refused CONNECT');
-      return this.channel?.close(`partner refused CONNECT: ${c.status.message}`);
-    }
-    const p = c.params;
-    if (!p || p.mcltSec !== this.mcltSec || p.protocolVersion.major !== PROTOCOL_VERSION.major) {
-      this.send({ type: FoMsgType.DISCONNECT, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ConfigurationConflict, message: 'CONNECTREPLY does not match our CONNECT' } } });
-      return this.channel?.close('CONNECTREPLY with another MCLT or protocol version');
-    }
-    const flags = this.connectFlagsProblem(p);
-    if (flags) {
-      this.send({ type: FoMsgType.DISCONNECT, transactionId: this.link.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ConfigurationConflict, message: flags } } });
-      return this.channel?.close(flags);
-    }
-    this.partner = p;
-    this.link.established();
-    this.armContact(p.keepaliveSec);
-    void this.trigger({ kind: 'connected' });
-  }
-
   // ---- what operators see and do ---------------------------------------
 
   /** RFC 8156 state names, the partner's view, and the update backlog. */
@@ -586,206 +404,41 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       stateSinceSec: r.stateStartSec,
       since: r.stateStartSec,
       partnerState: r.partnerState,
-      connected: this.partner !== undefined,
-      secure: this.channel?.secure ?? false,
+      connected: this.connection.connected,
+      secure: this.connection.secure,
       commsOk: r.session.commsOk,
-      mcltSec: this.mcltSec,
+      mcltSec: this.connection.mcltSec,
       unackedUpdates: this.replication.unackedCount(),
       inFlightUpdates: this.replication.inFlightCount(),
-      lastContactSec: this.lastContactSec,
-      skewSec: this.skewSec,
+      lastContactSec: this.connection.lastContactSec,
+      skewSec: this.connection.skewSec,
       partnerDownSinceSec: r.partnerDownSinceSec,
-      held: [...this.holds],
+      held: [...this.connection.held],
     };
   }
 
   /** §8.4: only when the partner is really down; refused while it is reachable unless forced. */
   private async partnerDown(force: boolean): Promise<FailoverStatus> {
-    if (this.partner !== undefined && !force) {
+    if (this.connection.connected && !force) {
       throw new Error('the partner is reachable: PARTNER-DOWN would let both sides hand out the same leases; add force to override');
     }
     await this.trigger({ kind: 'operator-partner-down', force });
     return this.status();
   }
 
-  /** Keeps the partner link down for these reasons (or lets it up when none is left). */
-  private setHold(reason: 'maintenance' | 'lan-down' | 'partner-not-serving', on: boolean): void {
-    if (on === this.holds.has(reason)) return;
-    if (on) this.holds.add(reason);
-    else this.holds.delete(reason);
-    this.log.warn({ reason, on, holds: [...this.holds] }, on ? 'partner link held down' : 'partner link released');
-    const first = this.holds.values().next().value;
-    this.link.hold(first);
-    this.noteServing();
-  }
-
-  /**
-   * RFC 7031 §4.7: an appliance whose client-facing interfaces are all down
-   * steps back — it drops the partner link, so the partner finds
-   * communications interrupted and becomes responsive — and comes back when
-   * they are up again.
-   */
-  private checkLan(): void {
-    const up = this.lanUp(this.daemon.config.interfaces);
-    if (!up && !this.holds.has('lan-down')) {
-      this.daemon.counters.add('failover.alarms.lan-down');
-      this.log.error({ interfaces: this.daemon.config.interfaces }, 'every client-facing interface is down: stepping back so the partner serves');
-    }
-    this.setHold('lan-down', !up);
-  }
-
-  /**
-   * Secondary, both partners in NORMAL: the client messages we leave to the
-   * primary tell whether it answers them (RFC 7031 §4.7, partial communication
-   * loss; the rule is in unserved.ts). When it does not, we drop the link for a
-   * while: both partners find communications interrupted, and we serve.
-   */
-  private noteUnanswered(m: ClientServerMessage): void {
-    if (!this.watchingForUnserved()) return;
-    const client = findOption(m.options, 'CLIENTID');
-    if (!client) return;
-    const duid = duidToHex(client.duid);
-    const v = this.unserved.observe({
-      atMs: this.scheduler.nowMs(),
-      duid,
-      type: m.type,
-      xid: m.transactionId,
-      elapsedCs: findOption(m.options, 'ELAPSED_TIME')?.elapsedCs ?? 0,
-      known: this.knownClient(duid, m),
-    });
-    if (v.kind === 'watching' && v.client.transmissions > 1) this.log.debug(waitingLog(v.client), 'client retransmitting to the primary');
-    if (v.kind !== 'suspect') return;
-    this.log.info(waitingLog(v.client), 'a client is waiting for the primary: unserved unless the primary serves someone meanwhile');
-    const t = this.scheduler.set(() => {
-      this.unservedTimers.delete(t);
-      this.decideUnserved();
-    }, Math.max(0, v.decideAtMs - this.scheduler.nowMs()));
-    this.unservedTimers.add(t);
-  }
-
-  private watchingForUnserved(): boolean {
-    const r = this.record;
-    return this.config.role === 'secondary' && r.state === 'NORMAL' && r.partnerState === 'NORMAL' && this.holds.size === 0;
-  }
-
-  private decideUnserved(): void {
-    if (!this.watchingForUnserved()) return;
-    const d = this.unserved.decide(this.scheduler.nowMs());
-    if (d.kind === 'none') return;
-    this.daemon.counters.add('failover.unserved-clients', d.fresh.length);
-    if (d.kind === 'unserved') {
-      this.log.warn({ clients: d.fresh.map(waitingLog), unserved: d.count, needed: this.unserved.rule.clientsMin }, 'clients left unanswered by the primary');
-      return;
-    }
-    const { rule } = this.unserved;
-    this.daemon.counters.add('failover.alarms.partner-not-serving');
-    this.log.error(
-      {
-        clients: d.clients.map(waitingLog),
-        rule: { waitedSecMin: rule.watchedMsMin / 1000, elapsedSecMin: rule.elapsedCsMin / 100, thenNobodyServedSec: rule.confirmMs / 1000, clientsMin: rule.clientsMin },
-        holdSec: rule.holdMs / 1000,
-      },
-      'the primary leaves clients unanswered: taking over (partner link held down)',
-    );
-    this.setHold('partner-not-serving', true);
-    this.scheduler.clear(this.unservedHoldTimer);
-    this.unservedHoldTimer = this.scheduler.set(() => this.setHold('partner-not-serving', false), rule.holdMs);
-  }
-
-  /**
-   * A binding update from the primary for an active lease it has just granted
-   * or extended (client last transaction time within PARTNER_SERVED_RECENT_SEC):
-   * it reaches its clients, whatever some of them say (unserved.ts).
-   */
-  private notePartnerServed(changes: readonly LeaseChange[], origin: CommitOrigin): void {
-    if (origin !== 'partner' || this.config.role !== 'secondary') return;
-    const recentSec = this.daemon.clock.nowSec() - PARTNER_SERVED_RECENT_SEC;
-    // The primary's CLT is kept as partner-raw-clt-time (RFC 8156 §7.5.5); our clttSec is only ours.
-    if (changes.some((c) => c.op === 'put' && c.lease.state === 'active' && (c.lease.fo?.partnerRawCltSec ?? 0) >= recentSec)) this.unserved.primaryServed(this.scheduler.nowMs());
-  }
-
-  /** Whether we hold an active lease for one of the IAs in the message: a client the primary must answer. */
-  private knownClient(duid: string, m: ClientServerMessage): boolean {
-    const nowSec = this.daemon.clock.nowSec();
-    return m.options.some((o) => {
-      if (o.kind !== 'IA_NA' && o.kind !== 'IA_PD') return false;
-      return this.daemon.store.byIa(duid, o.iaid, o.kind === 'IA_NA' ? 'na' : 'pd').some((l) => l.state === 'active' && l.expiresAtSec > nowSec);
-    });
-  }
-
-  /**
-   * Maintenance handover, so this box can be rebooted: we stop answering
-   * clients, give the partner a moment to acknowledge our last updates, then
-   * say DISCONNECT and keep the link down; the partner finds communications
-   * interrupted and serves everyone (RFC 8156 §8.9.1) until "leave" lets the
-   * link up and the pair returns to NORMAL. "start" and "cancel" (the fleet's
-   * names, docs/fleet.md) are the same. Refused while the partner could not
-   * take over, unless forced. Not kept across a restart: a rebooted box comes
-   * back through STARTUP as usual.
-   */
-  private async maintenance(action: unknown, force: boolean): Promise<FailoverStatus & { maintenance: boolean }> {
-    const enter = action === 'enter' || action === 'start';
-    if (!enter && action !== 'leave' && action !== 'cancel') throw new Error('action must be "enter" or "leave"');
-    if (enter && this.maintenanceMode === 'off') {
-      const r = this.record;
-      const partnerReady = this.partner !== undefined && r.state === 'NORMAL' && r.partnerState === 'NORMAL';
-      if (!partnerReady && !force) {
-        throw new Error(`the partner cannot take over (we are ${r.state}, the partner ${r.partnerState ?? 'unknown'}, ${this.partner ? 'connected' : 'not connected'}): nobody would serve the clients; add force to stop serving anyway`);
-      }
-      this.maintenanceMode = 'handing-over';
-      const unacked = await this.drainUpdates();
-      if (this.maintenanceMode !== 'handing-over') return { ...this.status(), maintenance: false }; // left meanwhile
-      this.log.warn({ unackedUpdates: unacked }, 'maintenance: handing the clients to the partner');
-      if (this.channel && this.partner) {
-        this.send({ type: FoMsgType.DISCONNECT, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'maintenance: partner takes over' } } });
-      }
-      this.maintenanceMode = 'on';
-      this.setHold('maintenance', true);
-    } else if (!enter && this.maintenanceMode !== 'off') {
-      this.maintenanceMode = 'off';
-      this.log.warn('maintenance over: serving again once the pair is back in NORMAL');
-      this.setHold('maintenance', false);
-    }
-    return { ...this.status(), maintenance: this.maintenanceMode !== 'off' };
-  }
-
-  /** Waits (at most MAINTENANCE_DRAIN_MS) until the partner has acknowledged every update; returns how many it has not. */
-  private drainUpdates(): Promise<number> {
-    const left = () => this.replication.unackedCount();
-    const startMs = this.scheduler.nowMs();
-    return new Promise((resolve) => {
-      if (left() === 0 || !this.mayStream()) return resolve(left());
-      const t = this.scheduler.repeat(() => {
-        if (left() > 0 && this.mayStream() && this.scheduler.nowMs() - startMs < MAINTENANCE_DRAIN_MS) return;
-        this.scheduler.clear(t);
-        resolve(left());
-      }, MAINTENANCE_DRAIN_CHECK_MS);
-    });
-  }
-
+  /** Whether binding updates may go to the partner now: connected, communications OK, and a state that sends them. */
   private mayStream(): boolean {
-    if (!this.channel || this.partner === undefined || !this.record.session.commsOk) return false;
+    if (!this.connection.connected || !this.record.session.commsOk) return false;
     const s = this.record.state;
     return s === 'NORMAL' || s === 'CONFLICT-DONE' || s === 'RECOVER-DONE' || s === 'PARTNER-DOWN' || s === 'COMMUNICATIONS-INTERRUPTED';
   }
 
   private async stop(): Promise<void> {
     this.scheduler.clear(this.tickTimer);
-    this.scheduler.clear(this.lanTimer);
-    this.scheduler.clear(this.unservedHoldTimer);
-    for (const t of this.unservedTimers) this.scheduler.clear(t);
+    this.partialLoss.stop();
     for (const t of this.timers.values()) this.scheduler.clear(t);
-    if (this.channel && this.partner) {
-      this.send({ type: FoMsgType.DISCONNECT, transactionId: this.nextXid(), sentTimeSec: this.daemon.clock.nowSec(), content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'shutting down' } } });
-    }
+    this.connection.disconnect('shutting down');
     await this.chain;
-    await this.link.stop();
-    this.scheduler.clear(this.recvTimer);
-    this.scheduler.clear(this.contactTimer);
+    await this.connection.stop();
   }
-}
-
-/** A waiting client, for the logs. */
-function waitingLog(c: Waiting): Record<string, unknown> {
-  return { duid: c.duid, msg: msgTypeName(c.type), xid: c.xid, transmissions: c.transmissions, elapsedSec: c.elapsedCs / 100, watchedSec: Math.round(c.watchedMs) / 1000 };
 }

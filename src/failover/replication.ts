@@ -303,7 +303,7 @@ export class Replication {
         verdict = { accept: false, status: { code: FoStatusCode.ConfigurationConflict, message: `cannot be stored here: ${problem}` } };
       }
       if (local?.fo && verdict.status.code === FoStatusCode.OutdatedBindingInformation) {
-        const outcome = afterOutdated(local, local.fo, inc);
+        const outcome = afterOutdated(local, local.fo, inc, this.inflightResources.has(inc.resource));
         return { local, inc, verdict, changes: outcome.change ? [outcome.change] : [], resend: outcome.resend };
       }
       return { local, inc, verdict, changes: [], resend: false };

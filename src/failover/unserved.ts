@@ -73,7 +73,7 @@
 // clients the secondary served meanwhile renew with its Server Identifier,
 // which it answers in NORMAL too (renew-responsive, §8.8.1). A primary whose
 // client-facing interfaces are all down does notice, and steps back itself
-// (endpoint.ts, checkLan).
+// (partial-loss.ts, checkLan).
 
 import { MsgType } from '../wire/constants.js';
 

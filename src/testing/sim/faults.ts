@@ -63,6 +63,10 @@ export interface SwarmOptions {
   readonly largeSkewSec: number;
   /** The operator declares PARTNER-DOWN after a partner has been crashed this long (undefined: never). */
   readonly operatorPartnerDownSec: number | undefined;
+  /** An operator puts one appliance or the other into maintenance (src/failover/maintenance.ts)… */
+  readonly maintenancePerMin: number;
+  /** …and takes it out again after this long on average. */
+  readonly maintenanceMeanSec: number;
 
   // Clients.
   readonly releasePerLease: number;
@@ -132,8 +136,10 @@ export function swarmOptions(rng: Prng, size: SimSize, hazards = false): SwarmOp
     operatorPartnerDownSec: partnerDownSafe && !autoPartnerDown && on(0.4) ? operatorAfterSec : undefined,
     releasePerLease: on() ? rng.pick([0.05, 0.2]) : 0,
     rebootPerMin: on(0.3) ? 0.05 : 0,
-    // Drawn last, so the seeds from before it keep every other option.
+    // Drawn last, so the seeds from before them keep every other option.
     sitePowerCutPerMin: on(0.3) ? rng.pick([0.05, 0.2]) : 0,
+    maintenancePerMin: on(0.4) ? rng.pick([0.1, 0.3, 1]) : 0,
+    maintenanceMeanSec: rng.pick([10, 60, 240]),
   };
 }
 

@@ -1,17 +1,23 @@
 // The faults of the safety phase as they happen, each a Poisson process at
 // its swarm rate: crashes and clean stops with restarts, site power cuts
 // (both at once), partner-link cuts
-// (both ways or one way), client splits, LAN cuts, client reboots, and the
-// operator's PARTNER-DOWN for a partner that has been down a while. Every
-// process stops when the world heals.
+// (both ways or one way), client splits, LAN cuts, client reboots, the
+// operator's PARTNER-DOWN for a partner that has been down a while, and the
+// operator's maintenance on either side. Every process stops when the world
+// heals.
 
 import { StoreError } from '../../store/index.js';
 import { stackOf, type World } from './world.js';
+import type { SimServer } from './server.js';
 import type { Side } from './partner-net.js';
 
 const SIDES: readonly Side[] = ['P', 'S'];
 /** How long a split or a LAN cut lasts on average. */
 const SPLIT_MEAN_MS = 60_000;
+/** Share of maintenance commands sent to both appliances at once (a fleet command to both, two operators)… */
+const MAINTENANCE_BOTH_SHARE = 0.25;
+/** …the second this long after the first, at most: within one handover. */
+const MAINTENANCE_BOTH_GAP_MS_MAX = 3000;
 
 export function injectFaults(w: World): void {
   const o = w.opts;
@@ -92,6 +98,13 @@ export function injectFaults(w: World): void {
 
   every(o.rebootPerMin, () => rng.pick(w.clients).reboot());
 
+  every(o.maintenancePerMin, () => {
+    const first = rng.pick(SIDES);
+    maintenance(w, w.servers[first]);
+    if (!rng.chance(MAINTENANCE_BOTH_SHARE)) return;
+    w.time.after(rng.between(0, MAINTENANCE_BOTH_GAP_MS_MAX), () => w.faultsOn && maintenance(w, w.servers[first === 'P' ? 'S' : 'P']));
+  });
+
   if (o.operatorPartnerDownSec !== undefined) operatorPartnerDown(w, o.operatorPartnerDownSec * 1000);
 }
 
@@ -141,4 +154,34 @@ function operatorPartnerDown(w: World, afterMs: number): void {
     w.time.after(1000, check);
   };
   w.time.after(1000, check);
+}
+
+/**
+ * An operator's maintenance: `twin6ctl failover maintenance enter` on either
+ * appliance, whatever the pair is doing — sometimes on both within a few
+ * seconds — and `leave` a while later. The endpoint refuses what would leave
+ * nobody serving (the partner not connected or not in NORMAL: the other side
+ * in maintenance or handing over, a cut link, a crash); an enter on a side
+ * already in maintenance, or a leave on one that never entered or has
+ * restarted since (maintenance is not kept across a restart), changes
+ * nothing. The invariants are the same as ever, plus maintenance-watch.ts's.
+ */
+function maintenance(w: World, s: SimServer): void {
+  const host = s.host;
+  if (!host) return;
+  command(w, s, 'enter');
+  w.time.after(w.rng.faults.exponential(w.opts.maintenanceMeanSec * 1000), () => {
+    if (!w.faultsOn || s.host !== host) return;
+    command(w, s, 'leave');
+  });
+}
+
+function command(w: World, s: SimServer, action: 'enter' | 'leave'): void {
+  const done = s.maintenance(action);
+  if (!done) return;
+  w.trace.add('sim', `operator: ${s.side} maintenance ${action}`);
+  done.then(
+    (r) => w.trace.add('sim', `operator: ${s.side} maintenance ${(r as { maintenance?: boolean }).maintenance ? 'on' : 'off'}`),
+    (e: unknown) => w.trace.add('sim', `operator: ${s.side} maintenance ${action} refused: ${e instanceof Error ? e.message : String(e)}`),
+  );
 }

@@ -71,8 +71,9 @@ export async function runSeed(seed: number, so: SeedOptions): Promise<SeedReport
 
 /**
  * Runs events up to untilMs, or until a violation, or until check() says
- * done; check runs every CHECK_EVERY_MS of virtual time, the pair-wide
- * invariant after every event that changed a lease. Returns the events run.
+ * done; check runs every CHECK_EVERY_MS of virtual time with the prefix-owner
+ * and maintenance invariants, the pair-wide invariant after every event that
+ * changed a lease. Returns the events run.
  */
 async function runUntil(world: World, untilMs: number, check: () => boolean | void): Promise<number> {
   let events = 0;
@@ -85,6 +86,7 @@ async function runUntil(world: World, untilMs: number, check: () => boolean | vo
       if (at >= nextCheckMs) {
         nextCheckMs += CHECK_EVERY_MS;
         world.violated(checkPdOwners(world));
+        world.violated(world.maintenanceWatch.check());
         if (check() === true || world.violation) return events;
       }
       if (at >= untilMs) return events;

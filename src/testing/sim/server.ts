@@ -17,6 +17,7 @@ import { SimLink, type PartnerNet, type Side } from './partner-net.js';
 import type { Prng } from './prng.js';
 import type { Trace } from './trace.js';
 import { LAN } from './config.js';
+import type { Violation } from './ledger.js';
 
 /** Wall-clock seconds at virtual time 0. */
 export const EPOCH_SEC = 1_800_000_000;
@@ -34,6 +35,7 @@ export interface ServerWorld {
   reply(server: SimServer, clientIndex: number, data: Uint8Array): void;
   /** Lease changes landed: the pair-wide check runs after this event. */
   committed(): void;
+  violated(v: Violation): void;
 }
 
 interface Incarnation {
@@ -133,10 +135,24 @@ export class SimServer {
     this.downSinceMs = this.world.time.nowMs;
   }
 
-  /** A client's datagram arrives on the LAN interface. */
+  /**
+   * The operator's `failover maintenance enter|leave` on this incarnation, as
+   * twin6ctl sends it; undefined while it is down or booting.
+   */
+  maintenance(action: 'enter' | 'leave'): Promise<unknown> | undefined {
+    const command = this.inc?.host?.commands['failover.maintenance'];
+    return command ? Promise.resolve(command({ action })) : undefined;
+  }
+
+  /**
+   * A client's datagram arrives on the LAN interface. Invariant: one that
+   * arrives while this server is in maintenance (handing over or handed over)
+   * is never answered — the partner serves.
+   */
   receive(clientIndex: number, data: Uint8Array): void {
     const host = this.inc?.host;
     if (!host || host.stopping) return;
+    const inMaintenance = this.inc?.endpoint?.maintenanceMode ?? 'off';
     const d: Datagram = {
       data: Buffer.from(data),
       sourceAddress: `fe80::${(clientIndex + 1).toString(16)}`,
@@ -144,7 +160,9 @@ export class SimServer {
       interface: LAN,
       unicast: false,
       reply: async (out) => {
-        if (this.inc?.host === host) this.world.reply(this, clientIndex, out);
+        if (this.inc?.host !== host) return;
+        if (inMaintenance !== 'off') this.world.violated({ invariant: 'maintenance-silent', text: `${this.side} answered c${clientIndex}, whose message came in maintenance (${inMaintenance})` });
+        this.world.reply(this, clientIndex, out);
       },
     };
     host.packetPath.onDatagram(d);

@@ -12,6 +12,7 @@ import { DhcpNet } from './dhcp-net.js';
 import { SimServer } from './server.js';
 import { SimClient } from './clients.js';
 import { Ledger, type Violation } from './ledger.js';
+import { MaintenanceWatch } from './maintenance-watch.js';
 import { pairConfig } from './config.js';
 import { StoreError } from '../../store/index.js';
 
@@ -42,6 +43,8 @@ export class World {
   leasesChanged = false;
   /** The side an operator declared down (injector.ts), until the pair is back in NORMAL. */
   declaredDown: Side | undefined;
+  /** Invariant 4: while one side is in maintenance the other serves. */
+  readonly maintenanceWatch: MaintenanceWatch;
 
   constructor(
     readonly seed: number,
@@ -76,6 +79,7 @@ export class World {
       exited: (s: SimServer, why: string) => this.exited(s, why),
       reply: (s: SimServer, i: number, data: Uint8Array) => this.dhcpNet.fromServer(s.side, i, data),
       committed: () => void (this.leasesChanged = true),
+      violated: (v: Violation) => this.violated(v),
     };
     this.servers = {
       P: new SimServer('P', 'primary', pairConfig(opts, 'primary'), serverDuid('P'), serverWorld),
@@ -97,6 +101,7 @@ export class World {
       const wants = { na: kind !== 2, pd: kind !== 1 };
       this.clients.push(new SimClient(i, clientDuid(i), wants, clientWorld));
     }
+    this.maintenanceWatch = new MaintenanceWatch(this);
   }
 
   /** The first violation ends the run; undefined (a check that passed) is ignored. */
@@ -152,7 +157,7 @@ export class World {
     });
   }
 
-  /** Liveness phase: every fault off, everyone back up, clocks put right (within the RFC's 5 s), clients quiet. */
+  /** Liveness phase: every fault off, maintenance over, everyone back up, clocks put right (within the RFC's 5 s), clients quiet. */
   heal(): void {
     this.faultsOn = false;
     this.dhcpNet.faultsOn = false;
@@ -165,6 +170,8 @@ export class World {
       // An operator fixes a far-off clock by stepping it back (ahead → behind only ever lengthens leases).
       if (Math.abs(s.offsetMs) > this.opts.skewMaxMs) s.offsetMs = 0;
       if (!s.up) this.restart(s, 0);
+      // The operator ends any maintenance: the pair is to reach NORMAL.
+      s.maintenance('leave')?.catch((e: unknown) => this.violated({ invariant: 'crash', text: `${side} maintenance leave threw: ${stackOf(e)}` }));
     }
     for (const c of this.clients) c.freeze();
     this.trace.add('sim', 'HEAL: faults off, everything up, clients quiet');

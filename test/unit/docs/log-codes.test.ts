@@ -23,30 +23,6 @@ const SKIPPED = 'src/testing/';
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
 const CODE_REQUIRED = new Set(['warn', 'error', 'fatal']);
 
-/**
- * Lines of src/failover/endpoint.ts, which another branch is splitting into
- * several files: the lead gives them these codes after merging the split (the
- * registry and docs/log-codes.md have them already), then deletes this table.
- * Keyed by message, so it holds wherever the split puts a line.
- */
-const AWAITING_ENDPOINT_SPLIT: readonly { readonly message: string; readonly level: string; readonly codes: readonly string[] }[] = [
-  { message: 'stored failover state unreadable; starting as if new', level: 'error', codes: ['FAILOVER_STATE_RECORD_UNREADABLE'] },
-  { message: 'leading the link: delegations routed here, default router', level: 'info', codes: ['FAILOVER_LEADING_LINK', 'FAILOVER_STANDING_DOWN'] },
-  { message: 'failover effect failed', level: 'error', codes: ['FAILOVER_EFFECT_FAILED'] },
-  { message: 'failover state transition', level: 'info', codes: ['FAILOVER_STATE_CHANGED'] },
-  // code: ALARM_CODE[e.reason] (src/failover/effects.ts), which holds the five alarm codes
-  { message: 'failover alarm', level: 'warn', codes: [] },
-  { message: 'partner clock differs by more than 5 s', level: 'error', codes: ['FAILOVER_PARTNER_CLOCK_SKEW'] },
-  { message: 'binding update unusable: answered with MissingBindingInformation', level: 'warn', codes: ['FAILOVER_BNDUPD_UNUSABLE'] },
-  { message: 'partner refused CONNECT', level: 'error', codes: ['FAILOVER_PARTNER_REJECTED_CONNECT'] },
-  { message: 'partner link held down', level: 'warn', codes: ['FAILOVER_LINK_HELD', 'FAILOVER_LINK_RELEASED'] },
-  { message: 'every client-facing interface is down: stepping back so the partner serves', level: 'error', codes: ['FAILOVER_LAN_DOWN'] },
-  { message: 'clients left unanswered by the primary', level: 'warn', codes: ['FAILOVER_CLIENTS_UNANSWERED'] },
-  { message: 'the primary leaves clients unanswered: taking over (partner link held down)', level: 'error', codes: ['FAILOVER_PRIMARY_NOT_SERVING'] },
-  { message: 'maintenance: handing the clients to the partner', level: 'warn', codes: ['FAILOVER_MAINTENANCE_STARTED'] },
-  { message: 'maintenance over: serving again once the pair is back in NORMAL', level: 'warn', codes: ['FAILOVER_MAINTENANCE_ENDED'] },
-];
-
 interface LogCall {
   readonly file: string;
   readonly line: number;
@@ -136,7 +112,6 @@ function documented(): { rows: DocRow[]; retired: string[] } {
 
 const sources = productSources();
 const calls = sources.flatMap(scanLogCalls);
-const awaiting = (c: LogCall) => AWAITING_ENDPOINT_SPLIT.find((a) => c.messages.includes(a.message));
 const where = (c: LogCall) => `${c.file}:${c.line} ${c.level}(${c.messages.map((m) => JSON.stringify(m)).join(' | ')})`;
 
 describe('the log-call scanner', () => {
@@ -179,14 +154,10 @@ describe('log codes in src/ and docs/log-codes.md', () => {
   const docLevel = new Map(rows.map((r) => [r.code, r.level]));
 
   it('gives every warn, error and fatal line in src/ a code (outside src/testing/)', () => {
-    const missing = calls.filter((c) => CODE_REQUIRED.has(c.level) && !c.hasCode && !awaiting(c)).map(where);
+    const missing = calls.filter((c) => CODE_REQUIRED.has(c.level) && !c.hasCode).map(where);
     expect(missing).toEqual([]);
   });
 
-  it('still has each line awaiting the endpoint split, without its code (once applied, delete it from AWAITING_ENDPOINT_SPLIT)', () => {
-    const pending = AWAITING_ENDPOINT_SPLIT.filter((a) => calls.some((c) => c.messages.includes(a.message) && !c.hasCode && c.level === a.level));
-    expect(pending.map((a) => a.message)).toEqual(AWAITING_ENDPOINT_SPLIT.map((a) => a.message));
-  });
 
   it('documents every code of the registry once, and no other', () => {
     const codes = rows.map((r) => r.code);
@@ -202,13 +173,11 @@ describe('log codes in src/ and docs/log-codes.md', () => {
 
   it('uses every documented code in src/', () => {
     const literals = new Set(sources.flatMap(literalsIn));
-    for (const a of AWAITING_ENDPOINT_SPLIT) for (const c of a.codes) literals.add(c);
     expect(rows.map((r) => r.code).filter((c) => !literals.has(c))).toEqual([]);
   });
 
   it('documents every code a log line carries, at the level the line has', () => {
     const found = calls.flatMap((c) => c.codes.map((code) => ({ code, level: c.level, at: where(c) })));
-    for (const a of AWAITING_ENDPOINT_SPLIT) for (const code of a.codes) found.push({ code, level: a.level, at: `awaiting: ${a.message}` });
     expect(found.filter((f) => docLevel.get(f.code) !== f.level).map((f) => `${f.at}: ${f.code} is documented as ${docLevel.get(f.code) ?? 'nothing'}`)).toEqual([]);
   });
 
@@ -230,7 +199,6 @@ describe('log codes in src/ and docs/log-codes.md', () => {
     const mirror = calls.filter((c) => c.messages.includes('mqtt: event'));
     expect(mirror.map((c) => [c.level, c.hasCode])).toEqual([['info', false]]); // its code comes with the event's fields
     const logged = new Set(calls.flatMap((c) => c.codes));
-    for (const a of AWAITING_ENDPOINT_SPLIT) for (const c of a.codes) logged.add(c);
     const eventOnly = (Object.keys(EVENT_CODES) as EventType[]).flatMap((t) => EVENT_CODES[t]).filter((c) => !logged.has(c));
     expect(eventOnly.filter((c) => docLevel.get(c) !== 'info')).toEqual([]);
   });

@@ -221,6 +221,11 @@ describe('our own lease after refusing an update as outdated (RFC 8156 §7.5.4)'
     const cleared = lease({ state: 'released', fo: fo(false) });
     expect(afterOutdated(cleared, cleared.fo!, incoming(BindingStatus.EXPIRED))).toEqual({ resend: false });
   });
+  it('stays flagged while an update of ours for it is still unacknowledged: the partner may hold that one, active, by now (simulation seed 2000298)', () => {
+    // We sent ACTIVE, then the client released; the partner's EXPIRED was written before ours reached it.
+    const released = lease({ state: 'released', fo: fo(true) });
+    expect(afterOutdated(released, released.fo!, incoming(BindingStatus.EXPIRED), true)).toEqual({ resend: false });
+  });
 });
 
 describe('the partner lifetime and the pending stamp (RFC 8156 §4.4, §7.3)', () => {

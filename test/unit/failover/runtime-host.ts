@@ -38,13 +38,26 @@ export class FakeLink extends EventEmitter<LinkEvents> implements PartnerConnect
   }
 }
 
-/** The simulation's small daemon on a fresh memory store and virtual time; fatal: what the daemon would exit with. */
-export async function runtimeHost(role: 'primary' | 'secondary', clock: { now: number }, fatal: (e: unknown) => void = (e) => { throw e; }, storeOptions: MemoryLeaseStoreOptions = {}, config = runtimeConfig(role)) {
-  const time = new VirtualTime();
+/** A server DUID (DUID-LL, RFC 8415 §11.4) for the runtime tests; the second partner of a pair gets another. */
+export const serverDuid = (n = 1): Uint8Array => Uint8Array.from([0, 3, 0, 1, 2, 0, 0, 0, 0, n]);
+
+/**
+ * The simulation's small daemon on a fresh memory store and virtual time; fatal: what the daemon would exit with.
+ * A pair of them shares one virtual time (runtime-pair.ts) and has two server DUIDs.
+ */
+export async function runtimeHost(
+  role: 'primary' | 'secondary',
+  clock: { now: number },
+  fatal: (e: unknown) => void = (e) => { throw e; },
+  storeOptions: MemoryLeaseStoreOptions = {},
+  config = runtimeConfig(role),
+  shared: { readonly time?: VirtualTime; readonly duid?: Uint8Array } = {},
+) {
+  const time = shared.time ?? new VirtualTime();
   const timers = new NodeTimers(time);
   const store = new MemoryLeaseStore(storeOptions);
   await store.open();
-  const h = new SimHost(config, store, Uint8Array.from([0, 3, 0, 1, 2, 0, 0, 0, 0, 1]), simLogger(() => undefined), { nowSec: () => clock.now }, timers, fatal);
+  const h = new SimHost(config, store, shared.duid ?? serverDuid(), simLogger(() => undefined), { nowSec: () => clock.now }, timers, fatal);
   return { h, time, timers };
 }
 
