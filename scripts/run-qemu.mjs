@@ -5,6 +5,7 @@
 // Ctrl-C (or --hold SEC) and removes everything. Use scripts/run-qemu, which
 // builds the image first.
 //
+//   --board ID           qemu-x86_64 (default) or qemu-aarch64 (board/ID.json)
 //   --vms 1|2            one standalone appliance, or a primary + secondary
 //                        failover pair on a partner link (each VM's flash is
 //                        provisioned with examples/<role>.json and its TLS
@@ -12,14 +13,16 @@
 //   --client dhcpcd|dhclient|none
 //   --flash ext4|ubifs   overrides the board's flash filesystem
 //   --hold SEC  --keep   (keep the lab directory: consoles, flash files)
-// KVM only with T6_QEMU_KVM=1 (TCG otherwise: KVM hangs on this project's machines).
+// x86 KVM only with T6_QEMU_KVM=1 (TCG otherwise: KVM hangs on this project's
+// machines); an arm64 guest on an x86 host is always TCG.
 
 import { parseArgs } from 'node:util';
 import { ApplianceLab } from '../dist/testing/lab/appliance-lab.js';
-import { applianceUnavailableReason, kvmRequested } from '../dist/testing/lab/appliance.js';
+import { accelFor, applianceUnavailableReason, loadImage } from '../dist/testing/lab/appliance.js';
 
 const { values } = parseArgs({
   options: {
+    board: { type: 'string', default: 'qemu-x86_64' },
     vms: { type: 'string', default: '1' },
     client: { type: 'string', default: 'dhcpcd' },
     flash: { type: 'string' },
@@ -32,13 +35,15 @@ if (vms !== 1 && vms !== 2) throw new Error('--vms is 1 or 2');
 if (!['dhcpcd', 'dhclient', 'none'].includes(values.client)) throw new Error('--client is dhcpcd, dhclient or none');
 if (values.flash && !['ext4', 'ubifs'].includes(values.flash)) throw new Error('--flash is ext4 or ubifs');
 
-const reason = await applianceUnavailableReason();
+const reason = await applianceUnavailableReason(values.board);
 if (reason) {
   console.error(`run-qemu: ${reason}`);
   process.exit(1);
 }
 
+const image = loadImage(values.board);
 const lab = await ApplianceLab.create({
+  image,
   appliances: vms,
   clients: values.client === 'none' ? [] : [{ kind: values.client }],
   ...(values.flash ? { flashFs: values.flash } : {}),
@@ -56,7 +61,7 @@ process.on('SIGINT', () => void finish(0));
 process.on('SIGTERM', () => void finish(0));
 
 try {
-  console.log(`lab ${lab.id} in ${lab.dir} (${kvmRequested() ? 'KVM' : 'TCG'}); namespaces ${lab.wire.name}, ${lab.clientNamespaces.map((n) => n.name).join(', ')}`);
+  console.log(`lab ${lab.id} in ${lab.dir} (${image.board.id}, ${accelFor(image.board).toUpperCase()}); namespaces ${lab.wire.name}, ${lab.clientNamespaces.map((n) => n.name).join(', ')}`);
   for (const a of lab.appliances) a.boot();
   for (const a of lab.appliances) {
     const ms = await a.waitServing();

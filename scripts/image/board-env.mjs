@@ -16,7 +16,7 @@ try {
   process.exit(1);
 }
 if (b.kind !== 'emulated') {
-  process.stderr.write(`board-env: ${id} is described, not built here (kind ${b.kind}); build qemu-x86_64\n`);
+  process.stderr.write(`board-env: ${id} is described, not built here (kind ${b.kind}); build qemu-x86_64 or qemu-aarch64\n`);
   process.exit(1);
 }
 const flash = b.storage[0];

@@ -2,19 +2,21 @@
 // DHCPv6 clients on its LAN get an address and a /56, the supervisor
 // respawns a killed twin6d, and an upgrade (a new image on the same flash)
 // keeps config and leases and drops the rest, like OpenWrt's sysupgrade.
-// Needs root and QEMU (scripts/setup-debian); TCG, so timeouts are generous.
+// Once per emulated board (qemu-x86_64, qemu-aarch64; T6_APPLIANCE_BOARDS
+// picks). Needs root and QEMU (scripts/setup-debian); TCG, so timeouts are
+// generous, and scaled for arm64 emulated on x86.
 
 import { describe, expect, it } from 'vitest';
 import { within } from '../../src/testing/lab/addr.js';
 import { ApplianceLab } from '../../src/testing/lab/appliance-lab.js';
 import { LAB_TOPOLOGY } from '../../src/testing/lab/topology.js';
-import { applianceSkipReason, buildImage } from './setup.js';
+import { boardCases, buildImage } from './setup.js';
 
-const reason = await applianceSkipReason('appliance.test');
+const cases = await boardCases('appliance.test');
 
-describe.skipIf(reason !== undefined)('the QEMU appliance', () => {
-  it('boots to serving; dhcpcd and dhclient get an address and a /56; twin6d is respawned; an upgrade keeps config and leases', async () => {
-    const image = buildImage();
+describe.each(cases)('the QEMU appliance ($board)', ({ board, reason, timeScale }) => {
+  it.skipIf(reason !== undefined)('boots to serving; dhcpcd and dhclient get an address and a /56; twin6d is respawned; an upgrade keeps config and leases', async () => {
+    const image = buildImage(board);
     const lab = await ApplianceLab.create({ appliances: 1, clients: [{ kind: 'dhcpcd' }, { kind: 'dhclient' }], image });
     try {
       const a = lab.appliances[0]!;
@@ -40,10 +42,10 @@ describe.skipIf(reason !== undefined)('the QEMU appliance', () => {
       const active = async () => (await a.leases()).filter((l) => l.state === 'active').map((l) => l.resource).sort();
       expect(await active()).toEqual(held);
 
-      // RAM and boot time, for the README (TCG, 1 vCPU, 256 MiB guest).
+      // RAM and boot time, for the README (TCG, 1 vCPU, the board's RAM).
       const mem = await a.sh("free | awk '/Mem:/ {print $2, $3}'; awk '/VmRSS/ {print $2}' /proc/$(pidof node)/status");
       const [totalKiB, usedKiB, rssKiB] = mem.out.trim().split(/\s+/).map(Number);
-      console.info(`[appliance.test] first boot to serving ${(firstBootMs / 1000).toFixed(1)} s; RAM used ${Math.round(usedKiB! / 1024)} MiB of ${Math.round(totalKiB! / 1024)} MiB, twin6d RSS ${Math.round(rssKiB! / 1024)} MiB`);
+      console.info(`[appliance.test ${board}] first boot to serving ${(firstBootMs / 1000).toFixed(1)} s; RAM used ${Math.round(usedKiB! / 1024)} MiB of ${Math.round(totalKiB! / 1024)} MiB, twin6d RSS ${Math.round(rssKiB! / 1024)} MiB`);
       expect(usedKiB).toBeLessThan(200 * 1024);
 
       // The supervisor: twin6d killed in the guest comes back and serves again.
@@ -54,7 +56,7 @@ describe.skipIf(reason !== undefined)('the QEMU appliance', () => {
       // Upgrade: an operator's config change and a stray file, then a new image on the same flash.
       await a.sh("sed -i 's/2001:db8:1::53/2001:db8:1::54/' /etc/twin6/twin6.json && echo stray > /root/stray && sync");
       await a.poweroff();
-      const next = buildImage('upgrade-test');
+      const next = buildImage(board, 'upgrade-test');
       a.image = next;
       a.boot();
       await a.waitServing(180_000);
@@ -69,5 +71,5 @@ describe.skipIf(reason !== undefined)('the QEMU appliance', () => {
     } finally {
       await lab.stop();
     }
-  }, 600_000);
+  }, 600_000 * timeScale);
 });

@@ -21,7 +21,11 @@ import { applianceSkipReason, buildImage } from './setup.js';
 import type { AckedLease } from '../../src/testing/lab/load-client.js';
 
 // openssl makes the pair's CA and certificates, mke2fs the provisioned flash.
-const reason = await applianceSkipReason('failover-power-cut.test', ['openssl', 'mke2fs', 'dhcpcd', 'dhclient']);
+// qemu-x86_64 only: a pair of arm64 VMs boots the same way
+// (scripts/run-qemu --board qemu-aarch64 --vms 2), but two emulated arm64
+// guests through this test would add minutes to CI for no path the x86 pair
+// does not cover.
+const reason = await applianceSkipReason('failover-power-cut.test', 'qemu-x86_64', ['openssl', 'mke2fs', 'dhcpcd', 'dhclient']);
 
 // Short T1/T2 (15 s, 24 s) so the real clients renew, then rebind, within
 // seconds of the cut; valid lifetimes (900 s, under the examples' MCLT of
@@ -49,7 +53,7 @@ async function memory(a: Appliance): Promise<{ usedMiB: number; totalMiB: number
 describe.skipIf(reason !== undefined)('a failover pair of appliance VMs through a power cut of the primary', () => {
   it('keeps the clients bound through the secondary, recovers to NORMAL, and loses no acknowledged binding', async () => {
     const started = Date.now();
-    const image = buildImage();
+    const image = buildImage('qemu-x86_64');
     const lab = await ApplianceLab.create({
       appliances: 2,
       clients: [{ kind: 'dhcpcd' }, { kind: 'dhclient' }],

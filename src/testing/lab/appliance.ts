@@ -4,9 +4,11 @@
 // second, virtio console carries a shell that the lab drives like an
 // operator's ssh session (twin6ctl, free, poweroff).
 //
-// TCG by default: on this project's machines /dev/kvm opens but a KVM guest
-// hangs after the kernel's real-mode setup and QEMU never falls back, so KVM
-// is used only when T6_QEMU_KVM=1 asks for it.
+// TCG by default: on this project's machines /dev/kvm opens but an x86 KVM
+// guest hangs after the kernel's real-mode setup and QEMU never falls back,
+// so KVM is used for qemu-x86_64 only when T6_QEMU_KVM=1 asks for it. A board
+// of another architecture than the host's (qemu-aarch64 on x86) is always
+// TCG; the lab's time-outs get a margin for it (timeScale).
 
 import { existsSync, readFileSync, readSync, writeFileSync, closeSync, openSync, ftruncateSync, writeSync, mkdirSync, mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -47,7 +49,32 @@ export function loadImage(board = 'qemu-x86_64', dir = resolve('.build', board))
   };
 }
 
-export const kvmRequested = (): boolean => process.env['T6_QEMU_KVM'] === '1';
+/** The host's architecture as board profiles spell it. */
+export const HOST_ARCH: string = process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : process.arch;
+
+/**
+ * How QEMU runs `board` here. KVM needs the host's architecture; an x86 guest
+ * gets it only when asked for (T6_QEMU_KVM=1, see above), an arm64 guest on
+ * an arm64 host whenever /dev/kvm is there (T6_QEMU_KVM=0 refuses it).
+ */
+export function accelFor(board: BoardProfile): 'kvm' | 'tcg' {
+  if (board.arch !== HOST_ARCH) return 'tcg';
+  const env = process.env['T6_QEMU_KVM'];
+  if (env === '1') return 'kvm';
+  if (env === '0') return 'tcg';
+  return board.arch === 'aarch64' && existsSync('/dev/kvm') ? 'kvm' : 'tcg';
+}
+
+/**
+ * The factor the lab's time-outs (written for qemu-x86_64 under TCG on an x86
+ * host) are multiplied by for `board`. Measured on the project's 2-core x86
+ * machine at load 10: qemu-aarch64 (cortex-a72, TCG) boots to serving in
+ * 11-18 s, no slower than qemu-x86_64 (14-16 s); the margin is for a host
+ * where translating another instruction set costs more than it did here.
+ */
+export function timeScale(board: BoardProfile): number {
+  return accelFor(board) === 'tcg' && board.arch !== HOST_ARCH ? 1.5 : 1;
+}
 
 export interface ApplianceSpec {
   /** Short name, also the tap prefix: "a" has taps a-lan and a-ptn. */
@@ -186,6 +213,10 @@ export class Appliance {
   get running(): boolean {
     return this.proc?.running ?? false;
   }
+  /** Time-outs given to this class are for qemu-x86_64 under TCG; this board's are these times `timeScale`. */
+  get timeScale(): number {
+    return timeScale(this.image.board);
+  }
 
   commandLine(): string[] {
     const b = this.image.board;
@@ -193,6 +224,7 @@ export class Appliance {
     if (!q) throw new Error(`board ${b.id} has no qemu section`);
     const s = this.spec;
     const img = (f: string) => join(this.image.dir, f);
+    const accel = accelFor(b);
     const append = [
       `console=${b.console.device},${b.console.baud}`, 'panic=-1', 'loglevel=4',
       // Under TCG the guest kernel calibrates the TSC against the emulated PIT
@@ -205,7 +237,9 @@ export class Appliance {
       // keep time with the HPET from the start: QEMU emulates it from the
       // host's clock, so it neither drifts nor switches. (Appliances in the
       // field need NTP for the same reason.)
-      ...(kvmRequested() ? [] : ['clocksource=hpet', 'tsc=unstable']),
+      // (arm64's virt machine keeps time with the architected timer, which
+      // QEMU also drives from the host's clock: nothing to choose there.)
+      ...(accel === 'tcg' && b.arch === 'x86_64' ? ['clocksource=hpet', 'tsc=unstable'] : []),
       `twin6.flash=${this.flashFs}`, `twin6.role=${s.role}`, `twin6.lan6=${s.lan6}`,
       ...(s.partner6 ? [`twin6.partner6=${s.partner6}`] : []),
       ...(s.peer6 ? [`twin6.peer6=${s.peer6}`] : []),
@@ -218,7 +252,7 @@ export class Appliance {
     ];
     return [
       q.binary,
-      ...(kvmRequested() ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', ...(q.cpu ? ['-cpu', q.cpu] : [])]),
+      ...(accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', ...(q.cpu ? ['-cpu', q.cpu] : [])]),
       '-M', q.machine, '-m', String(b.ramMb), '-smp', '1',
       '-display', 'none', '-monitor', 'none', '-nodefaults', '-no-user-config', '-no-reboot',
       '-serial', `file:${this.consoleFile(this.boots)}`,
@@ -255,7 +289,7 @@ export class Appliance {
   /** Resolves with the ms from power-on until twin6d logged "serving" on the console. */
   async waitServing(timeoutMs = 120_000): Promise<number> {
     await poll(() => (this.console().includes('"msg":"serving"') ? true : undefined), {
-      timeoutMs,
+      timeoutMs: timeoutMs * this.timeScale,
       intervalMs: 100,
       what: `${this.spec.name} (boot ${this.boots}) to serve`,
       abortIf: () => (this.proc?.exitStatus ? `QEMU exited (${this.proc.exitStatus.code ?? this.proc.exitStatus.signal})` : undefined),
@@ -300,7 +334,7 @@ export class Appliance {
         return s.state === state ? true : undefined;
       },
       {
-        timeoutMs: opts.timeoutMs ?? 120_000,
+        timeoutMs: (opts.timeoutMs ?? 120_000) * this.timeScale,
         intervalMs: 250,
         what: `${this.spec.name} (boot ${this.boots}) to reach failover state ${state}`,
         abortIf: () => (this.proc?.exitStatus ? `QEMU exited (${this.proc.exitStatus.code ?? this.proc.exitStatus.signal})` : undefined),
@@ -325,7 +359,7 @@ export class Appliance {
   async poweroff(timeoutMs = 60_000): Promise<void> {
     if (!this.proc?.running) return;
     this.mgmtWrite('poweroff\n');
-    const exited = await Promise.race([this.proc.exited, sleep(timeoutMs).then(() => undefined)]);
+    const exited = await Promise.race([this.proc.exited, sleep(timeoutMs * this.timeScale).then(() => undefined)]);
     this.closeMgmt();
     if (!exited) await this.proc.stop('SIGKILL');
   }
@@ -337,7 +371,7 @@ export class Appliance {
    * sent again.
    */
   async sh(cmd: string, timeoutMs = 60_000): Promise<{ out: string; code: number }> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = Date.now() + timeoutMs * this.timeScale;
     for (;;) {
       const token = `${process.pid}x${++this.seq}`;
       // Earlier output (a previous answer, the shell's banner) is not needed.
@@ -350,7 +384,7 @@ export class Appliance {
         const m = re.exec(this.mgmtBuf.slice(start));
         if (m) return { out: (m[1] ?? '').replace(/\r/g, ''), code: Number(m[2]) };
         if (this.proc?.exitStatus) throw new Error(`${this.spec.name}: QEMU exited while running: ${cmd}`);
-        if (Date.now() > deadline) throw new Error(`${this.spec.name}: no answer to "${cmd}" within ${timeoutMs} ms\n${tail(this.mgmtBuf, 20)}`);
+        if (Date.now() > deadline) throw new Error(`${this.spec.name}: no answer to "${cmd}" within ${timeoutMs * this.timeScale} ms\n${tail(this.mgmtBuf, 20)}`);
         // Nothing at all came back: the shell was not there yet; ask again.
         if (Date.now() > retryAt && !this.mgmtBuf.slice(start).includes(`@@B${token}`)) break;
         await sleep(50);
@@ -453,8 +487,11 @@ export async function applianceUnavailableReason(board = 'qemu-x86_64'): Promise
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'the appliance lab needs root (network namespaces, taps)';
   const b = loadBoard(resolve('board'), board);
   const bins = [b.qemu?.binary ?? 'qemu-system-x86_64', 'ip', 'mksquashfs', 'dpkg-deb', 'apt-get'];
+  // Another architecture's image: scripts/build-image cross-compiles raw-socket
+  // and runs the image's busybox and node under qemu-user.
+  if (b.arch !== HOST_ARCH) bins.push(`${b.arch}-linux-gnu-gcc`, `${b.arch}-linux-gnu-g++`, `qemu-${b.arch}-static`, 'npm');
   const missing = await missingBinaries(bins);
-  if (missing.length > 0) return `missing binaries: ${missing.join(', ')} (scripts/setup-debian installs them)`;
+  if (missing.length > 0) return `${board}: missing binaries: ${missing.join(', ')} (scripts/setup-debian installs them)`;
   if (!existsSync('/dev/net/tun')) return '/dev/net/tun is missing (taps)';
   if (!existsSync('/bin/busybox')) return 'busybox-static is not installed (scripts/setup-debian)';
   return undefined;
