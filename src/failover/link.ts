@@ -26,6 +26,8 @@ import {
 import type { FailoverConfig } from '../config/types.js';
 import { canonicalAddress } from '../wire/address.js';
 
+/** After closing on purpose, how long the partner has to take what we sent before the socket goes. */
+const CLOSE_FLUSH_MS = 1000;
 /** The STARTTLS exchange and the TLS handshake together must finish within this. */
 const HANDSHAKE_MS_MAX = 10_000;
 /** Primary's re-dial back-off (§6.1: keep trying, back off after a rejection). */
@@ -351,12 +353,21 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
         }
         socket.write(encodePartnerFrame(pdu));
       },
-      close: (reason) => finish(reason),
+      close: (reason) => finish(reason, true),
     };
-    const finish = (reason: string) => {
+    /** ours: we close on purpose, so what we sent this turn (a refusal, a DISCONNECT, §6.1.2/§6.1.3) must still leave. */
+    const finish = (reason: string, ours = false) => {
       if (closed) return;
       closed = true;
-      socket.destroy();
+      if (ours) {
+        // A corked write is only in our buffer until the next tick; destroy() would drop it.
+        if (corked) {
+          corked = false;
+          socket.uncork();
+        }
+        socket.end();
+        setTimeout(() => socket.destroy(), CLOSE_FLUSH_MS).unref();
+      } else socket.destroy();
       if (this.current === channel) this.current = undefined;
       this.log.info({ code: 'FAILOVER_PARTNER_DISCONNECTED', reason, remote }, 'partner connection closed');
       this.emit('down', reason);

@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PartnerLink, type Channel } from '../../src/failover/link.js';
 import type { FailoverConfig } from '../../src/config/types.js';
-import { encodePartnerFrame, FoMsgType } from '../../src/wire/failover/index.js';
+import { encodePartnerFrame, FoMsgType, FoStatusCode } from '../../src/wire/failover/index.js';
 import { labRequired, skipUnlessRequired } from '../../src/testing/lab/prereq.js';
 
 const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
@@ -221,6 +221,21 @@ describe.skipIf(!haveOpenssl)('the partner link', () => {
     raw.write(encodePartnerFrame({ type: FoMsgType.CONNECT, transactionId: 1, sentTimeSec: nowSec(), content: { protocolVersion: { major: 1, minor: 0 }, mcltSec: 60, keepaliveSec: 10, maxUnackedBndupd: 10, connectFlags: { fixedPdLength: true } } }));
     expect(await within(s.refused, 5000, 'refusal')).toMatch(/expected STARTTLS, got message type 31/);
     raw.destroy();
+    await s.link.stop();
+  });
+
+  it('delivers what was sent in the same turn as a close (a DISCONNECT, RFC 8156 §6.1.3) before closing', async () => {
+    port++;
+    const s = side(config('secondary', { tls: { ca: caPem, ...b, peerName: 'twin6-a' } }));
+    await s.link.start();
+    const p = side(config('primary', { tls: { ca: caPem, ...a, peerName: 'twin6-b' } }));
+    await p.link.start();
+    const [pc] = await within(Promise.all([p.up, s.up]), 10_000, 'channel');
+    const got = new Promise((r) => s.link.once('pdu', r));
+    pc.send({ type: FoMsgType.DISCONNECT, transactionId: 9, sentTimeSec: nowSec(), content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'maintenance' } } });
+    pc.close('maintenance: handed over');
+    expect(await within(got, 5000, 'DISCONNECT')).toMatchObject({ type: FoMsgType.DISCONNECT, transactionId: 9 });
+    await p.link.stop();
     await s.link.stop();
   });
 
