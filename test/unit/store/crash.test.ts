@@ -4,7 +4,8 @@
 //       later renewal was already submitted, same binding and a later expiry);
 //       every acknowledged delete stays deleted;
 //   B — every record passes its check and belongs to a lease the child made;
-//   C — open + scan is fast.
+//   C — open + scan time after each kill: printed, not asserted (no test here
+//       fails on a time; a slow, loaded machine is not a store bug).
 // SIGKILL keeps the kernel page cache, so this covers process crashes only;
 // power cuts need the QEMU appliance (docs/storage.md §5, L3) or hardware (L4).
 
@@ -22,7 +23,6 @@ import { transpileFrom } from './fixtures/transpile.js';
 const ITERATIONS = Number(process.env.TWIN6_CRASH_ITERATIONS ?? 20);
 const KILL_AFTER_MS_MAX = 500;
 const LEASES_PER_RUN_MAX = 100_000; // each run numbers its leases from its own base
-const OPEN_MS_MAX = 2_000;
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'crash-child.mjs');
 const SEED = Number(process.env.TWIN6_CRASH_SEED ?? Date.now() % 1_000_000);
 
@@ -134,6 +134,5 @@ describe('L1 crash loop: SIGKILL during load, then reopen', () => {
     }
     console.log(`L1 crash loop seed=${SEED}: ${ITERATIONS} kills, ${totalAcks} acks, ${deleted.size} deletes, ${expected.size} leases, open+scan max ${Math.max(...openMs).toFixed(1)} ms`);
     expect(totalAcks, 'the children never acknowledged anything: the loop tested nothing').toBeGreaterThan(ITERATIONS * 10);
-    expect(Math.max(...openMs)).toBeLessThan(OPEN_MS_MAX); // C
   }, 60_000 + ITERATIONS * 5_000);
 });
