@@ -25,7 +25,7 @@ function readPem(path: string, key: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new Error(`mqtt.tls.${key}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new Error(`mqtt.tls.${key}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
   }
 }
 

@@ -62,7 +62,7 @@ function rawSocket(): RawSocketModule {
     try {
       loaded = createRequire(import.meta.url)('raw-socket') as RawSocketModule;
     } catch (e) {
-      throw new Error(`raw-socket (native addon) cannot be loaded: ${(e as Error).message}`);
+      throw new Error(`raw-socket (native addon) cannot be loaded: ${(e as Error).message}`, { cause: e });
     }
   }
   return loaded;
@@ -142,7 +142,7 @@ export const openIcmp6Port: Icmp6PortOpener = async (options, onMessage, onError
     }
   } catch (e) {
     socket.close();
-    throw new Error(`ICMPv6 socket on ${ifname}: ${(e as Error).message}`);
+    throw new Error(`ICMPv6 socket on ${ifname}: ${(e as Error).message}`, { cause: e });
   }
   let closed = false;
   socket.on('message', (buf, source) => onMessage(buf, source));

@@ -233,7 +233,7 @@ export async function startPair(ctx: BenchContext, topo: PairTopology, name: Ser
     await Promise.allSettled(Object.values(servers).map((s) => s.stop()));
     const logs = Object.entries(servers).map(([r, s]) => `--- ${r}:\n${tail(s.log(), 15)}`).join('\n');
     for (const s of Object.values(servers)) ctx.dropDir(s.dir);
-    throw new Error(`${e instanceof Error ? e.message : String(e)}\n${logs}`);
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\n${logs}`, { cause: e });
   }
 }
 

@@ -225,7 +225,7 @@ export async function startServer(
     });
   } catch (e) {
     await proc.stop('SIGKILL', 1000);
-    throw new Error(`${e instanceof Error ? e.message : String(e)}\n${tail(proc.log(), 30)}`);
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\n${tail(proc.log(), 30)}`, { cause: e });
   }
   const srv = new RunningServer(ns, name, dir, proc, pid, launchedNs);
   await readBuffers(srv);

@@ -115,7 +115,7 @@ function pairProvision(role: Role, config: PairVmConfig, pki: PartnerPki, checkD
     execFileSync(process.execPath, [resolve('dist/cli/twin6d.js'), '--check-config', hostCopy], { stdio: 'pipe', timeout: 60_000 });
   } catch (e) {
     const out = e as { stdout?: Buffer; stderr?: Buffer };
-    throw new Error(`the ${role}'s config does not check: ${String(out.stdout ?? '')}${String(out.stderr ?? '')}`);
+    throw new Error(`the ${role}'s config does not check: ${String(out.stdout ?? '')}${String(out.stderr ?? '')}`, { cause: e });
   }
   return {
     '/etc/twin6/twin6.json': { content: JSON.stringify(config, null, 2) + '\n' },

@@ -180,7 +180,7 @@ function installHooks(): void {
  */
 export function sweepStaleLabs(): string[] {
   const removed: string[] = [];
-  let entries: string[] = [];
+  let entries: string[];
   try {
     entries = readdirSync(ownerDir());
   } catch {

@@ -7,11 +7,11 @@
 import { execFileSync } from 'node:child_process';
 
 export function assertInsideLabNamespace(program: string): void {
-  let name = '';
+  let name: string;
   try {
     name = execFileSync('ip', ['netns', 'identify', String(process.pid)], { encoding: 'utf8' }).trim();
   } catch (e) {
-    throw new Error(`${program}: cannot tell which network namespace this is (${(e as Error).message}); refusing to send`);
+    throw new Error(`${program}: cannot tell which network namespace this is (${(e as Error).message}); refusing to send`, { cause: e });
   }
   if (!/^t6-/.test(name)) {
     throw new Error(`${program}: refusing to run outside a lab network namespace (t6-*); this one is "${name || 'the host'}"`);

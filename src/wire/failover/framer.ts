@@ -75,8 +75,8 @@ export class FrameParser {
         length = (data[i]! << 8) | data[i + 1]!;
         i += 2;
       } else {
+        // The last octet of the chunk: the rest of the prefix comes with the next one.
         this.prefix = data[i]!;
-        i += 1;
         break;
       }
       const bad = this.check(length, prefixAt);

@@ -21,7 +21,7 @@ const contact = (sentTimeSec: number): FailoverPdu => ({ type: FoMsgType.CONTACT
 
 describe('clock skew on the partner link (RFC 8156 §7.1)', () => {
   /** A secondary whose partner has just connected and sent CONNECT stamped sentTimeSec. */
-  async function secondaryConnectedAt(sentTimeSec: number, connectFlags = { fixedPdLength: true }) {
+  async function secondaryConnectedAt(sentTimeSec: number) {
     const { h } = await host('secondary', { now: NOW });
     const { link, ch } = await connectedAt(h, new NodeTimers(new VirtualTime()), sentTimeSec);
     return { h, link, ch };

@@ -57,7 +57,10 @@ function setup(leases: Lease[] = [], opts: { pendingMax?: number; batchMax?: num
     ...opts,
   });
   const commit = async (changes: LeaseChange[]) => {
-    for (const c of changes) c.op === 'put' ? store.set(c.lease.resource, c.lease) : store.delete(c.resource);
+    for (const c of changes) {
+      if (c.op === 'put') store.set(c.lease.resource, c.lease);
+      else store.delete(c.resource);
+    }
     routes.onCommitted(changes);
     await routes.idle();
   };

@@ -90,7 +90,7 @@ function check(input: Uint8Array): string | FailoverDecodeReason | 'ok' {
   try {
     r = decodePartnerFrame(input, NOW);
   } catch (e) {
-    throw new Error(`decodePartnerFrame threw ${String(e)}`);
+    throw new Error(`decodePartnerFrame threw ${String(e)}`, { cause: e });
   }
   if (!r.ok) {
     const { reason, offset, detail, header } = r.error;
@@ -121,7 +121,7 @@ describe(`partner codec fuzz (seed ${SEED}, ${ITERATIONS} iterations)`, () => {
       try {
         outcome = check(input);
       } catch (e) {
-        throw new Error(`seed ${SEED} iteration ${i}: ${(e as Error).message}; input ${Buffer.from(input).toString('hex')}`);
+        throw new Error(`seed ${SEED} iteration ${i}: ${(e as Error).message}; input ${Buffer.from(input).toString('hex')}`, { cause: e });
       }
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
     }
