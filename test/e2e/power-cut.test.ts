@@ -12,17 +12,21 @@ import type { GuestLease } from '../../src/testing/lab/appliance.js';
 import type { OverlayFs } from '../../src/board/profile.js';
 import { applianceSkipReason, buildImage, median } from './setup.js';
 import type { AckedLease } from '../../src/testing/lab/load-client.js';
+import { prng, seedText, testSeed } from '../seed.js';
 
 const reason = await applianceSkipReason('power-cut.test');
 const CUTS = Number(process.env['T6_POWER_CUTS'] ?? '20');
 const FLASH = process.env['T6_POWER_CUT_FLASH'] as OverlayFs | undefined;
 const CLOCK_SLACK_SEC = 5;
+/** When the cuts come (test/seed.ts). */
+const CUT_SEED = testSeed(2020);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Acked = AckedLease;
 
 describe.skipIf(reason !== undefined)('power cuts under load', () => {
-  it(`loses no acknowledged lease over ${CUTS} power cuts`, async () => {
+  it(`loses no acknowledged lease over ${CUTS} power cuts (${seedText(CUT_SEED)})`, async () => {
+    const rand = prng(CUT_SEED);
     const image = buildImage();
     const lab = await ApplianceLab.create({ appliances: 1, spareNamespaces: 1, image, ...(FLASH ? { flashFs: FLASH } : {}) });
     const started = Date.now();
@@ -43,7 +47,7 @@ describe.skipIf(reason !== undefined)('power cuts under load', () => {
       const quietCycles: number[] = [];
       for (let i = 1; i <= CUTS; i++) {
         // A cut at a random moment of the load (0.5–2.5 s after the check ended).
-        await sleep(500 + Math.floor(Math.random() * 2000));
+        await sleep(500 + (rand() % 2000));
         await a.powerCut();
         a.boot();
         bootMs.push(await a.waitServing(120_000));
