@@ -41,6 +41,7 @@ describe('test tiers', () => {
   it('runs only the unit files in parallel', () => {
     expect(project('unit')?.fileParallelism).not.toBe(false);
     expect(project('unit')?.maxWorkers).toBeGreaterThanOrEqual(2);
+    expect(project('unit')?.isolate).toBe(false);
     for (const name of ['sim', 'integration', 'e2e', 'bench']) expect(project(name)?.fileParallelism, name).toBe(false);
   });
 
