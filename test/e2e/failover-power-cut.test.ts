@@ -19,6 +19,7 @@ import { poll, sleep, type LabProcess } from '../../src/testing/lab/proc.js';
 import { LAB_TOPOLOGY } from '../../src/testing/lab/topology.js';
 import { applianceSkipReason, buildImage } from './setup.js';
 import type { AckedLease } from '../../src/testing/lab/load-client.js';
+import { prng, seedText, testSeed } from '../seed.js';
 
 // openssl makes the pair's CA and certificates, mke2fs the provisioned flash.
 // qemu-x86_64 only: a pair of arm64 VMs boots the same way
@@ -36,6 +37,8 @@ const LIFETIMES = { preferredSec: 30, validSec: 900, renewRatio: 0.5, rebindRati
 const KEEPALIVE_SEC = 10;
 const LOAD_RATE = 10;
 const CLOCK_SLACK_SEC = 5;
+/** When the cut comes (test/seed.ts). */
+const CUT_SEED = testSeed(8156);
 
 type Acked = AckedLease;
 
@@ -51,7 +54,7 @@ async function memory(a: Appliance): Promise<{ usedMiB: number; totalMiB: number
 }
 
 describe.skipIf(reason !== undefined)('a failover pair of appliance VMs through a power cut of the primary', () => {
-  it('keeps the clients bound through the secondary, recovers to NORMAL, and loses no acknowledged binding', async () => {
+  it(`keeps the clients bound through the secondary, recovers to NORMAL, and loses no acknowledged binding (${seedText(CUT_SEED)})`, async () => {
     const started = Date.now();
     const image = buildImage('qemu-x86_64');
     const lab = await ApplianceLab.create({
@@ -109,7 +112,7 @@ describe.skipIf(reason !== undefined)('a failover pair of appliance VMs through 
       const acked = (): Acked[] => loadLog().split('\n').filter((l) => l.startsWith('{"duid"')).map((l) => JSON.parse(l) as Acked);
       await poll(() => (acked().length >= 100 ? true : undefined), { timeoutMs: 120_000, intervalMs: 250, what: 'the load client to get 100 acknowledged leases', detail: () => loadLog().slice(-2000) });
       // The cut comes at a random moment of the load.
-      await sleep(Math.floor(Math.random() * 3000));
+      await sleep(prng(CUT_SEED)() % 3000);
 
       // Power cut: SIGKILL to the primary's QEMU (the process this test started).
       const secondaryConsoleAt = secondary.console().length;

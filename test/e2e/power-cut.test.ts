@@ -14,6 +14,7 @@ import type { GuestLease } from '../../src/testing/lab/appliance.js';
 import type { OverlayFs } from '../../src/board/profile.js';
 import { APPLIANCE_BOARDS, boardCases, buildImage, median } from './setup.js';
 import type { AckedLease } from '../../src/testing/lab/load-client.js';
+import { prng, seedText, testSeed } from '../seed.js';
 
 const cases = (await boardCases('power-cut.test')).map((c) => ({
   ...c,
@@ -21,12 +22,15 @@ const cases = (await boardCases('power-cut.test')).map((c) => ({
 }));
 const FLASH = process.env['T6_POWER_CUT_FLASH'] as OverlayFs | undefined;
 const CLOCK_SLACK_SEC = 5;
+/** When the cuts come (test/seed.ts). */
+const CUT_SEED = testSeed(2020);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Acked = AckedLease;
 
 describe.each(cases)('power cuts under load ($board)', ({ board, reason, timeScale, cuts: CUTS }) => {
-  it.skipIf(reason !== undefined)(`loses no acknowledged lease over ${CUTS} power cuts`, async () => {
+  it.skipIf(reason !== undefined)(`loses no acknowledged lease over ${CUTS} power cuts (${seedText(CUT_SEED)})`, async () => {
+    const rand = prng(CUT_SEED);
     const image = buildImage(board);
     const lab = await ApplianceLab.create({ appliances: 1, spareNamespaces: 1, image, ...(FLASH ? { flashFs: FLASH } : {}) });
     const started = Date.now();
@@ -47,7 +51,7 @@ describe.each(cases)('power cuts under load ($board)', ({ board, reason, timeSca
       const quietCycles: number[] = [];
       for (let i = 1; i <= CUTS; i++) {
         // A cut at a random moment of the load (0.5–2.5 s after the check ended).
-        await sleep(500 + Math.floor(Math.random() * 2000));
+        await sleep(500 + (rand() % 2000));
         await a.powerCut();
         a.boot();
         bootMs.push(await a.waitServing(120_000));

@@ -11,6 +11,7 @@ import { labUnavailableReason, startLab, twin6Server, run, type Lab, type Server
 import { MALFORMED } from '../../src/testing/lab/bad-packets.js';
 import type { HostileReport } from '../../src/testing/lab/hostile-packets.js';
 import { labRequired, skipUnlessRequired } from '../../src/testing/lab/prereq.js';
+import { prng, seedText, testSeed } from '../seed.js';
 
 const reason = await labUnavailableReason({ server: twin6Server(), clients: ['dhclient', 'dhcpcd'] });
 skipUnlessRequired(reason, labRequired(), 'the lab');
@@ -18,6 +19,8 @@ if (reason) console.warn(`[twin6d.test] skipping: ${reason}`);
 
 const DIST = resolve('dist');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** When the SIGKILLs come (test/seed.ts). */
+const KILL_SEED = testSeed(20);
 
 async function status(lab: Lab): Promise<{ counters: Record<string, number>; leases: number; pid: number }> {
   const out = await run([process.execPath, join(DIST, 'cli/twin6ctl.js'), '--state-dir', join(lab.server!.ctx.dir, 'state'), 'status', '--json']);
@@ -183,7 +186,8 @@ describe.skipIf(reason !== undefined)('twin6d with real clients', () => {
     });
   }, 120_000);
 
-  it('loses no lease a client saw in a Reply when SIGKILLed under load, 20 times', async () => {
+  it(`loses no lease a client saw in a Reply when SIGKILLed under load, 20 times (${seedText(KILL_SEED)})`, async () => {
+    const rand = prng(KILL_SEED);
     const lab = await startLab({ server: twin6Server(), clients: [{ kind: 'dhcpcd' }], startClients: false });
     await withLab(lab, async () => {
       const load = lab.lan.clients[0]!.spawn('load-client', [
@@ -192,7 +196,7 @@ describe.skipIf(reason !== undefined)('twin6d with real clients', () => {
       const kills = 20;
       for (let i = 0; i < kills; i++) {
         // A kill at a random point of the load, after the server has been serving for a while.
-        await sleep(300 + Math.floor(Math.random() * 1200));
+        await sleep(300 + (rand() % 1200));
         await lab.restartServer('SIGKILL');
       }
       await sleep(1000);

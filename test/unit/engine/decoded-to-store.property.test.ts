@@ -4,7 +4,7 @@
 // thousands of IAs, repeated IAIDs, relays with any addresses), decoded and
 // unwrapped as the daemon does, run through the engine under a standalone and
 // a restrictive policy, and every decision must encode (reply) and store
-// (changes) without a throw. Seeded: PROP_SEED=<n> PROP_ITERATIONS=<n>.
+// (changes) without a throw. Seeded: T6_SEED=<n> PROP_ITERATIONS=<n> (test/seed.ts).
 
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage, unwrapRelay, wrapRelayReply } from '../../../src/wire/index.js';
@@ -13,8 +13,9 @@ import type { FailoverPolicy } from '../../../src/engine/index.js';
 import { baseConfig, SERVER_DUID, World } from './harness.js';
 import { concat, relayForward, tlv } from '../wire/helpers.js';
 import { xorshift32 } from '../../../src/testing/lab/program.js';
+import { seedText, testSeed } from '../../seed.js';
 
-const SEED = Number(process.env['PROP_SEED'] ?? 0x5eed16);
+const SEED = testSeed(0x5eed16);
 const ITERATIONS = Number(process.env['PROP_ITERATIONS'] ?? 3000);
 
 const u32 = (n: number): number[] => [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
@@ -93,7 +94,7 @@ const restrictive: FailoverPolicy = {
 };
 
 describe('decoded messages through engine and store (property)', () => {
-  it(`never throws from engine, reply encoding or lease encoding (${ITERATIONS} messages, seed ${SEED})`, async () => {
+  it(`never throws from engine, reply encoding or lease encoding (${ITERATIONS} messages, ${seedText(SEED)})`, async () => {
     const rand = xorshift32(SEED);
     const next = generator(rand);
     const w = new World({ ...baseConfig, subnets: baseConfig.subnets.map((s) => ({ ...s, rapidCommit: true })) });
@@ -109,7 +110,7 @@ describe('decoded messages through engine and store (property)', () => {
       if (!u.ok) continue;
       decoded++;
       w.policy = i % 3 === 0 ? restrictive : w.policy;
-      const where = `seed ${SEED} message ${i}: ${Buffer.from(bytes).toString('hex').slice(0, 400)}`;
+      const where = `${seedText(SEED)} message ${i}: ${Buffer.from(bytes).toString('hex').slice(0, 400)}`;
       let decision;
       try {
         decision = w.engine.handle(
@@ -133,8 +134,9 @@ describe('decoded messages through engine and store (property)', () => {
       w.nowSec += rand() % 50;
     }
     // The generator must reach the engine and the store, or the property says nothing.
+    // Floors with room for any seed: 3000 messages commit 100-142 changes on the seeds tried.
     expect(decoded).toBeGreaterThan(ITERATIONS / 3);
     expect(replies).toBeGreaterThan(ITERATIONS / 10);
-    expect(committed).toBeGreaterThan(100);
+    expect(committed).toBeGreaterThan(ITERATIONS / 60);
   }, 120_000);
 });

@@ -25,6 +25,15 @@ const tlv = (code: number, data: number[]): number[] => [code >> 8, code & 0xff,
 /** CLIENT_DATA with the client's DUID and nothing else: no IA, no CLT_TIME — not enough to use (§7.4). */
 const clientOnly = tlv(45, tlv(1, DUID));
 
+/** A port no one listens on now: the kernel's pick, not a guess, since unit files run in parallel. */
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen({ port: 0, host: '::1' }, r));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((r) => probe.close(r));
+  return port;
+}
+
 describe('a BNDUPD that cannot be used (§7.5.3)', () => {
   it('is read as one to answer, with MissingBindingInformation on the CLIENT_DATA it sent, DUID echoed', () => {
     const r = readFrame(frame(FoMsgType.BNDUPD, 0x123456, clientOnly).subarray(2), NOW);
@@ -57,7 +66,7 @@ describe('on the partner link', () => {
   });
 
   it('the link hands an unusable BNDUPD up and keeps the connection; its BNDREPLY reaches the partner', async () => {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = await freePort();
     // The partner on loopback too: the configuration wants two addresses, the test has one.
     const config = { ...runtimeConfig('secondary').failover!, localAddress: '::1', peerAddress: '::1', port };
     const link = new PartnerLink(config, pino({ level: 'silent' }), () => NOW);

@@ -8,7 +8,9 @@ import {
   MIN_DELAY_BETWEEN_RAS_MS,
   RaSchedule,
 } from '../../../src/net/ra-schedule.js';
+import { prng, seedText, testSeed } from '../../seed.js';
 
+const SEED = testSeed(4861);
 const timing = { minIntervalSec: 200, maxIntervalSec: 600 };
 
 describe('RaSchedule', () => {
@@ -52,8 +54,9 @@ describe('RaSchedule', () => {
     expect(s.solicited(11_000)).toBe(10_000 + MIN_DELAY_BETWEEN_RAS_MS + 250);
   });
 
-  it('turns a flood of solicitations into one advertisement every MIN_DELAY_BETWEEN_RAS at most', () => {
-    const s = new RaSchedule(timing, Math.random, 0);
+  it(`turns a flood of solicitations into one advertisement every MIN_DELAY_BETWEEN_RAS at most (${seedText(SEED)})`, () => {
+    const next = prng(SEED);
+    const s = new RaSchedule(timing, () => next() / 2 ** 32, 0);
     let sends = 0;
     let last = -Infinity;
     for (let now = 0; now < 60_000; now += 10) {

@@ -3,6 +3,9 @@ import type { IaType, Lease } from '../../../src/engine/lease.js';
 import { ExpiryHeap } from '../../../src/store/expiry-heap.js';
 import { LeaseIndex } from '../../../src/store/lease-index.js';
 import { NOW_SEC, duidOf, naLease, pdLease } from './helpers.js';
+import { seedText, testSeed } from '../../seed.js';
+
+const SEED = testSeed(20240601);
 
 /** The obvious, slow implementation the index must agree with. */
 class NaiveIndex {
@@ -24,8 +27,8 @@ class NaiveIndex {
 const sortByResource = (ls: readonly Lease[]): Lease[] => [...ls].sort((a, b) => (a.resource < b.resource ? -1 : 1));
 
 describe('LeaseIndex', () => {
-  it('agrees with a naive model over a long random history (seeded)', () => {
-    let seed = 20240601;
+  it(`agrees with a naive model over a long random history (${seedText(SEED)})`, () => {
+    let seed = SEED;
     const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
     const index = new LeaseIndex();
     const model = new NaiveIndex();

@@ -1,5 +1,6 @@
 // Seeded fuzzing of decodeMessage (TigerBeetle-style: a seed replays any
-// failure; FUZZ_SEED=<n> FUZZ_ITERATIONS=<n> npx vitest run test/unit/wire/message.fuzz.test.ts).
+// failure; T6_SEED=<n> FUZZ_ITERATIONS=<n> npx vitest run test/unit/wire/message.fuzz.test.ts;
+// test/seed.ts).
 // Properties, for every input: decodeMessage returns instead of throwing; a
 // failure names a known reason and an offset inside the input; a success
 // re-encodes to a value that decodes equal, twice over, and to the very input
@@ -17,25 +18,10 @@ import {
 import { DHCLIENT_SOLICIT, DHCPCD_SOLICIT, REPLY } from './captures.js';
 import { concat, relayForward, sameValue, solicit, tlv } from './helpers.js';
 import { samples } from './samples.js';
+import { prng, seedText, testSeed } from '../../seed.js';
 
-const SEED = Number(process.env.FUZZ_SEED ?? 0x7717e6);
+const SEED = testSeed(0x7717e6);
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 20_000);
-
-/** sfc32: small, fast, and the same sequence on every platform. */
-function prng(seed: number): () => number {
-  let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = seed >>> 0;
-  const next = (): number => {
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return t >>> 0;
-  };
-  for (let i = 0; i < 16; i++) next();
-  return next;
-}
 
 const KNOWN_CODES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 14, 18, 20, 23, 24, 25, 26, 32, 82, 83, 39, 0, 0xffff];
 
@@ -139,7 +125,7 @@ function check(input: Uint8Array): string | undefined {
   return undefined;
 }
 
-describe(`decodeMessage fuzz (seed ${SEED}, ${ITERATIONS} iterations)`, () => {
+describe(`decodeMessage fuzz (${seedText(SEED)}, ${ITERATIONS} iterations)`, () => {
   it('never throws, and everything it accepts round-trips', () => {
     const rand = prng(SEED);
     const corpus = seedCorpus();
@@ -148,7 +134,7 @@ describe(`decodeMessage fuzz (seed ${SEED}, ${ITERATIONS} iterations)`, () => {
       const input = i % 5 < 2 ? randomDatagram(rand) : mutate(corpus[rand() % corpus.length]!, rand);
       const problem = check(input);
       if (problem) {
-        throw new Error(`seed ${SEED} iteration ${i}: ${problem}; input ${Buffer.from(input).toString('hex')}`);
+        throw new Error(`${seedText(SEED)} iteration ${i}: ${problem}; input ${Buffer.from(input).toString('hex')}`);
       }
       const r = decodeMessage(input);
       const key = r.ok ? 'ok' : r.error.reason;

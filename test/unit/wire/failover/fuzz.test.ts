@@ -1,5 +1,6 @@
 // Seeded fuzzing of the partner codec (replay a failure with
-// FUZZ_SEED=<n> FUZZ_ITERATIONS=<n> npx vitest run test/unit/wire/failover/fuzz.test.ts).
+// T6_SEED=<n> FUZZ_ITERATIONS=<n> npx vitest run test/unit/wire/failover/fuzz.test.ts;
+// test/seed.ts).
 // Properties, for every input:
 //  - decodePartnerFrame returns instead of throwing;
 //  - a failure names a known reason, an offset inside the input, a detail,
@@ -22,9 +23,10 @@ import {
   type FailoverDecodeReason,
 } from '../../../../src/wire/failover/index.js';
 import { concat, tlv } from '../helpers.js';
-import { NOW, prng, samplePdus } from './helpers.js';
+import { NOW, samplePdus } from './helpers.js';
+import { prng, seedText, testSeed } from '../../../seed.js';
 
-const SEED = Number(process.env.FUZZ_SEED ?? 0x8156);
+const SEED = testSeed(0x8156);
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 10_000);
 
 const CODES = [1, 3, 4, 5, 13, 25, 26, 39, 45, 46, 47, 68, 100, ...Array.from({ length: 21 }, (_, i) => 114 + i), 0, 0xffff];
@@ -109,7 +111,7 @@ function check(input: Uint8Array): string | FailoverDecodeReason | 'ok' {
   return 'ok';
 }
 
-describe(`partner codec fuzz (seed ${SEED}, ${ITERATIONS} iterations)`, () => {
+describe(`partner codec fuzz (${seedText(SEED)}, ${ITERATIONS} iterations)`, () => {
   const corpus = samplePdus().map((p) => encodePartnerFrame(p).subarray(2));
 
   it('decodePartnerFrame never throws, and what it accepts round-trips', () => {
@@ -121,7 +123,7 @@ describe(`partner codec fuzz (seed ${SEED}, ${ITERATIONS} iterations)`, () => {
       try {
         outcome = check(input);
       } catch (e) {
-        throw new Error(`seed ${SEED} iteration ${i}: ${(e as Error).message}; input ${Buffer.from(input).toString('hex')}`, { cause: e });
+        throw new Error(`${seedText(SEED)} iteration ${i}: ${(e as Error).message}; input ${Buffer.from(input).toString('hex')}`, { cause: e });
       }
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
     }
@@ -151,7 +153,7 @@ describe(`partner codec fuzz (seed ${SEED}, ${ITERATIONS} iterations)`, () => {
         error ??= r.error;
         at += n;
       }
-      expect(frames, `seed ${SEED} stream ${i}`).toEqual(once.frames.map((f) => Buffer.from(f)));
+      expect(frames, `${seedText(SEED)} stream ${i}`).toEqual(once.frames.map((f) => Buffer.from(f)));
       expect(error).toEqual(once.error);
       for (const f of frames) check(f);
     }

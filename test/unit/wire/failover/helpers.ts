@@ -169,19 +169,3 @@ export function roundTripPdu(pdu: PartnerPdu, now = NOW): Buffer {
   expect(encodePartnerFrame(decoded.message)).toEqual(frame);
   return payload;
 }
-
-/** sfc32: small, fast, and the same sequence on every platform. */
-export function prng(seed: number): () => number {
-  let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = seed >>> 0;
-  const next = (): number => {
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return t >>> 0;
-  };
-  for (let i = 0; i < 16; i++) next();
-  return next;
-}

@@ -13,7 +13,7 @@ import {
   parseIPv6,
   parseKeaLeases6,
   within,
-} from '../../src/testing/lab/index.js';
+} from '../../../src/testing/lab/index.js';
 
 const env = (o: Record<string, string>): string => Object.entries(o).map(([k, v]) => `${k}=${v}`).join('\0') + '\0';
 

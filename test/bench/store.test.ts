@@ -1,6 +1,8 @@
-// Measurements, not checks: skipped unless TWIN6_BENCH=1 because the numbers
-// depend on the machine. `TWIN6_BENCH=1 npx vitest run test/unit/store/bench`
-// prints one line per figure; docs/storage.md §6 says what they are compared with.
+// The store's micro-benchmark: measurements, not checks, so not in any test
+// tier (the numbers depend on the machine). `npm run bench:store` runs it
+// (the opt-in vitest project `bench`, with TWIN6_BENCH=1; without it the file
+// skips) and prints one line per figure; docs/benchmarks.md says what they
+// were compared with, docs/storage.md §6 what they mean for flash.
 
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -8,8 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { describe, it } from 'vitest';
-import { LevelLeaseStore } from '../../../src/store/index.js';
-import { naLease, pdLease, put } from './helpers.js';
+import { LevelLeaseStore } from '../../src/store/index.js';
+import { naLease, pdLease, put } from '../unit/store/helpers.js';
 
 const run = process.env.TWIN6_BENCH === '1';
 const line = (s: string): void => void process.stdout.write(`bench: ${s}\n`);
