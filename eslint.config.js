@@ -20,7 +20,10 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
       // A switch over a union (message types, states, statuses) must name every member.
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
       eqeqeq: ['error', 'always', { null: 'ignore' }],
     },
   },
@@ -32,8 +35,22 @@ export default tseslint.config(
         { object: 'Date', property: 'now', message: 'The core takes the time from its caller (docs/architecture.md §1).' },
         { object: 'Math', property: 'random', message: 'The core takes randomness from its caller (docs/architecture.md §1).' },
       ],
-      'no-restricted-globals': ['error', { name: 'setTimeout', message: 'No timers in the core (docs/architecture.md §1).' }, { name: 'setInterval', message: 'No timers in the core (docs/architecture.md §1).' }],
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', '!node:assert', 'fs', 'net', 'dgram', 'child_process'], message: 'No I/O in the core (docs/architecture.md §1).' }] }],
+      'no-restricted-globals': [
+        'error',
+        { name: 'setTimeout', message: 'No timers in the core (docs/architecture.md §1).' },
+        { name: 'setInterval', message: 'No timers in the core (docs/architecture.md §1).' },
+      ],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['node:*', '!node:assert', 'fs', 'net', 'dgram', 'child_process'],
+              message: 'No I/O in the core (docs/architecture.md §1).',
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -12,7 +12,16 @@
 // broker holds for each appliance.
 
 import { parseArgs } from 'node:util';
-import { FleetLab, keaServer, labUnavailableReason, startLab, startPairLab, sweepStaleLabs, twin6Leases, twin6Server } from '../dist/testing/lab/index.js';
+import {
+  FleetLab,
+  keaServer,
+  labUnavailableReason,
+  startLab,
+  startPairLab,
+  sweepStaleLabs,
+  twin6Leases,
+  twin6Server,
+} from '../dist/testing/lab/index.js';
 import { callControl } from '../dist/daemon/control.js';
 
 const { values } = parseArgs({
@@ -45,7 +54,10 @@ if (!makeServer) {
   console.error(`unknown --server ${values.server} (kea, twin6)`);
   process.exit(2);
 }
-const kinds = values.clients.split(',').map((s) => s.trim()).filter(Boolean);
+const kinds = values.clients
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 for (const k of kinds) {
   if (k !== 'dhclient' && k !== 'dhcpcd') {
     console.error(`unknown client ${k} (dhclient, dhcpcd)`);
@@ -103,8 +115,11 @@ async function runPair() {
     for (const role of ['primary', 'secondary']) {
       const st = await callControl(`${pair.stateDir(role)}/twin6d.sock`, { cmd: 'failover.status' });
       const s = st.ok ? st.result : {};
-      console.log(`${role} in ${pair.server[role].name}: ${s.state}, partner ${s.partnerState}, ${s.unackedUpdates} unacknowledged; leases:`);
-      for (const l of await twin6Leases(pair.stateDir(role))) console.log(`  ${l.type} ${l.address}/${l.prefixLength} ${l.state} duid ${l.duid}`);
+      console.log(
+        `${role} in ${pair.server[role].name}: ${s.state}, partner ${s.partnerState}, ${s.unackedUpdates} unacknowledged; leases:`,
+      );
+      for (const l of await twin6Leases(pair.stateDir(role)))
+        console.log(`  ${l.type} ${l.address}/${l.prefixLength} ${l.state} duid ${l.duid}`);
     }
     // The retained state is refreshed at most every 2 s; let it catch up with the failover state.
     await new Promise((r) => setTimeout(r, 2500));
@@ -160,7 +175,9 @@ try {
     console.log(`broker ${fleet.broker.url} in ${lab.lan.server.name}; retained ${fleet.prefix}/+/state:`);
     console.log((list.stdout + list.stderr).trimEnd());
     console.log(json.stdout.trimEnd());
-    console.log(`try: ip netns exec ${lab.lan.server.name} node dist/cli/twin6ctl.js fleet ${conn.join(' ')} send ${fleet.deviceId} status`);
+    console.log(
+      `try: ip netns exec ${lab.lan.server.name} node dist/cli/twin6ctl.js fleet ${conn.join(' ')} send ${fleet.deviceId} status`,
+    );
   }
 } catch (e) {
   console.error(e.message);

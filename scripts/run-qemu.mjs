@@ -61,11 +61,15 @@ process.on('SIGINT', () => void finish(0));
 process.on('SIGTERM', () => void finish(0));
 
 try {
-  console.log(`lab ${lab.id} in ${lab.dir} (${image.board.id}, ${accelFor(image.board).toUpperCase()}); namespaces ${lab.wire.name}, ${lab.clientNamespaces.map((n) => n.name).join(', ')}`);
+  console.log(
+    `lab ${lab.id} in ${lab.dir} (${image.board.id}, ${accelFor(image.board).toUpperCase()}); namespaces ${lab.wire.name}, ${lab.clientNamespaces.map((n) => n.name).join(', ')}`,
+  );
   for (const a of lab.appliances) a.boot();
   for (const a of lab.appliances) {
     const ms = await a.waitServing();
-    console.log(`appliance ${a.spec.name} (${a.spec.role}, ${a.spec.lan6}, flash ${a.flashFs}): serving ${(ms / 1000).toFixed(1)} s after power-on`);
+    console.log(
+      `appliance ${a.spec.name} (${a.spec.role}, ${a.spec.lan6}, flash ${a.flashFs}): serving ${(ms / 1000).toFixed(1)} s after power-on`,
+    );
     console.log(`  console: ${a.consoleFile()}   shell: nc -U ${a.mgmtPath} (or socat - UNIX-CONNECT:${a.mgmtPath})`);
   }
   if (vms === 2) {
@@ -73,13 +77,17 @@ try {
     for (const a of lab.appliances) {
       const ms = (await a.waitFailoverState('NORMAL', { timeoutMs: 180_000 })) - a.poweredOnAtMs;
       const s = await a.failover();
-      console.log(`appliance ${a.spec.name} (${s.role}): NORMAL ${(ms / 1000).toFixed(1)} s after power-on; partner ${s.partnerState}, ${s.secure ? 'TLS' : 'no TLS'}, MCLT ${s.mcltSec} s`);
+      console.log(
+        `appliance ${a.spec.name} (${s.role}): NORMAL ${(ms / 1000).toFixed(1)} s after power-on; partner ${s.partnerState}, ${s.secure ? 'TLS' : 'no TLS'}, MCLT ${s.mcltSec} s`,
+      );
     }
   }
   for (const c of lab.clients) {
     await c.start();
     const b = await c.waitForBinding({ timeoutMs: 60_000 });
-    console.log(`${c.name}: address ${b.addresses.map((x) => x.address).join(', ')}, prefix ${b.prefixes.map((p) => `${p.prefix}/${p.length}`).join(', ')}`);
+    console.log(
+      `${c.name}: address ${b.addresses.map((x) => x.address).join(', ')}, prefix ${b.prefixes.map((p) => `${p.prefix}/${p.length}`).join(', ')}`,
+    );
   }
   for (const a of lab.appliances) {
     const mem = await a.sh("free | awk '/Mem:/ {print $2, $3}'; grep VmRSS /proc/$(pidof node)/status");

@@ -25,7 +25,10 @@ export const seedText = (seed: number): string => `T6_SEED=${seed}`;
 /** sfc32: small, fast, and the same sequence of 32-bit integers on every platform. */
 export function prng(seed: number): () => number {
   // Seeds past 32 bits fold their high bits in; smaller ones start as they always did.
-  let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = ((seed % 2 ** 32) ^ Math.floor(seed / 2 ** 32)) >>> 0;
+  let a = 0x9e3779b9,
+    b = 0x243f6a88,
+    c = 0xb7e15162,
+    d = ((seed % 2 ** 32) ^ Math.floor(seed / 2 ** 32)) >>> 0;
   const next = (): number => {
     const t = (((a + b) | 0) + d) | 0;
     d = (d + 1) | 0;

@@ -42,4 +42,8 @@ const vars = {
   BOARD_HOSTNAME: b.defaults?.hostname,
   BOARD_LAN6: b.defaults?.lan6,
 };
-process.stdout.write(Object.entries(vars).map(([k, v]) => `${k}=${q(v)}`).join('\n') + '\n');
+process.stdout.write(
+  Object.entries(vars)
+    .map(([k, v]) => `${k}=${q(v)}`)
+    .join('\n') + '\n',
+);

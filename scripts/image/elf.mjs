@@ -37,14 +37,20 @@ function readElf(path) {
     if (h.length < 20 || h.readUInt32BE(0) !== 0x7f454c46) return undefined;
     const machine = h.readUInt16LE(18);
     const elf = { path, class: h[4], data: h[5], machine, arch: MACHINES[machine] ?? `e_machine ${machine}` };
-    if (h[4] !== 2 || h[5] !== 1 || h.length < 64) return { ...elf, arch: `${h[4] === 1 ? '32' : '?'}-bit ${h[5] === 2 ? 'big' : 'little'}-endian ${elf.arch}` };
+    if (h[4] !== 2 || h[5] !== 1 || h.length < 64)
+      return { ...elf, arch: `${h[4] === 1 ? '32' : '?'}-bit ${h[5] === 2 ? 'big' : 'little'}-endian ${elf.arch}` };
     const phoff = Number(h.readBigUInt64LE(32));
     const phentsize = h.readUInt16LE(54);
     const phnum = h.readUInt16LE(56);
     const ph = [];
     for (let i = 0; i < phnum; i++) {
       const p = readAt(fd, phoff + i * phentsize, 56);
-      ph.push({ type: p.readUInt32LE(0), offset: Number(p.readBigUInt64LE(8)), vaddr: Number(p.readBigUInt64LE(16)), filesz: Number(p.readBigUInt64LE(32)) });
+      ph.push({
+        type: p.readUInt32LE(0),
+        offset: Number(p.readBigUInt64LE(8)),
+        vaddr: Number(p.readBigUInt64LE(16)),
+        filesz: Number(p.readBigUInt64LE(32)),
+      });
     }
     const interp = ph.find((p) => p.type === 3);
     elf.interp = interp ? readAt(fd, interp.offset, interp.filesz).toString('latin1').replace(/\0.*$/s, '') : undefined;
@@ -162,7 +168,8 @@ function libs(sysroot, files) {
         continue;
       }
       const dir = dirs.find((d) => resolveIn(sysroot, `${d}/${soname}`) !== undefined);
-      if (!dir) throw new Error(`${soname} (needed by ${e.path}) is in none of ${dirs.join(', ')} under ${sysroot}: add the package that has it`);
+      if (!dir)
+        throw new Error(`${soname} (needed by ${e.path}) is in none of ${dirs.join(', ')} under ${sysroot}: add the package that has it`);
       add(`${dir}/${soname}`, e.path);
     }
   }

@@ -51,4 +51,9 @@ if (missing.length > 0) {
   process.stderr.write(`prod-deps.mjs: not installed (run npm ci): ${missing.join(', ')}\n`);
   process.exit(1);
 }
-process.stdout.write([...found].map((d) => relative(root, d)).sort().join('\n') + '\n');
+process.stdout.write(
+  [...found]
+    .map((d) => relative(root, d))
+    .sort()
+    .join('\n') + '\n',
+);

@@ -92,8 +92,12 @@ export function checkBoard(b: unknown, file = 'board'): string[] {
   need(p.kind === 'emulated' || p.kind === 'hardware', 'kind', 'emulated or hardware');
   need(typeof p.openwrt?.target === 'string', 'openwrt.target', 'required');
   need(p.arch === 'x86_64' || p.arch === 'aarch64', 'arch', 'x86_64 or aarch64 (node needs an FPU-equipped 64-bit CPU)');
-  need((p.arch === 'x86_64' && p.debianArch === 'amd64' && p.nodeArch === 'x64') || (p.arch === 'aarch64' && p.debianArch === 'arm64' && p.nodeArch === 'arm64'),
-    'debianArch/nodeArch', `do not match arch ${String(p.arch)}`);
+  need(
+    (p.arch === 'x86_64' && p.debianArch === 'amd64' && p.nodeArch === 'x64') ||
+      (p.arch === 'aarch64' && p.debianArch === 'arm64' && p.nodeArch === 'arm64'),
+    'debianArch/nodeArch',
+    `do not match arch ${String(p.arch)}`,
+  );
   need(p.cpu?.fpu === true, 'cpu.fpu', 'node needs an FPU');
   need(typeof p.ramMb === 'number' && p.ramMb >= 256, 'ramMb', 'at least 256 (node 20 idles at ~36 MiB RSS; below 256 MiB it crawls)');
   need(Array.isArray(p.storage) && p.storage.length > 0, 'storage', 'at least one entry');
@@ -104,18 +108,34 @@ export function checkBoard(b: unknown, file = 'board'): string[] {
     need(!raw || s.overlayFs === 'ubifs' || s.overlayFs === 'jffs2', `storage[${i}].overlayFs`, 'raw flash takes UBIFS or JFFS2');
   }
   const ifs = p.interfaces ?? [];
-  need(ifs.some((x) => x.role === 'lan'), 'interfaces', 'needs a lan interface');
+  need(
+    ifs.some((x) => x.role === 'lan'),
+    'interfaces',
+    'needs a lan interface',
+  );
   need(new Set(ifs.map((x) => x.name)).size === ifs.length, 'interfaces', 'names must be distinct');
   for (const [i, x] of ifs.entries()) need(IFNAME_RE.test(x.name), `interfaces[${i}].name`, 'not a Linux interface name');
   need(typeof p.console?.device === 'string' && typeof p.console.baud === 'number', 'console', 'device and baud required');
   need(typeof p.image?.format === 'string' && typeof p.image.kernelPackage === 'string', 'image', 'format and kernelPackage required');
   need(Array.isArray(p.flashing) && p.flashing.length > 0, 'flashing', 'say what writing the image takes');
   if (p.kind === 'emulated') {
-    need(typeof p.qemu?.binary === 'string' && typeof p.qemu.machine === 'string', 'qemu', 'binary and machine required for emulated boards');
-    need(typeof p.image?.rootDevice === 'string' && typeof p.image.flashDevice === 'string', 'image.rootDevice/flashDevice', 'required for emulated boards');
+    need(
+      typeof p.qemu?.binary === 'string' && typeof p.qemu.machine === 'string',
+      'qemu',
+      'binary and machine required for emulated boards',
+    );
+    need(
+      typeof p.image?.rootDevice === 'string' && typeof p.image.flashDevice === 'string',
+      'image.rootDevice/flashDevice',
+      'required for emulated boards',
+    );
     need(typeof p.defaults?.lan6 === 'string', 'defaults.lan6', 'required for emulated boards');
   }
-  need(['verified', 'partly-verified', 'unverified'].includes(p.verification?.status ?? ''), 'verification.status', 'verified, partly-verified or unverified');
+  need(
+    ['verified', 'partly-verified', 'unverified'].includes(p.verification?.status ?? ''),
+    'verification.status',
+    'verified, partly-verified or unverified',
+  );
   return errs;
 }
 

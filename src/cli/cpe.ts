@@ -41,7 +41,8 @@ export async function startCpe(daemon: CpeHost, opts: CpeOptions = {}): Promise<
   const routes = startRoutes(daemon, serving);
   const wantsRa = (subnets: CpeHost['config']['subnets']) => subnets.some((s) => s.routerAdvertisements !== undefined);
   let advertiser: RouterAdvertiser | undefined;
-  const start = (subnets: CpeHost['config']['subnets']) => RouterAdvertiser.start(subnets, { counters, log }, { defaultRouter: serving === true });
+  const start = (subnets: CpeHost['config']['subnets']) =>
+    RouterAdvertiser.start(subnets, { counters, log }, { defaultRouter: serving === true });
   if (wantsRa(daemon.config.subnets)) advertiser = await start(daemon.config.subnets);
 
   daemon.on('config-reloaded', (config) => {
@@ -50,7 +51,8 @@ export async function startCpe(daemon: CpeHost, opts: CpeOptions = {}): Promise<
       else if (wantsRa(config.subnets)) advertiser = await start(config.subnets);
     };
     update().catch((e: unknown) => log.error({ code: 'RA_UPDATE_FAILED', err: e }, 'router advertisements not updated'));
-    if (JSON.stringify(config.pdRoutes ?? null) !== routesAtStart) log.warn({ code: 'CONFIG_PDROUTES_NEEDS_RESTART' }, 'pdRoutes changed: the change takes effect at the next restart');
+    if (JSON.stringify(config.pdRoutes ?? null) !== routesAtStart)
+      log.warn({ code: 'CONFIG_PDROUTES_NEEDS_RESTART' }, 'pdRoutes changed: the change takes effect at the next restart');
   });
   daemon.registerCommand('ra', () => advertiser?.status() ?? []);
   // Runs before the store closes: the final advertisement (RFC 4861 §6.2.5) goes out first.

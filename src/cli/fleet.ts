@@ -22,7 +22,21 @@ CONNECTION: --broker mqtts://HOST:PORT --ca FILE --cert FILE --key FILE [--serve
             [--prefix ${DEFAULT_TOPIC_PREFIX}] [--requester ID]`;
 
 const VALUE_FLAGS = [
-  'broker', 'ca', 'cert', 'key', 'servername', 'prefix', 'requester', 'wait', 'args', 'sign-key', 'actor', 'auth', 'confirm-token', 'timeout', 'response-topic',
+  'broker',
+  'ca',
+  'cert',
+  'key',
+  'servername',
+  'prefix',
+  'requester',
+  'wait',
+  'args',
+  'sign-key',
+  'actor',
+  'auth',
+  'confirm-token',
+  'timeout',
+  'response-topic',
 ];
 /** Signatures made here are valid this long: enough for a slow link, short enough to be useless later. */
 const SIGNATURE_TTL_SEC = 60;
@@ -50,12 +64,23 @@ function connection(a: ParsedArgs): FleetConnectOptions {
   const requesterProblem = requesterIdProblem(requesterId);
   if (requesterProblem) throw new UsageError(`--requester: ${requesterProblem}`);
   const servername = flag(a, 'servername');
-  return { url: need('broker'), caFile: need('ca'), certFile: need('cert'), keyFile: need('key'), prefix, requesterId, ...(servername ? { servername } : {}) };
+  return {
+    url: need('broker'),
+    caFile: need('ca'),
+    certFile: need('cert'),
+    keyFile: need('key'),
+    prefix,
+    requesterId,
+    ...(servername ? { servername } : {}),
+  };
 }
 
 function readSigningKey(file: string): KeyObject {
   const key = createPrivateKey(readFileSync(file));
-  if (key.asymmetricKeyType !== 'ed25519') throw new UsageError(`--sign-key: ${file} is a ${key.asymmetricKeyType} key; an Ed25519 key is needed (openssl genpkey -algorithm ed25519)`);
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new UsageError(
+      `--sign-key: ${file} is a ${key.asymmetricKeyType} key; an Ed25519 key is needed (openssl genpkey -algorithm ed25519)`,
+    );
   return key;
 }
 
@@ -63,7 +88,10 @@ function describe(id: string, s: DeviceState): string {
   if (!s.online) return `${id.padEnd(20)} offline  (${s.reason}${s.ts ? ` at ${s.ts}` : ''})`;
   const doc = s as StateDoc;
   const pools = doc.pools.map((p) => `${p.kind}:${p.used}/${p.size}`).join(' ') || '-';
-  const fo = doc.failover.state === doc.role ? doc.role : `${doc.role} ${doc.failover.state}${doc.failover.partnerState ? ` (partner ${doc.failover.partnerState})` : ''}`;
+  const fo =
+    doc.failover.state === doc.role
+      ? doc.role
+      : `${doc.role} ${doc.failover.state}${doc.failover.partnerState ? ` (partner ${doc.failover.partnerState})` : ''}`;
   return `${id.padEnd(20)} online   ${fo.padEnd(24)} ${doc.config.version}  storage ${doc.storage.status}  pools ${pools}  since ${new Date(doc.session).toISOString()}`;
 }
 
@@ -116,7 +144,15 @@ async function send(a: ParsedArgs): Promise<number> {
     if (auth !== undefined) throw new UsageError('--sign-key and --auth: choose one');
     const iat = Math.floor(Date.now() / 1000);
     const actor = flag(a, 'actor') ?? `${os.userInfo().username}@${os.hostname()}`;
-    auth = signCommand(readSigningKey(keyFile), { sub: device, cmd, argsHash: argsHash(args), iat, exp: iat + SIGNATURE_TTL_SEC, nonce: newNonce(), actor });
+    auth = signCommand(readSigningKey(keyFile), {
+      sub: device,
+      cmd,
+      argsHash: argsHash(args),
+      iat,
+      exp: iat + SIGNATURE_TTL_SEC,
+      nonce: newNonce(),
+      actor,
+    });
   }
   const timeoutSec = Number(flag(a, 'timeout') ?? 10);
   if (!(timeoutSec > 0 && timeoutSec <= 600)) throw new UsageError('--timeout: seconds, up to 600');

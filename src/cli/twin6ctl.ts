@@ -47,7 +47,9 @@ function printLeases(r: { total: number; leases: LeaseRow[] }): void {
   process.stdout.write(`${r.total} lease(s)\n`);
   for (const l of r.leases) {
     const left = Math.round(l.expiresAtSec - now);
-    process.stdout.write(`${l.type.padEnd(3)} ${l.resource.padEnd(40)} ${l.state.padEnd(9)} ${String(left).padStart(8)} s  iaid ${l.iaid}  duid ${l.duid}\n`);
+    process.stdout.write(
+      `${l.type.padEnd(3)} ${l.resource.padEnd(40)} ${l.state.padEnd(9)} ${String(left).padStart(8)} s  iaid ${l.iaid}  duid ${l.duid}\n`,
+    );
   }
 }
 

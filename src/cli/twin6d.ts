@@ -50,7 +50,13 @@ async function run(configFile: string, stateDir: string): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGHUP', () => void daemon.reload());
   log.info(
-    { code: 'DAEMON_STARTED', serverDuid: Buffer.from(daemon.serverDuid).toString('hex'), leases: daemon.store.size, bound: daemon.bound, startupMs: Date.now() - daemon.startedMs },
+    {
+      code: 'DAEMON_STARTED',
+      serverDuid: Buffer.from(daemon.serverDuid).toString('hex'),
+      leases: daemon.store.size,
+      bound: daemon.bound,
+      startupMs: Date.now() - daemon.startedMs,
+    },
     'serving',
   );
 }

@@ -63,7 +63,8 @@ export function withRouterAdvertisements(
   const here = keyPath(path, 'routerAdvertisements');
   if (subnet.interface === undefined) {
     // Inherited from the top level: relayed-only subnets are simply not advertised.
-    if (input?.enabled) issues.report(keyPath(here, 'enabled'), 'needs the subnet to have an interface: advertisements go out on its own link');
+    if (input?.enabled)
+      issues.report(keyPath(here, 'enabled'), 'needs the subnet to have an interface: advertisements go out on its own link');
     return subnet;
   }
   if (issues.hasUnder(here) || issues.hasUnder('routerAdvertisements')) return subnet;
@@ -93,21 +94,35 @@ export function withRouterAdvertisements(
   return { ...subnet, routerAdvertisements: settings };
 }
 
-function checkSettings(s: RouterAdvertisementSettings, subnet: Subnet, where: (key: keyof RouterAdvertisementsInput) => string, issues: Issues): void {
+function checkSettings(
+  s: RouterAdvertisementSettings,
+  subnet: Subnet,
+  where: (key: keyof RouterAdvertisementsInput) => string,
+  issues: Issues,
+): void {
   // A top-level value every subnet inherits is reported once, not once per subnet.
   const report = (path: string, problem: string): void => {
     if (!issues.hasUnder(path)) issues.report(path, problem);
   };
   if (s.minIntervalSec > 0.75 * s.maxIntervalSec && s.minIntervalSec !== s.maxIntervalSec) {
-    report(where('minIntervalSec'), `must be at most 0.75 × maxIntervalSec (${s.maxIntervalSec}) (RFC 4861 §6.2.1), got ${s.minIntervalSec}`);
+    report(
+      where('minIntervalSec'),
+      `must be at most 0.75 × maxIntervalSec (${s.maxIntervalSec}) (RFC 4861 §6.2.1), got ${s.minIntervalSec}`,
+    );
   }
   if (s.routerLifetimeSec !== 0 && s.routerLifetimeSec < s.maxIntervalSec) {
-    report(where('routerLifetimeSec'), `must be 0 or at least maxIntervalSec (${s.maxIntervalSec}) (RFC 4861 §6.2.1), got ${s.routerLifetimeSec}`);
+    report(
+      where('routerLifetimeSec'),
+      `must be 0 or at least maxIntervalSec (${s.maxIntervalSec}) (RFC 4861 §6.2.1), got ${s.routerLifetimeSec}`,
+    );
   }
   if (s.prefixPreferredSec > s.prefixValidSec) {
     report(where('prefixPreferredSec'), `must not exceed prefixValidSec (${s.prefixValidSec}), got ${s.prefixPreferredSec}`);
   }
   if (s.autonomous && subnet.prefixLength !== 64) {
-    report(where('autonomous'), `needs a /64 on-link prefix to form addresses from (RFC 4862 §5.5.3), the subnet prefix is /${subnet.prefixLength}`);
+    report(
+      where('autonomous'),
+      `needs a /64 on-link prefix to form addresses from (RFC 4862 §5.5.3), the subnet prefix is /${subnet.prefixLength}`,
+    );
   }
 }

@@ -47,7 +47,10 @@ const pemFile: Reader<string> = textOf('a PEM file path', (path) => {
 const enterpriseNumber: Reader<number> = (value, path, issues) => {
   const n = integer(0, 0xffff_ffff)(value, path, issues);
   if (n !== DOCUMENTATION_ENTERPRISE_NUMBER) return n;
-  issues.report(path, `${n} is RFC 5612's number for documentation, which no implementation is to send: use your organisation's Private Enterprise Number, or leave the key out`);
+  issues.report(
+    path,
+    `${n} is RFC 5612's number for documentation, which no implementation is to send: use your organisation's Private Enterprise Number, or leave the key out`,
+  );
   return undefined;
 };
 
@@ -80,11 +83,13 @@ export const failoverShape = object({
 
 type FailoverInput = NonNullable<ReturnType<typeof failoverShape>>;
 
-
 export function resolveFailover(input: FailoverInput | undefined, path: string, issues: Issues): FailoverConfig | undefined {
   if (input === undefined) return undefined;
   if (input.tls === undefined && input.insecure !== true) {
-    issues.report(keyPath(path, 'tls'), 'required: the partner link is TLS with certificates unless "insecure": true says otherwise (RFC 7653 §9.1)');
+    issues.report(
+      keyPath(path, 'tls'),
+      'required: the partner link is TLS with certificates unless "insecure": true says otherwise (RFC 7653 §9.1)',
+    );
   }
   if (input.tls !== undefined && input.insecure === true) {
     issues.report(keyPath(path, 'insecure'), 'contradicts tls: choose one');
@@ -103,7 +108,8 @@ export function resolveFailover(input: FailoverInput | undefined, path: string, 
   }
   // A missing required key is already reported; there is nothing to resolve then.
   if (input.role === undefined || input.localAddress === undefined || input.peerAddress === undefined) return undefined;
-  if (input.tls !== undefined && (input.tls.caFile === undefined || input.tls.certFile === undefined || input.tls.keyFile === undefined)) return undefined;
+  if (input.tls !== undefined && (input.tls.caFile === undefined || input.tls.certFile === undefined || input.tls.keyFile === undefined))
+    return undefined;
   if (input.tls !== undefined && peerName === undefined && !anyPeer) return undefined;
   const tls: FailoverTls | undefined = input.tls && {
     ca: input.tls.caFile!,

@@ -38,7 +38,9 @@ function parseBrokerUrl(text: string): Parse<string> {
 function parseDeviceId(text: string): Parse<string> {
   return DEVICE_ID_RE.test(text)
     ? text
-    : { problem: `expected 1 to 48 lowercase letters, digits and "-", starting with a letter or digit (it is a topic level and the certificate CN), got ${JSON.stringify(text)}` };
+    : {
+        problem: `expected 1 to 48 lowercase letters, digits and "-", starting with a letter or digit (it is a topic level and the certificate CN), got ${JSON.stringify(text)}`,
+      };
 }
 
 function parseTopicPrefix(text: string): Parse<string> {
@@ -60,13 +62,17 @@ function parsePemPath(text: string): Parse<string> {
 /** base64 or base64url of exactly 32 bytes; the uplink turns it into a key object. */
 function parseCommandKey(text: string): Parse<string> {
   if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(text)) {
-    return { problem: `expected an Ed25519 public key as base64 of its 32 bytes (43 or 44 characters), got ${JSON.stringify(text.length > 20 ? `${text.slice(0, 17)}...` : text)}` };
+    return {
+      problem: `expected an Ed25519 public key as base64 of its 32 bytes (43 or 44 characters), got ${JSON.stringify(text.length > 20 ? `${text.slice(0, 17)}...` : text)}`,
+    };
   }
   return text;
 }
 
 function parseServerName(text: string): Parse<string> {
-  return /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(text) ? text : { problem: `expected a DNS name, got ${JSON.stringify(text)}` };
+  return /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(text)
+    ? text
+    : { problem: `expected a DNS name, got ${JSON.stringify(text)}` };
 }
 
 const intIn = ([min, max]: readonly [number, number]): Reader<number> => integer(min, max);
@@ -120,17 +126,30 @@ export function resolveMqtt(input: MqttInput | undefined, path: string, issues: 
   const reconnect = { ...d.reconnect, ...input.reconnect };
   if (!issues.hasUnder(keyPath(path, 'reconnect')) && reconnect.initialMs > reconnect.maxMs) {
     const which = input.reconnect?.maxMs !== undefined ? 'maxMs' : 'initialMs';
-    issues.report(keyPath(keyPath(path, 'reconnect'), which), `initialMs (${reconnect.initialMs}) must not exceed maxMs (${reconnect.maxMs})`);
+    issues.report(
+      keyPath(keyPath(path, 'reconnect'), which),
+      `initialMs (${reconnect.initialMs}) must not exceed maxMs (${reconnect.maxMs})`,
+    );
   }
   const tls = input.tls;
   if (input.deviceId !== undefined && tls?.certFile !== undefined) {
     const cn = certificateCn(readFileSync(tls.certFile, 'utf8'));
     if (typeof cn !== 'string') issues.report(keyPath(keyPath(path, 'tls'), 'certFile'), cn.problem);
     else if (cn !== input.deviceId) {
-      issues.report(keyPath(path, 'deviceId'), `"${input.deviceId}" is not the CN of tls.certFile ("${cn}"): the broker knows the device by its certificate`);
+      issues.report(
+        keyPath(path, 'deviceId'),
+        `"${input.deviceId}" is not the CN of tls.certFile ("${cn}"): the broker knows the device by its certificate`,
+      );
     }
   }
-  if (input.url === undefined || input.deviceId === undefined || tls?.caFile === undefined || tls.certFile === undefined || tls.keyFile === undefined) return undefined;
+  if (
+    input.url === undefined ||
+    input.deviceId === undefined ||
+    tls?.caFile === undefined ||
+    tls.certFile === undefined ||
+    tls.keyFile === undefined
+  )
+    return undefined;
   return {
     url: input.url,
     deviceId: input.deviceId,

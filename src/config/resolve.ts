@@ -8,7 +8,18 @@ import { ROOT_PATH } from './errors.js';
 import type { Issues } from './schema.js';
 import { keyPath } from './schema.js';
 import type { ConfigInput, LifetimesInput, OptionsInput, SubnetInput } from './shape.js';
-import type { AddressPool, FailoverConfig, Lifetimes, MqttConfig, PrefixPool, Reservation, ServedOptions, ServerConfig, StorageConfig, Subnet } from './types.js';
+import type {
+  AddressPool,
+  FailoverConfig,
+  Lifetimes,
+  MqttConfig,
+  PrefixPool,
+  Reservation,
+  ServedOptions,
+  ServerConfig,
+  StorageConfig,
+  Subnet,
+} from './types.js';
 import { prefixText, type PrefixValue } from './values.js';
 import { checkAcrossSubnets } from './rules.js';
 import { resolvePdRoutes, withRouterAdvertisements } from './cpe.js';
@@ -73,17 +84,29 @@ function resolveLifetimes(base: Lifetimes, input: LifetimesInput | undefined, pa
   const from = (key: keyof Lifetimes): string => (input[key] === undefined ? `, ${baseName}` : '');
   if (merged.preferredSec > merged.validSec) {
     if (input.preferredSec !== undefined) {
-      issues.report(keyPath(path, 'preferredSec'), `must not exceed validSec (${merged.validSec}${from('validSec')}), got ${merged.preferredSec}`);
+      issues.report(
+        keyPath(path, 'preferredSec'),
+        `must not exceed validSec (${merged.validSec}${from('validSec')}), got ${merged.preferredSec}`,
+      );
     } else {
-      issues.report(keyPath(path, 'validSec'), `must be at least preferredSec (${merged.preferredSec}${from('preferredSec')}), got ${merged.validSec}`);
+      issues.report(
+        keyPath(path, 'validSec'),
+        `must be at least preferredSec (${merged.preferredSec}${from('preferredSec')}), got ${merged.validSec}`,
+      );
     }
   }
   // RFC 8415 §21.4: a client discards an IA whose T1 is above its T2.
   if (merged.renewRatio >= merged.rebindRatio) {
     if (input.renewRatio !== undefined) {
-      issues.report(keyPath(path, 'renewRatio'), `must be less than rebindRatio (${merged.rebindRatio}${from('rebindRatio')}), got ${merged.renewRatio}`);
+      issues.report(
+        keyPath(path, 'renewRatio'),
+        `must be less than rebindRatio (${merged.rebindRatio}${from('rebindRatio')}), got ${merged.renewRatio}`,
+      );
     } else {
-      issues.report(keyPath(path, 'rebindRatio'), `must be greater than renewRatio (${merged.renewRatio}${from('renewRatio')}), got ${merged.rebindRatio}`);
+      issues.report(
+        keyPath(path, 'rebindRatio'),
+        `must be greater than renewRatio (${merged.renewRatio}${from('renewRatio')}), got ${merged.rebindRatio}`,
+      );
     }
   }
   return merged;
@@ -105,14 +128,28 @@ function resolveOptions(base: ServedOptions, input: OptionsInput | undefined): S
   return out;
 }
 
-function resolveSubnet(input: SubnetInput, inherited: Inherited, interfaces: ReadonlySet<string> | undefined, issues: Issues): Subnet | undefined {
+function resolveSubnet(
+  input: SubnetInput,
+  inherited: Inherited,
+  interfaces: ReadonlySet<string> | undefined,
+  issues: Issues,
+): Subnet | undefined {
   const { path } = input;
   if (input.interface !== undefined && interfaces !== undefined && !interfaces.has(input.interface)) {
     const known = [...interfaces].join(', ');
-    issues.report(keyPath(path, 'interface'), `"${input.interface}" is not listed in interfaces (${known}), so its clients would never be heard`);
+    issues.report(
+      keyPath(path, 'interface'),
+      `"${input.interface}" is not listed in interfaces (${known}), so its clients would never be heard`,
+    );
   }
   const lifetimes = resolveLifetimes(inherited.lifetimes, input.lifetimes, keyPath(path, 'lifetimes'), 'inherited from lifetimes', issues);
-  const pdLifetimes = resolveLifetimes(inherited.pdLifetimes, input.pdLifetimes, keyPath(path, 'pdLifetimes'), 'inherited from pdLifetimes', issues);
+  const pdLifetimes = resolveLifetimes(
+    inherited.pdLifetimes,
+    input.pdLifetimes,
+    keyPath(path, 'pdLifetimes'),
+    'inherited from pdLifetimes',
+    issues,
+  );
   const options = resolveOptions(inherited.options, input.options);
   const pdPools = (input.pdPools ?? []).flatMap((p) => checkPdPool(p, issues));
   const pools = (input.pools ?? []).flatMap((p) => resolvePool(p, input.prefix, issues) ?? []);
@@ -183,7 +220,10 @@ function checkReservations(input: SubnetInput, pdPools: readonly PrefixPool[], i
       continue;
     }
     if (r.address !== undefined && input.prefix !== undefined && !prefixContains(input.prefix.prefix, input.prefix.length, r.address)) {
-      issues.report(keyPath(r.path, 'address'), `must be inside the subnet prefix ${prefixText(input.prefix)}, got ${addressFromBigInt(r.address)}`);
+      issues.report(
+        keyPath(r.path, 'address'),
+        `must be inside the subnet prefix ${prefixText(input.prefix)}, got ${addressFromBigInt(r.address)}`,
+      );
     }
     if (r.prefix !== undefined) checkReservedPrefix(r.prefix, keyPath(r.path, 'prefix'), pdPools, issues);
     out.push({
@@ -199,7 +239,12 @@ function checkReservedPrefix(p: PrefixValue, path: string, pdPools: readonly Pre
   const pool = pdPools.find((q) => p.length >= q.prefixLength && networkOf(p.prefix, q.prefixLength) === q.prefix);
   if (pool === undefined) {
     const pools = pdPools.map((q) => q.name).join(', ');
-    issues.report(path, pools ? `must be inside one of this subnet's pd pools (${pools}), got ${prefixText(p)}` : `this subnet has no pd pools to reserve ${prefixText(p)} from`);
+    issues.report(
+      path,
+      pools
+        ? `must be inside one of this subnet's pd pools (${pools}), got ${prefixText(p)}`
+        : `this subnet has no pd pools to reserve ${prefixText(p)} from`,
+    );
   } else if (p.length !== pool.delegatedLength) {
     issues.report(path, `must be a /${pool.delegatedLength}, the delegated length of pd pool ${pool.name}, got /${p.length}`);
   }

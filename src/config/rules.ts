@@ -18,7 +18,13 @@ interface Span {
 }
 
 export function checkAcrossSubnets(subnets: readonly SubnetInput[], issues: Issues): void {
-  checkUnique(subnets, (s) => s.name, 'name', (first) => `another subnet is already named so (${first})`, issues);
+  checkUnique(
+    subnets,
+    (s) => s.name,
+    'name',
+    (first) => `another subnet is already named so (${first})`,
+    issues,
+  );
   checkUnique(
     subnets,
     (s) => s.interface,
@@ -58,11 +64,23 @@ function linkAndDelegatedSpans(subnets: readonly SubnetInput[]): Span[] {
   const spans: Span[] = [];
   for (const s of subnets) {
     if (s.prefix !== undefined) {
-      spans.push({ first: s.prefix.prefix, last: lastOf(s.prefix), path: keyPath(s.path, 'prefix'), label: prefixText(s.prefix), order: spans.length });
+      spans.push({
+        first: s.prefix.prefix,
+        last: lastOf(s.prefix),
+        path: keyPath(s.path, 'prefix'),
+        label: prefixText(s.prefix),
+        order: spans.length,
+      });
     }
     for (const p of s.pdPools ?? []) {
       if (p.prefix === undefined) continue;
-      spans.push({ first: p.prefix.prefix, last: lastOf(p.prefix), path: keyPath(p.path, 'prefix'), label: prefixText(p.prefix), order: spans.length });
+      spans.push({
+        first: p.prefix.prefix,
+        last: lastOf(p.prefix),
+        path: keyPath(p.path, 'prefix'),
+        label: prefixText(p.prefix),
+        order: spans.length,
+      });
     }
   }
   return spans;

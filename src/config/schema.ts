@@ -46,31 +46,35 @@ export function shown(value: unknown): string {
   return String(value);
 }
 
-export const integer = (min: number, max: number): Reader<number> => (value, path, issues) => {
-  if (typeof value !== 'number' || !Number.isInteger(value)) {
-    issues.report(path, `expected an integer ${min}..${max}, got ${shown(value)}`);
-    return undefined;
-  }
-  if (value < min || value > max) {
-    issues.report(path, `must be between ${min} and ${max}, got ${value}`);
-    return undefined;
-  }
-  return value;
-};
+export const integer =
+  (min: number, max: number): Reader<number> =>
+  (value, path, issues) => {
+    if (typeof value !== 'number' || !Number.isInteger(value)) {
+      issues.report(path, `expected an integer ${min}..${max}, got ${shown(value)}`);
+      return undefined;
+    }
+    if (value < min || value > max) {
+      issues.report(path, `must be between ${min} and ${max}, got ${value}`);
+      return undefined;
+    }
+    return value;
+  };
 
 /** A fraction in (0, 1), or (0, 1] when `oneAllowed`. */
-export const ratio = (oneAllowed: boolean): Reader<number> => (value, path, issues) => {
-  const range = oneAllowed ? 'greater than 0 and at most 1' : 'greater than 0 and less than 1';
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    issues.report(path, `expected a number ${range}, got ${shown(value)}`);
-    return undefined;
-  }
-  if (value <= 0 || value > 1 || (value === 1 && !oneAllowed)) {
-    issues.report(path, `must be ${range}, got ${value}`);
-    return undefined;
-  }
-  return value;
-};
+export const ratio =
+  (oneAllowed: boolean): Reader<number> =>
+  (value, path, issues) => {
+    const range = oneAllowed ? 'greater than 0 and at most 1' : 'greater than 0 and less than 1';
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      issues.report(path, `expected a number ${range}, got ${shown(value)}`);
+      return undefined;
+    }
+    if (value <= 0 || value > 1 || (value === 1 && !oneAllowed)) {
+      issues.report(path, `must be ${range}, got ${value}`);
+      return undefined;
+    }
+    return value;
+  };
 
 export const boolean: Reader<boolean> = (value, path, issues) => {
   if (typeof value === 'boolean') return value;
@@ -78,14 +82,17 @@ export const boolean: Reader<boolean> = (value, path, issues) => {
   return undefined;
 };
 
-export const oneOf = <T extends string>(choices: readonly T[]): Reader<T> => (value, path, issues) => {
-  if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
-  issues.report(path, `expected one of ${choices.map((c) => JSON.stringify(c)).join(', ')}, got ${shown(value)}`);
-  return undefined;
-};
+export const oneOf =
+  <T extends string>(choices: readonly T[]): Reader<T> =>
+  (value, path, issues) => {
+    if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
+    issues.report(path, `expected one of ${choices.map((c) => JSON.stringify(c)).join(', ')}, got ${shown(value)}`);
+    return undefined;
+  };
 
 /** A string, trimmed, then handed to `parse`, which returns the value or a problem text. */
-export const textOf = <T>(what: string, parse: (text: string) => T | { problem: string }): Reader<T> =>
+export const textOf =
+  <T>(what: string, parse: (text: string) => T | { problem: string }): Reader<T> =>
   (value, path, issues) => {
     if (typeof value !== 'string') {
       issues.report(path, `expected ${what} as a string, got ${shown(value)}`);
@@ -100,7 +107,8 @@ export const textOf = <T>(what: string, parse: (text: string) => T | { problem: 
   };
 
 /** A list; items that fail are left out (their problem is already reported). */
-export const listOf = <T>(item: Reader<T>, bounds: { min: number; max: number; uniqueBy?: (item: T) => string }): Reader<T[]> =>
+export const listOf =
+  <T>(item: Reader<T>, bounds: { min: number; max: number; uniqueBy?: (item: T) => string }): Reader<T[]> =>
   (value, path, issues) => {
     if (!Array.isArray(value)) {
       issues.report(path, `expected a list, got ${shown(value)}`);
@@ -141,29 +149,31 @@ type Shape = Record<string, Field<unknown>>;
 export type Parsed<S extends Shape> = { -readonly [K in keyof S]?: S[K] extends Field<infer T> ? T : never };
 
 /** An object whose keys are exactly those of `shape`; any other key is reported as spurious. */
-export const object = <S extends Shape>(shape: S): Reader<Parsed<S>> => (value, path, issues) => {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    issues.report(path, `expected an object, got ${shown(value)}`);
-    return undefined;
-  }
-  const input = value as Record<string, unknown>;
-  const known = Object.keys(shape);
-  for (const key of Object.keys(input)) {
-    if (Object.hasOwn(shape, key)) continue;
-    const near = closest(key, known);
-    issues.report(keyPath(path, key), near ? `spurious key (did you mean "${near}"?)` : 'spurious key');
-  }
-  const out: Record<string, unknown> = {};
-  for (const [key, field] of Object.entries(shape)) {
-    if (!Object.hasOwn(input, key)) {
-      if (field.required) issues.report(keyPath(path, key), 'is required');
-      continue;
+export const object =
+  <S extends Shape>(shape: S): Reader<Parsed<S>> =>
+  (value, path, issues) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      issues.report(path, `expected an object, got ${shown(value)}`);
+      return undefined;
     }
-    const got = field.read(input[key], keyPath(path, key), issues);
-    if (got !== undefined) out[key] = got;
-  }
-  return out as Parsed<S>;
-};
+    const input = value as Record<string, unknown>;
+    const known = Object.keys(shape);
+    for (const key of Object.keys(input)) {
+      if (Object.hasOwn(shape, key)) continue;
+      const near = closest(key, known);
+      issues.report(keyPath(path, key), near ? `spurious key (did you mean "${near}"?)` : 'spurious key');
+    }
+    const out: Record<string, unknown> = {};
+    for (const [key, field] of Object.entries(shape)) {
+      if (!Object.hasOwn(input, key)) {
+        if (field.required) issues.report(keyPath(path, key), 'is required');
+        continue;
+      }
+      const got = field.read(input[key], keyPath(path, key), issues);
+      if (got !== undefined) out[key] = got;
+    }
+    return out as Parsed<S>;
+  };
 
 /** The known key within edit distance 2 of a misspelt one, if exactly one is that close. */
 function closest(key: string, known: readonly string[]): string | undefined {

@@ -13,10 +13,12 @@ import { mqttShape } from './mqtt.js';
 const intIn = ([min, max]: readonly [number, number]): Reader<number> => integer(min, max);
 
 /** Adds the item's own path, which the cross-key rules need to point at it. */
-const located = <T extends object>(read: Reader<T>): Reader<T & { readonly path: string }> => (value, path, issues) => {
-  const got = read(value, path, issues);
-  return got === undefined ? undefined : { ...got, path };
-};
+const located =
+  <T extends object>(read: Reader<T>): Reader<T & { readonly path: string }> =>
+  (value, path, issues) => {
+    const got = read(value, path, issues);
+    return got === undefined ? undefined : { ...got, path };
+  };
 
 export const lifetimesShape = object({
   preferredSec: optional(intIn(RANGES.lifetimeSec)),

@@ -9,5 +9,7 @@ const PREFIX_RE = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,7}$/;
 
 /** For config checks: undefined when fine, else the problem. */
 export function topicPrefixProblem(prefix: string): string | undefined {
-  return PREFIX_RE.test(prefix) ? undefined : `expected 1 to 8 topic levels of letters, digits, ".", "-", "_" separated by "/", without wildcards or a leading "$", got ${JSON.stringify(prefix)}`;
+  return PREFIX_RE.test(prefix)
+    ? undefined
+    : `expected 1 to 8 topic levels of letters, digits, ".", "-", "_" separated by "/", without wildcards or a leading "$", got ${JSON.stringify(prefix)}`;
 }

@@ -181,8 +181,7 @@ export interface PdRoutesConfig {
  */
 export type FailoverPeer =
   /** A SAN DNS name or the subject CN the partner's certificate must carry. */
-  | { readonly peerName: string; readonly anyPeerFromCa?: undefined }
-  | { readonly anyPeerFromCa: true; readonly peerName?: undefined };
+  { readonly peerName: string; readonly anyPeerFromCa?: undefined } | { readonly anyPeerFromCa: true; readonly peerName?: undefined };
 
 export type FailoverTls = FailoverPeer & {
   /** PEM of the CA that signed the partner's certificate: the authorisation check (RFC 8156 §10). */

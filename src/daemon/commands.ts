@@ -33,16 +33,28 @@ function poolUse(config: ServerConfig, leases: Iterable<Lease>, nowSec: number):
   const rows: (PoolUse & { test: (l: Lease) => boolean })[] = [];
   for (const s of config.subnets) {
     for (const p of s.pools) {
-      rows.push({ subnet: s.name, pool: p.name, kind: 'na', active: 0, test: (l) => {
-        const a = addressToBigInt(l.resource);
-        return a >= p.first && a <= p.last;
-      } });
+      rows.push({
+        subnet: s.name,
+        pool: p.name,
+        kind: 'na',
+        active: 0,
+        test: (l) => {
+          const a = addressToBigInt(l.resource);
+          return a >= p.first && a <= p.last;
+        },
+      });
     }
     for (const p of s.pdPools) {
-      rows.push({ subnet: s.name, pool: p.name, kind: 'pd', active: 0, test: (l) => {
-        const a = addressToBigInt(l.resource.slice(0, l.resource.indexOf('/')));
-        return prefixContains(p.prefix, p.prefixLength, a);
-      } });
+      rows.push({
+        subnet: s.name,
+        pool: p.name,
+        kind: 'pd',
+        active: 0,
+        test: (l) => {
+          const a = addressToBigInt(l.resource.slice(0, l.resource.indexOf('/')));
+          return prefixContains(p.prefix, p.prefixLength, a);
+        },
+      });
     }
   }
   const counts = rows.map(() => 0);

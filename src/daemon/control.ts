@@ -21,7 +21,11 @@ const STARTING_WAIT_MS = 4_000; // below callControl's 5 s
  * in the table yet — `failover` a moment after start — waits for it instead of
  * being refused as unknown.
  */
-export async function serveControl(path: string, commands: Readonly<Record<string, ControlHandler>>, ready: Promise<void> = Promise.resolve()): Promise<net.Server> {
+export async function serveControl(
+  path: string,
+  commands: Readonly<Record<string, ControlHandler>>,
+  ready: Promise<void> = Promise.resolve(),
+): Promise<net.Server> {
   await fs.rm(path, { force: true });
   const server = net.createServer((conn) => {
     let buffered = '';

@@ -64,11 +64,18 @@ export class Daemon extends ServerCore implements Host {
     const config = await loadConfigFile(configFile);
     const log = pino({ level: config.logLevel, base: { svc: 'twin6d', pid: process.pid } });
     const { tightenedFrom } = await prepareStateDir(stateDir);
-    if (tightenedFrom !== undefined) log.warn({ code: 'DAEMON_STATE_DIR_TIGHTENED', stateDir, mode: tightenedFrom.toString(8) }, 'state directory was open to other users; now 0700');
+    if (tightenedFrom !== undefined)
+      log.warn(
+        { code: 'DAEMON_STATE_DIR_TIGHTENED', stateDir, mode: tightenedFrom.toString(8) },
+        'state directory was open to other users; now 0700',
+      );
     const store = new LevelLeaseStore(path.join(stateDir, 'leases'), config.storage);
     const opened = await store.open();
     if (opened.corrupt.count > 0) {
-      log.error({ code: 'STORE_CORRUPT_RECORDS', corrupt: opened.corrupt.count, reasons: opened.corrupt.reasons, keys: opened.corrupt.keys }, 'lease records failed their check and are not served');
+      log.error(
+        { code: 'STORE_CORRUPT_RECORDS', corrupt: opened.corrupt.count, reasons: opened.corrupt.reasons, keys: opened.corrupt.keys },
+        'lease records failed their check and are not served',
+      );
     }
     const serverDuid = await serverDuidFor(config, store, clock);
     const daemon = new Daemon(config, configFile, stateDir, store, serverDuid, log, clock, new LoopLag());
@@ -113,7 +120,10 @@ export class Daemon extends ServerCore implements Host {
       return true;
     } catch (e) {
       this.counters.add('config.rejected');
-      this.log.error({ code: 'CONFIG_RELOAD_REJECTED', err: e instanceof Error ? e.message : e }, 'new configuration refused; still serving the old one');
+      this.log.error(
+        { code: 'CONFIG_RELOAD_REJECTED', err: e instanceof Error ? e.message : e },
+        'new configuration refused; still serving the old one',
+      );
       return false;
     }
   }

@@ -107,7 +107,10 @@ export class PacketPath {
         // A change the record format cannot hold was refused before anything was written: a bug
         // on this side, but no reason to stop serving everyone else.
         if (isStoreRejected(e)) {
-          log.error({ code: 'STORE_CHANGE_REJECTED', err: e, type: msgTypeName(client.type) }, 'lease change refused by the store; request dropped');
+          log.error(
+            { code: 'STORE_CHANGE_REJECTED', err: e, type: msgTypeName(client.type) },
+            'lease change refused by the store; request dropped',
+          );
           return this.dropped(d, 'store-rejected', msgTypeName(client.type));
         }
         counters.add('drop.commit-failed');
@@ -122,7 +125,10 @@ export class PacketPath {
       await d.reply(out, d.sourceAddress, d.sourcePort);
     } catch (e) {
       counters.add('tx.failed');
-      log.warn({ code: 'DHCP_REPLY_SEND_FAILED', err: e, to: d.sourceAddress, type: msgTypeName(decision.reply.type) }, 'reply could not be sent');
+      log.warn(
+        { code: 'DHCP_REPLY_SEND_FAILED', err: e, to: d.sourceAddress, type: msgTypeName(decision.reply.type) },
+        'reply could not be sent',
+      );
       return;
     }
     counters.add(`tx.${msgTypeName(decision.reply.type)}`);

@@ -85,20 +85,27 @@ export function pickFree(
   isFree: (resource: string) => boolean,
   budget: AllocationBudget = { checksLeft: Infinity },
 ): string | undefined {
-  const spaces =
-    type === 'na'
-      ? (pools as readonly AddressPool[]).map(addressSpace)
-      : (pools as readonly PrefixPool[]).map(prefixSpace);
+  const spaces = type === 'na' ? (pools as readonly AddressPool[]).map(addressSpace) : (pools as readonly PrefixPool[]).map(prefixSpace);
   return pickFreeIn(spaces, seed, isFree, budget);
 }
 
 /** The same search over a list of resources (a server's own part of a pool) instead of a whole pool. */
-export function pickListed(list: readonly string[], seed: string, isFree: (resource: string) => boolean, budget: AllocationBudget): string | undefined {
+export function pickListed(
+  list: readonly string[],
+  seed: string,
+  isFree: (resource: string) => boolean,
+  budget: AllocationBudget,
+): string | undefined {
   if (list.length === 0) return undefined;
   return pickFreeIn([{ size: BigInt(list.length), resourceAt: (o) => list[Number(o)] }], seed, isFree, budget);
 }
 
-function pickFreeIn(spaces: readonly CandidateSpace[], seed: string, isFree: (resource: string) => boolean, budget: AllocationBudget): string | undefined {
+function pickFreeIn(
+  spaces: readonly CandidateSpace[],
+  seed: string,
+  isFree: (resource: string) => boolean,
+  budget: AllocationBudget,
+): string | undefined {
   const usable = (r: string | undefined): r is string => r !== undefined && isFree(r);
   for (const space of spaces) {
     for (let k = 0; k < ALLOC_PROBES_MAX; k++) {

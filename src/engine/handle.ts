@@ -249,7 +249,10 @@ function answerIas(ctx: IaContext, mode: IaMode, msg: ClientServerMessage, stric
     results.flatMap((r) =>
       r.leases
         .filter((l) => l.validSec > 0)
-        .map((l) => ({ preferredSec: l.preferredSec, lifetimes: r.type === 'na' ? ctx.subnet.subnet.lifetimes : ctx.subnet.subnet.pdLifetimes })),
+        .map((l) => ({
+          preferredSec: l.preferredSec,
+          lifetimes: r.type === 'na' ? ctx.subnet.subnet.lifetimes : ctx.subnet.subnet.pdLifetimes,
+        })),
     ),
   );
   stampTimers(ctx.changes, results, timers);
@@ -264,7 +267,8 @@ function stampTimers(changes: LeaseChange[], results: readonly IaResult[], timer
   const granted = new Set(results.flatMap((r) => r.leases.filter((l) => l.validSec > 0).map((l) => l.resource)));
   for (let i = 0; i < changes.length; i++) {
     const c = changes[i]!;
-    if (c.op === 'put' && c.lease.state === 'active' && granted.has(c.lease.resource)) changes[i] = { op: 'put', lease: { ...c.lease, timers } };
+    if (c.op === 'put' && c.lease.state === 'active' && granted.has(c.lease.resource))
+      changes[i] = { op: 'put', lease: { ...c.lease, timers } };
   }
 }
 

@@ -90,9 +90,7 @@ export interface LeaseFailover {
 /** The most client data a lease keeps for the partner (four record extensions of 255 octets). */
 export const KEPT_BYTES_MAX = 1020;
 
-export type LeaseChange =
-  | { readonly op: 'put'; readonly lease: Lease }
-  | { readonly op: 'delete'; readonly resource: string };
+export type LeaseChange = { readonly op: 'put'; readonly lease: Lease } | { readonly op: 'delete'; readonly resource: string };
 
 /** Read-only, synchronous view of the lease database that the engine decides from. */
 export interface BindingView {

@@ -46,9 +46,7 @@ export function fitsSubnet(plan: SubnetPlan, type: IaType, resource: string, dui
   const slash = resource.indexOf('/');
   const length = Number(resource.slice(slash + 1));
   const prefix = addressToBigInt(resource.slice(0, slash));
-  return plan.subnet.pdPools.some(
-    (p) => p.delegatedLength === length && prefixContains(p.prefix, p.prefixLength, prefix),
-  );
+  return plan.subnet.pdPools.some((p) => p.delegatedLength === length && prefixContains(p.prefix, p.prefixLength, prefix));
 }
 
 /** Whether an address is on the subnet's link (RFC 8415 §18.3.2 NotOnLink, §18.3.3 Confirm). */

@@ -20,11 +20,15 @@ export function releaseOrDecline(ctx: IaContext, msg: ClientServerMessage): { op
     // §18.3.8: Decline concerns addresses only; an IA_PD in it is ignored.
     if (ia.kind !== 'IA_NA' && !(ia.kind === 'IA_PD' && !decline)) continue;
     const type: IaType = ia.kind === 'IA_NA' ? 'na' : 'pd';
-    const bound = ctx.view
-      .byIa(ctx.duid, ia.iaid, type)
-      .filter((l) => l.state === 'active' && l.expiresAtSec > ctx.nowSec);
+    const bound = ctx.view.byIa(ctx.duid, ia.iaid, type).filter((l) => l.state === 'active' && l.expiresAtSec > ctx.nowSec);
     if (bound.length === 0) {
-      options.push({ kind: ia.kind, iaid: ia.iaid, t1Sec: 0, t2Sec: 0, options: [statusOpt(StatusCode.NoBinding, 'no binding for this IA')] });
+      options.push({
+        kind: ia.kind,
+        iaid: ia.iaid,
+        t1Sec: 0,
+        t2Sec: 0,
+        options: [statusOpt(StatusCode.NoBinding, 'no binding for this IA')],
+      });
       continue;
     }
     const named = new Set<string>();

@@ -163,8 +163,14 @@ export class BackupPrefixes {
     return this.setOf(pool)?.members;
   }
 
-  setOf(pool: PrefixPool): { readonly span: number; readonly members: readonly string[]; resourceAt(index: number): string; has(index: number): boolean } | undefined {
-    return this.sets.find((s) => s.pool.prefix === pool.prefix && s.pool.prefixLength === pool.prefixLength && s.pool.delegatedLength === pool.delegatedLength);
+  setOf(
+    pool: PrefixPool,
+  ):
+    | { readonly span: number; readonly members: readonly string[]; resourceAt(index: number): string; has(index: number): boolean }
+    | undefined {
+    return this.sets.find(
+      (s) => s.pool.prefix === pool.prefix && s.pool.prefixLength === pool.prefixLength && s.pool.delegatedLength === pool.delegatedLength,
+    );
   }
 
   /**

@@ -2,7 +2,17 @@
 // and whether an incoming update replaces what we hold (§7.5.4, the
 // accept/reject table). Pure: time comes in as an argument.
 
-import { BindingStatus, decodeKept, encodeKept, FoStatusCode, SKEW_TOLERANCE_SEC, type BindingStatusCode, type ClientBindingUpdate, type LeaseState as WireLeaseState, type Status } from '../wire/failover/index.js';
+import {
+  BindingStatus,
+  decodeKept,
+  encodeKept,
+  FoStatusCode,
+  SKEW_TOLERANCE_SEC,
+  type BindingStatusCode,
+  type ClientBindingUpdate,
+  type LeaseState as WireLeaseState,
+  type Status,
+} from '../wire/failover/index.js';
 import type { IaType, Lease, LeaseChange, LeaseFailover, LeaseState, RequestedVia } from '../engine/lease.js';
 import { encodeRequestedVia, readRequestedVia, type WireRequestedVia } from '../wire/failover/twin6-via.js';
 import type { Role } from './states.js';
@@ -57,12 +67,24 @@ export function updateFor(lease: Lease, nowSec: number, enterpriseNumber: number
           type: 'IA_PD' as const,
           iaid: lease.iaid,
           ...t,
-          leases: [{ prefix: lease.resource.slice(0, lease.resource.indexOf('/')), prefixLength: Number(lease.resource.slice(lease.resource.indexOf('/') + 1)), ...times, ...state, ...kept }],
+          leases: [
+            {
+              prefix: lease.resource.slice(0, lease.resource.indexOf('/')),
+              prefixLength: Number(lease.resource.slice(lease.resource.indexOf('/') + 1)),
+              ...times,
+              ...state,
+              ...kept,
+            },
+          ],
         };
   // The requesting router goes along, so a partner that takes over can route the prefix at once.
   const via =
     lease.type === 'pd' && lease.via
-      ? { vendorOptions: [encodeRequestedVia({ address: lease.via.address, ...(lease.via.relay ? { relay: lease.via.relay } : {}) }, enterpriseNumber)] }
+      ? {
+          vendorOptions: [
+            encodeRequestedVia({ address: lease.via.address, ...(lease.via.relay ? { relay: lease.via.relay } : {}) }, enterpriseNumber),
+          ],
+        }
       : {};
   const client = { ...(reconfigure ? { reconfigure } : {}), ...(relayData ? { relayData } : {}) };
   return { form: 'client', clientDuid: Buffer.from(lease.duid, 'hex'), baseTimeSec: nowSec, ...client, ...via, ias: [ia] };
@@ -88,7 +110,11 @@ export interface IncomingLease {
  * vendor option (enterpriseNumber); another vendor's is ignored, and ours when
  * it does not parse, told to onViaProblem.
  */
-export function incomingLeases(update: ClientBindingUpdate, enterpriseNumber: number, onViaProblem: (problem: string) => void = () => {}): IncomingLease[] {
+export function incomingLeases(
+  update: ClientBindingUpdate,
+  enterpriseNumber: number,
+  onViaProblem: (problem: string) => void = () => {},
+): IncomingLease[] {
   const duid = Buffer.from(update.clientDuid).toString('hex');
   const read = readRequestedVia(update.vendorOptions ?? [], enterpriseNumber);
   if (read && 'problem' in read) onViaProblem(read.problem);
@@ -99,8 +125,22 @@ export function incomingLeases(update: ClientBindingUpdate, enterpriseNumber: nu
     for (const l of ia.leases) {
       const resource = 'address' in l ? l.address : `${l.prefix}/${l.prefixLength}`;
       const via = ia.type === 'IA_PD' && requestedVia ? { via: requestedVia } : {};
-      const kept = encodeKept({ reconfigure: update.reconfigure, relayData: update.relayData, clientFqdn: l.clientFqdn, dnsRemovalInfo: l.dnsRemovalInfo });
-      out.push({ resource, type: ia.type === 'IA_NA' ? 'na' : 'pd', duid, iaid: ia.iaid, wire: l, timers: { t1Sec: ia.t1Sec, t2Sec: ia.t2Sec }, ...via, ...(kept ? { kept } : {}) });
+      const kept = encodeKept({
+        reconfigure: update.reconfigure,
+        relayData: update.relayData,
+        clientFqdn: l.clientFqdn,
+        dnsRemovalInfo: l.dnsRemovalInfo,
+      });
+      out.push({
+        resource,
+        type: ia.type === 'IA_NA' ? 'na' : 'pd',
+        duid,
+        iaid: ia.iaid,
+        wire: l,
+        timers: { t1Sec: ia.t1Sec, t2Sec: ia.t2Sec },
+        ...via,
+        ...(kept ? { kept } : {}),
+      });
     }
   }
   return out;
@@ -114,7 +154,9 @@ export interface BindingVersion {
   readonly endsSec: number | undefined;
 }
 
-const STATUS_NAME: Record<number, string> = Object.fromEntries(Object.entries(BindingStatus).map(([name, code]) => [code, name.toLowerCase().replace('_', '-')]));
+const STATUS_NAME: Record<number, string> = Object.fromEntries(
+  Object.entries(BindingStatus).map(([name, code]) => [code, name.toLowerCase().replace('_', '-')]),
+);
 
 /**
  * Both versions of a binding when they disagree — another client, or another
@@ -128,7 +170,12 @@ export function versions(local: Lease | undefined, incoming: IncomingLease): { o
   if (sameBinding(local, incoming) && STATUS_OF[local.state] === w.status) return undefined;
   return {
     ours: { client: `${local.duid}/${local.iaid}`, state: local.state, clttSec: local.clttSec, endsSec: local.expiresAtSec },
-    theirs: { client: `${incoming.duid}/${incoming.iaid}`, state: STATUS_NAME[w.status] ?? String(w.status), clttSec: w.clientLastTransactionTimeSec ?? w.startTimeOfStateSec, endsSec: w.stateExpirationTimeSec },
+    theirs: {
+      client: `${incoming.duid}/${incoming.iaid}`,
+      state: STATUS_NAME[w.status] ?? String(w.status),
+      clttSec: w.clientLastTransactionTimeSec ?? w.startTimeOfStateSec,
+      endsSec: w.stateExpirationTimeSec,
+    },
   };
 }
 
@@ -138,7 +185,8 @@ export function versions(local: Lease | undefined, incoming: IncomingLease): { o
  */
 function incomingTime(w: WireLeaseState): number {
   const clt = w.clientLastTransactionTimeSec;
-  if (w.status === BindingStatus.ACTIVE || w.status === BindingStatus.EXPIRED || w.status === BindingStatus.RELEASED) return clt ?? w.startTimeOfStateSec;
+  if (w.status === BindingStatus.ACTIVE || w.status === BindingStatus.EXPIRED || w.status === BindingStatus.RELEASED)
+    return clt ?? w.startTimeOfStateSec;
   return Math.max(clt ?? 0, w.startTimeOfStateSec);
 }
 
@@ -207,7 +255,10 @@ function acceptThree(local: Lease, incoming: IncomingLease, role: Role, opts: Ju
   const clt = w.clientLastTransactionTimeSec;
   const timeTwo = clt !== undefined && clearlyLater(clt, local.fo?.startOfStateSec || local.clttSec);
   if (timeTwo || role === 'secondary') return ACCEPT;
-  return { accept: false, status: { code: FoStatusCode.AddressInUse, message: `bound here to another client (${local.duid}/${local.iaid})` } };
+  return {
+    accept: false,
+    status: { code: FoStatusCode.AddressInUse, message: `bound here to another client (${local.duid}/${local.iaid})` },
+  };
 }
 
 /**
@@ -225,7 +276,12 @@ function acceptThree(local: Lease, incoming: IncomingLease, role: Role, opts: Ju
  * partner wrote the update we are judging before ours reached it, and its
  * record will be ours (active, perhaps) once it does.
  */
-export function afterOutdated(local: Lease, fo: LeaseFailover, incoming: IncomingLease, oursUnacked = false): { change?: LeaseChange; resend: boolean } {
+export function afterOutdated(
+  local: Lease,
+  fo: LeaseFailover,
+  incoming: IncomingLease,
+  oursUnacked = false,
+): { change?: LeaseChange; resend: boolean } {
   const flagged = (pending: boolean): LeaseChange => ({ op: 'put', lease: { ...local, fo: { ...fo, pending } } });
   const idle = !oursUnacked && local.state !== 'active' && incoming.wire.status !== BindingStatus.ACTIVE;
   if (idle) return fo.pending ? { change: flagged(false), resend: true } : { resend: false };
@@ -238,7 +294,11 @@ export function afterOutdated(local: Lease, fo: LeaseFailover, incoming: Incomin
  * device name means nothing here); a requesting router the partner did not
  * name keeps the one we recorded for this binding, if any.
  */
-export function applyIncoming(local: Lease | undefined, incoming: IncomingLease, interfaceOf: (resource: string) => string | undefined = () => undefined): LeaseChange {
+export function applyIncoming(
+  local: Lease | undefined,
+  incoming: IncomingLease,
+  interfaceOf: (resource: string) => string | undefined = () => undefined,
+): LeaseChange {
   const w = incoming.wire;
   const state = STATE_OF[w.status];
   if (!state || FREEING.has(w.status)) return { op: 'delete', resource: incoming.resource };
@@ -279,7 +339,11 @@ export function applyIncoming(local: Lease | undefined, incoming: IncomingLease,
   };
 }
 
-function viaOf(incoming: IncomingLease, recorded: RequestedVia | undefined, interfaceOf: (resource: string) => string | undefined): { via?: RequestedVia } {
+function viaOf(
+  incoming: IncomingLease,
+  recorded: RequestedVia | undefined,
+  interfaceOf: (resource: string) => string | undefined,
+): { via?: RequestedVia } {
   if (incoming.type !== 'pd') return {};
   if (!incoming.via) return recorded ? { via: recorded } : {};
   const { address, relay } = incoming.via;

@@ -37,7 +37,13 @@ export const ALARM_CODE: { readonly [R in AlarmReason]: LogCode } = {
 export type Effect =
   /** Write storedPart(record) to stable storage before anything below is sent (§8.1, §6.3). */
   | { readonly kind: 'persist' }
-  | { readonly kind: 'log-transition'; readonly from: EndpointStateName | null; readonly to: EndpointStateName; readonly partnerState: EndpointStateName | null; readonly cause: string }
+  | {
+      readonly kind: 'log-transition';
+      readonly from: EndpointStateName | null;
+      readonly to: EndpointStateName;
+      readonly partnerState: EndpointStateName | null;
+      readonly cause: string;
+    }
   | { readonly kind: 'cancel-timer'; readonly timer: TimerName }
   /** Fire the matching trigger at atSec (absolute, wall clock); an early or stale firing is ignored. */
   | { readonly kind: 'start-timer'; readonly timer: TimerName; readonly atSec: number }

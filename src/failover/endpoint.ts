@@ -167,7 +167,8 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
       nowSec: this.daemon.clock.nowSec(),
       mcltSec: this.connection.mcltSec,
       // §8.3.2: STARTUP is the partner's chance to get in touch, and only the primary dials.
-      startupSec: this.config.role === 'secondary' ? Math.max(this.config.startupSec, DIAL_GAP_SEC_MAX + STARTUP_MARGIN_SEC) : this.config.startupSec,
+      startupSec:
+        this.config.role === 'secondary' ? Math.max(this.config.startupSec, DIAL_GAP_SEC_MAX + STARTUP_MARGIN_SEC) : this.config.startupSec,
       ...(this.config.autoPartnerDownSec === undefined ? {} : { autoPartnerDownSec: this.config.autoPartnerDownSec }),
     };
   }
@@ -176,7 +177,11 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     const { daemon, config } = this;
     const bytes = daemon.store.getMeta(RECORD_META);
     const decoded = bytes ? decodeEndpointRecord(bytes) : undefined;
-    if (decoded && !decoded.ok) this.log.error({ code: 'FAILOVER_STATE_RECORD_UNREADABLE', reason: decoded.reason, detail: decoded.detail }, 'stored failover state unreadable; starting as if new');
+    if (decoded && !decoded.ok)
+      this.log.error(
+        { code: 'FAILOVER_STATE_RECORD_UNREADABLE', reason: decoded.reason, detail: decoded.detail },
+        'stored failover state unreadable; starting as if new',
+      );
     const first = startup(decoded?.ok ? decoded.value : undefined, this.ctx());
     this.record = first.record;
     this.backup.load(daemon.store.all());
@@ -238,7 +243,15 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
     const now = this.connection.held.has('maintenance') ? false : (leadsLink(this.record.state, this.config.role) ?? this.servingNow);
     if (now === undefined || now === this.servingNow) return;
     this.servingNow = now;
-    this.log.info({ code: now ? 'FAILOVER_LEADING_LINK' : 'FAILOVER_STANDING_DOWN', serving: now, state: this.record.state, held: [...this.connection.held] }, now ? 'leading the link: delegations routed here, default router' : 'standing down: routes withdrawn, not default router');
+    this.log.info(
+      {
+        code: now ? 'FAILOVER_LEADING_LINK' : 'FAILOVER_STANDING_DOWN',
+        serving: now,
+        state: this.record.state,
+        held: [...this.connection.held],
+      },
+      now ? 'leading the link: delegations routed here, default router' : 'standing down: routes withdrawn, not default router',
+    );
     this.emit('serving', now);
   }
 
@@ -251,13 +264,15 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
 
   /** Triggers are handled one at a time, effects in order, so a STATE never overtakes its persist. */
   private trigger(t: Trigger): Promise<void> {
-    this.chain = this.chain.then(async () => {
-      const result = step(this.record, t, this.ctx());
-      if (result.ignored && t.kind !== 'tick') this.log.debug({ trigger: t.kind, ...result.ignored }, 'trigger ignored');
-      this.record = result.record;
-      await this.run(result.effects);
-      this.noteServing();
-    }).catch((e: unknown) => this.log.error({ code: 'FAILOVER_EFFECT_FAILED', err: e }, 'failover effect failed'));
+    this.chain = this.chain
+      .then(async () => {
+        const result = step(this.record, t, this.ctx());
+        if (result.ignored && t.kind !== 'tick') this.log.debug({ trigger: t.kind, ...result.ignored }, 'trigger ignored');
+        this.record = result.record;
+        await this.run(result.effects);
+        this.noteServing();
+      })
+      .catch((e: unknown) => this.log.error({ code: 'FAILOVER_EFFECT_FAILED', err: e }, 'failover effect failed'));
     return this.chain;
   }
 
@@ -281,7 +296,10 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
           }
           break;
         case 'log-transition':
-          this.log.info({ code: 'FAILOVER_STATE_CHANGED', from: e.from, to: e.to, partner: e.partnerState, cause: e.cause }, 'failover state transition');
+          this.log.info(
+            { code: 'FAILOVER_STATE_CHANGED', from: e.from, to: e.to, partner: e.partnerState, cause: e.cause },
+            'failover state transition',
+          );
           this.daemon.counters.add(`failover.transitions.${e.to}`);
           this.emit('transition', e.from, e.to, e.partnerState, e.cause);
           break;
@@ -293,7 +311,10 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
           this.scheduler.clear(this.timers.get(e.timer));
           const ms = Math.max(0, (e.atSec - this.daemon.clock.nowSec()) * 1000);
           const kind = TIMER_TRIGGER[e.timer];
-          this.timers.set(e.timer, this.scheduler.set(() => void this.trigger({ kind } as Trigger), ms));
+          this.timers.set(
+            e.timer,
+            this.scheduler.set(() => void this.trigger({ kind } as Trigger), ms),
+          );
           break;
         }
         case 'raise-alarm':
@@ -317,7 +338,12 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
         case 'send-updreqall': {
           const xid = this.connection.nextXid();
           this.requests.set(xid, e.seq);
-          this.connection.send({ type: e.kind === 'send-updreq' ? FoMsgType.UPDREQ : FoMsgType.UPDREQALL, transactionId: xid, sentTimeSec: this.daemon.clock.nowSec(), content: {} });
+          this.connection.send({
+            type: e.kind === 'send-updreq' ? FoMsgType.UPDREQ : FoMsgType.UPDREQALL,
+            transactionId: xid,
+            sentTimeSec: this.daemon.clock.nowSec(),
+            content: {},
+          });
           break;
         }
         case 'resend-unacked':
@@ -373,7 +399,8 @@ export class FailoverEndpoint extends EventEmitter<EndpointEvents> {
         return void this.replication.onUpdate(pdu.transactionId, pdu.content);
       case FoMsgType.BNDREPLY:
         // Either kind of update frees a place in the shared window: both sides may send again.
-        if (this.handoff.awaitsReply(pdu.transactionId)) return void this.handoff.onReply(pdu.transactionId, pdu.content).then(() => this.replication.pump());
+        if (this.handoff.awaitsReply(pdu.transactionId))
+          return void this.handoff.onReply(pdu.transactionId, pdu.content).then(() => this.replication.pump());
         return void this.replication.onReply(pdu.transactionId, pdu.content).then(() => this.handoff.pump());
       case FoMsgType.UPDREQALL:
         this.handoff.reannounce();

@@ -19,7 +19,15 @@ import type { FailoverHost } from '../daemon/host.js';
 import type { FailoverConfig } from '../config/types.js';
 import type { LeaseChange } from '../engine/index.js';
 import { prefixPoolSize } from '../engine/plan.js';
-import { BindingStatus, bindingReplyFor, FoMsgType, FoStatusCode, type BindingReply, type PoolPrefixUpdate, type Status } from '../wire/failover/index.js';
+import {
+  BindingStatus,
+  bindingReplyFor,
+  FoMsgType,
+  FoStatusCode,
+  type BindingReply,
+  type PoolPrefixUpdate,
+  type Status,
+} from '../wire/failover/index.js';
 import type { FailoverPdu } from './link.js';
 import { writeWhenStoreHasRoom } from '../store/index.js';
 import type { BackupPrefixes } from './backup-prefixes.js';
@@ -93,7 +101,10 @@ export class PrefixHandoff {
    */
   primaryPartnerDown(): void {
     if (this.config.role !== 'secondary' || !this.backup.clear()) return;
-    this.log.warn({ code: 'FAILOVER_PD_PREFIXES_RETURNED' }, 'the primary is in PARTNER-DOWN: our delegable prefixes are its again until it hands them back');
+    this.log.warn(
+      { code: 'FAILOVER_PD_PREFIXES_RETURNED' },
+      'the primary is in PARTNER-DOWN: our delegable prefixes are its again until it hands them back',
+    );
     void this.persist();
   }
 
@@ -114,7 +125,11 @@ export class PrefixHandoff {
     const store = this.daemon.store;
     try {
       await this.backup.flush((name, bytes) =>
-        writeWhenStoreHasRoom(() => store.putMeta(name, bytes), () => this.deps.wait(this.deps.retryMs), () => this.daemon.counters.add('deferred.store-busy.pd-backup')),
+        writeWhenStoreHasRoom(
+          () => store.putMeta(name, bytes),
+          () => this.deps.wait(this.deps.retryMs),
+          () => this.daemon.counters.add('deferred.store-busy.pd-backup'),
+        ),
       );
       return true;
     } catch (e) {
@@ -169,7 +184,10 @@ export class PrefixHandoff {
     }
     if (given + asked === 0 && this.queue.size === 0) return;
     this.continuing = given + asked > 0;
-    this.log.info({ why, handedOff: given, takingBack: asked, secondaryHolds: this.count() }, 'balancing delegable prefixes with the secondary (§4.2.2)');
+    this.log.info(
+      { why, handedOff: given, takingBack: asked, secondaryHolds: this.count() },
+      'balancing delegable prefixes with the secondary (§4.2.2)',
+    );
     // §4.2.2: "once the message is sent, the primary MUST NOT use these prefixes" — and not after a restart either.
     if (given > 0 && !(await this.persist())) return;
     this.pump();
@@ -242,7 +260,10 @@ export class PrefixHandoff {
       // Refused: the secondary holds a binding for it, which is on its way to us. The prefix stays
       // out of our own allocation meanwhile; the binding, once here, takes it out of the set.
       this.daemon.counters.add(`failover.bndupd.rejected.${status.code}`);
-      this.log.warn({ code: 'FAILOVER_PD_MOVE_REFUSED', resource: f.resource, status, sent: f.status === BindingStatus.FREE ? 'FREE' : 'FREE-BACKUP' }, 'partner refused a delegable prefix move');
+      this.log.warn(
+        { code: 'FAILOVER_PD_MOVE_REFUSED', resource: f.resource, status, sent: f.status === BindingStatus.FREE ? 'FREE' : 'FREE-BACKUP' },
+        'partner refused a delegable prefix move',
+      );
     } else if (f.status === BindingStatus.FREE) {
       if (this.backup.delete(f.resource) && !(await this.persist())) return;
       this.daemon.counters.add('failover.pd.taken-back');
@@ -263,12 +284,18 @@ export class PrefixHandoff {
       this.daemon.counters.add(`failover.bndupd.refused.${verdict.code}`);
       this.log.info({ resource, status: verdict }, 'refused a delegable prefix move');
     }
-    this.deps.send({ type: FoMsgType.BNDREPLY, transactionId: xid, sentTimeSec: this.daemon.clock.nowSec(), content: bindingReplyFor(update, () => verdict) });
+    this.deps.send({
+      type: FoMsgType.BNDREPLY,
+      transactionId: xid,
+      sentTimeSec: this.daemon.clock.nowSec(),
+      content: bindingReplyFor(update, () => verdict),
+    });
   }
 
   /** Applies an accepted move to the set (undefined), or says why not. */
   private judge(resource: string, status: number): Status | undefined {
-    if (!pdPoolOf(resource, allPdPools(this.daemon.config))) return { code: FoStatusCode.ConfigurationConflict, message: `${resource} is not a delegable prefix of our configuration` };
+    if (!pdPoolOf(resource, allPdPools(this.daemon.config)))
+      return { code: FoStatusCode.ConfigurationConflict, message: `${resource} is not a delegable prefix of our configuration` };
     const lease = this.daemon.store.byResource(resource);
     if (status === BindingStatus.FREE_BACKUP) {
       // The primary hands off only prefixes it holds no binding for: one we hold is newer news (§7.5.4).
@@ -284,8 +311,12 @@ export class PrefixHandoff {
       this.backup.delete(resource);
       return undefined;
     }
-    return { code: FoStatusCode.MissingBindingInformation, message: 'a delegable prefix without a client is only ever FREE or FREE-BACKUP' };
+    return {
+      code: FoStatusCode.MissingBindingInformation,
+      message: 'a delegable prefix without a client is only ever FREE or FREE-BACKUP',
+    };
   }
 }
 
-const poolKey = (p: { prefix: bigint; prefixLength: number; delegatedLength: number }): string => `${p.prefix}/${p.prefixLength}/${p.delegatedLength}`;
+const poolKey = (p: { prefix: bigint; prefixLength: number; delegatedLength: number }): string =>
+  `${p.prefix}/${p.prefixLength}/${p.delegatedLength}`;

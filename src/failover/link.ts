@@ -60,10 +60,16 @@ export function readFrame(frame: Uint8Array, nowSec: number): FrameReading {
     // The frame's length prefix held, so the stream is intact: a BNDUPD gets its BNDREPLY (§7.5.3).
     if (e.header?.type !== FoMsgType.BNDUPD) return { kind: 'close', reason };
     const framed = decodePartnerMessage(frame, nowSec);
-    return { kind: 'unusable-update', transactionId: e.header.transactionId, reply: unusableUpdateReply(framed.ok ? framed.message.options : undefined, `${e.reason}: ${e.detail}`), reason };
+    return {
+      kind: 'unusable-update',
+      transactionId: e.header.transactionId,
+      reply: unusableUpdateReply(framed.ok ? framed.message.options : undefined, `${e.reason}: ${e.detail}`),
+      reason,
+    };
   }
   const pdu = decoded.pdu;
-  if (!('sentTimeSec' in pdu) || !isFailoverMsgType(pdu.type)) return { kind: 'close', reason: `unexpected message type ${pdu.type} on an open channel` };
+  if (!('sentTimeSec' in pdu) || !isFailoverMsgType(pdu.type))
+    return { kind: 'close', reason: `unexpected message type ${pdu.type} on an open channel` };
   return { kind: 'pdu', pdu: pdu as FailoverPdu };
 }
 
@@ -236,59 +242,80 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
     if (side === 'primary') {
       if (!tlsConfig) return done(socket, false);
       socket.write(encodePartnerFrame({ type: FoMsgType.STARTTLS, transactionId: this.nextXid(), content: {} }));
-      this.readOne(socket, (pdu, frames) => {
-        if (frames.length > 1) return fail('data after the REPLY to STARTTLS before the TLS handshake');
-        if (pdu.type !== FoMsgType.REPLY) return fail(`expected REPLY to STARTTLS, got message type ${pdu.type}`);
-        const status = pdu.content.status;
-        if (status && status.code !== FoStatusCode.Success) return fail(`partner refused TLS (status ${status.code}: ${status.message})`);
-        const secured = tls.connect({
-          socket,
+      this.readOne(
+        socket,
+        (pdu, frames) => {
+          if (frames.length > 1) return fail('data after the REPLY to STARTTLS before the TLS handshake');
+          if (pdu.type !== FoMsgType.REPLY) return fail(`expected REPLY to STARTTLS, got message type ${pdu.type}`);
+          const status = pdu.content.status;
+          if (status && status.code !== FoStatusCode.Success) return fail(`partner refused TLS (status ${status.code}: ${status.message})`);
+          const secured = tls.connect({
+            socket,
+            ca: tlsConfig.ca,
+            cert: tlsConfig.cert,
+            key: tlsConfig.key,
+            minVersion: 'TLSv1.2',
+            rejectUnauthorized: true,
+            // Refuses inside the handshake; partnerProblem below checks again because Node skips this on a resumed session.
+            checkServerIdentity: (_host, cert) => {
+              const problem = this.nameProblem(cert);
+              return problem === undefined ? undefined : new Error(problem);
+            },
+          });
+          secured.once('secureConnect', () => {
+            const problem = this.partnerProblem(secured);
+            if (problem) return fail(problem);
+            done(secured, true);
+          });
+          secured.once('error', (e) => fail(`TLS handshake failed: ${e.message}`));
+        },
+        fail,
+      );
+      return;
+    }
+    this.readOne(
+      socket,
+      (pdu, frames) => {
+        if (pdu.type !== FoMsgType.STARTTLS) {
+          // §10 / RFC 7653 §9.1: with TLS configured, nothing but STARTTLS is accepted in clear.
+          if (tlsConfig) return fail(`expected STARTTLS, got message type ${pdu.type}`);
+          clearTimeout(timer);
+          return this.open(socket, remote, false, frames);
+        }
+        // The primary waits for our REPLY before its handshake: anything behind STARTTLS is a protocol error.
+        if (frames.length > 1) return fail('data after STARTTLS before the TLS handshake');
+        if (!tlsConfig) {
+          socket.write(
+            encodePartnerFrame({
+              type: FoMsgType.REPLY,
+              transactionId: pdu.transactionId,
+              content: { status: { code: FoStatusCode.TLSConnectionRefused, message: 'TLS is not configured here' } },
+            }),
+          );
+          return fail('partner asked for TLS, which is not configured here');
+        }
+        socket.write(encodePartnerFrame({ type: FoMsgType.REPLY, transactionId: pdu.transactionId, content: {} }));
+        // The handshake runs through a tls.Server (never listening) because only its path verifies and
+        // enforces the client certificate; a TLSSocket made by hand leaves `authorized` unset.
+        const upgrader = tls.createServer({
+          requestCert: true,
+          rejectUnauthorized: true,
           ca: tlsConfig.ca,
           cert: tlsConfig.cert,
           key: tlsConfig.key,
           minVersion: 'TLSv1.2',
-          rejectUnauthorized: true,
-          // Refuses inside the handshake; partnerProblem below checks again because Node skips this on a resumed session.
-          checkServerIdentity: (_host, cert) => {
-            const problem = this.nameProblem(cert);
-            return problem === undefined ? undefined : new Error(problem);
-          },
         });
-        secured.once('secureConnect', () => {
+        upgrader.once('secureConnection', (secured: tls.TLSSocket) => {
           const problem = this.partnerProblem(secured);
           if (problem) return fail(problem);
           done(secured, true);
         });
-        secured.once('error', (e) => fail(`TLS handshake failed: ${e.message}`));
-      }, fail);
-      return;
-    }
-    this.readOne(socket, (pdu, frames) => {
-      if (pdu.type !== FoMsgType.STARTTLS) {
-        // §10 / RFC 7653 §9.1: with TLS configured, nothing but STARTTLS is accepted in clear.
-        if (tlsConfig) return fail(`expected STARTTLS, got message type ${pdu.type}`);
-        clearTimeout(timer);
-        return this.open(socket, remote, false, frames);
-      }
-      // The primary waits for our REPLY before its handshake: anything behind STARTTLS is a protocol error.
-      if (frames.length > 1) return fail('data after STARTTLS before the TLS handshake');
-      if (!tlsConfig) {
-        socket.write(encodePartnerFrame({ type: FoMsgType.REPLY, transactionId: pdu.transactionId, content: { status: { code: FoStatusCode.TLSConnectionRefused, message: 'TLS is not configured here' } } }));
-        return fail('partner asked for TLS, which is not configured here');
-      }
-      socket.write(encodePartnerFrame({ type: FoMsgType.REPLY, transactionId: pdu.transactionId, content: {} }));
-      // The handshake runs through a tls.Server (never listening) because only its path verifies and
-      // enforces the client certificate; a TLSSocket made by hand leaves `authorized` unset.
-      const upgrader = tls.createServer({ requestCert: true, rejectUnauthorized: true, ca: tlsConfig.ca, cert: tlsConfig.cert, key: tlsConfig.key, minVersion: 'TLSv1.2' });
-      upgrader.once('secureConnection', (secured: tls.TLSSocket) => {
-        const problem = this.partnerProblem(secured);
-        if (problem) return fail(problem);
-        done(secured, true);
-      });
-      upgrader.once('tlsClientError', (e) => fail(`TLS handshake failed: ${e.message}`));
-      upgrader.emit('connection', socket);
-      socket.resume();
-    }, fail);
+        upgrader.once('tlsClientError', (e) => fail(`TLS handshake failed: ${e.message}`));
+        upgrader.emit('connection', socket);
+        socket.resume();
+      },
+      fail,
+    );
   }
 
   /** Both sides, once the handshake is done: chained to our CA, and the partner's name (RFC 8156 §10). */

@@ -140,7 +140,8 @@ export class Maintenance {
     if (this.mode !== 'draining' || this.attempt !== attempt) return false; // left meanwhile
     const gone = this.partnerLeaving ? PARTNER_LEAVING : this.whyNotReady();
     if (gone && !force) this.callOff(gone);
-    else if (!this.deps.pair().connected) this.handOver(); // forced, with nobody to tell
+    else if (!this.deps.pair().connected)
+      this.handOver(); // forced, with nobody to tell
     else await this.disconnect(unacked);
     // (current, not mode: TypeScript would keep mode narrowed to 'draining' across those calls.)
     if (this.attempt !== attempt) return false; // left, and entered again
@@ -202,7 +203,8 @@ export class Maintenance {
     return new Promise((resolve) => {
       if (left() === 0 || !this.deps.mayStream()) return resolve(left());
       const t = this.scheduler.repeat(() => {
-        if (this.mode === 'draining' && left() > 0 && this.deps.mayStream() && this.scheduler.nowMs() - startMs < MAINTENANCE_DRAIN_MS) return;
+        if (this.mode === 'draining' && left() > 0 && this.deps.mayStream() && this.scheduler.nowMs() - startMs < MAINTENANCE_DRAIN_MS)
+          return;
         this.scheduler.clear(t);
         resolve(left());
       }, MAINTENANCE_DRAIN_CHECK_MS);

@@ -95,7 +95,10 @@ export class PartialLoss {
     const up = this.lanUp(this.daemon.config.interfaces);
     if (!up && !this.deps.held().has('lan-down')) {
       this.daemon.counters.add('failover.alarms.lan-down');
-      this.log.error({ code: 'FAILOVER_LAN_DOWN', interfaces: this.daemon.config.interfaces }, 'every client-facing interface is down: stepping back so the partner serves');
+      this.log.error(
+        { code: 'FAILOVER_LAN_DOWN', interfaces: this.daemon.config.interfaces },
+        'every client-facing interface is down: stepping back so the partner serves',
+      );
     }
     this.deps.hold('lan-down', !up);
   }
@@ -121,10 +124,13 @@ export class PartialLoss {
     if (v.kind === 'watching' && v.client.transmissions > 1) this.log.debug(waitingLog(v.client), 'client retransmitting to the primary');
     if (v.kind !== 'suspect') return;
     this.log.info(waitingLog(v.client), 'a client is waiting for the primary: unserved unless the primary serves someone meanwhile');
-    const t = this.scheduler.set(() => {
-      this.decideTimers.delete(t);
-      this.decide();
-    }, Math.max(0, v.decideAtMs - this.scheduler.nowMs()));
+    const t = this.scheduler.set(
+      () => {
+        this.decideTimers.delete(t);
+        this.decide();
+      },
+      Math.max(0, v.decideAtMs - this.scheduler.nowMs()),
+    );
     this.decideTimers.add(t);
   }
 
@@ -139,7 +145,10 @@ export class PartialLoss {
     if (d.kind === 'none') return;
     this.daemon.counters.add('failover.unserved-clients', d.fresh.length);
     if (d.kind === 'unserved') {
-      this.log.warn({ code: 'FAILOVER_CLIENTS_UNANSWERED', clients: d.fresh.map(waitingLog), unserved: d.count, needed: this.unserved.rule.clientsMin }, 'clients left unanswered by the primary');
+      this.log.warn(
+        { code: 'FAILOVER_CLIENTS_UNANSWERED', clients: d.fresh.map(waitingLog), unserved: d.count, needed: this.unserved.rule.clientsMin },
+        'clients left unanswered by the primary',
+      );
       return;
     }
     const { rule } = this.unserved;
@@ -148,7 +157,12 @@ export class PartialLoss {
       {
         code: 'FAILOVER_PRIMARY_NOT_SERVING',
         clients: d.clients.map(waitingLog),
-        rule: { waitedSecMin: rule.watchedMsMin / 1000, elapsedSecMin: rule.elapsedCsMin / 100, thenNobodyServedSec: rule.confirmMs / 1000, clientsMin: rule.clientsMin },
+        rule: {
+          waitedSecMin: rule.watchedMsMin / 1000,
+          elapsedSecMin: rule.elapsedCsMin / 100,
+          thenNobodyServedSec: rule.confirmMs / 1000,
+          clientsMin: rule.clientsMin,
+        },
         holdSec: rule.holdMs / 1000,
       },
       'the primary leaves clients unanswered: taking over (partner link held down)',
@@ -167,7 +181,8 @@ export class PartialLoss {
     if (origin !== 'partner' || this.role !== 'secondary') return;
     const recentSec = this.daemon.clock.nowSec() - PARTNER_SERVED_RECENT_SEC;
     // The primary's CLT is kept as partner-raw-clt-time (RFC 8156 §7.5.5); our clttSec is only ours.
-    if (changes.some((c) => c.op === 'put' && c.lease.state === 'active' && (c.lease.fo?.partnerRawCltSec ?? 0) >= recentSec)) this.unserved.primaryServed(this.scheduler.nowMs());
+    if (changes.some((c) => c.op === 'put' && c.lease.state === 'active' && (c.lease.fo?.partnerRawCltSec ?? 0) >= recentSec))
+      this.unserved.primaryServed(this.scheduler.nowMs());
   }
 
   /** Whether we hold an active lease for one of the IAs in the message: a client the primary must answer. */
@@ -175,12 +190,21 @@ export class PartialLoss {
     const nowSec = this.daemon.clock.nowSec();
     return m.options.some((o) => {
       if (o.kind !== 'IA_NA' && o.kind !== 'IA_PD') return false;
-      return this.daemon.store.byIa(duid, o.iaid, o.kind === 'IA_NA' ? 'na' : 'pd').some((l) => l.state === 'active' && l.expiresAtSec > nowSec);
+      return this.daemon.store
+        .byIa(duid, o.iaid, o.kind === 'IA_NA' ? 'na' : 'pd')
+        .some((l) => l.state === 'active' && l.expiresAtSec > nowSec);
     });
   }
 }
 
 /** A waiting client, for the logs. */
 function waitingLog(c: Waiting): Record<string, unknown> {
-  return { duid: c.duid, msg: msgTypeName(c.type), xid: c.xid, transmissions: c.transmissions, elapsedSec: c.elapsedCs / 100, watchedSec: Math.round(c.watchedMs) / 1000 };
+  return {
+    duid: c.duid,
+    msg: msgTypeName(c.type),
+    xid: c.xid,
+    transmissions: c.transmissions,
+    elapsedSec: c.elapsedCs / 100,
+    watchedSec: Math.round(c.watchedMs) / 1000,
+  };
 }

@@ -14,7 +14,15 @@ import type { Logger } from 'pino';
 import type { PartnerConnector, TimerHandle, Timers } from './host.js';
 import type { FailoverHost } from '../daemon/host.js';
 import type { FailoverConfig } from '../config/types.js';
-import { FoMsgType, FoStatusCode, PROTOCOL_VERSION, SKEW_TOLERANCE_SEC, type BindingReply, type ConnectParams, type Status } from '../wire/failover/index.js';
+import {
+  FoMsgType,
+  FoStatusCode,
+  PROTOCOL_VERSION,
+  SKEW_TOLERANCE_SEC,
+  type BindingReply,
+  type ConnectParams,
+  type Status,
+} from '../wire/failover/index.js';
 import type { Channel, FailoverPdu } from './link.js';
 import { allPdPools } from './ownership.js';
 
@@ -143,7 +151,8 @@ export class PartnerConnection {
 
   /** §5.3.10: DISCONNECT with ServerShuttingDown and why, on a connection past its handshake. */
   disconnect(message: string): void {
-    if (this.channel && this.partner) this.sendNew({ type: FoMsgType.DISCONNECT, content: { status: { code: FoStatusCode.ServerShuttingDown, message } } });
+    if (this.channel && this.partner)
+      this.sendNew({ type: FoMsgType.DISCONNECT, content: { status: { code: FoStatusCode.ServerShuttingDown, message } } });
   }
 
   /** Closes the current channel (the link dials or listens again unless held). */
@@ -163,7 +172,10 @@ export class PartnerConnection {
     if (on === this.holds.has(reason)) return false;
     if (on) this.holds.add(reason);
     else this.holds.delete(reason);
-    this.log.warn({ code: on ? 'FAILOVER_LINK_HELD' : 'FAILOVER_LINK_RELEASED', reason, on, holds: [...this.holds] }, on ? 'partner link held down' : 'partner link released');
+    this.log.warn(
+      { code: on ? 'FAILOVER_LINK_HELD' : 'FAILOVER_LINK_RELEASED', reason, on, holds: [...this.holds] },
+      on ? 'partner link held down' : 'partner link released',
+    );
     this.link.hold(this.holds.values().next().value);
     return true;
   }
@@ -206,7 +218,10 @@ export class PartnerConnection {
   /** §6.6: nothing received for our keepalive time means the partner is gone. */
   private armReceive(): void {
     this.scheduler.clear(this.recvTimer);
-    this.recvTimer = this.scheduler.set(() => this.channel?.close(`nothing received for ${this.config.keepaliveSec} s (keepalive)`), this.config.keepaliveSec * 1000);
+    this.recvTimer = this.scheduler.set(
+      () => this.channel?.close(`nothing received for ${this.config.keepaliveSec} s (keepalive)`),
+      this.config.keepaliveSec * 1000,
+    );
   }
 
   /** §6.6: a CONTACT whenever nothing else went out for the partner's keepalive time over FO_CONTACT_PER_KEEPALIVE_TIME. */
@@ -231,7 +246,8 @@ export class PartnerConnection {
     if (Math.abs(this.skew) > SKEW_TOLERANCE_SEC) {
       this.daemon.counters.add('failover.alarms.clock-skew');
       this.log.error({ code: 'FAILOVER_PARTNER_CLOCK_SKEW', skewSec: this.skew }, 'partner clock differs by more than 5 s');
-      if (pdu.type === FoMsgType.CONNECT) this.connectReply(pdu.transactionId, { code: FoStatusCode.ExcessiveTimeSkew, message: `clocks differ by ${this.skew} s` });
+      if (pdu.type === FoMsgType.CONNECT)
+        this.connectReply(pdu.transactionId, { code: FoStatusCode.ExcessiveTimeSkew, message: `clocks differ by ${this.skew} s` });
       channel.close(`clock skew ${this.skew} s`);
       return;
     }
@@ -290,7 +306,10 @@ export class PartnerConnection {
   private onConnect(xid: number, p: ConnectParams): void {
     if (this.config.role !== 'secondary') return this.channel?.close('CONNECT received by the primary');
     if (p.protocolVersion.major !== PROTOCOL_VERSION.major) {
-      this.connectReply(xid, { code: FoStatusCode.NotSupported, message: `protocol ${p.protocolVersion.major}.${p.protocolVersion.minor} not supported` });
+      this.connectReply(xid, {
+        code: FoStatusCode.NotSupported,
+        message: `protocol ${p.protocolVersion.major}.${p.protocolVersion.minor} not supported`,
+      });
       return this.channel?.close('unsupported protocol version');
     }
     if (p.relationshipName !== undefined && p.relationshipName !== this.config.relationshipName) {

@@ -50,7 +50,13 @@ export function failoverPolicy(ctx: PolicyContext): FailoverPolicy {
     // may believe the lease runs to, and never before entry + MCLT.
     const fo = held.fo;
     const now = ctx.nowSec();
-    const latest = Math.max(held.expiresAtSec, fo?.startOfStateSec ?? 0, fo?.partnerLifetimeSec ?? 0, fo?.ackedPartnerLifetimeSec ?? 0, fo?.expirationTimeSec ?? 0);
+    const latest = Math.max(
+      held.expiresAtSec,
+      fo?.startOfStateSec ?? 0,
+      fo?.partnerLifetimeSec ?? 0,
+      fo?.ackedPartnerLifetimeSec ?? 0,
+      fo?.expirationTimeSec ?? 0,
+    );
     return now >= Math.max(latest, ctx.partnerDownSinceSec() ?? now) + ctx.mcltSec;
   };
   return {

@@ -16,7 +16,18 @@ import { addressToBigInt } from '../wire/address.js';
 import { bindingReplyFor, FoMsgType, FoStatusCode, type BindingReply, type BindingUpdate, type Status } from '../wire/failover/index.js';
 import type { FailoverPdu } from './link.js';
 import { storableProblem, writeWhenStoreHasRoom } from '../store/index.js';
-import { afterOutdated, applyIncoming, incomingLeases, judge, sameBinding, stampLocal, updateFor, versions, type IncomingLease, type Verdict } from './bindings.js';
+import {
+  afterOutdated,
+  applyIncoming,
+  incomingLeases,
+  judge,
+  sameBinding,
+  stampLocal,
+  updateFor,
+  versions,
+  type IncomingLease,
+  type Verdict,
+} from './bindings.js';
 import { allPdPools, interfaceOfPrefix, pdPoolOf } from './ownership.js';
 
 const VSS_REFUSED: Status = { code: FoStatusCode.ConfigurationConflict, message: 'no VPN is configured here (OPTION_VSS)' };
@@ -83,7 +94,9 @@ export class Replication {
   stamp(changes: readonly LeaseChange[]): LeaseChange[] {
     const now = this.nowSec();
     return changes.map((c) =>
-      c.op === 'put' ? { op: 'put', lease: stampLocal(c.lease, this.daemon.store.byResource(c.lease.resource), this.desiredValidSec(c.lease.type), now) } : c,
+      c.op === 'put'
+        ? { op: 'put', lease: stampLocal(c.lease, this.daemon.store.byResource(c.lease.resource), this.desiredValidSec(c.lease.type), now) }
+        : c,
     );
   }
 
@@ -148,7 +161,12 @@ export class Replication {
       const xid = this.deps.nextXid();
       this.inflight.set(xid, { resource, sent: lease });
       this.inflightResources.add(resource);
-      this.deps.send({ type: FoMsgType.BNDUPD, transactionId: xid, sentTimeSec: now, content: updateFor(lease, now, this.config.vendorEnterpriseNumber) });
+      this.deps.send({
+        type: FoMsgType.BNDUPD,
+        transactionId: xid,
+        sentTimeSec: now,
+        content: updateFor(lease, now, this.config.vendorEnterpriseNumber),
+      });
       this.daemon.counters.add('failover.bndupd.sent');
     }
   }
@@ -176,8 +194,10 @@ export class Replication {
     const ack = reply.form === 'client' ? reply.ias[0]?.leases[0] : reply.form === 'prefix' ? reply : undefined;
     // §7.6, §7.7: an error on the CLIENT_DATA rejects everything in it, one on an IA all its
     // leases; only then does the lease's own Status Code count.
-    const levels = reply.form === 'client' ? [reply.status, reply.ias[0]?.status, ack?.status] : [reply.form === 'bare' ? reply.status : ack?.status];
-    const status: Status | undefined = levels.find((s) => s !== undefined && s.code !== FoStatusCode.Success) ?? levels.find((s) => s !== undefined);
+    const levels =
+      reply.form === 'client' ? [reply.status, reply.ias[0]?.status, ack?.status] : [reply.form === 'bare' ? reply.status : ack?.status];
+    const status: Status | undefined =
+      levels.find((s) => s !== undefined && s.code !== FoStatusCode.Success) ?? levels.find((s) => s !== undefined);
     const rejected = status !== undefined && status.code !== FoStatusCode.Success;
     if (rejected) {
       this.daemon.counters.add(`failover.bndupd.rejected.${status.code}`);
@@ -187,7 +207,8 @@ export class Replication {
     const recorded = (): LeaseChange[] => {
       const current = this.daemon.store.byResource(f.resource);
       if (!current?.fo || !sameBinding(current, f.sent)) return [];
-      const unchanged = current.clttSec === f.sent.clttSec && current.state === f.sent.state && current.expiresAtSec === f.sent.expiresAtSec;
+      const unchanged =
+        current.clttSec === f.sent.clttSec && current.state === f.sent.state && current.expiresAtSec === f.sent.expiresAtSec;
       if (rejected) {
         // §7.7: a rejection is recorded, nothing more; re-sending the same data would only repeat it.
         // But a release or expiry the partner refused stays pending: it holds a newer binding
@@ -196,7 +217,12 @@ export class Replication {
         return unchanged && current.state === 'active' ? [{ op: 'put', lease: { ...current, fo: { ...current.fo, pending: false } } }] : [];
       }
       const acked = Math.max(current.fo.ackedPartnerLifetimeSec, ack?.partnerLifetimeSentSec ?? f.sent.fo?.partnerLifetimeSec ?? 0);
-      return [{ op: 'put', lease: { ...current, fo: { ...current.fo, ackedPartnerLifetimeSec: acked, pending: unchanged ? false : current.fo.pending } } }];
+      return [
+        {
+          op: 'put',
+          lease: { ...current, fo: { ...current.fo, ackedPartnerLifetimeSec: acked, pending: unchanged ? false : current.fo.pending } },
+        },
+      ];
     };
     if (!(await this.commitWhenStoreHasRoom(() => this.daemon.commit(recorded(), 'failover'), 'ack'))) return;
     this.settled(f.resource);
@@ -209,7 +235,11 @@ export class Replication {
    */
   private async commitWhenStoreHasRoom(write: () => Promise<void>, what: string): Promise<boolean> {
     try {
-      await writeWhenStoreHasRoom(write, () => this.deps.wait(STORE_BUSY_RETRY_MS), () => this.daemon.counters.add(`deferred.store-busy.${what}`));
+      await writeWhenStoreHasRoom(
+        write,
+        () => this.deps.wait(STORE_BUSY_RETRY_MS),
+        () => this.daemon.counters.add(`deferred.store-busy.${what}`),
+      );
       return true;
     } catch (e) {
       this.daemon.storeFailed(e);
@@ -219,7 +249,10 @@ export class Replication {
 
   private viaUnreadable(problem: string): void {
     this.daemon.counters.add('failover.bndupd.via-unreadable');
-    this.log.warn({ code: 'FAILOVER_BNDUPD_VIA_UNREADABLE', problem, vendorEnterpriseNumber: this.config.vendorEnterpriseNumber }, 'requesting router in a partner binding update unreadable; does the partner use the same vendorEnterpriseNumber?');
+    this.log.warn(
+      { code: 'FAILOVER_BNDUPD_VIA_UNREADABLE', problem, vendorEnterpriseNumber: this.config.vendorEnterpriseNumber },
+      'requesting router in a partner binding update unreadable; does the partner use the same vendorEnterpriseNumber?',
+    );
   }
 
   /** Is this lease one our configuration serves at all? Otherwise ConfigurationConflict (§7.5.4). */
@@ -249,7 +282,10 @@ export class Replication {
     let judged: Judged[] = [];
     const commit = () => {
       judged = whole ? [] : this.judgeUpdate(update);
-      return this.daemon.commit(judged.flatMap((j) => j.changes), 'partner');
+      return this.daemon.commit(
+        judged.flatMap((j) => j.changes),
+        'partner',
+      );
     };
     if (!(await this.commitWhenStoreHasRoom(commit, 'bndupd'))) return;
     const verdicts = new Map<string, Verdict>();
@@ -294,7 +330,13 @@ export class Replication {
         ? { accept: false, status: { code: FoStatusCode.ConfigurationConflict, message: `${inc.resource} is not in our configuration` } }
         : (inc.kept?.length ?? 0) > KEPT_BYTES_MAX
           ? // Kept whole or refused: acknowledged, it would be sent back cut short.
-            { accept: false, status: { code: FoStatusCode.ConfigurationConflict, message: `${inc.kept!.length} octets of client data; ${KEPT_BYTES_MAX} are kept here` } }
+            {
+              accept: false,
+              status: {
+                code: FoStatusCode.ConfigurationConflict,
+                message: `${inc.kept!.length} octets of client data; ${KEPT_BYTES_MAX} are kept here`,
+              },
+            }
           : judge(local, inc, this.config.role, now, { keepLongerLease: this.config.keepLongerLease === true });
       if (verdict.accept) {
         const change = applyIncoming(local, inc, (r) => interfaceOfPrefix(r, this.daemon.config));
@@ -321,13 +363,29 @@ export class Replication {
     const both = versions(local, inc);
     if (!both) {
       // Same client, same state: only the times differ (ours runs longer).
-      if (!verdict.accept) this.log.info({ resource: inc.resource, status: verdict.status, oursEndsSec: local?.expiresAtSec, theirsEndsSec: inc.wire.stateExpirationTimeSec }, 'refused a partner binding update');
+      if (!verdict.accept)
+        this.log.info(
+          {
+            resource: inc.resource,
+            status: verdict.status,
+            oursEndsSec: local?.expiresAtSec,
+            theirsEndsSec: inc.wire.stateExpirationTimeSec,
+          },
+          'refused a partner binding update',
+        );
       return;
     }
     if (!(both.ours.client !== both.theirs.client || !verdict.accept || this.deps.strict())) return;
     this.daemon.counters.add('failover.conflicts');
     this.log.warn(
-      { code: 'FAILOVER_BINDING_CONFLICT', resource: inc.resource, ours: both.ours, theirs: both.theirs, kept: verdict.accept ? 'theirs' : 'ours', ...(verdict.accept ? {} : { status: verdict.status }) },
+      {
+        code: 'FAILOVER_BINDING_CONFLICT',
+        resource: inc.resource,
+        ours: both.ours,
+        theirs: both.theirs,
+        kept: verdict.accept ? 'theirs' : 'ours',
+        ...(verdict.accept ? {} : { status: verdict.status }),
+      },
       'binding conflict resolved',
     );
   }

@@ -40,10 +40,18 @@ export interface Service {
 }
 
 const none = (section: string): Service => ({
-  answers: 'unresponsive', renewOnlyKnownLeases: false, allocate: 'none', lifetimeCap: undefined, section,
+  answers: 'unresponsive',
+  renewOnlyKnownLeases: false,
+  allocate: 'none',
+  lifetimeCap: undefined,
+  section,
 });
 const serving = (answers: Answers, allocate: Allocation, lifetimeCap: LifetimeCap, section: string): Service => ({
-  answers, renewOnlyKnownLeases: false, allocate, lifetimeCap, section,
+  answers,
+  renewOnlyKnownLeases: false,
+  allocate,
+  lifetimeCap,
+  section,
 });
 
 const TABLE: Readonly<Record<EndpointStateName, Readonly<Record<Role, Service>>>> = {
@@ -58,7 +66,11 @@ const TABLE: Readonly<Record<EndpointStateName, Readonly<Record<Role, Service>>>
   RECOVER: both(none('§8.5.1')),
   'RECOVER-WAIT': both(none('§8.6.1')),
   'RECOVER-DONE': both({
-    answers: 'renew-responsive', renewOnlyKnownLeases: true, allocate: 'none', lifetimeCap: 'acked', section: '§8.7.1',
+    answers: 'renew-responsive',
+    renewOnlyKnownLeases: true,
+    allocate: 'none',
+    lifetimeCap: 'acked',
+    section: '§8.7.1',
   }),
   // "SHOULD allocate from its own pool (if that can be determined)": with
   // independent allocation and FREE/FREE-BACKUP labels it always can.
@@ -80,8 +92,7 @@ export function responsiveness(state: EndpointStateName, role: Role): Service {
 }
 
 /** Whether the endpoint serves clients at all in this state (used for "time of operation", §8.3.2). */
-export const isServing = (state: EndpointStateName, role: Role): boolean =>
-  TABLE[state][role].answers !== 'unresponsive';
+export const isServing = (state: EndpointStateName, role: Role): boolean => TABLE[state][role].answers !== 'unresponsive';
 
 // RFC 8156 §3: a renew-responsive server answers only messages that carry its
 // own Server Identifier, so never Solicit, Rebind or Confirm (RFC 8415 §16

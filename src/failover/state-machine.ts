@@ -13,10 +13,21 @@ import assert from 'node:assert/strict';
 import type { AlarmReason, Effect, StateMessage, TimerName } from './effects.js';
 import { isServing } from './responsiveness.js';
 import {
-  freshSession, NO_FLAGS, sameStored, type EndpointRecord, type ServerFlags, type StoredEndpoint, type UpdateRequestKind,
+  freshSession,
+  NO_FLAGS,
+  sameStored,
+  type EndpointRecord,
+  type ServerFlags,
+  type StoredEndpoint,
+  type UpdateRequestKind,
 } from './state-record.js';
 import {
-  COMMS_FAILED_SUCCESSOR, OPERATING_TICK_MAX_SEC, SKEW_TOLERANCE_SEC, STARTUP_SEC_DEFAULT, type EndpointStateName, type Role,
+  COMMS_FAILED_SUCCESSOR,
+  OPERATING_TICK_MAX_SEC,
+  SKEW_TOLERANCE_SEC,
+  STARTUP_SEC_DEFAULT,
+  type EndpointStateName,
+  type Role,
 } from './states.js';
 import { ruleFor, type IgnoreReason, type Rule, type RuleAction, type TriggerKey } from './transitions.js';
 
@@ -101,7 +112,7 @@ export function startup(stored: StoredEndpoint | undefined, ctx: StepContext): S
     partnerFlags: base?.partnerFlags ?? NO_FLAGS,
     partnerReportedDownSinceSec: base?.partnerReportedDownSinceSec ?? null,
     lastPartnerMessageSec: base?.lastPartnerMessageSec ?? null,
-    partnerDownSinceSec: previous === 'PARTNER-DOWN' ? base?.partnerDownSinceSec ?? null : null,
+    partnerDownSinceSec: previous === 'PARTNER-DOWN' ? (base?.partnerDownSinceSec ?? null) : null,
     communicated: base?.communicated ?? false,
     lastOperatingSec: base?.lastOperatingSec ?? null,
     fullResyncPending: base?.fullResyncPending ?? false,
@@ -149,12 +160,12 @@ export function step(r: EndpointRecord, t: Trigger, ctx: StepContext): StepResul
  */
 export function stateMessage(r: StoredEndpoint): StateMessage {
   const inStartup = r.state === 'STARTUP';
-  const state = inStartup ? r.previousState ?? 'RECOVER' : r.state;
+  const state = inStartup ? (r.previousState ?? 'RECOVER') : r.state;
   const downSinceSec = state === 'PARTNER-DOWN' ? r.partnerDownSinceSec : null;
   const message: StateMessage = {
     state,
     flags: { startup: inStartup, communicated: r.communicated, ackStartup: r.partnerFlags.startup },
-    startTimeOfStateSec: inStartup ? downSinceSec ?? r.stateStartSec : r.stateStartSec,
+    startTimeOfStateSec: inStartup ? (downSinceSec ?? r.stateStartSec) : r.stateStartSec,
   };
   return downSinceSec !== null ? { ...message, partnerDownTimeSec: downSinceSec } : message;
 }
@@ -222,7 +233,7 @@ function observe(r: EndpointRecord, t: Trigger, ctx: StepContext): EndpointRecor
         partnerState: t.state,
         partnerStateStartSec: t.startTimeSec,
         partnerFlags: { ...t.flags },
-        partnerReportedDownSinceSec: inPartnerDown ? t.partnerDownTimeSec ?? t.startTimeSec : null,
+        partnerReportedDownSinceSec: inPartnerDown ? (t.partnerDownTimeSec ?? t.startTimeSec) : null,
         lastPartnerMessageSec: ctx.nowSec,
         communicated: true,
         session: {
@@ -405,7 +416,7 @@ function enter(seen: EndpointRecord, r0: EndpointRecord, final: EndpointStateNam
   // Back in PARTNER-DOWN after a restart: keep the original entry time, so the
   // partner's STARTUP check (§8.3.2 step 5) and our MCLT clocks (§8.4.1) stay conservative.
   const resumed = r0.state === 'STARTUP' && r0.previousState === 'PARTNER-DOWN' ? r0.partnerDownSinceSec : null;
-  const partnerDownSinceSec = final === 'PARTNER-DOWN' ? resumed ?? now : null;
+  const partnerDownSinceSec = final === 'PARTNER-DOWN' ? (resumed ?? now) : null;
   const base: EndpointRecord = {
     ...seen,
     state: final,

@@ -151,10 +151,12 @@ function fail(reason: RecordDecodeReason, detail: string): DecodedEndpoint {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isTime = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
-const orNull = (check: (v: unknown) => boolean) => (v: unknown): boolean => v === null || check(v);
+const orNull =
+  (check: (v: unknown) => boolean) =>
+  (v: unknown): boolean =>
+    v === null || check(v);
 const isBool = (v: unknown): boolean => typeof v === 'boolean';
-const isFlags = (v: unknown): boolean =>
-  isObject(v) && isBool(v['startup']) && isBool(v['communicated']) && isBool(v['ackStartup']);
+const isFlags = (v: unknown): boolean => isObject(v) && isBool(v['startup']) && isBool(v['communicated']) && isBool(v['ackStartup']);
 
 const FIELD_CHECKS: Readonly<Record<Exclude<keyof StoredEndpoint, 'version'>, (v: unknown) => boolean>> = {
   role: (v) => v === 'primary' || v === 'secondary',

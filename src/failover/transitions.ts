@@ -29,10 +29,7 @@ export type PlainTrigger = (typeof PLAIN_TRIGGERS)[number];
  */
 export type PartnerKey = `partner:${EndpointStateName}`;
 export type TriggerKey = PlainTrigger | PartnerKey;
-export const TRIGGER_KEYS: readonly TriggerKey[] = [
-  ...PLAIN_TRIGGERS,
-  ...ENDPOINT_STATES.map((s): PartnerKey => `partner:${s}`),
-];
+export const TRIGGER_KEYS: readonly TriggerKey[] = [...PLAIN_TRIGGERS, ...ENDPOINT_STATES.map((s): PartnerKey => `partner:${s}`)];
 
 export type IgnoreReason =
   | 'not-in-state' // the trigger has no meaning in this state
@@ -100,100 +97,140 @@ const commsKept = (cite: string): Partial<Record<PlainTrigger, Rule>> => ({
 
 export const TRANSITIONS: Readonly<Record<EndpointStateName, Row>> = {
   // §8.3: any partner STATE (even one with the STARTUP flag) makes comms OK.
-  STARTUP: row({
-    ...commsKept('§8.3.2 step 5'),
-    'startup-timer-expired': { kind: 'startup', step: 'timeout', cite: '§8.3.2 step 6' },
-  }, {}, { kind: 'startup', step: 'comms-ok', cite: '§8.3.2 step 5' }),
+  STARTUP: row(
+    {
+      ...commsKept('§8.3.2 step 5'),
+      'startup-timer-expired': { kind: 'startup', step: 'timeout', cite: '§8.3.2 step 6' },
+    },
+    {},
+    { kind: 'startup', step: 'comms-ok', cite: '§8.3.2 step 5' },
+  ),
 
-  NORMAL: row({
-    'comms-lost': go('COMMUNICATIONS-INTERRUPTED', '§8.8.2'),
-    disconnect: go('COMMUNICATIONS-INTERRUPTED', '§8.8.2'),
-    'bndreply-stall': go('COMMUNICATIONS-INTERRUPTED', '§8.8.2', 'drop-connection'),
-    'operator-partner-down': go('PARTNER-DOWN', '§8.8.2'),
-  }, {
-    NORMAL: stay('§8.8'),
-    // A partner on its way to NORMAL: it follows us (§8.9.2, §8.7.2, §8.12.2).
-    'COMMUNICATIONS-INTERRUPTED': stay('§8.9.2'),
-    'RECOVER-DONE': stay('§8.7.2'),
-    'CONFLICT-DONE': byRole(unexpected, stay('§8.12.2')),
-  }, unexpected),
+  NORMAL: row(
+    {
+      'comms-lost': go('COMMUNICATIONS-INTERRUPTED', '§8.8.2'),
+      disconnect: go('COMMUNICATIONS-INTERRUPTED', '§8.8.2'),
+      'bndreply-stall': go('COMMUNICATIONS-INTERRUPTED', '§8.8.2', 'drop-connection'),
+      'operator-partner-down': go('PARTNER-DOWN', '§8.8.2'),
+    },
+    {
+      NORMAL: stay('§8.8'),
+      // A partner on its way to NORMAL: it follows us (§8.9.2, §8.7.2, §8.12.2).
+      'COMMUNICATIONS-INTERRUPTED': stay('§8.9.2'),
+      'RECOVER-DONE': stay('§8.7.2'),
+      'CONFLICT-DONE': byRole(unexpected, stay('§8.12.2')),
+    },
+    unexpected,
+  ),
 
-  'COMMUNICATIONS-INTERRUPTED': row({
-    ...commsKept('§8.9'),
-    'operator-partner-down': go('PARTNER-DOWN', '§8.9.2'),
-    'auto-partner-down-expired': go('PARTNER-DOWN', '§8.9.2'),
-  }, {
-    NORMAL: go('NORMAL', '§8.9.2'),
-    'COMMUNICATIONS-INTERRUPTED': go('NORMAL', '§8.9.2'),
-    RECOVER: stay('§8.9.2'),
-    'RECOVER-WAIT': stay('§8.9.2 (Figure 6)'),
-    'RECOVER-DONE': go('NORMAL', '§8.9.2'),
-    'PARTNER-DOWN': go('POTENTIAL-CONFLICT', '§8.9.2'),
-    'POTENTIAL-CONFLICT': go('POTENTIAL-CONFLICT', '§8.9.2'),
-    'CONFLICT-DONE': go('POTENTIAL-CONFLICT', '§8.9.2'),
-    'RESOLUTION-INTERRUPTED': go('POTENTIAL-CONFLICT', '§8.9.2'),
-  }, stay('§8.9.2')), // partner in STARTUP: no row
+  'COMMUNICATIONS-INTERRUPTED': row(
+    {
+      ...commsKept('§8.9'),
+      'operator-partner-down': go('PARTNER-DOWN', '§8.9.2'),
+      'auto-partner-down-expired': go('PARTNER-DOWN', '§8.9.2'),
+    },
+    {
+      NORMAL: go('NORMAL', '§8.9.2'),
+      'COMMUNICATIONS-INTERRUPTED': go('NORMAL', '§8.9.2'),
+      RECOVER: stay('§8.9.2'),
+      'RECOVER-WAIT': stay('§8.9.2 (Figure 6)'),
+      'RECOVER-DONE': go('NORMAL', '§8.9.2'),
+      'PARTNER-DOWN': go('POTENTIAL-CONFLICT', '§8.9.2'),
+      'POTENTIAL-CONFLICT': go('POTENTIAL-CONFLICT', '§8.9.2'),
+      'CONFLICT-DONE': go('POTENTIAL-CONFLICT', '§8.9.2'),
+      'RESOLUTION-INTERRUPTED': go('POTENTIAL-CONFLICT', '§8.9.2'),
+    },
+    stay('§8.9.2'),
+  ), // partner in STARTUP: no row
 
-  'PARTNER-DOWN': row({
-    ...commsKept('§8.4'),
-    'operator-partner-down': ignore('already-in-state', '§8.4'),
-  }, {
-    STARTUP: ignore('partner-startup', '§8.4.2'),
-    NORMAL: go('POTENTIAL-CONFLICT', '§8.4.2'),
-    'COMMUNICATIONS-INTERRUPTED': go('POTENTIAL-CONFLICT', '§8.4.2'),
-    'PARTNER-DOWN': go('POTENTIAL-CONFLICT', '§8.4.2'),
-    'POTENTIAL-CONFLICT': go('POTENTIAL-CONFLICT', '§8.4.2'),
-    'RESOLUTION-INTERRUPTED': go('POTENTIAL-CONFLICT', '§8.4.2'),
-    'CONFLICT-DONE': go('POTENTIAL-CONFLICT', '§8.4.2'),
-    RECOVER: stay('§8.4.2'),
-    'RECOVER-WAIT': stay('§8.4.2'),
-    'RECOVER-DONE': go('NORMAL', '§8.4.2'),
-  }, stay('§8.4.2')),
+  'PARTNER-DOWN': row(
+    {
+      ...commsKept('§8.4'),
+      'operator-partner-down': ignore('already-in-state', '§8.4'),
+    },
+    {
+      STARTUP: ignore('partner-startup', '§8.4.2'),
+      NORMAL: go('POTENTIAL-CONFLICT', '§8.4.2'),
+      'COMMUNICATIONS-INTERRUPTED': go('POTENTIAL-CONFLICT', '§8.4.2'),
+      'PARTNER-DOWN': go('POTENTIAL-CONFLICT', '§8.4.2'),
+      'POTENTIAL-CONFLICT': go('POTENTIAL-CONFLICT', '§8.4.2'),
+      'RESOLUTION-INTERRUPTED': go('POTENTIAL-CONFLICT', '§8.4.2'),
+      'CONFLICT-DONE': go('POTENTIAL-CONFLICT', '§8.4.2'),
+      RECOVER: stay('§8.4.2'),
+      'RECOVER-WAIT': stay('§8.4.2'),
+      'RECOVER-DONE': go('NORMAL', '§8.4.2'),
+    },
+    stay('§8.4.2'),
+  ),
 
-  'POTENTIAL-CONFLICT': row({
-    'comms-lost': go('RESOLUTION-INTERRUPTED', '§8.10.2'),
-    disconnect: go('RESOLUTION-INTERRUPTED', '§8.10.2'),
-    upddone: byRole(go('CONFLICT-DONE', '§8.10.2'), go('NORMAL', '§8.10.2')),
-    'update-request-stalled': stay('§8.5.2 (by analogy)', 'drop-connection'),
-  }, {
-    // The secondary asks for the primary's updates once the primary is CONFLICT-DONE.
-    'CONFLICT-DONE': byRole(stay('§8.10.2'), stay('§8.10.2', 'request-update')),
-  }, stay('§8.10.2')),
+  'POTENTIAL-CONFLICT': row(
+    {
+      'comms-lost': go('RESOLUTION-INTERRUPTED', '§8.10.2'),
+      disconnect: go('RESOLUTION-INTERRUPTED', '§8.10.2'),
+      upddone: byRole(go('CONFLICT-DONE', '§8.10.2'), go('NORMAL', '§8.10.2')),
+      'update-request-stalled': stay('§8.5.2 (by analogy)', 'drop-connection'),
+    },
+    {
+      // The secondary asks for the primary's updates once the primary is CONFLICT-DONE.
+      'CONFLICT-DONE': byRole(stay('§8.10.2'), stay('§8.10.2', 'request-update')),
+    },
+    stay('§8.10.2'),
+  ),
 
-  RECOVER: row({
-    ...commsKept('§8.5.2'),
-    upddone: go('RECOVER-WAIT', '§8.5.2'),
-    'update-request-stalled': stay('§8.5.2', 'drop-connection'),
-  }, {
-    'POTENTIAL-CONFLICT': go('POTENTIAL-CONFLICT', '§8.5.2'),
-    'RESOLUTION-INTERRUPTED': go('POTENTIAL-CONFLICT', '§8.5.2'),
-    'CONFLICT-DONE': go('POTENTIAL-CONFLICT', '§8.5.2'),
-    STARTUP: stay('§8.5.2'), // wait for the partner's real state
-  }, stay('§8.5.2', 'request-update')),
+  RECOVER: row(
+    {
+      ...commsKept('§8.5.2'),
+      upddone: go('RECOVER-WAIT', '§8.5.2'),
+      'update-request-stalled': stay('§8.5.2', 'drop-connection'),
+    },
+    {
+      'POTENTIAL-CONFLICT': go('POTENTIAL-CONFLICT', '§8.5.2'),
+      'RESOLUTION-INTERRUPTED': go('POTENTIAL-CONFLICT', '§8.5.2'),
+      'CONFLICT-DONE': go('POTENTIAL-CONFLICT', '§8.5.2'),
+      STARTUP: stay('§8.5.2'), // wait for the partner's real state
+    },
+    stay('§8.5.2', 'request-update'),
+  ),
 
-  'RECOVER-WAIT': row({
-    ...commsKept('§8.6.2'),
-    'recover-wait-expired': go('RECOVER-DONE', '§8.6.2'),
-  }, {}, stay('§8.6.2')),
+  'RECOVER-WAIT': row(
+    {
+      ...commsKept('§8.6.2'),
+      'recover-wait-expired': go('RECOVER-DONE', '§8.6.2'),
+    },
+    {},
+    stay('§8.6.2'),
+  ),
 
-  'RECOVER-DONE': row(commsKept('§8.7.2'), {
-    NORMAL: go('NORMAL', '§8.7.2'),
-    'RECOVER-DONE': go('NORMAL', '§8.7.2'),
-    RECOVER: go('COMMUNICATIONS-INTERRUPTED', '§8.7.2'),
-    'RECOVER-WAIT': go('COMMUNICATIONS-INTERRUPTED', '§8.7.2'),
-    'POTENTIAL-CONFLICT': go('POTENTIAL-CONFLICT', '§8.7.2'),
-  }, stay('§8.7.2')),
+  'RECOVER-DONE': row(
+    commsKept('§8.7.2'),
+    {
+      NORMAL: go('NORMAL', '§8.7.2'),
+      'RECOVER-DONE': go('NORMAL', '§8.7.2'),
+      RECOVER: go('COMMUNICATIONS-INTERRUPTED', '§8.7.2'),
+      'RECOVER-WAIT': go('COMMUNICATIONS-INTERRUPTED', '§8.7.2'),
+      'POTENTIAL-CONFLICT': go('POTENTIAL-CONFLICT', '§8.7.2'),
+    },
+    stay('§8.7.2'),
+  ),
 
-  'RESOLUTION-INTERRUPTED': row({
-    ...commsKept('§8.11'),
-    'operator-partner-down': go('PARTNER-DOWN', '§8.11.2'),
-  }, {
-    STARTUP: stay('§8.11.2'), // wait for the partner's real state
-  }, go('POTENTIAL-CONFLICT', '§8.11.2')),
+  'RESOLUTION-INTERRUPTED': row(
+    {
+      ...commsKept('§8.11'),
+      'operator-partner-down': go('PARTNER-DOWN', '§8.11.2'),
+    },
+    {
+      STARTUP: stay('§8.11.2'), // wait for the partner's real state
+    },
+    go('POTENTIAL-CONFLICT', '§8.11.2'),
+  ),
 
-  'CONFLICT-DONE': row(commsKept('§8.12.2'), {
-    NORMAL: go('NORMAL', '§8.12.2'),
-  }, stay('§8.12.2')),
+  'CONFLICT-DONE': row(
+    commsKept('§8.12.2'),
+    {
+      NORMAL: go('NORMAL', '§8.12.2'),
+    },
+    stay('§8.12.2'),
+  ),
 };
 
 export function ruleFor(state: EndpointStateName, key: TriggerKey, role: 'primary' | 'secondary'): Rule {

@@ -183,7 +183,14 @@ export class UnservedDetector {
     if (!s.known) return { kind: 'ignored', reason: 'unknown-client' };
     const t = this.track(s);
     if (t === undefined) return { kind: 'ignored', reason: 'duplicate' };
-    const client: Waiting = { duid: s.duid, type: t.type, xid: t.xid, transmissions: t.transmissions, elapsedCs: t.elapsedCs, watchedMs: t.lastMs - t.sinceMs };
+    const client: Waiting = {
+      duid: s.duid,
+      type: t.type,
+      xid: t.xid,
+      transmissions: t.transmissions,
+      elapsedCs: t.elapsedCs,
+      watchedMs: t.lastMs - t.sinceMs,
+    };
     const waitedEnough = client.watchedMs >= this.rule.watchedMsMin && client.elapsedCs >= this.rule.elapsedCsMin;
     if (!waitedEnough || this.suspects.has(s.duid) || this.unserved.has(s.duid)) return { kind: 'watching', client };
     this.suspects.set(s.duid, { atMs: s.atMs, client });
@@ -231,7 +238,8 @@ export class UnservedDetector {
     const t = this.current.get(s.duid);
     if (t !== undefined && t.type === s.type && t.xid === s.xid) {
       // A retransmission carries a larger Elapsed Time; one already saturated counts if it came later.
-      const later = s.elapsedCs > t.elapsedCs || (s.elapsedCs === ELAPSED_CS_MAX && t.elapsedCs === ELAPSED_CS_MAX && s.atMs - t.lastMs >= 1000);
+      const later =
+        s.elapsedCs > t.elapsedCs || (s.elapsedCs === ELAPSED_CS_MAX && t.elapsedCs === ELAPSED_CS_MAX && s.atMs - t.lastMs >= 1000);
       if (!later) return undefined;
       this.current.delete(s.duid); // re-inserted below: Map order stays least recently seen first
       if (this.servedMs !== undefined && this.servedMs >= t.sinceMs) t.sinceMs = s.atMs;

@@ -48,7 +48,12 @@ const text = (what: string, max: number): Reader<string> =>
 const confirmToken = text('a confirm token', 64);
 const noArgs = object({});
 
-const spec = (name: string, summary: string, args: Reader<Record<string, unknown>>, more: Partial<Omit<CommandSpec, 'name' | 'summary' | 'args'>> = {}): CommandSpec => ({
+const spec = (
+  name: string,
+  summary: string,
+  args: Reader<Record<string, unknown>>,
+  more: Partial<Omit<CommandSpec, 'name' | 'summary' | 'args'>> = {},
+): CommandSpec => ({
   name,
   summary,
   args,
@@ -73,14 +78,24 @@ export const COMMANDS: readonly CommandSpec[] = [
   spec('leases.count', 'per pool: active leases against its size; per state: how many records', object({ subnet: optional(subnetName) })),
   spec('stats', 'packet counters, storage writes and syncs, uplink and outbox', noArgs),
   spec('failover.status', 'role, own and partner state (standalone until failover is configured)', noArgs),
-  spec('failover.partner-down', 'declare the partner down and serve its clients (RFC 8156 §8.4)', object({ reason: required(text('a reason', 200)), confirmToken: optional(confirmToken) }), {
-    dangerous: true,
-    twoStep: true,
-  }),
-  spec('failover.maintenance', 'hand service to the partner before maintenance, or take it back', object({ action: required(oneOf(['start', 'cancel'] as const)), confirmToken: optional(confirmToken) }), {
-    dangerous: true,
-    twoStep: true,
-  }),
+  spec(
+    'failover.partner-down',
+    'declare the partner down and serve its clients (RFC 8156 §8.4)',
+    object({ reason: required(text('a reason', 200)), confirmToken: optional(confirmToken) }),
+    {
+      dangerous: true,
+      twoStep: true,
+    },
+  ),
+  spec(
+    'failover.maintenance',
+    'hand service to the partner before maintenance, or take it back',
+    object({ action: required(oneOf(['start', 'cancel'] as const)), confirmToken: optional(confirmToken) }),
+    {
+      dangerous: true,
+      twoStep: true,
+    },
+  ),
   spec('config.reload', 're-read the config file, as SIGHUP does', noArgs),
   spec(
     'log.level',
@@ -101,7 +116,8 @@ export function checkArgs(spec: CommandSpec, raw: unknown): ArgsCheck {
   try {
     issues.throwIfAny();
   } catch (e) {
-    if (e instanceof ConfigError) return { ok: false, error: e.errors.map((p) => (p.path === ROOT_PATH ? p.problem : `${p.path}: ${p.problem}`)).join('; ') };
+    if (e instanceof ConfigError)
+      return { ok: false, error: e.errors.map((p) => (p.path === ROOT_PATH ? p.problem : `${p.path}: ${p.problem}`)).join('; ') };
     throw e;
   }
   return { ok: true, args: args ?? {} };

@@ -17,7 +17,8 @@ interface Pending {
   readonly expiresAtSec: number;
 }
 
-export type Redeemed = { readonly ok: true } | { readonly ok: false; readonly code: 'EXPIRED' | 'NOT_AUTHORIZED' | 'BAD_ARGS'; readonly reason: string };
+export type Redeemed =
+  { readonly ok: true } | { readonly ok: false; readonly code: 'EXPIRED' | 'NOT_AUTHORIZED' | 'BAD_ARGS'; readonly reason: string };
 
 export class ConfirmTokens {
   private readonly pending = new Map<string, Pending>();
@@ -36,10 +37,16 @@ export class ConfirmTokens {
   redeem(token: string, cmd: string, args: Record<string, unknown>, actor: string): Redeemed {
     this.forgetExpired();
     const p = this.pending.get(token);
-    if (!p) return { ok: false, code: 'EXPIRED', reason: `confirm token unknown or expired (tokens last ${CONFIRM_TTL_SEC} s and work once); start again without it` };
+    if (!p)
+      return {
+        ok: false,
+        code: 'EXPIRED',
+        reason: `confirm token unknown or expired (tokens last ${CONFIRM_TTL_SEC} s and work once); start again without it`,
+      };
     if (p.cmd !== cmd) return { ok: false, code: 'BAD_ARGS', reason: `confirm token was issued for "${p.cmd}", not "${cmd}"` };
     if (p.actor !== actor) return { ok: false, code: 'NOT_AUTHORIZED', reason: `confirm token was issued to "${p.actor}", not "${actor}"` };
-    if (p.argsHash !== argsHash(args)) return { ok: false, code: 'BAD_ARGS', reason: 'arguments differ from those the confirm token was issued for' };
+    if (p.argsHash !== argsHash(args))
+      return { ok: false, code: 'BAD_ARGS', reason: 'arguments differ from those the confirm token was issued for' };
     this.pending.delete(token);
     return { ok: true };
   }

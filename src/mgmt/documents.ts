@@ -133,7 +133,12 @@ export type ResponseCode =
 
 export type ResponseDoc =
   | { readonly v: typeof DOC_VERSION; readonly ok: true; readonly code: 'OK' | 'CONFIRM_REQUIRED'; readonly data: unknown }
-  | { readonly v: typeof DOC_VERSION; readonly ok: false; readonly code: Exclude<ResponseCode, 'OK' | 'CONFIRM_REQUIRED'>; readonly error: string };
+  | {
+      readonly v: typeof DOC_VERSION;
+      readonly ok: false;
+      readonly code: Exclude<ResponseCode, 'OK' | 'CONFIRM_REQUIRED'>;
+      readonly error: string;
+    };
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
 

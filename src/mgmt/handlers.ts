@@ -17,10 +17,18 @@ interface StatusPool {
 }
 
 /** The daemon's own status answer, for its pool counts (one implementation of "which pool is a lease in"). */
-export async function poolUse(d: ManagementHost): Promise<{ subnet: string; pool: string; kind: 'na' | 'pd'; used: number; size: number }[]> {
+export async function poolUse(
+  d: ManagementHost,
+): Promise<{ subnet: string; pool: string; kind: 'na' | 'pd'; used: number; size: number }[]> {
   const status = (await d.commands['status']!({})) as { pools: StatusPool[] };
   const sizes = poolSizes(d.config);
-  return status.pools.map((p) => ({ subnet: p.subnet, pool: p.pool, kind: p.kind, used: p.active, size: sizes.get(`${p.subnet}\0${p.kind}\0${p.pool}`) ?? 0 }));
+  return status.pools.map((p) => ({
+    subnet: p.subnet,
+    pool: p.pool,
+    kind: p.kind,
+    used: p.active,
+    size: sizes.get(`${p.subnet}\0${p.kind}\0${p.pool}`) ?? 0,
+  }));
 }
 
 /** What failover reports, or standalone while nothing registered `failover.status`. */
@@ -52,7 +60,10 @@ export function managementHandlers(d: ManagementHost, extras: HandlerExtras): Re
     'leases.count': async (args) => {
       const subnet = typeof args['subnet'] === 'string' ? args['subnet'] : undefined;
       if (subnet !== undefined && !d.config.subnets.some((s) => s.name === subnet)) {
-        throw new CommandError('BAD_ARGS', `args.subnet: no subnet named "${subnet}" (have ${d.config.subnets.map((s) => s.name).join(', ')})`);
+        throw new CommandError(
+          'BAD_ARGS',
+          `args.subnet: no subnet named "${subnet}" (have ${d.config.subnets.map((s) => s.name).join(', ')})`,
+        );
       }
       const pools = (await poolUse(d)).filter((p) => subnet === undefined || p.subnet === subnet);
       const byState: Record<string, number> = { active: 0, released: 0, declined: 0, expired: 0 };

@@ -29,7 +29,9 @@ export class Management {
 
   start(): this {
     registerManagementCommands(this.d, { uplinkStats: () => this.uplinkNow?.stats() });
-    this.startUplink(this.d.config.mqtt).catch((e: unknown) => this.d.log.error({ code: 'MQTT_UPLINK_START_FAILED', err: e }, 'mqtt: uplink failed to start'));
+    this.startUplink(this.d.config.mqtt).catch((e: unknown) =>
+      this.d.log.error({ code: 'MQTT_UPLINK_START_FAILED', err: e }, 'mqtt: uplink failed to start'),
+    );
     this.d.on('config-reloaded', (config) => {
       const next = key(config.mqtt);
       if (next === this.applied) return;
@@ -46,7 +48,10 @@ export class Management {
     const { Uplink } = await import('./uplink.js');
     this.uplinkNow = new Uplink(this.d, config, this.nonces);
     this.uplinkNow.start();
-    this.d.log.info({ code: 'MQTT_UPLINK_STARTED', broker: config.url, deviceId: config.deviceId, topics: this.uplinkNow.topics.root }, 'mqtt: uplink started');
+    this.d.log.info(
+      { code: 'MQTT_UPLINK_STARTED', broker: config.url, deviceId: config.deviceId, topics: this.uplinkNow.topics.root },
+      'mqtt: uplink started',
+    );
   }
 
   private async replace(config: MqttConfig | undefined): Promise<void> {

@@ -7,8 +7,17 @@
 import { readFileSync } from 'node:fs';
 import { COMMANDS } from './commands.js';
 import {
-  configVersion, dhcpTelemetry, DOC_VERSION, iso, storageHealth,
-  type DhcpTelemetry, type EmitEvent, type FailoverStatus, type PoolUse, type StateDoc, type StorageHealth,
+  configVersion,
+  dhcpTelemetry,
+  DOC_VERSION,
+  iso,
+  storageHealth,
+  type DhcpTelemetry,
+  type EmitEvent,
+  type FailoverStatus,
+  type PoolUse,
+  type StateDoc,
+  type StorageHealth,
 } from './documents.js';
 import { configProblem, failoverStatus, poolUse } from './handlers.js';
 import type { ManagementHost } from '../daemon/host.js';
@@ -74,7 +83,13 @@ export class Reporter {
     }
     const failover = await failoverStatus(this.d);
     if (this.lastFailover && this.lastFailover.state !== failover.state) {
-      this.emit('failover-transition', { code: 'FAILOVER_STATE_CHANGED', from: this.lastFailover.state, to: failover.state, partnerState: failover.partnerState, role: failover.role });
+      this.emit('failover-transition', {
+        code: 'FAILOVER_STATE_CHANGED',
+        from: this.lastFailover.state,
+        to: failover.state,
+        partnerState: failover.partnerState,
+        role: failover.role,
+      });
     }
     this.lastFailover = failover;
     const storage = this.storageTransitions(this.d.store.stats(), now);
@@ -88,7 +103,11 @@ export class Reporter {
       serverDuid: Buffer.from(this.d.serverDuid).toString('hex'),
       role: failover.role,
       failover,
-      config: { version: configVersion(this.d.config), reloads: this.d.counters.get('config.reloads'), rejected: this.d.counters.get('config.rejected') },
+      config: {
+        version: configVersion(this.d.config),
+        reloads: this.d.counters.get('config.reloads'),
+        rejected: this.d.counters.get('config.rejected'),
+      },
       pools: this.pools,
       storage,
     };
@@ -105,7 +124,12 @@ export class Reporter {
     const stalled = s.inFlightMs > slowWriteMs;
     if (health.status === 'degraded' && (this.lastStorage === 'ok' || (stalled && !this.stalled))) {
       if (this.lastStorage === 'ok') this.degradedSinceMs = now;
-      this.emit('storage-degraded', { code: 'STORE_DEGRADED', reasons: health.reasons, inFlightMs: Math.round(s.inFlightMs), lastCommitMs: Math.round(s.lastCommitMs) });
+      this.emit('storage-degraded', {
+        code: 'STORE_DEGRADED',
+        reasons: health.reasons,
+        inFlightMs: Math.round(s.inFlightMs),
+        lastCommitMs: Math.round(s.lastCommitMs),
+      });
     } else if (health.status === 'ok' && this.lastStorage === 'degraded') {
       this.emit('storage-recovered', { code: 'STORE_RECOVERED', degradedMs: now - this.degradedSinceMs });
     }
@@ -120,7 +144,15 @@ export class Reporter {
       const key = `${p.subnet} ${p.kind} ${p.pool}`;
       if (p.size > 0 && p.used >= p.size) {
         now.add(key);
-        if (!this.exhausted.has(key)) this.emit('pool-exhausted', { code: 'DHCP_POOL_EXHAUSTED', subnet: p.subnet, pool: p.pool, kind: p.kind, used: p.used, size: p.size });
+        if (!this.exhausted.has(key))
+          this.emit('pool-exhausted', {
+            code: 'DHCP_POOL_EXHAUSTED',
+            subnet: p.subnet,
+            pool: p.pool,
+            kind: p.kind,
+            used: p.used,
+            size: p.size,
+          });
       }
     }
     this.exhausted = now;
@@ -131,7 +163,11 @@ export class Reporter {
     const rejected = this.d.counters.get('config.rejected');
     if (rejected === this.rejectedSeen) return;
     this.rejectedSeen = rejected;
-    this.emit('config-rejected', { code: 'CONFIG_RELOAD_REJECTED', error: await configProblem(this.d), servingVersion: configVersion(this.d.config) });
+    this.emit('config-rejected', {
+      code: 'CONFIG_RELOAD_REJECTED',
+      error: await configProblem(this.d),
+      servingVersion: configVersion(this.d.config),
+    });
   }
 
   dhcp(): DhcpTelemetry {
@@ -139,7 +175,11 @@ export class Reporter {
   }
 
   poolsTelemetry(): { v: 1; ts: string; pools: readonly (PoolUse & { utilisation: number })[] } {
-    return { v: DOC_VERSION, ts: iso(this.nowMs()), pools: this.pools.map((p) => ({ ...p, utilisation: p.size > 0 ? p.used / p.size : 0 })) };
+    return {
+      v: DOC_VERSION,
+      ts: iso(this.nowMs()),
+      pools: this.pools.map((p) => ({ ...p, utilisation: p.size > 0 ? p.used / p.size : 0 })),
+    };
   }
 
   storageTelemetry(): Record<string, unknown> {

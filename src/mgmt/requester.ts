@@ -99,7 +99,12 @@ export class FleetClient {
   }
 
   /** Sends one request and resolves with the device's response; rejects with TimeoutError when none comes. */
-  async request(deviceId: string, cmd: string, body: RequestBody, opts: { timeoutMs: number; responseTopic?: string }): Promise<ResponseDoc> {
+  async request(
+    deviceId: string,
+    cmd: string,
+    body: RequestBody,
+    opts: { timeoutMs: number; responseTopic?: string },
+  ): Promise<ResponseDoc> {
     if (this.pending.size >= PENDING_MAX) throw new Error(`${PENDING_MAX} requests already wait for an answer`);
     const topics = deviceTopics(this.opts.prefix, deviceId);
     const responseTopic = opts.responseTopic ?? `${topics.rspRoot}/${this.opts.requesterId}`;

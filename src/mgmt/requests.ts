@@ -43,7 +43,17 @@ export interface RequestDeps {
 const IN_PROGRESS_MAX = 16;
 const PAYLOAD_BYTES_MAX = 64 * 1024;
 
-const CODES = new Set(['BAD_REQUEST', 'BAD_ARGS', 'UNKNOWN_COMMAND', 'NOT_AUTHORIZED', 'EXPIRED', 'BUSY', 'REJECTED', 'UNAVAILABLE', 'INTERNAL']);
+const CODES = new Set([
+  'BAD_REQUEST',
+  'BAD_ARGS',
+  'UNKNOWN_COMMAND',
+  'NOT_AUTHORIZED',
+  'EXPIRED',
+  'BUSY',
+  'REJECTED',
+  'UNAVAILABLE',
+  'INTERNAL',
+]);
 
 /** A handler's failure as a response: CommandError (or anything carrying a known code) keeps its code. */
 function failureOf(e: unknown): ResponseDoc {

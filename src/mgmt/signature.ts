@@ -49,14 +49,18 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function argsHash(args: unknown): string {
-  return createHash('sha256').update(canonicalJson(args ?? {})).digest('base64url');
+  return createHash('sha256')
+    .update(canonicalJson(args ?? {}))
+    .digest('base64url');
 }
 
 /** A pinned key as the config holds it: base64 (or base64url) of the raw 32-byte Ed25519 public key. */
 export function parseCommandKey(text: string): KeyObject | { problem: string } {
   const clean = text.trim();
   if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(clean)) {
-    return { problem: `expected an Ed25519 public key as base64 of its 32 bytes (43-44 characters), got ${JSON.stringify(clean.length > 20 ? `${clean.slice(0, 17)}...` : clean)}` };
+    return {
+      problem: `expected an Ed25519 public key as base64 of its 32 bytes (43-44 characters), got ${JSON.stringify(clean.length > 20 ? `${clean.slice(0, 17)}...` : clean)}`,
+    };
   }
   const raw = Buffer.from(clean.replaceAll('+', '-').replaceAll('/', '_').replace(/=$/, ''), 'base64url');
   if (raw.length !== 32) return { problem: `an Ed25519 public key is 32 bytes, got ${raw.length}` };
@@ -147,7 +151,11 @@ export interface SignatureGateOptions {
   readonly nonces: NonceMemory;
 }
 
-const refuse = (reason: string, code: 'NOT_AUTHORIZED' | 'EXPIRED' | 'BUSY' = 'NOT_AUTHORIZED'): SignatureVerdict => ({ ok: false, code, reason });
+const refuse = (reason: string, code: 'NOT_AUTHORIZED' | 'EXPIRED' | 'BUSY' = 'NOT_AUTHORIZED'): SignatureVerdict => ({
+  ok: false,
+  code,
+  reason,
+});
 
 function decodeClaims(token: string): { head: unknown; claims: unknown; signed: Buffer; sig: Buffer } | undefined {
   const parts = token.split('.');
@@ -169,7 +177,9 @@ function isClaims(c: unknown): c is CommandClaims {
   if (typeof c !== 'object' || c === null) return false;
   const o = c as Record<string, unknown>;
   return (
-    ['sub', 'cmd', 'argsHash', 'nonce', 'actor'].every((k) => typeof o[k] === 'string' && (o[k] as string).length > 0 && (o[k] as string).length <= 256) &&
+    ['sub', 'cmd', 'argsHash', 'nonce', 'actor'].every(
+      (k) => typeof o[k] === 'string' && (o[k] as string).length > 0 && (o[k] as string).length <= 256,
+    ) &&
     Number.isInteger(o['iat']) &&
     Number.isInteger(o['exp'])
   );
@@ -184,29 +194,37 @@ export class SignatureGate {
   }
 
   check(token: unknown, cmd: string, args: unknown): SignatureVerdict {
-    if (!this.configured) return refuse(`"${cmd}" needs a signed request, and no command signing key is configured on this device (mqtt.commandKeys)`);
-    if (token === undefined) return refuse(`"${cmd}" is a dangerous command and needs a signature ("auth": a JWS from the fleet's command-signing key)`);
+    if (!this.configured)
+      return refuse(`"${cmd}" needs a signed request, and no command signing key is configured on this device (mqtt.commandKeys)`);
+    if (token === undefined)
+      return refuse(`"${cmd}" is a dangerous command and needs a signature ("auth": a JWS from the fleet's command-signing key)`);
     if (typeof token !== 'string' || token.length > TOKEN_BYTES_MAX) return refuse('"auth" must be a compact JWS string');
     const parsed = decodeClaims(token);
     if (!parsed) return refuse('"auth" is not a well-formed compact JWS');
     const head = parsed.head as { alg?: unknown };
     if (head?.alg !== HEADER.alg) return refuse(`signature algorithm must be ${HEADER.alg}, got ${JSON.stringify(head?.alg ?? null)}`);
-    if (!this.opts.keys.some((k) => verify(null, parsed.signed, k, parsed.sig))) return refuse('signature does not verify against any pinned command key');
+    if (!this.opts.keys.some((k) => verify(null, parsed.signed, k, parsed.sig)))
+      return refuse('signature does not verify against any pinned command key');
     const c = parsed.claims;
     if (!isClaims(c)) return refuse('signed claims are incomplete: sub, cmd, argsHash, iat, exp, nonce and actor are required');
     if (c.sub !== this.opts.deviceId) return refuse(`signed for device "${c.sub}", this is "${this.opts.deviceId}"`);
     if (c.cmd !== cmd) return refuse(`signed for command "${c.cmd}", not "${cmd}"`);
-    if (c.argsHash !== argsHash(args)) return refuse('the signed arguments differ from the request\'s');
+    if (c.argsHash !== argsHash(args)) return refuse("the signed arguments differ from the request's");
     const now = this.opts.nowSec();
-    if (c.exp <= c.iat || c.exp - c.iat > SIGNATURE_LIFETIME_MAX_SEC) return refuse(`signature validity must be 1 to ${SIGNATURE_LIFETIME_MAX_SEC} s, got ${c.exp - c.iat} s`);
+    if (c.exp <= c.iat || c.exp - c.iat > SIGNATURE_LIFETIME_MAX_SEC)
+      return refuse(`signature validity must be 1 to ${SIGNATURE_LIFETIME_MAX_SEC} s, got ${c.exp - c.iat} s`);
     if (c.iat > now + CLOCK_SKEW_SEC) return refuse(`signature issued ${c.iat - now} s in the future (check the signer's clock)`);
     if (now >= c.exp) return refuse(`signature expired ${now - c.exp} s ago`, 'EXPIRED');
-    if (c.iat < this.opts.nonces.notBeforeSec) return refuse('signature was issued before this device started; sign the command again', 'EXPIRED');
+    if (c.iat < this.opts.nonces.notBeforeSec)
+      return refuse('signature was issued before this device started; sign the command again', 'EXPIRED');
     switch (this.opts.nonces.use(c.nonce, c.exp)) {
       case 'replayed':
         return refuse('nonce already used: this signed request was replayed');
       case 'forgotten':
-        return refuse('signature is no newer than ones whose nonces this device has already forgotten (did its clock step back?); sign the command again', 'EXPIRED');
+        return refuse(
+          'signature is no newer than ones whose nonces this device has already forgotten (did its clock step back?); sign the command again',
+          'EXPIRED',
+        );
       case 'full':
         return refuse(`more than ${NONCES_MAX} signed requests are still within their validity; try again shortly`, 'BUSY');
       case 'ok':

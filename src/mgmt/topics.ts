@@ -62,7 +62,8 @@ export type TopicCheck = { readonly ok: true } | { readonly ok: false; readonly 
  * one level below it, each level plain (no wildcard, no empty level).
  */
 export function checkResponseTopic(topics: DeviceTopics, responseTopic: string | undefined): TopicCheck {
-  if (responseTopic === undefined || responseTopic === '') return { ok: false, reason: 'request has no Response Topic (MQTT 5 request/response is required)' };
+  if (responseTopic === undefined || responseTopic === '')
+    return { ok: false, reason: 'request has no Response Topic (MQTT 5 request/response is required)' };
   if (Buffer.byteLength(responseTopic) > RESPONSE_TOPIC_BYTES_MAX) {
     return { ok: false, reason: `Response Topic is longer than ${RESPONSE_TOPIC_BYTES_MAX} bytes` };
   }
@@ -72,7 +73,10 @@ export function checkResponseTopic(topics: DeviceTopics, responseTopic: string |
   }
   const levels = responseTopic.slice(head.length).split('/');
   if (levels.length > 4 || !levels.every((l) => LEVEL_RE.test(l))) {
-    return { ok: false, reason: `Response Topic ${JSON.stringify(responseTopic)} must be ${head}<requester>[/…] with 1 to 4 levels of letters, digits, ".", "-", "_"` };
+    return {
+      ok: false,
+      reason: `Response Topic ${JSON.stringify(responseTopic)} must be ${head}<requester>[/…] with 1 to 4 levels of letters, digits, ".", "-", "_"`,
+    };
   }
   return { ok: true };
 }

@@ -125,7 +125,14 @@ export class Uplink {
       live?.close();
       return;
     }
-    const bye: OfflineDoc = { v: DOC_VERSION, online: false, session: this.session, deviceId: this.config.deviceId, reason, ts: new Date().toISOString() };
+    const bye: OfflineDoc = {
+      v: DOC_VERSION,
+      online: false,
+      session: this.session,
+      deviceId: this.config.deviceId,
+      reason,
+      ts: new Date().toISOString(),
+    };
     const said = link.client.publishAsync(this.topics.state, JSON.stringify(bye), { qos: 1, retain: true }).catch(() => undefined);
     await Promise.race([said, new Promise((r) => setTimeout(r, SHUTDOWN_PUBLISH_MS))]);
     await Promise.race([link.client.endAsync().catch(() => undefined), new Promise((r) => setTimeout(r, SHUTDOWN_PUBLISH_MS))]);
@@ -142,17 +149,28 @@ export class Uplink {
 
   private attempt(): Promise<BrokerLink> {
     this.session = Date.now();
-    const will: OfflineDoc = { v: DOC_VERSION, online: false, session: this.session, deviceId: this.config.deviceId, reason: 'connection-lost' };
-    return connectOnce({ config: this.config, will: { topic: this.topics.state, payload: JSON.stringify(will) }, onMessage: (t, p, pk) => this.onMessage(t, p, pk) }).then(
-      (link) => (this.pendingLink = link),
-    );
+    const will: OfflineDoc = {
+      v: DOC_VERSION,
+      online: false,
+      session: this.session,
+      deviceId: this.config.deviceId,
+      reason: 'connection-lost',
+    };
+    return connectOnce({
+      config: this.config,
+      will: { topic: this.topics.state, payload: JSON.stringify(will) },
+      onMessage: (t, p, pk) => this.onMessage(t, p, pk),
+    }).then((link) => (this.pendingLink = link));
   }
 
   private onSupervisor(e: SupervisorEvent): void {
     const log = this.d.log;
     switch (e.type) {
       case 'connected':
-        log.info({ code: 'MQTT_CONNECTED', broker: this.config.url, deviceId: this.config.deviceId, session: this.session }, 'mqtt: connected');
+        log.info(
+          { code: 'MQTT_CONNECTED', broker: this.config.url, deviceId: this.config.deviceId, session: this.session },
+          'mqtt: connected',
+        );
         void this.connected();
         break;
       case 'failed':
@@ -200,7 +218,12 @@ export class Uplink {
     this.counts.requests++;
     if (packet.retain) {
       // A retained command would run again on every reconnect.
-      this.emitEvent('cmd-refused', { code: 'MGMT_COMMAND_REFUSED', cmd: topic.split('/').pop() ?? null, reason: 'retained commands are never run', responseTopic: packet.properties?.responseTopic ?? null });
+      this.emitEvent('cmd-refused', {
+        code: 'MGMT_COMMAND_REFUSED',
+        cmd: topic.split('/').pop() ?? null,
+        reason: 'retained commands are never run',
+        responseTopic: packet.properties?.responseTopic ?? null,
+      });
       return;
     }
     const props = packet.properties ?? {};
@@ -242,7 +265,14 @@ export class Uplink {
   private emitEvent<T extends EventType>(type: T, fields: EventFields<T>, audit = false): void {
     const doc = event(type, Date.now(), fields);
     this.d.log.info({ event: type, ...fields }, 'mqtt: event');
-    this.outbox.enqueue({ topic: this.topics.evt(type), payload: JSON.stringify(doc), qos: 1, retain: false, expirySec: EVENT_EXPIRY_SEC, audit });
+    this.outbox.enqueue({
+      topic: this.topics.evt(type),
+      payload: JSON.stringify(doc),
+      qos: 1,
+      retain: false,
+      expirySec: EVENT_EXPIRY_SEC,
+      audit,
+    });
     this.drain();
   }
 
@@ -262,11 +292,23 @@ export class Uplink {
 
   private sampleTelemetry(): void {
     const tele = (group: TelemetryGroup, doc: unknown): void =>
-      this.outbox.putLatest({ topic: this.topics.tele(group), payload: JSON.stringify(doc), qos: 0, retain: false, expirySec: this.config.telemetryIntervalSec * 10 });
+      this.outbox.putLatest({
+        topic: this.topics.tele(group),
+        payload: JSON.stringify(doc),
+        qos: 0,
+        retain: false,
+        expirySec: this.config.telemetryIntervalSec * 10,
+      });
     tele('dhcp', this.reporter.dhcp());
     tele('pools', this.reporter.poolsTelemetry());
     tele('storage', this.reporter.storageTelemetry());
-    tele('uplink', { v: DOC_VERSION, ts: new Date().toISOString(), ...this.stats(), rssBytes: process.memoryUsage().rss, heapUsedBytes: process.memoryUsage().heapUsed });
+    tele('uplink', {
+      v: DOC_VERSION,
+      ts: new Date().toISOString(),
+      ...this.stats(),
+      rssBytes: process.memoryUsage().rss,
+      heapUsedBytes: process.memoryUsage().heapUsed,
+    });
     this.drain();
   }
 

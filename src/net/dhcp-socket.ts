@@ -83,9 +83,7 @@ export async function openDhcpSockets(
         interface: arrival,
         unicast,
         reply: (out, address, port) =>
-          new Promise((resolve, reject) =>
-            s.send(out, port, withScope(address, arrival), (e) => (e ? reject(e) : resolve())),
-          ),
+          new Promise((resolve, reject) => s.send(out, port, withScope(address, arrival), (e) => (e ? reject(e) : resolve()))),
       });
     });
   };

@@ -157,7 +157,8 @@ export const openIcmp6Port: Icmp6PortOpener = async (options, onMessage, onError
     send: (data, destination) =>
       new Promise((resolve, reject) => {
         if (closed) return reject(new Error(`ICMPv6 socket on ${ifname} is closed`));
-        const scoped = /^(fe[89ab]|ff[0-9a-f]2)/i.test(destination) && !destination.includes('%') ? `${destination}%${ifname}` : destination;
+        const scoped =
+          /^(fe[89ab]|ff[0-9a-f]2)/i.test(destination) && !destination.includes('%') ? `${destination}%${ifname}` : destination;
         // The timer bounds the send and keeps the loop alive until it is done (the final RA at shutdown).
         const timer = setTimeout(() => reject(new Error(`ICMPv6 send on ${ifname} timed out`)), SEND_TIMEOUT_MS);
         socket.send(data, 0, data.length, scoped, (e) => {

@@ -62,7 +62,12 @@ export function parseRouteList(json: string): KernelRoute[] {
     const gateway = canonicalAddress(r.gateway);
     // A host route is listed without a length.
     if (address === undefined || gateway === undefined) continue;
-    out.push({ prefix: `${address}/${length ?? '128'}`, gateway, ...(r.dev ? { dev: r.dev } : {}), ...(r.metric !== undefined ? { metric: r.metric } : {}) });
+    out.push({
+      prefix: `${address}/${length ?? '128'}`,
+      gateway,
+      ...(r.dev ? { dev: r.dev } : {}),
+      ...(r.metric !== undefined ? { metric: r.metric } : {}),
+    });
   }
   return out;
 }
@@ -100,11 +105,16 @@ export function ipRouteDriver(opts: IpRouteOptions): RouteDriver {
   const timeout = opts.timeoutMs ?? TIMEOUT_MS;
   const exec = (args: readonly string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> =>
     new Promise((resolve, reject) => {
-      const child = execFile(ip, args, { timeout, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-        const e = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
-        if (e && typeof e.code !== 'number') return reject(new Error(`${ip} ${args.join(' ')}: ${e.message}`));
-        resolve({ code: e ? Number(e.code) : 0, stdout, stderr });
-      });
+      const child = execFile(
+        ip,
+        args,
+        { timeout, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
+        (err, stdout, stderr) => {
+          const e = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
+          if (e && typeof e.code !== 'number') return reject(new Error(`${ip} ${args.join(' ')}: ${e.message}`));
+          resolve({ code: e ? Number(e.code) : 0, stdout, stderr });
+        },
+      );
       child.stdin?.on('error', () => undefined);
       child.stdin?.end(input ?? '');
     });
@@ -122,7 +132,10 @@ export function ipRouteDriver(opts: IpRouteOptions): RouteDriver {
         return words.every(safeWord) ? undefined : { ok: false, error: 'not a plain word' };
       });
       const runnable = ops.filter((_, i) => results[i] === undefined);
-      const r = await exec(['-6', '-force', '-batch', '-'], runnable.map((o) => batchLine(o, opts.protocol, opts.metric)).join('\n') + '\n');
+      const r = await exec(
+        ['-6', '-force', '-batch', '-'],
+        runnable.map((o) => batchLine(o, opts.protocol, opts.metric)).join('\n') + '\n',
+      );
       const failed = parseBatchErrors(r.stderr, runnable.length);
       let line = 0;
       return ops.map((o, i) => {

@@ -25,7 +25,12 @@ export interface BuiltAdvertisement {
  * keep their lifetimes, and M/O still send hosts to DHCPv6: the addresses and
  * servers stay valid, and the partner that serves is the default router.
  */
-export function buildAdvertisement(subnet: Subnet, settings: RouterAdvertisementSettings, mac: Uint8Array | undefined, notDefaultRouter: boolean): BuiltAdvertisement {
+export function buildAdvertisement(
+  subnet: Subnet,
+  settings: RouterAdvertisementSettings,
+  mac: Uint8Array | undefined,
+  notDefaultRouter: boolean,
+): BuiltAdvertisement {
   const options: NdOption[] = [];
   // §4.6.1: the source link-layer address lets hosts skip a Neighbor Solicitation for us.
   if (mac && mac.length > 0 && mac.some((b) => b !== 0)) options.push({ kind: 'SOURCE_LL_ADDR', address: mac });

@@ -94,7 +94,11 @@ export class RouterAdvertiser {
     this.defaultRouter = opts.defaultRouter ?? true;
   }
 
-  static async start(subnets: readonly Subnet[], deps: RouterAdvertiserDeps, opts: RouterAdvertiserOptions = {}): Promise<RouterAdvertiser> {
+  static async start(
+    subnets: readonly Subnet[],
+    deps: RouterAdvertiserDeps,
+    opts: RouterAdvertiserOptions = {},
+  ): Promise<RouterAdvertiser> {
     const full: Required<RouterAdvertiserDeps> = {
       open: openIcmp6Port,
       nowMs: () => performance.now(),
@@ -185,7 +189,10 @@ class RaInterface {
       );
     } catch (e) {
       counters.add('ra.open-failed');
-      log.error({ code: 'RA_SOCKET_OPEN_FAILED', iface: this.ifname, err: (e as Error).message }, 'cannot open the ICMPv6 socket; no router advertisements on this interface');
+      log.error(
+        { code: 'RA_SOCKET_OPEN_FAILED', iface: this.ifname, err: (e as Error).message },
+        'cannot open the ICMPv6 socket; no router advertisements on this interface',
+      );
     }
   }
 
@@ -257,7 +264,10 @@ class RaInterface {
     const built = buildAdvertisement(this.subnet, this.subnet.routerAdvertisements, link.mac, final || !this.defaultRouter);
     if (built.domainsDropped > 0 && !this.domainsDroppedLogged) {
       this.domainsDroppedLogged = true;
-      log.warn({ code: 'RA_SEARCH_DOMAINS_DROPPED', iface: this.ifname, dropped: built.domainsDropped }, 'search domains left out of the router advertisement: it would exceed 1280 octets');
+      log.warn(
+        { code: 'RA_SEARCH_DOMAINS_DROPPED', iface: this.ifname, dropped: built.domainsDropped },
+        'search domains left out of the router advertisement: it would exceed 1280 octets',
+      );
     }
     try {
       await this.port.send(encodeRouterAdvertisement(built.ra), ALL_NODES);

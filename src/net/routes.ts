@@ -105,7 +105,7 @@ export class PdRouteManager {
       for (const c of changes) {
         const prefix = c.op === 'put' ? c.lease.resource : c.resource;
         if (!prefix.includes('/')) continue;
-        const want = c.op === 'put' ? routeFor(c.lease, nowSec) ?? null : null;
+        const want = c.op === 'put' ? (routeFor(c.lease, nowSec) ?? null) : null;
         this.want(prefix, want);
       }
       this.pump();
@@ -201,7 +201,12 @@ export class PdRouteManager {
 
   /** unroutable in the last report: active delegations without a recorded router (granted before via existed). */
   status(): { serving: boolean | undefined; installed: KernelRoute[]; pending: number; lastReconcile: ReconcileReport | undefined } {
-    return { serving: this.servingNow, installed: [...this.installed.values()], pending: this.pending.size, lastReconcile: this.lastReport };
+    return {
+      serving: this.servingNow,
+      installed: [...this.installed.values()],
+      pending: this.pending.size,
+      lastReconcile: this.lastReport,
+    };
   }
 
   /** Stops the timer and lets the batch in flight finish. Routes stay: a restart should not cut traffic. */
@@ -237,7 +242,9 @@ export class PdRouteManager {
     }
     for (const [prefix] of batch) this.pending.delete(prefix);
     await this.applyOps(
-      batch.map(([prefix, route]): RouteOp => (route ? { op: 'replace', route } : { op: 'delete', route: this.installed.get(prefix) ?? { prefix, gateway: '::' } })),
+      batch.map(([prefix, route]): RouteOp =>
+        route ? { op: 'replace', route } : { op: 'delete', route: this.installed.get(prefix) ?? { prefix, gateway: '::' } },
+      ),
     );
   }
 
@@ -263,7 +270,10 @@ export class PdRouteManager {
         return;
       }
       counters.add(op.op === 'replace' ? 'routes.add-failed' : 'routes.remove-failed');
-      log.warn({ code: 'ROUTE_CHANGE_FAILED', prefix, op: op.op, gateway: op.route.gateway, dev: op.route.dev, err: r?.error }, 'route change failed');
+      log.warn(
+        { code: 'ROUTE_CHANGE_FAILED', prefix, op: op.op, gateway: op.route.gateway, dev: op.route.dev, err: r?.error },
+        'route change failed',
+      );
     });
   }
 }

@@ -20,8 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { StoreError } from './lease-store.js';
 
 export type BatchOp =
-  | { readonly type: 'put'; readonly key: Uint8Array; readonly value: Uint8Array }
-  | { readonly type: 'del'; readonly key: Uint8Array };
+  { readonly type: 'put'; readonly key: Uint8Array; readonly value: Uint8Array } | { readonly type: 'del'; readonly key: Uint8Array };
 
 /** Writes one batch durably (sync) or rejects; the queue never calls it concurrently. */
 export type WriteBatch = (ops: readonly BatchOp[]) => Promise<void>;
@@ -110,8 +109,17 @@ export class CommitQueue {
     if (!(this.windowMs >= 0)) throw new RangeError(`commitWindowMs must be ≥ 0, got ${this.windowMs}`);
     this.nextSeq = lastSeq + 1;
     this.counters = {
-      batchesWritten: 0, changesWritten: 0, bytesWritten: 0, lastBatchSize: 0, maxBatchSize: 0,
-      pendingChanges: 0, inFlightChanges: 0, inFlightMs: 0, lastCommitMs: 0, maxCommitMs: 0, lastSeq,
+      batchesWritten: 0,
+      changesWritten: 0,
+      bytesWritten: 0,
+      lastBatchSize: 0,
+      maxBatchSize: 0,
+      pendingChanges: 0,
+      inFlightChanges: 0,
+      inFlightMs: 0,
+      lastCommitMs: 0,
+      maxCommitMs: 0,
+      lastSeq,
     };
   }
 
@@ -211,7 +219,6 @@ export class CommitQueue {
     this.timerHandle = undefined;
     this.timerArmed = false;
     this.armToken++; // a queued microtask cannot be cancelled: this makes it a no-op
-
   }
 
   private flush(): void {

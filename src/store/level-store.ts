@@ -28,12 +28,13 @@ export interface LevelTuning {
  *   open, so the block cache only helps the one scan at startup.
  * - maxOpenFiles 64: 100k leases are a few 2 MiB tables; keeps fd use small.
  */
-export const ROUTER_LEVEL_OPTIONS: Readonly<Required<Pick<LevelTuning, 'writeBufferSize' | 'compression' | 'cacheSize' | 'maxOpenFiles'>>> = {
-  writeBufferSize: 1 << 20,
-  compression: true,
-  cacheSize: 512 << 10,
-  maxOpenFiles: 64,
-};
+export const ROUTER_LEVEL_OPTIONS: Readonly<Required<Pick<LevelTuning, 'writeBufferSize' | 'compression' | 'cacheSize' | 'maxOpenFiles'>>> =
+  {
+    writeBufferSize: 1 << 20,
+    compression: true,
+    cacheSize: 512 << 10,
+    maxOpenFiles: 64,
+  };
 
 /** The part of an abstract-level database the store uses; a wrapper may stand in (fault injection). */
 export interface LevelHandle {

@@ -9,8 +9,20 @@ import type { IaType, Lease, LeaseChange } from '../engine/lease.js';
 import { COMMIT_DEFAULTS, CommitQueue, type BatchOp, type CommitOptions } from './commit-queue.js';
 import { LeaseIndex } from './lease-index.js';
 import {
-  KEY_LEASE, KEY_META, KEY_SEQ, checkMetaName, decodeLease, decodeMeta, leaseSeq, decodeSeqMarker, encodeLease, encodeMeta,
-  encodeSeqMarker, leaseKey, sameLease, type CorruptReason,
+  KEY_LEASE,
+  KEY_META,
+  KEY_SEQ,
+  checkMetaName,
+  decodeLease,
+  decodeMeta,
+  leaseSeq,
+  decodeSeqMarker,
+  encodeLease,
+  encodeMeta,
+  encodeSeqMarker,
+  leaseKey,
+  sameLease,
+  type CorruptReason,
 } from './record.js';
 import { CORRUPT_KEYS_REPORTED, StoreError, type LeaseStore, type OpenReport, type StoreState, type StoreStats } from './lease-store.js';
 
@@ -77,7 +89,12 @@ export abstract class RecordLeaseStore implements LeaseStore {
       const t1 = performance.now();
       const report = await this.load();
       const scanMs = performance.now() - t1;
-      this.queue = new CommitQueue((ops) => this.writeBackend(ops), report.lastSeq, this.commitOptions, (e) => this.failed(e));
+      this.queue = new CommitQueue(
+        (ops) => this.writeBackend(ops),
+        report.lastSeq,
+        this.commitOptions,
+        (e) => this.failed(e),
+      );
       this.storeState = 'open';
       return { ...report, openMs: t1 - t0, scanMs };
     } catch (error) {

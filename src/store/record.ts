@@ -160,7 +160,10 @@ export function checkLease(lease: Lease): void {
       `bad failover times: ${JSON.stringify(f)}`,
     );
     assert.ok(f.partnerRawCltSec === undefined || isU48(f.partnerRawCltSec), `bad partner raw CLT: ${f.partnerRawCltSec}`);
-    assert.ok(f.clientData === undefined || (f.clientData.length > 0 && f.clientData.length <= KEPT_BYTES_MAX), `bad kept client data: ${f.clientData?.length} B`);
+    assert.ok(
+      f.clientData === undefined || (f.clientData.length > 0 && f.clientData.length <= KEPT_BYTES_MAX),
+      `bad kept client data: ${f.clientData?.length} B`,
+    );
   }
   if (lease.timers) assert.ok(isU32(lease.timers.t1Sec) && isU32(lease.timers.t2Sec), `bad timers: ${JSON.stringify(lease.timers)}`);
   if (lease.via) {
@@ -311,9 +314,14 @@ const sameVia = (a: RequestedVia | undefined, b: RequestedVia | undefined): bool
 
 const sameFailover = (a: LeaseFailover | undefined, b: LeaseFailover | undefined): boolean =>
   a === b ||
-  (a !== undefined && b !== undefined && a.pending === b.pending && a.partnerLifetimeSec === b.partnerLifetimeSec &&
-    a.ackedPartnerLifetimeSec === b.ackedPartnerLifetimeSec && a.expirationTimeSec === b.expirationTimeSec &&
-    a.startOfStateSec === b.startOfStateSec && (a.partnerRawCltSec || 0) === (b.partnerRawCltSec || 0) &&
+  (a !== undefined &&
+    b !== undefined &&
+    a.pending === b.pending &&
+    a.partnerLifetimeSec === b.partnerLifetimeSec &&
+    a.ackedPartnerLifetimeSec === b.ackedPartnerLifetimeSec &&
+    a.expirationTimeSec === b.expirationTimeSec &&
+    a.startOfStateSec === b.startOfStateSec &&
+    (a.partnerRawCltSec || 0) === (b.partnerRawCltSec || 0) &&
     sameBytes(a.clientData, b.clientData));
 
 const sameBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean =>
@@ -324,9 +332,18 @@ const sameTimers = (a: Lease['timers'], b: Lease['timers']): boolean =>
 
 export function sameLease(a: Lease, b: Lease): boolean {
   return (
-    a.resource === b.resource && a.type === b.type && a.duid === b.duid && a.iaid === b.iaid && a.state === b.state &&
-    a.preferredSec === b.preferredSec && a.validSec === b.validSec && a.clttSec === b.clttSec && a.expiresAtSec === b.expiresAtSec &&
-    sameFailover(a.fo, b.fo) && sameVia(a.via, b.via) && sameTimers(a.timers, b.timers)
+    a.resource === b.resource &&
+    a.type === b.type &&
+    a.duid === b.duid &&
+    a.iaid === b.iaid &&
+    a.state === b.state &&
+    a.preferredSec === b.preferredSec &&
+    a.validSec === b.validSec &&
+    a.clttSec === b.clttSec &&
+    a.expiresAtSec === b.expiresAtSec &&
+    sameFailover(a.fo, b.fo) &&
+    sameVia(a.via, b.via) &&
+    sameTimers(a.timers, b.timers)
   );
 }
 
@@ -356,7 +373,7 @@ export function decodeLease(key: Uint8Array, value: Uint8Array): Lease | Corrupt
   let partnerRawCltSec = 0;
   let timers: Lease['timers'];
   const kept: Buffer[] = [];
-  for (let at = duidEnd; at < end; ) {
+  for (let at = duidEnd; at < end;) {
     if (at + 2 > end || at + 2 + v[at + 1]! > end) return 'decode';
     const tag = v[at]!;
     const length = v[at + 1]!;

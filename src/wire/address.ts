@@ -15,7 +15,7 @@ export function addressFromBytes(bytes: Uint8Array, offset = 0): string {
 function formatGroups(g: number[]): string {
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;
@@ -29,8 +29,14 @@ function formatGroups(g: number[]): string {
     i = j;
   }
   if (bestStart < 0) return g.map((x) => HEX[x]).join(':');
-  const head = g.slice(0, bestStart).map((x) => HEX[x]).join(':');
-  const tail = g.slice(bestStart + bestLen).map((x) => HEX[x]).join(':');
+  const head = g
+    .slice(0, bestStart)
+    .map((x) => HEX[x])
+    .join(':');
+  const tail = g
+    .slice(bestStart + bestLen)
+    .map((x) => HEX[x])
+    .join(':');
   return `${head}::${tail}`;
 }
 
@@ -101,5 +107,4 @@ export const prefixKey = (prefix: string, length: number): string => `${prefix}/
 export const ALL_ONES_128 = (1n << 128n) - 1n;
 export const hostMask = (length: number): bigint => (1n << BigInt(128 - length)) - 1n;
 export const networkOf = (addr: bigint, length: number): bigint => addr & (ALL_ONES_128 ^ hostMask(length));
-export const prefixContains = (prefix: bigint, length: number, addr: bigint): boolean =>
-  networkOf(addr, length) === prefix;
+export const prefixContains = (prefix: bigint, length: number, addr: bigint): boolean => networkOf(addr, length) === prefix;

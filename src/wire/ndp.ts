@@ -74,9 +74,11 @@ export interface RouterSolicitation {
  * bad-option         a known option whose body does not fit its layout
  * slla-from-unspecified  a source link-layer address option although the source is :: (§6.1.1)
  */
-export type NdDropReason = 'short' | 'bad-type' | 'bad-code' | 'zero-length-option' | 'option-overflow' | 'bad-option' | 'slla-from-unspecified';
+export type NdDropReason =
+  'short' | 'bad-type' | 'bad-code' | 'zero-length-option' | 'option-overflow' | 'bad-option' | 'slla-from-unspecified';
 
-export type NdResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: NdDropReason; readonly detail: string };
+export type NdResult<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: NdDropReason; readonly detail: string };
 
 const RA_FIXED_BYTES = 16;
 const RS_FIXED_BYTES = 8;
@@ -291,7 +293,15 @@ function readPrefixInfo(r: Reader): NdOption {
   const preferredSec = r.u32();
   r.skip(4);
   const prefix = addressFromBytes(r.bytes(16));
-  return { kind: 'PREFIX_INFO', prefix, prefixLength, onLink: (flags & 0x80) !== 0, autonomous: (flags & 0x40) !== 0, validSec, preferredSec };
+  return {
+    kind: 'PREFIX_INFO',
+    prefix,
+    prefixLength,
+    onLink: (flags & 0x80) !== 0,
+    autonomous: (flags & 0x40) !== 0,
+    validSec,
+    preferredSec,
+  };
 }
 
 /** RFC 8106 §5.1: length 1 + 2n, n ≥ 1. */

@@ -73,7 +73,13 @@ function fixed<K extends OptionKind>(
 }
 
 const flag = <K extends 'RAPID_COMMIT' | 'RECONF_ACCEPT'>(kind: K, rfc: string) =>
-  fixed(kind, rfc, 0, () => ({ kind }) as OptionOf<K>, () => {});
+  fixed(
+    kind,
+    rfc,
+    0,
+    () => ({ kind }) as OptionOf<K>,
+    () => {},
+  );
 
 const seconds = <K extends 'INFORMATION_REFRESH_TIME' | 'SOL_MAX_RT' | 'INF_MAX_RT'>(kind: K, rfc: string) =>
   fixed(
@@ -414,8 +420,7 @@ export function decodeOptions(r: Reader, ctx: DecodeContext): Option[] {
 const RELAY_HEADER_LENGTH = 34; // §9: msg-type, hop-count, link-address, peer-address
 const CLIENT_HEADER_LENGTH = 4; // §8: msg-type, transaction-id
 
-export const messageLength = (m: Message): number =>
-  (isRelay(m) ? RELAY_HEADER_LENGTH : CLIENT_HEADER_LENGTH) + optionsLength(m.options);
+export const messageLength = (m: Message): number => (isRelay(m) ? RELAY_HEADER_LENGTH : CLIENT_HEADER_LENGTH) + optionsLength(m.options);
 
 export function encodeMessageBody(m: Message, w: Writer): void {
   if (isRelay(m)) {

@@ -20,13 +20,7 @@ import { addressFromBytes } from './address.js';
  *  - relay-extra-message    a relay message with more than one Relay Message option (§9, §21.10)
  */
 export type DecodeReason =
-  | 'truncated-header'
-  | 'option-overflow'
-  | 'bad-option'
-  | 'bad-duid'
-  | 'relay-too-deep'
-  | 'relay-without-message'
-  | 'relay-extra-message';
+  'truncated-header' | 'option-overflow' | 'bad-option' | 'bad-duid' | 'relay-too-deep' | 'relay-without-message' | 'relay-extra-message';
 
 export const DECODE_REASONS: readonly DecodeReason[] = [
   'truncated-header',

@@ -8,18 +8,10 @@ import { RELAY_DEPTH_MAX } from './constants.js';
 import { findOption } from './find.js';
 import { optionsLength } from './options.js';
 import type { DecodeError } from './reader.js';
-import {
-  isRelay,
-  type ClientServerMessage,
-  type Message,
-  type Option,
-  type RelayMessage,
-  type RelayMsgOption,
-} from './types.js';
+import { isRelay, type ClientServerMessage, type Message, type Option, type RelayMessage, type RelayMsgOption } from './types.js';
 
 export type UnwrapResult =
-  | { ok: true; client: ClientServerMessage; relays: RelayMessage[] /* outermost first */ }
-  | { ok: false; error: DecodeError };
+  { ok: true; client: ClientServerMessage; relays: RelayMessage[] /* outermost first */ } | { ok: false; error: DecodeError };
 
 const RELAY_HEADER_LENGTH = 34;
 

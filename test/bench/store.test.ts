@@ -45,7 +45,9 @@ describe.runIf(run)('store figures', () => {
       );
       const st = s.stats();
       const ioPerGrant = (writeBytes() - io0) / n;
-      line(`${clients} clients: ${(n / 2).toFixed(0)} grants/s, ${st.syncs / 2} syncs/s, ${(st.changesWritten / st.syncs).toFixed(1)} changes/sync, ${p50p99(latencies)}, ${(st.bytesEncoded / st.changesWritten).toFixed(1)} B/record, ${ioPerGrant.toFixed(0)} B/grant written`);
+      line(
+        `${clients} clients: ${(n / 2).toFixed(0)} grants/s, ${st.syncs / 2} syncs/s, ${(st.changesWritten / st.syncs).toFixed(1)} changes/sync, ${p50p99(latencies)}, ${(st.bytesEncoded / st.changesWritten).toFixed(1)} B/record, ${ioPerGrant.toFixed(0)} B/grant written`,
+      );
       await s.close();
       await rm(dir, { recursive: true, force: true });
     }
@@ -78,7 +80,9 @@ describe.runIf(run)('store figures', () => {
       await Promise.all(acks);
       const seconds = (performance.now() - t0) / 1000;
       const st = s.stats();
-      line(`offered ${rate} changes/s: ${(n / seconds).toFixed(0)} durable/s, ${(st.syncs / seconds).toFixed(0)} syncs/s, ${(st.changesWritten / st.syncs).toFixed(1)} changes/sync, max batch ${st.maxBatchSize}, ${p50p99(latencies)}`);
+      line(
+        `offered ${rate} changes/s: ${(n / seconds).toFixed(0)} durable/s, ${(st.syncs / seconds).toFixed(0)} syncs/s, ${(st.changesWritten / st.syncs).toFixed(1)} changes/sync, max batch ${st.maxBatchSize}, ${p50p99(latencies)}`,
+      );
       await s.close();
       await rm(dir, { recursive: true, force: true });
     }
@@ -114,7 +118,9 @@ describe.runIf(run)('store figures', () => {
     const report = await s.open();
     globalThis.gc?.();
     const after = process.memoryUsage();
-    line(`reopen ${N}: open ${report.openMs.toFixed(1)} ms + scan ${report.scanMs.toFixed(1)} ms; heap +${mb(after.heapUsed - before.heapUsed)} MB (${((after.heapUsed - before.heapUsed) / N).toFixed(0)} B/lease${globalThis.gc ? '' : ', no --expose-gc: rough'}), rss ${mb(after.rss)} MB`);
+    line(
+      `reopen ${N}: open ${report.openMs.toFixed(1)} ms + scan ${report.scanMs.toFixed(1)} ms; heap +${mb(after.heapUsed - before.heapUsed)} MB (${((after.heapUsed - before.heapUsed) / N).toFixed(0)} B/lease${globalThis.gc ? '' : ', no --expose-gc: rough'}), rss ${mb(after.rss)} MB`,
+    );
     const t1 = performance.now();
     let due = 0;
     for (let k = 0; k < 1000; k++) due += s.dueBefore(2_000_000_000, 100).length;

@@ -15,61 +15,73 @@ import { boardCases, buildImage } from './setup.js';
 const cases = await boardCases('appliance.test');
 
 describe.each(cases)('the QEMU appliance ($board)', ({ board, reason, timeScale }) => {
-  it.skipIf(reason !== undefined)('boots to serving; dhcpcd and dhclient get an address and a /56; twin6d is respawned; an upgrade keeps config and leases', async () => {
-    const image = buildImage(board);
-    const lab = await ApplianceLab.create({ appliances: 1, clients: [{ kind: 'dhcpcd' }, { kind: 'dhclient' }], image });
-    try {
-      const a = lab.appliances[0]!;
-      a.boot();
-      const firstBootMs = await a.waitServing(180_000);
-      // The flash was blank: the first boot formatted it.
-      expect(a.console()).toMatch(/first boot: formatting|first boot: creating UBI/);
-      expect(a.console()).toMatch(new RegExp(`flash mounted: \\S+ ${a.flashFs}`));
+  it.skipIf(reason !== undefined)(
+    'boots to serving; dhcpcd and dhclient get an address and a /56; twin6d is respawned; an upgrade keeps config and leases',
+    async () => {
+      const image = buildImage(board);
+      const lab = await ApplianceLab.create({ appliances: 1, clients: [{ kind: 'dhcpcd' }, { kind: 'dhclient' }], image });
+      try {
+        const a = lab.appliances[0]!;
+        a.boot();
+        const firstBootMs = await a.waitServing(180_000);
+        // The flash was blank: the first boot formatted it.
+        expect(a.console()).toMatch(/first boot: formatting|first boot: creating UBI/);
+        expect(a.console()).toMatch(new RegExp(`flash mounted: \\S+ ${a.flashFs}`));
 
-      const pd = LAB_TOPOLOGY.pdPool;
-      const bindings = [];
-      for (const c of lab.clients) {
-        await c.start();
-        const b = await c.waitForBinding({ timeoutMs: 60_000 });
-        expect(b.addresses).toHaveLength(1);
-        expect(within(b.addresses[0]!.address, LAB_TOPOLOGY.subnet)).toBe(true);
-        expect(b.prefixes).toHaveLength(1);
-        expect(b.prefixes[0]!.length).toBe(56);
-        expect(within(`${b.prefixes[0]!.prefix}/56`, `${pd.prefix}/${pd.prefixLength}`)).toBe(true);
-        bindings.push(b);
+        const pd = LAB_TOPOLOGY.pdPool;
+        const bindings = [];
+        for (const c of lab.clients) {
+          await c.start();
+          const b = await c.waitForBinding({ timeoutMs: 60_000 });
+          expect(b.addresses).toHaveLength(1);
+          expect(within(b.addresses[0]!.address, LAB_TOPOLOGY.subnet)).toBe(true);
+          expect(b.prefixes).toHaveLength(1);
+          expect(b.prefixes[0]!.length).toBe(56);
+          expect(within(`${b.prefixes[0]!.prefix}/56`, `${pd.prefix}/${pd.prefixLength}`)).toBe(true);
+          bindings.push(b);
+        }
+        const held = bindings
+          .flatMap((b) => [...b.addresses.map((x) => x.address), ...b.prefixes.map((p) => `${p.prefix}/${p.length}`)])
+          .sort();
+        const active = async () =>
+          (await a.leases())
+            .filter((l) => l.state === 'active')
+            .map((l) => l.resource)
+            .sort();
+        expect(await active()).toEqual(held);
+
+        // RAM and boot time, for the README (TCG, 1 vCPU, the board's RAM).
+        const mem = await a.sh("free | awk '/Mem:/ {print $2, $3}'; awk '/VmRSS/ {print $2}' /proc/$(pidof node)/status");
+        const [totalKiB, usedKiB, rssKiB] = mem.out.trim().split(/\s+/).map(Number);
+        console.info(
+          `[appliance.test ${board}] first boot to serving ${(firstBootMs / 1000).toFixed(1)} s; RAM used ${Math.round(usedKiB! / 1024)} MiB of ${Math.round(totalKiB! / 1024)} MiB, twin6d RSS ${Math.round(rssKiB! / 1024)} MiB`,
+        );
+        expect(usedKiB).toBeLessThan(200 * 1024);
+
+        // The supervisor: twin6d killed in the guest comes back and serves again.
+        await a.sh('kill -9 $(pidof node)');
+        await expect.poll(() => a.console().match(/"msg":"serving"/g)?.length ?? 0, { timeout: 60_000, interval: 250 }).toBe(2);
+        expect(a.console()).toMatch(/twin6d exited with status 137; restarting/);
+
+        // Upgrade: an operator's config change and a stray file, then a new image on the same flash.
+        await a.sh("sed -i 's/2001:db8:1::53/2001:db8:1::54/' /etc/twin6/twin6.json && echo stray > /root/stray && sync");
+        await a.poweroff();
+        const next = buildImage(board, 'upgrade-test');
+        a.image = next;
+        a.boot();
+        await a.waitServing(180_000);
+        expect(a.console()).toMatch(/new image .* keeping \/etc\/twin6\/ \/var\/lib\/twin6\//);
+        expect((await a.sh('cat /etc/twin6-release')).out).toContain('upgrade-test');
+        expect((await a.sh('grep -c 2001:db8:1::54 /etc/twin6/twin6.json')).out.trim()).toBe('1');
+        expect((await a.sh('ls /root/stray')).code).not.toBe(0);
+        expect(await active()).toEqual(held);
+      } catch (e) {
+        if (e instanceof Error) e.message += `\n${lab.diagnostics()}`;
+        throw e;
+      } finally {
+        await lab.stop();
       }
-      const held = bindings.flatMap((b) => [...b.addresses.map((x) => x.address), ...b.prefixes.map((p) => `${p.prefix}/${p.length}`)]).sort();
-      const active = async () => (await a.leases()).filter((l) => l.state === 'active').map((l) => l.resource).sort();
-      expect(await active()).toEqual(held);
-
-      // RAM and boot time, for the README (TCG, 1 vCPU, the board's RAM).
-      const mem = await a.sh("free | awk '/Mem:/ {print $2, $3}'; awk '/VmRSS/ {print $2}' /proc/$(pidof node)/status");
-      const [totalKiB, usedKiB, rssKiB] = mem.out.trim().split(/\s+/).map(Number);
-      console.info(`[appliance.test ${board}] first boot to serving ${(firstBootMs / 1000).toFixed(1)} s; RAM used ${Math.round(usedKiB! / 1024)} MiB of ${Math.round(totalKiB! / 1024)} MiB, twin6d RSS ${Math.round(rssKiB! / 1024)} MiB`);
-      expect(usedKiB).toBeLessThan(200 * 1024);
-
-      // The supervisor: twin6d killed in the guest comes back and serves again.
-      await a.sh('kill -9 $(pidof node)');
-      await expect.poll(() => a.console().match(/"msg":"serving"/g)?.length ?? 0, { timeout: 60_000, interval: 250 }).toBe(2);
-      expect(a.console()).toMatch(/twin6d exited with status 137; restarting/);
-
-      // Upgrade: an operator's config change and a stray file, then a new image on the same flash.
-      await a.sh("sed -i 's/2001:db8:1::53/2001:db8:1::54/' /etc/twin6/twin6.json && echo stray > /root/stray && sync");
-      await a.poweroff();
-      const next = buildImage(board, 'upgrade-test');
-      a.image = next;
-      a.boot();
-      await a.waitServing(180_000);
-      expect(a.console()).toMatch(/new image .* keeping \/etc\/twin6\/ \/var\/lib\/twin6\//);
-      expect((await a.sh('cat /etc/twin6-release')).out).toContain('upgrade-test');
-      expect((await a.sh('grep -c 2001:db8:1::54 /etc/twin6/twin6.json')).out.trim()).toBe('1');
-      expect((await a.sh('ls /root/stray')).code).not.toBe(0);
-      expect(await active()).toEqual(held);
-    } catch (e) {
-      if (e instanceof Error) e.message += `\n${lab.diagnostics()}`;
-      throw e;
-    } finally {
-      await lab.stop();
-    }
-  }, 600_000 * timeScale);
+    },
+    600_000 * timeScale,
+  );
 });

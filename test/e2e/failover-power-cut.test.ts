@@ -105,12 +105,29 @@ describe.skipIf(reason !== undefined)('a failover pair of appliance VMs through 
 
       // Client load: new clients at LOAD_RATE/s, each an address and a /56, every Reply recorded.
       load = lab.clientNamespaces[2]!.spawn('load-client', [
-        process.execPath, join(resolve('dist'), 'testing/lab/load-client.js'), '--iface', APPLIANCE_TOPOLOGY.clientIf,
-        '--clients', '10000000', '--rate', String(LOAD_RATE), '--seconds', '1200',
+        process.execPath,
+        join(resolve('dist'), 'testing/lab/load-client.js'),
+        '--iface',
+        APPLIANCE_TOPOLOGY.clientIf,
+        '--clients',
+        '10000000',
+        '--rate',
+        String(LOAD_RATE),
+        '--seconds',
+        '1200',
       ]);
       const loadLog = () => load?.log() ?? '';
-      const acked = (): Acked[] => loadLog().split('\n').filter((l) => l.startsWith('{"duid"')).map((l) => JSON.parse(l) as Acked);
-      await poll(() => (acked().length >= 100 ? true : undefined), { timeoutMs: 120_000, intervalMs: 250, what: 'the load client to get 100 acknowledged leases', detail: () => loadLog().slice(-2000) });
+      const acked = (): Acked[] =>
+        loadLog()
+          .split('\n')
+          .filter((l) => l.startsWith('{"duid"'))
+          .map((l) => JSON.parse(l) as Acked);
+      await poll(() => (acked().length >= 100 ? true : undefined), {
+        timeoutMs: 120_000,
+        intervalMs: 250,
+        what: 'the load client to get 100 acknowledged leases',
+        detail: () => loadLog().slice(-2000),
+      });
       // The cut comes at a random moment of the load.
       await sleep(prng(CUT_SEED)() % 3000);
 
@@ -125,9 +142,15 @@ describe.skipIf(reason !== undefined)('a failover pair of appliance VMs through 
       const ackedBeforeCut = acked().filter((x) => x.ackedAtMs <= cutAt).length;
 
       // The secondary notices (keepalive) and takes over: COMMUNICATIONS-INTERRUPTED, new clients served.
-      const interruptedAt = await secondary.waitFailoverState('COMMUNICATIONS-INTERRUPTED', { timeoutMs: 120_000, consoleFrom: secondaryConsoleAt });
+      const interruptedAt = await secondary.waitFailoverState('COMMUNICATIONS-INTERRUPTED', {
+        timeoutMs: 120_000,
+        consoleFrom: secondaryConsoleAt,
+      });
       const firstAckAfter = await poll(() => acked().find((x) => x.ackedAtMs > surelySecondaryAt), {
-        timeoutMs: 120_000, intervalMs: 250, what: 'a lease acknowledged by the secondary after the cut', detail: () => loadLog().slice(-2000),
+        timeoutMs: 120_000,
+        intervalMs: 250,
+        what: 'a lease acknowledged by the secondary after the cut',
+        detail: () => loadLog().slice(-2000),
       });
       // Each real client renews at the dead primary, then rebinds: the secondary answers, same address and prefix.
       const rebindMs: number[] = [];
@@ -147,7 +170,10 @@ describe.skipIf(reason !== undefined)('a failover pair of appliance VMs through 
       }
       // Keep the load on the secondary alone for a while before the primary returns.
       await poll(() => (acked().filter((x) => x.ackedAtMs > cutAt).length >= 50 ? true : undefined), {
-        timeoutMs: 120_000, intervalMs: 250, what: '50 leases acknowledged by the secondary', detail: () => loadLog().slice(-2000),
+        timeoutMs: 120_000,
+        intervalMs: 250,
+        what: '50 leases acknowledged by the secondary',
+        detail: () => loadLog().slice(-2000),
       });
 
       // The primary boots again on the same flash and recovers; both reach NORMAL again.
@@ -159,18 +185,24 @@ describe.skipIf(reason !== undefined)('a failover pair of appliance VMs through 
       // The primary serves again: let new clients reach it for a moment.
       const backAt = Date.now();
       await poll(() => (acked().filter((x) => x.ackedAtMs > backAt).length >= 20 ? true : undefined), {
-        timeoutMs: 120_000, intervalMs: 250, what: '20 leases acknowledged after the pair recovered', detail: () => loadLog().slice(-2000),
+        timeoutMs: 120_000,
+        intervalMs: 250,
+        what: '20 leases acknowledged after the pair recovered',
+        detail: () => loadLog().slice(-2000),
       });
       await load.stop('SIGTERM');
 
       // Replication settles: neither side has updates its partner has not acknowledged.
       for (const a of lab.appliances) {
         let last = '';
-        await poll(async () => {
-          const s = await a.failover().catch((e: Error) => ({ error: e.message }));
-          last = JSON.stringify(s);
-          return 'state' in s && s.state === 'NORMAL' && s.unackedUpdates === 0 && s.inFlightUpdates === 0 ? true : undefined;
-        }, { timeoutMs: 180_000, intervalMs: 2_000, what: `${a.spec.name} to have no unacknowledged updates`, detail: () => last });
+        await poll(
+          async () => {
+            const s = await a.failover().catch((e: Error) => ({ error: e.message }));
+            last = JSON.stringify(s);
+            return 'state' in s && s.state === 'NORMAL' && s.unackedUpdates === 0 && s.inFlightUpdates === 0 ? true : undefined;
+          },
+          { timeoutMs: 180_000, intervalMs: 2_000, what: `${a.spec.name} to have no unacknowledged updates`, detail: () => last },
+        );
       }
 
       // Every acknowledged binding, before and after the cut, on a partner, for the same client, not shortened.
@@ -192,7 +224,10 @@ describe.skipIf(reason !== undefined)('a failover pair of appliance VMs through 
         });
         return problems.some((p) => p === undefined) ? [] : [{ ...x, problems }];
       });
-      expect(lost, `${lost.length} of ${all.length} acknowledged bindings held by neither partner: ${JSON.stringify(lost.slice(0, 8))}`).toEqual([]);
+      expect(
+        lost,
+        `${lost.length} of ${all.length} acknowledged bindings held by neither partner: ${JSON.stringify(lost.slice(0, 8))}`,
+      ).toEqual([]);
       // In NORMAL with nothing unacknowledged, both partners hold all of them.
       const unreplicated = all.filter((x) => sides.some(({ byKey }) => byKey.get(key(x))?.duid !== x.duid));
       expect(unreplicated.length, `held by one partner only: ${JSON.stringify(unreplicated.slice(0, 8))}`).toBe(0);
@@ -208,7 +243,10 @@ describe.skipIf(reason !== undefined)('a failover pair of appliance VMs through 
       for (const { a, leases } of sides) {
         for (const l of leases.filter((x) => x.state === 'active')) {
           const was = holder.get(key(l));
-          expect(was === undefined || was === `${l.duid}/${l.iaid}`, `${key(l)} held by ${was} and, on ${a.spec.name}, ${l.duid}/${l.iaid}`).toBe(true);
+          expect(
+            was === undefined || was === `${l.duid}/${l.iaid}`,
+            `${key(l)} held by ${was} and, on ${a.spec.name}, ${l.duid}/${l.iaid}`,
+          ).toBe(true);
           holder.set(key(l), `${l.duid}/${l.iaid}`);
         }
       }

@@ -24,7 +24,12 @@ export type ApplianceBoard = keyof typeof APPLIANCE_BOARDS;
 const ALL_BOARDS = Object.keys(APPLIANCE_BOARDS) as ApplianceBoard[];
 
 /** T6_APPLIANCE_BOARDS=qemu-x86_64,qemu-aarch64 (the default: both) picks the boards the appliance tests run on. */
-export const BOARDS: readonly ApplianceBoard[] = parseNameList('T6_APPLIANCE_BOARDS', process.env['T6_APPLIANCE_BOARDS'], ALL_BOARDS, ALL_BOARDS);
+export const BOARDS: readonly ApplianceBoard[] = parseNameList(
+  'T6_APPLIANCE_BOARDS',
+  process.env['T6_APPLIANCE_BOARDS'],
+  ALL_BOARDS,
+  ALL_BOARDS,
+);
 
 export interface BoardCase {
   readonly board: ApplianceBoard;
@@ -35,19 +40,33 @@ export interface BoardCase {
 }
 
 /** `binaries`: what this test needs beyond QEMU and the image tools (clients, openssl, …). */
-export async function applianceSkipReason(file: string, board: ApplianceBoard, binaries: readonly string[] = []): Promise<string | undefined> {
+export async function applianceSkipReason(
+  file: string,
+  board: ApplianceBoard,
+  binaries: readonly string[] = [],
+): Promise<string | undefined> {
   const missing = await missingBinaries(binaries);
-  const reason = (await applianceUnavailableReason(board)) ?? (missing.length > 0 ? `missing binaries: ${missing.join(', ')} (scripts/setup-debian installs them)` : undefined);
+  const reason =
+    (await applianceUnavailableReason(board)) ??
+    (missing.length > 0 ? `missing binaries: ${missing.join(', ')} (scripts/setup-debian installs them)` : undefined);
   skipUnlessRequired(reason, REQUIRED, `appliance VMs (${board})`);
   if (reason) console.warn(`[${file}] skipping ${board}: ${reason}`);
   return reason;
 }
 
 /** One case per board in BOARDS, for describe.each. */
-export async function boardCases(file: string, binaries: readonly string[] = [], boards: readonly ApplianceBoard[] = BOARDS): Promise<BoardCase[]> {
+export async function boardCases(
+  file: string,
+  binaries: readonly string[] = [],
+  boards: readonly ApplianceBoard[] = BOARDS,
+): Promise<BoardCase[]> {
   const cases: BoardCase[] = [];
   for (const board of boards) {
-    cases.push({ board, reason: await applianceSkipReason(file, board, binaries), timeScale: timeScale(loadBoard(resolve('board'), board)) });
+    cases.push({
+      board,
+      reason: await applianceSkipReason(file, board, binaries),
+      timeScale: timeScale(loadBoard(resolve('board'), board)),
+    });
   }
   return cases;
 }

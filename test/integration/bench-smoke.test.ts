@@ -14,12 +14,22 @@ const MAIN = fileURLToPath(new URL('../../dist/testing/bench/main.js', import.me
 
 /** Figures both servers must report. */
 const BOTH = [
-  'rate_na', 'rate_pd', 'rate_both',
-  'reply_p50_ms', 'reply_p99_ms', 'advertise_p99_ms', 'reply_p50_light_ms', 'reply_p99_light_ms',
-  'rss_small_mib', 'rss_large_mib',
-  'bytes_per_grant', 'bytes_per_renew',
-  'syncs_per_sec', 'syncs_per_sec_renewing',
-  'start_small_ms', 'start_large_ms',
+  'rate_na',
+  'rate_pd',
+  'rate_both',
+  'reply_p50_ms',
+  'reply_p99_ms',
+  'advertise_p99_ms',
+  'reply_p50_light_ms',
+  'reply_p99_light_ms',
+  'rss_small_mib',
+  'rss_large_mib',
+  'bytes_per_grant',
+  'bytes_per_renew',
+  'syncs_per_sec',
+  'syncs_per_sec_renewing',
+  'start_small_ms',
+  'start_large_ms',
   'rcvbuf_kib',
 ];
 /** Read from twin6's own counter; Kea has none. */
@@ -43,7 +53,8 @@ function expectAlternating(order: Order): void {
   const both = order.rounds.filter((r) => r.order.length === 2);
   expect(both.length).toBeGreaterThan(0);
   for (let i = 1; i < both.length; i++) {
-    if (both[i]!.round === both[i - 1]!.round + 1) expect(both[i]!.order, `round ${both[i]!.round}`).toEqual([...both[i - 1]!.order].reverse());
+    if (both[i]!.round === both[i - 1]!.round + 1)
+      expect(both[i]!.order, `round ${both[i]!.round}`).toEqual([...both[i - 1]!.order].reverse());
   }
 }
 
@@ -63,8 +74,12 @@ describe.skipIf(reason !== undefined)('npm run bench -- --quick', () => {
     const jsonFile = join(dir, 'bench.json');
     try {
       const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
-        execFile(process.execPath, [MAIN, '--quick', '--json', jsonFile], { timeout: 200_000, killSignal: 'SIGTERM', maxBuffer: 8 << 20 },
-          (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, out: `${stdout}\n${stderr}` }));
+        execFile(
+          process.execPath,
+          [MAIN, '--quick', '--json', jsonFile],
+          { timeout: 200_000, killSignal: 'SIGTERM', maxBuffer: 8 << 20 },
+          (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, out: `${stdout}\n${stderr}` }),
+        );
       });
       expect(existsSync(jsonFile), `no JSON written; bench output:\n${run.out}`).toBe(true);
       const doc = JSON.parse(readFileSync(jsonFile, 'utf8')) as { mode: string; figures: Figure[]; problems: string[]; order: Order };
@@ -97,8 +112,12 @@ describe.skipIf(reason !== undefined)('npm run bench -- --pair --quick', () => {
     const jsonFile = join(dir, 'pair.json');
     try {
       const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
-        execFile(process.execPath, [MAIN, '--pair', '--quick', '--json', jsonFile], { timeout: 110_000, killSignal: 'SIGTERM', maxBuffer: 8 << 20 },
-          (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, out: `${stdout}\n${stderr}` }));
+        execFile(
+          process.execPath,
+          [MAIN, '--pair', '--quick', '--json', jsonFile],
+          { timeout: 110_000, killSignal: 'SIGTERM', maxBuffer: 8 << 20 },
+          (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, out: `${stdout}\n${stderr}` }),
+        );
       });
       expect(existsSync(jsonFile), `no JSON written; bench output:\n${run.out}`).toBe(true);
       const doc = JSON.parse(readFileSync(jsonFile, 'utf8')) as {

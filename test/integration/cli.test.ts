@@ -24,7 +24,22 @@ describe('twin6d --check-config', () => {
 
   it('refuses a bad file, naming each key and reason', () => {
     const bad = join(dir, 'bad.json');
-    writeFileSync(bad, JSON.stringify({ interfaces: ['lan0'], subnets: [{ name: 'x', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:2::1-2001:db8:2::9'], pdPools: [{ prefix: '2001:db8:8000::/40', delegatedLength: 32 }] }], colour: 'blue' }));
+    writeFileSync(
+      bad,
+      JSON.stringify({
+        interfaces: ['lan0'],
+        subnets: [
+          {
+            name: 'x',
+            interface: 'lan0',
+            prefix: '2001:db8:1::/64',
+            pools: ['2001:db8:2::1-2001:db8:2::9'],
+            pdPools: [{ prefix: '2001:db8:8000::/40', delegatedLength: 32 }],
+          },
+        ],
+        colour: 'blue',
+      }),
+    );
     const r = runBin(twin6d, ['--check-config', bad]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/colour: spurious key/);

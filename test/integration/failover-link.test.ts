@@ -29,15 +29,63 @@ const nowSec = () => Math.floor(Date.now() / 1000);
 
 const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
 function ca(name: string): void {
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.pem`);
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.pem`,
+  );
 }
 /** A certificate with subject CN `cn`, SAN DNS names `san` (none by default), in files named `file`. */
 function leaf(cn: string, signer: string, opts: { file?: string; san?: string[] } = {}): { cert: string; key: string } {
   const file = opts.file ?? cn;
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${cn}`, '-keyout', `${file}.key`, '-out', `${file}.csr`);
+  openssl(
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-subj',
+    `/CN=${cn}`,
+    '-keyout',
+    `${file}.key`,
+    '-out',
+    `${file}.csr`,
+  );
   const san = opts.san?.length ? `subjectAltName=${opts.san.map((n) => `DNS:${n}`).join(',')}\n` : '';
-  writeFileSync(join(dir, `${file}.ext`), `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n${san}`);
-  openssl('x509', '-req', '-in', `${file}.csr`, '-CA', `${signer}.pem`, '-CAkey', `${signer}.key`, '-CAcreateserial', '-days', '2', '-extfile', `${file}.ext`, '-out', `${file}.pem`);
+  writeFileSync(
+    join(dir, `${file}.ext`),
+    `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n${san}`,
+  );
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    `${file}.csr`,
+    '-CA',
+    `${signer}.pem`,
+    '-CAkey',
+    `${signer}.key`,
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    `${file}.ext`,
+    '-out',
+    `${file}.pem`,
+  );
   return { cert: readFileSync(join(dir, `${file}.pem`), 'utf8'), key: readFileSync(join(dir, `${file}.key`), 'utf8') };
 }
 
@@ -179,7 +227,9 @@ describe.skipIf(!haveOpenssl)('the partner link', () => {
     });
 
     it('refuses another certificate from the same CA (a device certificate)', async () => {
-      expect(await primaryAgainst({ ca: caPem, ...device, anyPeerFromCa: true })).toMatch(/partner certificate is for "mqtt-device-17", not "twin6-b"/);
+      expect(await primaryAgainst({ ca: caPem, ...device, anyPeerFromCa: true })).toMatch(
+        /partner certificate is for "mqtt-device-17", not "twin6-b"/,
+      );
     });
 
     it('refuses any certificate when no partner name is configured and anyPeerFromCa is not said', async () => {
@@ -199,7 +249,9 @@ describe.skipIf(!haveOpenssl)('the partner link', () => {
         conn.once('data', () => {
           conn.write(encodePartnerFrame({ type: FoMsgType.REPLY, transactionId: 1, content: {} }));
           // The primary's ClientHello is answered in clear, with no certificate.
-          conn.once('data', () => conn.write(encodePartnerFrame({ type: FoMsgType.CONTACT, transactionId: 2, sentTimeSec: nowSec(), content: {} })));
+          conn.once('data', () =>
+            conn.write(encodePartnerFrame({ type: FoMsgType.CONTACT, transactionId: 2, sentTimeSec: nowSec(), content: {} })),
+          );
         });
         conn.on('error', () => undefined);
       });
@@ -218,7 +270,20 @@ describe.skipIf(!haveOpenssl)('the partner link', () => {
     await s.link.start();
     const raw = net.connect({ host: '::1', port });
     await new Promise((r) => raw.once('connect', r));
-    raw.write(encodePartnerFrame({ type: FoMsgType.CONNECT, transactionId: 1, sentTimeSec: nowSec(), content: { protocolVersion: { major: 1, minor: 0 }, mcltSec: 60, keepaliveSec: 10, maxUnackedBndupd: 10, connectFlags: { fixedPdLength: true } } }));
+    raw.write(
+      encodePartnerFrame({
+        type: FoMsgType.CONNECT,
+        transactionId: 1,
+        sentTimeSec: nowSec(),
+        content: {
+          protocolVersion: { major: 1, minor: 0 },
+          mcltSec: 60,
+          keepaliveSec: 10,
+          maxUnackedBndupd: 10,
+          connectFlags: { fixedPdLength: true },
+        },
+      }),
+    );
     expect(await within(s.refused, 5000, 'refusal')).toMatch(/expected STARTTLS, got message type 31/);
     raw.destroy();
     await s.link.stop();
@@ -232,7 +297,12 @@ describe.skipIf(!haveOpenssl)('the partner link', () => {
     await p.link.start();
     const [pc] = await within(Promise.all([p.up, s.up]), 10_000, 'channel');
     const got = new Promise((r) => s.link.once('pdu', r));
-    pc.send({ type: FoMsgType.DISCONNECT, transactionId: 9, sentTimeSec: nowSec(), content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'maintenance' } } });
+    pc.send({
+      type: FoMsgType.DISCONNECT,
+      transactionId: 9,
+      sentTimeSec: nowSec(),
+      content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'maintenance' } },
+    });
     pc.close('maintenance: handed over');
     expect(await within(got, 5000, 'DISCONNECT')).toMatchObject({ type: FoMsgType.DISCONNECT, transactionId: 9 });
     await p.link.stop();

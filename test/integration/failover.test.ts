@@ -17,7 +17,19 @@ import { LevelLeaseStore } from '../../src/store/index.js';
 import { addressFromBigInt } from '../../src/wire/address.js';
 import type { LeaseChange } from '../../src/engine/index.js';
 import { callControl } from '../../src/daemon/control.js';
-import { duidHex, labUnavailableReason, poll, twin6Leases, withPairLab, twin6Server, type Binding, type Dhcp6Client, type PairLab, type PairRole, type ServerLease } from '../../src/testing/lab/index.js';
+import {
+  duidHex,
+  labUnavailableReason,
+  poll,
+  twin6Leases,
+  withPairLab,
+  twin6Server,
+  type Binding,
+  type Dhcp6Client,
+  type PairLab,
+  type PairRole,
+  type ServerLease,
+} from '../../src/testing/lab/index.js';
 import type { FailoverStatus } from '../../src/failover/endpoint.js';
 import { labRequired, skipUnlessRequired } from '../../src/testing/lab/prereq.js';
 
@@ -38,7 +50,11 @@ async function serverDuid(lab: PairLab, role: PairRole): Promise<string> {
 }
 
 const untilState = (lab: PairLab, role: PairRole, state: string, timeoutMs = 30_000) =>
-  poll(async () => ((await failoverStatus(lab, role)).state === state ? true : undefined), { timeoutMs, intervalMs: 250, what: `${role} to reach ${state}` });
+  poll(async () => ((await failoverStatus(lab, role)).state === state ? true : undefined), {
+    timeoutMs,
+    intervalMs: 250,
+    what: `${role} to reach ${state}`,
+  });
 
 const key = (l: ServerLease) => `${l.type} ${l.type === 'na' ? l.address : `${l.address}/${l.prefixLength}`}`;
 const held = (b: Binding) => [...b.addresses.map((a) => `na ${a.address}`), ...b.prefixes.map((p) => `pd ${p.prefix}/${p.length}`)];
@@ -56,7 +72,10 @@ async function holdsAll(lab: PairLab, role: PairRole, want: Map<string, string>,
 }
 
 const ctl = (lab: PairLab, role: PairRole, ...args: string[]) =>
-  spawnSync(process.execPath, [resolve('dist/cli/twin6ctl.js'), '--state-dir', lab.stateDir(role), ...args], { encoding: 'utf8', timeout: 30_000 });
+  spawnSync(process.execPath, [resolve('dist/cli/twin6ctl.js'), '--state-dir', lab.stateDir(role), ...args], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
 
 async function counter(lab: PairLab, role: PairRole, name: string): Promise<number> {
   const a = await callControl(`${lab.stateDir(role)}/twin6d.sock`, { cmd: 'status' });
@@ -81,7 +100,11 @@ async function boundAndReplicated(lab: PairLab): Promise<Map<string, Binding>> {
   for (const c of lab.clients) bound.set(c.name, await c.waitForBinding({ timeoutMs: 30_000 }));
   await untilState(lab, 'primary', 'NORMAL');
   await untilState(lab, 'secondary', 'NORMAL');
-  await holdsAll(lab, 'secondary', new Map((await twin6Leases(lab.stateDir('primary'))).filter((l) => l.state === 'active').map((l) => [key(l), l.duid])));
+  await holdsAll(
+    lab,
+    'secondary',
+    new Map((await twin6Leases(lab.stateDir('primary'))).filter((l) => l.state === 'active').map((l) => [key(l), l.duid])),
+  );
   return bound;
 }
 
@@ -147,7 +170,8 @@ describe.skipIf(reason !== undefined)('a twin6 failover pair with real clients (
         expect(rebinds.length, `${c.name} rebound through the secondary`).toBeGreaterThan(0);
         // Both clients name the answering server in every REBIND6; the appliance
         // power-cut test relies on it to tell which partner answered.
-        for (const e of rebinds) expect(duidHex(e.env['new_dhcp6_server_id']), `${c.name} (${c.kind}) REBIND6 server id`).toBe(secondaryDuid);
+        for (const e of rebinds)
+          expect(duidHex(e.env['new_dhcp6_server_id']), `${c.name} (${c.kind}) REBIND6 server id`).toBe(secondaryDuid);
       }
 
       // A client that arrives now is served by the secondary, from its own half (RFC 8156 §4.2.1: even addresses).
@@ -283,11 +307,19 @@ describe.skipIf(reason !== undefined)('a twin6 failover pair with real clients (
       await untilState(lab, 'primary', 'COMMUNICATIONS-INTERRUPTED', 20_000);
       expect((await failoverStatus(lab, 'primary')).held).toEqual([]);
       // Why it took over, in its log: which client waited, in which exchange, for how long.
-      const why = lab.running('secondary')!.log().split('\n').find((l) => l.includes('taking over'));
-      expect(why, 'the secondary logs why it took over').toMatch(/"clients":\[\{"duid":"[0-9a-f]+","msg":"(SOLICIT|REQUEST|RENEW|REBIND)","xid":\d+,"transmissions":\d+/);
+      const why = lab
+        .running('secondary')!
+        .log()
+        .split('\n')
+        .find((l) => l.includes('taking over'));
+      expect(why, 'the secondary logs why it took over').toMatch(
+        /"clients":\[\{"duid":"[0-9a-f]+","msg":"(SOLICIT|REQUEST|RENEW|REBIND)","xid":\d+,"transmissions":\d+/,
+      );
       const served = await everyClientKeepsItsLeases(lab, bound, cutAt);
       expect(await counter(lab, 'primary', 'tx.REPLY'), 'the primary, cut off, answered nobody').toBe(repliesAtCut);
-      console.info(`[failover.test] primary cut off: secondary took over after ${takeoverSec.toFixed(1)} s; every client renewed or rebound ${((served - cutAt) / 1000).toFixed(1)} s after the cut (${why})`);
+      console.info(
+        `[failover.test] primary cut off: secondary took over after ${takeoverSec.toFixed(1)} s; every client renewed or rebound ${((served - cutAt) / 1000).toFixed(1)} s after the cut (${why})`,
+      );
 
       // Healed: once the secondary's hold ends the pair reconnects and stays in NORMAL, and both serve as before.
       await lab.isolate('primary', false);
@@ -338,11 +370,18 @@ describe.skipIf(reason !== undefined)('a twin6 failover pair with real clients (
           const r = await lab.fleet!(['list', '--json']);
           if (!r.stdout.trim().startsWith('{')) return undefined;
           // deviceId → its retained state document.
-          const states = JSON.parse(r.stdout) as Record<string, { online?: boolean; failover?: { role?: string; state?: string; partnerState?: string } }>;
-          const ok = (id: string, role: string) => states[id]?.online === true && states[id]?.failover?.role === role && states[id]?.failover?.state === 'NORMAL' && states[id]?.failover?.partnerState === 'NORMAL';
+          const states = JSON.parse(r.stdout) as Record<
+            string,
+            { online?: boolean; failover?: { role?: string; state?: string; partnerState?: string } }
+          >;
+          const ok = (id: string, role: string) =>
+            states[id]?.online === true &&
+            states[id]?.failover?.role === role &&
+            states[id]?.failover?.state === 'NORMAL' &&
+            states[id]?.failover?.partnerState === 'NORMAL';
           return ok('lab-a', 'primary') && ok('lab-b', 'secondary') ? Object.keys(states) : undefined;
         },
-        { timeoutMs: 30_000, intervalMs: 1000, what: 'both appliances NORMAL in the broker\'s retained state' },
+        { timeoutMs: 30_000, intervalMs: 1000, what: "both appliances NORMAL in the broker's retained state" },
       );
       expect(devices.length).toBe(2);
     });
@@ -366,9 +405,21 @@ describe.skipIf(reason !== undefined)('a twin6 failover pair with real clients (
               op: 'put',
               lease: {
                 resource: addressFromBigInt(0x2001_0db8_0001_0000_0000_0000_0000_2000n + BigInt(j)),
-                type: 'na', duid: (0x0003_0001_0200_0000_0000n + BigInt(j)).toString(16).padStart(20, '0'), iaid: 1, state: 'active',
-                preferredSec: 3000, validSec: 6000, clttSec: now, expiresAtSec: now + 6000,
-                fo: { pending: false, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: now + 9000, expirationTimeSec: 0, startOfStateSec: now },
+                type: 'na',
+                duid: (0x0003_0001_0200_0000_0000n + BigInt(j)).toString(16).padStart(20, '0'),
+                iaid: 1,
+                state: 'active',
+                preferredSec: 3000,
+                validSec: 6000,
+                clttSec: now,
+                expiresAtSec: now + 6000,
+                fo: {
+                  pending: false,
+                  partnerLifetimeSec: 0,
+                  ackedPartnerLifetimeSec: now + 9000,
+                  expirationTimeSec: 0,
+                  startOfStateSec: now,
+                },
               },
             };
           }),

@@ -38,7 +38,12 @@ const ALL_SERVERS: readonly ServerCase[] = [
   { id: 'twin6', spec: () => twin6Server() },
 ];
 const REQUIRED = labRequired();
-const selected = parseNameList('T6_LAB_SERVERS', process.env['T6_LAB_SERVERS'], ALL_SERVERS.map((s) => s.id), ['kea']);
+const selected = parseNameList(
+  'T6_LAB_SERVERS',
+  process.env['T6_LAB_SERVERS'],
+  ALL_SERVERS.map((s) => s.id),
+  ['kea'],
+);
 const SERVERS = ALL_SERVERS.filter((s) => selected.includes(s.id));
 const CLIENTS: readonly ClientKind[] = ['dhclient', 'dhcpcd'];
 const T = LAB_TOPOLOGY;
@@ -127,14 +132,26 @@ for (const server of SERVERS) {
               const c = client(kind);
               const b = await c.waitForBinding({ timeoutMs: 30_000 });
               expectBindingInPools(b);
-              const at = Math.max(...c.events().filter((e) => e.kind === 'bound').map((e) => e.at));
+              const at = Math.max(
+                ...c
+                  .events()
+                  .filter((e) => e.kind === 'bound')
+                  .map((e) => e.at),
+              );
               bound.set(kind, { binding: b, at });
 
               const srv = lab!.server!;
               if (srv.hasLeases) {
-                const na = await srv.waitForLease((l) => l.type === 'na' && l.address === b.addresses[0]!.address && l.state === 'active', 'active NA lease');
+                const na = await srv.waitForLease(
+                  (l) => l.type === 'na' && l.address === b.addresses[0]!.address && l.state === 'active',
+                  'active NA lease',
+                );
                 const pd = await srv.waitForLease(
-                  (l) => l.type === 'pd' && l.address === b.prefixes[0]!.prefix && l.prefixLength === b.prefixes[0]!.length && l.state === 'active',
+                  (l) =>
+                    l.type === 'pd' &&
+                    l.address === b.prefixes[0]!.prefix &&
+                    l.prefixLength === b.prefixes[0]!.length &&
+                    l.state === 'active',
                   'active PD lease',
                 );
                 expect(pd.duid).toBe(na.duid);
@@ -148,9 +165,14 @@ for (const server of SERVERS) {
               if (!first) throw new Error('no binding from the previous test');
               // T1 after the Reply; the wait allows T1 plus retransmissions.
               const r = await c.waitForRenewal(first.binding, first.at, { timeoutMs: (T.lifetimes.t1Sec + 20) * 1000 });
-              expect(r.events.some((e) => e.kind === 'renew'), 'a Renew (not only a Rebind) succeeded').toBe(true);
+              expect(
+                r.events.some((e) => e.kind === 'renew'),
+                'a Renew (not only a Rebind) succeeded',
+              ).toBe(true);
               expect(r.binding.addresses.map((a) => a.address)).toEqual(first.binding.addresses.map((a) => a.address));
-              expect(r.binding.prefixes.map((p) => `${p.prefix}/${p.length}`)).toEqual(first.binding.prefixes.map((p) => `${p.prefix}/${p.length}`));
+              expect(r.binding.prefixes.map((p) => `${p.prefix}/${p.length}`)).toEqual(
+                first.binding.prefixes.map((p) => `${p.prefix}/${p.length}`),
+              );
               expectBindingInPools(r.binding);
 
               const srv = lab!.server!;
@@ -158,12 +180,18 @@ for (const server of SERVERS) {
                 const renewedAt = Math.min(...r.events.map((e) => e.at)) / 1000;
                 // The server extended the leases: expiry moved to (about) renewal + valid lifetime.
                 const na = await srv.waitForLease(
-                  (l) => l.type === 'na' && l.address === first.binding.addresses[0]!.address && l.expiresAt >= renewedAt + T.lifetimes.validSec - 2,
+                  (l) =>
+                    l.type === 'na' &&
+                    l.address === first.binding.addresses[0]!.address &&
+                    l.expiresAt >= renewedAt + T.lifetimes.validSec - 2,
                   'NA lease extended by the renewal',
                 );
                 expect(na.state).toBe('active');
                 const pd = await srv.waitForLease(
-                  (l) => l.type === 'pd' && l.address === first.binding.prefixes[0]!.prefix && l.expiresAt >= renewedAt + T.lifetimes.validSec - 2,
+                  (l) =>
+                    l.type === 'pd' &&
+                    l.address === first.binding.prefixes[0]!.prefix &&
+                    l.expiresAt >= renewedAt + T.lifetimes.validSec - 2,
                   'PD lease extended by the renewal',
                 );
                 expect(pd.state).toBe('active');
@@ -193,10 +221,16 @@ for (const server of SERVERS) {
             const srv = lab!.server!;
             if (srv.hasLeases) {
               for (const a of held.addresses) {
-                await srv.waitForLease((l) => l.type === 'na' && l.address === a.address && l.state === 'released', `release of ${a.address}`);
+                await srv.waitForLease(
+                  (l) => l.type === 'na' && l.address === a.address && l.state === 'released',
+                  `release of ${a.address}`,
+                );
               }
               for (const p of held.prefixes) {
-                await srv.waitForLease((l) => l.type === 'pd' && l.address === p.prefix && l.state === 'released', `release of ${p.prefix}/${p.length}`);
+                await srv.waitForLease(
+                  (l) => l.type === 'pd' && l.address === p.prefix && l.state === 'released',
+                  `release of ${p.prefix}/${p.length}`,
+                );
               }
             } else {
               console.warn(`[lab.test] ${srv.name} exposes no leases: server side of the release not checked`);

@@ -12,14 +12,26 @@ import mqtt from 'mqtt';
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
-    broker: { type: 'string' }, ca: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' },
-    filter: { type: 'string' }, topic: { type: 'string' }, payload: { type: 'string', default: '' }, retain: { type: 'boolean', default: false },
+    broker: { type: 'string' },
+    ca: { type: 'string' },
+    cert: { type: 'string' },
+    key: { type: 'string' },
+    filter: { type: 'string' },
+    topic: { type: 'string' },
+    payload: { type: 'string', default: '' },
+    retain: { type: 'boolean', default: false },
   },
 });
 const url = new URL(values.broker);
 const options = {
-  protocol: 'mqtts', host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port), protocolVersion: 5,
-  ca: readFileSync(values.ca), cert: readFileSync(values.cert), key: readFileSync(values.key), rejectUnauthorized: true,
+  protocol: 'mqtts',
+  host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+  port: Number(url.port),
+  protocolVersion: 5,
+  ca: readFileSync(values.ca),
+  cert: readFileSync(values.cert),
+  key: readFileSync(values.key),
+  rejectUnauthorized: true,
   clientId: `probe-${process.pid}`,
 };
 const line = (o) => process.stdout.write(JSON.stringify(o) + '\n');
@@ -31,7 +43,9 @@ if (positionals[0] === 'watch') {
     line({ t: Date.now(), connected: true });
     client.subscribe(values.filter, { qos: 1 });
   });
-  client.on('message', (topic, payload, packet) => line({ t: Date.now(), topic, retain: packet.retain, payload: payload.toString('utf8') }));
+  client.on('message', (topic, payload, packet) =>
+    line({ t: Date.now(), topic, retain: packet.retain, payload: payload.toString('utf8') }),
+  );
   client.on('error', () => undefined);
   process.on('SIGTERM', () => process.exit(0));
 } else if (positionals[0] === 'publish') {

@@ -51,18 +51,60 @@ function probeArgs(cn: string): string[] {
 }
 
 function watch(filter: string, cn = LAB_OPERATOR): { proc: LabProcess; seen: () => Seen[] } {
-  const proc = fl.broker.ns.spawn(`watch-${Math.random().toString(16).slice(2, 8)}`, [process.execPath, PROBE, 'watch', ...probeArgs(cn), '--filter', filter]);
-  return { proc, seen: () => proc.log().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Seen) };
+  const proc = fl.broker.ns.spawn(`watch-${Math.random().toString(16).slice(2, 8)}`, [
+    process.execPath,
+    PROBE,
+    'watch',
+    ...probeArgs(cn),
+    '--filter',
+    filter,
+  ]);
+  return {
+    proc,
+    seen: () =>
+      proc
+        .log()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Seen),
+  };
 }
 
-async function publishAs(cn: string, topic: string, payload: string, retain = false): Promise<{ ok: boolean; reasonCode?: number; error?: string }> {
-  const r = await fl.broker.ns.exec([process.execPath, PROBE, 'publish', ...probeArgs(cn), '--topic', topic, '--payload', payload, ...(retain ? ['--retain'] : [])]);
+async function publishAs(
+  cn: string,
+  topic: string,
+  payload: string,
+  retain = false,
+): Promise<{ ok: boolean; reasonCode?: number; error?: string }> {
+  const r = await fl.broker.ns.exec([
+    process.execPath,
+    PROBE,
+    'publish',
+    ...probeArgs(cn),
+    '--topic',
+    topic,
+    '--payload',
+    payload,
+    ...(retain ? ['--retain'] : []),
+  ]);
   return JSON.parse(r.stdout.trim()) as { ok: boolean; reasonCode?: number; error?: string };
 }
 
 /** `twin6ctl fleet send` as the operator; the parsed response on success, the exit code and stderr always. */
-async function send(cmd: string, args?: unknown, flags: string[] = []): Promise<{ code: number | null; doc?: ResponseDoc; stderr: string }> {
-  const r = await fl.fleet([...fl.connectionArgs(), 'send', DEV, cmd, '--json', ...(args === undefined ? [] : ['--args', JSON.stringify(args)]), ...flags]);
+async function send(
+  cmd: string,
+  args?: unknown,
+  flags: string[] = [],
+): Promise<{ code: number | null; doc?: ResponseDoc; stderr: string }> {
+  const r = await fl.fleet([
+    ...fl.connectionArgs(),
+    'send',
+    DEV,
+    cmd,
+    '--json',
+    ...(args === undefined ? [] : ['--args', JSON.stringify(args)]),
+    ...flags,
+  ]);
   const doc = r.stdout.trim() ? (JSON.parse(r.stdout) as ResponseDoc) : undefined;
   return { code: r.code, ...(doc ? { doc } : {}), stderr: r.stderr };
 }
@@ -80,7 +122,12 @@ async function onlineState(pred: (s: StateDoc) => boolean = () => true, timeoutM
       const s = (last = (await fleetStates())[DEV]) as StateDoc | undefined;
       return s?.online && pred(s) ? s : undefined;
     },
-    { timeoutMs, intervalMs: 300, what: `${DEV} online in the retained state`, detail: () => `${JSON.stringify(last)}\n${lab.diagnostics()}` },
+    {
+      timeoutMs,
+      intervalMs: 300,
+      what: `${DEV} online in the retained state`,
+      detail: () => `${JSON.stringify(last)}\n${lab.diagnostics()}`,
+    },
   );
 }
 
@@ -92,7 +139,15 @@ async function control(cmd: string): Promise<Record<string, unknown>> {
 
 function token(claims: { sub?: string; cmd: string; args: Record<string, unknown>; iat: number; exp: number; nonce?: string }): string {
   const key = createPrivateKey(readFileSync(fl.pki.signingKey));
-  return signCommand(key, { sub: claims.sub ?? DEV, cmd: claims.cmd, argsHash: argsHash(claims.args), iat: claims.iat, exp: claims.exp, nonce: claims.nonce ?? newNonce(), actor: 'test' });
+  return signCommand(key, {
+    sub: claims.sub ?? DEV,
+    cmd: claims.cmd,
+    argsHash: argsHash(claims.args),
+    iat: claims.iat,
+    exp: claims.exp,
+    nonce: claims.nonce ?? newNonce(),
+    actor: 'test',
+  });
 }
 
 const signFlags = ['--sign-key', () => fl.pki.signingKey] as const;
@@ -112,13 +167,26 @@ describe.skipIf(reason !== undefined)('MQTT uplink against mosquitto', () => {
 
   it('publishes its state retained: a subscriber that comes later gets it, with role, pools and config version', async () => {
     const state = await onlineState((s) => s.pools.every((p) => p.used >= 1));
-    expect(state).toMatchObject({ v: 1, online: true, deviceId: DEV, role: 'standalone', failover: { role: 'standalone', state: 'standalone', partnerState: null } });
+    expect(state).toMatchObject({
+      v: 1,
+      online: true,
+      deviceId: DEV,
+      role: 'standalone',
+      failover: { role: 'standalone', state: 'standalone', partnerState: null },
+    });
     expect(state.config.version).toMatch(/^cfg-[0-9a-f]{12}$/);
-    expect(state.pools.map((p) => [p.kind, p.used, p.size])).toEqual([['na', 1, 61440], ['pd', 1, 65536]]);
+    expect(state.pools.map((p) => [p.kind, p.used, p.size])).toEqual([
+      ['na', 1, 61440],
+      ['pd', 1, 65536],
+    ]);
     expect(state.storage.status).toBe('ok');
     const w = watch(`fleet/v1/${DEV}/+`);
     try {
-      const seen = await poll(() => (w.seen().some((m) => m.topic?.endsWith('/meta')) && w.seen().some((m) => m.topic?.endsWith('/state')) ? w.seen() : undefined), { timeoutMs: 10_000, what: 'retained state and meta' });
+      const seen = await poll(
+        () =>
+          w.seen().some((m) => m.topic?.endsWith('/meta')) && w.seen().some((m) => m.topic?.endsWith('/state')) ? w.seen() : undefined,
+        { timeoutMs: 10_000, what: 'retained state and meta' },
+      );
       expect(seen.find((m) => m.topic === `fleet/v1/${DEV}/state`)!.retain).toBe(true);
       const meta = JSON.parse(seen.find((m) => m.topic?.endsWith('/meta'))!.payload!) as { commands: { name: string }[] };
       expect(meta.commands.map((c) => c.name)).toEqual(COMMANDS.map((c) => c.name));
@@ -155,9 +223,16 @@ describe.skipIf(reason !== undefined)('MQTT uplink against mosquitto', () => {
     expect(await expectOk('log.level', { level: 'debug', ttlSec: 5 })).toMatchObject({ level: 'debug', revertsTo: 'debug' });
     expect((await expectOk('rebirth'))['session']).toBeGreaterThan(0);
     // Dangerous, two-step: signed preview, then signed confirmation; until failover (#4) lands the handler says why not.
-    for (const [cmd, args] of [['failover.partner-down', { reason: 'test' }], ['failover.maintenance', { action: 'start' }]] as const) {
+    for (const [cmd, args] of [
+      ['failover.partner-down', { reason: 'test' }],
+      ['failover.maintenance', { action: 'start' }],
+    ] as const) {
       const first = await send(cmd, args, signed());
-      expect(first.doc, first.stderr).toMatchObject({ ok: true, code: 'CONFIRM_REQUIRED', data: { expiresInSec: 30, preview: { failover: { role: 'standalone' } } } });
+      expect(first.doc, first.stderr).toMatchObject({
+        ok: true,
+        code: 'CONFIRM_REQUIRED',
+        data: { expiresInSec: 30, preview: { failover: { role: 'standalone' } } },
+      });
       const tokenValue = (first.doc as { data: { confirmToken: string } }).data.confirmToken;
       const second = await send(cmd, args, [...signed(), '--confirm-token', tokenValue]);
       expect(second.doc).toEqual({ v: 1, ok: false, code: 'UNAVAILABLE', error: 'not available: failover is not configured' });
@@ -169,27 +244,60 @@ describe.skipIf(reason !== undefined)('MQTT uplink against mosquitto', () => {
   it('refuses a bad signature, an expired or replayed one, bad args and an unknown command, each with a clear error', async () => {
     const args = { reason: 'test' };
     const unsigned = await send('failover.partner-down', args);
-    expect(unsigned.doc).toMatchObject({ ok: false, code: 'NOT_AUTHORIZED', error: expect.stringMatching(/is a dangerous command and needs a signature/) });
+    expect(unsigned.doc).toMatchObject({
+      ok: false,
+      code: 'NOT_AUTHORIZED',
+      error: expect.stringMatching(/is a dangerous command and needs a signature/),
+    });
     expect(unsigned.code).toBe(1);
 
     const stranger = join(fl.pki.dir, 'stranger.key');
     writeFileSync(stranger, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    expect((await send('failover.partner-down', args, ['--sign-key', stranger])).doc).toMatchObject({ code: 'NOT_AUTHORIZED', error: 'signature does not verify against any pinned command key' });
+    expect((await send('failover.partner-down', args, ['--sign-key', stranger])).doc).toMatchObject({
+      code: 'NOT_AUTHORIZED',
+      error: 'signature does not verify against any pinned command key',
+    });
 
     const now = Math.floor(Date.now() / 1000);
-    expect((await send('failover.partner-down', args, ['--auth', token({ cmd: 'failover.partner-down', args, iat: now - 120, exp: now - 60 })])).doc).toMatchObject({
-      code: 'EXPIRED', error: expect.stringMatching(/^signature expired \d+ s ago$/),
+    expect(
+      (await send('failover.partner-down', args, ['--auth', token({ cmd: 'failover.partner-down', args, iat: now - 120, exp: now - 60 })]))
+        .doc,
+    ).toMatchObject({
+      code: 'EXPIRED',
+      error: expect.stringMatching(/^signature expired \d+ s ago$/),
     });
-    expect((await send('failover.partner-down', args, ['--auth', token({ sub: 'lab-ap2', cmd: 'failover.partner-down', args, iat: now, exp: now + 60 })])).doc).toMatchObject({
-      code: 'NOT_AUTHORIZED', error: 'signed for device "lab-ap2", this is "lab-ap1"',
+    expect(
+      (
+        await send('failover.partner-down', args, [
+          '--auth',
+          token({ sub: 'lab-ap2', cmd: 'failover.partner-down', args, iat: now, exp: now + 60 }),
+        ])
+      ).doc,
+    ).toMatchObject({
+      code: 'NOT_AUTHORIZED',
+      error: 'signed for device "lab-ap2", this is "lab-ap1"',
     });
     const once = token({ cmd: 'failover.partner-down', args, iat: now, exp: now + 60 });
     expect((await send('failover.partner-down', args, ['--auth', once])).doc).toMatchObject({ ok: true, code: 'CONFIRM_REQUIRED' });
-    expect((await send('failover.partner-down', args, ['--auth', once])).doc).toMatchObject({ code: 'NOT_AUTHORIZED', error: 'nonce already used: this signed request was replayed' });
+    expect((await send('failover.partner-down', args, ['--auth', once])).doc).toMatchObject({
+      code: 'NOT_AUTHORIZED',
+      error: 'nonce already used: this signed request was replayed',
+    });
 
-    expect((await send('leases', { limit: 1000 })).doc).toEqual({ v: 1, ok: false, code: 'BAD_ARGS', error: 'args.limit: must be between 1 and 100, got 1000' });
-    expect((await send('log.level', { level: 'loud' })).doc).toMatchObject({ code: 'BAD_ARGS', error: expect.stringMatching(/^args.level: expected one of/) });
-    expect((await send('reboot')).doc).toMatchObject({ code: 'UNKNOWN_COMMAND', error: expect.stringMatching(/^unknown command "reboot"; known: status, leases/) });
+    expect((await send('leases', { limit: 1000 })).doc).toEqual({
+      v: 1,
+      ok: false,
+      code: 'BAD_ARGS',
+      error: 'args.limit: must be between 1 and 100, got 1000',
+    });
+    expect((await send('log.level', { level: 'loud' })).doc).toMatchObject({
+      code: 'BAD_ARGS',
+      error: expect.stringMatching(/^args.level: expected one of/),
+    });
+    expect((await send('reboot')).doc).toMatchObject({
+      code: 'UNKNOWN_COMMAND',
+      error: expect.stringMatching(/^unknown command "reboot"; known: status, leases/),
+    });
   }, 90_000);
 
   it('answers only inside its own rsp/ subtree: a request asking it to write its state topic is refused through an event', async () => {
@@ -201,7 +309,10 @@ describe.skipIf(reason !== undefined)('MQTT uplink against mosquitto', () => {
       expect(r.stderr).toMatch(/no answer from lab-ap1 to "status" within 2000 ms/);
       const refused = await poll(() => w.seen().find((m) => m.topic), { timeoutMs: 10_000, what: 'evt/cmd-refused' });
       expect(JSON.parse(refused.payload!)).toMatchObject({
-        type: 'cmd-refused', code: 'MGMT_COMMAND_REFUSED', cmd: 'status', responseTopic: `fleet/v1/${DEV}/state`,
+        type: 'cmd-refused',
+        code: 'MGMT_COMMAND_REFUSED',
+        cmd: 'status',
+        responseTopic: `fleet/v1/${DEV}/state`,
         reason: `Response Topic "fleet/v1/${DEV}/state" is outside this device's response subtree fleet/v1/${DEV}/rsp/#`,
       });
     } finally {
@@ -217,7 +328,14 @@ describe.skipIf(reason !== undefined)('MQTT uplink against mosquitto', () => {
     expect(await publishAs('lab-ap2', `fleet/v1/${DEV}/rsp/ctl-x`, '{}')).toMatchObject({ ok: false, reasonCode: 135 });
     expect(await publishAs('lab-ap2', `fleet/v1/${DEV}/cmd/status`, '{"v":1}')).toMatchObject({ ok: false, reasonCode: 135 });
     // The same certificate may write its own state: the refusals above are the ACL, not a broken client.
-    expect(await publishAs('lab-ap2', 'fleet/v1/lab-ap2/state', JSON.stringify({ v: 1, online: false, deviceId: 'lab-ap2', reason: 'shutdown' }), true)).toEqual({ ok: true });
+    expect(
+      await publishAs(
+        'lab-ap2',
+        'fleet/v1/lab-ap2/state',
+        JSON.stringify({ v: 1, online: false, deviceId: 'lab-ap2', reason: 'shutdown' }),
+        true,
+      ),
+    ).toEqual({ ok: true });
     const states = await fleetStates();
     expect(states[DEV]).toMatchObject({ online: true });
     expect(states['lab-ap2']).toMatchObject({ online: false, reason: 'shutdown' });
@@ -233,15 +351,25 @@ describe.skipIf(reason !== undefined)('MQTT uplink against mosquitto', () => {
       expect(quick.process.running).toBe(true);
       const back = await onlineState((s) => s.session > before.session);
       await sleep(WILL_DELAY_SEC * 1000 + 1500);
-      const states = w.seen().filter((m) => m.topic).map((m) => JSON.parse(m.payload!) as { online: boolean });
-      expect(states.some((s) => !s.online), JSON.stringify(states)).toBe(false);
+      const states = w
+        .seen()
+        .filter((m) => m.topic)
+        .map((m) => JSON.parse(m.payload!) as { online: boolean });
+      expect(
+        states.some((s) => !s.online),
+        JSON.stringify(states),
+      ).toBe(false);
 
       // SIGKILL and stay dead: the broker publishes the retained will after the delay.
       await lab.server!.process.stop('SIGKILL');
       const killedAt = Date.now();
-      const will = await poll(() => w.seen().find((m) => m.topic && m.t > killedAt && !(JSON.parse(m.payload!) as { online: boolean }).online), {
-        timeoutMs: (WILL_DELAY_SEC + 10) * 1000, what: 'the Last Will',
-      });
+      const will = await poll(
+        () => w.seen().find((m) => m.topic && m.t > killedAt && !(JSON.parse(m.payload!) as { online: boolean }).online),
+        {
+          timeoutMs: (WILL_DELAY_SEC + 10) * 1000,
+          what: 'the Last Will',
+        },
+      );
       const delayMs = will.t - killedAt;
       figures['willDelayObservedMs'] = delayMs;
       expect(JSON.parse(will.payload!)).toEqual({ v: 1, online: false, session: back.session, deviceId: DEV, reason: 'connection-lost' });
@@ -275,17 +403,31 @@ describe.skipIf(reason !== undefined)('MQTT uplink against mosquitto', () => {
     expect(renewed.binding.addresses[0]!.address).toBe(binding.addresses[0]!.address);
     const outageMs = Date.now() - outageAt;
     if (outageMs < 20_000) await sleep(20_000 - outageMs);
-    const during = (await control('stats')) as { uplink: { connected: boolean; connectionErrors: number; outbox: { depth: number; bytes: number; dropped: number } }; memory: { rss: number }; counters: Record<string, number> };
+    const during = (await control('stats')) as {
+      uplink: { connected: boolean; connectionErrors: number; outbox: { depth: number; bytes: number; dropped: number } };
+      memory: { rss: number };
+      counters: Record<string, number>;
+    };
     expect(during.uplink.connected).toBe(false);
     expect(during.counters['config.reloads']).toBeGreaterThanOrEqual(60);
     // 20 events at most, plus one latest slot each for state, meta and four telemetry groups.
     expect(during.uplink.outbox.depth).toBeLessThanOrEqual(OUTBOX.maxMessages + 6);
     expect(during.uplink.outbox.dropped).toBeGreaterThanOrEqual(60 - OUTBOX.maxMessages);
-    figures['outage'] = { ms: Date.now() - outageAt, outbox: during.uplink.outbox, rssBeforeMiB: before.memory.rss / 2 ** 20, rssDuringMiB: during.memory.rss / 2 ** 20 };
+    figures['outage'] = {
+      ms: Date.now() - outageAt,
+      outbox: during.uplink.outbox,
+      rssBeforeMiB: before.memory.rss / 2 ** 20,
+      rssDuringMiB: during.memory.rss / 2 ** 20,
+    };
     expect(during.memory.rss - before.memory.rss).toBeLessThan(32 * 2 ** 20);
 
     // The retry delays twin6d chose: each inside its doubling window, reaching the cap.
-    const retries = lab.server!.log().slice(logBefore).split('\n').filter((l) => l.includes('mqtt: reconnecting after back-off')).map((l) => JSON.parse(l) as { attempt: number; delayMs: number });
+    const retries = lab
+      .server!.log()
+      .slice(logBefore)
+      .split('\n')
+      .filter((l) => l.includes('mqtt: reconnecting after back-off'))
+      .map((l) => JSON.parse(l) as { attempt: number; delayMs: number });
     figures['backoffDelaysMs'] = retries.map((r) => r.delayMs);
     expect(retries.length).toBeGreaterThanOrEqual(5);
     for (const r of retries) {
@@ -318,7 +460,10 @@ describe.skipIf(reason !== undefined)('MQTT uplink against mosquitto', () => {
       await poll(() => (w.seen().some((m) => m.topic) ? true : undefined), { timeoutMs: 10_000, what: 'watch got the retained state' });
       const at = Date.now();
       await lab.server!.process.stop('SIGTERM');
-      const bye = await poll(() => w.seen().find((m) => m.topic && m.t >= at && !(JSON.parse(m.payload!) as { online: boolean }).online), { timeoutMs: 5000, what: 'offline on shutdown' });
+      const bye = await poll(() => w.seen().find((m) => m.topic && m.t >= at && !(JSON.parse(m.payload!) as { online: boolean }).online), {
+        timeoutMs: 5000,
+        what: 'offline on shutdown',
+      });
       expect(JSON.parse(bye.payload!)).toMatchObject({ online: false, reason: 'shutdown' });
       figures['offlineOnSigtermMs'] = bye.t - at;
       expect(bye.t - at).toBeLessThan(WILL_DELAY_SEC * 1000);

@@ -46,11 +46,12 @@ import { makePartnerPki } from '../../src/testing/lab/pki.js';
 
 const REQUIRED = process.env['T6_LAB_REQUIRED'] === '1';
 const reason =
-  (await labUnavailableReason({ server: twin6Server(), clients: ['dhcpcd'] })) ?? (python3() ? undefined : 'python3 is missing (the RFC 8156 test peer)');
+  (await labUnavailableReason({ server: twin6Server(), clients: ['dhcpcd'] })) ??
+  (python3() ? undefined : 'python3 is missing (the RFC 8156 test peer)');
 if (reason && REQUIRED) throw new Error(`T6_LAB_REQUIRED=1 but the lab cannot run: ${reason}`);
 if (reason) console.warn(`[rfc8156-interop.test] skipping: ${reason}`);
 const noOpenssl = (await missingBinaries(['openssl'])).length > 0;
-if (noOpenssl && REQUIRED) throw new Error('T6_LAB_REQUIRED=1 but openssl is missing (the TLS test\'s certificates)');
+if (noOpenssl && REQUIRED) throw new Error("T6_LAB_REQUIRED=1 but openssl is missing (the TLS test's certificates)");
 
 /** The lab's LAN, with a small prefix pool (16 /56s) so that the peer's split of it stays readable. */
 const TOPOLOGY: LabTopology = { ...LAB_TOPOLOGY, pdPool: { prefix: '2001:db8:8000::', prefixLength: 52, delegatedLength: 56 } };
@@ -83,65 +84,91 @@ interface Interop {
 }
 
 /** A pair lab with twin6d in role `twin6` and the Python peer in the other role, both NORMAL-bound from a clean start. */
-async function withInterop(twin6: PairRole, opts: { clients?: readonly ClientSpec[]; tls?: boolean }, body: (x: Interop) => Promise<void>): Promise<void> {
+async function withInterop(
+  twin6: PairRole,
+  opts: { clients?: readonly ClientSpec[]; tls?: boolean },
+  body: (x: Interop) => Promise<void>,
+): Promise<void> {
   // With tls: a CA made for the test, a certificate for each side (the lab's PKI, src/testing/lab/pki.ts).
   const pkiDir = opts.tls ? mkdtempSync(join(tmpdir(), 't6-interop-pki-')) : undefined;
   const pki = pkiDir ? await makePartnerPki(pkiDir, ['twin6', 'peer']) : undefined;
-  const twin6Tls = pki && { tls: { caFile: pki.ca, certFile: pki.identity('twin6').cert, keyFile: pki.identity('twin6').key, peerName: 'peer' } };
-  const peerTls = pki ? ['--tls', '--ca', pki.ca, '--cert', pki.identity('peer').cert, '--key', pki.identity('peer').key, ...(twin6 === 'secondary' ? ['--tls-server-name', 'twin6'] : [])] : [];
+  const twin6Tls = pki && {
+    tls: { caFile: pki.ca, certFile: pki.identity('twin6').cert, keyFile: pki.identity('twin6').key, peerName: 'peer' },
+  };
+  const peerTls = pki
+    ? [
+        '--tls',
+        '--ca',
+        pki.ca,
+        '--cert',
+        pki.identity('peer').cert,
+        '--key',
+        pki.identity('peer').key,
+        ...(twin6 === 'secondary' ? ['--tls-server-name', 'twin6'] : []),
+      ]
+    : [];
   try {
     await withPairLab(
-    { clients: opts.clients ?? [], startClients: false, servers: [twin6], topology: TOPOLOGY, failover: { both: { mcltSec: TWIN6_MCLT }, [twin6]: { ...twin6Tls } } },
-    async (lab) => {
-      const peerRole = other(twin6);
-      const stateFile = join(lab.dir, 'peer-state.json');
-      let boots = 0;
-      const peers: Rfc8156Peer[] = [];
-      const startPeer = async (extraArgs: readonly string[] = []) => {
-        const p = await Rfc8156Peer.start(lab.server[peerRole], {
-          role: peerRole,
-          name: `rfc8156-peer-${++boots}`,
-          dir: lab.dir,
-          // The secondary listens on its link address; the primary dials it from its own.
-          address: PAIR_LINK.secondary,
-          partnerOrLocal: PAIR_LINK.primary,
-          mcltSec: peerRole === 'primary' ? PEER_PRIMARY_MCLT : TWIN6_MCLT,
-          keepaliveSec: 4,
-          addrPools: [TOPOLOGY.subnet],
-          delegable: [PD_POOL],
-          delegatedLength: TOPOLOGY.pdPool.delegatedLength,
-          stateFile,
-          extraArgs: ['--startup-time', '2', '--retry', '1', '--quiet-contact', ...peerTls, ...extraArgs],
-        });
-        peers.push(p);
-        return p;
-      };
-      const x: Interop = {
-        lab,
-        twin6,
-        stateDir: lab.stateDir(twin6),
-        peer: await startPeer(),
-        async restartPeer({ fresh, extraArgs }) {
+      {
+        clients: opts.clients ?? [],
+        startClients: false,
+        servers: [twin6],
+        topology: TOPOLOGY,
+        failover: { both: { mcltSec: TWIN6_MCLT }, [twin6]: { ...twin6Tls } },
+      },
+      async (lab) => {
+        const peerRole = other(twin6);
+        const stateFile = join(lab.dir, 'peer-state.json');
+        let boots = 0;
+        const peers: Rfc8156Peer[] = [];
+        const startPeer = async (extraArgs: readonly string[] = []) => {
+          const p = await Rfc8156Peer.start(lab.server[peerRole], {
+            role: peerRole,
+            name: `rfc8156-peer-${++boots}`,
+            dir: lab.dir,
+            // The secondary listens on its link address; the primary dials it from its own.
+            address: PAIR_LINK.secondary,
+            partnerOrLocal: PAIR_LINK.primary,
+            mcltSec: peerRole === 'primary' ? PEER_PRIMARY_MCLT : TWIN6_MCLT,
+            keepaliveSec: 4,
+            addrPools: [TOPOLOGY.subnet],
+            delegable: [PD_POOL],
+            delegatedLength: TOPOLOGY.pdPool.delegatedLength,
+            stateFile,
+            extraArgs: ['--startup-time', '2', '--retry', '1', '--quiet-contact', ...peerTls, ...extraArgs],
+          });
+          peers.push(p);
+          return p;
+        };
+        const x: Interop = {
+          lab,
+          twin6,
+          stateDir: lab.stateDir(twin6),
+          peer: await startPeer(),
+          async restartPeer({ fresh, extraArgs }) {
+            await x.peer.stop();
+            if (fresh) rmSync(stateFile, { force: true });
+            x.peer = await startPeer(extraArgs);
+            return x.peer;
+          },
+          twin6States: (from) => twin6Transitions(lab.running(twin6)!.log().slice(from)).map((t) => t.to),
+          twin6LogMark: () => lab.running(twin6)!.log().length,
+          diagnostics: () => x.peer.diagnostics(80),
+        };
+        try {
+          await body(x);
+          // Nothing twin6 sent was malformed or unexpected to the peer, in any of its runs.
+          expect(
+            peers.flatMap((p) => p.events().filter((e) => e.event === 'error')),
+            "the peer's error events",
+          ).toEqual([]);
+        } catch (e) {
+          if (e instanceof Error) e.message += `\n${x.diagnostics()}`;
+          throw e;
+        } finally {
           await x.peer.stop();
-          if (fresh) rmSync(stateFile, { force: true });
-          x.peer = await startPeer(extraArgs);
-          return x.peer;
-        },
-        twin6States: (from) => twin6Transitions(lab.running(twin6)!.log().slice(from)).map((t) => t.to),
-        twin6LogMark: () => lab.running(twin6)!.log().length,
-        diagnostics: () => x.peer.diagnostics(80),
-      };
-      try {
-        await body(x);
-        // Nothing twin6 sent was malformed or unexpected to the peer, in any of its runs.
-        expect(peers.flatMap((p) => p.events().filter((e) => e.event === 'error')), 'the peer\'s error events').toEqual([]);
-      } catch (e) {
-        if (e instanceof Error) e.message += `\n${x.diagnostics()}`;
-        throw e;
-      } finally {
-        await x.peer.stop();
-      }
-    },
+        }
+      },
     );
   } finally {
     if (pkiDir) rmSync(pkiDir, { recursive: true, force: true });
@@ -165,7 +192,8 @@ const bndreplyFor = (x: Interop, resource: string, from: number, timeoutMs = 15_
 /** Resolves with twin6d's lease on a resource once it is active for this client. */
 const twin6Holds = (x: Interop, resource: string, duid: string, timeoutMs = 15_000) =>
   poll(
-    async () => (await twin6Leases(x.stateDir)).find((l) => l.state === 'active' && sameResource(leaseKey(l), resource) && hex(l.duid) === hex(duid)),
+    async () =>
+      (await twin6Leases(x.stateDir)).find((l) => l.state === 'active' && sameResource(leaseKey(l), resource) && hex(l.duid) === hex(duid)),
     { timeoutMs, intervalMs: 250, what: `twin6 holding ${resource} for ${duid}`, detail: () => x.peer.diagnostics(30) },
   );
 
@@ -195,9 +223,11 @@ async function peerGrant(x: Interop, n: number, resource = peerAddress(x, n)): P
   return { resource, duid };
 }
 
-const delegable = (bs: readonly PeerBinding[], status: string) => bs.filter((b) => b.delegable && b.status === status).map((b) => b.resource);
+const delegable = (bs: readonly PeerBinding[], status: string) =>
+  bs.filter((b) => b.delegable && b.status === status).map((b) => b.resource);
 
-const countBy = (xs: readonly string[]) => JSON.stringify(Object.fromEntries([...new Set(xs)].map((k) => [k, xs.filter((x) => x === k).length])));
+const countBy = (xs: readonly string[]) =>
+  JSON.stringify(Object.fromEntries([...new Set(xs)].map((k) => [k, xs.filter((x) => x === k).length])));
 
 function timed(name: string): () => void {
   const t0 = Date.now();
@@ -208,7 +238,7 @@ describe.skipIf(reason !== undefined)('twin6d against the independent RFC 8156 p
   for (const twin6 of ['primary', 'secondary'] as const) {
     const peerRole = other(twin6);
     describe(`twin6 ${twin6}, peer ${peerRole}`, () => {
-      it('both reach NORMAL; a lease the peer grants shows in twin6ctl leases, and a real client\'s address and /56 from twin6 show in the peer\'s bindings', async () => {
+      it("both reach NORMAL; a lease the peer grants shows in twin6ctl leases, and a real client's address and /56 from twin6 show in the peer's bindings", async () => {
         const done = timed(`twin6 ${twin6}: NORMAL and leases both ways`);
         await withInterop(twin6, { clients: [{ kind: 'dhcpcd' }] }, async (x) => {
           await bothNormal(x);
@@ -244,24 +274,30 @@ describe.skipIf(reason !== undefined)('twin6d against the independent RFC 8156 p
             await peerHolds(x, addr, duid);
             const pdBinding = await peerHolds(x, prefix, duid);
             expect(pdBinding.type).toBe('pd');
-            const rejected = x.peer.events().filter((e) => e.event === 'bndupd' && (e['results'] as { accepted: boolean }[]).some((r) => !r.accepted));
+            const rejected = x.peer
+              .events()
+              .filter((e) => e.event === 'bndupd' && (e['results'] as { accepted: boolean }[]).some((r) => !r.accepted));
             expect(rejected, 'BNDUPDs from twin6 the peer rejected').toEqual([]);
           }
         });
         done();
       }, 120_000);
 
-      it.skipIf(noOpenssl)('over TLS (§10, RFC 7653 §8.2): STARTTLS, mutual certificate authentication, both reach NORMAL and replicate a lease', async () => {
-        const done = timed(`twin6 ${twin6}: TLS`);
-        await withInterop(twin6, { tls: true }, async (x) => {
-          await bothNormal(x);
-          expect((await twin6FailoverStatus(x.stateDir)).secure).toBe(true);
-          expect(x.peer.events().find((e) => e.event === 'established')?.['tls']).toBe(true);
-          const na = await peerGrant(x, 1);
-          await twin6Holds(x, na.resource, na.duid);
-        });
-        done();
-      }, 90_000);
+      it.skipIf(noOpenssl)(
+        'over TLS (§10, RFC 7653 §8.2): STARTTLS, mutual certificate authentication, both reach NORMAL and replicate a lease',
+        async () => {
+          const done = timed(`twin6 ${twin6}: TLS`);
+          await withInterop(twin6, { tls: true }, async (x) => {
+            await bothNormal(x);
+            expect((await twin6FailoverStatus(x.stateDir)).secure).toBe(true);
+            expect(x.peer.events().find((e) => e.event === 'established')?.['tls']).toBe(true);
+            const na = await peerGrant(x, 1);
+            await twin6Holds(x, na.resource, na.duid);
+          });
+          done();
+        },
+        90_000,
+      );
 
       if (twin6 === 'secondary') {
         it('prefix hand-off (§4.2.2): twin6 secondary asks with POOLREQ, accepts the FREE-BACKUP prefixes the peer sends, and delegates from them when cut off from the primary', async () => {
@@ -271,7 +307,10 @@ describe.skipIf(reason !== undefined)('twin6d against the independent RFC 8156 p
             // twin6 asks on entering NORMAL (§8.8); the peer answers and moves its backup share.
             const poolreq = await x.peer.waitFor((e) => e.event === 'poolreq', { what: 'POOLREQ from twin6', timeoutMs: 20_000 });
             expect(poolreq['moved'], 'prefixes the peer moved to FREE-BACKUP').toHaveLength(8);
-            await poll(async () => ((await x.peer.state()).outstanding === 0 ? true : undefined), { timeoutMs: 20_000, what: 'every BNDUPD acknowledged' });
+            await poll(async () => ((await x.peer.state()).outstanding === 0 ? true : undefined), {
+              timeoutMs: 20_000,
+              what: 'every BNDUPD acknowledged',
+            });
             const backup = delegable(await x.peer.bindings(), 'FREE-BACKUP');
             expect(backup).toHaveLength(8);
             for (const p of backup) {
@@ -287,9 +326,14 @@ describe.skipIf(reason !== undefined)('twin6d against the independent RFC 8156 p
             const b = await client.waitForBinding({ timeoutMs: 30_000 });
             const prefix = `${b.prefixes[0]!.prefix}/${b.prefixes[0]!.length}`;
             expect(within(prefix, PD_POOL)).toBe(true);
-            expect(parseIPv6(b.addresses[0]!.address) % 2n, 'a secondary\'s new address is even (§4.2.1.1)').toBe(0n);
+            expect(parseIPv6(b.addresses[0]!.address) % 2n, "a secondary's new address is even (§4.2.1.1)").toBe(0n);
             // Soft: the rest (the heal) still runs and reports.
-            expect.soft(backup.some((p) => sameResource(p, prefix)), `twin6 delegated ${prefix}, not one of the FREE-BACKUP prefixes ${backup.join(', ')}`).toBe(true);
+            expect
+              .soft(
+                backup.some((p) => sameResource(p, prefix)),
+                `twin6 delegated ${prefix}, not one of the FREE-BACKUP prefixes ${backup.join(', ')}`,
+              )
+              .toBe(true);
 
             // Healed: NORMAL again, and the peer learns the new client's leases.
             await x.peer.command('net', { enabled: true });
@@ -306,8 +350,8 @@ describe.skipIf(reason !== undefined)('twin6d against the independent RFC 8156 p
           await withInterop(twin6, {}, async (x) => {
             await bothNormal(x);
             // The peer asks on entering NORMAL once its updates are acknowledged (§8.8).
-            await x.peer.waitFor((e) => e.event === 'tx' && e['msg'] === 'POOLREQ', { what: 'the peer\'s POOLREQ', timeoutMs: 20_000 });
-            await x.peer.waitFor((e) => e.event === 'poolresp', { what: 'twin6\'s POOLRESP', timeoutMs: 10_000 });
+            await x.peer.waitFor((e) => e.event === 'tx' && e['msg'] === 'POOLREQ', { what: "the peer's POOLREQ", timeoutMs: 20_000 });
+            await x.peer.waitFor((e) => e.event === 'poolresp', { what: "twin6's POOLRESP", timeoutMs: 10_000 });
             let last: PeerBinding[] = [];
             await poll(
               async () => {
@@ -318,7 +362,8 @@ describe.skipIf(reason !== undefined)('twin6d against the independent RFC 8156 p
                 timeoutMs: 15_000,
                 intervalMs: 500,
                 what: 'FREE-BACKUP prefixes from twin6 (BNDUPDs with a lone IAPREFIX, §4.2.2)',
-                detail: () => `the peer's delegable bindings by status: ${countBy(last.filter((b) => b.delegable).map((b) => b.status))}; messages from twin6 after POOLRESP: ${x.peer.messages('rx').slice(-10).join(' ')}`,
+                detail: () =>
+                  `the peer's delegable bindings by status: ${countBy(last.filter((b) => b.delegable).map((b) => b.status))}; messages from twin6 after POOLRESP: ${x.peer.messages('rx').slice(-10).join(' ')}`,
               },
             );
           });
@@ -326,7 +371,7 @@ describe.skipIf(reason !== undefined)('twin6d against the independent RFC 8156 p
         }, 90_000);
       }
 
-      it('split, then PARTNER-DOWN on the peer; healed, twin6 goes COMMUNICATIONS-INTERRUPTED → POTENTIAL-CONFLICT → … → NORMAL and keeps the peer\'s PARTNER-DOWN leases (§8.9.2, §8.10)', async () => {
+      it("split, then PARTNER-DOWN on the peer; healed, twin6 goes COMMUNICATIONS-INTERRUPTED → POTENTIAL-CONFLICT → … → NORMAL and keeps the peer's PARTNER-DOWN leases (§8.9.2, §8.10)", async () => {
         const done = timed(`twin6 ${twin6}: peer PARTNER-DOWN during a split`);
         await withInterop(twin6, {}, async (x) => {
           await bothNormal(x);
@@ -347,7 +392,9 @@ describe.skipIf(reason !== undefined)('twin6d against the independent RFC 8156 p
               ? ['COMMUNICATIONS-INTERRUPTED', 'POTENTIAL-CONFLICT', 'CONFLICT-DONE', 'NORMAL']
               : ['COMMUNICATIONS-INTERRUPTED', 'POTENTIAL-CONFLICT', 'NORMAL'];
           expect(x.twin6States(mark)).toEqual(expected);
-          console.info(`[rfc8156-interop.test] twin6 ${twin6}: ${x.twin6States(mark).join(' → ')}; peer: ${x.peer.ownStates(peerMark).join(' → ')}`);
+          console.info(
+            `[rfc8156-interop.test] twin6 ${twin6}: ${x.twin6States(mark).join(' → ')}; peer: ${x.peer.ownStates(peerMark).join(' → ')}`,
+          );
           await twin6Holds(x, '2001:db8:1::7777', peerDuid(7));
         });
         done();
@@ -369,7 +416,9 @@ describe.skipIf(reason !== undefined)('twin6d against the independent RFC 8156 p
           await x.lab.start(twin6);
           await bothNormal(x, 90_000);
           const states = x.twin6States(mark);
-          console.info(`[rfc8156-interop.test] twin6 ${twin6} replaced: ${states.join(' → ')} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; peer: ${x.peer.ownStates(peerMark).join(' → ')}`);
+          console.info(
+            `[rfc8156-interop.test] twin6 ${twin6} replaced: ${states.join(' → ')} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; peer: ${x.peer.ownStates(peerMark).join(' → ')}`,
+          );
           expect(states).toEqual(['STARTUP', 'RECOVER', 'RECOVER-WAIT', 'RECOVER-DONE', 'NORMAL']);
           // §8.5.2: a server with no record of its partner asks for everything.
           expect(x.peer.messages('rx', peerMark)).toContain('UPDREQALL');
@@ -381,7 +430,7 @@ describe.skipIf(reason !== undefined)('twin6d against the independent RFC 8156 p
         done();
       }, 150_000);
 
-      it('the peer restarted with its stable storage, then without (RECOVER, UPDREQALL): twin6 goes COMMUNICATIONS-INTERRUPTED → NORMAL each time and the peer ends up with twin6\'s bindings (§8.3, §8.5, §8.9.2)', async () => {
+      it("the peer restarted with its stable storage, then without (RECOVER, UPDREQALL): twin6 goes COMMUNICATIONS-INTERRUPTED → NORMAL each time and the peer ends up with twin6's bindings (§8.3, §8.5, §8.9.2)", async () => {
         const done = timed(`twin6 ${twin6}: peer restarts`);
         await withInterop(twin6, {}, async (x) => {
           await bothNormal(x);
@@ -400,7 +449,9 @@ describe.skipIf(reason !== undefined)('twin6d against the independent RFC 8156 p
           await x.restartPeer({ fresh: true, extraArgs: ['--initial-state', 'RECOVER'] });
           await bothNormal(x, 90_000);
           const peerStates = x.peer.ownStates();
-          console.info(`[rfc8156-interop.test] twin6 ${twin6}: fresh peer ${peerStates.join(' → ')} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; twin6 ${x.twin6States(mark).join(' → ')}`);
+          console.info(
+            `[rfc8156-interop.test] twin6 ${twin6}: fresh peer ${peerStates.join(' → ')} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; twin6 ${x.twin6States(mark).join(' → ')}`,
+          );
           expect(x.twin6States(mark)).toEqual(['COMMUNICATIONS-INTERRUPTED', 'NORMAL']);
           expect(peerStates).toEqual(expect.arrayContaining(['RECOVER', 'RECOVER-WAIT', 'RECOVER-DONE', 'NORMAL']));
           expect(x.peer.messages('tx')).toContain('UPDREQALL');

@@ -17,7 +17,10 @@ describe.skipIf(!py)('the RFC 8156 test peer (test/peer)', () => {
   it('passes its own unittest suite', async () => {
     const t0 = Date.now();
     // Everything on loopback; the output is only read, for the failure message and the test count.
-    const child = spawn(py!, ['-m', 'unittest', 'discover', '-s', resolve('test/peer')], { env: labEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(py!, ['-m', 'unittest', 'discover', '-s', resolve('test/peer')], {
+      env: labEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));

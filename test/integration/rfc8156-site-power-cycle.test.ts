@@ -53,7 +53,10 @@ describe.skipIf(reason !== undefined)('a twin6 pair through a site power cycle (
       // OPERATING_TICK_MAX_SEC, plus the 5 s the RFC allows clocks, §7.1), so that §8.3.2 step 5 has one
       // answer for the primary: RECOVER.
       await sleep((OPERATING_TICK_MAX_SEC + SKEW_TOLERANCE_SEC + 1) * 1000);
-      const pd = spawnSync(process.execPath, [resolve('dist/cli/twin6ctl.js'), '--state-dir', dir('secondary'), 'partner-down'], { encoding: 'utf8', timeout: 30_000 });
+      const pd = spawnSync(process.execPath, [resolve('dist/cli/twin6ctl.js'), '--state-dir', dir('secondary'), 'partner-down'], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       expect(pd.status, pd.stderr).toBe(0);
       const partnerDownSec = (await waitTwin6State(dir('secondary'), 'PARTNER-DOWN')).partnerDownSinceSec;
 
@@ -63,7 +66,15 @@ describe.skipIf(reason !== undefined)('a twin6 pair through a site power cycle (
       const poweredAt = Date.now();
       await Promise.all([lab.start('primary'), lab.start('secondary')]);
       const since = (role: PairRole) => lab.running(role)!.log().slice(mark[role]);
-      const detail = () => (['primary', 'secondary'] as const).map((r) => `${r}: ${twin6Transitions(since(r)).map((t) => `${t.to} (${t.cause})`).join(' → ')}\n${twin6Errors(since(r)).join('\n')}`).join('\n');
+      const detail = () =>
+        (['primary', 'secondary'] as const)
+          .map(
+            (r) =>
+              `${r}: ${twin6Transitions(since(r))
+                .map((t) => `${t.to} (${t.cause})`)
+                .join(' → ')}\n${twin6Errors(since(r)).join('\n')}`,
+          )
+          .join('\n');
 
       await waitTwin6State(dir('primary'), 'NORMAL', { partner: 'NORMAL', timeoutMs: 75_000, detail });
       await waitTwin6State(dir('secondary'), 'NORMAL', { partner: 'NORMAL', timeoutMs: 10_000, detail });

@@ -23,7 +23,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const KILL_SEED = testSeed(20);
 
 async function status(lab: Lab): Promise<{ counters: Record<string, number>; leases: number; pid: number }> {
-  const out = await run([process.execPath, join(DIST, 'cli/twin6ctl.js'), '--state-dir', join(lab.server!.ctx.dir, 'state'), 'status', '--json']);
+  const out = await run([
+    process.execPath,
+    join(DIST, 'cli/twin6ctl.js'),
+    '--state-dir',
+    join(lab.server!.ctx.dir, 'state'),
+    'status',
+    '--json',
+  ]);
   return JSON.parse(out.stdout) as { counters: Record<string, number>; leases: number; pid: number };
 }
 
@@ -40,7 +47,13 @@ async function withLab<R>(lab: Lab, f: (lab: Lab) => Promise<R>): Promise<R> {
 
 /** A lab with dhcpcd bound and dhclient not started yet: the attack tests' starting point. */
 async function withBoundDhcpcd(
-  f: (w: { lab: Lab; dhcpcd: Lab['clients'][number]; dhclient: Lab['clients'][number]; first: Awaited<ReturnType<Lab['clients'][number]['waitForBinding']>>; boundAt: number }) => Promise<void>,
+  f: (w: {
+    lab: Lab;
+    dhcpcd: Lab['clients'][number];
+    dhclient: Lab['clients'][number];
+    first: Awaited<ReturnType<Lab['clients'][number]['waitForBinding']>>;
+    boundAt: number;
+  }) => Promise<void>,
 ): Promise<void> {
   const lab = await startLab({ server: twin6Server(), clients: [{ kind: 'dhcpcd' }, { kind: 'dhclient' }], startClients: false });
   await withLab(lab, async () => {
@@ -67,7 +80,9 @@ describe.skipIf(reason !== undefined)('twin6d with real clients', () => {
         const held = before.get(c.name)!;
         const r = await c.waitForRenewal(held.binding, restartedAt, { timeoutMs: (lab.topology.lifetimes.t1Sec + 25) * 1000 });
         expect(r.binding.addresses.map((a) => a.address)).toEqual(held.binding.addresses.map((a) => a.address));
-        expect(r.binding.prefixes.map((p) => `${p.prefix}/${p.length}`)).toEqual(held.binding.prefixes.map((p) => `${p.prefix}/${p.length}`));
+        expect(r.binding.prefixes.map((p) => `${p.prefix}/${p.length}`)).toEqual(
+          held.binding.prefixes.map((p) => `${p.prefix}/${p.length}`),
+        );
         expect(r.binding.addresses[0]!.validLifetime).toBe(lab.topology.lifetimes.validSec);
       }
       // The server's record: both clients' leases still active under their own DUIDs, one each.
@@ -83,7 +98,16 @@ describe.skipIf(reason !== undefined)('twin6d with real clients', () => {
       const leasesBefore = (await status(lab)).leases;
 
       const attacker = lab.lan.clients[0]!.spawn('bad-packets', [
-        process.execPath, join(DIST, 'testing/lab/bad-packets.js'), '--iface', lab.topology.clientIf, '--repeat', '5', '--flood', '3000', '--rate', '600',
+        process.execPath,
+        join(DIST, 'testing/lab/bad-packets.js'),
+        '--iface',
+        lab.topology.clientIf,
+        '--repeat',
+        '5',
+        '--flood',
+        '3000',
+        '--rate',
+        '600',
       ]);
       // A new client arrives in the middle of the flood and must be served.
       await sleep(1500);
@@ -93,7 +117,11 @@ describe.skipIf(reason !== undefined)('twin6d with real clients', () => {
       expect(during.prefixes).toHaveLength(1);
       const exit = await attacker.exited;
       expect(exit.code).toBe(0);
-      const report = JSON.parse(attacker.log().trim().split('\n').pop()!) as { sent: Record<string, number>; advertised: number; flood: number };
+      const report = JSON.parse(attacker.log().trim().split('\n').pop()!) as {
+        sent: Record<string, number>;
+        advertised: number;
+        flood: number;
+      };
 
       const after = await status(lab);
       for (const [counter, sent] of Object.entries(report.sent)) {
@@ -116,7 +144,14 @@ describe.skipIf(reason !== undefined)('twin6d with real clients', () => {
 
       const attackSec = lab.topology.lifetimes.t1Sec + 15;
       const attacker = lab.lan.clients[0]!.spawn('hostile-packets', [
-        process.execPath, join(DIST, 'testing/lab/hostile-packets.js'), '--iface', lab.topology.clientIf, '--seconds', String(attackSec), '--seed', '16',
+        process.execPath,
+        join(DIST, 'testing/lab/hostile-packets.js'),
+        '--iface',
+        lab.topology.clientIf,
+        '--seconds',
+        String(attackSec),
+        '--seed',
+        '16',
       ]);
       // A new client arrives during the attack and must be served; the first one renews through it.
       await sleep(2000);
@@ -191,7 +226,16 @@ describe.skipIf(reason !== undefined)('twin6d with real clients', () => {
     const lab = await startLab({ server: twin6Server(), clients: [{ kind: 'dhcpcd' }], startClients: false });
     await withLab(lab, async () => {
       const load = lab.lan.clients[0]!.spawn('load-client', [
-        process.execPath, join(DIST, 'testing/lab/load-client.js'), '--iface', lab.topology.clientIf, '--clients', '1000000', '--rate', '300', '--seconds', '240',
+        process.execPath,
+        join(DIST, 'testing/lab/load-client.js'),
+        '--iface',
+        lab.topology.clientIf,
+        '--clients',
+        '1000000',
+        '--rate',
+        '300',
+        '--seconds',
+        '240',
       ]);
       const kills = 20;
       for (let i = 0; i < kills; i++) {
@@ -201,14 +245,23 @@ describe.skipIf(reason !== undefined)('twin6d with real clients', () => {
       }
       await sleep(1000);
       await load.stop('SIGTERM');
-      const lines = load.log().split('\n').filter((l) => l.startsWith('{'));
-      const acked = lines.map((l) => JSON.parse(l) as { duid?: string; iaid: number; type: 'na' | 'pd'; resource: string; validSec: number; ackedAtMs: number }).filter((a) => a.duid);
+      const lines = load
+        .log()
+        .split('\n')
+        .filter((l) => l.startsWith('{'));
+      const acked = lines
+        .map(
+          (l) => JSON.parse(l) as { duid?: string; iaid: number; type: 'na' | 'pd'; resource: string; validSec: number; ackedAtMs: number },
+        )
+        .filter((a) => a.duid);
       expect(acked.length).toBeGreaterThan(kills * 50);
 
       const stored = new Map((await lab.server!.leases()).map((l) => [key(l.type, leaseResource(l)), l]));
       const lost = acked.filter((a) => {
         const l = stored.get(key(a.type, a.resource));
-        return !l || l.duid.replaceAll(':', '') !== a.duid || l.iaid !== a.iaid || l.expiresAt < Math.floor(a.ackedAtMs / 1000) + a.validSec - 2;
+        return (
+          !l || l.duid.replaceAll(':', '') !== a.duid || l.iaid !== a.iaid || l.expiresAt < Math.floor(a.ackedAtMs / 1000) + a.validSec - 2
+        );
       });
       console.info(`[twin6d.test] crash loop: ${kills} SIGKILLs, ${acked.length} acknowledged leases checked, ${lost.length} lost`);
       expect(lost, `${lost.length} of ${acked.length} acknowledged leases missing or changed after ${kills} SIGKILLs`).toEqual([]);

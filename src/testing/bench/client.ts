@@ -117,7 +117,12 @@ async function renew(a: Map<string, string>): Promise<void> {
       const due = Math.min(count, Math.floor(((performance.now() - startMs) / 1000) * rate));
       for (; sent < due; sent++) {
         const msg = build({
-          type: MSG.RENEW, xid: sent, clientId: benchDuid(sent), serverId, iaid: 1, address: addressBytes(poolFirst + BigInt(sent)),
+          type: MSG.RENEW,
+          xid: sent,
+          clientId: benchDuid(sent),
+          serverId,
+          iaid: 1,
+          address: addressBytes(poolFirst + BigInt(sent)),
         });
         sock.send(msg, SERVER_PORT, dest);
       }

@@ -111,7 +111,8 @@ export class BenchContext {
       this.sockets.set(srv.name, seen);
     }
     const st = await srv.stop();
-    if (wasRunning && st.code !== 0) this.problem(`${srv.name} did not exit cleanly on SIGTERM after ${what}: ${JSON.stringify(st)}\n${srv.log()}`);
+    if (wasRunning && st.code !== 0)
+      this.problem(`${srv.name} did not exit cleanly on SIGTERM after ${what}: ${JSON.stringify(st)}\n${srv.log()}`);
   }
 
   problem(msg: string): void {

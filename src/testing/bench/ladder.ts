@@ -88,11 +88,16 @@ async function step(ctx: BenchContext, server: ServerName, mode: LeaseMode, rate
       const s0 = await twin6Syncs(dir);
       await sleep(w.toMs - (Date.now() - launched));
       const s1 = srv.proc.running ? await twin6Syncs(dir) : undefined;
-      if (s0 && s1 && s1.atMs > s0.atMs) syncs = { perSec: (s1.syncs - s0.syncs) / ((s1.atMs - s0.atMs) / 1000), windowSec: (s1.atMs - s0.atMs) / 1000 };
+      if (s0 && s1 && s1.atMs > s0.atMs)
+        syncs = { perSec: (s1.syncs - s0.syncs) / ((s1.atMs - s0.atMs) / 1000), windowSec: (s1.atMs - s0.atMs) / 1000 };
     }
     const r = await perf;
-    if (!srv.proc.running) crashed = `${server} exited during the ${mode} step at ${rate}/s: ${JSON.stringify(srv.proc.exitStatus)}\n${srv.log()}`;
-    return { ...judgeStep(rate, seconds, r, crashed ? 'server crashed' : undefined), ...(syncs ? { syncsPerSec: syncs.perSec, syncsWindowSec: syncs.windowSec } : {}) };
+    if (!srv.proc.running)
+      crashed = `${server} exited during the ${mode} step at ${rate}/s: ${JSON.stringify(srv.proc.exitStatus)}\n${srv.log()}`;
+    return {
+      ...judgeStep(rate, seconds, r, crashed ? 'server crashed' : undefined),
+      ...(syncs ? { syncsPerSec: syncs.perSec, syncsWindowSec: syncs.windowSec } : {}),
+    };
   } finally {
     if (crashed) ctx.problem(crashed);
     await ctx.stop(srv, `the ${mode} step at ${rate}/s`);
@@ -109,7 +114,12 @@ function describe(s: StepResult): string {
 
 /** Every server's single-server ladder for one lease mode, climbed together (see climbAll). */
 export function ladders(ctx: BenchContext, mode: LeaseMode, order: RunOrder<ServerName>): Promise<LadderResult[]> {
-  return climbAll(ctx, mode, order, ctx.opts.servers.map((s) => ({ server: s, label: s, runStep: (rate: number) => step(ctx, s, mode, rate) })));
+  return climbAll(
+    ctx,
+    mode,
+    order,
+    ctx.opts.servers.map((s) => ({ server: s, label: s, runStep: (rate: number) => step(ctx, s, mode, rate) })),
+  );
 }
 
 export interface SearchPlan {
@@ -184,11 +194,19 @@ export interface Climber {
  * that round, so neither server always runs first or always after the other.
  * A ladder whose step throws ends there (a problem), the others go on.
  */
-export async function climbAll(ctx: BenchContext, mode: LeaseMode, order: RunOrder<ServerName>, climbers: readonly Climber[]): Promise<LadderResult[]> {
+export async function climbAll(
+  ctx: BenchContext,
+  mode: LeaseMode,
+  order: RunOrder<ServerName>,
+  climbers: readonly Climber[],
+): Promise<LadderResult[]> {
   const state = climbers.map((c) => ({ c, search: new RateSearch(ctx.opts), steps: [] as StepResult[], broken: false }));
   const climbing = () => state.filter((s) => !s.broken && s.search.next() !== undefined);
   for (let live = climbing(); live.length > 0; live = climbing()) {
-    for (const server of order.next(`ladder ${mode}`, live.map((s) => s.c.server))) {
+    for (const server of order.next(
+      `ladder ${mode}`,
+      live.map((s) => s.c.server),
+    )) {
       const s = live.find((x) => x.c.server === server)!;
       const { rate, attempt } = s.search.next()!;
       try {

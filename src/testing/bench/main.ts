@@ -89,7 +89,8 @@ async function preflight(opts: BenchOptions, pair: boolean): Promise<void> {
   }
   if (opts.servers.includes('twin6')) {
     const r = await run([process.execPath, TWIN6D, '--help'], { check: false, timeoutMs: 15_000 });
-    if (r.signal || /Cannot find module|SyntaxError/.test(r.stderr)) throw new Error(`${TWIN6D} does not run (npm run build?):\n${r.stderr.slice(-1500)}`);
+    if (r.signal || /Cannot find module|SyntaxError/.test(r.stderr))
+      throw new Error(`${TWIN6D} does not run (npm run build?):\n${r.stderr.slice(-1500)}`);
   }
 }
 
@@ -107,7 +108,16 @@ async function phase<T>(ctx: BenchContext, what: string, fn: () => Promise<T>): 
 
 async function bench(ctx: BenchContext, order: RunOrder<ServerName>): Promise<Results> {
   const o = ctx.opts;
-  const results: Results = { ladders: [], latency: {}, latencyLight: {}, lightRate: o.lightRate, small: {}, large: {}, smallBindings: o.smallBindings, largeBindings: o.largeBindings };
+  const results: Results = {
+    ladders: [],
+    latency: {},
+    latencyLight: {},
+    lightRate: o.lightRate,
+    small: {},
+    large: {},
+    smallBindings: o.smallBindings,
+    largeBindings: o.largeBindings,
+  };
   const modes: LeaseMode[] = ['na', 'pd', 'both'];
   for (const mode of modes) {
     const l = await phase(ctx, `ladders ${mode}`, () => ladders(ctx, mode, order));
@@ -174,7 +184,11 @@ interface RunStart {
 }
 
 /** The end of either run, after its table: the JSON, the problems, the run directory kept or not; returns the exit status. */
-function finish(ctx: BenchContext, run: RunStart, what: { bench: string; mode: string; figures: unknown; sockets: unknown; details: unknown }): number {
+function finish(
+  ctx: BenchContext,
+  run: RunStart,
+  what: { bench: string; mode: string; figures: unknown; sockets: unknown; details: unknown },
+): number {
   const durationSec = Math.round((Date.now() - run.started.getTime()) / 1000);
   const doc = {
     bench: what.bench,
@@ -191,7 +205,8 @@ function finish(ctx: BenchContext, run: RunStart, what: { bench: string; mode: s
     problems: ctx.problems,
   };
   if (run.json) writeFileSync(run.json, `${JSON.stringify(doc, null, 2)}\n`);
-  if (ctx.problems.length > 0) process.stdout.write(`\n${ctx.problems.length} problem(s):\n${ctx.problems.map((p) => `- ${p}`).join('\n')}\n`);
+  if (ctx.problems.length > 0)
+    process.stdout.write(`\n${ctx.problems.length} problem(s):\n${ctx.problems.map((p) => `- ${p}`).join('\n')}\n`);
   if (ctx.opts.keep) {
     untrackDir(run.root);
     process.stdout.write(`run directories kept in ${run.root}\n`);
@@ -222,13 +237,27 @@ async function pairMain(opts: BenchOptions, json: string | undefined): Promise<n
   }
   const sockets = socketSummary(ctx.sockets);
   process.stdout.write(`\n${preamble(order, bufferLine(sockets, limits))}\n${pairTable(results)}\n`);
-  return finish(ctx, { root, json, started, loadAtStart, order }, {
-    bench: 'twin6 failover pair vs ISC Kea hot-standby pair (npm run bench -- --pair)',
-    mode: opts.quick ? 'pair-quick' : 'pair',
-    figures: [{ id: 'pair_rate_na', label: 'Highest clean rate, IA_NA, failover pair', unit: 'exchanges/s', better: 'higher', twin6: results.twin6, kea: results.kea, ratio: results.ratio }],
-    sockets: { ...sockets, limits },
-    details: results,
-  });
+  return finish(
+    ctx,
+    { root, json, started, loadAtStart, order },
+    {
+      bench: 'twin6 failover pair vs ISC Kea hot-standby pair (npm run bench -- --pair)',
+      mode: opts.quick ? 'pair-quick' : 'pair',
+      figures: [
+        {
+          id: 'pair_rate_na',
+          label: 'Highest clean rate, IA_NA, failover pair',
+          unit: 'exchanges/s',
+          better: 'higher',
+          twin6: results.twin6,
+          kea: results.kea,
+          ratio: results.ratio,
+        },
+      ],
+      sockets: { ...sockets, limits },
+      details: results,
+    },
+  );
 }
 
 async function main(): Promise<number> {
@@ -254,13 +283,17 @@ async function main(): Promise<number> {
   }
   const figs = figures(results);
   process.stdout.write(`\n${preamble(order, bufferLine(results.sockets ?? {}, limits))}\n${table(figs)}\n`);
-  return finish(ctx, { root, json, started, loadAtStart, order }, {
-    bench: 'twin6 vs ISC Kea (npm run bench)',
-    mode: opts.quick ? 'quick' : 'full',
-    figures: figs,
-    sockets: { ...results.sockets, limits },
-    details: results,
-  });
+  return finish(
+    ctx,
+    { root, json, started, loadAtStart, order },
+    {
+      bench: 'twin6 vs ISC Kea (npm run bench)',
+      mode: opts.quick ? 'quick' : 'full',
+      figures: figs,
+      sockets: { ...results.sockets, limits },
+      details: results,
+    },
+  );
 }
 
 main().then(

@@ -99,12 +99,18 @@ export async function bindingsRun(ctx: BenchContext, server: ServerName, binding
   else await prefillTwin6(dir, bindings, nowSec);
 
   const probeLog = join(dir, 'probe.out');
-  const probe = ctx.client.spawn('probe', [process.execPath, CLIENT_JS, 'first-reply', '--iface', CLIENT_IF, '--timeout-ms', '60000'], { logFile: probeLog });
+  const probe = ctx.client.spawn('probe', [process.execPath, CLIENT_JS, 'first-reply', '--iface', CLIENT_IF, '--timeout-ms', '60000'], {
+    logFile: probeLog,
+  });
   const probeDead = (): string | undefined => (probe.running ? undefined : `probe exited: ${tail(probe.log(), 5)}`);
   const straceLog = storageRate ? join(dir, 'syncs.strace') : undefined;
   let srv: Awaited<ReturnType<typeof startServer>> | undefined;
   try {
-    await poll(() => (jsonLines(probeLog).some((o) => o['ready']) ? true : undefined), { timeoutMs: 10_000, what: 'probe ready', abortIf: probeDead });
+    await poll(() => (jsonLines(probeLog).some((o) => o['ready']) ? true : undefined), {
+      timeoutMs: 10_000,
+      what: 'probe ready',
+      abortIf: probeDead,
+    });
     srv = await startServer(server, ctx.server, dir, ctx.opts, straceLog ? { straceLog } : {});
     const launched = srv.launchedNs;
     const first = await poll(() => jsonLines(probeLog).find((o) => typeof o['replyNs'] === 'string'), {
@@ -149,7 +155,11 @@ interface Window {
 }
 
 async function storageRuns(
-  ctx: BenchContext, pid: number, serverId: string, bindings: number, rate: number,
+  ctx: BenchContext,
+  pid: number,
+  serverId: string,
+  bindings: number,
+  rate: number,
 ): Promise<{ renewWindow: Window; grantWindow: Window; figures: Omit<StorageResult, 'syncsPerSecGranting' | 'syncsPerSecRenewing'> }> {
   const seconds = ctx.opts.storageSeconds;
   await warmUp(ctx.client, CLIENT_IF, 'na', rate, ctx.opts.quick);
@@ -158,8 +168,21 @@ async function storageRuns(
   const io0 = readIo(pid);
   const r0 = Date.now();
   const renewOut = await ctx.client.exec(
-    [process.execPath, CLIENT_JS, 'renew', '--iface', CLIENT_IF, '--server-id', serverId, '--pool-first', formatIPv6(PLAN.poolFirst),
-      '--count', String(count), '--rate', String(rate)],
+    [
+      process.execPath,
+      CLIENT_JS,
+      'renew',
+      '--iface',
+      CLIENT_IF,
+      '--server-id',
+      serverId,
+      '--pool-first',
+      formatIPv6(PLAN.poolFirst),
+      '--count',
+      String(count),
+      '--rate',
+      String(rate),
+    ],
     { timeoutMs: (seconds + 30) * 1000 },
   );
   const renew = JSON.parse(renewOut.stdout.trim().split('\n').at(-1) ?? '{}') as { sent: number; ok: number; sendMs: number };

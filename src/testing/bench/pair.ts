@@ -44,7 +44,12 @@ const READY_TIMEOUT_MS = 90_000;
 
 /** The bench's pair: the lab's pair topology, named t6-bench-<id>-…, with one client namespace for perfdhcp. */
 export function createBenchPair(dir: string): Promise<PairTopology> {
-  return PairTopology.create({ id: `bench-${newLabId()}`, dir, clients: 1, topology: { serverIf: PLAN.iface, clientIf: CLIENT_IF, serverPrefixLength: 64 } });
+  return PairTopology.create({
+    id: `bench-${newLabId()}`,
+    dir,
+    clients: 1,
+    topology: { serverIf: PLAN.iface, clientIf: CLIENT_IF, serverPrefixLength: 64 },
+  });
 }
 
 /** perfdhcp's namespace in the bench's pair. */
@@ -71,40 +76,49 @@ const keaSocket = (dir: string): string => join(dir, 'kea6.sock');
 /** The single-server Kea config (servers.ts) plus multi-threading, a control socket and the HA hook in hot-standby. */
 export function writeKeaPairConfig(dir: string, role: PairRole, threads: number, heartbeatMs: number = PAIR_PLAN.keaHeartbeatMs): string {
   const url = (r: PairRole): string => `http://[${PAIR_LINK[r]}]:${PAIR_PLAN.keaHaPort}/`;
-  return writeKeaConfig(dir, { keaThreads: threads }, {
-    // HA's dedicated HTTP listener exists only with multi-threading (Kea ≥ 2.0);
-    // without it every HA server needs a kea-ctrl-agent in front. 0 = one thread per CPU.
-    'multi-threading': { 'enable-multi-threading': true, 'thread-pool-size': threads, 'packet-queue-size': 64 },
-    'control-socket': { 'socket-type': 'unix', 'socket-name': keaSocket(dir) },
-    'hooks-libraries': [
-      { library: join(PAIR_PLAN.keaHooks, 'libdhcp_lease_cmds.so') },
-      {
-        library: join(PAIR_PLAN.keaHooks, 'libdhcp_ha.so'),
-        parameters: {
-          'high-availability': [
-            {
-              'this-server-name': KEA_NAME[role],
-              mode: 'hot-standby',
-              'heartbeat-delay': heartbeatMs,
-              'max-response-delay': 60_000,
-              'max-ack-delay': 5_000,
-              'max-unacked-clients': 0,
-              'sync-timeout': 60_000,
-              // Lockstep: the active server parks each Reply until the standby acknowledged the lease.
-              'send-lease-updates': true,
-              'sync-leases': true,
-              'wait-backup-ack': false,
-              'multi-threading': { 'enable-multi-threading': true, 'http-dedicated-listener': true, 'http-listener-threads': 0, 'http-client-threads': 0 },
-              peers: [
-                { name: KEA_NAME.primary, url: url('primary'), role: 'primary', 'auto-failover': true },
-                { name: KEA_NAME.secondary, url: url('secondary'), role: 'standby', 'auto-failover': true },
-              ],
-            },
-          ],
+  return writeKeaConfig(
+    dir,
+    { keaThreads: threads },
+    {
+      // HA's dedicated HTTP listener exists only with multi-threading (Kea ≥ 2.0);
+      // without it every HA server needs a kea-ctrl-agent in front. 0 = one thread per CPU.
+      'multi-threading': { 'enable-multi-threading': true, 'thread-pool-size': threads, 'packet-queue-size': 64 },
+      'control-socket': { 'socket-type': 'unix', 'socket-name': keaSocket(dir) },
+      'hooks-libraries': [
+        { library: join(PAIR_PLAN.keaHooks, 'libdhcp_lease_cmds.so') },
+        {
+          library: join(PAIR_PLAN.keaHooks, 'libdhcp_ha.so'),
+          parameters: {
+            'high-availability': [
+              {
+                'this-server-name': KEA_NAME[role],
+                mode: 'hot-standby',
+                'heartbeat-delay': heartbeatMs,
+                'max-response-delay': 60_000,
+                'max-ack-delay': 5_000,
+                'max-unacked-clients': 0,
+                'sync-timeout': 60_000,
+                // Lockstep: the active server parks each Reply until the standby acknowledged the lease.
+                'send-lease-updates': true,
+                'sync-leases': true,
+                'wait-backup-ack': false,
+                'multi-threading': {
+                  'enable-multi-threading': true,
+                  'http-dedicated-listener': true,
+                  'http-listener-threads': 0,
+                  'http-client-threads': 0,
+                },
+                peers: [
+                  { name: KEA_NAME.primary, url: url('primary'), role: 'primary', 'auto-failover': true },
+                  { name: KEA_NAME.secondary, url: url('secondary'), role: 'standby', 'auto-failover': true },
+                ],
+              },
+            ],
+          },
         },
-      },
-    ],
-  });
+      ],
+    },
+  );
 }
 
 // ---------------------------------------------------------------- control
@@ -153,7 +167,10 @@ interface KeaHaStatus {
 /** Kea's status-get → its HA view: our state and what we last heard of the partner. */
 async function keaHaState(dir: string): Promise<KeaHaStatus | undefined> {
   try {
-    const a = (await keaCommand(keaSocket(dir), 'status-get')) as { result?: number; arguments?: { 'high-availability'?: { 'ha-servers'?: KeaHaStatus }[] } };
+    const a = (await keaCommand(keaSocket(dir), 'status-get')) as {
+      result?: number;
+      arguments?: { 'high-availability'?: { 'ha-servers'?: KeaHaStatus }[] };
+    };
     return a.arguments?.['high-availability']?.[0]?.['ha-servers'];
   } catch {
     return undefined;
@@ -201,7 +218,8 @@ export async function startPair(ctx: BenchContext, topo: PairTopology, name: Ser
     }
     const both = servers as Record<PairRole, RunningServer>;
     const dead = (): string | undefined => {
-      for (const role of PAIR_ROLES) if (!both[role].proc.running) return `${name} ${role} exited (${JSON.stringify(both[role].proc.exitStatus)})\n${both[role].log()}`;
+      for (const role of PAIR_ROLES)
+        if (!both[role].proc.running) return `${name} ${role} exited (${JSON.stringify(both[role].proc.exitStatus)})\n${both[role].log()}`;
       return undefined;
     };
     let last = '';
@@ -231,7 +249,9 @@ export async function startPair(ctx: BenchContext, topo: PairTopology, name: Ser
     return { servers: both, ready: last, readyMs: Date.now() - t0 };
   } catch (e) {
     await Promise.allSettled(Object.values(servers).map((s) => s.stop()));
-    const logs = Object.entries(servers).map(([r, s]) => `--- ${r}:\n${tail(s.log(), 15)}`).join('\n');
+    const logs = Object.entries(servers)
+      .map(([r, s]) => `--- ${r}:\n${tail(s.log(), 15)}`)
+      .join('\n');
     for (const s of Object.values(servers)) ctx.dropDir(s.dir);
     throw new Error(`${e instanceof Error ? e.message : String(e)}\n${logs}`, { cause: e });
   }
@@ -251,18 +271,25 @@ async function pairStep(ctx: BenchContext, topo: PairTopology, name: ServerName,
     const r = await runPerfdhcp(perfdhcpNamespace(topo), { iface: CLIENT_IF, mode: 'na', rate, seconds, seed: rate * 10 + PAIR_SEED });
     for (const role of PAIR_ROLES) {
       const s = pair.servers[role];
-      if (!s.proc.running) crashed = `${name} ${role} exited during the pair step at ${rate}/s: ${JSON.stringify(s.proc.exitStatus)}\n${s.log()}`;
+      if (!s.proc.running)
+        crashed = `${name} ${role} exited during the pair step at ${rate}/s: ${JSON.stringify(s.proc.exitStatus)}\n${s.log()}`;
     }
     // Still a pair after the load? (A partner that fell out of NORMAL/hot-standby would not have been lockstep.)
-    const after = name === 'twin6'
-      ? await Promise.all(PAIR_ROLES.map(async (r) => (await twin6FailoverState(pair.servers[r].dir))?.state ?? '?'))
-      : await Promise.all(PAIR_ROLES.map(async (r) => (await keaHaState(pair.servers[r].dir))?.local?.state ?? '?'));
+    const after =
+      name === 'twin6'
+        ? await Promise.all(PAIR_ROLES.map(async (r) => (await twin6FailoverState(pair.servers[r].dir))?.state ?? '?'))
+        : await Promise.all(PAIR_ROLES.map(async (r) => (await keaHaState(pair.servers[r].dir))?.local?.state ?? '?'));
     const serving = name === 'twin6' ? 'NORMAL' : 'hot-standby';
     // Lease updates may trail the Replies (twin6: RFC 8156 §4.4, within the
     // MCLT; Kea: queued behind parked Replies); both get the same moment.
     await sleep(1000);
     const leftPair = after.some((s) => s !== serving);
-    result = judgeStep(rate, seconds, r, crashed ? 'server crashed' : leftPair ? `pair left its serving state: ${after.join(' / ')}` : undefined);
+    result = judgeStep(
+      rate,
+      seconds,
+      r,
+      crashed ? 'server crashed' : leftPair ? `pair left its serving state: ${after.join(' / ')}` : undefined,
+    );
   } finally {
     if (crashed) ctx.problem(crashed);
     for (const role of PAIR_ROLES) await ctx.stop(pair.servers[role], `the ${name} pair step at ${rate}/s (${role})`);
@@ -281,7 +308,8 @@ async function pairStep(ctx: BenchContext, topo: PairTopology, name: ServerName,
  */
 export async function persistedActiveLeases(name: ServerName, dir: string, nowSec = Date.now() / 1000): Promise<number | undefined> {
   try {
-    if (name === 'kea') return parseKeaLeases6(readFileSync(join(dir, 'kea-leases6.csv'), 'utf8'), nowSec).filter((l) => l.state === 'active').length;
+    if (name === 'kea')
+      return parseKeaLeases6(readFileSync(join(dir, 'kea-leases6.csv'), 'utf8'), nowSec).filter((l) => l.state === 'active').length;
     const store = new LevelLeaseStore(join(twin6StateDir(dir), 'leases'));
     await store.open();
     try {
@@ -336,9 +364,12 @@ export function pairTable(r: PairResults): string {
   ];
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const line = (row: string[]): string => `| ${row.map((c, i) => (i < 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join(' | ')} |`;
-  return [line(rows[0]!), `|${w.map((n, i) => (i < 2 ? '-'.repeat(n + 2) : `${'-'.repeat(n + 1)}:`)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+  return [
+    line(rows[0]!),
+    `|${w.map((n, i) => (i < 2 ? '-'.repeat(n + 2) : `${'-'.repeat(n + 1)}:`)).join('|')}|`,
+    ...rows.slice(1).map(line),
+  ].join('\n');
 }
 
 /** Shorter than the single-server ladder: each step costs two server starts and a HA handshake. */
 export const PAIR_LADDER = { startRate: 250, fineSteps: 4 } as const;
-

@@ -55,12 +55,20 @@ const CLIENTS = 1 << 24;
 
 export function perfArgv(o: PerfOptions): string[] {
   const argv = [
-    'perfdhcp', '-6', '-l', o.iface,
-    '-e', PERFDHCP_LEASE_TYPE[o.mode],
-    '-r', String(Math.round(o.rate)),
-    '-p', String(o.seconds),
-    '-R', String(CLIENTS),
-    '-s', String(o.seed),
+    'perfdhcp',
+    '-6',
+    '-l',
+    o.iface,
+    '-e',
+    PERFDHCP_LEASE_TYPE[o.mode],
+    '-r',
+    String(Math.round(o.rate)),
+    '-p',
+    String(o.seconds),
+    '-R',
+    String(CLIENTS),
+    '-s',
+    String(o.seed),
   ];
   if (o.renewRate) argv.push('-f', String(Math.round(o.renewRate)));
   if (o.timestamps) argv.push('-x', 't');
@@ -95,9 +103,7 @@ function exchange(text: string, name: string): ExchangeStats | undefined {
   };
   const ts = section(text, `Timestamps for packets: ${name}`);
   if (ts) {
-    stats.delaysMs = [...ts.matchAll(/sent \/ received: ([0-9.]+) \/ ([0-9.]+)/g)].map(
-      (m) => (Number(m[2]) - Number(m[1])) * 1000,
-    );
+    stats.delaysMs = [...ts.matchAll(/sent \/ received: ([0-9.]+) \/ ([0-9.]+)/g)].map((m) => (Number(m[2]) - Number(m[1])) * 1000);
   }
   return stats;
 }

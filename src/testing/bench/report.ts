@@ -34,7 +34,9 @@ export interface RmemLimits {
   readonly rmemDefaultBytes: number;
 }
 
-export function socketSummary(seen: ReadonlyMap<ServerName, { rcvbuf: readonly number[]; drops: number }>): Partial<Record<ServerName, SocketSummary>> {
+export function socketSummary(
+  seen: ReadonlyMap<ServerName, { rcvbuf: readonly number[]; drops: number }>,
+): Partial<Record<ServerName, SocketSummary>> {
   const out: Partial<Record<ServerName, SocketSummary>> = {};
   for (const [s, v] of seen) {
     if (v.rcvbuf.length > 0) out[s] = { rcvbufMinBytes: Math.min(...v.rcvbuf), rcvbufMaxBytes: Math.max(...v.rcvbuf), drops: v.drops };
@@ -46,10 +48,13 @@ export function socketSummary(seen: ReadonlyMap<ServerName, { rcvbuf: readonly n
 export function bufferLine(sockets: Partial<Record<ServerName, SocketSummary>>, limits: RmemLimits | undefined): string {
   const kib = (b: number): string => `${Math.round(b / 1024)} KiB`;
   const each = Object.entries(sockets).map(([s, v]) => {
-    const range = v.rcvbufMinBytes === v.rcvbufMaxBytes ? kib(v.rcvbufMinBytes) : `${Math.round(v.rcvbufMinBytes / 1024)}–${kib(v.rcvbufMaxBytes)}`;
+    const range =
+      v.rcvbufMinBytes === v.rcvbufMaxBytes ? kib(v.rcvbufMinBytes) : `${Math.round(v.rcvbufMinBytes / 1024)}–${kib(v.rcvbufMaxBytes)}`;
     return `${s} ${range} (${v.drops} datagrams dropped)`;
   });
-  const caps = limits ? `; net.core.rmem_max ${kib(limits.rmemMaxBytes)}, rmem_default ${kib(limits.rmemDefaultBytes)} (a socket that asks for N gets 2N, at most 2 × rmem_max; one that does not ask gets rmem_default)` : '';
+  const caps = limits
+    ? `; net.core.rmem_max ${kib(limits.rmemMaxBytes)}, rmem_default ${kib(limits.rmemDefaultBytes)} (a socket that asks for N gets 2N, at most 2 × rmem_max; one that does not ask gets rmem_default)`
+    : '';
   return `receive buffer per socket on port 547 (ss -m skmem rb): ${each.join(', ') || 'not read'}${caps}`;
 }
 
@@ -70,9 +75,7 @@ const finite = (v: number | undefined): number | null => (v !== undefined && Num
 
 export function figures(r: Results): Figure[] {
   const out: Figure[] = [];
-  const add = (
-    id: string, label: string, unit: string, better: Figure['better'], get: (s: ServerName) => number | undefined,
-  ): void => {
+  const add = (id: string, label: string, unit: string, better: Figure['better'], get: (s: ServerName) => number | undefined): void => {
     const twin6 = finite(get('twin6'));
     const kea = finite(get('kea'));
     out.push({ id, label, unit, better, twin6, kea, ratio: twin6 !== null && kea !== null && kea !== 0 ? twin6 / kea : null });

@@ -206,7 +206,15 @@ export async function startServer(
   const argv =
     name === 'kea'
       ? ['kea-dhcp6', '-c', writeKeaConfig(dir, o)]
-      : [process.execPath, ...(o.twin6CpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.twin6CpuProfDir] : []), TWIN6D, '--config', writeTwin6Config(dir), '--state-dir', twin6StateDir(dir)];
+      : [
+          process.execPath,
+          ...(o.twin6CpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.twin6CpuProfDir] : []),
+          TWIN6D,
+          '--config',
+          writeTwin6Config(dir),
+          '--state-dir',
+          twin6StateDir(dir),
+        ];
   const traced = s.straceLog ? ['strace', '-f', '-qq', '--seccomp-bpf', '-ttt', '-e', SYNC_CALLS, '-o', s.straceLog, '--', ...argv] : argv;
   // Kea would otherwise put its pid and lock files under /run and /var.
   const env = { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir };
@@ -215,7 +223,13 @@ export async function startServer(
   const dead = (): string | undefined => (proc.running ? undefined : `${name} exited (${JSON.stringify(proc.exitStatus)})`);
   let pid = proc.pid;
   try {
-    if (s.straceLog) pid = await poll(() => tracedChild(proc.pid, basename(argv[0]!)), { timeoutMs: 10_000, intervalMs: 5, what: `${name} under strace`, abortIf: dead });
+    if (s.straceLog)
+      pid = await poll(() => tracedChild(proc.pid, basename(argv[0]!)), {
+        timeoutMs: 10_000,
+        intervalMs: 5,
+        what: `${name} under strace`,
+        abortIf: dead,
+      });
     await poll(async () => ((await ns.udpListeners(547)).length > 0 ? true : undefined), {
       timeoutMs: 30_000,
       intervalMs: 20,

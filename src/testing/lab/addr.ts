@@ -36,7 +36,7 @@ export function formatIPv6(v: bigint): string {
   // RFC 5952: compress the longest run of two or more zero groups, leftmost on ties.
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

@@ -54,7 +54,12 @@ export interface ApplianceLabOptions {
 
 export interface PairVmOptions {
   /** Replaces lifetimes and pdLifetimes (short ones make clients renew and rebind within seconds). */
-  readonly lifetimes?: { readonly preferredSec: number; readonly validSec: number; readonly renewRatio?: number; readonly rebindRatio?: number };
+  readonly lifetimes?: {
+    readonly preferredSec: number;
+    readonly validSec: number;
+    readonly renewRatio?: number;
+    readonly rebindRatio?: number;
+  };
   /** Merged into the failover section (mcltSec, keepaliveSec, startupSec, …). */
   readonly failover?: Readonly<Record<string, unknown>>;
   /** twin6d's log level (default info: the log goes to a 115200-baud serial console). */
@@ -110,7 +115,10 @@ function pairProvision(role: Role, config: PairVmConfig, pki: PartnerPki, checkD
   // Checked on the host first, with the TLS paths pointing at the lab's
   // files: a bad config would otherwise show only as a restart loop on the console.
   const hostCopy = join(checkDir, `${role}.json`);
-  writeFileSync(hostCopy, JSON.stringify({ ...config, failover: { ...config.failover, tls: { ...tls, caFile: pki.ca, certFile: id.cert, keyFile: id.key } } }));
+  writeFileSync(
+    hostCopy,
+    JSON.stringify({ ...config, failover: { ...config.failover, tls: { ...tls, caFile: pki.ca, certFile: id.cert, keyFile: id.key } } }),
+  );
   try {
     execFileSync(process.execPath, [resolve('dist/cli/twin6d.js'), '--check-config', hostCopy], { stdio: 'pipe', timeout: 60_000 });
   } catch (e) {
@@ -165,32 +173,42 @@ export class ApplianceLab {
       const lanIf = interfaceFor(image.board, 'lan');
       if (pairOpts && !lanIf) throw new Error(`board ${image.board.id} has no LAN interface`);
       const flashFs = opts.flashFs ?? image.board.storage[0]!.overlayFs;
-      if (pairOpts && flashFs !== 'ext4') throw new Error(`a failover pair's flash is provisioned with mke2fs: it needs ext4, not ${flashFs} (or pair: false)`);
+      if (pairOpts && flashFs !== 'ext4')
+        throw new Error(`a failover pair's flash is provisioned with mke2fs: it needs ext4, not ${flashFs} (or pair: false)`);
 
       const appliances: Appliance[] = [];
       for (let i = 0; i < opts.appliances; i++) {
         const name = String.fromCharCode(97 + i); // a, b
         const taps = { lan: `${name}-lan`, partner: `${name}-ptn` };
-        for (const [tap, br] of [[taps.lan, 'br-lan'], [taps.partner, 'br-ptn']] as const) {
+        for (const [tap, br] of [
+          [taps.lan, 'br-lan'],
+          [taps.partner, 'br-ptn'],
+        ] as const) {
           // Persistent taps: they outlive a SIGKILLed QEMU, and the next boot attaches again.
           await wire.ip(['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
           await port(tap, br);
         }
         const pair = opts.appliances === 2;
         const role: Role = i === 0 ? 'primary' : 'secondary';
-        const provision = pairOpts && pki ? pairProvision(role, pairVmConfig(role, lanIf!, pairOpts), pki, join(dir, 'pair-pki')) : undefined;
+        const provision =
+          pairOpts && pki ? pairProvision(role, pairVmConfig(role, lanIf!, pairOpts), pki, join(dir, 'pair-pki')) : undefined;
         appliances.push(
-          new Appliance(image, wire, {
-            name,
-            index: i + 1,
-            role: pair ? role : 'standalone',
-            lan6: APPLIANCE_TOPOLOGY.lan6[i]!,
-            ...(pair ? { partner6: APPLIANCE_TOPOLOGY.partner6[i]!, peer6: APPLIANCE_TOPOLOGY.partner6[1 - i]!.split('/')[0]! } : {}),
-            flashFile: join(dir, `${name}-flash.img`),
-            ...(opts.flashFs ? { flashFs: opts.flashFs } : {}),
-            ...(provision ? { provision } : {}),
-            taps,
-          }, dir),
+          new Appliance(
+            image,
+            wire,
+            {
+              name,
+              index: i + 1,
+              role: pair ? role : 'standalone',
+              lan6: APPLIANCE_TOPOLOGY.lan6[i]!,
+              ...(pair ? { partner6: APPLIANCE_TOPOLOGY.partner6[i]!, peer6: APPLIANCE_TOPOLOGY.partner6[1 - i]!.split('/')[0]! } : {}),
+              flashFile: join(dir, `${name}-flash.img`),
+              ...(opts.flashFs ? { flashFs: opts.flashFs } : {}),
+              ...(provision ? { provision } : {}),
+              taps,
+            },
+            dir,
+          ),
         );
       }
 
@@ -229,7 +247,11 @@ export class ApplianceLab {
   }
 
   diagnostics(): string {
-    return [`appliance lab ${this.id} in ${this.dir}`, ...this.appliances.map((a) => a.diagnostics()), ...this.clients.map((c) => c.diagnostics())].join('\n');
+    return [
+      `appliance lab ${this.id} in ${this.dir}`,
+      ...this.appliances.map((a) => a.diagnostics()),
+      ...this.clients.map((c) => c.diagnostics()),
+    ].join('\n');
   }
 
   /** Clients, then VMs (SIGKILL: their flash files go with the lab), then namespaces and files. */

@@ -10,7 +10,20 @@
 // of another architecture than the host's (qemu-aarch64 on x86) is always
 // TCG; the lab's time-outs get a margin for it (timeScale).
 
-import { existsSync, readFileSync, readSync, writeFileSync, closeSync, openSync, ftruncateSync, writeSync, mkdirSync, mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import {
+  existsSync,
+  readFileSync,
+  readSync,
+  writeFileSync,
+  closeSync,
+  openSync,
+  ftruncateSync,
+  writeSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  chmodSync,
+} from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
@@ -145,7 +158,13 @@ export function imageId(image: ApplianceImage): string {
  * holding the files, and this image's id (so the first boot is no upgrade).
  * Made with mke2fs -d (e2fsprogs, as the init's own first-boot format).
  */
-export function provisionFlash(file: string, image: ApplianceImage, fs: OverlayFs, sizeMb: number, files: Readonly<Record<string, ProvisionedFile>>): void {
+export function provisionFlash(
+  file: string,
+  image: ApplianceImage,
+  fs: OverlayFs,
+  sizeMb: number,
+  files: Readonly<Record<string, ProvisionedFile>>,
+): void {
   if (fs !== 'ext4') throw new Error(`provisioning a flash needs ext4 (this one is ${fs})`);
   const stage = mkdtempSync(join(dirname(file), '.flash-stage-'));
   try {
@@ -160,7 +179,11 @@ export function provisionFlash(file: string, image: ApplianceImage, fs: OverlayF
       chmodSync(dest, f.mode ?? 0o644);
     }
     createFlash(file, fs, sizeMb);
-    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-L', 'rootfs_data', '-d', stage, file], { stdio: ['ignore', 'ignore', 'pipe'], env: labEnv(), timeout: 60_000 });
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-L', 'rootfs_data', '-d', stage, file], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: labEnv(),
+      timeout: 60_000,
+    });
   } catch (e) {
     rmSync(file, { force: true });
     throw e;
@@ -226,7 +249,9 @@ export class Appliance {
     const img = (f: string) => join(this.image.dir, f);
     const accel = accelFor(b);
     const append = [
-      `console=${b.console.device},${b.console.baud}`, 'panic=-1', 'loglevel=4',
+      `console=${b.console.device},${b.console.baud}`,
+      'panic=-1',
+      'loglevel=4',
       // Under TCG the guest kernel calibrates the TSC against the emulated PIT
       // at boot; on a busy host the vCPU is descheduled during calibration and
       // the frequency comes out wrong. Trusted (tsc=reliable), such a TSC ran
@@ -240,30 +265,56 @@ export class Appliance {
       // (arm64's virt machine keeps time with the architected timer, which
       // QEMU also drives from the host's clock: nothing to choose there.)
       ...(accel === 'tcg' && b.arch === 'x86_64' ? ['clocksource=hpet', 'tsc=unstable'] : []),
-      `twin6.flash=${this.flashFs}`, `twin6.role=${s.role}`, `twin6.lan6=${s.lan6}`,
+      `twin6.flash=${this.flashFs}`,
+      `twin6.role=${s.role}`,
+      `twin6.lan6=${s.lan6}`,
       ...(s.partner6 ? [`twin6.partner6=${s.partner6}`] : []),
       ...(s.peer6 ? [`twin6.peer6=${s.peer6}`] : []),
     ].join(' ');
     const mac = (nic: number) => `52:54:00:16:${s.index.toString(16).padStart(2, '0')}:${nic.toString(16).padStart(2, '0')}`;
     const nic = (id: string, tap: string, n: number) => [
-      '-netdev', `tap,id=${id},ifname=${tap},script=no,downscript=no`,
+      '-netdev',
+      `tap,id=${id},ifname=${tap},script=no,downscript=no`,
       // romfile= skips the iPXE option ROM: nothing boots from the network.
-      '-device', `${q.nic},netdev=${id},mac=${mac(n)},romfile=`,
+      '-device',
+      `${q.nic},netdev=${id},mac=${mac(n)},romfile=`,
     ];
     return [
       q.binary,
       ...(accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', ...(q.cpu ? ['-cpu', q.cpu] : [])]),
-      '-M', q.machine, '-m', String(b.ramMb), '-smp', '1',
-      '-display', 'none', '-monitor', 'none', '-nodefaults', '-no-user-config', '-no-reboot',
-      '-serial', `file:${this.consoleFile(this.boots)}`,
-      '-kernel', img('vmlinuz'), '-initrd', img('initrd.gz'), '-append', append,
-      '-drive', `file=${img('rootfs.squashfs')},if=virtio,format=raw,readonly=on`,
+      '-M',
+      q.machine,
+      '-m',
+      String(b.ramMb),
+      '-smp',
+      '1',
+      '-display',
+      'none',
+      '-monitor',
+      'none',
+      '-nodefaults',
+      '-no-user-config',
+      '-no-reboot',
+      '-serial',
+      `file:${this.consoleFile(this.boots)}`,
+      '-kernel',
+      img('vmlinuz'),
+      '-initrd',
+      img('initrd.gz'),
+      '-append',
+      append,
+      '-drive',
+      `file=${img('rootfs.squashfs')},if=virtio,format=raw,readonly=on`,
       // writeback: what the guest wrote and flushed sits in the host's page
       // cache, which outlives a SIGKILLed QEMU; only the guest's caches die.
-      '-drive', `file=${s.flashFile},if=virtio,format=raw,cache=writeback`,
-      '-device', 'virtio-serial-pci',
-      '-chardev', `socket,id=mgmt,path=${this.mgmtPath},server=on,wait=off`,
-      '-device', 'virtconsole,chardev=mgmt',
+      '-drive',
+      `file=${s.flashFile},if=virtio,format=raw,cache=writeback`,
+      '-device',
+      'virtio-serial-pci',
+      '-chardev',
+      `socket,id=mgmt,path=${this.mgmtPath},server=on,wait=off`,
+      '-device',
+      'virtconsole,chardev=mgmt',
       ...nic('lan', s.taps.lan, 1),
       ...(s.taps.partner ? nic('ptn', s.taps.partner, 2) : []),
     ];
@@ -322,7 +373,12 @@ export class Appliance {
     await poll(
       async () => {
         // Cheap first: the console says when a transition happened; twin6ctl (node) is slow in a TCG guest.
-        if (!this.console().slice(opts.consoleFrom ?? 0).includes(`"to":"${state}"`)) return undefined;
+        if (
+          !this.console()
+            .slice(opts.consoleFrom ?? 0)
+            .includes(`"to":"${state}"`)
+        )
+          return undefined;
         seenAt ??= Date.now();
         // twin6d may be between a crash and its respawn: ask again next round.
         const s = await this.failover().catch((e: Error) => {
@@ -384,7 +440,8 @@ export class Appliance {
         const m = re.exec(this.mgmtBuf.slice(start));
         if (m) return { out: (m[1] ?? '').replace(/\r/g, ''), code: Number(m[2]) };
         if (this.proc?.exitStatus) throw new Error(`${this.spec.name}: QEMU exited while running: ${cmd}`);
-        if (Date.now() > deadline) throw new Error(`${this.spec.name}: no answer to "${cmd}" within ${timeoutMs * this.timeScale} ms\n${tail(this.mgmtBuf, 20)}`);
+        if (Date.now() > deadline)
+          throw new Error(`${this.spec.name}: no answer to "${cmd}" within ${timeoutMs * this.timeScale} ms\n${tail(this.mgmtBuf, 20)}`);
         // Nothing at all came back: the shell was not there yet; ask again.
         if (Date.now() > retryAt && !this.mgmtBuf.slice(start).includes(`@@B${token}`)) break;
         await sleep(50);
@@ -411,13 +468,26 @@ export class Appliance {
     ].join('\n');
     const b64 = Buffer.from(script).toString('base64');
     await this.sh(`echo ${b64} | base64 -d > /tmp/leases.mjs`);
-    const r = await this.sh('node /tmp/leases.mjs > /tmp/leases.txt && gzip -c /tmp/leases.txt > /tmp/leases.gz && stat -c %s /tmp/leases.gz', 120_000);
+    const r = await this.sh(
+      'node /tmp/leases.mjs > /tmp/leases.txt && gzip -c /tmp/leases.txt > /tmp/leases.gz && stat -c %s /tmp/leases.gz',
+      120_000,
+    );
     if (r.code !== 0) throw new Error(`${this.spec.name}: reading leases failed (${r.code}): ${r.out}`);
     const text = gunzipSync(await this.fetchFile('/tmp/leases.gz', Number(r.out.trim()))).toString('utf8');
-    return text.split('\n').filter((l) => l.trim() !== '').map((l) => {
-      const [type, resource, duid, iaid, state, expires] = l.trim().split(' ');
-      return { type: type as 'na' | 'pd', resource: resource ?? '', duid: duid ?? '', iaid: Number(iaid), state: state ?? '', expiresAtSec: Number(expires) };
-    });
+    return text
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => {
+        const [type, resource, duid, iaid, state, expires] = l.trim().split(' ');
+        return {
+          type: type as 'na' | 'pd',
+          resource: resource ?? '',
+          duid: duid ?? '',
+          iaid: Number(iaid),
+          state: state ?? '',
+          expiresAtSec: Number(expires),
+        };
+      });
   }
 
   /**

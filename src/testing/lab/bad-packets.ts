@@ -30,15 +30,26 @@ function nestedRelays(depth: number): number[] {
 /** Expected server counter → the datagrams that should raise it. */
 export const MALFORMED: Readonly<Record<string, readonly number[][]>> = {
   'drop.decode.truncated-header': [[1], [3, 0, 0], [12, 0, 0, 0, 0, 0, 0, 0, 0, 0]],
-  'drop.decode.option-overflow': [[...header(1), 0, 1, 0, 200, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [...header(3), 0, 1]],
+  'drop.decode.option-overflow': [
+    [...header(1), 0, 1, 0, 200, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    [...header(3), 0, 1],
+  ],
   'drop.decode.bad-option': [[...header(1), ...clientId(DUID), ...option(3, [0, 0, 0, 1])]], // IA_NA shorter than 12
-  'drop.decode.bad-duid': [[...header(1), ...clientId([])], [...header(1), ...clientId(new Array<number>(140).fill(7))]],
+  'drop.decode.bad-duid': [
+    [...header(1), ...clientId([])],
+    [...header(1), ...clientId(new Array<number>(140).fill(7))],
+  ],
   'drop.decode.relay-too-deep': [nestedRelays(40)],
-  'drop.engine.unknown-msg-type': [[...header(99), ...clientId(DUID)], [...header(0), ...clientId(DUID)]],
-  'drop.engine.server-msg-type': [[...header(2), ...clientId(DUID)], [...header(7), ...clientId(DUID)]],
+  'drop.engine.unknown-msg-type': [
+    [...header(99), ...clientId(DUID)],
+    [...header(0), ...clientId(DUID)],
+  ],
+  'drop.engine.server-msg-type': [
+    [...header(2), ...clientId(DUID)],
+    [...header(7), ...clientId(DUID)],
+  ],
   'drop.engine.missing-client-id': [[...header(1), ...option(3, new Array<number>(12).fill(0))]],
 };
-
 
 async function main(): Promise<void> {
   assertInsideLabNamespace('bad-packets');

@@ -169,7 +169,12 @@ function dhcpcdBinding(env: Record<string, string>, side: 'new' | 'old'): Bindin
 /** A DUID from a client's script environment as bare hex: dhcpcd prints it so, dhclient with colons and without leading zeros (0:1:0:1:…). */
 export function duidHex(s: string | undefined): string {
   const t = (s ?? '').toLowerCase();
-  return t.includes(':') ? t.split(':').map((b) => b.padStart(2, '0')).join('') : t;
+  return t.includes(':')
+    ? t
+        .split(':')
+        .map((b) => b.padStart(2, '0'))
+        .join('')
+    : t;
 }
 
 export function parseEventFile(kind: ClientKind, file: string, content: string): ClientEvent {
@@ -204,7 +209,9 @@ export function foldBinding(events: readonly ClientEvent[]): Binding {
   let prefixes: IaPrefix[] = [];
   for (const e of events) {
     if (e.kind === 'bound' || e.kind === 'renew' || e.kind === 'rebind') {
-      addresses = addresses.filter((a) => !e.old.addresses.some((o) => sameAddress(a, o)) || e.new.addresses.some((n) => sameAddress(a, n)));
+      addresses = addresses.filter(
+        (a) => !e.old.addresses.some((o) => sameAddress(a, o)) || e.new.addresses.some((n) => sameAddress(a, n)),
+      );
       prefixes = prefixes.filter((p) => !e.old.prefixes.some((o) => samePrefix(p, o)) || e.new.prefixes.some((n) => samePrefix(p, n)));
       for (const n of e.new.addresses) addresses = [...addresses.filter((a) => !sameAddress(a, n)), n];
       for (const n of e.new.prefixes) prefixes = [...prefixes.filter((p) => !samePrefix(p, n)), n];

@@ -22,7 +22,14 @@ export interface WanHost {
   removeSync(): void;
 }
 
-export const WAN = { serverIf: 'wan0', hostIf: 'eth0', prefix: '2001:db8:ffff::', serverAddress: '2001:db8:ffff::1', hostAddress: '2001:db8:ffff::2', length: 64 } as const;
+export const WAN = {
+  serverIf: 'wan0',
+  hostIf: 'eth0',
+  prefix: '2001:db8:ffff::',
+  serverAddress: '2001:db8:ffff::1',
+  hostAddress: '2001:db8:ffff::2',
+  length: 64,
+} as const;
 
 /**
  * Namespace t6-<id>-w with eth0 2001:db8:ffff::2/64, linked to wan0
@@ -155,7 +162,14 @@ export async function routesIn(ns: Namespace, protocol?: number): Promise<RouteR
 }
 
 /** Adds a route with our protocol number directly, as a stale one left by an earlier run would be. */
-export async function plantRoute(ns: Namespace, prefix: string, gateway: string, dev: string, protocol: number, metric: number): Promise<void> {
+export async function plantRoute(
+  ns: Namespace,
+  prefix: string,
+  gateway: string,
+  dev: string,
+  protocol: number,
+  metric: number,
+): Promise<void> {
   assertLabAddress(prefix);
   await ns.ip(['-6', 'route', 'add', prefix, 'via', gateway, 'dev', dev, 'proto', String(protocol), 'metric', String(metric)]);
 }
@@ -165,7 +179,10 @@ export async function plantRoute(ns: Namespace, prefix: string, gateway: string,
  * them in seconds) and routes for delegated prefixes, plus `patch` merged
  * into the top level and `subnetPatch` into the subnet.
  */
-export function twin6CpeConfig(patch: Record<string, unknown> = {}, subnetPatch: Record<string, unknown> = {}): (ctx: ServerContext) => string {
+export function twin6CpeConfig(
+  patch: Record<string, unknown> = {},
+  subnetPatch: Record<string, unknown> = {},
+): (ctx: ServerContext) => string {
   return (ctx) => {
     const doc = JSON.parse(twin6LabConfig(ctx)) as Record<string, unknown> & { subnets: Record<string, unknown>[] };
     doc['pdRoutes'] = true;

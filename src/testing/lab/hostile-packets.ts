@@ -30,7 +30,6 @@ export interface HostileReport {
   readonly seconds: number;
 }
 
-
 async function main(): Promise<void> {
   assertInsideLabNamespace('hostile-packets');
   const iface = programArg('hostile-packets', 'iface');
@@ -46,11 +45,11 @@ async function main(): Promise<void> {
     replies++;
     if (serverId === undefined && m[0] === 2) serverId = findOption(m, 2);
   });
-  const send = (bytes: number[]) =>
-    new Promise<void>((r) => sock.send(Uint8Array.from(bytes), port, dest, () => r())); // a failed send is not the test's concern
+  const send = (bytes: number[]) => new Promise<void>((r) => sock.send(Uint8Array.from(bytes), port, dest, () => r())); // a failed send is not the test's concern
   const duid = (n: number): number[] => [0, 3, 0, 1, 2, 0x66, (n >> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
   const xid = (): number[] => [rand() & 0xff, rand() & 0xff, rand() & 0xff];
-  const iaNa = (iaid: number, hints: number[][] = []) => option(3, [...u32(iaid), ...u32(0), ...u32(0), ...hints.flatMap((a) => option(5, [...a, ...u32(0), ...u32(0)]))]);
+  const iaNa = (iaid: number, hints: number[][] = []) =>
+    option(3, [...u32(iaid), ...u32(0), ...u32(0), ...hints.flatMap((a) => option(5, [...a, ...u32(0), ...u32(0)]))]);
   const iaPd = (iaid: number, hints: [number[], number][] = []) =>
     option(25, [...u32(iaid), ...u32(0), ...u32(0), ...hints.flatMap(([a, len]) => option(26, [...u32(0), ...u32(0), len, ...a]))]);
 
@@ -128,7 +127,7 @@ async function main(): Promise<void> {
 
 /** The body of the first top-level option with this code in a DHCPv6 client/server message. */
 function findOption(m: Uint8Array, code: number): number[] | undefined {
-  for (let at = 4; at + 4 <= m.length; ) {
+  for (let at = 4; at + 4 <= m.length;) {
     const c = (m[at]! << 8) | m[at + 1]!;
     const len = (m[at + 2]! << 8) | m[at + 3]!;
     if (c === code) return Array.from(m.subarray(at + 4, at + 4 + len));

@@ -52,9 +52,7 @@ export function keaConfig(ctx: ServerContext, opts: KeaOptions = {}): unknown {
           interface: t.serverIf,
           'rapid-commit': opts.rapidCommit ?? false,
           pools: [{ pool: `${t.pool.first}-${t.pool.last}` }],
-          'pd-pools': [
-            { prefix: t.pdPool.prefix, 'prefix-len': t.pdPool.prefixLength, 'delegated-len': t.pdPool.delegatedLength },
-          ],
+          'pd-pools': [{ prefix: t.pdPool.prefix, 'prefix-len': t.pdPool.prefixLength, 'delegated-len': t.pdPool.delegatedLength }],
         },
       ],
       loggers: [

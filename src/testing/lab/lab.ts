@@ -9,14 +9,7 @@ import { keepDirs, sweepStaleLabs, trackDir, untrackDir } from './cleanup.js';
 import { createClient, type ClientSpec, type Dhcp6Client } from './clients.js';
 import { Lan, newLabId } from './netns.js';
 import { tail } from './proc.js';
-import {
-  commandServer,
-  startServer,
-  type RunningServer,
-  type ServerCommand,
-  type ServerContext,
-  type ServerSpec,
-} from './server.js';
+import { commandServer, startServer, type RunningServer, type ServerCommand, type ServerContext, type ServerSpec } from './server.js';
 import { LAB_TOPOLOGY, type LabTopology } from './topology.js';
 
 export interface LabOptions {

@@ -144,11 +144,22 @@ function main(): void {
       for (const l of ia.options) {
         if (l.kind === 'IAADDR' && l.validSec > 0) {
           stats.acked++;
-          process.stdout.write(JSON.stringify({ duid, iaid: ia.iaid, type: 'na', resource: l.address, validSec: l.validSec, ackedAtMs }) + '\n');
+          process.stdout.write(
+            JSON.stringify({ duid, iaid: ia.iaid, type: 'na', resource: l.address, validSec: l.validSec, ackedAtMs }) + '\n',
+          );
         }
         if (l.kind === 'IAPREFIX' && l.validSec > 0) {
           stats.acked++;
-          process.stdout.write(JSON.stringify({ duid, iaid: ia.iaid, type: 'pd', resource: `${l.prefix}/${l.prefixLength}`, validSec: l.validSec, ackedAtMs }) + '\n');
+          process.stdout.write(
+            JSON.stringify({
+              duid,
+              iaid: ia.iaid,
+              type: 'pd',
+              resource: `${l.prefix}/${l.prefixLength}`,
+              validSec: l.validSec,
+              ackedAtMs,
+            }) + '\n',
+          );
         }
       }
     }

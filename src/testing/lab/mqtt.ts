@@ -27,12 +27,16 @@ export interface FleetPki {
 }
 
 /** A CA, a server certificate for the given addresses and names, and one client certificate per CN. */
-export async function makeFleetPki(dir: string, opts: { clients: readonly string[]; serverIps: readonly string[]; serverNames?: readonly string[] }): Promise<FleetPki> {
+export async function makeFleetPki(
+  dir: string,
+  opts: { clients: readonly string[]; serverIps: readonly string[]; serverNames?: readonly string[] },
+): Promise<FleetPki> {
   const ca = await makeCa(dir, 'twin6 lab fleet CA');
   const san = [...opts.serverIps.map((a) => `IP:${a}`), ...(opts.serverNames ?? []).map((n) => `DNS:${n}`)].join(',');
   const server = await issueCert(dir, ca, 'broker', `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
   const ids = new Map<string, Identity>();
-  for (const cn of opts.clients) ids.set(cn, await issueCert(dir, ca, cn, `subjectAltName=URI:urn:dev:${cn}\nextendedKeyUsage=clientAuth\n`));
+  for (const cn of opts.clients)
+    ids.set(cn, await issueCert(dir, ca, cn, `subjectAltName=URI:urn:dev:${cn}\nextendedKeyUsage=clientAuth\n`));
   const pair = generateKeyPairSync('ed25519');
   const signingKey = join(dir, 'command-signing.key');
   writeFileSync(signingKey, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
@@ -127,7 +131,15 @@ export class LabBroker {
       'log_timestamp_format %Y-%m-%dT%H:%M:%S',
     ];
     for (const addr of this.opts.listen) {
-      lines.push(`listener ${port} ${addr}`, `cafile ${pki.ca}`, `certfile ${pki.server.cert}`, `keyfile ${pki.server.key}`, 'tls_version tlsv1.2', 'require_certificate true', 'use_identity_as_username true');
+      lines.push(
+        `listener ${port} ${addr}`,
+        `cafile ${pki.ca}`,
+        `certfile ${pki.server.cert}`,
+        `keyfile ${pki.server.key}`,
+        'tls_version tlsv1.2',
+        'require_certificate true',
+        'use_identity_as_username true',
+      );
     }
     writeFileSync(this.conf, lines.join('\n') + '\n');
   }
@@ -210,7 +222,14 @@ export class FleetLab {
             clients: [this.deviceId, LAB_OPERATOR, ...(this.opts.otherClients ?? [])],
             serverIps: ['::1', ctx.topology.serverAddress],
           });
-          this.brokerNow = new LabBroker(ctx.ns, { dir: join(ctx.dir, 'broker'), pki: this.pkiNow, listen: ['::1', ctx.topology.serverAddress], port: this.port, prefix: this.prefix, operators: [LAB_OPERATOR] });
+          this.brokerNow = new LabBroker(ctx.ns, {
+            dir: join(ctx.dir, 'broker'),
+            pki: this.pkiNow,
+            listen: ['::1', ctx.topology.serverAddress],
+            port: this.port,
+            prefix: this.prefix,
+            operators: [LAB_OPERATOR],
+          });
         }
         await this.brokerNow!.start();
         await base.prepare?.(ctx);
@@ -242,7 +261,10 @@ export class FleetLab {
   /** `twin6ctl fleet …` inside the server namespace (where the broker is). */
   fleet(args: readonly string[], opts: { entry?: string; check?: boolean; timeoutMs?: number } = {}): Promise<ExecResult> {
     const entry = resolve(opts.entry ?? 'dist/cli/twin6ctl.js');
-    return this.broker.ns.exec([process.execPath, entry, 'fleet', ...args], { check: opts.check ?? false, timeoutMs: opts.timeoutMs ?? 60_000 });
+    return this.broker.ns.exec([process.execPath, entry, 'fleet', ...args], {
+      check: opts.check ?? false,
+      timeoutMs: opts.timeoutMs ?? 60_000,
+    });
   }
 
   async stop(): Promise<void> {

@@ -8,13 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertLabAddress } from './addr.js';
-import {
-  assertLabNamespace,
-  NETNS_PREFIX,
-  prepareEtcNetns,
-  removeNamespaceSync,
-  trackNamespace,
-} from './cleanup.js';
+import { assertLabNamespace, NETNS_PREFIX, prepareEtcNetns, removeNamespaceSync, trackNamespace } from './cleanup.js';
 import { LabProcess, poll, run, type ExecResult, type RunOptions } from './proc.js';
 import { LAB_TOPOLOGY, type LabTopology } from './topology.js';
 

@@ -36,7 +36,13 @@ export const PAIR_LAN_ADDRESS: Readonly<Record<PairRole, string>> = { primary: '
  * `tls`), then `extra` (mcltSec, startupSec, …) as the caller wants it.
  */
 export function pairFailoverSection(role: PairRole, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const section: Record<string, unknown> = { role, localAddress: PAIR_LINK[role], peerAddress: PAIR_LINK[partnerOf(role)], insecure: true, ...extra };
+  const section: Record<string, unknown> = {
+    role,
+    localAddress: PAIR_LINK[role],
+    peerAddress: PAIR_LINK[partnerOf(role)],
+    insecure: true,
+    ...extra,
+  };
   if ('tls' in extra) delete section['insecure'];
   return section;
 }
@@ -104,7 +110,18 @@ export class PairTopology {
         await server[role].sysctl(`net.ipv6.conf.${topo.serverIf}.keep_addr_on_down`, '1');
         await server[role].ip(['addr', 'add', `${PAIR_LAN_ADDRESS[role]}/${topo.serverPrefixLength}`, 'dev', topo.serverIf, 'nodad']);
       }
-      await server.primary.ip(['link', 'add', PAIR_LINK.ifname, 'type', 'veth', 'peer', 'name', PAIR_LINK.ifname, 'netns', server.secondary.name]);
+      await server.primary.ip([
+        'link',
+        'add',
+        PAIR_LINK.ifname,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        PAIR_LINK.ifname,
+        'netns',
+        server.secondary.name,
+      ]);
       for (const role of PAIR_ROLES) {
         const n = server[role];
         await n.sysctl(`net.ipv6.conf.${PAIR_LINK.ifname}.accept_dad`, '0');

@@ -77,7 +77,13 @@ export interface PairLab {
 }
 
 /** A twin6 config for one side: the single-server lab config plus the failover section. */
-function pairConfig(role: PairRole, extra: Record<string, unknown>, logLevel: string | undefined, mqtt?: (role: PairRole) => Record<string, unknown>, config = twin6LabConfig) {
+function pairConfig(
+  role: PairRole,
+  extra: Record<string, unknown>,
+  logLevel: string | undefined,
+  mqtt?: (role: PairRole) => Record<string, unknown>,
+  config = twin6LabConfig,
+) {
   return (ctx: ServerContext): string => {
     const base = JSON.parse(config(ctx)) as Record<string, unknown>;
     const failover = pairFailoverSection(role, { mcltSec: 60, keepaliveSec: 4, startupSec: 2, ...extra });
@@ -109,7 +115,9 @@ export async function startPairLab(opts: PairOptions): Promise<PairLab> {
     const pairNet = (net = await PairTopology.create({ id, dir, clients: opts.clients.length, topology }));
     const { switchNs: sw, server, clients: clientNamespaces } = pairNet;
     for (const [i, spec] of opts.clients.entries()) {
-      clients.push(createClient(spec, spec.name ?? `${spec.kind}${i + 1}`, clientNamespaces[i]!, topology.clientIf, join(dir, `client${i + 1}`)));
+      clients.push(
+        createClient(spec, spec.name ?? `${spec.kind}${i + 1}`, clientNamespaces[i]!, topology.clientIf, join(dir, `client${i + 1}`)),
+      );
     }
 
     const brokerPort = randomHighPort();
@@ -117,8 +125,18 @@ export async function startPairLab(opts: PairOptions): Promise<PairLab> {
       await sw.sysctl('net.ipv6.conf.br0.disable_ipv6', '0');
       await sw.sysctl('net.ipv6.conf.br0.accept_dad', '0');
       await sw.ip(['addr', 'add', `${BROKER_ADDRESS}/64`, 'dev', 'br0', 'nodad']);
-      pki = await makeFleetPki(join(dir, 'fleet-pki'), { clients: [...Object.values(PAIR_DEVICES), LAB_OPERATOR], serverIps: ['::1', BROKER_ADDRESS] });
-      broker = new LabBroker(sw, { dir: join(dir, 'broker'), pki, listen: ['::1', BROKER_ADDRESS], port: brokerPort, prefix: FLEET_PREFIX, operators: [LAB_OPERATOR] });
+      pki = await makeFleetPki(join(dir, 'fleet-pki'), {
+        clients: [...Object.values(PAIR_DEVICES), LAB_OPERATOR],
+        serverIps: ['::1', BROKER_ADDRESS],
+      });
+      broker = new LabBroker(sw, {
+        dir: join(dir, 'broker'),
+        pki,
+        listen: ['::1', BROKER_ADDRESS],
+        port: brokerPort,
+        prefix: FLEET_PREFIX,
+        operators: [LAB_OPERATOR],
+      });
       await broker.start();
     }
     const mqttFor = pki
@@ -136,7 +154,10 @@ export async function startPairLab(opts: PairOptions): Promise<PairLab> {
 
     const ctx = (role: PairRole): ServerContext => ({ ns: server[role], dir: join(dir, role), topology });
     const spec = (role: PairRole) =>
-      twin6Server({ config: pairConfig(role, { ...opts.failover?.both, ...opts.failover?.[role] }, opts.logLevel, mqttFor, opts.config), entry: resolve('dist/cli/twin6d.js') });
+      twin6Server({
+        config: pairConfig(role, { ...opts.failover?.both, ...opts.failover?.[role] }, opts.logLevel, mqttFor, opts.config),
+        entry: resolve('dist/cli/twin6d.js'),
+      });
     const lab: PairLab = {
       id,
       dir,
@@ -163,8 +184,22 @@ export async function startPairLab(opts: PairOptions): Promise<PairLab> {
         ? {
             fleet(args: readonly string[]) {
               const op = pki!.identity(LAB_OPERATOR);
-              const conn = ['--broker', `mqtts://[::1]:${brokerPort}`, '--ca', pki!.ca, '--cert', op.cert, '--key', op.key, '--prefix', FLEET_PREFIX];
-              return sw.exec([process.execPath, resolve('dist/cli/twin6ctl.js'), 'fleet', ...conn, ...args], { check: false, timeoutMs: 60_000 });
+              const conn = [
+                '--broker',
+                `mqtts://[::1]:${brokerPort}`,
+                '--ca',
+                pki!.ca,
+                '--cert',
+                op.cert,
+                '--key',
+                op.key,
+                '--prefix',
+                FLEET_PREFIX,
+              ];
+              return sw.exec([process.execPath, resolve('dist/cli/twin6ctl.js'), 'fleet', ...conn, ...args], {
+                check: false,
+                timeoutMs: 60_000,
+              });
             },
           }
         : {}),

@@ -21,7 +21,6 @@ interface RawSocket {
   close(): void;
 }
 
-
 async function main(): Promise<void> {
   assertInsideLabNamespace('ping6');
   const to = programArg('ping6', 'to');
@@ -29,7 +28,10 @@ async function main(): Promise<void> {
   assertLabAddress(`${to}/128`);
   const count = Number(programArg('ping6', 'count', '3'));
   const timeoutMs = Number(programArg('ping6', 'timeout-ms', '2000'));
-  const raw = createRequire(import.meta.url)('raw-socket') as { createSocket(o: { protocol: number; addressFamily: number }): RawSocket; AddressFamily: { IPv6: number } };
+  const raw = createRequire(import.meta.url)('raw-socket') as {
+    createSocket(o: { protocol: number; addressFamily: number }): RawSocket;
+    AddressFamily: { IPv6: number };
+  };
   const socket = raw.createSocket({ protocol: 58, addressFamily: raw.AddressFamily.IPv6 });
   // raw-socket's poll handle does not keep Node's event loop alive (found by test): a timer does, until the end.
   const keepAlive = setInterval(() => undefined, 1000);

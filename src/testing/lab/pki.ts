@@ -19,9 +19,25 @@ export async function makeCa(dir: string, cn: string, file = 'ca'): Promise<Iden
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ca = { cert: join(dir, `${file}.crt`), key: join(dir, `${file}.key`) };
   await openssl([
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', ca.key, '-out', ca.cert,
-    '-days', '2', '-subj', `/CN=${cn}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    ca.key,
+    '-out',
+    ca.cert,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${cn}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   return ca;
 }
@@ -33,8 +49,38 @@ export async function issueCert(dir: string, ca: Identity, cn: string, ext: stri
   const cert = join(dir, `${cn}.crt`);
   const extFile = join(dir, `${cn}.ext`);
   writeFileSync(extFile, ext);
-  await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`]);
-  await openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', extFile]);
+  await openssl([
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    csr,
+    '-subj',
+    `/CN=${cn}`,
+  ]);
+  await openssl([
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-CAcreateserial',
+    '-out',
+    cert,
+    '-days',
+    '2',
+    '-extfile',
+    extFile,
+  ]);
   return { cert, key };
 }
 
@@ -53,7 +99,15 @@ export async function makePartnerPki(dir: string, names: readonly string[]): Pro
   const ca = await makeCa(dir, 'twin6 lab pair CA', 'pair-ca');
   const ids = new Map<string, Identity>();
   for (const n of names) {
-    ids.set(n, await issueCert(dir, ca, n, `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:${n}\n`));
+    ids.set(
+      n,
+      await issueCert(
+        dir,
+        ca,
+        n,
+        `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:${n}\n`,
+      ),
+    );
   }
   return {
     ca: ca.cert,

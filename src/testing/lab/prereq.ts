@@ -56,9 +56,13 @@ export function labRequired(env: Readonly<Record<string, string | undefined>> = 
  */
 export function parseNameList<T extends string>(what: string, value: string | undefined, known: readonly T[], fallback: readonly T[]): T[] {
   if (value === undefined) return [...fallback];
-  const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const unknown = names.filter((n) => !(known as readonly string[]).includes(n));
-  if (unknown.length > 0) throw new Error(`${what}: unknown ${unknown.map((n) => JSON.stringify(n)).join(', ')} (known: ${known.join(', ')})`);
+  if (unknown.length > 0)
+    throw new Error(`${what}: unknown ${unknown.map((n) => JSON.stringify(n)).join(', ')} (known: ${known.join(', ')})`);
   return [...new Set(names as T[])];
 }
 

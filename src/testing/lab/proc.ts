@@ -26,9 +26,7 @@ export class CommandError extends Error {
     readonly argv: readonly string[],
     readonly result: ExecResult,
   ) {
-    super(
-      `command failed (${result.code ?? result.signal}): ${argv.join(' ')}\n${result.stderr.trim()}`,
-    );
+    super(`command failed (${result.code ?? result.signal}): ${argv.join(' ')}\n${result.stderr.trim()}`);
     this.name = 'CommandError';
   }
 }

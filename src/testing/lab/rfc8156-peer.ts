@@ -144,7 +144,10 @@ export class Rfc8156Peer {
   static async start(ns: Namespace, opts: Rfc8156PeerOptions): Promise<Rfc8156Peer> {
     const peer = new Rfc8156Peer(ns, opts);
     try {
-      await peer.waitFor((e) => e.event === (opts.role === 'secondary' ? 'listening' : 'started'), { what: 'the peer to start', timeoutMs: 15_000 });
+      await peer.waitFor((e) => e.event === (opts.role === 'secondary' ? 'listening' : 'started'), {
+        what: 'the peer to start',
+        timeoutMs: 15_000,
+      });
     } catch (e) {
       await peer.kill();
       throw e;
@@ -186,7 +189,10 @@ export class Rfc8156Peer {
 
   /** As command, but an `ok: false` answer is returned, not thrown. */
   tryCommand(cmd: string, args: Record<string, unknown> = {}, timeoutMs = 10_000): Promise<PeerAnswer> {
-    if (!this.running) return Promise.reject(new Error(`peer ${cmd}: the peer has exited (${this.status?.code ?? this.status?.signal})\n${this.diagnostics()}`));
+    if (!this.running)
+      return Promise.reject(
+        new Error(`peer ${cmd}: the peer has exited (${this.status?.code ?? this.status?.signal})\n${this.diagnostics()}`),
+      );
     const id = this.nextId++;
     return new Promise((resolvePromise, reject) => {
       const timer = setTimeout(() => {
@@ -255,12 +261,16 @@ export class Rfc8156Peer {
 
   /** The peer's own states, in order, from its `state` events (change "own"). */
   ownStates(from = 0): string[] {
-    return this.events(from).filter((e) => e.event === 'state' && e['change'] === 'own').map((e) => String(e['own']));
+    return this.events(from)
+      .filter((e) => e.event === 'state' && e['change'] === 'own')
+      .map((e) => String(e['own']));
   }
 
   /** Message types sent (`tx`) or received (`rx`), in order. */
   messages(dir: 'rx' | 'tx', from = 0): string[] {
-    return this.events(from).filter((e) => e.event === dir).map((e) => String(e['msg']));
+    return this.events(from)
+      .filter((e) => e.event === dir)
+      .map((e) => String(e['msg']));
   }
 
   log(): string {

@@ -200,7 +200,9 @@ export function twin6Server(opts: Twin6Options = {}): ServerSpec {
     command(ctx) {
       // T6_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") reaches node itself, for profiling a lab run.
       const nodeArgs = (process.env['T6_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-      return { argv: [process.execPath, ...nodeArgs, entry, '--config', join(ctx.dir, 'twin6.json'), '--state-dir', join(ctx.dir, 'state')] };
+      return {
+        argv: [process.execPath, ...nodeArgs, entry, '--config', join(ctx.dir, 'twin6.json'), '--state-dir', join(ctx.dir, 'state')],
+      };
     },
     leases: opts.leases ?? ((ctx) => twin6Leases(join(ctx.dir, 'state'))),
   };
@@ -209,12 +211,21 @@ export function twin6Server(opts: Twin6Options = {}): ServerSpec {
 /** twin6d's own view, read page by page from its control socket (what `twin6ctl leases` uses). */
 export async function twin6Leases(stateDir: string): Promise<ServerLease[]> {
   const out: ServerLease[] = [];
-  for (let offset = 0; ; ) {
+  for (let offset = 0; ;) {
     const answer = await callControl(join(stateDir, CONTROL_SOCKET_NAME), { cmd: 'leases', offset });
     if (!answer.ok) throw new Error(`twin6d leases: ${answer.error}`);
     const page = answer.result as {
       total: number;
-      leases: { type: 'na' | 'pd'; resource: string; duid: string; iaid: number; state: ServerLeaseState; validSec: number; preferredSec: number; expiresAtSec: number }[];
+      leases: {
+        type: 'na' | 'pd';
+        resource: string;
+        duid: string;
+        iaid: number;
+        state: ServerLeaseState;
+        validSec: number;
+        preferredSec: number;
+        expiresAtSec: number;
+      }[];
     };
     for (const l of page.leases) {
       const [address, length] = l.resource.split('/') as [string, string | undefined];
@@ -243,7 +254,11 @@ export async function twin6FailoverStatus(stateDir: string): Promise<FailoverSta
 }
 
 /** Polls twin6d until it is in `state` (and its partner in `partner`, when given). */
-export async function waitTwin6State(stateDir: string, state: string, opts: { partner?: string; timeoutMs?: number; detail?: () => string } = {}): Promise<FailoverStatus> {
+export async function waitTwin6State(
+  stateDir: string,
+  state: string,
+  opts: { partner?: string; timeoutMs?: number; detail?: () => string } = {},
+): Promise<FailoverStatus> {
   let last: FailoverStatus | string | undefined;
   return poll(
     async () => {

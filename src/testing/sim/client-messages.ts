@@ -27,7 +27,8 @@ function ia(type: LeaseType, resources: readonly string[]): Option {
     }
   }
   // Without a hint, a requesting router says which length it wants (RFC 8415 §18.2.1).
-  if (resources.length === 0 && type === 'pd') inner.push({ kind: 'IAPREFIX', prefix: '::', prefixLength: PD_LENGTH, preferredSec: 0, validSec: 0, options: [] });
+  if (resources.length === 0 && type === 'pd')
+    inner.push({ kind: 'IAPREFIX', prefix: '::', prefixLength: PD_LENGTH, preferredSec: 0, validSec: 0, options: [] });
   return { kind: type === 'na' ? 'IA_NA' : 'IA_PD', iaid: IAID[type], t1Sec: 0, t2Sec: 0, options: inner };
 }
 
@@ -98,7 +99,8 @@ export function readAnswer(bytes: Uint8Array, duid: Uint8Array): Answer | undefi
       let iaStatus: number = StatusCode.Success;
       for (const i of o.options) {
         if (i.kind === 'IAADDR') leases.push({ resource: i.address, preferredSec: i.preferredSec, validSec: i.validSec });
-        if (i.kind === 'IAPREFIX') leases.push({ resource: `${i.prefix}/${i.prefixLength}`, preferredSec: i.preferredSec, validSec: i.validSec });
+        if (i.kind === 'IAPREFIX')
+          leases.push({ resource: `${i.prefix}/${i.prefixLength}`, preferredSec: i.preferredSec, validSec: i.validSec });
         if (i.kind === 'STATUS_CODE') iaStatus = i.status;
       }
       ias[o.kind === 'IA_NA' ? 'na' : 'pd'] = { leases, status: iaStatus, t1Sec: o.t1Sec, t2Sec: o.t2Sec };

@@ -143,7 +143,18 @@ export class SimClient {
     this.xidNext = (this.xidNext % 0xffffff) + 1;
     // RFC 8415 §15: the first Solicit waits IRT plus a positive random part; the others ±10 %.
     const rand = type === MsgType.SOLICIT ? this.world.rng.float() * 0.1 : (this.world.rng.float() - 0.5) * 0.2;
-    this.x = { type, xid, startedMs: this.world.time.nowMs, timing, serverDuid, hints, deadlineMs, rtMs: timing.irt * (1 + rand), sent: 0, advertises: [] };
+    this.x = {
+      type,
+      xid,
+      startedMs: this.world.time.nowMs,
+      timing,
+      serverDuid,
+      hints,
+      deadlineMs,
+      rtMs: timing.irt * (1 + rand),
+      sent: 0,
+      advertises: [],
+    };
     this.transmit();
   }
 
@@ -151,12 +162,19 @@ export class SimClient {
     const x = this.x!;
     const elapsedMs = this.world.time.nowMs - x.startedMs;
     const bytes = clientMessage({
-      type: x.type, xid: x.xid, duid: this.duid, elapsedMs, wants: this.wants, hints: x.hints,
+      type: x.type,
+      xid: x.xid,
+      duid: this.duid,
+      elapsedMs,
+      wants: this.wants,
+      hints: x.hints,
       ...(x.serverDuid ? { serverDuid: x.serverDuid } : {}),
       rapidCommit: x.type === MsgType.SOLICIT && this.world.rapidCommit,
     });
     x.sent++;
-    this.trace(`→ ${x.serverDuid ? this.world.serverName(x.serverDuid) : '*'} ${msgName(x.type)} x${x.xid}${x.sent > 1 ? ` (#${x.sent})` : ''} ${Object.values(x.hints).flat().join(' ')}`);
+    this.trace(
+      `→ ${x.serverDuid ? this.world.serverName(x.serverDuid) : '*'} ${msgName(x.type)} x${x.xid}${x.sent > 1 ? ` (#${x.sent})` : ''} ${Object.values(x.hints).flat().join(' ')}`,
+    );
     this.world.send(this, bytes);
     const wait = Math.min(x.rtMs, x.deadlineMs - this.world.time.nowMs);
     this.xTimer = this.later(Math.max(1, wait), () => this.retransmit(x));
@@ -205,7 +223,8 @@ export class SimClient {
 
   private chooseAdvertise(x: Exchange): void {
     let best = x.advertises[0]!;
-    for (const a of x.advertises) if (a.preference > best.preference || (a.preference === best.preference && count(a) > count(best))) best = a;
+    for (const a of x.advertises)
+      if (a.preference > best.preference || (a.preference === best.preference && count(a) > count(best))) best = a;
     const hints: Hints = {};
     for (const t of ['na', 'pd'] as const) hints[t] = (best.ias[t]?.leases ?? []).filter((l) => l.validSec > 0).map((l) => l.resource);
     this.done(() => this.request(best.serverDuid, hints));
@@ -271,7 +290,10 @@ export class SimClient {
       this.held.set(l.resource, { type: t, untilMs, from: this.world.serverName(a.serverDuid) });
       this.world.ledger.hold(this.name, l.resource, untilMs);
       this.cancel(this.expiryTimers.get(l.resource));
-      this.expiryTimers.set(l.resource, this.later(untilMs - this.world.time.nowMs, () => this.expired(l.resource)));
+      this.expiryTimers.set(
+        l.resource,
+        this.later(untilMs - this.world.time.nowMs, () => this.expired(l.resource)),
+      );
     }
   }
 
@@ -359,5 +381,15 @@ const grantsAnything = (a: Answer): boolean => Object.values(a.ias).some((ia) =>
 const count = (a: Answer): number => Object.values(a.ias).filter((ia) => ia.leases.some((l) => l.validSec > 0)).length;
 
 function msgName(type: number): string {
-  return type === MsgType.SOLICIT ? 'Solicit' : type === MsgType.REQUEST ? 'Request' : type === MsgType.RENEW ? 'Renew' : type === MsgType.REBIND ? 'Rebind' : type === MsgType.RELEASE ? 'Release' : `type${type}`;
+  return type === MsgType.SOLICIT
+    ? 'Solicit'
+    : type === MsgType.REQUEST
+      ? 'Request'
+      : type === MsgType.RENEW
+        ? 'Renew'
+        : type === MsgType.REBIND
+          ? 'Rebind'
+          : type === MsgType.RELEASE
+            ? 'Release'
+            : `type${type}`;
 }

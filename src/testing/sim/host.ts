@@ -15,18 +15,21 @@ import type { NodeTimers } from './time.js';
 
 /** A pino logger that hands each enabled call to `line` and serialises nothing. */
 export function simLogger(line: (level: number, obj: unknown, msg: string | undefined) => void): Logger {
-  return pino({
-    level: 'info',
-    base: null,
-    timestamp: false,
-    hooks: {
-      logMethod(args, _method, level) {
-        const [first, second] = args as unknown[];
-        if (typeof first === 'string') line(level, undefined, first);
-        else line(level, first, typeof second === 'string' ? second : undefined);
+  return pino(
+    {
+      level: 'info',
+      base: null,
+      timestamp: false,
+      hooks: {
+        logMethod(args, _method, level) {
+          const [first, second] = args as unknown[];
+          if (typeof first === 'string') line(level, undefined, first);
+          else line(level, first, typeof second === 'string' ? second : undefined);
+        },
       },
     },
-  }, { write: () => undefined });
+    { write: () => undefined },
+  );
 }
 
 export class SimHost extends ServerCore {

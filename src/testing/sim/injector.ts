@@ -44,7 +44,10 @@ export function injectFaults(w: World): void {
         void s.stop().then(
           () => w.restart(s, downMs),
           // The last write failing at shutdown makes twin6d exit with it; the supervisor starts it again.
-          (e: unknown) => (e instanceof StoreError ? w.exited(s, `stop failed: ${e.message}`) : w.violated({ invariant: 'crash', text: `${side} stop threw: ${stackOf(e)}` })),
+          (e: unknown) =>
+            e instanceof StoreError
+              ? w.exited(s, `stop failed: ${e.message}`)
+              : w.violated({ invariant: 'crash', text: `${side} stop threw: ${stackOf(e)}` }),
         );
       } else {
         s.crash('power lost');

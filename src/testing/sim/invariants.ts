@@ -68,7 +68,10 @@ export function notConverged(w: World): string | undefined {
   if (!ep || !es) return `not both running (P ${P.up ? 'booting' : 'down'}, S ${S.up ? 'booting' : 'down'})`;
   const [sp, ss] = [ep.status(), es.status()];
   if (sp.state !== 'NORMAL' || ss.state !== 'NORMAL') return `states P ${sp.state}, S ${ss.state}`;
-  for (const [side, st] of [['P', sp], ['S', ss]] as const) {
+  for (const [side, st] of [
+    ['P', sp],
+    ['S', ss],
+  ] as const) {
     if (st.unackedUpdates > 0 || st.inFlightUpdates > 0) return `${side} has ${st.unackedUpdates} unacked, ${st.inFlightUpdates} in flight`;
   }
   const onP = activeLeases(P, EDGE_SEC);
@@ -96,7 +99,9 @@ export function checkLeasesKept(w: World): Violation | undefined {
       const found = (['P', 'S'] as const).some((side) => {
         const s = w.servers[side];
         const l = s.host?.store.byResource(resource);
-        return l !== undefined && l.state === 'active' && l.duid === c.duidHex && trueMsOf(s, l.expiresAtSec) >= h.untilMs - w.ledger.toleranceMs;
+        return (
+          l !== undefined && l.state === 'active' && l.duid === c.duidHex && trueMsOf(s, l.expiresAtSec) >= h.untilMs - w.ledger.toleranceMs
+        );
       });
       if (!found) {
         const records = (['P', 'S'] as const)
@@ -105,7 +110,10 @@ export function checkLeasesKept(w: World): Violation | undefined {
             return `${side}: ${l ? `${l.state} ${bindingText(l)}` : 'none'}`;
           })
           .join(', ');
-        return { invariant: 'lease-kept', text: `${c.name} holds ${resource} for ${((h.untilMs - now) / 1000).toFixed(0)} s more; ${records}` };
+        return {
+          invariant: 'lease-kept',
+          text: `${c.name} holds ${resource} for ${((h.untilMs - now) / 1000).toFixed(0)} s more; ${records}`,
+        };
       }
     }
   }

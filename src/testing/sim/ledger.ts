@@ -7,7 +7,16 @@
 
 import type { VirtualTime } from './time.js';
 
-export type InvariantName = 'unique-lease' | 'lease-kept' | 'in-contact' | 'pair-unique' | 'pd-owner' | 'maintenance-silent' | 'maintenance-served' | 'liveness' | 'crash';
+export type InvariantName =
+  | 'unique-lease'
+  | 'lease-kept'
+  | 'in-contact'
+  | 'pair-unique'
+  | 'pd-owner'
+  | 'maintenance-silent'
+  | 'maintenance-served'
+  | 'liveness'
+  | 'crash';
 
 export interface Violation {
   readonly invariant: InvariantName;

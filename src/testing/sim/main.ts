@@ -32,7 +32,9 @@ function printFailure(r: SeedReport, m: Mode, full: boolean): void {
   const v = r.violation!;
   process.stdout.write(`\nSEED=${r.seed} FAILED ${v.invariant}: ${v.text}\n`);
   if (full) {
-    process.stdout.write(`options: ${optionsText(r.options)}\n--- trace (last ${r.trace.length} lines) ---\n${r.trace.join('\n')}\n--- end of trace ---\n`);
+    process.stdout.write(
+      `options: ${optionsText(r.options)}\n--- trace (last ${r.trace.length} lines) ---\n${r.trace.join('\n')}\n--- end of trace ---\n`,
+    );
   }
   process.stdout.write(`replay: ${replayCommand(r.seed, m)}\n`);
 }
@@ -78,7 +80,9 @@ async function main(): Promise<number> {
     process.stderr.write(`seeds must be non-negative integers\n${USAGE}\n`);
     return 2;
   }
-  process.stdout.write(`twin6 simulation: ${count} ${size} seed(s) from ${from}${mode.hazards ? ' with known hazards' : ''}, ${jobs} thread(s)\n`);
+  process.stdout.write(
+    `twin6 simulation: ${count} ${size} seed(s) from ${from}${mode.hazards ? ' with known hazards' : ''}, ${jobs} thread(s)\n`,
+  );
   const startMs = performance.now();
   const failed: number[] = [];
   let done = 0;

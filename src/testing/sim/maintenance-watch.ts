@@ -105,7 +105,8 @@ export class MaintenanceWatch {
       };
     }
     spell.notServingSinceMs = undefined;
-    if (spell.stretch?.host !== y.host) spell.stretch = { fromMs: nowMs, host: y.host, solicits: solicitsOf(y.host), answers: answersOf(y.host) };
+    if (spell.stretch?.host !== y.host)
+      spell.stretch = { fromMs: nowMs, host: y.host, solicits: solicitsOf(y.host), answers: answersOf(y.host) };
     return undefined;
   }
 
@@ -115,6 +116,9 @@ export class MaintenanceWatch {
     if (!s || s.host !== y.host || nowMs - s.fromMs < SERVED_STRETCH_MS_MIN) return undefined;
     const solicits = solicitsOf(s.host) - s.solicits;
     if (solicits < SOLICITS_MIN || answersOf(s.host) > s.answers) return undefined;
-    return { invariant: 'maintenance-served', text: `${y.side} answers everyone, yet in ${((nowMs - s.fromMs) / 1000).toFixed(0)} s got ${solicits} Solicits and answered none` };
+    return {
+      invariant: 'maintenance-served',
+      text: `${y.side} answers everyone, yet in ${((nowMs - s.fromMs) / 1000).toFixed(0)} s got ${solicits} Solicits and answered none`,
+    };
   }
 }

@@ -40,7 +40,10 @@ class Connection {
   readonly closed: Record<Side, boolean> = { P: false, S: false };
   /** The side crashed: it neither sends nor answers any more. */
   readonly dead: Record<Side, boolean> = { P: false, S: false };
-  readonly dir: Record<Side, Direction> = { P: { queue: [], lastAtMs: 0, scheduled: false }, S: { queue: [], lastAtMs: 0, scheduled: false } };
+  readonly dir: Record<Side, Direction> = {
+    P: { queue: [], lastAtMs: 0, scheduled: false },
+    S: { queue: [], lastAtMs: 0, scheduled: false },
+  };
   readonly parser: Record<Side, FrameParser> = { P: new FrameParser(), S: new FrameParser() };
   readonly channel: Record<Side, SimChannel>;
 
@@ -277,7 +280,8 @@ export class PartnerNet {
     }
     if (c.closed[to]) return;
     const link = c.links[to];
-    if (item.kind !== 'frame') return this.close(c, to, item.kind === 'fin' ? 'connection closed by the partner' : 'connection reset by the partner');
+    if (item.kind !== 'frame')
+      return this.close(c, to, item.kind === 'fin' ? 'connection closed by the partner' : 'connection reset by the partner');
     if (!item.bytes) return void link.emit('pdu', item.pdu, c.channel[to]);
     // A TCP stream has no message boundaries: feed the frame in one or two pieces.
     const cut = this.rng.chance(0.3) ? 1 + this.rng.int(item.bytes.length - 1) : item.bytes.length;

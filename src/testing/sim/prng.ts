@@ -24,7 +24,7 @@ export class Prng {
   /** seed: any safe integer; the high and low 32 bits both count. */
   constructor(seed: number) {
     assert(Number.isSafeInteger(seed) && seed >= 0, `seed must be a non-negative safe integer, got ${seed}`);
-    const mix = splitmix32((seed % 0x1_0000_0000) ^ Math.floor(seed / 0x1_0000_0000) * 0x27d4eb2d);
+    const mix = splitmix32((seed % 0x1_0000_0000) ^ (Math.floor(seed / 0x1_0000_0000) * 0x27d4eb2d));
     this.a = mix();
     this.b = mix();
     this.c = mix();

@@ -161,7 +161,11 @@ export class SimServer {
       unicast: false,
       reply: async (out) => {
         if (this.inc?.host !== host) return;
-        if (inMaintenance !== 'off') this.world.violated({ invariant: 'maintenance-silent', text: `${this.side} answered c${clientIndex}, whose message came in maintenance (${inMaintenance})` });
+        if (inMaintenance !== 'off')
+          this.world.violated({
+            invariant: 'maintenance-silent',
+            text: `${this.side} answered c${clientIndex}, whose message came in maintenance (${inMaintenance})`,
+          });
         this.world.reply(this, clientIndex, out);
       },
     };

@@ -171,7 +171,9 @@ export class World {
       if (Math.abs(s.offsetMs) > this.opts.skewMaxMs) s.offsetMs = 0;
       if (!s.up) this.restart(s, 0);
       // The operator ends any maintenance: the pair is to reach NORMAL.
-      s.maintenance('leave')?.catch((e: unknown) => this.violated({ invariant: 'crash', text: `${side} maintenance leave threw: ${stackOf(e)}` }));
+      s.maintenance('leave')?.catch((e: unknown) =>
+        this.violated({ invariant: 'crash', text: `${side} maintenance leave threw: ${stackOf(e)}` }),
+      );
     }
     for (const c of this.clients) c.freeze();
     this.trace.add('sim', 'HEAL: faults off, everything up, clients quiet');

@@ -40,9 +40,23 @@ export interface PrefixLeaseAck extends LeaseAck {
 }
 
 export type BindingIaAck =
-  | { readonly type: 'IA_NA'; readonly iaid: number; readonly t1Sec: number; readonly t2Sec: number; readonly status?: Status; readonly leases: readonly AddressLeaseAck[] }
+  | {
+      readonly type: 'IA_NA';
+      readonly iaid: number;
+      readonly t1Sec: number;
+      readonly t2Sec: number;
+      readonly status?: Status;
+      readonly leases: readonly AddressLeaseAck[];
+    }
   | { readonly type: 'IA_TA'; readonly iaid: number; readonly status?: Status; readonly leases: readonly AddressLeaseAck[] }
-  | { readonly type: 'IA_PD'; readonly iaid: number; readonly t1Sec: number; readonly t2Sec: number; readonly status?: Status; readonly leases: readonly PrefixLeaseAck[] };
+  | {
+      readonly type: 'IA_PD';
+      readonly iaid: number;
+      readonly t1Sec: number;
+      readonly t2Sec: number;
+      readonly status?: Status;
+      readonly leases: readonly PrefixLeaseAck[];
+    };
 
 export interface ClientBindingReply {
   readonly form: 'client';
@@ -114,7 +128,13 @@ function iaAckOption(ia: BindingIaAck): Option {
     case 'IA_TA':
       return { kind: 'IA_TA', iaid: ia.iaid, options: [...status, ...ia.leases.map(addrAck)] };
     case 'IA_PD':
-      return { kind: 'IA_PD', iaid: ia.iaid, t1Sec: ia.t1Sec, t2Sec: ia.t2Sec, options: [...status, ...ia.leases.map((l) => prefixAck(l))] };
+      return {
+        kind: 'IA_PD',
+        iaid: ia.iaid,
+        t1Sec: ia.t1Sec,
+        t2Sec: ia.t2Sec,
+        options: [...status, ...ia.leases.map((l) => prefixAck(l))],
+      };
   }
 }
 
@@ -212,7 +232,10 @@ export const bindingReplyCodec: ContentCodec<BindingReply> = {
 // ---- building the answer -------------------------------------------------
 
 /** Decides one lease of a received update: undefined accepts it (§7.6: no Status Code). */
-export type LeaseVerdict = (lease: LeaseState & ({ address: string } | { prefix: string; prefixLength: number }), ia: BindingIa | undefined) => Status | undefined;
+export type LeaseVerdict = (
+  lease: LeaseState & ({ address: string } | { prefix: string; prefixLength: number }),
+  ia: BindingIa | undefined,
+) => Status | undefined;
 
 /**
  * The BNDREPLY for `update` (§7.6): same shape, each lease echoing its
@@ -222,7 +245,12 @@ export type LeaseVerdict = (lease: LeaseState & ({ address: string } | { prefix:
  */
 export function bindingReplyFor(update: BindingUpdate, verdict: LeaseVerdict = () => undefined, whole?: Status): BindingReply {
   const echo = (l: LeaseState, s: Status | undefined): LeaseAck =>
-    defined({ status: s, bindingStatus: l.status, stateExpirationTimeSec: l.stateExpirationTimeSec, partnerLifetimeSentSec: l.partnerLifetimeSec });
+    defined({
+      status: s,
+      bindingStatus: l.status,
+      stateExpirationTimeSec: l.stateExpirationTimeSec,
+      partnerLifetimeSentSec: l.partnerLifetimeSec,
+    });
   const rejected = isError(whole);
   if (update.form === 'prefix') {
     const { prefix, prefixLength, preferredSec, validSec, vss } = update;
@@ -233,11 +261,19 @@ export function bindingReplyFor(update: BindingUpdate, verdict: LeaseVerdict = (
     const one = <L extends LeaseState & ({ address: string } | { prefix: string; prefixLength: number })>(l: L) =>
       rejected ? undefined : verdict(l, ia);
     if (ia.type === 'IA_PD') {
-      const leases = ia.leases.map((l) => ({ prefix: l.prefix, prefixLength: l.prefixLength, preferredSec: l.preferredSec, validSec: l.validSec, ...echo(l, one(l)) }));
+      const leases = ia.leases.map((l) => ({
+        prefix: l.prefix,
+        prefixLength: l.prefixLength,
+        preferredSec: l.preferredSec,
+        validSec: l.validSec,
+        ...echo(l, one(l)),
+      }));
       return { type: 'IA_PD', iaid: ia.iaid, t1Sec: ia.t1Sec, t2Sec: ia.t2Sec, leases };
     }
     const leases = ia.leases.map((l) => ({ address: l.address, preferredSec: l.preferredSec, validSec: l.validSec, ...echo(l, one(l)) }));
-    return ia.type === 'IA_NA' ? { type: 'IA_NA', iaid: ia.iaid, t1Sec: ia.t1Sec, t2Sec: ia.t2Sec, leases } : { type: 'IA_TA', iaid: ia.iaid, leases };
+    return ia.type === 'IA_NA'
+      ? { type: 'IA_NA', iaid: ia.iaid, t1Sec: ia.t1Sec, t2Sec: ia.t2Sec, leases }
+      : { type: 'IA_TA', iaid: ia.iaid, leases };
   });
   return { form: 'client', clientDuid: update.clientDuid, ...(update.vss && { vss: update.vss }), ...(whole && { status: whole }), ias };
 }
@@ -255,7 +291,8 @@ export function unusableUpdateReply(options: readonly Option[] | undefined, deta
   const carrier = options && attempt(() => bindingCarrier(options, ctx));
   if (!carrier?.ok || !carrier.value) return { form: 'bare', status };
   const o = carrier.value;
-  if (o.kind === 'IAPREFIX') return { form: 'prefix', prefix: o.prefix, prefixLength: o.prefixLength, preferredSec: o.preferredSec, validSec: o.validSec, status };
+  if (o.kind === 'IAPREFIX')
+    return { form: 'prefix', prefix: o.prefix, prefixLength: o.prefixLength, preferredSec: o.preferredSec, validSec: o.validSec, status };
   const subs = attempt(() => decodeFo('CLIENT_DATA', o, ctx));
   const duid = subs.ok ? attempt(() => one(subs.value, 'CLIENTID', ctx)?.duid) : undefined;
   return { form: 'client', ...(duid?.ok && duid.value && { clientDuid: duid.value }), status, ias: [] };

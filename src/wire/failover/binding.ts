@@ -10,7 +10,17 @@
 
 import { isBindingStatus, type BindingStatusCode } from './constants.js';
 import { foFail } from './errors.js';
-import { at, decodeFo, foOption, isFo, readOptional, readRequired, type DnsRemovalInfo, type ReadContext, type ReconfigureData } from './options.js';
+import {
+  at,
+  decodeFo,
+  foOption,
+  isFo,
+  readOptional,
+  readRequired,
+  type DnsRemovalInfo,
+  type ReadContext,
+  type ReconfigureData,
+} from './options.js';
 import { one, type ContentCodec } from './content.js';
 import type { IaAddrOption, IaPrefixOption, Option, UnknownOption } from '../types.js';
 import { OptionCode } from '../constants.js';
@@ -53,9 +63,21 @@ export interface PrefixLease extends LeaseState {
 
 /** T1/T2 are those sent to the client (§7.4); IA_TA has none (RFC 8415 §21.5). */
 export type BindingIa =
-  | { readonly type: 'IA_NA'; readonly iaid: number; readonly t1Sec: number; readonly t2Sec: number; readonly leases: readonly AddressLease[] }
+  | {
+      readonly type: 'IA_NA';
+      readonly iaid: number;
+      readonly t1Sec: number;
+      readonly t2Sec: number;
+      readonly leases: readonly AddressLease[];
+    }
   | { readonly type: 'IA_TA'; readonly iaid: number; readonly leases: readonly AddressLease[] }
-  | { readonly type: 'IA_PD'; readonly iaid: number; readonly t1Sec: number; readonly t2Sec: number; readonly leases: readonly PrefixLease[] };
+  | {
+      readonly type: 'IA_PD';
+      readonly iaid: number;
+      readonly t1Sec: number;
+      readonly t2Sec: number;
+      readonly leases: readonly PrefixLease[];
+    };
 
 export interface ClientBindingUpdate {
   readonly form: 'client';
@@ -80,8 +102,10 @@ export interface VendorOption {
 }
 
 /** A delegable prefix that belongs to no client (§7.4, second form); lifetimes are normally 0. */
-export interface PoolPrefixUpdate
-  extends Pick<LeaseState, 'status' | 'startTimeOfStateSec' | 'stateExpirationTimeSec' | 'partnerLifetimeSec' | 'expirationTimeSec'> {
+export interface PoolPrefixUpdate extends Pick<
+  LeaseState,
+  'status' | 'startTimeOfStateSec' | 'stateExpirationTimeSec' | 'partnerLifetimeSec' | 'expirationTimeSec'
+> {
   readonly form: 'prefix';
   readonly prefix: string;
   readonly prefixLength: number;
@@ -165,7 +189,14 @@ function poolPrefixOption(p: PoolPrefixUpdate): IaPrefixOption {
   const inner: Option[] = [];
   if (p.vss) inner.push(foOption('VSS', p.vss));
   inner.push(foOption('LQ_BASE_TIME', p.baseTimeSec), ...leaseOptions(p, p.baseTimeSec));
-  return { kind: 'IAPREFIX', preferredSec: p.preferredSec, validSec: p.validSec, prefixLength: p.prefixLength, prefix: p.prefix, options: inner };
+  return {
+    kind: 'IAPREFIX',
+    preferredSec: p.preferredSec,
+    validSec: p.validSec,
+    prefixLength: p.prefixLength,
+    prefix: p.prefix,
+    options: inner,
+  };
 }
 
 // ---- read ----------------------------------------------------------------
@@ -228,7 +259,9 @@ function readIa(o: Option, base: number, ctx: ReadContext): BindingIa | undefine
     validSec: a.validSec,
     ...readLease(a.options, base, { ...c, where: `${c.where}IAADDR ${a.address} > ` }),
   }));
-  return o.kind === 'IA_NA' ? { type: 'IA_NA', iaid: o.iaid, t1Sec: o.t1Sec, t2Sec: o.t2Sec, leases } : { type: 'IA_TA', iaid: o.iaid, leases };
+  return o.kind === 'IA_NA'
+    ? { type: 'IA_NA', iaid: o.iaid, t1Sec: o.t1Sec, t2Sec: o.t2Sec, leases }
+    : { type: 'IA_TA', iaid: o.iaid, leases };
 }
 
 function readClientData(o: Option, ctx: ReadContext): ClientBindingUpdate {
@@ -295,8 +328,7 @@ export function bindingCarrier(options: readonly Option[], ctx: ReadContext): Op
 }
 
 export const bindingUpdateCodec: ContentCodec<BindingUpdate> = {
-  encode: (b) =>
-    b.form === 'client' ? [foOption('CLIENT_DATA', clientDataOptions(b))] : [poolPrefixOption(b)],
+  encode: (b) => (b.form === 'client' ? [foOption('CLIENT_DATA', clientDataOptions(b))] : [poolPrefixOption(b)]),
   read(options, ctx) {
     const carrier = bindingCarrier(options, ctx);
     if (!carrier) return foFail('missing-option', ctx.at, `${ctx.where}CLIENT_DATA or IAPREFIX is required (§7.5.3)`);

@@ -165,8 +165,7 @@ export const FoStatusCode = {
 } as const;
 
 export const foStatusName = (code: number): string =>
-  (Object.keys(FoStatusCode) as (keyof typeof FoStatusCode)[]).find((k) => FoStatusCode[k] === code) ??
-  `STATUS_${code}`;
+  (Object.keys(FoStatusCode) as (keyof typeof FoStatusCode)[]).find((k) => FoStatusCode[k] === code) ?? `STATUS_${code}`;
 
 /** §5.5.11: "Initially 1" and "Initially 0". */
 export const PROTOCOL_VERSION = { major: 1, minor: 0 } as const;

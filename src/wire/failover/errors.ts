@@ -77,9 +77,7 @@ export function attempt<T>(read: () => T, header?: FailoverHeaderInfo): Failover
     return { ok: true, value: read() };
   } catch (e) {
     const error: FailoverDecodeError =
-      e instanceof FailoverFailure
-        ? e.error
-        : { reason: 'bad-option', offset: 0, detail: `internal decoder error: ${String(e)}` };
+      e instanceof FailoverFailure ? e.error : { reason: 'bad-option', offset: 0, detail: `internal decoder error: ${String(e)}` };
     return { ok: false, error: header && !error.header ? { ...error, header } : error };
   }
 }

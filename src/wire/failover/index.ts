@@ -7,31 +7,9 @@ export { fromAbsoluteTime, toAbsoluteTime } from './time.js';
 export { FAILOVER_DECODE_REASONS } from './errors.js';
 export type { FailoverDecodeError, FailoverDecodeReason, FailoverHeaderInfo, FailoverResult } from './errors.js';
 export { foOption, foOptionRfc, readFoOption } from './options.js';
-export type {
-  ConnectFlags,
-  DnsRemovalInfo,
-  FoOptionValues,
-  ProtocolVersion,
-  ReconfigureData,
-  ServerFlags,
-} from './options.js';
-export type {
-  ConnectParams,
-  ConnectReplyContent,
-  EmptyContent,
-  StateContent,
-  Status,
-  StatusOnlyContent,
-} from './content.js';
-export type {
-  AddressLease,
-  BindingIa,
-  BindingUpdate,
-  ClientBindingUpdate,
-  LeaseState,
-  PoolPrefixUpdate,
-  PrefixLease,
-} from './binding.js';
+export type { ConnectFlags, DnsRemovalInfo, FoOptionValues, ProtocolVersion, ReconfigureData, ServerFlags } from './options.js';
+export type { ConnectParams, ConnectReplyContent, EmptyContent, StateContent, Status, StatusOnlyContent } from './content.js';
+export type { AddressLease, BindingIa, BindingUpdate, ClientBindingUpdate, LeaseState, PoolPrefixUpdate, PrefixLease } from './binding.js';
 export { bindingReplyFor, unusableUpdateReply } from './binding-reply.js';
 export type {
   AddressLeaseAck,

@@ -106,8 +106,7 @@ const contentCodecs: { readonly [T in keyof PartnerContentMap]: ContentCodec<Par
   [FoMsgType.CONTACT]: emptyCodec,
 };
 
-const codecOf = (type: keyof PartnerContentMap): ContentCodec<unknown> =>
-  contentCodecs[type] as unknown as ContentCodec<unknown>;
+const codecOf = (type: keyof PartnerContentMap): ContentCodec<unknown> => contentCodecs[type] as unknown as ContentCodec<unknown>;
 
 const hasSentTime = (m: PartnerMessage | PartnerPdu): m is FailoverMessage => isFailoverMsgType(m.type);
 
@@ -184,8 +183,7 @@ export function encodePartnerFrame(m: PartnerMessage | PartnerPdu): Buffer {
 }
 
 export type PartnerMessageResult =
-  | { ok: true; message: PartnerMessage; offsets: ReadonlyMap<Option, number> }
-  | { ok: false; error: FailoverDecodeError };
+  { ok: true; message: PartnerMessage; offsets: ReadonlyMap<Option, number> } | { ok: false; error: FailoverDecodeError };
 
 /** Header and options of one frame's payload. Never throws. */
 export function decodePartnerMessage(bytes: Uint8Array, nowUnixSec: number): PartnerMessageResult {

@@ -11,7 +11,14 @@
 // typed face of those raw options; message readers and builders use it, the
 // failover layer above uses the typed records and never a raw option.
 
-import { FoOptionCode, isBindingStatus, isServerStateCode, type BindingStatusCode, type FoOptionName, type ServerStateCode } from './constants.js';
+import {
+  FoOptionCode,
+  isBindingStatus,
+  isServerStateCode,
+  type BindingStatusCode,
+  type FoOptionName,
+  type ServerStateCode,
+} from './constants.js';
 import { attempt, foFail, type FailoverResult } from './errors.js';
 import { fromAbsoluteTime, toAbsoluteTime } from './time.js';
 import { decodeOptionList } from '../message.js';
@@ -265,8 +272,7 @@ export function foOption<K extends FoOptionName>(name: K, value: FoOptionValues[
   return { kind: 'UNKNOWN', code: FoOptionCode[name], data };
 }
 
-export const isFo = (o: Option, name: FoOptionName): o is UnknownOption =>
-  o.kind === 'UNKNOWN' && o.code === FoOptionCode[name];
+export const isFo = (o: Option, name: FoOptionName): o is UnknownOption => o.kind === 'UNKNOWN' && o.code === FoOptionCode[name];
 
 /** Decodes one raw option as `name`; throws FailoverFailure. */
 export function decodeFo<K extends FoOptionName>(name: K, o: Option, ctx: ReadContext): FoOptionValues[K] {
@@ -282,11 +288,7 @@ export function at(o: Option, ctx: ReadContext): ReadContext {
 }
 
 /** The one option of that name in a list level, decoded, or undefined; throws on duplicates and bad bodies. */
-export function readOptional<K extends FoOptionName>(
-  options: readonly Option[],
-  name: K,
-  ctx: ReadContext,
-): FoOptionValues[K] | undefined {
+export function readOptional<K extends FoOptionName>(options: readonly Option[], name: K, ctx: ReadContext): FoOptionValues[K] | undefined {
   let found: Option | undefined;
   for (const o of options) {
     if (!isFo(o, name)) continue;

@@ -58,12 +58,13 @@ export function readRequestedVia(options: readonly VendorOption[], enterpriseNum
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   let address: string | undefined;
   let relay: string | undefined;
-  for (let o = 0; o < data.length; ) {
+  for (let o = 0; o < data.length;) {
     if (o + 4 > data.length) return { problem: `${where}truncated sub-option header` };
     const code = view.getUint16(o);
     const len = view.getUint16(o + 2);
     if (o + 4 + len > data.length) return { problem: `${where}sub-option ${code} overruns the option` };
-    if ((code === SUB_ROUTER || code === SUB_RELAY) && len !== 16) return { problem: `${where}sub-option ${code} must be 16 octets, not ${len}` };
+    if ((code === SUB_ROUTER || code === SUB_RELAY) && len !== 16)
+      return { problem: `${where}sub-option ${code} must be 16 octets, not ${len}` };
     if (code === SUB_ROUTER) address = addressFromBytes(data, o + 4);
     if (code === SUB_RELAY) relay = addressFromBytes(data, o + 4);
     o += 4 + len; // unknown sub-options: skipped, for a later version's additions

@@ -19,7 +19,12 @@ describe('run order', () => {
   it('alternates who goes first every round (ABBA over two rounds), the seed picking round 0', () => {
     const even = new RunOrder(894, ['twin6', 'kea'] as const);
     const seq = [0, 1, 2, 3].map(() => even.next('step'));
-    expect(seq).toEqual([['twin6', 'kea'], ['kea', 'twin6'], ['twin6', 'kea'], ['kea', 'twin6']]);
+    expect(seq).toEqual([
+      ['twin6', 'kea'],
+      ['kea', 'twin6'],
+      ['twin6', 'kea'],
+      ['kea', 'twin6'],
+    ]);
     const odd = new RunOrder(7, ['twin6', 'kea'] as const);
     expect(odd.next('step')).toEqual(['kea', 'twin6']);
   });
@@ -119,7 +124,7 @@ describe('socket memory', () => {
     ]);
   });
 
-  it('reads Kea\'s two sockets as recorded in a lab namespace (iproute2 6.1)', () => {
+  it("reads Kea's two sockets as recorded in a lab namespace (iproute2 6.1)", () => {
     const kea =
       'UNCONN 0      0      [fe80::a40f:dbff:fe5a:a5a]%lan0:547 [::]:*\n\t skmem:(r0,rb212992,t0,tb212992,f0,w0,o56,bl0,d0)\n' +
       'UNCONN 0      0                     [ff02::1:2]%lan0:547 [::]:*\n\t skmem:(r0,rb212992,t0,tb212992,f0,w0,o0,bl0,d0) \n';
@@ -137,10 +142,12 @@ describe('socket memory', () => {
   });
 
   it('summarises each server over its starts and says what capped it', () => {
-    const sum = socketSummary(new Map([
-      ['twin6', { rcvbuf: [425984, 4194304], drops: 12 }],
-      ['kea', { rcvbuf: [212992], drops: 0 }],
-    ]));
+    const sum = socketSummary(
+      new Map([
+        ['twin6', { rcvbuf: [425984, 4194304], drops: 12 }],
+        ['kea', { rcvbuf: [212992], drops: 0 }],
+      ]),
+    );
     expect(sum).toEqual({
       twin6: { rcvbufMinBytes: 425984, rcvbufMaxBytes: 4194304, drops: 12 },
       kea: { rcvbufMinBytes: 212992, rcvbufMaxBytes: 212992, drops: 0 },

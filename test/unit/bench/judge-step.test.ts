@@ -4,7 +4,17 @@ import { describe, expect, it } from 'vitest';
 import { judgeStep } from '../../../src/testing/bench/ladder.js';
 import type { ExchangeStats, PerfResult } from '../../../src/testing/bench/perfdhcp.js';
 
-const stats = (sent: number, avgMs = 1): ExchangeStats => ({ sent, received: sent, drops: 0, rejected: 0, orphans: 0, minMs: avgMs, avgMs, maxMs: avgMs, stdMs: 0 });
+const stats = (sent: number, avgMs = 1): ExchangeStats => ({
+  sent,
+  received: sent,
+  drops: 0,
+  rejected: 0,
+  orphans: 0,
+  minMs: avgMs,
+  avgMs,
+  maxMs: avgMs,
+  stdMs: 0,
+});
 const perf = (sent: number, failed: number): PerfResult => ({
   argv: [],
   exitCode: 0,
@@ -17,7 +27,15 @@ const perf = (sent: number, failed: number): PerfResult => ({
 
 describe('judgeStep', () => {
   it('is clean at or under 2.5% failed exchanges when perfdhcp kept its rate', () => {
-    expect(judgeStep(100, 2, perf(200, 5))).toEqual({ rate: 100, clean: true, failedRatio: 0.025, achievedRate: 97.5, solicitsSent: 200, repliesAccepted: 195, avgReplyMs: 2 });
+    expect(judgeStep(100, 2, perf(200, 5))).toEqual({
+      rate: 100,
+      clean: true,
+      failedRatio: 0.025,
+      achievedRate: 97.5,
+      solicitsSent: 200,
+      repliesAccepted: 195,
+      avgReplyMs: 2,
+    });
     expect(judgeStep(100, 2, perf(200, 6)).clean).toBe(false);
   });
 

@@ -32,17 +32,20 @@ describe('leases a stopped partner left on disk', () => {
       'address,duid,valid_lifetime,expire,subnet_id,pref_lifetime,lease_type,iaid,prefix_len,fqdn_fwd,fqdn_rev,hostname,hwaddr,state,user_context,hwtype,hwaddr_source';
     const row = (addr: string, valid: number, expire: number, type = 0, plen = 128): string =>
       `${addr},00:03:00:01:ee:d8:2b:c3:f0:49,${valid},${expire},1,${valid / 2},${type},1,${plen},0,0,,,0,,0,0`;
-    writeFileSync(join(dir, 'kea-leases6.csv'), [
-      header,
-      row('2001:db8:1::100:0', 7200, LATER),
-      // The same lease written again (an HA update after the local write): still one lease.
-      row('2001:db8:1::100:0', 7200, LATER),
-      row('2001:db8:8000::', 7200, LATER, 2, 56),
-      row('2001:db8:1::100:1', 7200, LATER),
-      row('2001:db8:1::100:1', 0, LATER), // released
-      row('2001:db8:1::100:2', 7200, NOW - 1), // expired
-      '',
-    ].join('\n'));
+    writeFileSync(
+      join(dir, 'kea-leases6.csv'),
+      [
+        header,
+        row('2001:db8:1::100:0', 7200, LATER),
+        // The same lease written again (an HA update after the local write): still one lease.
+        row('2001:db8:1::100:0', 7200, LATER),
+        row('2001:db8:8000::', 7200, LATER, 2, 56),
+        row('2001:db8:1::100:1', 7200, LATER),
+        row('2001:db8:1::100:1', 0, LATER), // released
+        row('2001:db8:1::100:2', 7200, NOW - 1), // expired
+        '',
+      ].join('\n'),
+    );
     expect(await persistedActiveLeases('kea', dir, NOW)).toBe(2);
   });
 

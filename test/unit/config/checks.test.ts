@@ -20,8 +20,16 @@ describe('structure', () => {
   });
 
   it('rejects an unknown nested key and suggests the near one', () => {
-    expectOnlyProblem(withSubnet({ lifetimes: { validsec: 7200 } }), 'subnets[0].lifetimes.validsec', 'spurious key (did you mean "validSec"?)');
-    expectOnlyProblem(withSubnet({ pdPools: [{ ...pd('2001:db8:8000::/40', 56), delegatedLen: 56 }] }), 'subnets[0].pdPools[0].delegatedLen', /^spurious key/);
+    expectOnlyProblem(
+      withSubnet({ lifetimes: { validsec: 7200 } }),
+      'subnets[0].lifetimes.validsec',
+      'spurious key (did you mean "validSec"?)',
+    );
+    expectOnlyProblem(
+      withSubnet({ pdPools: [{ ...pd('2001:db8:8000::/40', 56), delegatedLen: 56 }] }),
+      'subnets[0].pdPools[0].delegatedLen',
+      /^spurious key/,
+    );
   });
 
   it('quotes a key that is not an identifier in the path', () => {
@@ -66,9 +74,15 @@ describe('integer ranges', () => {
   });
 
   it('lifetimes are 30 s up to 4294967295 (infinity)', () => {
-    expectOnlyProblem({ ...base(), lifetimes: { preferredSec: 29 } }, 'lifetimes.preferredSec', 'must be between 30 and 4294967295, got 29');
+    expectOnlyProblem(
+      { ...base(), lifetimes: { preferredSec: 29 } },
+      'lifetimes.preferredSec',
+      'must be between 30 and 4294967295, got 29',
+    );
     expectOnlyProblem({ ...base(), pdLifetimes: { validSec: 2 ** 32 } }, 'pdLifetimes.validSec', /^must be between 30 and 4294967295/);
-    expect(parseConfig({ ...base(), lifetimes: { preferredSec: 4294967295, validSec: 4294967295 } }).subnets[0]!.lifetimes.validSec).toBe(4294967295);
+    expect(parseConfig({ ...base(), lifetimes: { preferredSec: 4294967295, validSec: 4294967295 } }).subnets[0]!.lifetimes.validSec).toBe(
+      4294967295,
+    );
   });
 
   it('preference is 0..255', () => {
@@ -78,7 +92,11 @@ describe('integer ranges', () => {
   });
 
   it('informationRefreshSec is at least 600 (RFC 8415 §21.23)', () => {
-    expectOnlyProblem({ ...base(), options: { informationRefreshSec: 599 } }, 'options.informationRefreshSec', /^must be between 600 and 4294967295, got 599$/);
+    expectOnlyProblem(
+      { ...base(), options: { informationRefreshSec: 599 } },
+      'options.informationRefreshSec',
+      /^must be between 600 and 4294967295, got 599$/,
+    );
     expectOnlyProblem(withSubnet({ options: { informationRefreshSec: 60 } }), 'subnets[0].options.informationRefreshSec', /got 60$/);
     expect(parseConfig({ ...base(), options: { informationRefreshSec: 600 } }).subnets[0]!.options.informationRefreshSec).toBe(600);
   });
@@ -93,14 +111,22 @@ describe('integer ranges', () => {
   it('commitWindowMs is 0..1000; the obsolete commitBatchMax is still checked (1..10000) and then dropped', () => {
     expectOnlyProblem({ ...base(), storage: { commitWindowMs: 1001 } }, 'storage.commitWindowMs', 'must be between 0 and 1000, got 1001');
     expectOnlyProblem({ ...base(), storage: { commitBatchMax: 0 } }, 'storage.commitBatchMax', 'must be between 1 and 10000, got 0');
-    expectOnlyProblem({ ...base(), storage: { commitBatchMax: 10001 } }, 'storage.commitBatchMax', 'must be between 1 and 10000, got 10001');
+    expectOnlyProblem(
+      { ...base(), storage: { commitBatchMax: 10001 } },
+      'storage.commitBatchMax',
+      'must be between 1 and 10000, got 10001',
+    );
     expect(parseConfig({ ...base(), storage: { commitWindowMs: 0 } }).storage).toEqual({ commitWindowMs: 0, slowWriteMs: 1000 });
     expect(parseConfig({ ...base(), storage: { commitBatchMax: 64 } }).storage).toEqual({ commitWindowMs: 5, slowWriteMs: 1000 });
   });
 
   it('slowWriteMs is 100..600000', () => {
     expectOnlyProblem({ ...base(), storage: { slowWriteMs: 99 } }, 'storage.slowWriteMs', 'must be between 100 and 600000, got 99');
-    expectOnlyProblem({ ...base(), storage: { slowWriteMs: 600_001 } }, 'storage.slowWriteMs', 'must be between 100 and 600000, got 600001');
+    expectOnlyProblem(
+      { ...base(), storage: { slowWriteMs: 600_001 } },
+      'storage.slowWriteMs',
+      'must be between 100 and 600000, got 600001',
+    );
     expect(parseConfig({ ...base(), storage: { slowWriteMs: 5000 } }).storage).toEqual({ commitWindowMs: 5, slowWriteMs: 5000 });
   });
 
@@ -120,11 +146,19 @@ describe('integer ranges', () => {
 
 describe('lifetimes', () => {
   it('preferredSec must not exceed validSec', () => {
-    expectOnlyProblem({ ...base(), lifetimes: { preferredSec: 8000, validSec: 7000 } }, 'lifetimes.preferredSec', 'must not exceed validSec (7000), got 8000');
+    expectOnlyProblem(
+      { ...base(), lifetimes: { preferredSec: 8000, validSec: 7000 } },
+      'lifetimes.preferredSec',
+      'must not exceed validSec (7000), got 8000',
+    );
   });
 
   it('names the inherited value when only one of the pair is set', () => {
-    expectOnlyProblem({ ...base(), lifetimes: { validSec: 1800 } }, 'lifetimes.validSec', 'must be at least preferredSec (3600, the default), got 1800');
+    expectOnlyProblem(
+      { ...base(), lifetimes: { validSec: 1800 } },
+      'lifetimes.validSec',
+      'must be at least preferredSec (3600, the default), got 1800',
+    );
     expectOnlyProblem(
       { ...withSubnet({ pdLifetimes: { preferredSec: 9000 } }), pdLifetimes: { validSec: 8000 } },
       'subnets[0].pdLifetimes.preferredSec',
@@ -140,23 +174,47 @@ describe('lifetimes', () => {
 
   it('renewRatio is in (0, 1) and rebindRatio in (0, 1]', () => {
     expectOnlyProblem({ ...base(), lifetimes: { renewRatio: 0 } }, 'lifetimes.renewRatio', 'must be greater than 0 and less than 1, got 0');
-    expectOnlyProblem({ ...base(), lifetimes: { renewRatio: 1, rebindRatio: 1 } }, 'lifetimes.renewRatio', 'must be greater than 0 and less than 1, got 1');
-    expectOnlyProblem({ ...base(), lifetimes: { rebindRatio: 1.1 } }, 'lifetimes.rebindRatio', 'must be greater than 0 and at most 1, got 1.1');
+    expectOnlyProblem(
+      { ...base(), lifetimes: { renewRatio: 1, rebindRatio: 1 } },
+      'lifetimes.renewRatio',
+      'must be greater than 0 and less than 1, got 1',
+    );
+    expectOnlyProblem(
+      { ...base(), lifetimes: { rebindRatio: 1.1 } },
+      'lifetimes.rebindRatio',
+      'must be greater than 0 and at most 1, got 1.1',
+    );
     expectOnlyProblem({ ...base(), lifetimes: { rebindRatio: '0.8' } }, 'lifetimes.rebindRatio', /^expected a number/);
     expect(parseConfig({ ...base(), lifetimes: { rebindRatio: 1 } }).subnets[0]!.lifetimes.rebindRatio).toBe(1);
   });
 
   it('renewRatio must be below rebindRatio (RFC 8415 §21.4: T1 ≤ T2)', () => {
-    expectOnlyProblem({ ...base(), lifetimes: { renewRatio: 0.8 } }, 'lifetimes.renewRatio', 'must be less than rebindRatio (0.8, the default), got 0.8');
-    expectOnlyProblem(withSubnet({ lifetimes: { rebindRatio: 0.4 } }), 'subnets[0].lifetimes.rebindRatio', 'must be greater than renewRatio (0.5, inherited from lifetimes), got 0.4');
+    expectOnlyProblem(
+      { ...base(), lifetimes: { renewRatio: 0.8 } },
+      'lifetimes.renewRatio',
+      'must be less than rebindRatio (0.8, the default), got 0.8',
+    );
+    expectOnlyProblem(
+      withSubnet({ lifetimes: { rebindRatio: 0.4 } }),
+      'subnets[0].lifetimes.rebindRatio',
+      'must be greater than renewRatio (0.5, inherited from lifetimes), got 0.4',
+    );
   });
 });
 
 describe('addresses and prefixes', () => {
   it('dnsServers must be IPv6 addresses', () => {
-    expectOnlyProblem({ ...base(), options: { dnsServers: ['2001:db8::g'] } }, 'options.dnsServers[0]', 'expected an IPv6 address like 2001:db8::1, got "2001:db8::g"');
+    expectOnlyProblem(
+      { ...base(), options: { dnsServers: ['2001:db8::g'] } },
+      'options.dnsServers[0]',
+      'expected an IPv6 address like 2001:db8::1, got "2001:db8::g"',
+    );
     expectOnlyProblem({ ...base(), options: { dnsServers: ['192.0.2.53'] } }, 'options.dnsServers[0]', /^expected an IPv6 address/);
-    expectOnlyProblem(withSubnet({ options: { dnsServers: ['2001:db8::53', 53] } }), 'subnets[0].options.dnsServers[1]', 'expected an IPv6 address as a string, got 53');
+    expectOnlyProblem(
+      withSubnet({ options: { dnsServers: ['2001:db8::53', 53] } }),
+      'subnets[0].options.dnsServers[1]',
+      'expected an IPv6 address as a string, got 53',
+    );
   });
 
   it('rejects a prefix length, a zone, multicast and :: where a host address is wanted', () => {
@@ -168,36 +226,60 @@ describe('addresses and prefixes', () => {
   });
 
   it('rejects the same DNS server listed twice', () => {
-    expectOnlyProblem({ ...base(), options: { dnsServers: ['2001:db8::53', '2001:DB8:0::53'] } }, 'options.dnsServers[1]', /^duplicate of options\.dnsServers\[0\]/);
+    expectOnlyProblem(
+      { ...base(), options: { dnsServers: ['2001:db8::53', '2001:DB8:0::53'] } },
+      'options.dnsServers[1]',
+      /^duplicate of options\.dnsServers\[0\]/,
+    );
   });
 
   it('a prefix needs a length 1..128 and no bits after it', () => {
     expectOnlyProblem(withSubnet({ prefix: '2001:db8:1::' }), 'subnets[0].prefix', /^expected a prefix like 2001:db8::\/48/);
     expectOnlyProblem(withSubnet({ prefix: '2001:db8:1::/129' }), 'subnets[0].prefix', /^prefix length must be an integer 1\.\.128/);
-    expectOnlyProblem(withSubnet({ prefix: '2001:db8:1::1/64' }), 'subnets[0].prefix', /^has bits set after \/64 \(did you mean 2001:db8:1::\/64\?\)/);
+    expectOnlyProblem(
+      withSubnet({ prefix: '2001:db8:1::1/64' }),
+      'subnets[0].prefix',
+      /^has bits set after \/64 \(did you mean 2001:db8:1::\/64\?\)/,
+    );
   });
 });
 
 describe('address pools', () => {
   it('accepts a CIDR pool inside the subnet', () => {
     const s = parseConfig(withSubnet({ pools: ['2001:db8:1::/112'] })).subnets[0]!;
-    expect(s.pools).toEqual([{ name: '2001:db8:1::/112', first: 0x2001_0db8_0001_0000_0000_0000_0000_0000n, last: 0x2001_0db8_0001_0000_0000_0000_0000_ffffn }]);
+    expect(s.pools).toEqual([
+      { name: '2001:db8:1::/112', first: 0x2001_0db8_0001_0000_0000_0000_0000_0000n, last: 0x2001_0db8_0001_0000_0000_0000_0000_ffffn },
+    ]);
   });
 
   it('a pool must lie inside its subnet prefix', () => {
-    expectOnlyProblem(withSubnet({ pools: ['2001:db8:1::1000-2001:db8:2::10'] }), 'subnets[0].pools[0]', 'must be inside the subnet prefix 2001:db8:1::/64, got 2001:db8:1::1000-2001:db8:2::10');
-    expectOnlyProblem(withSubnet({ pools: ['2001:db8:1::1000-2001:db8:1::1fff', '2001:db8::/112'] }), 'subnets[0].pools[1]', /^must be inside the subnet prefix/);
+    expectOnlyProblem(
+      withSubnet({ pools: ['2001:db8:1::1000-2001:db8:2::10'] }),
+      'subnets[0].pools[0]',
+      'must be inside the subnet prefix 2001:db8:1::/64, got 2001:db8:1::1000-2001:db8:2::10',
+    );
+    expectOnlyProblem(
+      withSubnet({ pools: ['2001:db8:1::1000-2001:db8:1::1fff', '2001:db8::/112'] }),
+      'subnets[0].pools[1]',
+      /^must be inside the subnet prefix/,
+    );
   });
 
   it('a range runs from first to last', () => {
-    expectOnlyProblem(withSubnet({ pools: ['2001:db8:1::ffff-2001:db8:1::1000'] }), 'subnets[0].pools[0]', 'first address is above the last, got "2001:db8:1::ffff-2001:db8:1::1000"');
+    expectOnlyProblem(
+      withSubnet({ pools: ['2001:db8:1::ffff-2001:db8:1::1000'] }),
+      'subnets[0].pools[0]',
+      'first address is above the last, got "2001:db8:1::ffff-2001:db8:1::1000"',
+    );
     expectOnlyProblem(withSubnet({ pools: ['2001:db8:1::1000'] }), 'subnets[0].pools[0]', /^expected "first-last" or a prefix/);
   });
 
   it('pools of one subnet must not overlap', () => {
     const pools = ['2001:db8:1::1000-2001:db8:1::1fff', '2001:db8:1::2000-2001:db8:1::2fff', '2001:db8:1::1fff-2001:db8:1::2000'];
     const problems = problemsOf(withSubnet({ pools }));
-    expect(problems).toEqual([{ path: 'subnets[0].pools[2]', problem: 'overlaps subnets[0].pools[0] (2001:db8:1::1000-2001:db8:1::1fff)' }]);
+    expect(problems).toEqual([
+      { path: 'subnets[0].pools[2]', problem: 'overlaps subnets[0].pools[0] (2001:db8:1::1000-2001:db8:1::1fff)' },
+    ]);
   });
 
   it('pools of different subnets must not overlap (nor may their prefixes)', () => {
@@ -217,8 +299,16 @@ describe('prefix delegation pools', () => {
       'subnets[0].pdPools[1].delegatedLength',
       'must be between 41 and 128 (the pool prefix is /40), got 32',
     );
-    expectOnlyProblem(withSubnet({ pdPools: [pd('2001:db8:8000::/40', 40)] }), 'subnets[0].pdPools[0].delegatedLength', /^must be between 41 and 128/);
-    expectOnlyProblem(withSubnet({ pdPools: [pd('2001:db8:8000::/40', 129)] }), 'subnets[0].pdPools[0].delegatedLength', 'must be between 1 and 128, got 129');
+    expectOnlyProblem(
+      withSubnet({ pdPools: [pd('2001:db8:8000::/40', 40)] }),
+      'subnets[0].pdPools[0].delegatedLength',
+      /^must be between 41 and 128/,
+    );
+    expectOnlyProblem(
+      withSubnet({ pdPools: [pd('2001:db8:8000::/40', 129)] }),
+      'subnets[0].pdPools[0].delegatedLength',
+      'must be between 1 and 128, got 129',
+    );
     expect(parseConfig(withSubnet({ pdPools: [pd('2001:db8:8000::/40', 41)] })).subnets[0]!.pdPools[0]!.delegatedLength).toBe(41);
   });
 
@@ -234,7 +324,11 @@ describe('prefix delegation pools', () => {
   });
 
   it('a pd pool must not overlap an on-link prefix', () => {
-    expectOnlyProblem(withSubnet({ pdPools: [pd('2001:db8::/32', 56)] }), 'subnets[0].pdPools[0].prefix', 'overlaps subnets[0].prefix (2001:db8:1::/64)');
+    expectOnlyProblem(
+      withSubnet({ pdPools: [pd('2001:db8::/32', 56)] }),
+      'subnets[0].pdPools[0].prefix',
+      'overlaps subnets[0].prefix (2001:db8:1::/64)',
+    );
   });
 });
 
@@ -278,7 +372,11 @@ describe('domain search list', () => {
   const search = (...names: string[]) => ({ ...base(), options: { domainSearch: names } });
 
   it('accepts names, folds case and drops a trailing dot', () => {
-    expect(parseConfig(search('Home.Example.', 'a-b.example', '_x.example')).subnets[0]!.options.domainSearch).toEqual(['home.example', 'a-b.example', '_x.example']);
+    expect(parseConfig(search('Home.Example.', 'a-b.example', '_x.example')).subnets[0]!.options.domainSearch).toEqual([
+      'home.example',
+      'a-b.example',
+      '_x.example',
+    ]);
   });
 
   it('labels are 1..63 characters', () => {
@@ -290,7 +388,11 @@ describe('domain search list', () => {
   it('names are at most 253 characters', () => {
     const label = 'a'.repeat(63);
     expect(parseConfig(search([label, label, label, 'a'.repeat(61)].join('.'))).subnets[0]!.options.domainSearch).toHaveLength(1);
-    expectOnlyProblem(search([label, label, label, 'a'.repeat(62)].join('.')), 'options.domainSearch[0]', 'must be at most 253 characters, got 254');
+    expectOnlyProblem(
+      search([label, label, label, 'a'.repeat(62)].join('.')),
+      'options.domainSearch[0]',
+      'must be at most 253 characters, got 254',
+    );
   });
 
   it('labels hold letters, digits, "-" and "_" only', () => {
@@ -341,10 +443,14 @@ describe('reservations', () => {
   });
 
   it('a reserved address lies inside the subnet prefix', () => {
-    expectOnlyProblem(reserve({ duid: A, address: '2001:db8:2::10' }), 'subnets[0].reservations[0].address', 'must be inside the subnet prefix 2001:db8:1::/64, got 2001:db8:2::10');
+    expectOnlyProblem(
+      reserve({ duid: A, address: '2001:db8:2::10' }),
+      'subnets[0].reservations[0].address',
+      'must be inside the subnet prefix 2001:db8:1::/64, got 2001:db8:2::10',
+    );
   });
 
-  it('a reserved prefix lies inside one of the subnet\'s pd pools', () => {
+  it("a reserved prefix lies inside one of the subnet's pd pools", () => {
     expectOnlyProblem(
       reserve({ duid: A, prefix: '2001:db8:9000::/56' }),
       'subnets[0].reservations[0].prefix',
@@ -357,7 +463,7 @@ describe('reservations', () => {
     );
   });
 
-  it('a reserved prefix has the pool\'s delegated length', () => {
+  it("a reserved prefix has the pool's delegated length", () => {
     expectOnlyProblem(
       reserve({ duid: A, prefix: '2001:db8:8000:ff00::/60' }),
       'subnets[0].reservations[0].prefix',
@@ -390,12 +496,24 @@ describe('reservations', () => {
 
   it('a prefix is reserved only once, across subnets too', () => {
     const doc = base();
-    doc.subnets[0] = { ...doc.subnets[0], pdPools: [pd('2001:db8:8000::/40', 56)], reservations: [{ duid: A, prefix: '2001:db8:8000:100::/56' }] };
-    doc.subnets.push(otherSubnet({ pdPools: [pd('2001:db8:9000::/40', 56)], reservations: [{ duid: B, prefix: '2001:db8:8000:100::/56' }] }));
+    doc.subnets[0] = {
+      ...doc.subnets[0],
+      pdPools: [pd('2001:db8:8000::/40', 56)],
+      reservations: [{ duid: A, prefix: '2001:db8:8000:100::/56' }],
+    };
+    doc.subnets.push(
+      otherSubnet({ pdPools: [pd('2001:db8:9000::/40', 56)], reservations: [{ duid: B, prefix: '2001:db8:8000:100::/56' }] }),
+    );
     // The second one lies outside its own subnet's pools as well; both are reported.
     expect(problemsOf(doc)).toEqual([
-      { path: 'subnets[1].reservations[0].prefix', problem: "must be inside one of this subnet's pd pools (2001:db8:9000::/40 → /56), got 2001:db8:8000:100::/56" },
-      { path: 'subnets[1].reservations[0].prefix', problem: '2001:db8:8000:100::/56 is already reserved by subnets[0].reservations[0].prefix' },
+      {
+        path: 'subnets[1].reservations[0].prefix',
+        problem: "must be inside one of this subnet's pd pools (2001:db8:9000::/40 → /56), got 2001:db8:8000:100::/56",
+      },
+      {
+        path: 'subnets[1].reservations[0].prefix',
+        problem: '2001:db8:8000:100::/56 is already reserved by subnets[0].reservations[0].prefix',
+      },
     ]);
     expectOnlyProblem(
       reserve({ duid: A, prefix: '2001:db8:8000:100::/56' }, { duid: B, prefix: '2001:db8:8000:0100::/56' }),

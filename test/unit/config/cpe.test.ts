@@ -28,7 +28,8 @@ describe('routerAdvertisements', () => {
     });
     const small = parseConfig(ra({ maxIntervalSec: 6 })).subnets[0]!.routerAdvertisements!;
     expect(small).toMatchObject({ minIntervalSec: 6, routerLifetimeSec: 18 });
-    const stateless = parseConfig(withSubnet({ pools: [], pdPools: [], routerAdvertisements: { enabled: true } })).subnets[0]!.routerAdvertisements!;
+    const stateless = parseConfig(withSubnet({ pools: [], pdPools: [], routerAdvertisements: { enabled: true } })).subnets[0]!
+      .routerAdvertisements!;
     expect(stateless.managed).toBe(false);
   });
 
@@ -45,34 +46,65 @@ describe('routerAdvertisements', () => {
   });
 
   it('rejects unknown keys with a suggestion, and bad types', () => {
-    expectOnlyProblem(ra({ routerLifetimesec: 1800 }), 'subnets[0].routerAdvertisements.routerLifetimesec', 'spurious key (did you mean "routerLifetimeSec"?)');
+    expectOnlyProblem(
+      ra({ routerLifetimesec: 1800 }),
+      'subnets[0].routerAdvertisements.routerLifetimesec',
+      'spurious key (did you mean "routerLifetimeSec"?)',
+    );
     expectOnlyProblem(ra({ routerLifetime: 1800 }), 'subnets[0].routerAdvertisements.routerLifetime', 'spurious key');
     expectOnlyProblem(ra({ manged: true }), 'subnets[0].routerAdvertisements.manged', 'spurious key (did you mean "managed"?)');
     expectOnlyProblem({ ...base(), routerAdvertisment: {} }, 'routerAdvertisment', 'spurious key (did you mean "routerAdvertisements"?)');
-    expectOnlyProblem(ra({ preference: 'highest' }), 'subnets[0].routerAdvertisements.preference', 'expected one of "high", "medium", "low", got "highest"');
+    expectOnlyProblem(
+      ra({ preference: 'highest' }),
+      'subnets[0].routerAdvertisements.preference',
+      'expected one of "high", "medium", "low", got "highest"',
+    );
     expectOnlyProblem(ra({ autonomous: 'yes' }), 'subnets[0].routerAdvertisements.autonomous', 'expected true or false, got "yes"');
   });
 
   it('bounds every number (RFC 4861 §6.2.1, RFC 8200 §5)', () => {
     expectOnlyProblem(ra({ maxIntervalSec: 3 }), 'subnets[0].routerAdvertisements.maxIntervalSec', 'must be between 4 and 1800, got 3');
-    expectOnlyProblem(ra({ maxIntervalSec: 1801 }), 'subnets[0].routerAdvertisements.maxIntervalSec', 'must be between 4 and 1800, got 1801');
+    expectOnlyProblem(
+      ra({ maxIntervalSec: 1801 }),
+      'subnets[0].routerAdvertisements.maxIntervalSec',
+      'must be between 4 and 1800, got 1801',
+    );
     expectOnlyProblem(ra({ minIntervalSec: 2 }), 'subnets[0].routerAdvertisements.minIntervalSec', 'must be between 3 and 1350, got 2');
-    expectOnlyProblem(ra({ routerLifetimeSec: 9001 }), 'subnets[0].routerAdvertisements.routerLifetimeSec', 'must be between 0 and 9000, got 9001');
+    expectOnlyProblem(
+      ra({ routerLifetimeSec: 9001 }),
+      'subnets[0].routerAdvertisements.routerLifetimeSec',
+      'must be between 0 and 9000, got 9001',
+    );
     expectOnlyProblem(ra({ mtu: 1279 }), 'subnets[0].routerAdvertisements.mtu', 'must be between 1280 and 65535, got 1279');
     expectOnlyProblem(ra({ hopLimit: 256 }), 'subnets[0].routerAdvertisements.hopLimit', 'must be between 0 and 255, got 256');
   });
 
   it('checks the rules between keys, naming the key that breaks them', () => {
-    expectOnlyProblem(ra({ maxIntervalSec: 100, minIntervalSec: 80 }), 'subnets[0].routerAdvertisements.minIntervalSec', 'must be at most 0.75 × maxIntervalSec (100) (RFC 4861 §6.2.1), got 80');
-    expectOnlyProblem(ra({ maxIntervalSec: 600, routerLifetimeSec: 300 }), 'subnets[0].routerAdvertisements.routerLifetimeSec', 'must be 0 or at least maxIntervalSec (600) (RFC 4861 §6.2.1), got 300');
+    expectOnlyProblem(
+      ra({ maxIntervalSec: 100, minIntervalSec: 80 }),
+      'subnets[0].routerAdvertisements.minIntervalSec',
+      'must be at most 0.75 × maxIntervalSec (100) (RFC 4861 §6.2.1), got 80',
+    );
+    expectOnlyProblem(
+      ra({ maxIntervalSec: 600, routerLifetimeSec: 300 }),
+      'subnets[0].routerAdvertisements.routerLifetimeSec',
+      'must be 0 or at least maxIntervalSec (600) (RFC 4861 §6.2.1), got 300',
+    );
     expect(parseConfig(ra({ routerLifetimeSec: 0 })).subnets[0]!.routerAdvertisements!.routerLifetimeSec).toBe(0);
-    expectOnlyProblem(ra({ prefixValidSec: 100, prefixPreferredSec: 200 }), 'subnets[0].routerAdvertisements.prefixPreferredSec', 'must not exceed prefixValidSec (100), got 200');
+    expectOnlyProblem(
+      ra({ prefixValidSec: 100, prefixPreferredSec: 200 }),
+      'subnets[0].routerAdvertisements.prefixPreferredSec',
+      'must not exceed prefixValidSec (100), got 200',
+    );
     expectOnlyProblem(
       withSubnet({ prefix: '2001:db8:1::/56', routerAdvertisements: { enabled: true, autonomous: true } }),
       'subnets[0].routerAdvertisements.autonomous',
       'needs a /64 on-link prefix to form addresses from (RFC 4862 §5.5.3), the subnet prefix is /56',
     );
-    expect(parseConfig(withSubnet({ prefix: '2001:db8:1::/56', routerAdvertisements: { enabled: true } })).subnets[0]!.routerAdvertisements!.autonomous).toBe(false);
+    expect(
+      parseConfig(withSubnet({ prefix: '2001:db8:1::/56', routerAdvertisements: { enabled: true } })).subnets[0]!.routerAdvertisements!
+        .autonomous,
+    ).toBe(false);
     expectOnlyProblem(
       { ...base(), subnets: [...base().subnets, otherSubnet({ routerAdvertisements: { enabled: true } })] },
       'subnets[1].routerAdvertisements.enabled',
@@ -81,9 +113,15 @@ describe('routerAdvertisements', () => {
   });
 
   it('reports a bad top-level value once, not once per subnet', () => {
-    const doc = { ...base(), interfaces: ['lan0', 'lan1'], routerAdvertisements: { enabled: true, maxIntervalSec: 100, minIntervalSec: 90 } };
+    const doc = {
+      ...base(),
+      interfaces: ['lan0', 'lan1'],
+      routerAdvertisements: { enabled: true, maxIntervalSec: 100, minIntervalSec: 90 },
+    };
     doc.subnets.push(otherSubnet({ interface: 'lan1' }));
-    expect(problemsOf(doc)).toEqual([{ path: 'routerAdvertisements.minIntervalSec', problem: 'must be at most 0.75 × maxIntervalSec (100) (RFC 4861 §6.2.1), got 90' }]);
+    expect(problemsOf(doc)).toEqual([
+      { path: 'routerAdvertisements.minIntervalSec', problem: 'must be at most 0.75 × maxIntervalSec (100) (RFC 4861 §6.2.1), got 90' },
+    ]);
   });
 });
 

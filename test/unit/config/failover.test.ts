@@ -15,7 +15,13 @@ const pem = (name: string) => {
 
 /** A config with a failover section; a key patched to undefined is left out. */
 const failover = (patch: Record<string, unknown>) => {
-  const section: Record<string, unknown> = { role: 'primary', localAddress: 'fd00:ffff::1', peerAddress: 'FD00:FFFF::0002', insecure: true, ...patch };
+  const section: Record<string, unknown> = {
+    role: 'primary',
+    localAddress: 'fd00:ffff::1',
+    peerAddress: 'FD00:FFFF::0002',
+    insecure: true,
+    ...patch,
+  };
   for (const k of Object.keys(section)) if (section[k] === undefined) delete section[k];
   return { ...base(), failover: section };
 };
@@ -47,7 +53,9 @@ describe('failover section', () => {
   });
 
   it('reads the TLS files at load time', () => {
-    const c = parseConfig(failover({ insecure: undefined, tls: { caFile: pem('ca.pem'), certFile: pem('a.pem'), keyFile: pem('a.key'), peerName: 'twin6-b' } }));
+    const c = parseConfig(
+      failover({ insecure: undefined, tls: { caFile: pem('ca.pem'), certFile: pem('a.pem'), keyFile: pem('a.key'), peerName: 'twin6-b' } }),
+    );
     expect(c.failover?.tls?.ca).toContain('BEGIN CERTIFICATE');
     expect(c.failover?.tls?.peerName).toBe('twin6-b');
   });
@@ -65,7 +73,11 @@ describe('failover section', () => {
     const any = parseConfig(failover({ insecure: undefined, tls: { ...files(), anyPeerFromCa: true } }));
     expect(any.failover?.tls).toMatchObject({ anyPeerFromCa: true });
     expect(any.failover?.tls).not.toHaveProperty('peerName');
-    expectOnlyProblem(failover({ insecure: undefined, tls: { ...files(), peerName: 'twin6-b', anyPeerFromCa: true } }), 'failover.tls.anyPeerFromCa', /contradicts peerName/);
+    expectOnlyProblem(
+      failover({ insecure: undefined, tls: { ...files(), peerName: 'twin6-b', anyPeerFromCa: true } }),
+      'failover.tls.anyPeerFromCa',
+      /contradicts peerName/,
+    );
   });
 
   it("takes the operator's enterprise number for twin6's vendor option: IANA's reserved 0 by default, never RFC 5612's documentation number", () => {
@@ -77,7 +89,12 @@ describe('failover section', () => {
   });
 
   it('names a missing or unreadable certificate file', () => {
-    const problems = problemsOf(failover({ insecure: undefined, tls: { caFile: join(dir, 'nope.pem'), certFile: pem('b.pem'), keyFile: pem('b.key'), peerName: 'twin6-a' } }));
+    const problems = problemsOf(
+      failover({
+        insecure: undefined,
+        tls: { caFile: join(dir, 'nope.pem'), certFile: pem('b.pem'), keyFile: pem('b.key'), peerName: 'twin6-a' },
+      }),
+    );
     expect(problems).toEqual([{ path: 'failover.tls.caFile', problem: expect.stringMatching(/cannot read .*nope\.pem: ENOENT/) }]);
   });
 

@@ -18,7 +18,8 @@ describe('examples/', () => {
       // their absence may be reported, and nothing else.
       const problems = await loadConfigFile(new URL(f, EXAMPLES).pathname).then(
         () => [],
-        (e: ConfigError) => e.errors.filter((p) => !(/^failover\.tls\.\w+File$/.test(p.path) && /cannot read \/etc\/twin6\/pki\/.*ENOENT/.test(p.problem))),
+        (e: ConfigError) =>
+          e.errors.filter((p) => !(/^failover\.tls\.\w+File$/.test(p.path) && /cannot read \/etc\/twin6\/pki\/.*ENOENT/.test(p.problem))),
       );
       expect(problems, f).toEqual([]);
     }
@@ -65,10 +66,19 @@ describe('examples/', () => {
   it('relayed.json: inheritance, overrides, reservations and top-level settings', async () => {
     const config = await loadConfigFile(new URL('relayed.json', EXAMPLES).pathname);
     expect(config.serverDuid).toBe('00010001' + '2c5e1a00' + '02005e100001');
-    expect(config).toMatchObject({ declineHoldSec: 3600, affinitySec: 604800, logLevel: 'debug', storage: { commitWindowMs: 2, slowWriteMs: 1000 } });
+    expect(config).toMatchObject({
+      declineHoldSec: 3600,
+      affinitySec: 604800,
+      logLevel: 'debug',
+      storage: { commitWindowMs: 2, slowWriteMs: 1000 },
+    });
     const [office, branch] = config.subnets;
     expect(office).toMatchObject({ name: 'office', interface: 'br-lan', rapidCommit: true, preference: 255 });
-    expect(office!.pools[1]).toEqual({ name: '2001:db8:1::8000/113', first: 0x2001_0db8_0001_0000_0000_0000_0000_8000n, last: 0x2001_0db8_0001_0000_0000_0000_0000_ffffn });
+    expect(office!.pools[1]).toEqual({
+      name: '2001:db8:1::8000/113',
+      first: 0x2001_0db8_0001_0000_0000_0000_0000_8000n,
+      last: 0x2001_0db8_0001_0000_0000_0000_0000_ffffn,
+    });
     expect(office!.reservations).toStrictEqual([
       { duid: '000100012c5e1a0002005e100002', address: '2001:db8:1::10' },
       { duid: '000300010200005e1003', address: '2001:db8:1::11' },
@@ -90,7 +100,13 @@ describe('examples/', () => {
 describe('parseConfig: resolved values', () => {
   it('fills every default into a minimal config', () => {
     const config = parseConfig(base());
-    expect(config).toMatchObject({ port: 547, declineHoldSec: 86400, affinitySec: 86400, logLevel: 'info', storage: { commitWindowMs: 5, slowWriteMs: 1000 } });
+    expect(config).toMatchObject({
+      port: 547,
+      declineHoldSec: 86400,
+      affinitySec: 86400,
+      logLevel: 'info',
+      storage: { commitWindowMs: 5, slowWriteMs: 1000 },
+    });
     expect('serverDuid' in config).toBe(false);
     const s = config.subnets[0]!;
     expect(s.lifetimes).toStrictEqual({ preferredSec: 3600, validSec: 7200, renewRatio: 0.5, rebindRatio: 0.8 });
@@ -122,7 +138,10 @@ describe('parseConfig: resolved values', () => {
   });
 
   it('lets a subnet clear an inherited list with []', () => {
-    const doc = { ...withSubnet({ options: { dnsServers: [] } }), options: { dnsServers: ['2001:db8::53'], domainSearch: ['example.com.'] } };
+    const doc = {
+      ...withSubnet({ options: { dnsServers: [] } }),
+      options: { dnsServers: ['2001:db8::53'], domainSearch: ['example.com.'] },
+    };
     expect(parseConfig(doc).subnets[0]!.options).toStrictEqual({ dnsServers: [], domainSearch: ['example.com'] });
   });
 
@@ -134,7 +153,11 @@ describe('parseConfig: resolved values', () => {
 
 describe('ConfigError', () => {
   it('collects every problem and puts the first one in the message', () => {
-    const doc = { ...withSubnet({ preference: 300, pdPools: [{ prefix: '2001:db8:8000::/40', delegatedLength: 32 }] }), port: 0, telemetry: {} };
+    const doc = {
+      ...withSubnet({ preference: 300, pdPools: [{ prefix: '2001:db8:8000::/40', delegatedLength: 32 }] }),
+      port: 0,
+      telemetry: {},
+    };
     let error: unknown;
     try {
       parseConfig(doc);

@@ -83,19 +83,36 @@ describe('mqtt section', () => {
   it('checks the device id, which is a topic level and the certificate CN', () => {
     expectOnlyProblem(withMqtt({ deviceId: 'Dev/A' }), 'mqtt.deviceId', /^expected 1 to 48 lowercase letters/);
     expectOnlyProblem(withMqtt({ deviceId: '+' }), 'mqtt.deviceId', /^expected 1 to 48 lowercase letters/);
-    expectOnlyProblem(withMqtt({ deviceId: 'dev-b' }), 'mqtt.deviceId', '"dev-b" is not the CN of tls.certFile ("dev-a"): the broker knows the device by its certificate');
+    expectOnlyProblem(
+      withMqtt({ deviceId: 'dev-b' }),
+      'mqtt.deviceId',
+      '"dev-b" is not the CN of tls.certFile ("dev-a"): the broker knows the device by its certificate',
+    );
   });
 
   it('refuses wildcards and $ topics in the prefix', () => {
-    for (const p of ['fleet/#', 'fleet/+/x', '$SYS/x', '/fleet', 'fleet/', 'a//b']) expectOnlyProblem(withMqtt({ topicPrefix: p }), 'mqtt.topicPrefix', /^expected 1 to 8 topic levels/);
+    for (const p of ['fleet/#', 'fleet/+/x', '$SYS/x', '/fleet', 'fleet/', 'a//b'])
+      expectOnlyProblem(withMqtt({ topicPrefix: p }), 'mqtt.topicPrefix', /^expected 1 to 8 topic levels/);
   });
 
   it('reads the TLS files at load: relative, missing and non-PEM files are errors', () => {
-    expectOnlyProblem(withMqtt({ tls: { caFile: 'ca.pem', certFile: CERT, keyFile: KEY } }), 'mqtt.tls.caFile', 'expected an absolute file path, got "ca.pem"');
-    expectOnlyProblem(withMqtt({ tls: { caFile: '/nonexistent/ca.pem', certFile: CERT, keyFile: KEY } }), 'mqtt.tls.caFile', 'cannot read /nonexistent/ca.pem: ENOENT');
+    expectOnlyProblem(
+      withMqtt({ tls: { caFile: 'ca.pem', certFile: CERT, keyFile: KEY } }),
+      'mqtt.tls.caFile',
+      'expected an absolute file path, got "ca.pem"',
+    );
+    expectOnlyProblem(
+      withMqtt({ tls: { caFile: '/nonexistent/ca.pem', certFile: CERT, keyFile: KEY } }),
+      'mqtt.tls.caFile',
+      'cannot read /nonexistent/ca.pem: ENOENT',
+    );
     const dir = mkdtempSync(join(tmpdir(), 't6-mqtt-config-'));
     writeFileSync(join(dir, 'junk'), 'not a pem');
-    expectOnlyProblem(withMqtt({ tls: { caFile: CERT, certFile: CERT, keyFile: join(dir, 'junk') } }), 'mqtt.tls.keyFile', `${join(dir, 'junk')} holds no PEM block`);
+    expectOnlyProblem(
+      withMqtt({ tls: { caFile: CERT, certFile: CERT, keyFile: join(dir, 'junk') } }),
+      'mqtt.tls.keyFile',
+      `${join(dir, 'junk')} holds no PEM block`,
+    );
     expectOnlyProblem(withMqtt({ tls: { caFile: CERT, certFile: KEY, keyFile: KEY } }), 'mqtt.tls.certFile', /^not a certificate/);
     expectOnlyProblem(withMqtt({ tls: { caFile: CERT, certFile: CERT, keyFile: KEY, extra: 1 } }), 'mqtt.tls.extra', 'spurious key');
   });
@@ -110,12 +127,24 @@ describe('mqtt section', () => {
   });
 
   it('wants the back-off to start below its cap', () => {
-    expectOnlyProblem(withMqtt({ reconnect: { initialMs: 5000, maxMs: 2000 } }), 'mqtt.reconnect.maxMs', 'initialMs (5000) must not exceed maxMs (2000)');
+    expectOnlyProblem(
+      withMqtt({ reconnect: { initialMs: 5000, maxMs: 2000 } }),
+      'mqtt.reconnect.maxMs',
+      'initialMs (5000) must not exceed maxMs (2000)',
+    );
   });
 
   it('checks the pinned command keys', () => {
-    expectOnlyProblem(withMqtt({ commandKeys: ['abc'] }), 'mqtt.commandKeys[0]', /^expected an Ed25519 public key as base64 of its 32 bytes/);
+    expectOnlyProblem(
+      withMqtt({ commandKeys: ['abc'] }),
+      'mqtt.commandKeys[0]',
+      /^expected an Ed25519 public key as base64 of its 32 bytes/,
+    );
     expectOnlyProblem(withMqtt({ commandKeys: [PUBKEY, PUBKEY] }), 'mqtt.commandKeys[1]', /^duplicate of mqtt.commandKeys\[0\]/);
-    expectOnlyProblem(withMqtt({ commandKeys: Array.from({ length: 9 }, (_, i) => Buffer.alloc(32, i).toString('base64')) }), 'mqtt.commandKeys', 'must have at most 8 entries, got 9');
+    expectOnlyProblem(
+      withMqtt({ commandKeys: Array.from({ length: 9 }, (_, i) => Buffer.alloc(32, i).toString('base64')) }),
+      'mqtt.commandKeys',
+      'must have at most 8 entries, got 9',
+    );
   });
 });

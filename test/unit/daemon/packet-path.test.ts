@@ -98,7 +98,14 @@ describe('PacketPath', () => {
   it('answers a client with a few IAs over the limit, with a status for the rest', async () => {
     const t = setup();
     await t.ready;
-    await t.deliver(msg(MsgType.REQUEST, 4, Array.from({ length: 10 }, (_, i) => iaPd(i)), true));
+    await t.deliver(
+      msg(
+        MsgType.REQUEST,
+        4,
+        Array.from({ length: 10 }, (_, i) => iaPd(i)),
+        true,
+      ),
+    );
     expect(t.sent).toHaveLength(1);
     expect(replyOf(t.sent[0]!).options.filter((o) => o.kind === 'IA_PD')).toHaveLength(10);
     expect(t.store.size).toBe(8);

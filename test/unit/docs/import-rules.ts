@@ -45,7 +45,11 @@ const lineAt = (text: string, index: number): number => text.slice(0, index).spl
 /** `{ type A, type B }` is as erased as `import type { A, B }`. */
 function allNamesTyped(names: string | undefined): boolean {
   if (names === undefined || !names.startsWith('{')) return false;
-  const parts = names.slice(1, -1).split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const parts = names
+    .slice(1, -1)
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   return parts.length > 0 && parts.every((p) => p.startsWith('type '));
 }
 
@@ -148,7 +152,8 @@ export interface LayerRule {
 /** (b) wire/ imports nothing of ours outside wire/, and no package but node:assert (docs/architecture.md §1). */
 export function wireViolations(graph: ImportGraph): string[] {
   const out: string[] = [];
-  for (const e of graph.edges) if (layerOf(e.from) === 'wire' && layerOf(e.to) !== 'wire') out.push(`${describeEdge(e)}: wire/ imports only wire/`);
+  for (const e of graph.edges)
+    if (layerOf(e.from) === 'wire' && layerOf(e.to) !== 'wire') out.push(`${describeEdge(e)}: wire/ imports only wire/`);
   out.push(...coreExternals(graph, 'wire'));
   return out;
 }
@@ -227,7 +232,10 @@ export function layerTableOf(markdown: string): LayerRule[] {
       header = undefined;
       continue;
     }
-    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
     if (!header) {
       header = cells;
       continue;

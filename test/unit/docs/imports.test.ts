@@ -64,7 +64,10 @@ describe('imports in src/ keep the layers of docs/architecture.md §1, §2', () 
     for (const e of graph.edges) expect(texts.has(e.to), `src/${e.from}:${e.line} '${e.specifier}' resolves to a module`).toBe(true);
     // The table names what exists: every layer has modules, every module it names is one.
     for (const row of LAYERS) {
-      expect(graph.modules.some((m) => layerOf(m) === row.layer), `src/${row.layer}/`).toBe(true);
+      expect(
+        graph.modules.some((m) => layerOf(m) === row.layer),
+        `src/${row.layer}/`,
+      ).toBe(true);
       for (const entry of row.imports) if (entry.includes('/')) expect(texts.has(entry), `src/${entry}`).toBe(true);
     }
   });
@@ -120,7 +123,7 @@ describe('the import checker fails where a rule is broken', () => {
       "export type * from './j.js';",
       "export { k, type L } from './k.js';",
       "// import { m } from './commented.js';",
-      "const s = \"import { n } from './in-a-string.js';\";",
+      'const s = "import { n } from \'./in-a-string.js\';";',
       "const later = await import('./dynamic.js');",
     ].join('\n');
     expect(parseImports(text).map((s) => [s.specifier, s.line, s.typeOnly])).toEqual([
@@ -155,7 +158,8 @@ describe('the import checker fails where a rule is broken', () => {
 
   it('(b) refuses wire/ importing outside wire/ or a package', () => {
     const g = made({
-      'wire/a.ts': "import { x } from './failover/x.js';\nimport type { C } from '../config/types.js';\nimport { readFileSync } from 'node:fs';\nimport assert from 'node:assert';",
+      'wire/a.ts':
+        "import { x } from './failover/x.js';\nimport type { C } from '../config/types.js';\nimport { readFileSync } from 'node:fs';\nimport assert from 'node:assert';",
       'wire/failover/x.ts': '',
       'config/types.ts': '',
     });
@@ -191,12 +195,21 @@ describe('the import checker fails where a rule is broken', () => {
   });
 
   it('(c) refuses a product module importing src/testing/', () => {
-    const g = made({ 'daemon/a.ts': "import type { SimHost } from '../testing/sim/host.js';", 'testing/sim/host.ts': "import { a } from '../../daemon/a.js';" });
-    expect(testingViolations(g)).toEqual(["src/daemon/a.ts:1 imports type '../testing/sim/host.js': only src/testing/ imports src/testing/"]);
+    const g = made({
+      'daemon/a.ts': "import type { SimHost } from '../testing/sim/host.js';",
+      'testing/sim/host.ts': "import { a } from '../../daemon/a.js';",
+    });
+    expect(testingViolations(g)).toEqual([
+      "src/daemon/a.ts:1 imports type '../testing/sim/host.js': only src/testing/ imports src/testing/",
+    ]);
   });
 
   it('(d) refuses anything outside src/cli/ importing it, src/testing/ included', () => {
-    const g = made({ 'testing/lab/a.ts': "import { main } from '../../cli/twin6d.js';", 'cli/twin6d.ts': "import { x } from './args.js';", 'cli/args.ts': '' });
+    const g = made({
+      'testing/lab/a.ts': "import { main } from '../../cli/twin6d.js';",
+      'cli/twin6d.ts': "import { x } from './args.js';",
+      'cli/args.ts': '',
+    });
     expect(cliViolations(g)).toEqual(["src/testing/lab/a.ts:1 imports '../../cli/twin6d.js': only src/cli/ imports src/cli/"]);
   });
 

@@ -47,10 +47,13 @@ function literalsIn(node: ts.Node): string[] {
 
 function codeProperty(arg: ts.Expression | undefined): ts.ObjectLiteralElementLike | undefined {
   if (!arg || !ts.isObjectLiteralExpression(arg)) return undefined;
-  return arg.properties.find((p) => p.name !== undefined && (ts.isIdentifier(p.name) || ts.isStringLiteral(p.name)) && p.name.text === 'code');
+  return arg.properties.find(
+    (p) => p.name !== undefined && (ts.isIdentifier(p.name) || ts.isStringLiteral(p.name)) && p.name.text === 'code',
+  );
 }
 
-const parse = (file: string, source: string): ts.SourceFile => ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+const parse = (file: string, source: string): ts.SourceFile =>
+  ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
 
 /** Every `<receiver>.<level>(…)` call in one file. */
 function scanLogCalls(sf: ts.SourceFile): LogCall[] {
@@ -100,7 +103,11 @@ function documented(): { rows: DocRow[]; retired: string[] } {
   const text = readFileSync(path.join(ROOT, DOC), 'utf8');
   const current = text.slice(text.indexOf('\n## §3 '), text.indexOf('\n## §4 '));
   const retiredPart = text.slice(text.indexOf('\n## §4 '));
-  const cells = (line: string): string[] => line.split('|').slice(1, -1).map((c) => c.trim());
+  const cells = (line: string): string[] =>
+    line
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
   const rowRe = /^\| `([A-Z0-9_]+)` \|.*\|$/gm;
   const rows = [...current.matchAll(rowRe)].map((m) => {
     const c = cells(m[0]);
@@ -126,7 +133,7 @@ describe('the log-call scanner', () => {
     ');',
     "log.fatal('a string alone');",
     "// log.warn('in a comment') and",
-    "const s = \"log.error('in a string')\";",
+    'const s = "log.error(\'in a string\')";',
     "log.warn({ code: on ? 'FAILOVER_LINK_HELD' : 'FAILOVER_LINK_RELEASED' }, on ? 'held' : 'released');",
     "log.info({ event: type, ...fields }, 'mqtt: event');",
     "log.error({ code, err }, 'shorthand');",
@@ -134,7 +141,14 @@ describe('the log-call scanner', () => {
   const found = scanLogCalls(parse('sample.ts', sample));
 
   it('finds calls over several lines, and only real calls', () => {
-    expect(found.map((c) => [c.line, c.level])).toEqual([[1, 'warn'], [2, 'error'], [9, 'fatal'], [12, 'warn'], [13, 'info'], [14, 'error']]);
+    expect(found.map((c) => [c.line, c.level])).toEqual([
+      [1, 'warn'],
+      [2, 'error'],
+      [9, 'fatal'],
+      [12, 'warn'],
+      [13, 'info'],
+      [14, 'error'],
+    ]);
   });
 
   it('fails a warn/error/fatal call whose object has no code of its own, or that has no object', () => {
@@ -158,13 +172,16 @@ describe('log codes in src/ and docs/log-codes.md', () => {
     expect(missing).toEqual([]);
   });
 
-
   it('documents every code of the registry once, and no other', () => {
     const codes = rows.map((r) => r.code);
     expect(new Set(LOG_CODES).size, 'a code twice in the registry').toBe(LOG_CODES.length);
-    expect(codes.filter((c, i) => codes.indexOf(c) !== i), 'a code twice in the doc').toEqual([]);
+    expect(
+      codes.filter((c, i) => codes.indexOf(c) !== i),
+      'a code twice in the doc',
+    ).toEqual([]);
     expect([...codes].sort()).toEqual([...LOG_CODES].sort());
-    for (const r of rows) expect(r.code, 'CAPITALS with a component prefix').toMatch(/^(DAEMON|CONFIG|STORE|DHCP|RA|ROUTE|FAILOVER|MQTT|MGMT)_[A-Z0-9_]+$/);
+    for (const r of rows)
+      expect(r.code, 'CAPITALS with a component prefix').toMatch(/^(DAEMON|CONFIG|STORE|DHCP|RA|ROUTE|FAILOVER|MQTT|MGMT)_[A-Z0-9_]+$/);
   });
 
   it('never uses a retired code again', () => {
@@ -178,7 +195,11 @@ describe('log codes in src/ and docs/log-codes.md', () => {
 
   it('documents every code a log line carries, at the level the line has', () => {
     const found = calls.flatMap((c) => c.codes.map((code) => ({ code, level: c.level, at: where(c) })));
-    expect(found.filter((f) => docLevel.get(f.code) !== f.level).map((f) => `${f.at}: ${f.code} is documented as ${docLevel.get(f.code) ?? 'nothing'}`)).toEqual([]);
+    expect(
+      found
+        .filter((f) => docLevel.get(f.code) !== f.level)
+        .map((f) => `${f.at}: ${f.code} is documented as ${docLevel.get(f.code) ?? 'nothing'}`),
+    ).toEqual([]);
   });
 
   it('documents each failover alarm at the level of the line that logs it (its code comes from ALARM_CODE)', () => {
@@ -189,13 +210,16 @@ describe('log codes in src/ and docs/log-codes.md', () => {
 
   it('names for each code the MQTT events that carry it (EVENT_CODES in src/mgmt/documents.ts)', () => {
     const carriedBy = new Map<string, string[]>();
-    for (const [type, codes] of Object.entries(EVENT_CODES)) for (const code of codes) carriedBy.set(code, [...(carriedBy.get(code) ?? []), type]);
-    const inDoc = rows.filter((r) => r.event !== '—').map((r) => [r.code, [...r.event.matchAll(/`([a-z-]+)`/g)].map((m) => m[1]!)] as const);
+    for (const [type, codes] of Object.entries(EVENT_CODES))
+      for (const code of codes) carriedBy.set(code, [...(carriedBy.get(code) ?? []), type]);
+    const inDoc = rows
+      .filter((r) => r.event !== '—')
+      .map((r) => [r.code, [...r.event.matchAll(/`([a-z-]+)`/g)].map((m) => m[1]!)] as const);
     expect(new Map(inDoc)).toEqual(carriedBy);
     expect(rows.filter((r) => r.event !== '—' && !/^`[a-z-]+`$/.test(r.event)).map((r) => `${r.code}: ${r.event}`)).toEqual([]);
   });
 
-  it('documents an event code no log line has at info, the level of the uplink\'s `mqtt: event` line', () => {
+  it("documents an event code no log line has at info, the level of the uplink's `mqtt: event` line", () => {
     const mirror = calls.filter((c) => c.messages.includes('mqtt: event'));
     expect(mirror.map((c) => [c.level, c.hasCode])).toEqual([['info', false]]); // its code comes with the event's fields
     const logged = new Set(calls.flatMap((c) => c.codes));

@@ -19,7 +19,19 @@ const SKIPPED_DIRS = new Set(['node_modules', 'dist', '.build', '__pycache__']);
 const FILE_BYTES_MAX = 1 << 20;
 
 /** The design notes' names, in docs/ or (for the old ones) nowhere in the repository. */
-const NOTE_NAMES = ['architecture', 'protocol', 'storage', 'style', 'management', 'image', 'config', 'fleet', 'benchmarks', 'rfc8156-conformance', 'log-codes'];
+const NOTE_NAMES = [
+  'architecture',
+  'protocol',
+  'storage',
+  'style',
+  'management',
+  'image',
+  'config',
+  'fleet',
+  'benchmarks',
+  'rfc8156-conformance',
+  'log-codes',
+];
 
 interface TextFile {
   readonly rel: string;
@@ -70,7 +82,10 @@ function headings(rel: string): { anchors: Set<string>; sections: Set<string> } 
   const text = readFileSync(path.join(ROOT, rel), 'utf8').replace(/^```[\s\S]*?^```/gm, '');
   for (const m of text.matchAll(/^#{1,6}\s+(.+?)\s*$/gm)) {
     const title = m[1]!;
-    const base = title.toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+    const base = title
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
     let anchor = base;
     for (let n = 1; anchors.has(anchor); n++) anchor = `${base}-${n}`;
     anchors.add(anchor);
@@ -95,7 +110,6 @@ describe('references to the design notes resolve in the repository', () => {
     const found = files.flatMap(oldReferences);
     expect(found).toEqual([]);
   });
-
 
   it('(b) every docs/<file>.md named in src/, test/, scripts/ and README.md exists, with its anchor', () => {
     const missing: string[] = [];
@@ -130,7 +144,9 @@ describe('references to the design notes resolve in the repository', () => {
   });
 
   it('links in docs/ and README.md point at files and headings that exist', () => {
-    const docs = readdirSync(path.join(ROOT, 'docs')).filter((n) => n.endsWith('.md')).map((n) => `docs/${n}`);
+    const docs = readdirSync(path.join(ROOT, 'docs'))
+      .filter((n) => n.endsWith('.md'))
+      .map((n) => `docs/${n}`);
     const broken: string[] = [];
     for (const rel of [...docs, 'README.md']) {
       const text = readFileSync(path.join(ROOT, rel), 'utf8');

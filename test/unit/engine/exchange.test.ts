@@ -111,7 +111,15 @@ describe('Request (RFC 8415 §18.3.2)', () => {
   it('returns NoAddrsAvail / NoPrefixAvail when the pools are exhausted', async () => {
     const w = new World({
       interfaces: ['lan0'],
-      subnets: [{ name: 'tiny', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::11'], pdPools: [{ prefix: '2001:db8:8000::/55', delegatedLength: 56 }] }],
+      subnets: [
+        {
+          name: 'tiny',
+          interface: 'lan0',
+          prefix: '2001:db8:1::/64',
+          pools: ['2001:db8:1::10-2001:db8:1::11'],
+          pdPools: [{ prefix: '2001:db8:8000::/55', delegatedLength: 56 }],
+        },
+      ],
     });
     for (const c of [1, 2]) expect(granted(reply(await w.send(msg(MsgType.REQUEST, c, [iaNa(1), iaPd(2)], true))))).toHaveLength(2);
     const m = reply(await w.send(msg(MsgType.REQUEST, 3, [iaNa(1), iaPd(2)], true)));
@@ -214,7 +222,10 @@ describe('Release and Decline (RFC 8415 §18.3.7, §18.3.8)', () => {
   });
 
   it('a released address may go to another client', async () => {
-    const w = new World({ interfaces: ['lan0'], subnets: [{ name: 'one', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::10'] }] });
+    const w = new World({
+      interfaces: ['lan0'],
+      subnets: [{ name: 'one', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::10'] }],
+    });
     await w.send(msg(MsgType.REQUEST, 1, [iaNa(1)], true));
     await w.send(msg(MsgType.RELEASE, 1, [iaNa(1, ['2001:db8:1::10'])], true));
     expect(granted(reply(await w.send(msg(MsgType.REQUEST, 2, [iaNa(1)], true))))[0]?.resource).toBe('2001:db8:1::10');
@@ -222,12 +233,17 @@ describe('Release and Decline (RFC 8415 §18.3.7, §18.3.8)', () => {
   });
 
   it('Decline holds the address back from every client until the hold ends', async () => {
-    const w = new World({ interfaces: ['lan0'], declineHoldSec: 600, subnets: [{ name: 'one', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::10'] }] });
+    const w = new World({
+      interfaces: ['lan0'],
+      declineHoldSec: 600,
+      subnets: [{ name: 'one', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::10'] }],
+    });
     await w.send(msg(MsgType.REQUEST, 1, [iaNa(1)], true));
     const m = reply(await w.send(msg(MsgType.DECLINE, 1, [iaNa(1, ['2001:db8:1::10'])], true)));
     expect(statuses(m)).toEqual({ top: StatusCode.Success });
     expect(w.store.byResource('2001:db8:1::10')).toMatchObject({ state: 'declined', expiresAtSec: T0 + 600 });
-    for (const c of [1, 2]) expect(statuses(reply(await w.send(msg(MsgType.REQUEST, c, [iaNa(1)], true))))).toEqual({ 'IA_NA:1': StatusCode.NoAddrsAvail });
+    for (const c of [1, 2])
+      expect(statuses(reply(await w.send(msg(MsgType.REQUEST, c, [iaNa(1)], true))))).toEqual({ 'IA_NA:1': StatusCode.NoAddrsAvail });
     w.nowSec += 601;
     expect(await w.reclaim()).toBe(1);
     expect(granted(reply(await w.send(msg(MsgType.REQUEST, 2, [iaNa(1)], true))))[0]?.resource).toBe('2001:db8:1::10');
@@ -238,7 +254,9 @@ describe('Confirm and Information-request (RFC 8415 §18.3.3, §18.3.6)', () => 
   it('Confirm answers Success when every address is on link, NotOnLink otherwise, nothing without addresses', async () => {
     const w = new World();
     expect(statuses(reply(await w.send(msg(MsgType.CONFIRM, 1, [iaNa(1, ['2001:db8:1::5'])]))))).toEqual({ top: StatusCode.Success });
-    expect(statuses(reply(await w.send(msg(MsgType.CONFIRM, 1, [iaNa(1, ['2001:db8:1::5']), iaNa(2, ['2001:db8:7::5'])]))))).toEqual({ top: StatusCode.NotOnLink });
+    expect(statuses(reply(await w.send(msg(MsgType.CONFIRM, 1, [iaNa(1, ['2001:db8:1::5']), iaNa(2, ['2001:db8:7::5'])]))))).toEqual({
+      top: StatusCode.NotOnLink,
+    });
     expect(await w.send(msg(MsgType.CONFIRM, 1, [iaNa(1)]))).toEqual({ kind: 'drop', reason: 'confirm-undecidable' });
   });
 
@@ -276,7 +294,9 @@ describe('reservations', () => {
     const w = new World(config);
     const g = granted(reply(await w.send(msg(MsgType.REQUEST, 42, [iaNa(1), iaPd(2)], true))));
     expect(g.map((l) => l.resource)).toEqual(['2001:db8:1::1042', '2001:db8:8042::/56']);
-    const other = granted(reply(await w.send(msg(MsgType.REQUEST, 43, [iaNa(1, ['2001:db8:1::1042']), iaPd(2, ['2001:db8:8042::/56'])], true))));
+    const other = granted(
+      reply(await w.send(msg(MsgType.REQUEST, 43, [iaNa(1, ['2001:db8:1::1042']), iaPd(2, ['2001:db8:8042::/56'])], true))),
+    );
     expect(other.map((l) => l.resource)).not.toContain('2001:db8:1::1042');
     expect(other.map((l) => l.resource)).not.toContain('2001:db8:8042::/56');
   });
@@ -286,25 +306,42 @@ describe('relayed clients (RFC 8415 §19)', () => {
   const relay = (linkAddress: string) => ({ type: 12 as const, hopCount: 0, linkAddress, peerAddress: 'fe80::1', options: [] });
   it('selects the subnet by the relay link-address', async () => {
     const w = new World();
-    const g = granted(reply(await w.send(msg(MsgType.SOLICIT, 1, [iaNa(1), iaPd(2)]), { iface: 'wan0', unicast: true, relays: [relay('2001:db8:2::1')] })));
+    const g = granted(
+      reply(await w.send(msg(MsgType.SOLICIT, 1, [iaNa(1), iaPd(2)]), { iface: 'wan0', unicast: true, relays: [relay('2001:db8:2::1')] })),
+    );
     expect(g[0]!.resource).toMatch(/^2001:db8:2::1[0-9a-f]{2}$/);
     expect(g[1]!.resource).toMatch(/^2001:db8:9000:[0-9a-f]*0::\/60$|^2001:db8:9000::\/60$/);
   });
   it('uses the innermost non-zero link-address of nested relays', async () => {
     const w = new World();
-    const g = granted(reply(await w.send(msg(MsgType.SOLICIT, 1, [iaNa(1)]), { iface: 'x', unicast: true, relays: [relay('2001:db8:1::1'), relay('2001:db8:2::1'), relay('::')] })));
+    const g = granted(
+      reply(
+        await w.send(msg(MsgType.SOLICIT, 1, [iaNa(1)]), {
+          iface: 'x',
+          unicast: true,
+          relays: [relay('2001:db8:1::1'), relay('2001:db8:2::1'), relay('::')],
+        }),
+      ),
+    );
     expect(g[0]!.resource.startsWith('2001:db8:2::')).toBe(true);
   });
   it('drops a client on a link it serves no subnet for', async () => {
     const w = new World();
-    expect(await w.send(msg(MsgType.SOLICIT, 1, [iaNa(1)]), { iface: 'x', unicast: true, relays: [relay('2001:db8:77::1')] })).toEqual({ kind: 'drop', reason: 'unknown-link' });
+    expect(await w.send(msg(MsgType.SOLICIT, 1, [iaNa(1)]), { iface: 'x', unicast: true, relays: [relay('2001:db8:77::1')] })).toEqual({
+      kind: 'drop',
+      reason: 'unknown-link',
+    });
     expect(await w.send(msg(MsgType.SOLICIT, 1, [iaNa(1)]), { iface: 'eth9' })).toEqual({ kind: 'drop', reason: 'unknown-link' });
   });
 });
 
 describe('expiry', () => {
   it('an active lease past its valid lifetime expires, then returns to the pool after the affinity hold', async () => {
-    const w = new World({ interfaces: ['lan0'], affinitySec: 100, subnets: [{ name: 'one', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::10'] }] });
+    const w = new World({
+      interfaces: ['lan0'],
+      affinitySec: 100,
+      subnets: [{ name: 'one', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::10'] }],
+    });
     await w.send(msg(MsgType.REQUEST, 1, [iaNa(1)], true));
     w.nowSec += 7200;
     expect(await w.reclaim()).toBe(1);
@@ -314,7 +351,10 @@ describe('expiry', () => {
     expect(w.store.size).toBe(0);
   });
   it('an address whose lease lapsed is free for another client even before reclaim runs', async () => {
-    const w = new World({ interfaces: ['lan0'], subnets: [{ name: 'one', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::10'] }] });
+    const w = new World({
+      interfaces: ['lan0'],
+      subnets: [{ name: 'one', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::10'] }],
+    });
     await w.send(msg(MsgType.REQUEST, 1, [iaNa(1)], true));
     w.nowSec += 7201;
     expect(granted(reply(await w.send(msg(MsgType.REQUEST, 2, [iaNa(1)], true))))[0]?.resource).toBe('2001:db8:1::10');
@@ -327,13 +367,16 @@ describe('failover policy hooks', () => {
     const w = new World();
     w.policy = { mayAnswer: (t) => t !== MsgType.REBIND, mayAllocate: () => true, capValidSec: () => 900 };
     const g = granted(reply(await w.send(msg(MsgType.REQUEST, 1, [iaNa(1), iaPd(2)], true))));
-    expect(g.map((l) => [l.preferredSec, l.validSec])).toEqual([[900, 900], [900, 900]]);
+    expect(g.map((l) => [l.preferredSec, l.validSec])).toEqual([
+      [900, 900],
+      [900, 900],
+    ]);
     expect(g[0]).toMatchObject({ t1Sec: 450, t2Sec: 720 });
     expect(await w.send(msg(MsgType.REBIND, 1, [iaNa(1)]))).toEqual({ kind: 'drop', reason: 'policy' });
   });
   it('allocates only what the policy allows', async () => {
     const w = new World();
-    w.policy = { mayAnswer: () => true, mayAllocate: (r) => r.endsWith('1') , capValidSec: (_r, _c, v) => v };
+    w.policy = { mayAnswer: () => true, mayAllocate: (r) => r.endsWith('1'), capValidSec: (_r, _c, v) => v };
     const g = granted(reply(await w.send(msg(MsgType.REQUEST, 1, [iaNa(1)], true))));
     expect(g[0]!.resource.endsWith('1')).toBe(true);
   });
@@ -341,7 +384,11 @@ describe('failover policy hooks', () => {
 
 // Found by the failover simulation (src/testing/sim/): each of these let a partner's client lose a valid lease or two clients share one.
 describe('failover policy hooks: what the simulation found', () => {
-  const ONE = { interfaces: ['lan0'], affinitySec: 100, subnets: [{ name: 'one', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::1f'] }] };
+  const ONE = {
+    interfaces: ['lan0'],
+    affinitySec: 100,
+    subnets: [{ name: 'one', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::1f'] }],
+  };
   const notOurs = { mayAnswer: () => true, mayAllocate: () => false, capValidSec: (_r: string, _c: unknown, v: number) => v };
 
   it('Rebind of a lease that is not ours to hand out (a partner lease we have no record of) leaves it out instead of zeroing it (RFC 8415 §18.3.5)', async () => {
@@ -386,7 +433,8 @@ describe('failover policy hooks: what the simulation found', () => {
     expect(w.store.byResource('2001:db8:1::11')).toMatchObject({ duid: duidHex(1), state: 'released' });
     w.policy = { ...standalone(), lastResort: (r) => odd(r) };
     const got: string[] = [];
-    for (let c = 1; c <= 8; c++) got.push(granted(reply(await w.send(msg(MsgType.REQUEST, c, [iaNa(1, ['2001:db8:1::13'])], true))))[0]!.resource);
+    for (let c = 1; c <= 8; c++)
+      got.push(granted(reply(await w.send(msg(MsgType.REQUEST, c, [iaNa(1, ['2001:db8:1::13'])], true))))[0]!.resource);
     expect(got.filter(odd)).toEqual([]);
     expect(new Set(got).size).toBe(8);
     // The even half is gone: now the hint.

@@ -103,13 +103,33 @@ export function reply(d: Decision): ClientServerMessage {
 }
 
 /** The leases in a reply, flattened: "na 2001:db8:1::1000 3000/4000" style rows. */
-export function granted(m: ClientServerMessage): { type: 'na' | 'pd'; iaid: number; resource: string; preferredSec: number; validSec: number; t1Sec: number; t2Sec: number }[] {
+export function granted(
+  m: ClientServerMessage,
+): { type: 'na' | 'pd'; iaid: number; resource: string; preferredSec: number; validSec: number; t1Sec: number; t2Sec: number }[] {
   const out = [];
   for (const o of m.options) {
     if (o.kind !== 'IA_NA' && o.kind !== 'IA_PD') continue;
     for (const i of o.options) {
-      if (i.kind === 'IAADDR') out.push({ type: 'na' as const, iaid: o.iaid, resource: i.address, preferredSec: i.preferredSec, validSec: i.validSec, t1Sec: o.t1Sec, t2Sec: o.t2Sec });
-      if (i.kind === 'IAPREFIX') out.push({ type: 'pd' as const, iaid: o.iaid, resource: `${i.prefix}/${i.prefixLength}`, preferredSec: i.preferredSec, validSec: i.validSec, t1Sec: o.t1Sec, t2Sec: o.t2Sec });
+      if (i.kind === 'IAADDR')
+        out.push({
+          type: 'na' as const,
+          iaid: o.iaid,
+          resource: i.address,
+          preferredSec: i.preferredSec,
+          validSec: i.validSec,
+          t1Sec: o.t1Sec,
+          t2Sec: o.t2Sec,
+        });
+      if (i.kind === 'IAPREFIX')
+        out.push({
+          type: 'pd' as const,
+          iaid: o.iaid,
+          resource: `${i.prefix}/${i.prefixLength}`,
+          preferredSec: i.preferredSec,
+          validSec: i.validSec,
+          t1Sec: o.t1Sec,
+          t2Sec: o.t2Sec,
+        });
     }
   }
   return out;

@@ -76,7 +76,14 @@ describe('limits on IAs per message and leases per client', () => {
   it('stops a client at limits.leasesPerClient active leases across messages, and lets it renew what it holds', async () => {
     const w = new World(withLimits({ iasPerMessage: 4, leasesPerClient: 6 }));
     for (let m = 0; m < 5; m++) {
-      await w.send(msg(MsgType.REQUEST, 7, Array.from({ length: 4 }, (_, i) => iaNa(m * 4 + i)), true));
+      await w.send(
+        msg(
+          MsgType.REQUEST,
+          7,
+          Array.from({ length: 4 }, (_, i) => iaNa(m * 4 + i)),
+          true,
+        ),
+      );
     }
     expect(w.store.size).toBe(6);
     const refused = await w.send(msg(MsgType.REQUEST, 7, [iaPd(99)], true));
@@ -84,7 +91,14 @@ describe('limits on IAs per message and leases per client', () => {
     expect(refused.kind === 'reply' && refused.refusals).toEqual(['leases-per-client']);
     // Its own leases still renew.
     const held = [...w.store.all()].filter((l) => l.type === 'na');
-    const renew = await w.send(msg(MsgType.RENEW, 7, held.slice(0, 4).map((l) => iaNa(l.iaid, [l.resource])), true));
+    const renew = await w.send(
+      msg(
+        MsgType.RENEW,
+        7,
+        held.slice(0, 4).map((l) => iaNa(l.iaid, [l.resource])),
+        true,
+      ),
+    );
     expect(granted(reply(renew)).filter((g) => g.validSec > 0)).toHaveLength(4);
     // Another client is not affected.
     const other = await w.send(msg(MsgType.REQUEST, 8, [iaNa(1), iaPd(1)], true));
@@ -106,7 +120,13 @@ describe('allocation work per message is bounded as pools fill', () => {
     const config = {
       ...baseConfig,
       limits: { iasPerMessage: 64, leasesPerClient: 4096 },
-      subnets: [{ ...baseConfig.subnets[0]!, pools: ['2001:db8:1::1000-2001:db8:1::1fff'], pdPools: [{ prefix: '2001:db8:8000::/52', delegatedLength: 64 }] }],
+      subnets: [
+        {
+          ...baseConfig.subnets[0]!,
+          pools: ['2001:db8:1::1000-2001:db8:1::1fff'],
+          pdPools: [{ prefix: '2001:db8:8000::/52', delegatedLength: 64 }],
+        },
+      ],
     };
     const w = new World(config);
     await w.ready;
@@ -114,7 +134,17 @@ describe('allocation work per message is bounded as pools fill', () => {
     await w.store.apply(
       Array.from({ length: 4096 }, (_, i) => ({
         op: 'put' as const,
-        lease: { resource: `${addressFromBigInt(base + (BigInt(i) << 64n))}/64`, type: 'pd' as const, duid: duidHex(100 + (i >> 6)), iaid: i & 63, state: 'active' as const, preferredSec: 6000, validSec: 8000, clttSec: w.nowSec, expiresAtSec: w.nowSec + 8000 },
+        lease: {
+          resource: `${addressFromBigInt(base + (BigInt(i) << 64n))}/64`,
+          type: 'pd' as const,
+          duid: duidHex(100 + (i >> 6)),
+          iaid: i & 63,
+          state: 'active' as const,
+          preferredSec: 6000,
+          validSec: 8000,
+          clttSec: w.nowSec,
+          expiresAtSec: w.nowSec + 8000,
+        },
       })),
     );
     expect(w.store.size).toBe(4096);
@@ -128,7 +158,17 @@ describe('allocation work per message is bounded as pools fill', () => {
       },
     });
     const d = w.engine.handle(
-      { message: msg(MsgType.REQUEST, 999, Array.from({ length: 64 }, (_, i) => iaPd(i)), true), relays: [], interface: 'lan0', unicast: false },
+      {
+        message: msg(
+          MsgType.REQUEST,
+          999,
+          Array.from({ length: 64 }, (_, i) => iaPd(i)),
+          true,
+        ),
+        relays: [],
+        interface: 'lan0',
+        unicast: false,
+      },
       { nowSec: w.nowSec, view: counting, policy: w.policy },
     );
     expect(d.kind === 'reply' && d.changes).toHaveLength(0);

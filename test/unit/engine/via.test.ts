@@ -9,14 +9,21 @@ import { World, msg, iaNa, iaPd, reply, granted, duidHex, MsgType } from './harn
 async function handle(w: World, m: ReturnType<typeof msg>, inbound: { sourceAddress?: string; relays?: RelayMessage[]; iface?: string }) {
   await w.ready;
   const d = w.engine.handle(
-    { message: m, relays: inbound.relays ?? [], interface: inbound.iface ?? 'lan0', unicast: (inbound.relays ?? []).length > 0, ...(inbound.sourceAddress ? { sourceAddress: inbound.sourceAddress } : {}) },
+    {
+      message: m,
+      relays: inbound.relays ?? [],
+      interface: inbound.iface ?? 'lan0',
+      unicast: (inbound.relays ?? []).length > 0,
+      ...(inbound.sourceAddress ? { sourceAddress: inbound.sourceAddress } : {}),
+    },
     { nowSec: w.nowSec, view: w.store, policy: w.policy },
   );
   if (d.kind === 'reply' && d.changes.length > 0) await w.store.apply(d.changes);
   return d;
 }
 
-const relay = (linkAddress: string, peerAddress: string): RelayMessage => ({ type: 12, hopCount: 0, linkAddress, peerAddress, options: [] }) as unknown as RelayMessage;
+const relay = (linkAddress: string, peerAddress: string): RelayMessage =>
+  ({ type: 12, hopCount: 0, linkAddress, peerAddress, options: [] }) as unknown as RelayMessage;
 
 describe('requesting router of a delegation', () => {
   it('records the direct client source and arrival interface on the prefix, not on the address', async () => {

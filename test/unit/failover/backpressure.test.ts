@@ -48,9 +48,17 @@ async function holdDisk(store: MemoryLeaseStore): Promise<() => void> {
   };
 }
 
-
 const lease = (resource: string, over: Partial<Lease> = {}): Lease => ({
-  resource, type: 'na', duid: '000300010a0b0c0d0e0f', iaid: 1, state: 'active', preferredSec: 30, validSec: 60, clttSec: NOW, expiresAtSec: NOW + 60, ...over,
+  resource,
+  type: 'na',
+  duid: '000300010a0b0c0d0e0f',
+  iaid: 1,
+  state: 'active',
+  preferredSec: 30,
+  validSec: 60,
+  clttSec: NOW,
+  expiresAtSec: NOW + 60,
+  ...over,
 });
 
 describe('a store behind its disk (busy) does not stop the daemon', () => {
@@ -81,7 +89,15 @@ describe('a store behind its disk (busy) does not stop the daemon', () => {
   it("a partner's BNDUPD: not answered while the disk is behind, then committed and answered (§7.5.2)", async () => {
     const { h, store, fatal, run, sent, fromPartner, clock } = await connectedSecondary();
     const release = await holdDisk(store);
-    const theirs = lease('2001:db8:1::12', { fo: { pending: true, partnerLifetimeSec: NOW + 60, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: NOW } as Lease['fo'] });
+    const theirs = lease('2001:db8:1::12', {
+      fo: {
+        pending: true,
+        partnerLifetimeSec: NOW + 60,
+        ackedPartnerLifetimeSec: 0,
+        expirationTimeSec: 0,
+        startOfStateSec: NOW,
+      } as Lease['fo'],
+    });
     fromPartner({ type: FoMsgType.BNDUPD, transactionId: 4242, sentTimeSec: clock.now, content: updateFor(theirs, clock.now, 0) });
     await run(1);
     expect(fatal).toEqual([]);
@@ -101,7 +117,14 @@ describe('a store behind its disk (busy) does not stop the daemon', () => {
     const sent: FailoverPdu[] = [];
     let xid = 0;
     const wait = (ms: number) => new Promise<void>((r) => timers.set(r, ms));
-    const r = new Replication(h, h.config.failover!, h.log, { send: (p) => void sent.push(p), nextXid: () => ++xid, canSend: () => true, window: () => 10, strict: () => false, wait });
+    const r = new Replication(h, h.config.failover!, h.log, {
+      send: (p) => void sent.push(p),
+      nextXid: () => ++xid,
+      canSend: () => true,
+      window: () => 10,
+      strict: () => false,
+      wait,
+    });
     h.setCommitStamp((c) => r.stamp(c));
     h.on('leases-committed', (c, o) => r.committed(c, o));
     await h.commit([{ op: 'put', lease: lease('2001:db8:1::13') }]);

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { afterOutdated, applyIncoming, incomingLeases, judge, partnerLifetimeFor, stampLocal, updateFor, versions, type IncomingLease } from '../../../src/failover/bindings.js';
+import {
+  afterOutdated,
+  applyIncoming,
+  incomingLeases,
+  judge,
+  partnerLifetimeFor,
+  stampLocal,
+  updateFor,
+  versions,
+  type IncomingLease,
+} from '../../../src/failover/bindings.js';
 import { BindingStatus, FoStatusCode } from '../../../src/wire/failover/index.js';
 import type { Lease } from '../../../src/engine/index.js';
 import { decodeLease, encodeLease } from '../../../src/store/index.js';
@@ -11,26 +21,65 @@ const A = '00030001020000000001';
 const B = '00030001020000000002';
 
 const lease = (over: Partial<Lease> = {}): Lease => ({
-  resource: '2001:db8:1::11', type: 'na', duid: A, iaid: 1, state: 'active', preferredSec: 300, validSec: 600,
-  clttSec: NOW - 100, expiresAtSec: NOW + 500, ...over,
+  resource: '2001:db8:1::11',
+  type: 'na',
+  duid: A,
+  iaid: 1,
+  state: 'active',
+  preferredSec: 300,
+  validSec: 600,
+  clttSec: NOW - 100,
+  expiresAtSec: NOW + 500,
+  ...over,
 });
 
 const incoming = (status: number, over: { duid?: string; clt?: number; start?: number } = {}): IncomingLease => ({
-  resource: '2001:db8:1::11', type: 'na', duid: over.duid ?? A, iaid: 1, timers: { t1Sec: 150, t2Sec: 240 },
-  wire: { status: status as 1, startTimeOfStateSec: over.start ?? NOW, clientLastTransactionTimeSec: over.clt ?? NOW, preferredSec: 300, validSec: 600, stateExpirationTimeSec: NOW + 600, partnerLifetimeSec: NOW + 900 },
+  resource: '2001:db8:1::11',
+  type: 'na',
+  duid: over.duid ?? A,
+  iaid: 1,
+  timers: { t1Sec: 150, t2Sec: 240 },
+  wire: {
+    status: status as 1,
+    startTimeOfStateSec: over.start ?? NOW,
+    clientLastTransactionTimeSec: over.clt ?? NOW,
+    preferredSec: 300,
+    validSec: 600,
+    stateExpirationTimeSec: NOW + 600,
+    partnerLifetimeSec: NOW + 900,
+  },
 });
 
 describe('a lease as a binding update and back (RFC 8156 §7.4, §7.5.5)', () => {
   it('round-trips through the CLIENT_DATA form', () => {
-    const l = lease({ timers: { t1Sec: 150, t2Sec: 240 }, fo: { pending: true, partnerLifetimeSec: NOW + 1200, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: NOW - 100 } });
+    const l = lease({
+      timers: { t1Sec: 150, t2Sec: 240 },
+      fo: { pending: true, partnerLifetimeSec: NOW + 1200, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: NOW - 100 },
+    });
     const [inc] = incomingLeases(updateFor(l, NOW, EN), EN);
     expect(inc).toMatchObject({ resource: l.resource, type: 'na', duid: A, iaid: 1, timers: { t1Sec: 150, t2Sec: 240 } });
-    expect(inc!.wire).toMatchObject({ status: BindingStatus.ACTIVE, clientLastTransactionTimeSec: NOW - 100, stateExpirationTimeSec: NOW + 500, partnerLifetimeSec: NOW + 1200 });
+    expect(inc!.wire).toMatchObject({
+      status: BindingStatus.ACTIVE,
+      clientLastTransactionTimeSec: NOW - 100,
+      stateExpirationTimeSec: NOW + 500,
+      partnerLifetimeSec: NOW + 1200,
+    });
     const change = applyIncoming(undefined, inc!);
     // The sender's CLT is the receiver's partner-raw-clt-time; the receiver never served this client itself.
     expect(change).toEqual({
       op: 'put',
-      lease: { ...l, clttSec: 0, fo: { pending: false, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: 0, expirationTimeSec: NOW + 1200, startOfStateSec: NOW - 100, partnerRawCltSec: NOW - 100 } },
+      lease: {
+        ...l,
+        clttSec: 0,
+        fo: {
+          pending: false,
+          partnerLifetimeSec: 0,
+          ackedPartnerLifetimeSec: 0,
+          expirationTimeSec: NOW + 1200,
+          startOfStateSec: NOW - 100,
+          partnerRawCltSec: NOW - 100,
+        },
+      },
     });
   });
 
@@ -48,9 +97,15 @@ describe('a lease as a binding update and back (RFC 8156 §7.4, §7.5.5)', () =>
     expect(inc!.via).toEqual({ address: 'fe80::5054:ff:fe00:1' }); // the sender's device name stays home
     const here = applyIncoming(undefined, inc!, (r) => (r === direct.resource ? 'lan0' : undefined));
     expect(here).toMatchObject({ op: 'put', lease: { via: { address: 'fe80::5054:ff:fe00:1', interface: 'lan0' } } });
-    const relayed = lease({ resource: '2001:db8:8000:200::/56', type: 'pd', via: { address: '2001:db8:2::77', interface: 'lan0', relay: '2001:db8:2::1' } });
+    const relayed = lease({
+      resource: '2001:db8:8000:200::/56',
+      type: 'pd',
+      via: { address: '2001:db8:2::77', interface: 'lan0', relay: '2001:db8:2::1' },
+    });
     const [r] = incomingLeases(updateFor(relayed, NOW, EN), EN);
-    expect(applyIncoming(undefined, r!)).toMatchObject({ lease: { via: { address: '2001:db8:2::77', relay: '2001:db8:2::1', interface: '' } } });
+    expect(applyIncoming(undefined, r!)).toMatchObject({
+      lease: { via: { address: '2001:db8:2::77', relay: '2001:db8:2::1', interface: '' } },
+    });
   });
 
   it('keeps the requesting router it recorded when an update names none, and never gives an address one', () => {
@@ -86,8 +141,18 @@ describe('a lease as a binding update and back (RFC 8156 §7.4, §7.5.5)', () =>
 });
 
 describe('client last-transaction times and the lifetimes exchanged (RFC 8156 §7.3, §7.4, §7.5.5)', () => {
-  const fo = (over: Partial<NonNullable<Lease['fo']>> = {}): NonNullable<Lease['fo']> => ({ pending: false, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: NOW - 300, ...over });
-  const withWire = (inc: IncomingLease, over: Partial<IncomingLease['wire']>): IncomingLease => ({ ...inc, wire: { ...inc.wire, ...over } });
+  const fo = (over: Partial<NonNullable<Lease['fo']>> = {}): NonNullable<Lease['fo']> => ({
+    pending: false,
+    partnerLifetimeSec: 0,
+    ackedPartnerLifetimeSec: 0,
+    expirationTimeSec: 0,
+    startOfStateSec: NOW - 300,
+    ...over,
+  });
+  const withWire = (inc: IncomingLease, over: Partial<IncomingLease['wire']>): IncomingLease => ({
+    ...inc,
+    wire: { ...inc.wire, ...over },
+  });
 
   it("keeps the partner's CLT as partner-raw-clt-time exactly as received, and our own client-last-transaction-time apart", () => {
     const ours = lease({ clttSec: NOW - 400, fo: fo() });
@@ -97,8 +162,12 @@ describe('client last-transaction times and the lifetimes exchanged (RFC 8156 §
 
   it('moves our client-last-transaction-time only to a later F_PARTNER_RAW_CLT_TIME (§7.5.5 e)', () => {
     const ours = lease({ clttSec: NOW - 400, fo: fo() });
-    expect(applyIncoming(ours, withWire(incoming(BindingStatus.ACTIVE), { partnerRawCltTimeSec: NOW - 350 }))).toMatchObject({ lease: { clttSec: NOW - 350 } });
-    expect(applyIncoming(ours, withWire(incoming(BindingStatus.ACTIVE), { partnerRawCltTimeSec: NOW - 450 }))).toMatchObject({ lease: { clttSec: NOW - 400 } });
+    expect(applyIncoming(ours, withWire(incoming(BindingStatus.ACTIVE), { partnerRawCltTimeSec: NOW - 350 }))).toMatchObject({
+      lease: { clttSec: NOW - 350 },
+    });
+    expect(applyIncoming(ours, withWire(incoming(BindingStatus.ACTIVE), { partnerRawCltTimeSec: NOW - 450 }))).toMatchObject({
+      lease: { clttSec: NOW - 400 },
+    });
   });
 
   it('sends F_PARTNER_RAW_CLT_TIME, and no CLT_TIME for a client we never served ourselves (§7.4)', () => {
@@ -110,9 +179,15 @@ describe('client last-transaction times and the lifetimes exchanged (RFC 8156 §
 
   it('stores F_PARTNER_LIFETIME as expiration-time, and takes F_EXPIRATION_TIME as partner-lifetime only when later (§7.5.5 b, f)', () => {
     const ours = lease({ fo: fo({ partnerLifetimeSec: NOW + 2000, expirationTimeSec: NOW + 100 }) });
-    const earlier = applyIncoming(ours, withWire(incoming(BindingStatus.ACTIVE), { partnerLifetimeSec: NOW + 900, expirationTimeSec: NOW + 1500 }));
+    const earlier = applyIncoming(
+      ours,
+      withWire(incoming(BindingStatus.ACTIVE), { partnerLifetimeSec: NOW + 900, expirationTimeSec: NOW + 1500 }),
+    );
     expect(earlier).toMatchObject({ lease: { fo: { partnerLifetimeSec: NOW + 2000, expirationTimeSec: NOW + 900 } } });
-    const later = applyIncoming(ours, withWire(incoming(BindingStatus.ACTIVE), { partnerLifetimeSec: NOW + 900, expirationTimeSec: NOW + 2500 }));
+    const later = applyIncoming(
+      ours,
+      withWire(incoming(BindingStatus.ACTIVE), { partnerLifetimeSec: NOW + 900, expirationTimeSec: NOW + 2500 }),
+    );
     expect(later).toMatchObject({ lease: { fo: { partnerLifetimeSec: NOW + 2500 } } });
   });
 
@@ -131,7 +206,12 @@ describe('what the partner sends that twin6 only keeps (RFC 8156 §7.4, §7.5.5)
     const clientFqdn = Uint8Array.from([0, 4, 104, 111, 115, 116, 0]);
     const dnsRemovalInfo = { hostName: Uint8Array.from([4, 104, 111, 115, 116, 0]), flags: 3 };
     const sent = updateFor(lease(), NOW, EN);
-    const withData = { ...sent, reconfigure, relayData, ias: [{ ...sent.ias[0]!, leases: [{ ...sent.ias[0]!.leases[0]!, clientFqdn, dnsRemovalInfo }] }] } as typeof sent;
+    const withData = {
+      ...sent,
+      reconfigure,
+      relayData,
+      ias: [{ ...sent.ias[0]!, leases: [{ ...sent.ias[0]!.leases[0]!, clientFqdn, dnsRemovalInfo }] }],
+    } as typeof sent;
     const [inc] = incomingLeases(withData, EN);
     const change = applyIncoming(undefined, inc!);
     expect(change.op).toBe('put');
@@ -154,7 +234,9 @@ describe('accept or reject an incoming update (RFC 8156 §7.5.4, Figure 4)', () 
     expect(judge(lease(), incoming(BindingStatus.ACTIVE, { clt: NOW - 1000 }), 'primary', NOW, RFC)).toEqual({ accept: true });
   });
   it('ACTIVE over ACTIVE of another client: time (2) against our start-time-of-state, or we are the secondary; else AddressInUse', () => {
-    const local = lease({ fo: { pending: false, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: NOW - 100 } });
+    const local = lease({
+      fo: { pending: false, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: NOW - 100 },
+    });
     expect(judge(local, incoming(BindingStatus.ACTIVE, { duid: B, clt: NOW }), 'primary', NOW, RFC)).toEqual({ accept: true });
     const tie = judge(local, incoming(BindingStatus.ACTIVE, { duid: B, clt: NOW - 97 }), 'primary', NOW, RFC);
     expect(tie).toMatchObject({ accept: false, status: { code: FoStatusCode.AddressInUse } });
@@ -163,9 +245,15 @@ describe('accept or reject an incoming update (RFC 8156 §7.5.4, Figure 4)', () 
   it('ACTIVE of the same client that ends sooner than ours: accepted by the RFC, refused with keepLongerLease however recent', () => {
     const renewedHere = lease({ clttSec: NOW - 10, expiresAtSec: NOW + 590 });
     const longer = incoming(BindingStatus.ACTIVE, { clt: NOW - 50 }); // ends NOW + 600 in the fixture
-    const shorter = (clt: number): IncomingLease => ({ ...longer, wire: { ...longer.wire, clientLastTransactionTimeSec: clt, stateExpirationTimeSec: NOW + 550 } });
+    const shorter = (clt: number): IncomingLease => ({
+      ...longer,
+      wire: { ...longer.wire, clientLastTransactionTimeSec: clt, stateExpirationTimeSec: NOW + 550 },
+    });
     expect(judge(renewedHere, shorter(NOW - 50), 'secondary', NOW, RFC)).toEqual({ accept: true });
-    expect(judge(renewedHere, shorter(NOW - 50), 'secondary', NOW, TWIN6)).toMatchObject({ accept: false, status: { code: FoStatusCode.OutdatedBindingInformation } });
+    expect(judge(renewedHere, shorter(NOW - 50), 'secondary', NOW, TWIN6)).toMatchObject({
+      accept: false,
+      status: { code: FoStatusCode.OutdatedBindingInformation },
+    });
     // Both partners answered one Rebind, a second apart on clocks that may be 5 s apart: the longer end stays.
     expect(judge(renewedHere, shorter(NOW - 9), 'secondary', NOW, TWIN6)).toMatchObject({ accept: false });
     expect(judge(renewedHere, longer, 'secondary', NOW, TWIN6)).toEqual({ accept: true });
@@ -173,50 +261,89 @@ describe('accept or reject an incoming update (RFC 8156 §7.5.4, Figure 4)', () 
   it("RELEASED over a live ACTIVE lease: accept when clearly later; keepLongerLease also refuses another client's", () => {
     const local = lease({ clttSec: NOW - 2 });
     expect(judge(local, incoming(BindingStatus.RELEASED, { duid: B, clt: NOW + 4 }), 'primary', NOW, RFC)).toEqual({ accept: true });
-    expect(judge(local, incoming(BindingStatus.RELEASED, { duid: B, clt: NOW + 4 }), 'primary', NOW, TWIN6)).toMatchObject({ accept: false });
+    expect(judge(local, incoming(BindingStatus.RELEASED, { duid: B, clt: NOW + 4 }), 'primary', NOW, TWIN6)).toMatchObject({
+      accept: false,
+    });
     expect(judge(local, incoming(BindingStatus.RELEASED, { clt: NOW + 3 }), 'primary', NOW, RFC)).toMatchObject({ accept: false }); // 5 s: the same time
     expect(judge(local, incoming(BindingStatus.RELEASED, { clt: NOW + 4 }), 'primary', NOW, TWIN6)).toEqual({ accept: true });
   });
   it('EXPIRED, FREE or FREE-BACKUP over a live ACTIVE lease: only once our own state has run out, time (1)', () => {
     for (const s of [BindingStatus.EXPIRED, BindingStatus.FREE, BindingStatus.FREE_BACKUP]) {
-      expect(judge(lease(), incoming(s, { clt: NOW + 60, start: NOW + 60 }), 'primary', NOW, RFC)).toMatchObject({ accept: false, status: { code: FoStatusCode.OutdatedBindingInformation } });
+      expect(judge(lease(), incoming(s, { clt: NOW + 60, start: NOW + 60 }), 'primary', NOW, RFC)).toMatchObject({
+        accept: false,
+        status: { code: FoStatusCode.OutdatedBindingInformation },
+      });
       expect(judge(lease({ expiresAtSec: NOW - 1 }), incoming(s), 'secondary', NOW, RFC)).toEqual({ accept: true });
     }
   });
   it('RESET or ABANDONED over a live ACTIVE lease: accept, by the later of CLT and start-time-of-state', () => {
     for (const s of [BindingStatus.RESET, BindingStatus.ABANDONED]) {
       expect(judge(lease(), incoming(s, { clt: NOW - 200, start: NOW }), 'primary', NOW, RFC)).toEqual({ accept: true });
-      expect(judge(lease(), incoming(s, { clt: NOW - 200, start: NOW - 96 }), 'primary', NOW, RFC)).toMatchObject({ accept: false, status: { code: FoStatusCode.OutdatedBindingInformation } });
+      expect(judge(lease(), incoming(s, { clt: NOW - 200, start: NOW - 96 }), 'primary', NOW, RFC)).toMatchObject({
+        accept: false,
+        status: { code: FoStatusCode.OutdatedBindingInformation },
+      });
     }
   });
   it('times within 5 s are the same time (§7.5.1): only a clearly later update is accepted, in every state', () => {
     const local = lease({ state: 'released', clttSec: NOW - 3, expiresAtSec: NOW + 100 });
-    expect(judge(local, incoming(BindingStatus.ACTIVE, { clt: NOW + 2 }), 'primary', NOW, RFC)).toMatchObject({ accept: false, status: { code: FoStatusCode.OutdatedBindingInformation } });
+    expect(judge(local, incoming(BindingStatus.ACTIVE, { clt: NOW + 2 }), 'primary', NOW, RFC)).toMatchObject({
+      accept: false,
+      status: { code: FoStatusCode.OutdatedBindingInformation },
+    });
     expect(judge(local, incoming(BindingStatus.ACTIVE, { clt: NOW + 3 }), 'primary', NOW, RFC)).toEqual({ accept: true });
-    expect(judge(lease({ clttSec: NOW }), incoming(BindingStatus.RELEASED, { clt: NOW - 60 }), 'primary', NOW, RFC)).toMatchObject({ accept: false });
+    expect(judge(lease({ clttSec: NOW }), incoming(BindingStatus.RELEASED, { clt: NOW - 60 }), 'primary', NOW, RFC)).toMatchObject({
+      accept: false,
+    });
   });
   it('rows EXPIRED, RELEASED and ABANDONED: accept whatever the status, when clearly later', () => {
     for (const state of ['expired', 'released', 'declined'] as const) {
-      for (const s of [BindingStatus.ACTIVE, BindingStatus.EXPIRED, BindingStatus.RELEASED, BindingStatus.FREE, BindingStatus.RESET, BindingStatus.ABANDONED]) {
-        expect(judge(lease({ state, clttSec: NOW - 100 }), incoming(s, { clt: NOW, start: NOW }), 'primary', NOW, RFC)).toEqual({ accept: true });
-        expect(judge(lease({ state, clttSec: NOW }), incoming(s, { clt: NOW - 100, start: NOW - 100 }), 'primary', NOW, RFC)).toMatchObject({ accept: false });
+      for (const s of [
+        BindingStatus.ACTIVE,
+        BindingStatus.EXPIRED,
+        BindingStatus.RELEASED,
+        BindingStatus.FREE,
+        BindingStatus.RESET,
+        BindingStatus.ABANDONED,
+      ]) {
+        expect(judge(lease({ state, clttSec: NOW - 100 }), incoming(s, { clt: NOW, start: NOW }), 'primary', NOW, RFC)).toEqual({
+          accept: true,
+        });
+        expect(judge(lease({ state, clttSec: NOW }), incoming(s, { clt: NOW - 100, start: NOW - 100 }), 'primary', NOW, RFC)).toMatchObject(
+          { accept: false },
+        );
       }
     }
   });
 });
 
 describe('our own lease after refusing an update as outdated (RFC 8156 §7.5.4)', () => {
-  const fo = (pending: boolean) => ({ pending, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: NOW - 100 });
+  const fo = (pending: boolean) => ({
+    pending,
+    partnerLifetimeSec: 0,
+    ackedPartnerLifetimeSec: 0,
+    expirationTimeSec: 0,
+    startOfStateSec: NOW - 100,
+  });
   it('is flagged and sent at once only when it was not flagged already, so two partners that disagree never trade updates in a loop', () => {
     const settled = lease({ fo: fo(false) });
-    expect(afterOutdated(settled, settled.fo!, incoming(BindingStatus.RELEASED))).toEqual({ change: { op: 'put', lease: { ...settled, fo: fo(true) } }, resend: true });
+    expect(afterOutdated(settled, settled.fo!, incoming(BindingStatus.RELEASED))).toEqual({
+      change: { op: 'put', lease: { ...settled, fo: fo(true) } },
+      resend: true,
+    });
     const flagged = lease({ fo: fo(true) });
     expect(afterOutdated(flagged, flagged.fo!, incoming(BindingStatus.RELEASED))).toEqual({ resend: false });
   });
   it('is cleared, and sent once more, when neither side holds it active: no newer binding is on its way', () => {
     const expired = lease({ state: 'expired', fo: fo(true) });
-    expect(afterOutdated(expired, expired.fo!, incoming(BindingStatus.EXPIRED))).toEqual({ change: { op: 'put', lease: { ...expired, fo: fo(false) } }, resend: true });
-    expect(afterOutdated(expired, expired.fo!, incoming(BindingStatus.RELEASED, { duid: B }))).toEqual({ change: { op: 'put', lease: { ...expired, fo: fo(false) } }, resend: true });
+    expect(afterOutdated(expired, expired.fo!, incoming(BindingStatus.EXPIRED))).toEqual({
+      change: { op: 'put', lease: { ...expired, fo: fo(false) } },
+      resend: true,
+    });
+    expect(afterOutdated(expired, expired.fo!, incoming(BindingStatus.RELEASED, { duid: B }))).toEqual({
+      change: { op: 'put', lease: { ...expired, fo: fo(false) } },
+      resend: true,
+    });
     // Cleared already: nothing more goes, so two idle records never trade updates in a loop.
     const cleared = lease({ state: 'released', fo: fo(false) });
     expect(afterOutdated(cleared, cleared.fo!, incoming(BindingStatus.EXPIRED))).toEqual({ resend: false });
@@ -234,9 +361,22 @@ describe('the partner lifetime and the pending stamp (RFC 8156 §4.4, §7.3)', (
     expect(partnerLifetimeFor(lease({ state: 'released', expiresAtSec: NOW + 86_400 }), 7200)).toBe(NOW + 86_400);
   });
   it('stamps a local change pending, keeps what the partner acknowledged for the same binding, and forgets it for another', () => {
-    const before = lease({ fo: { pending: false, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: NOW + 5000, expirationTimeSec: NOW + 4000, startOfStateSec: NOW - 500 } });
+    const before = lease({
+      fo: {
+        pending: false,
+        partnerLifetimeSec: 0,
+        ackedPartnerLifetimeSec: NOW + 5000,
+        expirationTimeSec: NOW + 4000,
+        startOfStateSec: NOW - 500,
+      },
+    });
     const renewed = stampLocal(lease({ clttSec: NOW }), before, 600, NOW);
-    expect(renewed.fo).toMatchObject({ pending: true, ackedPartnerLifetimeSec: NOW + 5000, expirationTimeSec: NOW + 4000, startOfStateSec: NOW - 500 });
+    expect(renewed.fo).toMatchObject({
+      pending: true,
+      ackedPartnerLifetimeSec: NOW + 5000,
+      expirationTimeSec: NOW + 4000,
+      startOfStateSec: NOW - 500,
+    });
     const other = stampLocal(lease({ duid: B, clttSec: NOW }), before, 600, NOW);
     expect(other.fo).toMatchObject({ pending: true, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: NOW });
   });

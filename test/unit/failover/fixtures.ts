@@ -11,7 +11,11 @@ export const MCLT = 3600;
 export const AUTO_PD = 600;
 
 export const ctxOf = (role: Role, nowSec = T, over: Partial<StepContext> = {}): StepContext => ({
-  role, nowSec, mcltSec: MCLT, autoPartnerDownSec: AUTO_PD, ...over,
+  role,
+  nowSec,
+  mcltSec: MCLT,
+  autoPartnerDownSec: AUTO_PD,
+  ...over,
 });
 
 /** States in which the fixture is connected with comms OK (the rest start with comms down). */

@@ -11,7 +11,16 @@ import { FailoverEndpoint } from '../../../src/failover/endpoint.js';
 import { BackupPrefixes } from '../../../src/failover/backup-prefixes.js';
 import { BATCH } from '../../../src/failover/handoff.js';
 import type { FailoverPdu } from '../../../src/failover/link.js';
-import { BindingStatus, bindingReplyFor, FoMsgType, FoStatusCode, ServerState, type BindingUpdate, type PoolPrefixUpdate, type ServerStateValue } from '../../../src/wire/failover/index.js';
+import {
+  BindingStatus,
+  bindingReplyFor,
+  FoMsgType,
+  FoStatusCode,
+  ServerState,
+  type BindingUpdate,
+  type PoolPrefixUpdate,
+  type ServerStateValue,
+} from '../../../src/wire/failover/index.js';
 import { MemoryDisk, MemoryLeaseStore } from '../../../src/store/index.js';
 import type { Lease } from '../../../src/engine/index.js';
 import { updateFor } from '../../../src/failover/bindings.js';
@@ -21,12 +30,24 @@ import type { SimHost } from '../../../src/testing/sim/host.js';
 const SMALL = '2001:db8:8000::/52'; // 16 /56s
 const HUGE = '2001:db8:8000::/40'; // 65,536 /56s
 const settle = () => new Promise((r) => setImmediate(r));
-const state = (serverState: number, startTimeOfStateSec: number) => ({ serverState: serverState as ServerStateValue, serverFlags: { communicated: true, startup: false, ackStartup: false }, startTimeOfStateSec });
+const state = (serverState: number, startTimeOfStateSec: number) => ({
+  serverState: serverState as ServerStateValue,
+  serverFlags: { communicated: true, startup: false, ackStartup: false },
+  startTimeOfStateSec,
+});
 
 /** A twin6 endpoint and the partner the test plays, taken to NORMAL (through RECOVER-WAIT: a fresh store, §8.5). */
 async function inNormal(role: 'primary' | 'secondary', pd: { pool: string; secondaryPdShare?: number }, disk = new MemoryDisk()) {
   const clock = { now: NOW };
-  const { h, time, timers } = await runtimeHost(role, clock, (e) => { throw e; }, { disk }, runtimeConfig(role, pd));
+  const { h, time, timers } = await runtimeHost(
+    role,
+    clock,
+    (e) => {
+      throw e;
+    },
+    { disk },
+    runtimeConfig(role, pd),
+  );
   const run = runFor(time, clock);
   const link = new FakeLink();
   const endpoint = await FailoverEndpoint.start(h, h.config.failover!, { link: () => link, lanUp: () => true, timers });
@@ -61,7 +82,10 @@ async function inNormal(role: 'primary' | 'secondary', pd: { pool: string; secon
 }
 
 const ofForm = (ch: { sent: FailoverPdu[] }, status: number) =>
-  ch.sent.filter((p): p is Extract<FailoverPdu, { type: typeof FoMsgType.BNDUPD }> => p.type === FoMsgType.BNDUPD && p.content.form === 'prefix' && p.content.status === status);
+  ch.sent.filter(
+    (p): p is Extract<FailoverPdu, { type: typeof FoMsgType.BNDUPD }> =>
+      p.type === FoMsgType.BNDUPD && p.content.form === 'prefix' && p.content.status === status,
+  );
 const resourceOf = (u: BindingUpdate) => (u.form === 'prefix' ? `${u.prefix}/${u.prefixLength}` : '');
 
 /** The partner acknowledges every BNDUPD of ours not yet answered. */
@@ -86,7 +110,16 @@ async function poolRequest(x: Awaited<ReturnType<typeof inNormal>>, xid: number)
 
 const poolUpdate = (resource: string, status: number, at: number): PoolPrefixUpdate => {
   const [prefix, length] = resource.split('/');
-  return { form: 'prefix', prefix: prefix!, prefixLength: Number(length), preferredSec: 0, validSec: 0, baseTimeSec: at, status: status as PoolPrefixUpdate['status'], startTimeOfStateSec: at };
+  return {
+    form: 'prefix',
+    prefix: prefix!,
+    prefixLength: Number(length),
+    preferredSec: 0,
+    validSec: 0,
+    baseTimeSec: at,
+    status: status as PoolPrefixUpdate['status'],
+    startTimeOfStateSec: at,
+  };
 };
 
 /** Sends the endpoint a BNDUPD for a delegable prefix; returns the Status Code of its BNDREPLY (0: accepted). */
@@ -111,15 +144,29 @@ async function cut(x: Awaited<ReturnType<typeof inNormal>>): Promise<void> {
 /** A Request for a /56 from client n, through the engine with the endpoint's policy, committed as the daemon would. */
 async function delegate(h: SimHost, n: number, hints: string[] = []) {
   const request = msg(MsgType.REQUEST, n, [{ kind: 'SERVERID', duid: h.engine.serverDuid }, iaPd(1, hints)]);
-  const d = h.engine.handle({ message: request, relays: [], interface: 'lan0', unicast: false }, { nowSec: h.clock.nowSec(), view: h.store, policy: h.policy });
+  const d = h.engine.handle(
+    { message: request, relays: [], interface: 'lan0', unicast: false },
+    { nowSec: h.clock.nowSec(), view: h.store, policy: h.policy },
+  );
   if (d.kind !== 'reply') throw new Error(`no reply: ${d.kind}`);
   await h.commit(d.changes);
-  const pd = granted(d.reply).filter((l) => l.validSec > 0).map((l) => l.resource);
+  const pd = granted(d.reply)
+    .filter((l) => l.validSec > 0)
+    .map((l) => l.resource);
   return { prefixes: pd, status: statuses(d.reply)['IA_PD:1'] };
 }
 
 const clientLease = (resource: string, client: number, at: number, over: Partial<Lease> = {}): Lease => ({
-  resource, type: 'pd', duid: Buffer.from(duid(client)).toString('hex'), iaid: 1, state: 'active', preferredSec: 30, validSec: 60, clttSec: at, expiresAtSec: at + 60, ...over,
+  resource,
+  type: 'pd',
+  duid: Buffer.from(duid(client)).toString('hex'),
+  iaid: 1,
+  state: 'active',
+  preferredSec: 30,
+  validSec: 60,
+  clttSec: at,
+  expiresAtSec: at + 60,
+  ...over,
 });
 
 describe('prefix hand-off, primary (RFC 8156 §4.2.2)', () => {
@@ -153,7 +200,7 @@ describe('prefix hand-off, primary (RFC 8156 §4.2.2)', () => {
     expect(x.h.store.size).toBe(0); // no lease records for free prefixes
   });
 
-  it('a prefix the secondary delegated and that became free again is the primary\'s, not the secondary\'s (§4.2.2)', async () => {
+  it("a prefix the secondary delegated and that became free again is the primary's, not the secondary's (§4.2.2)", async () => {
     const x = await inNormal('primary', { pool: SMALL, secondaryPdShare: 0.25 });
     const [p] = await poolRequest(x, 500);
     ackAll(x, new Set());
@@ -175,8 +222,20 @@ describe('prefix hand-off, primary (RFC 8156 §4.2.2)', () => {
     ackAll(x, new Set());
     // Half the pool delegated: the share of what is free halves. Two of the handed prefixes are
     // among them, on record before their commit is through (the set still holds them).
-    const others = ['2001:db8:8000::/56', '2001:db8:8000:100::/56', '2001:db8:8000:200::/56', '2001:db8:8000:300::/56', '2001:db8:8000:400::/56', '2001:db8:8000:500::/56'];
-    await x.h.store.apply([...others, ...handed.slice(0, 2)].map((r, i) => ({ op: 'put' as const, lease: clientLease(r, 10 + i, x.clock.now, { validSec: 3600, expiresAtSec: x.clock.now + 3600 }) })));
+    const others = [
+      '2001:db8:8000::/56',
+      '2001:db8:8000:100::/56',
+      '2001:db8:8000:200::/56',
+      '2001:db8:8000:300::/56',
+      '2001:db8:8000:400::/56',
+      '2001:db8:8000:500::/56',
+    ];
+    await x.h.store.apply(
+      [...others, ...handed.slice(0, 2)].map((r, i) => ({
+        op: 'put' as const,
+        lease: clientLease(r, 10 + i, x.clock.now, { validSec: 3600, expiresAtSec: x.clock.now + 3600 }),
+      })),
+    );
     await x.run(16);
     const back = ofForm(x.ch, BindingStatus.FREE).map((u) => resourceOf(u.content));
     expect(back.sort()).toEqual(handed.slice(2).sort());
@@ -232,10 +291,15 @@ describe('prefix hand-off, secondary (RFC 8156 §4.2.2)', () => {
     expect(await delegate(x.h, 2, ['2001:db8:8000:200::/56'])).toEqual({ prefixes: [], status: 6 });
   });
 
-  it("gives every prefix back when the primary reports PARTNER-DOWN: it may use them after the MCLT and never says when their leases end (§4.2.2.1)", async () => {
+  it('gives every prefix back when the primary reports PARTNER-DOWN: it may use them after the MCLT and never says when their leases end (§4.2.2.1)', async () => {
     const x = await inNormal('secondary', { pool: SMALL });
     expect(await move(x, '2001:db8:8000:100::/56', BindingStatus.FREE_BACKUP, 700)).toBe(0);
-    x.emit({ type: FoMsgType.STATE, transactionId: 10, sentTimeSec: x.clock.now, content: { ...state(ServerState.PARTNER_DOWN, x.clock.now), partnerDownTimeSec: x.clock.now } });
+    x.emit({
+      type: FoMsgType.STATE,
+      transactionId: 10,
+      sentTimeSec: x.clock.now,
+      content: { ...state(ServerState.PARTNER_DOWN, x.clock.now), partnerDownTimeSec: x.clock.now },
+    });
     await settle();
     await cut(x);
     expect(await delegate(x.h, 1, ['2001:db8:8000:100::/56'])).toEqual({ prefixes: [], status: 6 });
@@ -249,7 +313,7 @@ describe('prefix hand-off, secondary (RFC 8156 §4.2.2)', () => {
   });
 });
 
-describe('the secondary\'s prefixes on record (backup-prefixes.ts)', () => {
+describe("the secondary's prefixes on record (backup-prefixes.ts)", () => {
   it('survive a restart of the store, and a lease on record takes a prefix out (a crash between the two writes)', async () => {
     const disk = new MemoryDisk();
     const pools = runtimeConfig('secondary', { pool: HUGE }).subnets[0]!.pdPools;

@@ -23,12 +23,16 @@ const maintenance = (p: Partner, action: string, force = false): Promise<Mainten
   Promise.resolve(p.h.commands['failover.maintenance']!({ action, ...(force ? { force } : {}) })) as Promise<MaintenanceAnswer>;
 
 /** Whether the server answers a new client's Solicit at all. */
-const answersSolicit = async (x: RuntimePair, p: Partner, client: number): Promise<boolean> => (await ask(x, p, { type: MsgType.SOLICIT, client })) !== undefined;
+const answersSolicit = async (x: RuntimePair, p: Partner, client: number): Promise<boolean> =>
+  (await ask(x, p, { type: MsgType.SOLICIT, client })) !== undefined;
 
 /** Settles the promise while the pair runs; fails the test if it has not settled by then. */
 async function within<T>(x: RuntimePair, sec: number, p: Promise<T>): Promise<T> {
   let done = false;
-  void p.then(() => (done = true), () => (done = true));
+  void p.then(
+    () => (done = true),
+    () => (done = true),
+  );
   await runUntil(x, () => done, sec);
   expect(done, `settled within ${sec} s`).toBe(true);
   return p;
@@ -93,7 +97,9 @@ describe('maintenance enter on the primary', () => {
     const x = await runtimePair();
     await primaryWithUnackedUpdate(x, 'link');
     const entered = maintenance(x.P, 'enter');
-    await expect(within(x, (MAINTENANCE_DRAIN_MS + MAINTENANCE_HANDOVER_MS) / 1000 + 1, entered)).rejects.toThrow(/did not close the connection .*handover called off, still serving/);
+    await expect(within(x, (MAINTENANCE_DRAIN_MS + MAINTENANCE_HANDOVER_MS) / 1000 + 1, entered)).rejects.toThrow(
+      /did not close the connection .*handover called off, still serving/,
+    );
     expect(x.P.endpoint.status().held).toEqual([]);
     expect(await answersSolicit(x, x.P, 2)).toBe(true);
     x.net.setBlocked('S', false); // the partner's close arrives; nothing holds the link down: back to NORMAL
@@ -231,7 +237,11 @@ describe('maintenance entered on both sides at once', () => {
     const answers = await within(x, 15, Promise.all(entered));
     await x.run(5);
     const on = answers.map((a) => (a instanceof Error ? false : a.maintenance));
-    return { on, serving: [await answersSolicit(x, x.P, 11), await answersSolicit(x, x.S, 12)], held: [x.P.endpoint.status().held, x.S.endpoint.status().held] };
+    return {
+      on,
+      serving: [await answersSolicit(x, x.P, 11), await answersSolicit(x, x.S, 12)],
+      held: [x.P.endpoint.status().held, x.S.endpoint.status().held],
+    };
   }
   const settled = (p: Promise<MaintenanceAnswer>) => p.catch((e: unknown) => e as Error);
 

@@ -6,7 +6,13 @@
 import { step, startup, type StepContext, type Trigger } from '../../../src/failover/state-machine.js';
 import type { Effect, StateMessage } from '../../../src/failover/effects.js';
 import type { EndpointStateName } from '../../../src/failover/states.js';
-import { decodePartnerFrame, encodePartnerFrame, FoMsgType, serverStateFromRfcName, serverStateRfcName } from '../../../src/wire/failover/index.js';
+import {
+  decodePartnerFrame,
+  encodePartnerFrame,
+  FoMsgType,
+  serverStateFromRfcName,
+  serverStateRfcName,
+} from '../../../src/wire/failover/index.js';
 import type { EndpointRecord, StoredEndpoint } from '../../../src/failover/state-record.js';
 import type { Role } from '../../../src/failover/states.js';
 import { MCLT } from './fixtures.js';
@@ -25,7 +31,11 @@ export class Pair {
   /** STATE crosses as bytes (encodePartnerFrame → decodePartnerFrame), as on the real link. */
   wire = false;
 
-  constructor(public nowSec: number, records: Record<Side, EndpointRecord>, readonly extra: Partial<StepContext> = {}) {
+  constructor(
+    public nowSec: number,
+    records: Record<Side, EndpointRecord>,
+    readonly extra: Partial<StepContext> = {},
+  ) {
     this.records = { ...records };
   }
 
@@ -114,7 +124,10 @@ function throughWire(m: StateMessage, nowSec: number): StateMessage {
     startTimeOfStateSec: m.startTimeOfStateSec,
     ...(m.partnerDownTimeSec === undefined ? {} : { partnerDownTimeSec: m.partnerDownTimeSec }),
   };
-  const r = decodePartnerFrame(encodePartnerFrame({ type: FoMsgType.STATE, transactionId: 1, sentTimeSec: nowSec, content }).subarray(2), nowSec);
+  const r = decodePartnerFrame(
+    encodePartnerFrame({ type: FoMsgType.STATE, transactionId: 1, sentTimeSec: nowSec, content }).subarray(2),
+    nowSec,
+  );
   if (!r.ok || r.pdu.type !== FoMsgType.STATE) throw new Error(`STATE refused by the receiver: ${JSON.stringify(r)}`);
   const c = r.pdu.content;
   return {

@@ -35,8 +35,15 @@ function setup(role: 'primary' | 'secondary', service: ServiceLevel, opts: { par
 }
 
 const lease = (fo: Partial<NonNullable<Lease['fo']>>, over: Partial<Lease> = {}): Lease => ({
-  resource: '2001:db8:1::11', type: 'na', duid: '00030001020000000001', iaid: 1, state: 'active', preferredSec: 100, validSec: 200,
-  clttSec: NOW, expiresAtSec: NOW + 200,
+  resource: '2001:db8:1::11',
+  type: 'na',
+  duid: '00030001020000000001',
+  iaid: 1,
+  state: 'active',
+  preferredSec: 100,
+  validSec: 200,
+  clttSec: NOW,
+  expiresAtSec: NOW + 200,
   fo: { pending: false, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: NOW, ...fo },
   ...over,
 });
@@ -116,7 +123,11 @@ describe('allocation split (RFC 8156 §4.2)', () => {
       const { store, policy } = setup('primary', PARTNER_DOWN, { now, partnerDownSinceSec: since });
       return { store, policy };
     };
-    for (const [now, ok] of [[NOW, false], [NOW + 500 + 3599, false], [NOW + 500 + 3600, true]] as const) {
+    for (const [now, ok] of [
+      [NOW, false],
+      [NOW + 500 + 3599, false],
+      [NOW + 500 + 3600, true],
+    ] as const) {
       const { store, policy } = at(now);
       await store.open();
       await store.apply([{ op: 'put', lease: released }]);
@@ -136,7 +147,15 @@ describe('PARTNER-DOWN allocates from its own pool first (RFC 8156 §8.4.1)', ()
   // 16 delegable /56s; the secondary was handed :300, :700, :b00 and :f00.
   const CONFIG = {
     interfaces: ['lan0'],
-    subnets: [{ name: 'lan', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::1f'], pdPools: [{ prefix: '2001:db8:8000::/52', delegatedLength: 56 }] }],
+    subnets: [
+      {
+        name: 'lan',
+        interface: 'lan0',
+        prefix: '2001:db8:1::/64',
+        pools: ['2001:db8:1::10-2001:db8:1::1f'],
+        pdPools: [{ prefix: '2001:db8:8000::/52', delegatedLength: 56 }],
+      },
+    ],
   };
   const pools = allPdPools(parseConfig(CONFIG));
   const HANDED = ['2001:db8:8000:300::/56', '2001:db8:8000:700::/56', '2001:db8:8000:b00::/56', '2001:db8:8000:f00::/56'];
@@ -145,8 +164,14 @@ describe('PARTNER-DOWN allocates from its own pool first (RFC 8156 §8.4.1)', ()
     const backup = new BackupPrefixes(pools, w.store);
     for (const p of HANDED) backup.add(p);
     w.policy = failoverPolicy({
-      role: 'secondary', mcltSec: 3600, backup, pdPools: () => pools, service: () => PARTNER_DOWN,
-      partnerDownSinceSec: () => sinceSec, nowSec: () => w.nowSec, view: w.store,
+      role: 'secondary',
+      mcltSec: 3600,
+      backup,
+      pdPools: () => pools,
+      service: () => PARTNER_DOWN,
+      partnerDownSinceSec: () => sinceSec,
+      nowSec: () => w.nowSec,
+      view: w.store,
     });
     return w;
   };
@@ -156,7 +181,8 @@ describe('PARTNER-DOWN allocates from its own pool first (RFC 8156 §8.4.1)', ()
   it("depletes its own share before the partner's, whatever the client hints, and takes the partner's only past entry + MCLT", async () => {
     const w = secondaryInPartnerDown(NOW - 3600);
     const owners: (string | undefined)[] = [];
-    for (let c = 1; c <= 4; c++) owners.push(...granted(await request(w, c)).map((l) => prefixOwner(l.resource, pools, (r) => HANDED.includes(r))));
+    for (let c = 1; c <= 4; c++)
+      owners.push(...granted(await request(w, c)).map((l) => prefixOwner(l.resource, pools, (r) => HANDED.includes(r))));
     expect(owners).toEqual(['secondary', 'secondary', 'secondary', 'secondary']);
     expect(granted(await request(w, 5)).map((l) => l.resource)).toEqual([PARTNERS]);
 
@@ -192,7 +218,9 @@ describe('MCLT (RFC 8156 §4.4)', () => {
       for (const role of ['primary', 'secondary'] as const) {
         const { policy } = setup(role, serviceLevel(state, role));
         const expected = state === 'PARTNER-DOWN' ? [86_400, 86_400] : [600 + 3600, 3600];
-        expect([state, role, policy.capValidSec(known.resource, known, 86_400), policy.capValidSec(stale.resource, stale, 86_400)]).toEqual([state, role, ...expected]);
+        expect([state, role, policy.capValidSec(known.resource, known, 86_400), policy.capValidSec(stale.resource, stale, 86_400)]).toEqual(
+          [state, role, ...expected],
+        );
       }
     }
   });

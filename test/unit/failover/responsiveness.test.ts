@@ -3,7 +3,12 @@
 
 import { describe, expect, it } from 'vitest';
 import {
-  leadsLink, mayAnswer, partnerPoolUsableFromSec, responsiveness, serviceLevel, type Service,
+  leadsLink,
+  mayAnswer,
+  partnerPoolUsableFromSec,
+  responsiveness,
+  serviceLevel,
+  type Service,
 } from '../../../src/failover/responsiveness.js';
 import { MsgType } from '../../../src/wire/constants.js';
 import type { EndpointStateName, Role } from '../../../src/failover/states.js';

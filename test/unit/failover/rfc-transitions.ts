@@ -41,13 +41,30 @@ export type Expect = string; // an endpoint state name, 'stay' or 'ignored'
 export type Cell = { readonly expect: Expect | { readonly primary: Expect; readonly secondary: Expect }; readonly section: string };
 
 export const STATES = [
-  'STARTUP', 'NORMAL', 'COMMUNICATIONS-INTERRUPTED', 'PARTNER-DOWN', 'POTENTIAL-CONFLICT', 'RECOVER',
-  'RECOVER-WAIT', 'RECOVER-DONE', 'RESOLUTION-INTERRUPTED', 'CONFLICT-DONE',
+  'STARTUP',
+  'NORMAL',
+  'COMMUNICATIONS-INTERRUPTED',
+  'PARTNER-DOWN',
+  'POTENTIAL-CONFLICT',
+  'RECOVER',
+  'RECOVER-WAIT',
+  'RECOVER-DONE',
+  'RESOLUTION-INTERRUPTED',
+  'CONFLICT-DONE',
 ] as const;
 
 export const PLAIN = [
-  'connected', 'comms-lost', 'disconnect', 'bndreply-stall', 'operator-partner-down',
-  'startup-timer-expired', 'auto-partner-down-expired', 'recover-wait-expired', 'upddone', 'update-request-stalled', 'tick',
+  'connected',
+  'comms-lost',
+  'disconnect',
+  'bndreply-stall',
+  'operator-partner-down',
+  'startup-timer-expired',
+  'auto-partner-down-expired',
+  'recover-wait-expired',
+  'upddone',
+  'update-request-stalled',
+  'tick',
 ] as const;
 
 const c = (expect: Cell['expect'], section: string): Cell => ({ expect, section });

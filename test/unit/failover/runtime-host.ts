@@ -18,8 +18,23 @@ export const NOW = 1_800_000_000;
 export const runtimeConfig = (role: 'primary' | 'secondary', pd: { pool?: string; secondaryPdShare?: number } = {}) =>
   parseConfig({
     interfaces: ['lan0'],
-    subnets: [{ name: 'lan', interface: 'lan0', prefix: '2001:db8:1::/64', pools: ['2001:db8:1::10-2001:db8:1::1f'], ...(pd.pool ? { pdPools: [{ prefix: pd.pool, delegatedLength: 56 }] } : {}) }],
-    failover: { role, localAddress: 'fd00::1', peerAddress: 'fd00::2', insecure: true, mcltSec: 60, ...(pd.secondaryPdShare ? { secondaryPdShare: pd.secondaryPdShare } : {}) },
+    subnets: [
+      {
+        name: 'lan',
+        interface: 'lan0',
+        prefix: '2001:db8:1::/64',
+        pools: ['2001:db8:1::10-2001:db8:1::1f'],
+        ...(pd.pool ? { pdPools: [{ prefix: pd.pool, delegatedLength: 56 }] } : {}),
+      },
+    ],
+    failover: {
+      role,
+      localAddress: 'fd00::1',
+      peerAddress: 'fd00::2',
+      insecure: true,
+      mcltSec: 60,
+      ...(pd.secondaryPdShare ? { secondaryPdShare: pd.secondaryPdShare } : {}),
+    },
   });
 
 /** No connection of its own: the test emits `up` and `pdu`. */
@@ -48,7 +63,9 @@ export const serverDuid = (n = 1): Uint8Array => Uint8Array.from([0, 3, 0, 1, 2,
 export async function runtimeHost(
   role: 'primary' | 'secondary',
   clock: { now: number },
-  fatal: (e: unknown) => void = (e) => { throw e; },
+  fatal: (e: unknown) => void = (e) => {
+    throw e;
+  },
   storeOptions: MemoryLeaseStoreOptions = {},
   config = runtimeConfig(role),
   shared: { readonly time?: VirtualTime; readonly duid?: Uint8Array } = {},
@@ -57,7 +74,15 @@ export async function runtimeHost(
   const timers = new NodeTimers(time);
   const store = new MemoryLeaseStore(storeOptions);
   await store.open();
-  const h = new SimHost(config, store, shared.duid ?? serverDuid(), simLogger(() => undefined), { nowSec: () => clock.now }, timers, fatal);
+  const h = new SimHost(
+    config,
+    store,
+    shared.duid ?? serverDuid(),
+    simLogger(() => undefined),
+    { nowSec: () => clock.now },
+    timers,
+    fatal,
+  );
   return { h, time, timers };
 }
 
@@ -76,7 +101,12 @@ export function runFor(time: VirtualTime, clock: { now: number }): (sec: number)
 
 /** What the primary's CONNECT carries in these tests (the partner's keepalive sets our CONTACT rate). */
 export const connectParams = (keepaliveSec = 60): ConnectParams => ({
-  protocolVersion: PROTOCOL_VERSION, mcltSec: 60, keepaliveSec, maxUnackedBndupd: 10, relationshipName: 'twin6', connectFlags: { fixedPdLength: true },
+  protocolVersion: PROTOCOL_VERSION,
+  mcltSec: 60,
+  keepaliveSec,
+  maxUnackedBndupd: 10,
+  relationshipName: 'twin6',
+  connectFlags: { fixedPdLength: true },
 });
 
 /** A channel that records what the endpoint sends and why it closed. */

@@ -51,7 +51,11 @@ export async function runtimePair() {
     const role = side === 'P' ? 'primary' : 'secondary';
     const duid = serverDuid(n);
     const { h, timers } = await runtimeHost(role, clock, undefined, {}, runtimeConfig(role), { time, duid });
-    const endpoint = await FailoverEndpoint.start(h, h.config.failover!, { link: () => new SimLink(side, role, net, timers, new Prng(n + 1)), lanUp: () => true, timers });
+    const endpoint = await FailoverEndpoint.start(h, h.config.failover!, {
+      link: () => new SimLink(side, role, net, timers, new Prng(n + 1)),
+      lanUp: () => true,
+      timers,
+    });
     return { side, h, endpoint, duid };
   };
   const P = await start('P', 1);
@@ -65,11 +69,15 @@ export async function runtimePair() {
 
 export type RuntimePair = Awaited<ReturnType<typeof runtimePair>>;
 
-export const states = (x: { P: Partner; S: Partner }): [EndpointStateName, EndpointStateName] => [x.P.endpoint.status().state, x.S.endpoint.status().state];
+export const states = (x: { P: Partner; S: Partner }): [EndpointStateName, EndpointStateName] => [
+  x.P.endpoint.status().state,
+  x.S.endpoint.status().state,
+];
 const inNormal = (x: { P: Partner; S: Partner }): boolean => states(x).every((s) => s === 'NORMAL');
 
 /** The types of the messages `from` sent since virtual time `sinceMs`. */
-export const sentBy = (x: RuntimePair, from: Side, sinceMs = 0): string[] => x.sent.filter((s) => s.from === from && s.atMs >= sinceMs).map((s) => s.type);
+export const sentBy = (x: RuntimePair, from: Side, sinceMs = 0): string[] =>
+  x.sent.filter((s) => s.from === from && s.atMs >= sinceMs).map((s) => s.type);
 
 /** Runs the pair until check() holds, a second at a time, at most maxSec. */
 export async function runUntil(x: RuntimePair, check: () => boolean, maxSec = TO_NORMAL_SEC_MAX): Promise<void> {
@@ -96,8 +104,23 @@ let xid = 1;
 export async function ask(x: RuntimePair, server: Partner, m: Ask): Promise<Answer | undefined> {
   const duid = clientDuid(m.client);
   const answers: Uint8Array[] = [];
-  const data = clientMessage({ type: m.type, xid: xid++, duid, elapsedMs: 0, wants: { na: true, pd: false }, hints: m.hints ?? {}, ...(m.to ? { serverDuid: m.to } : {}) });
-  server.h.packetPath.onDatagram({ data, sourceAddress: `fe80::${m.client}`, sourcePort: 546, interface: 'lan0', unicast: false, reply: async (out) => void answers.push(out) });
+  const data = clientMessage({
+    type: m.type,
+    xid: xid++,
+    duid,
+    elapsedMs: 0,
+    wants: { na: true, pd: false },
+    hints: m.hints ?? {},
+    ...(m.to ? { serverDuid: m.to } : {}),
+  });
+  server.h.packetPath.onDatagram({
+    data,
+    sourceAddress: `fe80::${m.client}`,
+    sourcePort: 546,
+    interface: 'lan0',
+    unicast: false,
+    reply: async (out) => void answers.push(out),
+  });
   // The packet path waits for the store (promises, no timers): a server that answers has by now.
   for (let turn = 0; turn < ANSWER_TURNS_MAX && answers.length === 0; turn++) await new Promise((r) => setImmediate(r));
   await x.run(0.5);

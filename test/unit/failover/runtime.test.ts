@@ -4,18 +4,34 @@
 // is a bug the simulation found.
 
 import { describe, expect, it } from 'vitest';
-import { connectParams, FakeLink, fakeChannel, NOW, runtimeConfig, runtimeHost, secondaryConnectedAt as connectedAt } from './runtime-host.js';
+import {
+  connectParams,
+  FakeLink,
+  fakeChannel,
+  NOW,
+  runtimeConfig,
+  runtimeHost,
+  secondaryConnectedAt as connectedAt,
+} from './runtime-host.js';
 import { FailoverEndpoint } from '../../../src/failover/endpoint.js';
 import { Replication } from '../../../src/failover/replication.js';
 import { DIAL_GAP_SEC_MAX, REDIAL_MS_MAX, REDIAL_MS_MIN, RedialBackoff, type FailoverPdu } from '../../../src/failover/link.js';
 import type { Lease } from '../../../src/engine/index.js';
-import { BindingStatus, bindingReplyFor, FoMsgType, FoStatusCode, PROTOCOL_VERSION, ServerState, type BindingUpdate, type Status } from '../../../src/wire/failover/index.js';
+import {
+  BindingStatus,
+  bindingReplyFor,
+  FoMsgType,
+  FoStatusCode,
+  PROTOCOL_VERSION,
+  ServerState,
+  type BindingUpdate,
+  type Status,
+} from '../../../src/wire/failover/index.js';
 import { NodeTimers, VirtualTime } from '../../../src/testing/sim/time.js';
 
 const host = (role: 'primary' | 'secondary', clock: { now: number }, fatal?: (e: unknown) => void, pd = false) =>
   runtimeHost(role, clock, fatal, {}, runtimeConfig(role, pd ? { pool: '2001:db8:8000::/48' } : {}));
 const channel = fakeChannel;
-
 
 const contact = (sentTimeSec: number): FailoverPdu => ({ type: FoMsgType.CONTACT, transactionId: 7, sentTimeSec, content: {} });
 
@@ -58,7 +74,14 @@ describe('clock skew on the partner link (RFC 8156 §7.1)', () => {
 });
 
 describe('OPTION_F_CONNECT_FLAGS (RFC 8156 §6.1.2, §6.1.3)', () => {
-  const params = (fixedPdLength: boolean) => ({ protocolVersion: PROTOCOL_VERSION, mcltSec: 60, keepaliveSec: 60, maxUnackedBndupd: 10, relationshipName: 'twin6', connectFlags: { fixedPdLength } });
+  const params = (fixedPdLength: boolean) => ({
+    protocolVersion: PROTOCOL_VERSION,
+    mcltSec: 60,
+    keepaliveSec: 60,
+    maxUnackedBndupd: 10,
+    relationshipName: 'twin6',
+    connectFlags: { fixedPdLength },
+  });
 
   async function endpoint(role: 'primary' | 'secondary') {
     const { h } = await host(role, { now: NOW }, undefined, true);
@@ -91,7 +114,14 @@ describe('OPTION_F_CONNECT_FLAGS (RFC 8156 §6.1.2, §6.1.3)', () => {
 });
 
 describe('re-dialling after a rejected connection (RFC 8156 §6.1)', () => {
-  const params = { protocolVersion: PROTOCOL_VERSION, mcltSec: 60, keepaliveSec: 60, maxUnackedBndupd: 10, relationshipName: 'twin6', connectFlags: { fixedPdLength: true } };
+  const params = {
+    protocolVersion: PROTOCOL_VERSION,
+    mcltSec: 60,
+    keepaliveSec: 60,
+    maxUnackedBndupd: 10,
+    relationshipName: 'twin6',
+    connectFlags: { fixedPdLength: true },
+  };
 
   async function primaryAnswered(content: { params?: typeof params; status?: Status }) {
     const { h } = await host('primary', { now: NOW });
@@ -123,7 +153,14 @@ describe('a binding update the partner refuses (RFC 8156 §7.7)', () => {
     const { h } = await host('primary', { now: NOW });
     const sent: FailoverPdu[] = [];
     let xid = 0;
-    const r = new Replication(h, h.config.failover!, h.log, { send: (p) => void sent.push(p), nextXid: () => ++xid, canSend: () => true, window: () => 10, strict: () => false, wait: async () => undefined });
+    const r = new Replication(h, h.config.failover!, h.log, {
+      send: (p) => void sent.push(p),
+      nextXid: () => ++xid,
+      canSend: () => true,
+      window: () => 10,
+      strict: () => false,
+      wait: async () => undefined,
+    });
     h.setCommitStamp((c) => r.stamp(c));
     h.on('leases-committed', (c, o) => r.committed(c, o));
     return { h, r, sent };
@@ -134,7 +171,17 @@ describe('a binding update the partner refuses (RFC 8156 §7.7)', () => {
 
   async function sentAndAnswered(state: Lease['state'], statuses: Statuses) {
     const { h, r, sent } = await replication();
-    const lease: Lease = { resource: '2001:db8:1::11', type: 'na', duid: '0a0b', iaid: 1, state, preferredSec: 30, validSec: 60, clttSec: NOW, expiresAtSec: NOW + 60 };
+    const lease: Lease = {
+      resource: '2001:db8:1::11',
+      type: 'na',
+      duid: '0a0b',
+      iaid: 1,
+      state,
+      preferredSec: 30,
+      validSec: 60,
+      clttSec: NOW,
+      expiresAtSec: NOW + 60,
+    };
     await h.commit([{ op: 'put', lease }]);
     expect(sent).toHaveLength(1);
     const leaseAck = { address: lease.resource, preferredSec: 30, validSec: 60, ...(statuses.lease ? { status: statuses.lease } : {}) };
@@ -162,13 +209,32 @@ describe('a binding update the partner refuses (RFC 8156 §7.7)', () => {
 });
 
 describe('binding updates twin6 cannot store (RFC 8156 §7.4, §7.5.4)', () => {
-  const state = { status: BindingStatus.ACTIVE, startTimeOfStateSec: NOW, stateExpirationTimeSec: NOW + 60, clientLastTransactionTimeSec: NOW, partnerLifetimeSec: NOW + 90 };
-  const na = { type: 'IA_NA' as const, iaid: 1, t1Sec: 15, t2Sec: 24, leases: [{ address: '2001:db8:1::12', preferredSec: 30, validSec: 60, ...state }] };
+  const state = {
+    status: BindingStatus.ACTIVE,
+    startTimeOfStateSec: NOW,
+    stateExpirationTimeSec: NOW + 60,
+    clientLastTransactionTimeSec: NOW,
+    partnerLifetimeSec: NOW + 90,
+  };
+  const na = {
+    type: 'IA_NA' as const,
+    iaid: 1,
+    t1Sec: 15,
+    t2Sec: 24,
+    leases: [{ address: '2001:db8:1::12', preferredSec: 30, validSec: 60, ...state }],
+  };
 
   async function received(update: Omit<Extract<BindingUpdate, { form: 'client' }>, 'form' | 'clientDuid' | 'baseTimeSec'>) {
     const { h } = await host('secondary', { now: NOW });
     const sent: FailoverPdu[] = [];
-    const r = new Replication(h, h.config.failover!, h.log, { send: (p) => void sent.push(p), nextXid: () => 1, canSend: () => true, window: () => 10, strict: () => false, wait: async () => undefined });
+    const r = new Replication(h, h.config.failover!, h.log, {
+      send: (p) => void sent.push(p),
+      nextXid: () => 1,
+      canSend: () => true,
+      window: () => 10,
+      strict: () => false,
+      wait: async () => undefined,
+    });
     await r.onUpdate(9, { form: 'client', clientDuid: Uint8Array.from([0x0a, 0x0b]), baseTimeSec: NOW, ...update });
     expect(sent).toHaveLength(1);
     return { h, reply: sent[0]! };
@@ -176,12 +242,19 @@ describe('binding updates twin6 cannot store (RFC 8156 §7.4, §7.5.4)', () => {
 
   it('refuses a temporary address, never acknowledges and drops it: we lease no IA_TA', async () => {
     const { reply } = await received({ ias: [{ type: 'IA_TA', iaid: 1, leases: na.leases }] });
-    expect(reply).toMatchObject({ type: FoMsgType.BNDREPLY, transactionId: 9, content: { ias: [{ type: 'IA_TA', leases: [{ status: { code: FoStatusCode.ConfigurationConflict } }] }] } });
+    expect(reply).toMatchObject({
+      type: FoMsgType.BNDREPLY,
+      transactionId: 9,
+      content: { ias: [{ type: 'IA_TA', leases: [{ status: { code: FoStatusCode.ConfigurationConflict } }] }] },
+    });
   });
 
   it('refuses client data over what a lease keeps, rather than acknowledge it and send back less', async () => {
     const { h, reply } = await received({ relayData: new Uint8Array(2000), ias: [na] });
-    expect(reply).toMatchObject({ type: FoMsgType.BNDREPLY, content: { ias: [{ leases: [{ status: { code: FoStatusCode.ConfigurationConflict } }] }] } });
+    expect(reply).toMatchObject({
+      type: FoMsgType.BNDREPLY,
+      content: { ias: [{ leases: [{ status: { code: FoStatusCode.ConfigurationConflict } }] }] },
+    });
     expect(h.store.byResource('2001:db8:1::12')).toBeUndefined();
   });
 
@@ -189,13 +262,28 @@ describe('binding updates twin6 cannot store (RFC 8156 §7.4, §7.5.4)', () => {
     const fatal: unknown[] = [];
     const { h } = await host('secondary', { now: NOW }, (e) => void fatal.push(e), true);
     const sent: FailoverPdu[] = [];
-    const r = new Replication(h, h.config.failover!, h.log, { send: (p) => void sent.push(p), nextXid: () => 1, canSend: () => true, window: () => 10, strict: () => false, wait: async () => undefined });
+    const r = new Replication(h, h.config.failover!, h.log, {
+      send: (p) => void sent.push(p),
+      nextXid: () => 1,
+      canSend: () => true,
+      window: () => 10,
+      strict: () => false,
+      wait: async () => undefined,
+    });
     const bad = { prefix: '2001:db8:8000:1:0:2000::', prefixLength: 56, preferredSec: 30, validSec: 60, ...state };
     const good = { prefix: '2001:db8:8000:200::', prefixLength: 56, preferredSec: 30, validSec: 60, ...state };
-    await r.onUpdate(9, { form: 'client', clientDuid: Uint8Array.from([0x0a, 0x0b]), baseTimeSec: NOW, ias: [{ type: 'IA_PD', iaid: 1, t1Sec: 15, t2Sec: 24, leases: [bad, good] }] });
+    await r.onUpdate(9, {
+      form: 'client',
+      clientDuid: Uint8Array.from([0x0a, 0x0b]),
+      baseTimeSec: NOW,
+      ias: [{ type: 'IA_PD', iaid: 1, t1Sec: 15, t2Sec: 24, leases: [bad, good] }],
+    });
     expect(fatal).toEqual([]);
     expect(sent).toHaveLength(1);
-    expect(sent[0]).toMatchObject({ type: FoMsgType.BNDREPLY, content: { ias: [{ leases: [{ status: { code: FoStatusCode.ConfigurationConflict } }, {}] }] } });
+    expect(sent[0]).toMatchObject({
+      type: FoMsgType.BNDREPLY,
+      content: { ias: [{ leases: [{ status: { code: FoStatusCode.ConfigurationConflict } }, {}] }] },
+    });
     expect(h.store.byResource('2001:db8:8000:200::/56')).toBeDefined();
     expect(h.store.size).toBe(1);
   });
@@ -260,8 +348,17 @@ describe('transaction ids (RFC 8156 §5.4)', () => {
     const ch = fakeChannel();
     link.emit('up', ch.c);
     const connect = ch.sent.find((p) => p.type === FoMsgType.CONNECT)!;
-    link.emit('pdu', { type: FoMsgType.CONNECTREPLY, transactionId: connect.transactionId, sentTimeSec: NOW, content: { params: connectParams(4) } }, ch.c);
-    const down = { serverState: ServerState.PARTNER_DOWN, serverFlags: { communicated: true, startup: false, ackStartup: false }, startTimeOfStateSec: NOW - 100, partnerDownTimeSec: NOW - 100 };
+    link.emit(
+      'pdu',
+      { type: FoMsgType.CONNECTREPLY, transactionId: connect.transactionId, sentTimeSec: NOW, content: { params: connectParams(4) } },
+      ch.c,
+    );
+    const down = {
+      serverState: ServerState.PARTNER_DOWN,
+      serverFlags: { communicated: true, startup: false, ackStartup: false },
+      startTimeOfStateSec: NOW - 100,
+      partnerDownTimeSec: NOW - 100,
+    };
     link.emit('pdu', { type: FoMsgType.STATE, transactionId: 9, sentTimeSec: NOW, content: down }, ch.c);
     await new Promise((r) => setImmediate(r));
     const request = ch.sent.find((p) => p.type === FoMsgType.UPDREQ || p.type === FoMsgType.UPDREQALL)!;
@@ -283,10 +380,27 @@ describe('answering an UPDREQ (RFC 8156 §5.3.5, §5.3.7)', () => {
     const { h } = await host('secondary', { now: NOW });
     const sent: FailoverPdu[] = [];
     let xid = 0;
-    const r = new Replication(h, h.config.failover!, h.log, { send: (p) => void sent.push(p), nextXid: () => ++xid, canSend: () => true, window: () => 1, strict: () => false, wait: async () => undefined });
+    const r = new Replication(h, h.config.failover!, h.log, {
+      send: (p) => void sent.push(p),
+      nextXid: () => ++xid,
+      canSend: () => true,
+      window: () => 1,
+      strict: () => false,
+      wait: async () => undefined,
+    });
     h.setCommitStamp((c) => r.stamp(c));
     h.on('leases-committed', (c, o) => r.committed(c, o));
-    const lease = (a: string, duid: string): Lease => ({ resource: a, type: 'na', duid, iaid: 1, state: 'active', preferredSec: 30, validSec: 60, clttSec: NOW, expiresAtSec: NOW + 60 });
+    const lease = (a: string, duid: string): Lease => ({
+      resource: a,
+      type: 'na',
+      duid,
+      iaid: 1,
+      state: 'active',
+      preferredSec: 30,
+      validSec: 60,
+      clttSec: NOW,
+      expiresAtSec: NOW + 60,
+    });
     // Granted while the partner was away: pending, and the window holds one update at a time.
     await h.commit([{ op: 'put', lease: lease('2001:db8:1::12', '0a0b') }]);
     r.onRequest(500, false);
@@ -302,7 +416,10 @@ describe('answering an UPDREQ (RFC 8156 §5.3.5, §5.3.7)', () => {
       const update = bndupd.content as Extract<BindingUpdate, { form: 'client' }>;
       const ia = update.ias[0]!;
       ackedResources.push('address' in ia.leases[0]! ? ia.leases[0].address : '');
-      await r.onReply(bndupd.transactionId, bindingReplyFor(update, () => undefined));
+      await r.onReply(
+        bndupd.transactionId,
+        bindingReplyFor(update, () => undefined),
+      );
       await new Promise((res) => setImmediate(res));
     }
     expect(sent.filter((p) => p.type === FoMsgType.UPDDONE).map((p) => p.transactionId)).toEqual([500]);

@@ -50,7 +50,11 @@ describe('recovery after a server lost its storage (Figure 7, §8.5–§8.7)', (
     const lost = step(asked.record, { kind: 'comms-lost' }, ctxOf('secondary'));
     expect(lost.record.state).toBe('RECOVER');
     expect(lost.record.session.request).toBeNull();
-    const back = step(step(lost.record, { kind: 'connected' }, ctxOf('secondary')).record, partnerState('PARTNER-DOWN'), ctxOf('secondary'));
+    const back = step(
+      step(lost.record, { kind: 'connected' }, ctxOf('secondary')).record,
+      partnerState('PARTNER-DOWN'),
+      ctxOf('secondary'),
+    );
     expect(kinds(back.effects)).toContain('send-updreqall'); // communicated is now true, but the full resync is unfinished
   });
 
@@ -129,7 +133,11 @@ describe('conflict resolution after a partition (Figure 9, §8.10–§8.12)', ()
     const lost = step(pair.records.primary, { kind: 'comms-lost' }, ctxOf('primary'));
     expect(lost.record.state).toBe('RESOLUTION-INTERRUPTED');
     expect(lost.effects.map(effectText)).toContain('raise-alarm:resolution-interrupted');
-    const back = step(step(lost.record, { kind: 'connected' }, ctxOf('primary')).record, partnerState('RESOLUTION-INTERRUPTED'), ctxOf('primary'));
+    const back = step(
+      step(lost.record, { kind: 'connected' }, ctxOf('primary')).record,
+      partnerState('RESOLUTION-INTERRUPTED'),
+      ctxOf('primary'),
+    );
     expect(back.record.state).toBe('POTENTIAL-CONFLICT');
     expect(kinds(back.effects)).toContain('send-updreq');
   });
@@ -142,7 +150,11 @@ describe('conflict resolution after a partition (Figure 9, §8.10–§8.12)', ()
 
 describe('NORMAL ↔ COMMUNICATIONS-INTERRUPTED (Figure 8, §8.8–§8.9)', () => {
   it('both sides drop to COMMUNICATIONS-INTERRUPTED with an alarm and return to NORMAL', () => {
-    const pair = new Pair(T, { primary: inState('NORMAL', 'primary'), secondary: inState('NORMAL', 'secondary') }, { autoPartnerDownSec: AUTO_PD });
+    const pair = new Pair(
+      T,
+      { primary: inState('NORMAL', 'primary'), secondary: inState('NORMAL', 'secondary') },
+      { autoPartnerDownSec: AUTO_PD },
+    );
     pair.cut();
     expect(pair.states()).toEqual(['COMMUNICATIONS-INTERRUPTED', 'COMMUNICATIONS-INTERRUPTED']);
     expect(pair.log.map((l) => effectText(l.effect))).toContain('raise-alarm:communications-interrupted');
@@ -166,7 +178,10 @@ describe('NORMAL ↔ COMMUNICATIONS-INTERRUPTED (Figure 8, §8.8–§8.9)', () =
   it('no BNDREPLYs in NORMAL: COMMUNICATIONS-INTERRUPTED, the connection dropped, an alarm (§8.8.2)', () => {
     const out = step(inState('NORMAL', 'primary'), { kind: 'bndreply-stall' }, ctxOf('primary'));
     expect(out.record.state).toBe('COMMUNICATIONS-INTERRUPTED');
-    expect(out.effects.map(effectText).slice(-2)).toEqual(['send-state:COMMUNICATIONS-INTERRUPTED', 'drop-connection:no BNDREPLY from partner (§8.8.2)']);
+    expect(out.effects.map(effectText).slice(-2)).toEqual([
+      'send-state:COMMUNICATIONS-INTERRUPTED',
+      'drop-connection:no BNDREPLY from partner (§8.8.2)',
+    ]);
     expect(out.effects.map(effectText)).toContain('raise-alarm:partner-stalled');
     expect(out.record.session.connected).toBe(false);
   });
@@ -192,7 +207,11 @@ describe('PARTNER-DOWN and STARTUP flags (§8.4.2)', () => {
   });
 
   it('sends PARTNER_DOWN_TIME only while in PARTNER-DOWN (§6.3)', () => {
-    const pd = step(settled('primary', 'COMMUNICATIONS-INTERRUPTED', { session: { connected: true } }), { kind: 'operator-partner-down' }, ctxOf('primary'));
+    const pd = step(
+      settled('primary', 'COMMUNICATIONS-INTERRUPTED', { session: { connected: true } }),
+      { kind: 'operator-partner-down' },
+      ctxOf('primary'),
+    );
     const sent = pd.effects.find((e) => e.kind === 'send-state');
     expect(sent).toMatchObject({ message: { state: 'PARTNER-DOWN', partnerDownTimeSec: T, startTimeOfStateSec: T } });
     const normal = step(pd.record, partnerState('RECOVER-DONE'), ctxOf('primary'));
@@ -212,7 +231,9 @@ describe('a site power cycle with the secondary in PARTNER-DOWN: both restart to
   /** The primary died at T − 6000 in NORMAL; the secondary went to PARTNER-DOWN at T − 5000 and served until the cut. */
   function powerCycled(primaryLastOperatingSec: number): Pair {
     const primary = storedPart(settled('primary', 'NORMAL', { lastOperatingSec: primaryLastOperatingSec }));
-    const secondary = storedPart(settled('secondary', 'PARTNER-DOWN', { stateStartSec: T - 5000, partnerDownSinceSec: T - 5000, lastOperatingSec: T - 10 }));
+    const secondary = storedPart(
+      settled('secondary', 'PARTNER-DOWN', { stateStartSec: T - 5000, partnerDownSinceSec: T - 5000, lastOperatingSec: T - 10 }),
+    );
     const pair = Pair.booted(T, { primary, secondary });
     pair.wire = true;
     pair.nowSec = T + 5;
@@ -225,7 +246,9 @@ describe('a site power cycle with the secondary in PARTNER-DOWN: both restart to
   it('the STATEs sent in STARTUP cross the wire; the primary recovers, the pair ends in NORMAL', () => {
     const pair = powerCycled(T - 6000);
     const sentInStartup = pair.log.find((l) => l.side === 'secondary' && l.effect.kind === 'send-state');
-    expect(sentInStartup?.effect).toMatchObject({ message: { state: 'PARTNER-DOWN', flags: { startup: true }, startTimeOfStateSec: T - 5000, partnerDownTimeSec: T - 5000 } });
+    expect(sentInStartup?.effect).toMatchObject({
+      message: { state: 'PARTNER-DOWN', flags: { startup: true }, startTimeOfStateSec: T - 5000, partnerDownTimeSec: T - 5000 },
+    });
     expect(path(pair, 'primary')).toEqual(['RECOVER', 'RECOVER-WAIT', 'RECOVER-DONE', 'NORMAL']);
     expect(path(pair, 'secondary')).toEqual(['PARTNER-DOWN', 'NORMAL']);
     expect(pair.effectsOf('primary')).toContain('send-updreq');
@@ -250,7 +273,12 @@ describe('a partner in RECOVER-WAIT, sent as §5.5.16 codes it (7)', () => {
     if (!r.ok || r.pdu.type !== FoMsgType.STATE) throw new Error(`STATE did not decode: ${JSON.stringify(r)}`);
     const name = serverStateRfcName(r.pdu.content.serverState);
     expect(name).toBe('RECOVER-WAIT');
-    return { kind: 'partner-state', state: name as EndpointStateName, flags: r.pdu.content.serverFlags, startTimeSec: r.pdu.content.startTimeOfStateSec };
+    return {
+      kind: 'partner-state',
+      state: name as EndpointStateName,
+      flags: r.pdu.content.serverFlags,
+      startTimeSec: r.pdu.content.startTimeOfStateSec,
+    };
   }
 
   it('RECOVER-DONE goes to COMMUNICATIONS-INTERRUPTED (§8.7.2)', () => {
@@ -278,7 +306,9 @@ describe('explicit no-ops and operator commands', () => {
   });
 
   it('force does not override "already"', () => {
-    expect(step(inState('PARTNER-DOWN', 'primary'), { kind: 'operator-partner-down', force: true }, ctxOf('primary')).ignored).toBeDefined();
+    expect(
+      step(inState('PARTNER-DOWN', 'primary'), { kind: 'operator-partner-down', force: true }, ctxOf('primary')).ignored,
+    ).toBeDefined();
   });
 
   it('UPDDONE with no request of ours outstanding is ignored (§8.5.2)', () => {
@@ -293,7 +323,11 @@ describe('explicit no-ops and operator commands', () => {
     r = step(r, { kind: 'connected' }, ctxOf('secondary')).record;
     const first = step(r, partnerState('PARTNER-DOWN'), ctxOf('secondary'));
     expect(first.effects.find((e) => e.kind === 'send-updreq')).toEqual({ kind: 'send-updreq', seq: 1 });
-    const again = step(step(first.record, { kind: 'connected' }, ctxOf('secondary')).record, partnerState('PARTNER-DOWN'), ctxOf('secondary'));
+    const again = step(
+      step(first.record, { kind: 'connected' }, ctxOf('secondary')).record,
+      partnerState('PARTNER-DOWN'),
+      ctxOf('secondary'),
+    );
     expect(again.effects.find((e) => e.kind === 'send-updreq')).toEqual({ kind: 'send-updreq', seq: 2 });
     expect(step(again.record, { kind: 'upddone', seq: 1 }, ctxOf('secondary')).ignored?.reason).toBe('stale-request');
     expect(step(again.record, { kind: 'upddone', seq: 2 }, ctxOf('secondary')).record.state).toBe('RECOVER-WAIT');

@@ -14,15 +14,15 @@ describe('STARTUP: steps 1–3 (§8.3.2)', () => {
   it('with nothing stored, PREVIOUS-STATE is RECOVER (§8.3.2 step 1)', () => {
     const out = startup(undefined, ctxOf('secondary'));
     expect(out.record).toMatchObject({ state: 'STARTUP', previousState: 'RECOVER', communicated: false, lastOperatingSec: null });
-    expect(out.effects.map(effectText)).toEqual([
-      'log-transition:-->STARTUP', 'persist', `start-timer:startup@${T + STARTUP_SEC_DEFAULT}`,
-    ]);
+    expect(out.effects.map(effectText)).toEqual(['log-transition:-->STARTUP', 'persist', `start-timer:startup@${T + STARTUP_SEC_DEFAULT}`]);
   });
 
   it('a STATE sent in STARTUP carries the STARTUP flag and PREVIOUS-STATE (§8.3.1)', () => {
     const { record } = startup(stored('NORMAL'), ctxOf('primary'));
     expect(stateMessage(record)).toEqual({
-      state: 'COMMUNICATIONS-INTERRUPTED', flags: flags({ startup: true }), startTimeOfStateSec: T,
+      state: 'COMMUNICATIONS-INTERRUPTED',
+      flags: flags({ startup: true }),
+      startTimeOfStateSec: T,
     });
     const sent = step(record, { kind: 'connected' }, ctxOf('primary'));
     expect(sent.effects.map(effectText)).toEqual(['send-state:COMMUNICATIONS-INTERRUPTED+STARTUP']);
@@ -65,7 +65,9 @@ describe('STARTUP: step 6, the timer', () => {
     const out = step(record, { kind: 'startup-timer-expired' }, ctxOf('primary', T + STARTUP_SEC_DEFAULT));
     expect(out.record.state).toBe('COMMUNICATIONS-INTERRUPTED');
     expect(out.effects.map(effectText)).toEqual([
-      'log-transition:STARTUP->COMMUNICATIONS-INTERRUPTED', 'persist', 'cancel-timer:startup',
+      'log-transition:STARTUP->COMMUNICATIONS-INTERRUPTED',
+      'persist',
+      'cancel-timer:startup',
       `start-timer:auto-partner-down@${T + STARTUP_SEC_DEFAULT + 600}`,
     ]);
   });
@@ -106,7 +108,8 @@ describe('STARTUP: step 5, communications OK', () => {
   it('clears STARTUP, enters PREVIOUS-STATE and takes its comms-OK transition', () => {
     const out = step(boot(), partnerState('COMMUNICATIONS-INTERRUPTED'), ctxOf('primary', T + 2));
     expect(out.effects.filter((e) => e.kind === 'log-transition').map(effectText)).toEqual([
-      'log-transition:STARTUP->COMMUNICATIONS-INTERRUPTED', 'log-transition:COMMUNICATIONS-INTERRUPTED->NORMAL',
+      'log-transition:STARTUP->COMMUNICATIONS-INTERRUPTED',
+      'log-transition:COMMUNICATIONS-INTERRUPTED->NORMAL',
     ]);
     expect(out.record).toMatchObject({ state: 'NORMAL', previousState: 'STARTUP' });
     expect(kinds(out.effects)).toEqual(['log-transition', 'log-transition', 'persist', 'cancel-timer', 'send-state', 'resend-unacked']);
@@ -128,10 +131,12 @@ describe('STARTUP: step 5, communications OK', () => {
   it('times within skew plus one tick of our last operation count as earlier (the safe side)', () => {
     const last = T - 1000;
     const edge = last + OPERATING_TICK_MAX_SEC + 5;
-    expect(step(boot({ lastOperatingSec: last }), partnerState('PARTNER-DOWN', edge), ctxOf('primary', T + 2)).record.state)
-      .toBe('POTENTIAL-CONFLICT');
-    expect(step(boot({ lastOperatingSec: last }), partnerState('PARTNER-DOWN', edge + 1), ctxOf('primary', T + 2)).record.state)
-      .toBe('RECOVER');
+    expect(step(boot({ lastOperatingSec: last }), partnerState('PARTNER-DOWN', edge), ctxOf('primary', T + 2)).record.state).toBe(
+      'POTENTIAL-CONFLICT',
+    );
+    expect(step(boot({ lastOperatingSec: last }), partnerState('PARTNER-DOWN', edge + 1), ctxOf('primary', T + 2)).record.state).toBe(
+      'RECOVER',
+    );
   });
 
   it('the earlier of start-time-of-state and PARTNER_DOWN_TIME is compared', () => {

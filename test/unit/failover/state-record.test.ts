@@ -3,7 +3,11 @@
 
 import { describe, expect, it } from 'vitest';
 import {
-  ENDPOINT_RECORD_BYTES_MAX, decodeEndpointRecord, encodeEndpointRecord, storedPart, type StoredEndpoint,
+  ENDPOINT_RECORD_BYTES_MAX,
+  decodeEndpointRecord,
+  encodeEndpointRecord,
+  storedPart,
+  type StoredEndpoint,
 } from '../../../src/failover/state-record.js';
 import { startup, step } from '../../../src/failover/state-machine.js';
 import { ENDPOINT_STATES } from '../../../src/failover/states.js';
@@ -25,9 +29,16 @@ describe('endpoint record encode/decode', () => {
     const json = JSON.parse(new TextDecoder().decode(encodeEndpointRecord(r))) as Record<string, unknown>;
     expect(json).not.toHaveProperty('session');
     expect(json).toMatchObject({
-      state: 'RECOVER', previousState: 'STARTUP', stateStartSec: T + 5, partnerState: 'PARTNER-DOWN',
-      partnerStateStartSec: T - 10, lastPartnerMessageSec: T + 5, partnerReportedDownSinceSec: T - 10, communicated: true,
-      lastOperatingSec: null, fullResyncPending: true,
+      state: 'RECOVER',
+      previousState: 'STARTUP',
+      stateStartSec: T + 5,
+      partnerState: 'PARTNER-DOWN',
+      partnerStateStartSec: T - 10,
+      lastPartnerMessageSec: T + 5,
+      partnerReportedDownSinceSec: T - 10,
+      communicated: true,
+      lastOperatingSec: null,
+      fullResyncPending: true,
     });
   });
 

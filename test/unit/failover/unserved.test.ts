@@ -14,7 +14,12 @@ const CONFIRM_SEC = UNSERVED_RULE.confirmMs / 1000;
 
 /** One transmission: at our second `atSec`, with the client's Elapsed Time in seconds. */
 const seen = (duid: string, type: number, xid: number, atSec: number, elapsedSec: number, known = true): Sighting => ({
-  atMs: atSec * 1000, duid, type, xid, elapsedCs: Math.round(elapsedSec * 100), known,
+  atMs: atSec * 1000,
+  duid,
+  type,
+  xid,
+  elapsedCs: Math.round(elapsedSec * 100),
+  known,
 });
 
 /** Feeds the sightings in order; what each showed. */
@@ -53,7 +58,11 @@ describe('unserved clients (RFC 7031 §4.7: the primary cut off the LAN, the par
   it('watches Solicit, Request and Renew the same way (Renew and Request are multicast here: no Server Unicast option)', () => {
     for (const type of [MsgType.SOLICIT, MsgType.REQUEST, MsgType.RENEW]) {
       const d = new UnservedDetector();
-      expect(kinds(feed(d, [seen(A, type, 9, 0, 0), seen(A, type, 9, 1, 1), seen(A, type, 9, 3, 3)])), String(type)).toEqual(['watching', 'watching', 'suspect']);
+      expect(kinds(feed(d, [seen(A, type, 9, 0, 0), seen(A, type, 9, 1, 1), seen(A, type, 9, 3, 3)])), String(type)).toEqual([
+        'watching',
+        'watching',
+        'suspect',
+      ]);
       expect(decideAt(d, 3 + CONFIRM_SEC).kind, String(type)).toBe('take-over');
     }
   });
@@ -95,19 +104,35 @@ describe('unserved clients (RFC 7031 §4.7: the primary cut off the LAN, the par
   });
 
   it('wants the client to say it waited: Elapsed Time below 2 s does not count, whatever our clock says', () => {
-    const os = feed(new UnservedDetector(), [seen(A, MsgType.REBIND, 5, 0, 0), seen(A, MsgType.REBIND, 5, 3, 0.5), seen(A, MsgType.REBIND, 5, 9, 1.5)]);
+    const os = feed(new UnservedDetector(), [
+      seen(A, MsgType.REBIND, 5, 0, 0),
+      seen(A, MsgType.REBIND, 5, 3, 0.5),
+      seen(A, MsgType.REBIND, 5, 9, 1.5),
+    ]);
     expect(kinds(os)).toEqual(['watching', 'watching', 'watching']);
   });
 
   it('does not take a datagram heard twice for a retransmission (same Elapsed Time)', () => {
     const d = new UnservedDetector();
-    const os = feed(d, [seen(A, MsgType.REBIND, 5, 0, 0), seen(A, MsgType.REBIND, 5, 0.01, 0), seen(A, MsgType.REBIND, 5, 3, 3), seen(A, MsgType.REBIND, 5, 3.01, 3)]);
+    const os = feed(d, [
+      seen(A, MsgType.REBIND, 5, 0, 0),
+      seen(A, MsgType.REBIND, 5, 0.01, 0),
+      seen(A, MsgType.REBIND, 5, 3, 3),
+      seen(A, MsgType.REBIND, 5, 3.01, 3),
+    ]);
     expect(kinds(os)).toEqual(['watching', 'duplicate', 'suspect', 'duplicate']);
   });
 
   it('counts a saturated Elapsed Time (0xffff) again when it comes a second or more later', () => {
     const d = new UnservedDetector();
-    const sat = (atSec: number): Sighting => ({ atMs: atSec * 1000, duid: A, type: MsgType.SOLICIT, xid: 3, elapsedCs: 0xffff, known: true });
+    const sat = (atSec: number): Sighting => ({
+      atMs: atSec * 1000,
+      duid: A,
+      type: MsgType.SOLICIT,
+      xid: 3,
+      elapsedCs: 0xffff,
+      known: true,
+    });
     expect(kinds(feed(d, [sat(0), sat(0.2), sat(3)]))).toEqual(['watching', 'duplicate', 'suspect']);
   });
 
@@ -142,13 +167,21 @@ describe('unserved clients (RFC 7031 §4.7: the primary cut off the LAN, the par
   });
 
   it('ignores clients the pair holds no lease for (the primary may rightly leave them unanswered: §18.3.5, a full pool)', () => {
-    const os = feed(new UnservedDetector(), dhcpcdRebind(A, 1, 0).map((s) => ({ ...s, known: false })));
+    const os = feed(
+      new UnservedDetector(),
+      dhcpcdRebind(A, 1, 0).map((s) => ({ ...s, known: false })),
+    );
     expect(kinds(os)).toEqual(['unknown-client', 'unknown-client', 'unknown-client', 'unknown-client']);
   });
 
   it('ignores the exchanges the primary need not answer alone: Confirm, Information-request, Release, Decline', () => {
     for (const type of [MsgType.CONFIRM, MsgType.INFORMATION_REQUEST, MsgType.RELEASE, MsgType.DECLINE]) {
-      const os = feed(new UnservedDetector(), [seen(A, type, 1, 0, 0), seen(A, type, 1, 1, 1), seen(A, type, 1, 3, 3), seen(A, type, 1, 7, 7)]);
+      const os = feed(new UnservedDetector(), [
+        seen(A, type, 1, 0, 0),
+        seen(A, type, 1, 1, 1),
+        seen(A, type, 1, 3, 3),
+        seen(A, type, 1, 7, 7),
+      ]);
       expect(kinds(os), String(type)).toEqual(['not-watched', 'not-watched', 'not-watched', 'not-watched']);
     }
   });
@@ -188,7 +221,12 @@ describe('unserved clients (RFC 7031 §4.7: the primary cut off the LAN, the par
   it('remembers at most clientsTrackedMax transactions, forgetting the one heard from longest ago', () => {
     const filled = () => {
       const d = new UnservedDetector({ ...UNSERVED_RULE, clientsTrackedMax: 2 });
-      feed(d, [seen(A, MsgType.REBIND, 1, 0, 0), seen(B, MsgType.REBIND, 2, 0.5, 0), seen(A, MsgType.REBIND, 1, 1, 1), seen(C, MsgType.REBIND, 3, 1.5, 0)]);
+      feed(d, [
+        seen(A, MsgType.REBIND, 1, 0, 0),
+        seen(B, MsgType.REBIND, 2, 0.5, 0),
+        seen(A, MsgType.REBIND, 1, 1, 1),
+        seen(C, MsgType.REBIND, 3, 1.5, 0),
+      ]);
       return d;
     };
     // B was heard from longest ago, so it went: its retransmission starts a new watch.

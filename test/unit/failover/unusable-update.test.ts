@@ -9,7 +9,13 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PartnerLink, readFrame, type Channel, type FailoverPdu } from '../../../src/failover/link.js';
 import {
-  FoMsgType, FoStatusCode, FrameParser, decodePartnerFrame, encodePartnerFrame, toAbsoluteTime, unusableUpdateReply,
+  FoMsgType,
+  FoStatusCode,
+  FrameParser,
+  decodePartnerFrame,
+  encodePartnerFrame,
+  toAbsoluteTime,
+  unusableUpdateReply,
 } from '../../../src/wire/failover/index.js';
 import { connectParams, NOW, runtimeConfig, runtimeHost, secondaryConnectedAt } from './runtime-host.js';
 
@@ -18,7 +24,17 @@ const DUID = [0, 3, 0, 1, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f];
 /** A whole frame (length prefix included) with the 8-octet header and these options. */
 function frame(type: number, xid: number, ...options: number[][]): Buffer {
   const t = toAbsoluteTime(NOW);
-  const body = [type, (xid >> 16) & 0xff, (xid >> 8) & 0xff, xid & 0xff, t >>> 24, (t >>> 16) & 0xff, (t >>> 8) & 0xff, t & 0xff, ...options.flat()];
+  const body = [
+    type,
+    (xid >> 16) & 0xff,
+    (xid >> 8) & 0xff,
+    xid & 0xff,
+    t >>> 24,
+    (t >>> 16) & 0xff,
+    (t >>> 8) & 0xff,
+    t & 0xff,
+    ...options.flat(),
+  ];
   return Buffer.from([body.length >> 8, body.length & 0xff, ...body]);
 }
 const tlv = (code: number, data: number[]): number[] => [code >> 8, code & 0xff, data.length >> 8, data.length & 0xff, ...data];
@@ -40,16 +56,28 @@ describe('a BNDUPD that cannot be used (§7.5.3)', () => {
     expect(r.kind).toBe('unusable-update');
     if (r.kind !== 'unusable-update') return;
     expect(r.transactionId).toBe(0x123456);
-    expect(r.reply).toMatchObject({ form: 'client', clientDuid: Uint8Array.from(DUID), status: { code: FoStatusCode.MissingBindingInformation }, ias: [] });
+    expect(r.reply).toMatchObject({
+      form: 'client',
+      clientDuid: Uint8Array.from(DUID),
+      status: { code: FoStatusCode.MissingBindingInformation },
+      ias: [],
+    });
     // And the answer itself goes on the wire and reads back as a BNDREPLY.
-    const back = decodePartnerFrame(encodePartnerFrame({ type: FoMsgType.BNDREPLY, transactionId: r.transactionId, sentTimeSec: NOW, content: r.reply }).subarray(2), NOW);
+    const back = decodePartnerFrame(
+      encodePartnerFrame({ type: FoMsgType.BNDREPLY, transactionId: r.transactionId, sentTimeSec: NOW, content: r.reply }).subarray(2),
+      NOW,
+    );
     expect(back.ok && back.pdu.type).toBe(FoMsgType.BNDREPLY);
   });
 
   it('with neither CLIENT_DATA nor IAPREFIX, or options that do not frame, gets the status alone', () => {
     for (const f of [frame(FoMsgType.BNDUPD, 7), frame(FoMsgType.BNDUPD, 7, [0, 45, 0, 9, 1])]) {
       const r = readFrame(f.subarray(2), NOW);
-      expect(r).toMatchObject({ kind: 'unusable-update', transactionId: 7, reply: { form: 'bare', status: { code: FoStatusCode.MissingBindingInformation } } });
+      expect(r).toMatchObject({
+        kind: 'unusable-update',
+        transactionId: 7,
+        reply: { form: 'bare', status: { code: FoStatusCode.MissingBindingInformation } },
+      });
     }
     expect(unusableUpdateReply(undefined, 'x')).toMatchObject({ form: 'bare' });
   });
@@ -101,7 +129,9 @@ describe('on the partner link', () => {
     const r = readFrame(frame(FoMsgType.BNDUPD, 99, clientOnly).subarray(2), NOW);
     if (r.kind !== 'unusable-update') throw new Error(r.kind);
     link.emit('unusable-update', r.transactionId, r.reply, r.reason, c);
-    expect(sent.filter((p) => p.type === FoMsgType.BNDREPLY)).toEqual([{ type: FoMsgType.BNDREPLY, transactionId: 99, sentTimeSec: NOW, content: r.reply }]);
+    expect(sent.filter((p) => p.type === FoMsgType.BNDREPLY)).toEqual([
+      { type: FoMsgType.BNDREPLY, transactionId: 99, sentTimeSec: NOW, content: r.reply },
+    ]);
     expect(closed).toEqual([]);
     expect(h.counters.get('failover.bndupd.unusable')).toBe(1);
   });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { duidHex } from '../../../src/testing/lab/clients.js';
 
 describe('duidHex', () => {
-  it('reads both clients\' spelling of the same server DUID (one REBIND6 each, same twin6 secondary)', () => {
+  it("reads both clients' spelling of the same server DUID (one REBIND6 each, same twin6 secondary)", () => {
     const dhcpcd = '0001000132a900a2427bd909ad9f';
     const dhclient = '0:1:0:1:32:a9:0:a2:42:7b:d9:9:ad:9f';
     expect(duidHex(dhcpcd)).toBe(dhcpcd);

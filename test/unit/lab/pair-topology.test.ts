@@ -7,7 +7,12 @@ import { PAIR_LINK, pairFailoverSection, partnerOf } from '../../../src/testing/
 
 describe('pairFailoverSection', () => {
   it('puts each side on its end of the partner link, facing the other', () => {
-    expect(pairFailoverSection('primary')).toEqual({ role: 'primary', localAddress: PAIR_LINK.primary, peerAddress: PAIR_LINK.secondary, insecure: true });
+    expect(pairFailoverSection('primary')).toEqual({
+      role: 'primary',
+      localAddress: PAIR_LINK.primary,
+      peerAddress: PAIR_LINK.secondary,
+      insecure: true,
+    });
     expect(pairFailoverSection('secondary', { mcltSec: 3600 })).toEqual({
       role: 'secondary',
       localAddress: PAIR_LINK.secondary,

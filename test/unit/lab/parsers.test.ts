@@ -15,7 +15,10 @@ import {
   within,
 } from '../../../src/testing/lab/index.js';
 
-const env = (o: Record<string, string>): string => Object.entries(o).map(([k, v]) => `${k}=${v}`).join('\0') + '\0';
+const env = (o: Record<string, string>): string =>
+  Object.entries(o)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\0') + '\0';
 
 describe('lab addresses', () => {
   it('parses and formats IPv6 (RFC 5952)', () => {
@@ -45,7 +48,11 @@ describe('client events', () => {
     const common = { new_preferred_life: '30', new_max_life: '60', new_iaid: 'ae:a6:c7:c9' };
     const events = [
       parseEventFile('dhclient', '1000000000000000000.1.env', env({ reason: 'PREINIT6' })),
-      parseEventFile('dhclient', '1000000000100000000.2.env', env({ reason: 'BOUND6', new_ip6_address: '2001:db8:1::1000', new_ip6_prefixlen: '128', ...common })),
+      parseEventFile(
+        'dhclient',
+        '1000000000100000000.2.env',
+        env({ reason: 'BOUND6', new_ip6_address: '2001:db8:1::1000', new_ip6_prefixlen: '128', ...common }),
+      ),
       parseEventFile('dhclient', '1000000000200000000.3.env', env({ reason: 'BOUND6', new_ip6_prefix: '2001:db8:8000::/56', ...common })),
     ];
     expect(events[1]!.at).toBe(1000000000100);
@@ -56,7 +63,11 @@ describe('client events', () => {
     });
     const released = [
       ...events,
-      parseEventFile('dhclient', '1000000000300000000.4.env', env({ reason: 'RELEASE6', old_ip6_address: '2001:db8:1::1000', old_ip6_prefixlen: '128' })),
+      parseEventFile(
+        'dhclient',
+        '1000000000300000000.4.env',
+        env({ reason: 'RELEASE6', old_ip6_address: '2001:db8:1::1000', old_ip6_prefixlen: '128' }),
+      ),
     ];
     expect(foldBinding(released).addresses).toEqual([]);
     expect(foldBinding(released).prefixes).toHaveLength(1);

@@ -86,7 +86,15 @@ describe('management across a reload', () => {
     const first = m.uplink!;
     const args = { reason: 'partner burnt' };
     const now = Math.floor(Date.now() / 1000);
-    const auth = signCommand(signer.privateKey, { sub: 'dev-a', cmd: 'failover.partner-down', argsHash: argsHash(args), iat: now, exp: now + 60, nonce: newNonce(), actor: 'alice' });
+    const auth = signCommand(signer.privateKey, {
+      sub: 'dev-a',
+      cmd: 'failover.partner-down',
+      argsHash: argsHash(args),
+      iat: now,
+      exp: now + 60,
+      nonce: newNonce(),
+      actor: 'alice',
+    });
     const request = JSON.stringify({ v: 1, args, auth });
     const audits = () => h.logged.filter((l) => l.event === 'cmd-audit');
 
@@ -100,6 +108,10 @@ describe('management across a reload', () => {
     expect(second).not.toBe(first);
     deliver(second, second.topics.cmd('failover.partner-down'), request, `${second.topics.rspRoot}/ops`);
     await settled(() => audits().length === 2);
-    expect(audits()[1]).toMatchObject({ code: 'MGMT_COMMAND_NOT_AUTHORIZED', result: 'NOT_AUTHORIZED', error: 'nonce already used: this signed request was replayed' });
+    expect(audits()[1]).toMatchObject({
+      code: 'MGMT_COMMAND_NOT_AUTHORIZED',
+      result: 'NOT_AUTHORIZED',
+      error: 'nonce already used: this signed request was replayed',
+    });
   });
 });

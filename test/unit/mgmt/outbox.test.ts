@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { Outbox, type OutMessage } from '../../../src/mgmt/outbox.js';
 
-const msg = (topic: string, payload = 'x', patch: Partial<OutMessage> = {}): OutMessage => ({ topic, payload, qos: 1, retain: false, ...patch });
+const msg = (topic: string, payload = 'x', patch: Partial<OutMessage> = {}): OutMessage => ({
+  topic,
+  payload,
+  qos: 1,
+  retain: false,
+  ...patch,
+});
 
 describe('outbox', () => {
   it('keeps only the latest message per retained/telemetry topic', () => {

@@ -28,7 +28,12 @@ async function setup(disk = new MemoryDisk()) {
     startedMs: 0,
   } as unknown as ManagementHost;
   const events: { type: EventType; fields: Record<string, unknown> }[] = [];
-  const reporter = new Reporter(d, 'dev-a', (type, fields) => events.push({ type, fields }), () => clock.ms);
+  const reporter = new Reporter(
+    d,
+    'dev-a',
+    (type, fields) => events.push({ type, fields }),
+    () => clock.ms,
+  );
   /** Holds every write from now on until the returned function lets the first one land. */
   const holdWrites = (): (() => void) => {
     let land!: () => void;
@@ -57,7 +62,12 @@ describe('Reporter: storage health', () => {
     clock.ms += 1;
     const stalled = { status: 'degraded', reasons: [`a write has been in flight for more than ${SLOW_WRITE_MS} ms`] };
     expect((await reporter.state(1)).storage).toEqual(stalled);
-    expect(events).toEqual([{ type: 'storage-degraded', fields: { code: 'STORE_DEGRADED', reasons: stalled.reasons, inFlightMs: SLOW_WRITE_MS + 1, lastCommitMs: 0 } }]);
+    expect(events).toEqual([
+      {
+        type: 'storage-degraded',
+        fields: { code: 'STORE_DEGRADED', reasons: stalled.reasons, inFlightMs: SLOW_WRITE_MS + 1, lastCommitMs: 0 },
+      },
+    ]);
     expect(reporter.storageTelemetry()).toMatchObject({ health: stalled, inFlightChanges: 1, inFlightMs: SLOW_WRITE_MS + 1 });
 
     clock.ms += 60_000;
@@ -93,7 +103,15 @@ describe('Reporter: storage health', () => {
     clock.ms += SLOW_WRITE_MS + 1;
     await reporter.state(1);
     expect(events.slice(1)).toEqual([
-      { type: 'storage-degraded', fields: { code: 'STORE_DEGRADED', reasons: [corrupt, `a write has been in flight for more than ${SLOW_WRITE_MS} ms`], inFlightMs: SLOW_WRITE_MS + 1, lastCommitMs: 0 } },
+      {
+        type: 'storage-degraded',
+        fields: {
+          code: 'STORE_DEGRADED',
+          reasons: [corrupt, `a write has been in flight for more than ${SLOW_WRITE_MS} ms`],
+          inFlightMs: SLOW_WRITE_MS + 1,
+          lastCommitMs: 0,
+        },
+      },
     ]);
     land();
     await held;
@@ -122,7 +140,12 @@ describe('Reporter: event codes', () => {
       startedMs: 0,
     } as unknown as ManagementHost;
     const events: { type: EventType; fields: Record<string, unknown> }[] = [];
-    const reporter = new Reporter(d, 'dev-a', (type, fields) => events.push({ type, fields }), () => 0);
+    const reporter = new Reporter(
+      d,
+      'dev-a',
+      (type, fields) => events.push({ type, fields }),
+      () => 0,
+    );
     await reporter.state(1); // the pool is full; failover seen for the first time
     failoverState = 'COMMUNICATIONS-INTERRUPTED';
     d.counters.add('config.rejected');

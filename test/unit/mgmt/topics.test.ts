@@ -31,7 +31,8 @@ describe('topic layout', () => {
   it('checks topic prefixes for config', () => {
     expect(topicPrefixProblem('fleet/v1')).toBeUndefined();
     expect(topicPrefixProblem('acme.example/fleet_v1')).toBeUndefined();
-    for (const bad of ['', 'fleet/#', 'fleet/+', '$SYS', '/fleet', 'a//b', 'a/b/c/d/e/f/g/h/i']) expect(topicPrefixProblem(bad), bad).toBeDefined();
+    for (const bad of ['', 'fleet/#', 'fleet/+', '$SYS', '/fleet', 'a//b', 'a/b/c/d/e/f/g/h/i'])
+      expect(topicPrefixProblem(bad), bad).toBeDefined();
   });
 });
 
@@ -46,7 +47,10 @@ describe('response topic confinement', () => {
       const r = checkResponseTopic(t, own);
       expect(r.ok, own).toBe(false);
     }
-    expect(checkResponseTopic(t, t.state)).toEqual({ ok: false, reason: `Response Topic "fleet/v1/dev-a/state" is outside this device's response subtree fleet/v1/dev-a/rsp/#` });
+    expect(checkResponseTopic(t, t.state)).toEqual({
+      ok: false,
+      reason: `Response Topic "fleet/v1/dev-a/state" is outside this device's response subtree fleet/v1/dev-a/rsp/#`,
+    });
   });
 
   it('refuses another device, wildcards, empty levels, deep or long topics and a missing one', () => {
@@ -55,7 +59,13 @@ describe('response topic confinement', () => {
     expect(checkResponseTopic(t, 'fleet/v1/dev-a/rsp/#').ok).toBe(false);
     expect(checkResponseTopic(t, 'fleet/v1/dev-a/rsp/a//b').ok).toBe(false);
     expect(checkResponseTopic(t, 'fleet/v1/dev-a/rsp/a/b/c/d/e').ok).toBe(false);
-    expect(checkResponseTopic(t, `fleet/v1/dev-a/rsp/${'x'.repeat(300)}`)).toEqual({ ok: false, reason: 'Response Topic is longer than 256 bytes' });
-    expect(checkResponseTopic(t, undefined)).toEqual({ ok: false, reason: 'request has no Response Topic (MQTT 5 request/response is required)' });
+    expect(checkResponseTopic(t, `fleet/v1/dev-a/rsp/${'x'.repeat(300)}`)).toEqual({
+      ok: false,
+      reason: 'Response Topic is longer than 256 bytes',
+    });
+    expect(checkResponseTopic(t, undefined)).toEqual({
+      ok: false,
+      reason: 'request has no Response Topic (MQTT 5 request/response is required)',
+    });
   });
 });

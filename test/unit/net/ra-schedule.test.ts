@@ -24,7 +24,11 @@ describe('RaSchedule', () => {
       intervals.push(s.nextAtMs - now);
       now = s.nextAtMs;
     }
-    expect(intervals.slice(0, 3)).toEqual([MAX_INITIAL_RTR_ADVERT_INTERVAL_MS, MAX_INITIAL_RTR_ADVERT_INTERVAL_MS, MAX_INITIAL_RTR_ADVERT_INTERVAL_MS]);
+    expect(intervals.slice(0, 3)).toEqual([
+      MAX_INITIAL_RTR_ADVERT_INTERVAL_MS,
+      MAX_INITIAL_RTR_ADVERT_INTERVAL_MS,
+      MAX_INITIAL_RTR_ADVERT_INTERVAL_MS,
+    ]);
     for (const i of intervals.slice(3)) expect(i).toBeGreaterThan(599_000);
   });
 

@@ -9,11 +9,19 @@ import type { Icmp6PortOpener } from '../../../src/net/icmp6-socket.js';
 import { buildAdvertisement, RA_BYTES_MAX } from '../../../src/net/ra-message.js';
 import { RouterAdvertiser } from '../../../src/net/ra.js';
 import { MIN_DELAY_BETWEEN_RAS_MS } from '../../../src/net/ra-schedule.js';
-import { decodeRouterAdvertisement, encodeRouterAdvertisement, routerAdvertisementLength, type RouterAdvertisement } from '../../../src/wire/ndp.js';
+import {
+  decodeRouterAdvertisement,
+  encodeRouterAdvertisement,
+  routerAdvertisementLength,
+  type RouterAdvertisement,
+} from '../../../src/wire/ndp.js';
 
 const MAC = Uint8Array.from([2, 0, 0x5e, 0, 0x53, 1]);
 
-function config(ra: Record<string, unknown> = {}, options: Record<string, unknown> = { dnsServers: ['2001:db8:1::53'], domainSearch: ['home.example'] }) {
+function config(
+  ra: Record<string, unknown> = {},
+  options: Record<string, unknown> = { dnsServers: ['2001:db8:1::53'], domainSearch: ['home.example'] },
+) {
   return parseConfig({
     interfaces: ['lan0'],
     options,
@@ -54,7 +62,14 @@ function harness() {
     };
   };
   const counters = new Counters();
-  const deps = { counters, log: pino({ level: 'silent' }), open, nowMs: () => Date.now(), random: () => 0.5, linkInfo: () => ({ mac: MAC, hasLinkLocal: true }) };
+  const deps = {
+    counters,
+    log: pino({ level: 'silent' }),
+    open,
+    nowMs: () => Date.now(),
+    random: () => 0.5,
+    linkInfo: () => ({ mac: MAC, hasLinkLocal: true }),
+  };
   return { sent, counters, deps, rs: (data: Buffer, from = 'fe80::1') => deliver!(data, from), closed: () => closed };
 }
 
@@ -74,7 +89,15 @@ describe('RouterAdvertiser', () => {
     expect(first.ra).toMatchObject({ managed: true, otherConfig: true, routerLifetimeSec: 90, curHopLimit: 64, preference: 'medium' });
     expect(first.ra.options).toEqual([
       { kind: 'SOURCE_LL_ADDR', address: MAC },
-      { kind: 'PREFIX_INFO', prefix: '2001:db8:1::', prefixLength: 64, onLink: true, autonomous: true, validSec: 2_592_000, preferredSec: 604_800 },
+      {
+        kind: 'PREFIX_INFO',
+        prefix: '2001:db8:1::',
+        prefixLength: 64,
+        onLink: true,
+        autonomous: true,
+        validSec: 2_592_000,
+        preferredSec: 604_800,
+      },
       { kind: 'RDNSS', lifetimeSec: 90, servers: ['2001:db8:1::53'] },
       { kind: 'DNSSL', lifetimeSec: 90, domains: ['home.example'] },
     ]);
@@ -174,7 +197,9 @@ describe('RouterAdvertiser', () => {
     await ra.update(config({ managed: false, routerLifetimeSec: 0 }).subnets);
     await vi.advanceTimersByTimeAsync(MIN_DELAY_BETWEEN_RAS_MS + 1);
     expect(h.sent.at(-1)!.ra).toMatchObject({ managed: false, routerLifetimeSec: 0 });
-    await ra.update(parseConfig({ interfaces: ['lan0'], subnets: [{ name: 'lan', interface: 'lan0', prefix: '2001:db8:1::/64' }] }).subnets);
+    await ra.update(
+      parseConfig({ interfaces: ['lan0'], subnets: [{ name: 'lan', interface: 'lan0', prefix: '2001:db8:1::/64' }] }).subnets,
+    );
     expect(h.counters.get('ra.tx.final')).toBe(1);
     expect(ra.status()).toEqual([]);
   });
@@ -199,7 +224,8 @@ describe('buildAdvertisement', () => {
 
   it(`keeps the message within ${RA_BYTES_MAX} octets, splitting DNSSL and dropping what does not fit`, () => {
     const domains = Array.from({ length: 32 }, (_, i) => `${'x'.repeat(60)}.${'y'.repeat(60)}.d${i}.example`);
-    const subnet = config({}, { dnsServers: Array.from({ length: 16 }, (_, i) => `2001:db8::${i + 1}`), domainSearch: domains }).subnets[0]!;
+    const subnet = config({}, { dnsServers: Array.from({ length: 16 }, (_, i) => `2001:db8::${i + 1}`), domainSearch: domains })
+      .subnets[0]!;
     const built = buildAdvertisement(subnet, subnet.routerAdvertisements!, MAC, false);
     expect(routerAdvertisementLength(built.ra)).toBeLessThanOrEqual(RA_BYTES_MAX);
     expect(built.domainsDropped).toBeGreaterThan(0);

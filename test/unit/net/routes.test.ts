@@ -4,7 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Counters } from '../../../src/daemon/counters.js';
 import type { Lease, LeaseChange } from '../../../src/engine/lease.js';
-import { batchLine, parseBatchErrors, parseRouteList, type KernelRoute, type RouteDriver, type RouteOp } from '../../../src/net/ip-route.js';
+import {
+  batchLine,
+  parseBatchErrors,
+  parseRouteList,
+  type KernelRoute,
+  type RouteDriver,
+  type RouteOp,
+} from '../../../src/net/ip-route.js';
 import { PdRouteManager, routeFor } from '../../../src/net/routes.js';
 
 const NOW = 1_800_000_000;
@@ -72,8 +79,18 @@ const gateways = (k: FakeKernel) => Object.fromEntries([...k.routes.values()].ma
 describe('routeFor', () => {
   it('routes active, unexpired delegations with a via; a routed relay is the next hop; a link-local one needs its link', () => {
     expect(routeFor(lease(1), NOW)).toEqual({ prefix: lease(1).resource, gateway: 'fe80::1', dev: 'lan0' });
-    expect(routeFor(lease(1, { via: { address: 'fe80::1', interface: 'lan0', relay: '2001:db8:2::1' } }), NOW)).toEqual({ prefix: lease(1).resource, gateway: '2001:db8:2::1' });
-    for (const l of [lease(1, { state: 'released' }), lease(1, { state: 'expired' }), lease(1, { expiresAtSec: NOW }), lease(1, { via: undefined }), lease(1, { via: { address: 'fe80::1', interface: '' } }), { ...lease(1), type: 'na' as const, resource: '2001:db8:1::5' }]) {
+    expect(routeFor(lease(1, { via: { address: 'fe80::1', interface: 'lan0', relay: '2001:db8:2::1' } }), NOW)).toEqual({
+      prefix: lease(1).resource,
+      gateway: '2001:db8:2::1',
+    });
+    for (const l of [
+      lease(1, { state: 'released' }),
+      lease(1, { state: 'expired' }),
+      lease(1, { expiresAtSec: NOW }),
+      lease(1, { via: undefined }),
+      lease(1, { via: { address: 'fe80::1', interface: '' } }),
+      { ...lease(1), type: 'na' as const, resource: '2001:db8:1::5' },
+    ]) {
       expect(routeFor(l, NOW)).toBeUndefined();
     }
   });
@@ -82,7 +99,10 @@ describe('routeFor', () => {
 describe('PdRouteManager', () => {
   it('adds a route when a delegation is committed, moves it, and removes it on release, expiry and delete', async () => {
     const { kernel, commit, counters } = setup();
-    await commit([{ op: 'put', lease: lease(1) }, { op: 'put', lease: lease(2) }]);
+    await commit([
+      { op: 'put', lease: lease(1) },
+      { op: 'put', lease: lease(2) },
+    ]);
     expect(gateways(kernel)).toEqual({ [lease(1).resource]: 'fe80::1%lan0', [lease(2).resource]: 'fe80::2%lan0' });
     expect(kernel.batches).toHaveLength(1); // both in one ip -batch
     // A renewal with the same router changes nothing in the kernel.
@@ -98,7 +118,10 @@ describe('PdRouteManager', () => {
     expect(kernel.routes.size).toBe(0);
     // Address leases and deletes of prefixes we never routed cost nothing.
     const before = kernel.batches.length;
-    await commit([{ op: 'put', lease: { ...lease(4), type: 'na', resource: '2001:db8:1::4', via: undefined } }, { op: 'delete', resource: lease(9).resource }]);
+    await commit([
+      { op: 'put', lease: { ...lease(4), type: 'na', resource: '2001:db8:1::4', via: undefined } },
+      { op: 'delete', resource: lease(9).resource },
+    ]);
     expect(kernel.batches).toHaveLength(before);
     expect(counters.snapshot()).toMatchObject({ 'routes.added': 4, 'routes.removed': 3 });
   });
@@ -129,7 +152,9 @@ describe('PdRouteManager', () => {
     kernel.routes.set(lease(1).resource, { prefix: lease(1).resource, gateway: 'fe80::1', dev: 'lan0', metric: 1024 });
     await routes.reconcile();
     await routes.idle();
-    expect(kernel.batches[0]).toEqual([{ op: 'delete', route: { prefix: lease(1).resource, gateway: 'fe80::1', dev: 'lan0', metric: 1024 } }]);
+    expect(kernel.batches[0]).toEqual([
+      { op: 'delete', route: { prefix: lease(1).resource, gateway: 'fe80::1', dev: 'lan0', metric: 1024 } },
+    ]);
     expect(kernel.routes.get(lease(1).resource)?.metric).toBe(1062);
   });
 
@@ -174,7 +199,10 @@ describe('PdRouteManager', () => {
   it('counts and logs failures without throwing, and retries them at the next reconcile', async () => {
     const { kernel, routes, commit, counters } = setup();
     kernel.failPrefixes.add(lease(1).resource);
-    await commit([{ op: 'put', lease: lease(1) }, { op: 'put', lease: lease(2) }]);
+    await commit([
+      { op: 'put', lease: lease(1) },
+      { op: 'put', lease: lease(2) },
+    ]);
     expect(counters.get('routes.add-failed')).toBe(1);
     expect(kernel.routes.size).toBe(1);
     kernel.failWholeBatch = true;
@@ -208,7 +236,8 @@ describe('ip route output', () => {
 
   it('attributes each failure in ip -batch stderr to its line', () => {
     // As iproute2 6.1 prints it for lines 2, 3 and 4 of a batch.
-    const stderr = 'RTNETLINK answers: No such process\nCommand failed -:2\nRTNETLINK answers: No route to host\nCommand failed -:3\nCannot find device "nosuch"\nCommand failed -:4\n';
+    const stderr =
+      'RTNETLINK answers: No such process\nCommand failed -:2\nRTNETLINK answers: No route to host\nCommand failed -:3\nCannot find device "nosuch"\nCommand failed -:4\n';
     expect([...parseBatchErrors(stderr, 5)]).toEqual([
       [1, 'RTNETLINK answers: No such process'],
       [2, 'RTNETLINK answers: No route to host'],
@@ -218,8 +247,14 @@ describe('ip route output', () => {
 
   it('writes batch lines with our protocol and metric', () => {
     const route = { prefix: '2001:db8:8000:100::/56', gateway: 'fe80::1', dev: 'lan0' };
-    expect(batchLine({ op: 'replace', route }, 62, 1062)).toBe('route replace 2001:db8:8000:100::/56 via fe80::1 dev lan0 proto 62 metric 1062');
-    expect(batchLine({ op: 'delete', route: { ...route, metric: 1024 } }, 62, 1062)).toBe('route del 2001:db8:8000:100::/56 proto 62 metric 1024');
-    expect(batchLine({ op: 'replace', route: { prefix: route.prefix, gateway: '2001:db8:2::1' } }, 62, 1062)).toBe('route replace 2001:db8:8000:100::/56 via 2001:db8:2::1 proto 62 metric 1062');
+    expect(batchLine({ op: 'replace', route }, 62, 1062)).toBe(
+      'route replace 2001:db8:8000:100::/56 via fe80::1 dev lan0 proto 62 metric 1062',
+    );
+    expect(batchLine({ op: 'delete', route: { ...route, metric: 1024 } }, 62, 1062)).toBe(
+      'route del 2001:db8:8000:100::/56 proto 62 metric 1024',
+    );
+    expect(batchLine({ op: 'replace', route: { prefix: route.prefix, gateway: '2001:db8:2::1' } }, 62, 1062)).toBe(
+      'route replace 2001:db8:8000:100::/56 via 2001:db8:2::1 proto 62 metric 1062',
+    );
   });
 });

@@ -62,16 +62,26 @@ export function describeLeaseStore(name: string, makeHarness: () => Promise<Stor
 
     it('returns a committed binding after close and reopen, with identical fields', async () => {
       let s = await start();
-      const leases = [naLease(1), naLease(2, { state: 'declined' }), pdLease(3, { state: 'released', validSec: 0xffff_ffff, expiresAtSec: NOW_SEC + 0xffff_ffff })];
+      const leases = [
+        naLease(1),
+        naLease(2, { state: 'declined' }),
+        pdLease(3, { state: 'released', validSec: 0xffff_ffff, expiresAtSec: NOW_SEC + 0xffff_ffff }),
+      ];
       await s.apply(leases.map(put));
       s = await restart(s);
       expect(s.size).toBe(3);
       for (const l of leases) expect(s.byResource(l.resource)).toEqual(l);
     });
 
-    it('keeps a lease\'s failover state through the index and a reopen, and drops it when a put has none', async () => {
+    it("keeps a lease's failover state through the index and a reopen, and drops it when a put has none", async () => {
       let s = await start();
-      const fo = { pending: true, partnerLifetimeSec: NOW_SEC + 9000, ackedPartnerLifetimeSec: NOW_SEC + 100, expirationTimeSec: 0, startOfStateSec: NOW_SEC };
+      const fo = {
+        pending: true,
+        partnerLifetimeSec: NOW_SEC + 9000,
+        ackedPartnerLifetimeSec: NOW_SEC + 100,
+        expirationTimeSec: 0,
+        startOfStateSec: NOW_SEC,
+      };
       const withFo = naLease(7, { fo });
       await s.apply([put(withFo), put(pdLease(8))]);
       expect(s.byResource(withFo.resource)).toEqual(withFo);

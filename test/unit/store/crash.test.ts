@@ -83,60 +83,66 @@ describe('L1 crash loop: SIGKILL during load, then reopen', () => {
     await rm(outDir, { recursive: true, force: true });
   });
 
-  it(`loses no acknowledged lease over ${ITERATIONS} kills (${seedText(SEED)})`, async () => {
-    let rngState = SEED || 1;
-    const rand = (n: number): number => ((rngState = (rngState * 1103515245 + 12345) % 2 ** 31), rngState % n);
-    /** Latest acknowledged version of each lease (renewals only move expiry forward). */
-    const expected = new Map<string, Lease>();
-    const deleted = new Set<string>();
-    const maybeDeleted = new Set<string>();
-    let totalAcks = 0;
-    const openMs: number[] = [];
+  it(
+    `loses no acknowledged lease over ${ITERATIONS} kills (${seedText(SEED)})`,
+    async () => {
+      let rngState = SEED || 1;
+      const rand = (n: number): number => ((rngState = (rngState * 1103515245 + 12345) % 2 ** 31), rngState % n);
+      /** Latest acknowledged version of each lease (renewals only move expiry forward). */
+      const expected = new Map<string, Lease>();
+      const deleted = new Set<string>();
+      const maybeDeleted = new Set<string>();
+      let totalAcks = 0;
+      const openMs: number[] = [];
 
-    for (let iteration = 0; iteration < ITERATIONS; iteration++) {
-      const killAfterMs = rand(KILL_AFTER_MS_MAX + 1);
-      const context = `${seedText(SEED)}, iteration ${iteration}, kill after ${killAfterMs} ms`;
-      const log = await runChild(entryJs, dir, iteration * LEASES_PER_RUN_MAX, SEED + iteration, killAfterMs);
-      totalAcks += log.acked.length;
-      for (const l of log.acked) {
-        const known = expected.get(l.resource);
-        if (!known || l.expiresAtSec >= known.expiresAtSec) expected.set(l.resource, l);
-      }
-      for (const r of log.deleteSubmitted) maybeDeleted.add(r);
-      for (const r of log.deleteAcked) deleted.add(r);
+      for (let iteration = 0; iteration < ITERATIONS; iteration++) {
+        const killAfterMs = rand(KILL_AFTER_MS_MAX + 1);
+        const context = `${seedText(SEED)}, iteration ${iteration}, kill after ${killAfterMs} ms`;
+        const log = await runChild(entryJs, dir, iteration * LEASES_PER_RUN_MAX, SEED + iteration, killAfterMs);
+        totalAcks += log.acked.length;
+        for (const l of log.acked) {
+          const known = expected.get(l.resource);
+          if (!known || l.expiresAtSec >= known.expiresAtSec) expected.set(l.resource, l);
+        }
+        for (const r of log.deleteSubmitted) maybeDeleted.add(r);
+        for (const r of log.deleteAcked) deleted.add(r);
 
-      const store = new LevelLeaseStore(dir);
-      const report = await store.open();
-      openMs.push(report.openMs + report.scanMs);
-      try {
-        expect(report.corrupt, context).toMatchObject({ count: 0 }); // B
-        for (const [resource, want] of expected) {
-          const got = store.byResource(resource);
-          if (deleted.has(resource)) {
-            expect(got, `${context}: acknowledged delete of ${resource} came back`).toBeUndefined();
-            continue;
+        const store = new LevelLeaseStore(dir);
+        const report = await store.open();
+        openMs.push(report.openMs + report.scanMs);
+        try {
+          expect(report.corrupt, context).toMatchObject({ count: 0 }); // B
+          for (const [resource, want] of expected) {
+            const got = store.byResource(resource);
+            if (deleted.has(resource)) {
+              expect(got, `${context}: acknowledged delete of ${resource} came back`).toBeUndefined();
+              continue;
+            }
+            if (got === undefined && maybeDeleted.has(resource)) continue; // delete submitted, maybe landed
+            expect(got, `${context}: acknowledged ${resource} missing`).toBeDefined(); // A
+            if (!got) continue;
+            if (got.expiresAtSec === want.expiresAtSec) expect(sameLease(got, want), `${context}: ${resource} changed`).toBe(true);
+            else {
+              expect(got.expiresAtSec, `${context}: ${resource} went back in time`).toBeGreaterThan(want.expiresAtSec);
+              expect([got.duid, got.iaid, got.type], `${context}: ${resource} changed hands`).toEqual([want.duid, want.iaid, want.type]);
+            }
           }
-          if (got === undefined && maybeDeleted.has(resource)) continue; // delete submitted, maybe landed
-          expect(got, `${context}: acknowledged ${resource} missing`).toBeDefined(); // A
-          if (!got) continue;
-          if (got.expiresAtSec === want.expiresAtSec) expect(sameLease(got, want), `${context}: ${resource} changed`).toBe(true);
-          else {
-            expect(got.expiresAtSec, `${context}: ${resource} went back in time`).toBeGreaterThan(want.expiresAtSec);
-            expect([got.duid, got.iaid, got.type], `${context}: ${resource} changed hands`).toEqual([want.duid, want.iaid, want.type]);
+          for (const l of store.all()) {
+            // B: nothing on disk that no child made (leases only come from the generator).
+            expect(l.duid.startsWith('000100012f1c2d3e0050'), `${context}: garbage ${l.resource}`).toBe(true);
+            if (!expected.has(l.resource)) expected.set(l.resource, l); // landed unacknowledged: may stay either way
           }
+        } finally {
+          await store.close();
         }
-        for (const l of store.all()) {
-          // B: nothing on disk that no child made (leases only come from the generator).
-          expect(l.duid.startsWith('000100012f1c2d3e0050'), `${context}: garbage ${l.resource}`).toBe(true);
-          if (!expected.has(l.resource)) expected.set(l.resource, l); // landed unacknowledged: may stay either way
-        }
-      } finally {
-        await store.close();
+        // Unacknowledged leases that landed are now known state for the next round's checks,
+        // but only in the weak form: they were never promised to anyone.
       }
-      // Unacknowledged leases that landed are now known state for the next round's checks,
-      // but only in the weak form: they were never promised to anyone.
-    }
-    console.log(`L1 crash loop ${seedText(SEED)}: ${ITERATIONS} kills, ${totalAcks} acks, ${deleted.size} deletes, ${expected.size} leases, open+scan max ${Math.max(...openMs).toFixed(1)} ms`);
-    expect(totalAcks, 'the children never acknowledged anything: the loop tested nothing').toBeGreaterThan(ITERATIONS * 10);
-  }, 60_000 + ITERATIONS * 5_000);
+      console.log(
+        `L1 crash loop ${seedText(SEED)}: ${ITERATIONS} kills, ${totalAcks} acks, ${deleted.size} deletes, ${expected.size} leases, open+scan max ${Math.max(...openMs).toFixed(1)} ms`,
+      );
+      expect(totalAcks, 'the children never acknowledged anything: the loop tested nothing').toBeGreaterThan(ITERATIONS * 10);
+    },
+    60_000 + ITERATIONS * 5_000,
+  );
 });

@@ -38,7 +38,12 @@ describe('LeaseIndex', () => {
       const client = rand(40);
       if (r < 60) {
         const make = rand(2) === 0 ? naLease : pdLease;
-        const l = make(i, { duid: duidOf(client), iaid: rand(3), expiresAtSec: NOW_SEC + rand(200) - 100, state: (['active', 'expired', 'released', 'declined'] as const)[rand(4)]! });
+        const l = make(i, {
+          duid: duidOf(client),
+          iaid: rand(3),
+          expiresAtSec: NOW_SEC + rand(200) - 100,
+          state: (['active', 'expired', 'released', 'declined'] as const)[rand(4)]!,
+        });
         index.put(l);
         model.leases.set(l.resource, l);
       } else if (r < 80) {

@@ -29,10 +29,11 @@ describeLeaseStore('LevelLeaseStore', async () => {
       return new LevelLeaseStore(dir, { ...options, db });
     },
     failWrites: (error) => {
-      if (db) db.batch = async () => {
-        await sleep(10);
-        throw error;
-      };
+      if (db)
+        db.batch = async () => {
+          await sleep(10);
+          throw error;
+        };
     },
     writeRaw: (key, value) => withRawLevel(dir, (raw) => raw.put(key, value)),
     cleanup: () => rm(dir, { recursive: true, force: true }),

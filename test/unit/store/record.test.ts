@@ -132,7 +132,13 @@ describe('lease record', () => {
   });
 
   it('keeps failover state in a version-2 extension, and plain leases in version 1', () => {
-    const fo = { pending: true, partnerLifetimeSec: 2_000_000_123, ackedPartnerLifetimeSec: 2 ** 40, expirationTimeSec: 7, startOfStateSec: 1_800_000_000 };
+    const fo = {
+      pending: true,
+      partnerLifetimeSec: 2_000_000_123,
+      ackedPartnerLifetimeSec: 2 ** 40,
+      expirationTimeSec: 7,
+      startOfStateSec: 1_800_000_000,
+    };
     const lease: Lease = { ...naLease(3), fo };
     const { key, value } = encodeLease(lease, 9);
     expect(value[0]).toBe(2);
@@ -142,7 +148,13 @@ describe('lease record', () => {
   });
 
   it('skips an extension it does not know, and calls a malformed one corrupt', () => {
-    const { key, value } = encodeLease({ ...pdLease(4), fo: { pending: false, partnerLifetimeSec: 1, ackedPartnerLifetimeSec: 2, expirationTimeSec: 3, startOfStateSec: 4 } }, 1);
+    const { key, value } = encodeLease(
+      {
+        ...pdLease(4),
+        fo: { pending: false, partnerLifetimeSec: 1, ackedPartnerLifetimeSec: 2, expirationTimeSec: 3, startOfStateSec: 4 },
+      },
+      1,
+    );
     const reseal = (v: Buffer) => {
       v.writeUInt32BE(crc32(v.subarray(0, v.length - 4), crc32(key)), v.length - 4);
       return v;
@@ -169,7 +181,11 @@ describe('lease record', () => {
     expect(value.toString('hex')).toBe(fixtureWith(ext).toString('hex'));
     expect(decodeLease(key, value)).toEqual(lease);
     // A relayed delegation also keeps the relay; failover state and via live side by side.
-    const relayed: Lease = { ...lease, via: { address: 'fe80::1', interface: 'eth1.100', relay: '2001:db8:2::1' }, fo: { pending: true, partnerLifetimeSec: 1, ackedPartnerLifetimeSec: 2, expirationTimeSec: 3, startOfStateSec: 4 } };
+    const relayed: Lease = {
+      ...lease,
+      via: { address: 'fe80::1', interface: 'eth1.100', relay: '2001:db8:2::1' },
+      fo: { pending: true, partnerLifetimeSec: 1, ackedPartnerLifetimeSec: 2, expirationTimeSec: 3, startOfStateSec: 4 },
+    };
     const both = encodeLease(relayed, 8);
     expect(decodeLease(both.key, both.value)).toEqual(relayed);
     // A plain lease is still version 1 and unchanged.
@@ -177,7 +193,14 @@ describe('lease record', () => {
   });
 
   it("keeps the partner's raw CLT (tag 3) and the client's T1/T2 (tag 4) in extensions of their own, byte for byte as documented", () => {
-    const fo = { pending: false, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: 1_750_000_000, partnerRawCltSec: 1_750_000_005 };
+    const fo = {
+      pending: false,
+      partnerLifetimeSec: 0,
+      ackedPartnerLifetimeSec: 0,
+      expirationTimeSec: 0,
+      startOfStateSec: 1_750_000_000,
+      partnerRawCltSec: 1_750_000_005,
+    };
     const lease: Lease = { ...FIXTURE_LEASE, fo, timers: { t1Sec: 900, t2Sec: 1440 } };
     const { key, value } = encodeLease(lease, 7);
     const ext = hex(`
@@ -199,7 +222,14 @@ describe('lease record', () => {
   });
 
   it('keeps the client data for the partner in tag 5 chunks of at most 255 octets, and refuses more than KEPT_BYTES_MAX', () => {
-    const fo = { pending: false, partnerLifetimeSec: 0, ackedPartnerLifetimeSec: 0, expirationTimeSec: 0, startOfStateSec: 1, clientData: Uint8Array.from({ length: 600 }, (_, i) => i % 251) };
+    const fo = {
+      pending: false,
+      partnerLifetimeSec: 0,
+      ackedPartnerLifetimeSec: 0,
+      expirationTimeSec: 0,
+      startOfStateSec: 1,
+      clientData: Uint8Array.from({ length: 600 }, (_, i) => i % 251),
+    };
     const lease: Lease = { ...FIXTURE_LEASE, fo };
     const { key, value } = encodeLease(lease, 7);
     const tail = value.subarray(value.length - 4 - 606, value.length - 4);

@@ -7,14 +7,7 @@
 // octets unless replacement characters stood in for invalid UTF-8.
 
 import { describe, expect, it } from 'vitest';
-import {
-  DECODE_REASONS,
-  decodeMessage,
-  encodeMessage,
-  type DecodeReason,
-  type Message,
-  type Option,
-} from '../../../src/wire/index.js';
+import { DECODE_REASONS, decodeMessage, encodeMessage, type DecodeReason, type Message, type Option } from '../../../src/wire/index.js';
 import { DHCLIENT_SOLICIT, DHCPCD_SOLICIT, REPLY } from './captures.js';
 import { concat, relayForward, sameValue, solicit, tlv } from './helpers.js';
 import { samples } from './samples.js';
@@ -74,7 +67,12 @@ function mutate(input: Uint8Array, rand: () => number): Uint8Array {
         bytes.splice(at, 0, ...bytes.slice(at, at + 1 + pick(40)));
         break;
       default: // append a plausible option
-        bytes.push(...tlv(KNOWN_CODES[pick(KNOWN_CODES.length)]!, Array.from({ length: pick(30) }, () => pick(256))));
+        bytes.push(
+          ...tlv(
+            KNOWN_CODES[pick(KNOWN_CODES.length)]!,
+            Array.from({ length: pick(30) }, () => pick(256)),
+          ),
+        );
     }
   }
   return Uint8Array.from(bytes);
@@ -91,7 +89,12 @@ function randomDatagram(rand: () => number): Uint8Array {
   } else {
     for (let i = pick(6); i > 0; i--) {
       const code = KNOWN_CODES[pick(KNOWN_CODES.length)]!;
-      parts.push(tlv(code, Array.from({ length: pick(40) }, () => pick(256))));
+      parts.push(
+        tlv(
+          code,
+          Array.from({ length: pick(40) }, () => pick(256)),
+        ),
+      );
     }
   }
   return concat(...parts);

@@ -33,7 +33,11 @@ describe('round trip of every message type', () => {
 
   for (let type = 1; type <= 11; type++) {
     it(`type ${type} with a typical option set`, () => {
-      roundTrip({ type, transactionId: 0xabcdef, options: [clientId, serverId, iaNa(1, '2001:db8::5'), { kind: 'ELAPSED_TIME', elapsedCs: 10 }] });
+      roundTrip({
+        type,
+        transactionId: 0xabcdef,
+        options: [clientId, serverId, iaNa(1, '2001:db8::5'), { kind: 'ELAPSED_TIME', elapsedCs: 10 }],
+      });
     });
   }
 
@@ -65,10 +69,16 @@ describe('round trip of every message type', () => {
       iaNa(2, '2001:db8::2'),
       iaPd(11, '2001:db8:8000:100::', 56),
       iaNa(3),
-      { kind: 'IA_NA', iaid: 4, t1Sec: 1, t2Sec: 2, options: [
-        { kind: 'IAADDR', address: '2001:db8::4', preferredSec: 1, validSec: 2, options: [] },
-        { kind: 'IAADDR', address: '2001:db8::5', preferredSec: 0, validSec: 0, options: [] },
-      ] },
+      {
+        kind: 'IA_NA',
+        iaid: 4,
+        t1Sec: 1,
+        t2Sec: 2,
+        options: [
+          { kind: 'IAADDR', address: '2001:db8::4', preferredSec: 1, validSec: 2, options: [] },
+          { kind: 'IAADDR', address: '2001:db8::5', preferredSec: 0, validSec: 0, options: [] },
+        ],
+      },
     ] satisfies Option[];
     roundTrip({ type: MsgType.REPLY, transactionId: 42, options });
   });
@@ -100,7 +110,10 @@ describe('encoder guards programmer errors', () => {
     ['a bad address', solicit([{ kind: 'DNS_SERVERS', servers: ['not-an-address'] }])],
     ['a u32 out of range', solicit([{ kind: 'IA_NA', iaid: -1, t1Sec: 0, t2Sec: 0, options: [] }])],
     ['a transaction-id wider than 24 bits', solicit([], 0x1000000)],
-    ['a prefix length above 128', solicit([{ kind: 'IAPREFIX', preferredSec: 0, validSec: 0, prefixLength: 129, prefix: '::', options: [] }])],
+    [
+      'a prefix length above 128',
+      solicit([{ kind: 'IAPREFIX', preferredSec: 0, validSec: 0, prefixLength: 129, prefix: '::', options: [] }]),
+    ],
     ['an empty DUID', solicit([{ kind: 'CLIENTID', duid: u8() }])],
     ['a domain with an empty label', solicit([{ kind: 'DOMAIN_LIST', domains: ['a..b'] }])],
     ['a domain with a trailing dot', solicit([{ kind: 'DOMAIN_LIST', domains: ['example.com.'] }])],

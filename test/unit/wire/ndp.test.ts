@@ -48,7 +48,15 @@ const RA_VALUE: RouterAdvertisement = {
   options: [
     { kind: 'SOURCE_LL_ADDR', address: MAC },
     { kind: 'MTU', mtu: 1500 },
-    { kind: 'PREFIX_INFO', prefix: '2001:db8:1::', prefixLength: 64, onLink: true, autonomous: true, validSec: 2_592_000, preferredSec: 604_800 },
+    {
+      kind: 'PREFIX_INFO',
+      prefix: '2001:db8:1::',
+      prefixLength: 64,
+      onLink: true,
+      autonomous: true,
+      validSec: 2_592_000,
+      preferredSec: 604_800,
+    },
     { kind: 'RDNSS', lifetimeSec: 1800, servers: ['2001:db8:1::53'] },
     { kind: 'DNSSL', lifetimeSec: 1800, domains: ['home.example'] },
   ],
@@ -74,7 +82,15 @@ describe('Router Advertisement (RFC 4861 §4.2)', () => {
 
   it('round-trips every preference, zero lifetimes, several RDNSS servers and DNSSL names, and unknown options', () => {
     for (const preference of ['high', 'medium', 'low'] as const) roundTrip({ ...RA_VALUE, preference });
-    roundTrip({ ...RA_VALUE, managed: false, otherConfig: false, routerLifetimeSec: 0, curHopLimit: 0, reachableTimeMs: 0xffff_ffff, retransTimerMs: 1 });
+    roundTrip({
+      ...RA_VALUE,
+      managed: false,
+      otherConfig: false,
+      routerLifetimeSec: 0,
+      curHopLimit: 0,
+      reachableTimeMs: 0xffff_ffff,
+      retransTimerMs: 1,
+    });
     roundTrip({
       ...RA_VALUE,
       options: [
@@ -138,7 +154,10 @@ describe('Router Solicitation (RFC 4861 §4.1, §6.1.1)', () => {
 
   it('keeps options it does not interpret in a solicitation as raw octets', () => {
     const rs = hex('85 00 0000 00000000  03 01 000000000000');
-    expect(decodeRouterSolicitation(rs, false)).toEqual({ ok: true, value: { options: [{ kind: 'UNKNOWN', type: 3, data: new Uint8Array(6) }] } });
+    expect(decodeRouterSolicitation(rs, false)).toEqual({
+      ok: true,
+      value: { options: [{ kind: 'UNKNOWN', type: 3, data: new Uint8Array(6) }] },
+    });
   });
 
   it('names what is wrong with each malformed solicitation', () => {

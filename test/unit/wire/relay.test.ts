@@ -65,7 +65,13 @@ describe('unwrapRelay', () => {
     expect(unwrapRelay(outer)).toMatchObject({ ok: false, error: { reason: 'relay-without-message', offset: 53 } });
     expect(encodeMessage(outer).subarray(53, 54)[0]).toBe(12);
 
-    const twice: RelayMessage = { ...empty, options: [{ kind: 'RELAY_MSG', message: client }, { kind: 'RELAY_MSG', message: client }] };
+    const twice: RelayMessage = {
+      ...empty,
+      options: [
+        { kind: 'RELAY_MSG', message: client },
+        { kind: 'RELAY_MSG', message: client },
+      ],
+    };
     expect(unwrapRelay(twice)).toMatchObject({ ok: false, error: { reason: 'relay-extra-message' } });
   });
 });
@@ -88,11 +94,7 @@ describe('wrapRelayReply (§19.3)', () => {
     back.relays.forEach((level, i) => {
       const forward = unwrapped.relays[i]!;
       expect(level.type).toBe(13);
-      expect([level.hopCount, level.linkAddress, level.peerAddress]).toEqual([
-        forward.hopCount,
-        forward.linkAddress,
-        forward.peerAddress,
-      ]);
+      expect([level.hopCount, level.linkAddress, level.peerAddress]).toEqual([forward.hopCount, forward.linkAddress, forward.peerAddress]);
       expect(level.options.map((o) => o.kind)).toEqual(['INTERFACE_ID', 'RELAY_MSG']);
       expect(level.options[0]).toEqual(forward.options[1]);
     });

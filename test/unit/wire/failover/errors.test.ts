@@ -80,7 +80,10 @@ describe('CONNECT, CONNECTREPLY, STATE', () => {
   });
 
   it('a rejecting CONNECTREPLY needs no parameters; an accepting one does (§6.1.2)', () => {
-    expect(decodePartnerFrame(concat(head(32), tlv(13, [0, 14])), NOW)).toMatchObject({ ok: true, pdu: { content: { status: { code: 14 } } } });
+    expect(decodePartnerFrame(concat(head(32), tlv(13, [0, 14])), NOW)).toMatchObject({
+      ok: true,
+      pdu: { content: { status: { code: 14 } } },
+    });
     expectError(concat(head(32)), 'missing-option', 8);
     expectError(concat(head(32), tlv(13, [0, 0], [0x6f, 0x6b])), 'missing-option', 8); // Success is not a rejection
     expectError(concat(head(32), tlv(13, [0, 14]), tlv(122, u32(1))), 'missing-option'); // half the parameters
@@ -106,7 +109,11 @@ describe('BNDUPD and BNDREPLY (§7.4–§7.6)', () => {
     expectError(concat(head(24)), 'missing-option', 8);
     const cd = clientData(tlv(1, duid), tlv(100, T), iaNa(goodLease));
     expectError(concat(head(24), cd, cd), 'bad-structure', 8 + cd.length);
-    expectError(concat(head(24), cd, tlv(26, u32(0), u32(0), [48], addr, tlv(100, T), tlv(114, [5]), tlv(133, T))), 'bad-structure', 8 + cd.length);
+    expectError(
+      concat(head(24), cd, tlv(26, u32(0), u32(0), [48], addr, tlv(100, T), tlv(114, [5]), tlv(133, T))),
+      'bad-structure',
+      8 + cd.length,
+    );
   });
 
   it.each([
@@ -122,7 +129,11 @@ describe('BNDUPD and BNDREPLY (§7.4–§7.6)', () => {
   });
 
   it('names where the problem sits', () => {
-    const detail = expectError(concat(head(24), clientData(tlv(1, duid), tlv(100, T), iaNa(lease(tlv(114, [0]), tlv(133, T))))), 'bad-value', 8);
+    const detail = expectError(
+      concat(head(24), clientData(tlv(1, duid), tlv(100, T), iaNa(lease(tlv(114, [0]), tlv(133, T))))),
+      'bad-value',
+      8,
+    );
     expect(detail).toBe('BNDUPD CLIENT_DATA > IA_NA 1 > IAADDR 2001:db8::1 > F_BINDING_STATUS: binding-status 0 is not defined');
   });
 
@@ -133,7 +144,11 @@ describe('BNDUPD and BNDREPLY (§7.4–§7.6)', () => {
   });
 
   it('duplicates inside a lease or a CLIENT_DATA', () => {
-    expectError(concat(head(24), clientData(tlv(1, duid), tlv(100, T), iaNa(lease(tlv(114, [1]), tlv(133, T), tlv(133, T))))), 'duplicate-option', 8);
+    expectError(
+      concat(head(24), clientData(tlv(1, duid), tlv(100, T), iaNa(lease(tlv(114, [1]), tlv(133, T), tlv(133, T))))),
+      'duplicate-option',
+      8,
+    );
     expectError(concat(head(24), clientData(tlv(1, duid), tlv(1, duid), tlv(100, T), iaNa(goodLease))), 'duplicate-option', 8);
   });
 
@@ -143,7 +158,10 @@ describe('BNDUPD and BNDREPLY (§7.4–§7.6)', () => {
 
   it('a BNDREPLY with nothing to mirror and no Status Code', () => {
     expectError(concat(head(25)), 'missing-option', 8);
-    expect(decodePartnerFrame(concat(head(25), tlv(13, [0, 18])), NOW)).toMatchObject({ ok: true, pdu: { content: { form: 'bare', status: { code: 18 } } } });
+    expect(decodePartnerFrame(concat(head(25), tlv(13, [0, 18])), NOW)).toMatchObject({
+      ok: true,
+      pdu: { content: { form: 'bare', status: { code: 18 } } },
+    });
   });
 });
 

@@ -110,7 +110,14 @@ describe('hand-written partner messages', () => {
       type: 31,
       transactionId: 42,
       sentTimeSec: NOW,
-      content: { protocolVersion: { major: 1, minor: 0 }, mcltSec: 3600, keepaliveSec: 60, maxUnackedBndupd: 64, relationshipName: 'lab-pair1', connectFlags: { fixedPdLength: true } },
+      content: {
+        protocolVersion: { major: 1, minor: 0 },
+        mcltSec: 3600,
+        keepaliveSec: 60,
+        maxUnackedBndupd: 64,
+        relationshipName: 'lab-pair1',
+        connectFlags: { fixedPdLength: true },
+      },
     });
   });
 
@@ -125,7 +132,13 @@ describe('hand-written partner messages', () => {
       00 7f 00 04 00 01 00 00
     `);
     expect(decoded(shuffled, false)).toMatchObject({
-      content: { protocolVersion: { major: 1, minor: 0 }, mcltSec: 3600, keepaliveSec: 60, maxUnackedBndupd: 64, connectFlags: { fixedPdLength: false } },
+      content: {
+        protocolVersion: { major: 1, minor: 0 },
+        mcltSec: 3600,
+        keepaliveSec: 60,
+        maxUnackedBndupd: 64,
+        connectFlags: { fixedPdLength: false },
+      },
     });
   });
 
@@ -134,7 +147,12 @@ describe('hand-written partner messages', () => {
       type: 34,
       transactionId: 256,
       sentTimeSec: NOW,
-      content: { serverState: 4, serverFlags: { communicated: true, startup: false, ackStartup: true }, startTimeOfStateSec: NOW - 3600, partnerDownTimeSec: NOW - 3600 },
+      content: {
+        serverState: 4,
+        serverFlags: { communicated: true, startup: false, ackStartup: true },
+        startTimeOfStateSec: NOW - 3600,
+        partnerDownTimeSec: NOW - 3600,
+      },
     });
   });
 
@@ -170,25 +188,36 @@ describe('hand-written partner messages', () => {
             iaid: 1,
             t1Sec: 1800,
             t2Sec: 2880,
-            leases: [{
-              address: '2001:db8:1::1001',
-              preferredSec: 3600,
-              validSec: 3600,
-              status: 1,
-              startTimeOfStateSec: NOW - 10,
-              stateExpirationTimeSec: NOW + 3600,
-              clientLastTransactionTimeSec: NOW - 10, // LQ_BASE_TIME − CLT_TIME, raw (§7.5.5)
-              partnerLifetimeSec: NOW + 7200,
-              partnerRawCltTimeSec: NOW - 7200,
-              expirationTimeSec: NOW + 3600,
-            }],
+            leases: [
+              {
+                address: '2001:db8:1::1001',
+                preferredSec: 3600,
+                validSec: 3600,
+                status: 1,
+                startTimeOfStateSec: NOW - 10,
+                stateExpirationTimeSec: NOW + 3600,
+                clientLastTransactionTimeSec: NOW - 10, // LQ_BASE_TIME − CLT_TIME, raw (§7.5.5)
+                partnerLifetimeSec: NOW + 7200,
+                partnerRawCltTimeSec: NOW - 7200,
+                expirationTimeSec: NOW + 3600,
+              },
+            ],
           },
           {
             type: 'IA_PD',
             iaid: 2,
             t1Sec: 3600,
             t2Sec: 5400,
-            leases: [{ prefix: '2001:db8:8000:100::', prefixLength: 56, preferredSec: 7200, validSec: 7200, status: 3, startTimeOfStateSec: NOW - 5 }],
+            leases: [
+              {
+                prefix: '2001:db8:8000:100::',
+                prefixLength: 56,
+                preferredSec: 7200,
+                validSec: 7200,
+                status: 3,
+                startTimeOfStateSec: NOW - 5,
+              },
+            ],
           },
         ],
       },
@@ -210,14 +239,32 @@ describe('hand-written partner messages', () => {
             iaid: 1,
             t1Sec: 1800,
             t2Sec: 2880,
-            leases: [{ address: '2001:db8:1::1001', preferredSec: 3600, validSec: 3600, bindingStatus: 1, stateExpirationTimeSec: NOW + 3600, partnerLifetimeSentSec: NOW + 7200 }],
+            leases: [
+              {
+                address: '2001:db8:1::1001',
+                preferredSec: 3600,
+                validSec: 3600,
+                bindingStatus: 1,
+                stateExpirationTimeSec: NOW + 3600,
+                partnerLifetimeSentSec: NOW + 7200,
+              },
+            ],
           },
           {
             type: 'IA_PD',
             iaid: 2,
             t1Sec: 3600,
             t2Sec: 5400,
-            leases: [{ prefix: '2001:db8:8000:100::', prefixLength: 56, preferredSec: 7200, validSec: 7200, status: { code: 17, message: 'not in my pools' }, bindingStatus: 3 }],
+            leases: [
+              {
+                prefix: '2001:db8:8000:100::',
+                prefixLength: 56,
+                preferredSec: 7200,
+                validSec: 7200,
+                status: { code: 17, message: 'not in my pools' },
+                bindingStatus: 3,
+              },
+            ],
           },
         ],
       },
@@ -229,13 +276,26 @@ describe('hand-written partner messages', () => {
       type: 24,
       transactionId: 8,
       sentTimeSec: NOW,
-      content: { form: 'prefix', prefix: '2001:db8:9000::', prefixLength: 48, preferredSec: 0, validSec: 0, baseTimeSec: NOW, status: 6, startTimeOfStateSec: NOW - 1 },
+      content: {
+        form: 'prefix',
+        prefix: '2001:db8:9000::',
+        prefixLength: 48,
+        preferredSec: 0,
+        validSec: 0,
+        baseTimeSec: NOW,
+        status: 6,
+        startTimeOfStateSec: NOW - 1,
+      },
     });
   });
 
   it('STARTTLS and its refusal (RFC 7653 §8.2) have the 4-octet header', () => {
     expect(decoded(hex('17 00 00 01'))).toEqual({ type: 23, transactionId: 1, content: {} });
-    expect(decoded(hex('07 00 00 01  00 0d 00 02 00 0f'))).toEqual({ type: 7, transactionId: 1, content: { status: { code: 15, message: '' } } });
+    expect(decoded(hex('07 00 00 01  00 0d 00 02 00 0f'))).toEqual({
+      type: 7,
+      transactionId: 1,
+      content: { status: { code: 15, message: '' } },
+    });
   });
 
   it('all of them as one TCP stream, length-prefixed (RFC 5460 §5.1)', () => {

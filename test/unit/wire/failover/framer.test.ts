@@ -65,7 +65,10 @@ describe('FrameParser', () => {
     const got: Buffer[] = [];
     for (let k = 0; k < stream.length; k++) {
       got.push(...feed(parser, [stream.subarray(k, k + 1)]));
-      const done = frames.reduce((n, f, idx) => (frames.slice(0, idx + 1).reduce((s, g) => s + g.length, 0) <= k + 1 ? n + f.length : n), 0);
+      const done = frames.reduce(
+        (n, f, idx) => (frames.slice(0, idx + 1).reduce((s, g) => s + g.length, 0) <= k + 1 ? n + f.length : n),
+        0,
+      );
       expect(parser.bufferedLength).toBe(k + 1 - done);
     }
     expect(got).toEqual(payloads);

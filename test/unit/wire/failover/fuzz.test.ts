@@ -64,7 +64,12 @@ function mutate(input: Uint8Array, rand: () => number): Uint8Array {
         bytes.splice(at, 0, ...bytes.slice(at, at + 1 + pick(40)));
         break;
       default:
-        bytes.push(...tlv(CODES[pick(CODES.length)]!, Array.from({ length: pick(12) }, () => pick(256))));
+        bytes.push(
+          ...tlv(
+            CODES[pick(CODES.length)]!,
+            Array.from({ length: pick(12) }, () => pick(256)),
+          ),
+        );
     }
   }
   return Uint8Array.from(bytes);
@@ -79,13 +84,20 @@ function randomMessage(rand: () => number): Uint8Array {
   for (let i = pick(6); i > 0; i--) {
     const code = CODES[pick(CODES.length)]!;
     const size = [0, 1, 2, 4, 4, 4, 8, pick(30)][pick(8)]!;
-    options.push(tlv(code, Array.from({ length: size }, () => pick(256))));
+    options.push(
+      tlv(
+        code,
+        Array.from({ length: size }, () => pick(256)),
+      ),
+    );
   }
   return concat(head, ...options);
 }
 
 const hasReplacement = (v: unknown): boolean =>
-  typeof v === 'string' ? v.includes('\ufffd') : v !== null && typeof v === 'object' && !(v instanceof Uint8Array) && Object.values(v).some(hasReplacement);
+  typeof v === 'string'
+    ? v.includes('\ufffd')
+    : v !== null && typeof v === 'object' && !(v instanceof Uint8Array) && Object.values(v).some(hasReplacement);
 
 function check(input: Uint8Array): string | FailoverDecodeReason | 'ok' {
   let r;
@@ -123,14 +135,24 @@ describe(`partner codec fuzz (${seedText(SEED)}, ${ITERATIONS} iterations)`, () 
       try {
         outcome = check(input);
       } catch (e) {
-        throw new Error(`${seedText(SEED)} iteration ${i}: ${(e as Error).message}; input ${Buffer.from(input).toString('hex')}`, { cause: e });
+        throw new Error(`${seedText(SEED)} iteration ${i}: ${(e as Error).message}; input ${Buffer.from(input).toString('hex')}`, {
+          cause: e,
+        });
       }
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
     }
     if (process.env.FUZZ_VERBOSE) console.log(Object.fromEntries(outcomes));
     // The inputs must get past the header, or the fuzzer tests little.
     expect(outcomes.get('ok') ?? 0).toBeGreaterThan(ITERATIONS / 10);
-    for (const reason of ['truncated-header', 'option-overflow', 'missing-option', 'duplicate-option', 'bad-option', 'bad-value', 'unknown-message-type'] as const) {
+    for (const reason of [
+      'truncated-header',
+      'option-overflow',
+      'missing-option',
+      'duplicate-option',
+      'bad-option',
+      'bad-value',
+      'unknown-message-type',
+    ] as const) {
       expect(outcomes.get(reason) ?? 0, reason).toBeGreaterThan(0);
     }
   });
@@ -146,7 +168,7 @@ describe(`partner codec fuzz (${seedText(SEED)}, ${ITERATIONS} iterations)`, () 
       const cut = new FrameParser(whole.maxFrameLength);
       const frames: Buffer[] = [];
       let error;
-      for (let at = 0; at < stream.length; ) {
+      for (let at = 0; at < stream.length;) {
         const n = 1 + (rand() % 64);
         const r = cut.push(stream.subarray(at, at + n));
         frames.push(...r.frames.map((f) => Buffer.from(f)));

@@ -77,7 +77,14 @@ export const clientUpdate: BindingUpdate = {
           partnerLifetimeSec: NOW + 10_800,
           dnsRemovalInfo: { hostName: u8(4, 0x68, 0x6f, 0x73, 0x74, 0), zoneName: u8(0), flags: 0x0003 },
         },
-        { prefix: '2001:db8:8000:200::', prefixLength: 56, preferredSec: 0, validSec: 0, status: BindingStatus.RELEASED, startTimeOfStateSec: NOW - 5 },
+        {
+          prefix: '2001:db8:8000:200::',
+          prefixLength: 56,
+          preferredSec: 0,
+          validSec: 0,
+          status: BindingStatus.RELEASED,
+          startTimeOfStateSec: NOW - 5,
+        },
       ],
     },
     {
@@ -110,12 +117,30 @@ export const clientReply: BindingReply = {
       t1Sec: 1800,
       t2Sec: 2880,
       leases: [
-        { address: '2001:db8:1::1001', preferredSec: 3600, validSec: 3600, bindingStatus: 1, stateExpirationTimeSec: NOW + 3600, partnerLifetimeSentSec: NOW + 5400 },
-        { address: '2001:db8:1::1002', preferredSec: 0, validSec: 0, status: { code: FoStatusCode.ConfigurationConflict, message: 'not in my pools' } },
+        {
+          address: '2001:db8:1::1001',
+          preferredSec: 3600,
+          validSec: 3600,
+          bindingStatus: 1,
+          stateExpirationTimeSec: NOW + 3600,
+          partnerLifetimeSentSec: NOW + 5400,
+        },
+        {
+          address: '2001:db8:1::1002',
+          preferredSec: 0,
+          validSec: 0,
+          status: { code: FoStatusCode.ConfigurationConflict, message: 'not in my pools' },
+        },
       ],
     },
     { type: 'IA_TA', iaid: 3, status: { code: FoStatusCode.OutdatedBindingInformation, message: '' }, leases: [] },
-    { type: 'IA_PD', iaid: 2, t1Sec: 1, t2Sec: 2, leases: [{ prefix: '2001:db8:8000:100::', prefixLength: 56, preferredSec: 1, validSec: 2, bindingStatus: 1 }] },
+    {
+      type: 'IA_PD',
+      iaid: 2,
+      t1Sec: 1,
+      t2Sec: 2,
+      leases: [{ prefix: '2001:db8:8000:100::', prefixLength: 56, preferredSec: 1, validSec: 2, bindingStatus: 1 }],
+    },
   ],
 };
 
@@ -129,9 +154,29 @@ export function samplePdus(): PartnerPdu[] {
     { type: FoMsgType.BNDUPD, ...h, content: clientUpdate },
     { type: FoMsgType.BNDUPD, ...h, content: poolPrefixUpdate },
     { type: FoMsgType.BNDREPLY, ...h, content: clientReply },
-    { type: FoMsgType.BNDREPLY, ...h, content: { form: 'prefix', prefix: '2001:db8:9000::', prefixLength: 48, preferredSec: 0, validSec: 0, vss: u8(1, 2), bindingStatus: 6 } },
-    { type: FoMsgType.BNDREPLY, ...h, content: { form: 'client', status: { code: FoStatusCode.MissingBindingInformation, message: 'no CLIENTID' }, ias: [] } },
-    { type: FoMsgType.BNDREPLY, ...h, content: { form: 'bare', status: { code: FoStatusCode.MissingBindingInformation, message: 'empty BNDUPD' } } },
+    {
+      type: FoMsgType.BNDREPLY,
+      ...h,
+      content: {
+        form: 'prefix',
+        prefix: '2001:db8:9000::',
+        prefixLength: 48,
+        preferredSec: 0,
+        validSec: 0,
+        vss: u8(1, 2),
+        bindingStatus: 6,
+      },
+    },
+    {
+      type: FoMsgType.BNDREPLY,
+      ...h,
+      content: { form: 'client', status: { code: FoStatusCode.MissingBindingInformation, message: 'no CLIENTID' }, ias: [] },
+    },
+    {
+      type: FoMsgType.BNDREPLY,
+      ...h,
+      content: { form: 'bare', status: { code: FoStatusCode.MissingBindingInformation, message: 'empty BNDUPD' } },
+    },
     { type: FoMsgType.POOLREQ, ...h, content: {} },
     { type: FoMsgType.POOLRESP, ...h, content: {} },
     { type: FoMsgType.UPDREQ, ...h, content: {} },
@@ -143,8 +188,25 @@ export function samplePdus(): PartnerPdu[] {
     { type: FoMsgType.CONNECTREPLY, ...h, content: { status: { code: FoStatusCode.ExcessiveTimeSkew, message: 'clock 9 s ahead' } } },
     { type: FoMsgType.DISCONNECT, ...h, content: { status: { code: FoStatusCode.ServerShuttingDown, message: 'reboot for upgrade' } } },
     { type: FoMsgType.DISCONNECT, ...h, content: {} },
-    { type: FoMsgType.STATE, ...h, content: { serverState: ServerState.NORMAL, serverFlags: { communicated: true, startup: false, ackStartup: true }, startTimeOfStateSec: NOW - 3600 } },
-    { type: FoMsgType.STATE, ...h, content: { serverState: ServerState.PARTNER_DOWN, serverFlags: { communicated: true, startup: false, ackStartup: false }, startTimeOfStateSec: NOW - 60, partnerDownTimeSec: NOW - 60 } },
+    {
+      type: FoMsgType.STATE,
+      ...h,
+      content: {
+        serverState: ServerState.NORMAL,
+        serverFlags: { communicated: true, startup: false, ackStartup: true },
+        startTimeOfStateSec: NOW - 3600,
+      },
+    },
+    {
+      type: FoMsgType.STATE,
+      ...h,
+      content: {
+        serverState: ServerState.PARTNER_DOWN,
+        serverFlags: { communicated: true, startup: false, ackStartup: false },
+        startTimeOfStateSec: NOW - 60,
+        partnerDownTimeSec: NOW - 60,
+      },
+    },
     { type: FoMsgType.CONTACT, ...h, content: {} },
   ].map(stripUndefined) as PartnerPdu[];
 }
@@ -153,7 +215,11 @@ export function samplePdus(): PartnerPdu[] {
 function stripUndefined<T>(v: T): T {
   if (v instanceof Uint8Array || v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) return v.map(stripUndefined) as T;
-  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, stripUndefined(x)])) as T;
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([, x]) => x !== undefined)
+      .map(([k, x]) => [k, stripUndefined(x)]),
+  ) as T;
 }
 
 /** pdu → frame → pdu is the identity; the frame's prefix is its length; re-encoding gives the same octets. */

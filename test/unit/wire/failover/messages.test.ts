@@ -47,14 +47,29 @@ describe('round trip of every message type', () => {
   });
 
   it('server-state codes are those of RFC 8156 §5.5.16: 7 is RECOVER-WAIT, and there is no SHUTDOWN', () => {
-    const table = ['STARTUP', 'NORMAL', 'COMMUNICATIONS-INTERRUPTED', 'PARTNER-DOWN', 'POTENTIAL-CONFLICT', 'RECOVER', 'RECOVER-WAIT', 'RECOVER-DONE', 'RESOLUTION-INTERRUPTED', 'CONFLICT-DONE'];
+    const table = [
+      'STARTUP',
+      'NORMAL',
+      'COMMUNICATIONS-INTERRUPTED',
+      'PARTNER-DOWN',
+      'POTENTIAL-CONFLICT',
+      'RECOVER',
+      'RECOVER-WAIT',
+      'RECOVER-DONE',
+      'RESOLUTION-INTERRUPTED',
+      'CONFLICT-DONE',
+    ];
     table.forEach((name, i) => expect(serverStateFromRfcName(name), name).toBe(i + 1));
     expect(serverStateFromRfcName('SHUTDOWN')).toBeUndefined();
     const pdu: PartnerPdu = {
       type: FoMsgType.STATE,
       transactionId: 9,
       sentTimeSec: NOW,
-      content: { serverState: ServerState.RECOVER_WAIT, serverFlags: { communicated: true, startup: false, ackStartup: false }, startTimeOfStateSec: NOW },
+      content: {
+        serverState: ServerState.RECOVER_WAIT,
+        serverFlags: { communicated: true, startup: false, ackStartup: false },
+        startTimeOfStateSec: NOW,
+      },
     };
     const frame = encodePartnerFrame(pdu);
     // F_SERVER_STATE (132), length 1, the state.
@@ -67,13 +82,27 @@ describe('round trip of every message type', () => {
     const serverFlags = { communicated: true, startup: true, ackStartup: false };
     for (const down of [{ partnerDownTimeSec: NOW - 600 }, {}]) {
       const content = { serverState: ServerState.PARTNER_DOWN, serverFlags, startTimeOfStateSec: NOW - 600, ...down };
-      const r = decodePartnerFrame(encodePartnerFrame({ type: FoMsgType.STATE, transactionId: 3, sentTimeSec: NOW, content }).subarray(2), NOW);
+      const r = decodePartnerFrame(
+        encodePartnerFrame({ type: FoMsgType.STATE, transactionId: 3, sentTimeSec: NOW, content }).subarray(2),
+        NOW,
+      );
       expect(r.ok && r.pdu.content).toEqual(content);
     }
   });
 
   it('state names in the RFC spelling map to the values and back', () => {
-    const names = ['STARTUP', 'NORMAL', 'COMMUNICATIONS-INTERRUPTED', 'PARTNER-DOWN', 'POTENTIAL-CONFLICT', 'RECOVER', 'RECOVER-WAIT', 'RECOVER-DONE', 'RESOLUTION-INTERRUPTED', 'CONFLICT-DONE'];
+    const names = [
+      'STARTUP',
+      'NORMAL',
+      'COMMUNICATIONS-INTERRUPTED',
+      'PARTNER-DOWN',
+      'POTENTIAL-CONFLICT',
+      'RECOVER',
+      'RECOVER-WAIT',
+      'RECOVER-DONE',
+      'RESOLUTION-INTERRUPTED',
+      'CONFLICT-DONE',
+    ];
     for (const name of names) {
       const value = serverStateFromRfcName(name);
       expect(value, name).toBeDefined();
@@ -87,9 +116,15 @@ describe('round trip of every message type', () => {
   it('every wire state code round-trips, STARTUP included', () => {
     for (let code = 1; code <= 10; code++) {
       const serverState = code as (typeof ServerState)[keyof typeof ServerState];
-      const content = serverState === ServerState.PARTNER_DOWN
-        ? { serverState, serverFlags: { communicated: false, startup: true, ackStartup: false }, startTimeOfStateSec: NOW, partnerDownTimeSec: NOW - 1 }
-        : { serverState, serverFlags: { communicated: false, startup: true, ackStartup: false }, startTimeOfStateSec: NOW };
+      const content =
+        serverState === ServerState.PARTNER_DOWN
+          ? {
+              serverState,
+              serverFlags: { communicated: false, startup: true, ackStartup: false },
+              startTimeOfStateSec: NOW,
+              partnerDownTimeSec: NOW - 1,
+            }
+          : { serverState, serverFlags: { communicated: false, startup: true, ackStartup: false }, startTimeOfStateSec: NOW };
       roundTripPdu({ type: FoMsgType.STATE, transactionId: code, sentTimeSec: NOW, content });
     }
   });
@@ -107,7 +142,11 @@ describe('bindingReplyFor (§7.6)', () => {
     expect(reply.form).toBe('client');
     if (reply.form !== 'client') return;
     expect(reply.clientDuid).toEqual(clientUpdate.form === 'client' && clientUpdate.clientDuid);
-    expect(reply.ias.map((ia) => [ia.type, ia.iaid, ia.leases.length])).toEqual([['IA_NA', 1, 1], ['IA_PD', 2, 2], ['IA_TA', 3, 1]]);
+    expect(reply.ias.map((ia) => [ia.type, ia.iaid, ia.leases.length])).toEqual([
+      ['IA_NA', 1, 1],
+      ['IA_PD', 2, 2],
+      ['IA_TA', 3, 1],
+    ]);
     expect(reply.ias[0]!.leases[0]).toEqual({
       address: '2001:db8:1::1001',
       preferredSec: 3600,
@@ -123,7 +162,12 @@ describe('bindingReplyFor (§7.6)', () => {
     const upd = encodePartnerFrame({ type: FoMsgType.BNDUPD, transactionId: 5, sentTimeSec: NOW, content: clientUpdate });
     const got = decodePartnerFrame(upd.subarray(2), NOW + 1_000_000); // a skewed receiver clock changes nothing
     if (!got.ok || got.pdu.type !== FoMsgType.BNDUPD) throw new Error('decode');
-    const rep = encodePartnerFrame({ type: FoMsgType.BNDREPLY, transactionId: 5, sentTimeSec: NOW, content: bindingReplyFor(got.pdu.content) });
+    const rep = encodePartnerFrame({
+      type: FoMsgType.BNDREPLY,
+      transactionId: 5,
+      sentTimeSec: NOW,
+      content: bindingReplyFor(got.pdu.content),
+    });
     const at = (frame: Buffer, code: number) => frame.subarray(frame.indexOf(Buffer.from([0, code, 0, 4])) + 4).subarray(0, 4);
     expect(at(rep, 124)).toEqual(at(upd, 123));
   });
@@ -142,16 +186,32 @@ describe('builders refuse what the RFC does not allow (programmer errors)', () =
   const h = { transactionId: 1, sentTimeSec: NOW };
   const flags = { communicated: false, startup: false, ackStartup: false };
   it.each([
-    ['PARTNER-DOWN without F_PARTNER_DOWN_TIME (§6.3)', { type: FoMsgType.STATE, ...h, content: { serverState: ServerState.PARTNER_DOWN, serverFlags: flags, startTimeOfStateSec: NOW } }],
-    ['F_PARTNER_DOWN_TIME outside PARTNER-DOWN (§6.3)', { type: FoMsgType.STATE, ...h, content: { serverState: ServerState.NORMAL, serverFlags: flags, startTimeOfStateSec: NOW, partnerDownTimeSec: NOW } }],
+    [
+      'PARTNER-DOWN without F_PARTNER_DOWN_TIME (§6.3)',
+      { type: FoMsgType.STATE, ...h, content: { serverState: ServerState.PARTNER_DOWN, serverFlags: flags, startTimeOfStateSec: NOW } },
+    ],
+    [
+      'F_PARTNER_DOWN_TIME outside PARTNER-DOWN (§6.3)',
+      {
+        type: FoMsgType.STATE,
+        ...h,
+        content: { serverState: ServerState.NORMAL, serverFlags: flags, startTimeOfStateSec: NOW, partnerDownTimeSec: NOW },
+      },
+    ],
     ['an accepting CONNECTREPLY without parameters (§6.1.2)', { type: FoMsgType.CONNECTREPLY, ...h, content: {} }],
     ['a client update without an IA (§7.4)', { type: FoMsgType.BNDUPD, ...h, content: { ...clientUpdate, ias: [] } }],
-    ['an IA without a lease (§7.4)', { type: FoMsgType.BNDUPD, ...h, content: { ...clientUpdate, ias: [{ type: 'IA_NA', iaid: 1, t1Sec: 0, t2Sec: 0, leases: [] }] } }],
+    [
+      'an IA without a lease (§7.4)',
+      { type: FoMsgType.BNDUPD, ...h, content: { ...clientUpdate, ias: [{ type: 'IA_NA', iaid: 1, t1Sec: 0, t2Sec: 0, leases: [] }] } },
+    ],
     ['binding-status 0 (reserved, §5.5.1)', { type: FoMsgType.BNDUPD, ...h, content: { ...poolPrefixUpdate, status: 0 } }],
     ['a transaction-id over 24 bits', { type: FoMsgType.CONTACT, transactionId: 0x1000000, sentTimeSec: NOW, content: {} }],
     ['a sent-time that is not a number', { type: FoMsgType.CONTACT, transactionId: 1, sentTimeSec: Number.NaN, content: {} }],
     ['an MCLT over 32 bits', { type: FoMsgType.CONNECT, ...h, content: { ...connectParams, mcltSec: 2 ** 32 } }],
-    ['a message over 65535 octets (RFC 5460 §5.1)', { type: FoMsgType.DISCONNECT, ...h, content: { status: { code: 20, message: 'x'.repeat(65_530) } } }],
+    [
+      'a message over 65535 octets (RFC 5460 §5.1)',
+      { type: FoMsgType.DISCONNECT, ...h, content: { status: { code: 20, message: 'x'.repeat(65_530) } } },
+    ],
   ] as const)('%s', (_what, pdu) => {
     expect(() => encodePartnerFrame(pdu as unknown as PartnerPdu)).toThrow(/wire/);
   });
@@ -170,10 +230,12 @@ describe('builders refuse what the RFC does not allow (programmer errors)', () =
 describe("twin6's requesting-router extension (twin6-via.ts)", () => {
   const h = { type: FoMsgType.BNDUPD, transactionId: 9, sentTimeSec: NOW } as const;
   const OURS = 0x0001_e240; // 123456: an operator's PEN, for the test
-  const withVendor = (vendorOptions: VendorOption[]): PartnerPdu => ({ ...h, content: { ...clientUpdate, vendorOptions } } as PartnerPdu);
+  const withVendor = (vendorOptions: VendorOption[]): PartnerPdu => ({ ...h, content: { ...clientUpdate, vendorOptions } }) as PartnerPdu;
   const decoded = (frame: Buffer) => {
     const got = decodePartnerFrame(frame.subarray(2), NOW);
-    return got.ok && got.pdu.type === FoMsgType.BNDUPD && got.pdu.content.form === 'client' ? got.pdu.content.vendorOptions : 'not a client BNDUPD';
+    return got.ok && got.pdu.type === FoMsgType.BNDUPD && got.pdu.content.form === 'client'
+      ? got.pdu.content.vendorOptions
+      : 'not a client BNDUPD';
   };
 
   it('round-trips the requesting router, with and without a relay, as vendor option 17 of the configured enterprise number inside CLIENT_DATA', () => {
@@ -201,10 +263,13 @@ describe("twin6's requesting-router extension (twin6-via.ts)", () => {
     const i = frame.indexOf(Buffer.from([0, 17, 0, 24, 0, 1, 0xe2, 0x40]));
     const shortLen = Buffer.from(frame);
     shortLen.writeUInt16BE(15, i + 10); // sub-option 1 claims 15 octets
-    expect(readRequestedVia(decoded(shortLen) as VendorOption[], OURS)).toEqual({ problem: expect.stringMatching(/sub-option 1 must be 16 octets/) });
+    expect(readRequestedVia(decoded(shortLen) as VendorOption[], OURS)).toEqual({
+      problem: expect.stringMatching(/sub-option 1 must be 16 octets/),
+    });
     const renumbered = Buffer.from(frame);
     renumbered.writeUInt16BE(9, i + 8); // sub-option 9: unknown, skipped — and then no router
-    expect(readRequestedVia(decoded(renumbered) as VendorOption[], OURS)).toEqual({ problem: expect.stringMatching(/requesting router .* is required/) });
+    expect(readRequestedVia(decoded(renumbered) as VendorOption[], OURS)).toEqual({
+      problem: expect.stringMatching(/requesting router .* is required/),
+    });
   });
 });
-

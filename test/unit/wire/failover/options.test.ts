@@ -36,9 +36,15 @@ const samples: { [K in FoOptionName]: FoOptionValues[K][] } = {
   F_PARTNER_LIFETIME_SENT: [NOW + 5400],
   F_PARTNER_DOWN_TIME: [NOW - 3600],
   F_PARTNER_RAW_CLT_TIME: [NOW - 1],
-  F_PROTOCOL_VERSION: [{ major: 1, minor: 0 }, { major: 0xffff, minor: 7 }],
+  F_PROTOCOL_VERSION: [
+    { major: 1, minor: 0 },
+    { major: 0xffff, minor: 7 },
+  ],
   F_KEEPALIVE_TIME: [60],
-  F_RECONFIGURE_DATA: [{ timeSec: NOW, key: u8() }, { timeSec: NOW - 5, key: new Uint8Array(16).fill(0xab) }],
+  F_RECONFIGURE_DATA: [
+    { timeSec: NOW, key: u8() },
+    { timeSec: NOW - 5, key: new Uint8Array(16).fill(0xab) },
+  ],
   F_RELATIONSHIP_NAME: ['', 'cpe-pair-1', 'relation ✓ 障害'],
   F_SERVER_FLAGS: [
     { communicated: false, startup: false, ackStartup: false },
@@ -79,9 +85,15 @@ describe('round trip of every failover option', () => {
     expect(Array.from(roundTrip('F_PROTOCOL_VERSION', { major: 1, minor: 0 }))).toEqual([0, 127, 0, 4, 0, 1, 0, 0]);
     expect(Array.from(roundTrip('F_CONNECT_FLAGS', { fixedPdLength: true }))).toEqual([0, 115, 0, 2, 0, 1]); // bit 15 (§5.5.2)
     // §5.5.18: MBZ(5) A S C, numbered from the most significant bit.
-    expect(Array.from(roundTrip('F_SERVER_FLAGS', { communicated: true, startup: false, ackStartup: false }))).toEqual([0, 131, 0, 1, 0x01]);
-    expect(Array.from(roundTrip('F_SERVER_FLAGS', { communicated: false, startup: true, ackStartup: false }))).toEqual([0, 131, 0, 1, 0x02]);
-    expect(Array.from(roundTrip('F_SERVER_FLAGS', { communicated: false, startup: false, ackStartup: true }))).toEqual([0, 131, 0, 1, 0x04]);
+    expect(Array.from(roundTrip('F_SERVER_FLAGS', { communicated: true, startup: false, ackStartup: false }))).toEqual([
+      0, 131, 0, 1, 0x01,
+    ]);
+    expect(Array.from(roundTrip('F_SERVER_FLAGS', { communicated: false, startup: true, ackStartup: false }))).toEqual([
+      0, 131, 0, 1, 0x02,
+    ]);
+    expect(Array.from(roundTrip('F_SERVER_FLAGS', { communicated: false, startup: false, ackStartup: true }))).toEqual([
+      0, 131, 0, 1, 0x04,
+    ]);
     // 2025-06-01T00:00:00Z is 802_051_200 s after 2000-01-01.
     expect(Array.from(roundTrip('F_START_TIME_OF_STATE', NOW))).toEqual([0, 133, 0, 4, 0x2f, 0xce, 0x54, 0x80]);
     expect(Array.from(roundTrip('F_RELATIONSHIP_NAME', 'ab'))).toEqual([0, 130, 0, 2, 0x61, 0x62]); // no NUL (§5.5.17)
@@ -96,7 +108,8 @@ describe('round trip of every failover option', () => {
 });
 
 describe('malformed failover options', () => {
-  const bad = (name: FoOptionName, data: number[]) => readFoOption(name, { kind: 'UNKNOWN', code: FoOptionCode[name], data: Uint8Array.from(data) }, NOW);
+  const bad = (name: FoOptionName, data: number[]) =>
+    readFoOption(name, { kind: 'UNKNOWN', code: FoOptionCode[name], data: Uint8Array.from(data) }, NOW);
 
   it.each([
     ['F_BINDING_STATUS', []],
@@ -128,7 +141,10 @@ describe('malformed failover options', () => {
   it('a broken sub-option of F_DNS_REMOVAL_INFO or CLIENT_DATA', () => {
     expect(bad('F_DNS_REMOVAL_INFO', [0, 117, 0, 9, 1])).toMatchObject({ ok: false, error: { reason: 'option-overflow' } });
     expect(bad('F_DNS_REMOVAL_INFO', [...tlv(119, [0])])).toMatchObject({ ok: false, error: { reason: 'bad-option' } });
-    expect(bad('F_DNS_REMOVAL_INFO', [...tlv(117, [0]), ...tlv(117, [0])])).toMatchObject({ ok: false, error: { reason: 'duplicate-option' } });
+    expect(bad('F_DNS_REMOVAL_INFO', [...tlv(117, [0]), ...tlv(117, [0])])).toMatchObject({
+      ok: false,
+      error: { reason: 'duplicate-option' },
+    });
     expect(bad('CLIENT_DATA', [...tlv(1, [0, 1])])).toMatchObject({ ok: false, error: { reason: 'bad-duid' } });
   });
 

@@ -2,12 +2,7 @@
 // and how we unwrap it near the receiver's clock (time.ts).
 
 import { describe, expect, it } from 'vitest';
-import {
-  decodePartnerFrame,
-  EPOCH_2000_UNIX_SEC,
-  fromAbsoluteTime,
-  toAbsoluteTime,
-} from '../../../../src/wire/failover/index.js';
+import { decodePartnerFrame, EPOCH_2000_UNIX_SEC, fromAbsoluteTime, toAbsoluteTime } from '../../../../src/wire/failover/index.js';
 import { NOW } from './helpers.js';
 
 const TWO_32 = 2 ** 32;
