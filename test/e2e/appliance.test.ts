@@ -50,7 +50,7 @@ describe.each(cases)('the QEMU appliance ($board)', ({ board, reason, timeScale 
             .sort();
         expect(await active()).toEqual(held);
 
-        // RAM and boot time, for the README (TCG, 1 vCPU, the board's RAM).
+        // RAM and boot time, for docs/image.md §10 and §11 (TCG, 1 vCPU, the board's RAM).
         const mem = await a.sh("free | awk '/Mem:/ {print $2, $3}'; awk '/VmRSS/ {print $2}' /proc/$(pidof node)/status");
         const [totalKiB, usedKiB, rssKiB] = mem.out.trim().split(/\s+/).map(Number);
         console.info(

@@ -31,6 +31,7 @@ const NOTE_NAMES = [
   'benchmarks',
   'rfc8156-conformance',
   'log-codes',
+  'testing',
 ];
 
 interface TextFile {
