@@ -113,10 +113,18 @@ export class PrefixHandoff {
     this.inflight.clear();
   }
 
-  /** A client lease recorded for a prefix, here or by the partner: it belongs to neither server now, and to the primary once free (§4.2.2). */
+  /**
+   * A prefix leased to a client, here or by the partner: it belongs to neither server now, and
+   * to the primary once free (§4.2.2). Only an active lease moves it: a released or expired
+   * record says nothing new about ownership (the active one before it already did), and a
+   * partner's late copy of one — resent on UPDREQ after the primary had reclaimed the prefix
+   * and handed it back as FREE-BACKUP — must not take it out of the set the secondary holds.
+   */
   committed(changes: readonly LeaseChange[]): void {
     let changed = false;
-    for (const c of changes) if (c.op === 'put' && c.lease.type === 'pd' && this.backup.delete(c.lease.resource)) changed = true;
+    for (const c of changes) {
+      if (c.op === 'put' && c.lease.type === 'pd' && c.lease.state === 'active' && this.backup.delete(c.lease.resource)) changed = true;
+    }
     if (changed) void this.persist();
   }
 

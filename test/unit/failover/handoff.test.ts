@@ -216,6 +216,28 @@ describe('prefix hand-off, primary (RFC 8156 §4.2.2)', () => {
     expect(x.h.policy.mayAllocate(p!, 'pd')).toBe(true);
   });
 
+  it('keeps a prefix handed back to the secondary when a late copy of its old release arrives (resent on UPDREQ)', async () => {
+    // Simulation seed 137202297528: the secondary delegated p, the client released it, the primary
+    // reclaimed it and handed it out again as FREE-BACKUP; then the secondary's resent RELEASED
+    // update for the old lease arrived and took p out of the primary's record of the secondary's
+    // set while the secondary held it: both would have delegated it.
+    const x = await inNormal('primary', { pool: SMALL, secondaryPdShare: 0.25 });
+    const [p] = await poolRequest(x, 500);
+    ackAll(x, new Set());
+    expect(x.h.policy.mayAllocate(p!, 'pd')).toBe(false);
+    const at = x.clock.now;
+    x.emit({
+      type: FoMsgType.BNDUPD,
+      transactionId: 700,
+      sentTimeSec: at,
+      content: updateFor(clientLease(p!, 7, at, { state: 'released' }), at, 0),
+    });
+    await settle();
+    await settle();
+    expect(x.h.store.byResource(p!)?.state).toBe('released');
+    expect(x.h.policy.mayAllocate(p!, 'pd')).toBe(false);
+  });
+
   it('takes surplus back with FREE on its tick, but never a prefix with a lease just recorded (no pass that only skips)', async () => {
     const x = await inNormal('primary', { pool: SMALL, secondaryPdShare: 0.25 });
     const handed = await poolRequest(x, 500);
