@@ -3,6 +3,7 @@
 // daemon with the real clock, starts the features its config asks for, and
 // ties signals to reload and shutdown.
 
+import { performance } from 'node:perf_hooks';
 import { loadConfigFile } from '../config/index.js';
 import { Daemon } from '../daemon/daemon.js';
 import { FailoverEndpoint } from '../failover/endpoint.js';
@@ -10,7 +11,7 @@ import { startManagement } from '../mgmt/index.js';
 import { parseArgs } from './args.js';
 import { startCpe } from './cpe.js';
 
-const USAGE = `usage: twin6d --config FILE --state-dir DIR
+const USAGE = `usage: twin6d --config FILE --state-dir DIR [--clock-floor-files FILE[,FILE...]] [--set-clock]
        twin6d --check-config FILE`;
 
 async function checkConfig(file: string): Promise<number> {
@@ -24,11 +25,17 @@ async function checkConfig(file: string): Promise<number> {
   }
 }
 
-async function run(configFile: string, stateDir: string): Promise<void> {
-  const daemon = await Daemon.start(configFile, stateDir);
-  // Failover first: until its endpoint has decided, a failover server answers nobody.
-  const failover = daemon.config.failover ? await FailoverEndpoint.start(daemon, daemon.config.failover) : undefined;
+async function run(configFile: string, stateDir: string, floorFiles: readonly string[]): Promise<void> {
+  const daemon = await Daemon.start(configFile, stateDir, { floorFiles });
+  // Management first: it reports a clock behind its floor while twin6d waits for it.
   startManagement(daemon); // management commands; the MQTT uplink when config.mqtt is set
+  // docs/image.md §12: failover stamps its state and every message with the time, and the
+  // partner refuses a clock 5 s off; nothing of it starts on a clock known to be wrong.
+  const waitFromMs = performance.now();
+  await daemon.clockTrustworthy();
+  const clockWaitMs = Math.round(performance.now() - waitFromMs);
+  // Until its endpoint has decided, a failover server answers nobody.
+  const failover = daemon.config.failover ? await FailoverEndpoint.start(daemon, daemon.config.failover) : undefined;
   // Router advertisements and PD routes when configured; in a pair they follow the serving partner.
   const servingAtStart = failover ? failover.serving : true;
   const cpe = await startCpe(daemon, { serving: servingAtStart });
@@ -55,7 +62,9 @@ async function run(configFile: string, stateDir: string): Promise<void> {
       serverDuid: Buffer.from(daemon.serverDuid).toString('hex'),
       leases: daemon.store.size,
       bound: daemon.bound,
-      startupMs: Date.now() - daemon.startedMs,
+      // Monotonic: the wall clock may have been set while twin6d waited for it.
+      startupMs: Math.round(performance.now()),
+      clockWaitMs,
     },
     'serving',
   );
@@ -64,7 +73,7 @@ async function run(configFile: string, stateDir: string): Promise<void> {
 async function main(argv: readonly string[]): Promise<number | undefined> {
   let args;
   try {
-    args = parseArgs(argv, ['config', 'state-dir', 'check-config'], ['help']);
+    args = parseArgs(argv, ['config', 'state-dir', 'check-config', 'clock-floor-files'], ['help']);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
     return 2;
@@ -81,8 +90,9 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
+  const floorFiles = args.flags.get('clock-floor-files');
   try {
-    await run(configFile, stateDir);
+    await run(configFile, stateDir, typeof floorFiles === 'string' ? floorFiles.split(',') : []);
     return undefined; // serving until a signal
   } catch (e) {
     process.stderr.write(`twin6d: ${e instanceof Error ? e.message : String(e)}\n`);
