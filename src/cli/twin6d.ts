@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { loadConfigFile } from '../config/index.js';
 import { Daemon } from '../daemon/daemon.js';
+import { systemClockStepper, TimeSync } from '../daemon/time-sync.js';
 import { FailoverEndpoint } from '../failover/endpoint.js';
 import { startManagement } from '../mgmt/index.js';
 import { parseArgs } from './args.js';
@@ -25,8 +26,10 @@ async function checkConfig(file: string): Promise<number> {
   }
 }
 
-async function run(configFile: string, stateDir: string, floorFiles: readonly string[]): Promise<void> {
+async function run(configFile: string, stateDir: string, floorFiles: readonly string[], setClock: boolean): Promise<void> {
   const daemon = await Daemon.start(configFile, stateDir, { floorFiles });
+  // The time first: a clock behind its floor is what NTP (or the partner) puts right.
+  new TimeSync(daemon, setClock ? { step: systemClockStepper } : {}).start();
   // Management first: it reports a clock behind its floor while twin6d waits for it.
   startManagement(daemon); // management commands; the MQTT uplink when config.mqtt is set
   // docs/image.md §12: failover stamps its state and every message with the time, and the
@@ -73,7 +76,7 @@ async function run(configFile: string, stateDir: string, floorFiles: readonly st
 async function main(argv: readonly string[]): Promise<number | undefined> {
   let args;
   try {
-    args = parseArgs(argv, ['config', 'state-dir', 'check-config', 'clock-floor-files'], ['help']);
+    args = parseArgs(argv, ['config', 'state-dir', 'check-config', 'clock-floor-files'], ['help', 'set-clock']);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
     return 2;
@@ -92,7 +95,7 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
   }
   const floorFiles = args.flags.get('clock-floor-files');
   try {
-    await run(configFile, stateDir, typeof floorFiles === 'string' ? floorFiles.split(',') : []);
+    await run(configFile, stateDir, typeof floorFiles === 'string' ? floorFiles.split(',') : [], args.flags.has('set-clock'));
     return undefined; // serving until a signal
   } catch (e) {
     process.stderr.write(`twin6d: ${e instanceof Error ? e.message : String(e)}\n`);
