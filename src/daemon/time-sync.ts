@@ -18,9 +18,8 @@
 // appliance's supervisor passes): on any other machine it measures and
 // reports the offset and leaves the clock to whoever keeps it there.
 
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { promisify } from 'node:util';
 import {
   isSample,
   queryNtp,
@@ -69,13 +68,33 @@ export function bestSample(results: readonly NtpResult[], own: number): NtpSampl
 /** Sets the clock `offsetMs` forward (or back): `date -s @SECONDS` at the edge of a second of the corrected clock. */
 export type ClockStepper = (offsetMs: number) => Promise<void>;
 
-const run = promisify(execFile);
+/** How long `date -s` may take once told the second. */
+const STEP_TIMEOUT_MS = 5000;
 
-/** busybox's (and coreutils') `date -u -s @N`, which has whole seconds: called at the corrected clock's next whole second. */
+/**
+ * busybox's (and coreutils') `date -u -s @N`, which has whole seconds, told N
+ * at the corrected clock's next whole second. The shell is started first and
+ * waits for N: forking node takes a busy guest a few hundred milliseconds,
+ * which would otherwise land in the clock.
+ */
 export const systemClockStepper: ClockStepper = async (offsetMs) => {
+  const child = spawn('sh', ['-c', 'read t && exec date -u -s "@$t" > /dev/null'], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', resolve);
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
   const target = Date.now() + offsetMs;
-  await new Promise((r) => setTimeout(r, 1000 - (target % 1000)));
-  await run('date', ['-u', '-s', `@${Math.round((Date.now() + offsetMs) / 1000)}`], { timeout: 5000 });
+  await new Promise((r) => setTimeout(r, 1000 - (((target % 1000) + 1000) % 1000)));
+  child.stdin.end(`${Math.round((Date.now() + offsetMs) / 1000)}\n`);
+  const timer = setTimeout(() => child.kill('SIGKILL'), STEP_TIMEOUT_MS);
+  const code = await exited.finally(() => clearTimeout(timer));
+  if (code !== 0) throw new Error(`date -s exited with ${code}: ${stderr.trim()}`);
 };
 
 export interface TimeSyncIo {
