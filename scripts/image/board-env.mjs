@@ -52,6 +52,7 @@ const vars = {
   BOARD_DISK_ALIASES: Object.entries(disk?.aliases ?? {})
     .map(([k, v]) => `${k}=${v}`)
     .join(' '),
+  BOARD_DISK_UBOOT: disk?.uboot,
   BOARD_DISK_BOOT_MB: disk?.bootMb,
   BOARD_DISK_ROOT_MB: disk?.rootMb,
   BOARD_DISK_DATA_MB: disk?.dataMb,

@@ -30,18 +30,25 @@ export interface BoardStorage {
 }
 
 /**
- * A Raspberry Pi SD card (scripts/image/sd-image.sh): MBR, partition 1 FAT32
- * with the firmware, DTB, kernel, initrd, config.txt and cmdline.txt,
- * partition 2 the squashfs root, partition 3 the flash (rootfs_data).
+ * An SD card image (scripts/image/sd-image.sh): MBR, partition 1 FAT32 with
+ * the kernel, initrd and DTB, partition 2 the squashfs root, partition 3 the
+ * flash (rootfs_data).
+ *   rpi-sd       a Raspberry Pi: its firmware (start4.elf, fixup4.dat),
+ *                config.txt and cmdline.txt on partition 1
+ *   rockchip-sd  a Rockchip board with Debian's u-boot-rockchip: idbloader.img
+ *                at sector 64, u-boot.itb at sector 16384, extlinux.conf on
+ *                partition 1 for U-Boot's distro boot
  */
 export interface BoardDisk {
-  readonly kind: 'rpi-sd';
+  readonly kind: 'rpi-sd' | 'rockchip-sd';
   /** The device tree, a path under the kernel package's /usr/lib/linux-image-<version>/. */
   readonly dtb: string;
   /** Strings the DTB's root compatible must hold (the checker's proof it is this board's). */
   readonly compatible: readonly string[];
   /** Aliases added to the DTB (name -> node path), e.g. mmc0 for the SD controller so the card is mmcblk0. */
   readonly aliases?: Readonly<Record<string, string>>;
+  /** rockchip-sd: the u-boot-rockchip target, a directory under /usr/lib/u-boot/ (e.g. nanopc-t4-rk3399). */
+  readonly uboot?: string;
   readonly bootMb: number;
   readonly rootMb: number;
   readonly dataMb: number;
@@ -162,7 +169,8 @@ export function checkBoard(b: unknown, file = 'board'): string[] {
   }
   const disk = p.image?.disk;
   if (disk !== undefined) {
-    need(disk.kind === 'rpi-sd', 'image.disk.kind', 'rpi-sd (the only disk image built so far)');
+    need(disk.kind === 'rpi-sd' || disk.kind === 'rockchip-sd', 'image.disk.kind', 'rpi-sd or rockchip-sd');
+    need(disk.kind !== 'rockchip-sd' || typeof disk.uboot === 'string', 'image.disk.uboot', 'the u-boot-rockchip target, for rockchip-sd');
     need(typeof disk.dtb === 'string' && disk.dtb.endsWith('.dtb'), 'image.disk.dtb', 'a .dtb path in the kernel package');
     need(Array.isArray(disk.compatible) && disk.compatible.length > 0, 'image.disk.compatible', 'at least one compatible string');
     for (const k of ['bootMb', 'rootMb', 'dataMb'] as const) {

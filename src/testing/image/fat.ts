@@ -3,7 +3,7 @@
 // from Microsoft's FAT specification (fatgen103) rather than read back with
 // mtools, which wrote the image: a check by the writer's own tool would only
 // show that mtools agrees with itself. Only what a boot partition needs:
-// FAT32, 512-byte sectors, files in the root directory.
+// FAT32, 512-byte sectors, files by their path ("extlinux/extlinux.conf").
 
 /** Reads `length` bytes at byte `offset` of the partition. */
 export type ReadAt = (offset: number, length: number) => Buffer;
@@ -28,7 +28,8 @@ export interface Fat32 {
 }
 
 /** Bounds on what a corrupt image can make the reader walk. */
-const ROOT_CLUSTERS_MAX = 64;
+const DIR_CLUSTERS_MAX = 64;
+const DIR_DEPTH_MAX = 4;
 const CLUSTER_CHAIN_MAX = 1 << 20;
 const FAT_EOC = 0x0ffffff8;
 
@@ -65,37 +66,44 @@ export function openFat32(readAt: ReadAt, partitionBytes: number): Fat32 {
   };
   const readCluster = (c: number): Buffer => readAt(dataStart + (c - 2) * clusterBytes, clusterBytes);
 
-  const dir = Buffer.concat(chain(rootCluster, ROOT_CLUSTERS_MAX).map(readCluster));
   const files = new Map<string, FatFile>();
   let label = '';
-  let lfn: string[] = [];
-  for (let off = 0; off + 32 <= dir.length; off += 32) {
-    const e = dir.subarray(off, off + 32);
-    const first = e[0] ?? 0;
-    if (first === 0x00) break;
-    const attr = e[11] ?? 0;
-    if (first === 0xe5) {
+  // Directories are read to a bounded depth (a loop of directory entries ends there).
+  const readDir = (firstCluster: number, prefix: string, depth: number): void => {
+    const dir = Buffer.concat(chain(firstCluster, DIR_CLUSTERS_MAX).map(readCluster));
+    let lfn: string[] = [];
+    for (let off = 0; off + 32 <= dir.length; off += 32) {
+      const e = dir.subarray(off, off + 32);
+      const first = e[0] ?? 0;
+      if (first === 0x00) break;
+      const attr = e[11] ?? 0;
+      if (first === 0xe5) {
+        lfn = [];
+        continue;
+      }
+      if (attr === 0x0f) {
+        // Long-name entries come last part first; each holds 13 UCS-2 characters.
+        const part = Buffer.concat([e.subarray(1, 11), e.subarray(14, 26), e.subarray(28, 32)]);
+        const chars = part.toString('utf16le');
+        const end = chars.indexOf('\0');
+        lfn.unshift(end >= 0 ? chars.slice(0, end) : chars);
+        continue;
+      }
+      const name = lfn.length > 0 ? lfn.join('') : shortName(e);
       lfn = [];
-      continue;
+      const cluster = (e.readUInt16LE(20) << 16) | e.readUInt16LE(26);
+      if (attr & 0x08) {
+        if (depth === 0) label = name.replace('.', '').trim();
+      } else if (attr & 0x10) {
+        if (name === '.' || name === '..') continue;
+        if (depth + 1 >= DIR_DEPTH_MAX) throw new Error(`FAT: directories nested deeper than ${DIR_DEPTH_MAX} at ${prefix}${name}`);
+        readDir(cluster, `${prefix}${name}/`, depth + 1);
+      } else {
+        files.set(prefix + name, { name: prefix + name, size: e.readUInt32LE(28), firstCluster: cluster });
+      }
     }
-    if (attr === 0x0f) {
-      // Long-name entries come last part first; each holds 13 UCS-2 characters.
-      const part = Buffer.concat([e.subarray(1, 11), e.subarray(14, 26), e.subarray(28, 32)]);
-      const chars = part.toString('utf16le');
-      const end = chars.indexOf('\0');
-      lfn.unshift(end >= 0 ? chars.slice(0, end) : chars);
-      continue;
-    }
-    const short = shortName(e);
-    if (attr & 0x08) {
-      label = short.replace('.', '').trim();
-    } else if (!(attr & 0x10)) {
-      const name = lfn.length > 0 ? lfn.join('') : short;
-      const firstCluster = (e.readUInt16LE(20) << 16) | e.readUInt16LE(26);
-      files.set(name, { name, size: e.readUInt32LE(28), firstCluster });
-    }
-    lfn = [];
-  }
+  };
+  readDir(rootCluster, '', 0);
   return {
     label,
     hiddenSectors: bs.readUInt32LE(28),

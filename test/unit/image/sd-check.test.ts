@@ -1,10 +1,11 @@
-// The parsers of the SD image check (src/testing/image/sd-check.ts) on bytes
+// The parsers of the SD image check (src/testing/image/formats.ts) on bytes
 // written by hand from each format's specification (docs/style.md §3.2):
 // an MBR sector, the arm64 Image header (Linux Documentation/arm64/booting.rst),
-// a flattened device tree (devicetree specification ch. 5), and config.txt.
+// a flattened device tree (devicetree specification ch. 5), config.txt and
+// extlinux.conf.
 
 import { describe, expect, it } from 'vitest';
-import { fdtStrings, parseArm64Image, parseConfigTxt, parseFdt, parseMbr } from '../../../src/testing/image/sd-check.js';
+import { fdtStrings, parseArm64Image, parseConfigTxt, parseExtlinux, parseFdt, parseMbr } from '../../../src/testing/image/formats.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+|#[^\n]*/g, ''), 'hex');
 
@@ -36,7 +37,7 @@ describe('the SD image parsers', () => {
       40000000                     # res5: offset of the PE header
     `);
     expect(h.length).toBe(64);
-    expect(parseArm64Image(h)).toEqual({ textOffset: 0, imageSize: 0x02020000, bigEndian: false });
+    expect(parseArm64Image(h)).toEqual({ textOffset: 0, imageSize: 0x02020000, bigEndian: false, anywhere: true });
     h.write('ARM\x65', 56, 'latin1');
     expect(() => parseArm64Image(h)).toThrow(/magic/);
   });
@@ -74,5 +75,13 @@ describe('the SD image parsers', () => {
     const c = parseConfigTxt('# a comment\n[pi4]\narm_64bit=1\nkernel=Image # trailing\ninitramfs initrd.gz followkernel\n[all]\n');
     expect(Object.fromEntries(c.values)).toEqual({ arm_64bit: '1', kernel: 'Image' });
     expect(c.initramfs).toEqual({ file: 'initrd.gz', address: 'followkernel' });
+  });
+
+  it("read extlinux.conf: the default label's kernel, initrd, fdt and append (else the first label's)", () => {
+    const l = parseExtlinux(
+      'default two\ntimeout 10\nlabel one\n  kernel /one\nlabel two\n  linux /Image\n  initrd /initrd.gz\n  devicetree /a.dtb\n  append console=ttyS2,1500000 x=y\n',
+    );
+    expect(l).toEqual({ kernel: '/Image', initrd: '/initrd.gz', fdt: '/a.dtb', append: 'console=ttyS2,1500000 x=y' });
+    expect(parseExtlinux('label only\n kernel /k\n')).toEqual({ kernel: '/k' });
   });
 });
