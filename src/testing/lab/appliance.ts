@@ -449,45 +449,17 @@ export class Appliance {
     }
   }
 
-  /** Every lease twin6d holds, from its control socket, paged (twin6ctl shows one page). */
+  /** Every lease twin6d holds, from its control socket (twin6ctl pages through them). */
   async leases(): Promise<GuestLease[]> {
-    // A small reader written into the guest's RAM for this boot; it is lab
-    // tooling, not part of the image.
-    const script = [
-      "import { callControl } from '/usr/lib/twin6/dist/daemon/control.js';",
-      'let offset = 0; const out = [];',
-      'for (;;) {',
-      // A generous timeout: under TCG on a busy host a page of thousands of leases can take seconds.
-      "  const a = await callControl('/var/lib/twin6/twin6d.sock', { cmd: 'leases', offset }, 60000);",
-      '  if (!a.ok) { console.error(a.error); process.exit(1); }',
-      '  for (const l of a.result.leases) out.push([l.type, l.resource, l.duid, l.iaid, l.state, l.expiresAtSec].join(" "));',
-      '  offset += a.result.leases.length;',
-      '  if (a.result.leases.length === 0 || offset >= a.result.total) break;',
-      '}',
-      "console.log(out.join('\\n'));",
-    ].join('\n');
-    const b64 = Buffer.from(script).toString('base64');
-    await this.sh(`echo ${b64} | base64 -d > /tmp/leases.mjs`);
+    // A generous timeout: under TCG on a busy host a page of thousands of leases can take seconds.
     const r = await this.sh(
-      'node /tmp/leases.mjs > /tmp/leases.txt && gzip -c /tmp/leases.txt > /tmp/leases.gz && stat -c %s /tmp/leases.gz',
+      'twin6ctl leases --all --json --timeout 60 > /tmp/leases.json && gzip -c /tmp/leases.json > /tmp/leases.gz && stat -c %s /tmp/leases.gz',
       120_000,
     );
     if (r.code !== 0) throw new Error(`${this.spec.name}: reading leases failed (${r.code}): ${r.out}`);
     const text = gunzipSync(await this.fetchFile('/tmp/leases.gz', Number(r.out.trim()))).toString('utf8');
-    return text
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l) => {
-        const [type, resource, duid, iaid, state, expires] = l.trim().split(' ');
-        return {
-          type: type as 'na' | 'pd',
-          resource: resource ?? '',
-          duid: duid ?? '',
-          iaid: Number(iaid),
-          state: state ?? '',
-          expiresAtSec: Number(expires),
-        };
-      });
+    const { leases } = JSON.parse(text) as { leases: GuestLease[] };
+    return leases.map(({ type, resource, duid, iaid, state, expiresAtSec }) => ({ type, resource, duid, iaid, state, expiresAtSec }));
   }
 
   /**
