@@ -349,6 +349,37 @@ export class Appliance {
     return Date.now() - this.bootStartMs;
   }
 
+  /**
+   * Where this boot's time to serving went, from the console: the init and the
+   * supervisor stamp their lines with the guest's uptime, twin6d's serving line
+   * says how long node took to load its modules and to start. `beforeKernelMs`
+   * is what the host saw that the guest did not: QEMU, firmware, loading the
+   * kernel. Undefined until twin6d is serving (or when a line is missing).
+   */
+  bootPhases(totalMs: number): BootPhases | undefined {
+    const text = this.console();
+    const uptime = (re: RegExp) => {
+      const m = re.exec(text);
+      return m ? Math.round(Number(m[1]) * 1000) : undefined;
+    };
+    const initMs = uptime(/\[init ([0-9.]+)\] twin6 /);
+    const overlayMs = uptime(/\[init ([0-9.]+)\] overlay mounted/);
+    const daemonSpawnMs = uptime(/\[twin6-supervise ([0-9.]+)\] started twin6d/);
+    const serving = /"modulesLoadedMs":(\d+),"processMs":(\d+)[^\n]*"msg":"serving"/.exec(text);
+    if (initMs === undefined || overlayMs === undefined || daemonSpawnMs === undefined || !serving) return undefined;
+    const modulesLoadedMs = Number(serving[1]);
+    const processMs = Number(serving[2]);
+    return {
+      totalMs,
+      beforeKernelMs: Math.max(0, totalMs - daemonSpawnMs - processMs),
+      kernelMs: initMs,
+      initMs: overlayMs - initMs,
+      servicesMs: daemonSpawnMs - overlayMs,
+      nodeModulesMs: modulesLoadedMs,
+      daemonStartMs: processMs - modulesLoadedMs,
+    };
+  }
+
   /** The server DUID twin6d logged when it started serving (hex), on this boot. */
   serverDuid(): string | undefined {
     return /"serverDuid":"([0-9a-f]+)"[^\n]*"msg":"serving"/.exec(this.console())?.[1];
@@ -520,6 +551,23 @@ export class Appliance {
     this.mgmt = undefined;
     this.mgmtBuf = '';
   }
+}
+
+/** One boot's time to serving, in parts (ms); see Appliance.bootPhases. */
+export interface BootPhases {
+  readonly totalMs: number;
+  /** QEMU start, firmware, kernel load: the host's total minus what the guest's clock saw. */
+  readonly beforeKernelMs: number;
+  /** Kernel start to the initramfs init. */
+  readonly kernelMs: number;
+  /** The init: modules, root, flash (formatted on a first boot), overlay. */
+  readonly initMs: number;
+  /** rcS: RAM filesystems, syslog, network, up to twin6d's spawn. */
+  readonly servicesMs: number;
+  /** node's own start plus loading twin6d's modules. */
+  readonly nodeModulesMs: number;
+  /** twin6d's start: config, store open, sockets, failover, up to serving. */
+  readonly daemonStartMs: number;
 }
 
 /** Why appliance VMs cannot run here, or undefined: tests skip (or fail when required) with it. */
