@@ -309,6 +309,11 @@ export class Appliance {
       // cache, which outlives a SIGKILLed QEMU; only the guest's caches die.
       '-drive',
       `file=${s.flashFile},if=virtio,format=raw,cache=writeback`,
+      // An entropy source, as a board's hardware RNG (or x86's RDRAND) would be:
+      // without one the kernel's CRNG was ready only 10.6 s into a TCG boot,
+      // and node, whose start reads getrandom(), waited for it (~2 s).
+      '-device',
+      'virtio-rng-pci',
       '-device',
       'virtio-serial-pci',
       '-chardev',
