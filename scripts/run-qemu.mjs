@@ -70,6 +70,13 @@ try {
     console.log(
       `appliance ${a.spec.name} (${a.spec.role}, ${a.spec.lan6}, flash ${a.flashFs}): serving ${(ms / 1000).toFixed(1)} s after power-on`,
     );
+    const p = a.bootPhases(ms);
+    if (p) {
+      const s = (x) => (x / 1000).toFixed(1);
+      console.log(
+        `  boot: before kernel ${s(p.beforeKernelMs)} s, kernel ${s(p.kernelMs)}, init ${s(p.initMs)}, services ${s(p.servicesMs)}, node + modules ${s(p.nodeModulesMs)}, twin6d start ${s(p.daemonStartMs)}`,
+      );
+    }
     console.log(`  console: ${a.consoleFile()}   shell: nc -U ${a.mgmtPath} (or socat - UNIX-CONNECT:${a.mgmtPath})`);
   }
   if (vms === 2) {

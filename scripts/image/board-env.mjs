@@ -15,10 +15,14 @@ try {
   process.stderr.write(`board-env: ${e.message}\n`);
   process.exit(1);
 }
-if (b.kind !== 'emulated') {
-  process.stderr.write(`board-env: ${id} is described, not built here (kind ${b.kind}); build qemu-x86_64 or qemu-aarch64\n`);
+// A hardware board is built when its profile says which disk image it takes.
+if (b.kind !== 'emulated' && !b.image.disk) {
+  process.stderr.write(
+    `board-env: ${id} is described, not built here (kind ${b.kind}, no image.disk); build qemu-x86_64, qemu-aarch64 or rpi4\n`,
+  );
   process.exit(1);
 }
+const disk = b.image.disk;
 const flash = b.storage[0];
 const q = (v) => `'${String(v ?? '').replace(/'/g, `'\\''`)}'`;
 const vars = {
@@ -41,6 +45,17 @@ const vars = {
   BOARD_IF_WAN: interfaceFor(b, 'wan'),
   BOARD_HOSTNAME: b.defaults?.hostname,
   BOARD_LAN6: b.defaults?.lan6,
+  BOARD_MODULES: b.image.modules?.join(' '),
+  BOARD_BUILTIN: b.image.builtin?.join(' '),
+  BOARD_DISK: disk?.kind,
+  BOARD_DISK_DTB: disk?.dtb,
+  BOARD_DISK_ALIASES: Object.entries(disk?.aliases ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' '),
+  BOARD_DISK_UBOOT: disk?.uboot,
+  BOARD_DISK_BOOT_MB: disk?.bootMb,
+  BOARD_DISK_ROOT_MB: disk?.rootMb,
+  BOARD_DISK_DATA_MB: disk?.dataMb,
 };
 process.stdout.write(
   Object.entries(vars)

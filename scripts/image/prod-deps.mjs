@@ -5,14 +5,17 @@
 // never followed, so the image carries no compiler, test runner or types.
 // Walking what is installed (not `npm ci --omit=dev`) keeps the build offline.
 //
-// usage: prod-deps.mjs ROOT
+// With package names after ROOT, only those (as installed at the top of
+// ROOT/node_modules) and what they need: the addons the bundle leaves out (scripts/image/bundle.mjs).
+//
+// usage: prod-deps.mjs ROOT [PACKAGE…]
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 
-const root = process.argv[2];
+const [root, ...only] = process.argv.slice(2);
 if (!root) {
-  process.stderr.write('usage: prod-deps.mjs ROOT\n');
+  process.stderr.write('usage: prod-deps.mjs ROOT [PACKAGE…]\n');
   process.exit(2);
 }
 
@@ -46,7 +49,15 @@ function visit(dir, optional) {
   }
 }
 
-visit(root, false);
+if (only.length === 0) visit(root, false);
+for (const name of only) {
+  const at = resolvePackage(name, root);
+  if (!at) missing.push(`${name} (asked for)`);
+  else if (!found.has(at)) {
+    found.add(at);
+    visit(at, false);
+  }
+}
 if (missing.length > 0) {
   process.stderr.write(`prod-deps.mjs: not installed (run npm ci): ${missing.join(', ')}\n`);
   process.exit(1);

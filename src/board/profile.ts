@@ -37,6 +37,31 @@ export interface BoardStorage {
   readonly notes?: string;
 }
 
+/**
+ * An SD card image (scripts/image/sd-image.sh): MBR, partition 1 FAT32 with
+ * the kernel, initrd and DTB, partition 2 the squashfs root, partition 3 the
+ * flash (rootfs_data).
+ *   rpi-sd       a Raspberry Pi: its firmware (start4.elf, fixup4.dat),
+ *                config.txt and cmdline.txt on partition 1
+ *   rockchip-sd  a Rockchip board with Debian's u-boot-rockchip: idbloader.img
+ *                at sector 64, u-boot.itb at sector 16384, extlinux.conf on
+ *                partition 1 for U-Boot's distro boot
+ */
+export interface BoardDisk {
+  readonly kind: 'rpi-sd' | 'rockchip-sd';
+  /** The device tree, a path under the kernel package's /usr/lib/linux-image-<version>/. */
+  readonly dtb: string;
+  /** Strings the DTB's root compatible must hold (the checker's proof it is this board's). */
+  readonly compatible: readonly string[];
+  /** Aliases added to the DTB (name -> node path), e.g. mmc0 for the SD controller so the card is mmcblk0. */
+  readonly aliases?: Readonly<Record<string, string>>;
+  /** rockchip-sd: the u-boot-rockchip target, a directory under /usr/lib/u-boot/ (e.g. nanopc-t4-rk3399). */
+  readonly uboot?: string;
+  readonly bootMb: number;
+  readonly rootMb: number;
+  readonly dataMb: number;
+}
+
 export interface BoardProfile {
   readonly id: string;
   readonly name: string;
@@ -65,6 +90,17 @@ export interface BoardProfile {
     /** Where the squashfs root and the flash partition appear in the running system. */
     readonly rootDevice?: string;
     readonly flashDevice?: string;
+    /**
+     * Kernel modules (as modprobe names them) the initramfs loads before it looks
+     * for the root; the flash's filesystem is loaded on its own. Without it the
+     * build loads the virtio set of the emulated boards. scripts/build-image
+     * fails when one is missing from the kernel package.
+     */
+    readonly modules?: readonly string[];
+    /** Drivers the board needs that the kernel must have built in (modules.builtin names); the build checks them. */
+    readonly builtin?: readonly string[];
+    /** The disk image scripts/build-image writes for a hardware board (docs/image.md §6). */
+    readonly disk?: BoardDisk;
   };
   /** What writing the image to the device takes. */
   readonly flashing: readonly string[];
@@ -140,6 +176,22 @@ export function checkBoard(b: unknown, file = 'board'): string[] {
       'required for emulated boards',
     );
     need(typeof p.defaults?.lan6 === 'string', 'defaults.lan6', 'required for emulated boards');
+  }
+  const disk = p.image?.disk;
+  if (disk !== undefined) {
+    need(disk.kind === 'rpi-sd' || disk.kind === 'rockchip-sd', 'image.disk.kind', 'rpi-sd or rockchip-sd');
+    need(disk.kind !== 'rockchip-sd' || typeof disk.uboot === 'string', 'image.disk.uboot', 'the u-boot-rockchip target, for rockchip-sd');
+    need(typeof disk.dtb === 'string' && disk.dtb.endsWith('.dtb'), 'image.disk.dtb', 'a .dtb path in the kernel package');
+    need(Array.isArray(disk.compatible) && disk.compatible.length > 0, 'image.disk.compatible', 'at least one compatible string');
+    for (const k of ['bootMb', 'rootMb', 'dataMb'] as const) {
+      need(Number.isInteger(disk[k]) && disk[k] > 0, `image.disk.${k}`, 'positive whole MiB');
+    }
+    need(
+      typeof p.image?.rootDevice === 'string' && typeof p.image.flashDevice === 'string',
+      'image.rootDevice/flashDevice',
+      'required where a disk image is built',
+    );
+    need(Array.isArray(p.image?.modules) && p.image.modules.length > 0, 'image.modules', 'required where a disk image is built');
   }
   need(
     ['verified', 'partly-verified', 'unverified'].includes(p.verification?.status ?? ''),

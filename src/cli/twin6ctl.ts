@@ -2,15 +2,16 @@
 // twin6ctl — asks a running twin6d over its control socket.
 
 import path from 'node:path';
-import { callControl, CONTROL_SOCKET_NAME } from '../daemon/control.js';
+import { callControl, CONTROL_SOCKET_NAME, type ControlAnswer } from '../daemon/control.js';
 import { parseArgs } from './args.js';
 import { fleetMain } from './fleet.js';
 import type { StoreStats } from '../store/index.js';
 import type { ClockStatus } from '../daemon/host.js';
 import type { TimeStatus } from '../daemon/time-sync.js';
 
-const USAGE = `usage: twin6ctl --state-dir DIR status [--json]
-       twin6ctl --state-dir DIR leases [--json] [--state active|released|declined|expired] [--duid HEX]
+const USAGE = `usage: twin6ctl --state-dir DIR status [--json]     (any command: --timeout SEC, default 5)
+       twin6ctl --state-dir DIR leases [--json] [--all] [--state active|released|declined|expired] [--duid HEX]
+                                            --all: every lease, page after page (twin6d answers one page a request)
        twin6ctl --state-dir DIR failover [--json]            RFC 8156 state, partner, unacknowledged updates, skew
        twin6ctl --state-dir DIR partner-down [--force]       declare the partner down (refused while it is reachable)
        twin6ctl --state-dir DIR failover maintenance enter|leave [--force]
@@ -75,6 +76,18 @@ function printLeases(r: { total: number; leases: LeaseRow[] }): void {
   }
 }
 
+/** Asks for page after page until every lease the filter matches has come; one answer, as for a single page. */
+async function allLeases(socket: string, request: Record<string, unknown>, timeoutMs: number): Promise<ControlAnswer> {
+  const leases: LeaseRow[] = [];
+  for (;;) {
+    const a = await callControl(socket, { ...request, offset: leases.length }, timeoutMs);
+    if (!a.ok) return a;
+    const page = a.result as { total: number; leases: LeaseRow[] };
+    leases.push(...page.leases);
+    if (page.leases.length === 0 || leases.length >= page.total) return { ok: true, result: { total: page.total, offset: 0, leases } };
+  }
+}
+
 /** Subcommand → control-socket command. */
 const COMMANDS: Readonly<Record<string, string>> = {
   status: 'status',
@@ -108,7 +121,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'fleet') return fleetMain(argv.slice(1)); // the broker, not a local twin6d
   let args;
   try {
-    args = parseArgs(argv, ['state-dir', 'state', 'duid'], ['json', 'help', 'force']);
+    args = parseArgs(argv, ['state-dir', 'state', 'duid', 'timeout'], ['json', 'help', 'force', 'all']);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
     return 2;
@@ -131,9 +144,19 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (args.flags.has('force')) request['force'] = true;
   for (const k of ['state', 'duid'] as const) if (typeof args.flags.get(k) === 'string') request[k] = args.flags.get(k);
+  const timeout = args.flags.get('timeout');
+  const timeoutSec = typeof timeout === 'string' ? Number(timeout) : 5;
+  if (!Number.isFinite(timeoutSec) || timeoutSec <= 0) {
+    process.stderr.write(`twin6ctl: --timeout takes seconds, got ${String(timeout)}\n${USAGE}\n`);
+    return 2;
+  }
+  const socket = path.join(stateDir, CONTROL_SOCKET_NAME);
   let answer;
   try {
-    answer = await callControl(path.join(stateDir, CONTROL_SOCKET_NAME), request);
+    answer =
+      cmd === 'leases' && args.flags.has('all')
+        ? await allLeases(socket, request, timeoutSec * 1000)
+        : await callControl(socket, request, timeoutSec * 1000);
   } catch (e) {
     process.stderr.write(`twin6ctl: cannot reach twin6d in ${stateDir}: ${(e as Error).message}\n`);
     return 1;

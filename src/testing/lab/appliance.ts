@@ -312,6 +312,11 @@ export class Appliance {
       // cache, which outlives a SIGKILLed QEMU; only the guest's caches die.
       '-drive',
       `file=${s.flashFile},if=virtio,format=raw,cache=writeback`,
+      // An entropy source, as a board's hardware RNG (or x86's RDRAND) would be:
+      // without one the kernel's CRNG was ready only 10.6 s into a TCG boot,
+      // and node, whose start reads getrandom(), waited for it (~2 s).
+      '-device',
+      'virtio-rng-pci',
       '-device',
       'virtio-serial-pci',
       '-chardev',
@@ -350,6 +355,37 @@ export class Appliance {
       detail: () => this.diagnostics(),
     });
     return Date.now() - this.bootStartMs;
+  }
+
+  /**
+   * Where this boot's time to serving went, from the console: the init and the
+   * supervisor stamp their lines with the guest's uptime, twin6d's serving line
+   * says how long node took to load its modules and to start. `beforeKernelMs`
+   * is what the host saw that the guest did not: QEMU, firmware, loading the
+   * kernel. Undefined until twin6d is serving (or when a line is missing).
+   */
+  bootPhases(totalMs: number): BootPhases | undefined {
+    const text = this.console();
+    const uptime = (re: RegExp) => {
+      const m = re.exec(text);
+      return m ? Math.round(Number(m[1]) * 1000) : undefined;
+    };
+    const initMs = uptime(/\[init ([0-9.]+)\] twin6 /);
+    const overlayMs = uptime(/\[init ([0-9.]+)\] overlay mounted/);
+    const daemonSpawnMs = uptime(/\[twin6-supervise ([0-9.]+)\] started twin6d/);
+    const serving = /"modulesLoadedMs":(\d+),"processMs":(\d+)[^\n]*"msg":"serving"/.exec(text);
+    if (initMs === undefined || overlayMs === undefined || daemonSpawnMs === undefined || !serving) return undefined;
+    const modulesLoadedMs = Number(serving[1]);
+    const processMs = Number(serving[2]);
+    return {
+      totalMs,
+      beforeKernelMs: Math.max(0, totalMs - daemonSpawnMs - processMs),
+      kernelMs: initMs,
+      initMs: overlayMs - initMs,
+      servicesMs: daemonSpawnMs - overlayMs,
+      nodeModulesMs: modulesLoadedMs,
+      daemonStartMs: processMs - modulesLoadedMs,
+    };
   }
 
   /** The server DUID twin6d logged when it started serving (hex), on this boot. */
@@ -452,45 +488,17 @@ export class Appliance {
     }
   }
 
-  /** Every lease twin6d holds, from its control socket, paged (twin6ctl shows one page). */
+  /** Every lease twin6d holds, from its control socket (twin6ctl pages through them). */
   async leases(): Promise<GuestLease[]> {
-    // A small reader written into the guest's RAM for this boot; it is lab
-    // tooling, not part of the image.
-    const script = [
-      "import { callControl } from '/usr/lib/twin6/dist/daemon/control.js';",
-      'let offset = 0; const out = [];',
-      'for (;;) {',
-      // A generous timeout: under TCG on a busy host a page of thousands of leases can take seconds.
-      "  const a = await callControl('/var/lib/twin6/twin6d.sock', { cmd: 'leases', offset }, 60000);",
-      '  if (!a.ok) { console.error(a.error); process.exit(1); }',
-      '  for (const l of a.result.leases) out.push([l.type, l.resource, l.duid, l.iaid, l.state, l.expiresAtSec].join(" "));',
-      '  offset += a.result.leases.length;',
-      '  if (a.result.leases.length === 0 || offset >= a.result.total) break;',
-      '}',
-      "console.log(out.join('\\n'));",
-    ].join('\n');
-    const b64 = Buffer.from(script).toString('base64');
-    await this.sh(`echo ${b64} | base64 -d > /tmp/leases.mjs`);
+    // A generous timeout: under TCG on a busy host a page of thousands of leases can take seconds.
     const r = await this.sh(
-      'node /tmp/leases.mjs > /tmp/leases.txt && gzip -c /tmp/leases.txt > /tmp/leases.gz && stat -c %s /tmp/leases.gz',
+      'twin6ctl leases --all --json --timeout 60 > /tmp/leases.json && gzip -c /tmp/leases.json > /tmp/leases.gz && stat -c %s /tmp/leases.gz',
       120_000,
     );
     if (r.code !== 0) throw new Error(`${this.spec.name}: reading leases failed (${r.code}): ${r.out}`);
     const text = gunzipSync(await this.fetchFile('/tmp/leases.gz', Number(r.out.trim()))).toString('utf8');
-    return text
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l) => {
-        const [type, resource, duid, iaid, state, expires] = l.trim().split(' ');
-        return {
-          type: type as 'na' | 'pd',
-          resource: resource ?? '',
-          duid: duid ?? '',
-          iaid: Number(iaid),
-          state: state ?? '',
-          expiresAtSec: Number(expires),
-        };
-      });
+    const { leases } = JSON.parse(text) as { leases: GuestLease[] };
+    return leases.map(({ type, resource, duid, iaid, state, expiresAtSec }) => ({ type, resource, duid, iaid, state, expiresAtSec }));
   }
 
   /**
@@ -551,6 +559,23 @@ export class Appliance {
     this.mgmt = undefined;
     this.mgmtBuf = '';
   }
+}
+
+/** One boot's time to serving, in parts (ms); see Appliance.bootPhases. */
+export interface BootPhases {
+  readonly totalMs: number;
+  /** QEMU start, firmware, kernel load: the host's total minus what the guest's clock saw. */
+  readonly beforeKernelMs: number;
+  /** Kernel start to the initramfs init. */
+  readonly kernelMs: number;
+  /** The init: modules, root, flash (formatted on a first boot), overlay. */
+  readonly initMs: number;
+  /** rcS: RAM filesystems, syslog, network, up to twin6d's spawn. */
+  readonly servicesMs: number;
+  /** node's own start plus loading twin6d's modules. */
+  readonly nodeModulesMs: number;
+  /** twin6d's start: config, store open, sockets, failover, up to serving. */
+  readonly daemonStartMs: number;
 }
 
 /** Why appliance VMs cannot run here, or undefined: tests skip (or fail when required) with it. */

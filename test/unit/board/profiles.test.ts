@@ -45,4 +45,17 @@ describe('board profiles', () => {
     expect(bad({ rtc: undefined }).join()).toMatch(/rtc/);
     expect(bad({ rtc: 'yes' }).join()).toMatch(/rtc/);
   });
+
+  it('give a board that gets a disk image its root and flash partitions, its drivers and a sane layout', () => {
+    const rpi4 = boards.find((b) => b.id === 'rpi4')!;
+    expect(checkBoard(rpi4, 'x')).toEqual([]);
+    expect(rpi4.image.disk?.kind).toBe('rpi-sd');
+    const withDisk = (image: Record<string, unknown>) => checkBoard({ ...rpi4, image: { ...rpi4.image, ...image } }, 'x').join();
+    expect(withDisk({ rootDevice: undefined })).toMatch(/rootDevice/);
+    expect(withDisk({ modules: [] })).toMatch(/image.modules/);
+    expect(withDisk({ disk: { ...rpi4.image.disk, kind: 'gpt-efi' } })).toMatch(/image.disk.kind/);
+    expect(withDisk({ disk: { ...rpi4.image.disk, dtb: 'bcm2711-rpi-4-b.dts' } })).toMatch(/image.disk.dtb/);
+    expect(withDisk({ disk: { ...rpi4.image.disk, compatible: [] } })).toMatch(/image.disk.compatible/);
+    expect(withDisk({ disk: { ...rpi4.image.disk, bootMb: 0.5 } })).toMatch(/image.disk.bootMb/);
+  });
 });

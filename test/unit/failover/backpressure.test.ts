@@ -5,9 +5,8 @@
 // disk is held with MemoryDisk.beforeWrite; time is virtual.
 
 import { describe, expect, it } from 'vitest';
-import { FakeLink, NOW, runFor, runtimeHost, secondaryConnectedAt } from './runtime-host.js';
+import { FakeLink, naLease, NOW, replicationFor, runFor, runtimeHost, secondaryConnectedAt } from './runtime-host.js';
 import { FailoverEndpoint } from '../../../src/failover/endpoint.js';
-import { Replication } from '../../../src/failover/replication.js';
 import type { FailoverPdu } from '../../../src/failover/link.js';
 import { updateFor } from '../../../src/failover/bindings.js';
 import { decodeEndpointRecord } from '../../../src/failover/state-record.js';
@@ -48,18 +47,7 @@ async function holdDisk(store: MemoryLeaseStore): Promise<() => void> {
   };
 }
 
-const lease = (resource: string, over: Partial<Lease> = {}): Lease => ({
-  resource,
-  type: 'na',
-  duid: '000300010a0b0c0d0e0f',
-  iaid: 1,
-  state: 'active',
-  preferredSec: 30,
-  validSec: 60,
-  clttSec: NOW,
-  expiresAtSec: NOW + 60,
-  ...over,
-});
+const lease = naLease;
 
 describe('a store behind its disk (busy) does not stop the daemon', () => {
   it('reclaim: the ended leases wait for the next tick, counted, and are reclaimed once the disk catches up', async () => {
@@ -114,19 +102,7 @@ describe('a store behind its disk (busy) does not stop the daemon', () => {
 
   it("the partner's BNDREPLY: the acknowledgement is recorded once the disk catches up", async () => {
     const { h, store, timers, fatal, run } = await node('primary');
-    const sent: FailoverPdu[] = [];
-    let xid = 0;
-    const wait = (ms: number) => new Promise<void>((r) => timers.set(r, ms));
-    const r = new Replication(h, h.config.failover!, h.log, {
-      send: (p) => void sent.push(p),
-      nextXid: () => ++xid,
-      canSend: () => true,
-      window: () => 10,
-      strict: () => false,
-      wait,
-    });
-    h.setCommitStamp((c) => r.stamp(c));
-    h.on('leases-committed', (c, o) => r.committed(c, o));
+    const { r, sent } = replicationFor(h, { wait: (ms) => new Promise<void>((r) => timers.set(r, ms)) });
     await h.commit([{ op: 'put', lease: lease('2001:db8:1::13') }]);
     expect(store.byResource('2001:db8:1::13')?.fo?.pending).toBe(true);
     const release = await holdDisk(store);

@@ -37,21 +37,12 @@
 //  D7 update-request-stalled (§8.5.2 "connection SHOULD be dropped") also
 //     applies to the primary's UPDREQ in POTENTIAL-CONFLICT.
 
+import { RFC8156_STATES } from '../rfc/rfc8156-states.js';
+
 export type Expect = string; // an endpoint state name, 'stay' or 'ignored'
 export type Cell = { readonly expect: Expect | { readonly primary: Expect; readonly secondary: Expect }; readonly section: string };
 
-export const STATES = [
-  'STARTUP',
-  'NORMAL',
-  'COMMUNICATIONS-INTERRUPTED',
-  'PARTNER-DOWN',
-  'POTENTIAL-CONFLICT',
-  'RECOVER',
-  'RECOVER-WAIT',
-  'RECOVER-DONE',
-  'RESOLUTION-INTERRUPTED',
-  'CONFLICT-DONE',
-] as const;
+export const STATES = RFC8156_STATES;
 
 export const PLAIN = [
   'connected',

@@ -4,7 +4,9 @@
 
 import { EventEmitter } from 'node:events';
 import { parseConfig } from '../../../src/config/index.js';
+import type { Lease } from '../../../src/engine/index.js';
 import { FailoverEndpoint } from '../../../src/failover/endpoint.js';
+import { Replication } from '../../../src/failover/replication.js';
 import type { PartnerConnector, Timers } from '../../../src/failover/host.js';
 import type { Channel, FailoverPdu, LinkEvents } from '../../../src/failover/link.js';
 import { FoMsgType, PROTOCOL_VERSION, type ConnectParams } from '../../../src/wire/failover/index.js';
@@ -126,3 +128,40 @@ export async function secondaryConnectedAt(h: SimHost, timers: Timers, sentTimeS
   link.emit('pdu', { type: FoMsgType.CONNECT, transactionId: 1, sentTimeSec, content: connectParams() }, ch.c);
   return { link, ch, endpoint };
 }
+
+/**
+ * Replication on h with a partner that is always reachable: what it sends lands in `sent`; window is how many
+ * BNDUPDs may be outstanding; wait is how it waits for a busy store (at once by default). `stamped` wires it into
+ * h's commits as the daemon does, so a committed lease is stamped pending and sent.
+ */
+export function replicationFor(h: SimHost, opts: { window?: number; wait?: (ms: number) => Promise<void>; stamped?: boolean } = {}) {
+  const sent: FailoverPdu[] = [];
+  let xid = 0;
+  const r = new Replication(h, h.config.failover!, h.log, {
+    send: (p) => void sent.push(p),
+    nextXid: () => ++xid,
+    canSend: () => true,
+    window: () => opts.window ?? 10,
+    strict: () => false,
+    wait: opts.wait ?? (async () => undefined),
+  });
+  if (opts.stamped ?? true) {
+    h.setCommitStamp((c) => r.stamp(c));
+    h.on('leases-committed', (c, o) => r.committed(c, o));
+  }
+  return { r, sent };
+}
+
+/** An active IA_NA lease of the runtime config's subnet, granted at NOW for 60 s. */
+export const naLease = (resource: string, over: Partial<Lease> = {}): Lease => ({
+  resource,
+  type: 'na',
+  duid: '000300010a0b0c0d0e0f',
+  iaid: 1,
+  state: 'active',
+  preferredSec: 30,
+  validSec: 60,
+  clttSec: NOW,
+  expiresAtSec: NOW + 60,
+  ...over,
+});

@@ -8,13 +8,14 @@ import {
   connectParams,
   FakeLink,
   fakeChannel,
+  naLease,
   NOW,
+  replicationFor,
   runtimeConfig,
   runtimeHost,
   secondaryConnectedAt as connectedAt,
 } from './runtime-host.js';
 import { FailoverEndpoint } from '../../../src/failover/endpoint.js';
-import { Replication } from '../../../src/failover/replication.js';
 import { DIAL_GAP_SEC_MAX, REDIAL_MS_MAX, REDIAL_MS_MIN, RedialBackoff, type FailoverPdu } from '../../../src/failover/link.js';
 import type { Lease } from '../../../src/engine/index.js';
 import {
@@ -151,19 +152,7 @@ describe('re-dialling after a rejected connection (RFC 8156 §6.1)', () => {
 describe('a binding update the partner refuses (RFC 8156 §7.7)', () => {
   async function replication() {
     const { h } = await host('primary', { now: NOW });
-    const sent: FailoverPdu[] = [];
-    let xid = 0;
-    const r = new Replication(h, h.config.failover!, h.log, {
-      send: (p) => void sent.push(p),
-      nextXid: () => ++xid,
-      canSend: () => true,
-      window: () => 10,
-      strict: () => false,
-      wait: async () => undefined,
-    });
-    h.setCommitStamp((c) => r.stamp(c));
-    h.on('leases-committed', (c, o) => r.committed(c, o));
-    return { h, r, sent };
+    return { h, ...replicationFor(h) };
   }
 
   type Statuses = { whole?: Status; ia?: Status; lease?: Status };
@@ -171,17 +160,7 @@ describe('a binding update the partner refuses (RFC 8156 §7.7)', () => {
 
   async function sentAndAnswered(state: Lease['state'], statuses: Statuses) {
     const { h, r, sent } = await replication();
-    const lease: Lease = {
-      resource: '2001:db8:1::11',
-      type: 'na',
-      duid: '0a0b',
-      iaid: 1,
-      state,
-      preferredSec: 30,
-      validSec: 60,
-      clttSec: NOW,
-      expiresAtSec: NOW + 60,
-    };
+    const lease = naLease('2001:db8:1::11', { duid: '0a0b', state });
     await h.commit([{ op: 'put', lease }]);
     expect(sent).toHaveLength(1);
     const leaseAck = { address: lease.resource, preferredSec: 30, validSec: 60, ...(statuses.lease ? { status: statuses.lease } : {}) };
@@ -226,15 +205,7 @@ describe('binding updates twin6 cannot store (RFC 8156 §7.4, §7.5.4)', () => {
 
   async function received(update: Omit<Extract<BindingUpdate, { form: 'client' }>, 'form' | 'clientDuid' | 'baseTimeSec'>) {
     const { h } = await host('secondary', { now: NOW });
-    const sent: FailoverPdu[] = [];
-    const r = new Replication(h, h.config.failover!, h.log, {
-      send: (p) => void sent.push(p),
-      nextXid: () => 1,
-      canSend: () => true,
-      window: () => 10,
-      strict: () => false,
-      wait: async () => undefined,
-    });
+    const { r, sent } = replicationFor(h, { stamped: false });
     await r.onUpdate(9, { form: 'client', clientDuid: Uint8Array.from([0x0a, 0x0b]), baseTimeSec: NOW, ...update });
     expect(sent).toHaveLength(1);
     return { h, reply: sent[0]! };
@@ -261,15 +232,7 @@ describe('binding updates twin6 cannot store (RFC 8156 §7.4, §7.5.4)', () => {
   it('refuses what the record format cannot hold (a prefix with bits past its length), and does not stop the daemon', async () => {
     const fatal: unknown[] = [];
     const { h } = await host('secondary', { now: NOW }, (e) => void fatal.push(e), true);
-    const sent: FailoverPdu[] = [];
-    const r = new Replication(h, h.config.failover!, h.log, {
-      send: (p) => void sent.push(p),
-      nextXid: () => 1,
-      canSend: () => true,
-      window: () => 10,
-      strict: () => false,
-      wait: async () => undefined,
-    });
+    const { r, sent } = replicationFor(h, { stamped: false });
     const bad = { prefix: '2001:db8:8000:1:0:2000::', prefixLength: 56, preferredSec: 30, validSec: 60, ...state };
     const good = { prefix: '2001:db8:8000:200::', prefixLength: 56, preferredSec: 30, validSec: 60, ...state };
     await r.onUpdate(9, {
@@ -378,29 +341,8 @@ describe('transaction ids (RFC 8156 §5.4)', () => {
 describe('answering an UPDREQ (RFC 8156 §5.3.5, §5.3.7)', () => {
   it('sends UPDDONE only once every change is acknowledged, those made while answering too', async () => {
     const { h } = await host('secondary', { now: NOW });
-    const sent: FailoverPdu[] = [];
-    let xid = 0;
-    const r = new Replication(h, h.config.failover!, h.log, {
-      send: (p) => void sent.push(p),
-      nextXid: () => ++xid,
-      canSend: () => true,
-      window: () => 1,
-      strict: () => false,
-      wait: async () => undefined,
-    });
-    h.setCommitStamp((c) => r.stamp(c));
-    h.on('leases-committed', (c, o) => r.committed(c, o));
-    const lease = (a: string, duid: string): Lease => ({
-      resource: a,
-      type: 'na',
-      duid,
-      iaid: 1,
-      state: 'active',
-      preferredSec: 30,
-      validSec: 60,
-      clttSec: NOW,
-      expiresAtSec: NOW + 60,
-    });
+    const { r, sent } = replicationFor(h, { window: 1 });
+    const lease = (a: string, duid: string): Lease => naLease(a, { duid });
     // Granted while the partner was away: pending, and the window holds one update at a time.
     await h.commit([{ op: 'put', lease: lease('2001:db8:1::12', '0a0b') }]);
     r.onRequest(500, false);

@@ -17,6 +17,7 @@ import {
 import type { VendorOption } from '../../../../src/wire/failover/binding.js';
 import { encodeRequestedVia, readRequestedVia } from '../../../../src/wire/failover/twin6-via.js';
 import { clientReply, clientUpdate, connectParams, NOW, poolPrefixUpdate, roundTripPdu, samplePdus } from './helpers.js';
+import { RFC8156_STATES } from '../../rfc/rfc8156-states.js';
 
 describe('round trip of every message type', () => {
   const pdus = samplePdus();
@@ -47,18 +48,7 @@ describe('round trip of every message type', () => {
   });
 
   it('server-state codes are those of RFC 8156 §5.5.16: 7 is RECOVER-WAIT, and there is no SHUTDOWN', () => {
-    const table = [
-      'STARTUP',
-      'NORMAL',
-      'COMMUNICATIONS-INTERRUPTED',
-      'PARTNER-DOWN',
-      'POTENTIAL-CONFLICT',
-      'RECOVER',
-      'RECOVER-WAIT',
-      'RECOVER-DONE',
-      'RESOLUTION-INTERRUPTED',
-      'CONFLICT-DONE',
-    ];
+    const table = RFC8156_STATES;
     table.forEach((name, i) => expect(serverStateFromRfcName(name), name).toBe(i + 1));
     expect(serverStateFromRfcName('SHUTDOWN')).toBeUndefined();
     const pdu: PartnerPdu = {
@@ -91,18 +81,7 @@ describe('round trip of every message type', () => {
   });
 
   it('state names in the RFC spelling map to the values and back', () => {
-    const names = [
-      'STARTUP',
-      'NORMAL',
-      'COMMUNICATIONS-INTERRUPTED',
-      'PARTNER-DOWN',
-      'POTENTIAL-CONFLICT',
-      'RECOVER',
-      'RECOVER-WAIT',
-      'RECOVER-DONE',
-      'RESOLUTION-INTERRUPTED',
-      'CONFLICT-DONE',
-    ];
+    const names = RFC8156_STATES;
     for (const name of names) {
       const value = serverStateFromRfcName(name);
       expect(value, name).toBeDefined();
