@@ -38,6 +38,8 @@ export const FAST_POLL_MS = 4000;
 /** Then this often: a crystal off by 100 ppm drifts 60 ms in 10 minutes, far inside RFC 8156's 5 s. */
 export const POLL_MS = 600_000;
 export const QUERY_TIMEOUT_MS = 1500;
+/** Exchanges per server and round; the shortest round trip wins. */
+export const SAMPLES_PER_SERVER = 2;
 /** A smaller offset is left alone: stepping is coarse (whole seconds at a second's edge), and 0.5 s is a tenth of the pair's tolerance. */
 export const STEP_MIN_MS = 500;
 /**
@@ -196,7 +198,7 @@ export class TimeSync {
     if (servers.length === 0) return POLL_MS;
     const { counters } = this.host;
     const opts = { timeoutMs: QUERY_TIMEOUT_MS, nowMs: this.nowMs, ...(this.io.port ? { port: this.io.port } : {}) };
-    const results = await Promise.all(servers.map((s) => (this.io.query ?? queryNtp)(s, opts)));
+    const results = await Promise.all(servers.map((s) => this.ask(s, opts)));
     counters.add('time.queries', results.length);
     counters.add('time.answers', results.filter(isSample).length);
     const best = bestSample(results, this.stratumForChoice());
@@ -238,6 +240,22 @@ export class TimeSync {
       'clock set from NTP',
     );
     return FAST_POLL_MS; // confirm the step
+  }
+
+  /**
+   * SAMPLES_PER_SERVER exchanges with one server, one after the other; the
+   * one with the shortest round trip is kept (RFC 5905 §10's clock filter in
+   * small): a reply or a request held up on our side adds half its delay to
+   * the offset's error.
+   */
+  private async ask(server: string, opts: QueryOptions): Promise<NtpResult> {
+    let best: NtpResult | undefined;
+    for (let i = 0; i < SAMPLES_PER_SERVER; i++) {
+      const r = await (this.io.query ?? queryNtp)(server, opts);
+      if (!isSample(r)) return best ?? r; // no answer: do not wait out a second time-out
+      if (!best || !isSample(best) || r.delayMs < best.delayMs) best = r;
+    }
+    return best!;
   }
 
   /**
