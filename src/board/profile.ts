@@ -10,6 +10,14 @@ import { join } from 'node:path';
 export type InterfaceRole = 'lan' | 'partner' | 'wan';
 export type FlashKind = 'virtio-disk' | 'spi-nand' | 'nor' | 'emmc' | 'sd' | 'nvme' | 'ssd';
 export type OverlayFs = 'ubifs' | 'jffs2' | 'ext4' | 'f2fs';
+/**
+ * Whether the board keeps the time while powered off: a real-time clock with
+ * a battery, one that needs a battery fitted, or none (it starts in 1970 at
+ * every power-on). The image copes with all three (docs/image.md §12); an
+ * installer should know which one it has.
+ */
+export type RtcKind = 'battery-backed' | 'battery-optional' | 'none';
+const RTC_KINDS: readonly RtcKind[] = ['battery-backed', 'battery-optional', 'none'];
 
 export interface BoardInterface {
   /** Linux interface name in the running image. */
@@ -69,6 +77,7 @@ export interface BoardProfile {
   readonly cpu: { readonly cores: number; readonly fpu: boolean; readonly model: string };
   /** RAM of the device (the smallest variant twin6 supports), or the guest's. */
   readonly ramMb: number;
+  readonly rtc: RtcKind;
   /** Storage the device has; the first entry carries the image and the overlay. */
   readonly storage: readonly BoardStorage[];
   readonly interfaces: readonly BoardInterface[];
@@ -136,6 +145,7 @@ export function checkBoard(b: unknown, file = 'board'): string[] {
   );
   need(p.cpu?.fpu === true, 'cpu.fpu', 'node needs an FPU');
   need(typeof p.ramMb === 'number' && p.ramMb >= 256, 'ramMb', 'at least 256 (node 20 idles at ~36 MiB RSS; below 256 MiB it crawls)');
+  need(RTC_KINDS.includes(p.rtc as RtcKind), 'rtc', `one of ${RTC_KINDS.join(', ')} (does it keep the time while off?)`);
   need(Array.isArray(p.storage) && p.storage.length > 0, 'storage', 'at least one entry');
   for (const [i, s] of (p.storage ?? []).entries()) {
     need(typeof s.sizeMb === 'number' && s.sizeMb > 0, `storage[${i}].sizeMb`, 'positive number');

@@ -6,6 +6,8 @@ import { callControl, CONTROL_SOCKET_NAME, type ControlAnswer } from '../daemon/
 import { parseArgs } from './args.js';
 import { fleetMain } from './fleet.js';
 import type { StoreStats } from '../store/index.js';
+import type { ClockStatus } from '../daemon/host.js';
+import type { TimeStatus } from '../daemon/time-sync.js';
 
 const USAGE = `usage: twin6ctl --state-dir DIR status [--json]     (any command: --timeout SEC, default 5)
        twin6ctl --state-dir DIR leases [--json] [--all] [--state active|released|declined|expired] [--duid HEX]
@@ -14,6 +16,7 @@ const USAGE = `usage: twin6ctl --state-dir DIR status [--json]     (any command:
        twin6ctl --state-dir DIR partner-down [--force]       declare the partner down (refused while it is reachable)
        twin6ctl --state-dir DIR failover maintenance enter|leave [--force]
                                             hand the clients to the partner (to reboot this box), or take them back
+       twin6ctl --state-dir DIR time [--json]                NTP: servers, stratum, last offset, clock steps
        twin6ctl fleet …                     devices through the MQTT broker (twin6ctl fleet --help)`;
 
 interface LeaseRow {
@@ -33,12 +36,31 @@ function printStatus(r: Record<string, unknown>): void {
     `server DUID  ${r['serverDuid']}`,
     `pid          ${r['pid']}   uptime ${r['uptimeSec']} s   RSS ${Math.round((r['memory'] as { rssBytes: number }).rssBytes / 1048576)} MiB`,
     `listening    ${(r['bound'] as string[]).join(', ')}`,
+    clockLine(r['clock'] as ClockStatus),
     `leases       ${r['leases']}`,
     ...pools.map((p) => `  ${p.kind.toUpperCase()} ${p.subnet} ${p.pool}: ${p.active} active`),
     `storage      ${st.state}   ${st.syncs} syncs   last commit ${Math.round(st.lastCommitMs)} ms (max ${Math.round(st.maxCommitMs)})`,
     `  write in flight ${Math.round(st.inFlightMs)} ms (${st.inFlightChanges} changes), ${st.pendingChanges} changes waiting`,
     `counters`,
     ...Object.entries(counters).map(([k, v]) => `  ${k.padEnd(40)} ${v}`),
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+const iso = (sec: number): string => new Date(sec * 1000).toISOString();
+
+function clockLine(c: ClockStatus): string {
+  return c.trusted
+    ? `clock        ${iso(c.nowSec)}, at or past its floor`
+    : `clock        ${iso(c.nowSec)}, ${c.behindSec} s BEHIND its floor ${iso(c.floorSec)} (${c.floorSource}): granting nothing`;
+}
+
+function printTime(t: TimeStatus): void {
+  const lines = [
+    `servers      ${t.servers.join(', ') || 'none (no time section)'}`,
+    `stratum      ${t.stratum}${t.source ? `, from ${t.source}` : ''}   sets the clock: ${t.setsClock ? 'yes' : 'no'}   steps ${t.steps}`,
+    `last offset  ${t.lastOffsetMs === null ? 'never synchronised' : `${t.lastOffsetMs} ms, ${t.lastSyncMs === null ? '' : iso(t.lastSyncMs / 1000)}`}`,
+    `serving      ${t.serving ?? 'no'}`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }
@@ -72,6 +94,7 @@ const COMMANDS: Readonly<Record<string, string>> = {
   leases: 'leases',
   failover: 'failover.status',
   'partner-down': 'failover.partner-down',
+  time: 'time',
 };
 
 function printFailover(r: Record<string, unknown>): void {
@@ -145,6 +168,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (args.flags.has('json')) process.stdout.write(JSON.stringify(answer.result, null, 2) + '\n');
   else if (cmd === 'status') printStatus(answer.result as Record<string, unknown>);
   else if (cmd === 'leases') printLeases(answer.result as { total: number; leases: LeaseRow[] });
+  else if (cmd === 'time') printTime(answer.result as TimeStatus);
   else printFailover(answer.result as Record<string, unknown>);
   return 0;
 }

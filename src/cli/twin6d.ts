@@ -3,8 +3,10 @@
 // daemon with the real clock, starts the features its config asks for, and
 // ties signals to reload and shutdown.
 
+import { performance } from 'node:perf_hooks';
 import { loadConfigFile } from '../config/index.js';
 import { Daemon } from '../daemon/daemon.js';
+import { systemClockStepper, TimeSync } from '../daemon/time-sync.js';
 import { FailoverEndpoint } from '../failover/endpoint.js';
 import { startManagement } from '../mgmt/index.js';
 import { parseArgs } from './args.js';
@@ -15,7 +17,7 @@ import { startCpe } from './cpe.js';
 // of the time to first Reply, so the serving line reports it apart.
 const MODULES_LOADED_MS = performance.now();
 
-const USAGE = `usage: twin6d --config FILE --state-dir DIR
+const USAGE = `usage: twin6d --config FILE --state-dir DIR [--clock-floor-files FILE[,FILE...]] [--set-clock]
        twin6d --check-config FILE`;
 
 async function checkConfig(file: string): Promise<number> {
@@ -29,11 +31,20 @@ async function checkConfig(file: string): Promise<number> {
   }
 }
 
-async function run(configFile: string, stateDir: string): Promise<void> {
-  const daemon = await Daemon.start(configFile, stateDir);
-  // Failover first: until its endpoint has decided, a failover server answers nobody.
-  const failover = daemon.config.failover ? await FailoverEndpoint.start(daemon, daemon.config.failover) : undefined;
+async function run(configFile: string, stateDir: string, floorFiles: readonly string[], setClock: boolean): Promise<void> {
+  const runFromMs = performance.now();
+  const daemon = await Daemon.start(configFile, stateDir, { floorFiles });
+  // The time first: a clock behind its floor is what NTP (or the partner) puts right.
+  new TimeSync(daemon, setClock ? { step: systemClockStepper } : {}).start();
+  // Management first: it reports a clock behind its floor while twin6d waits for it.
   startManagement(daemon); // management commands; the MQTT uplink when config.mqtt is set
+  // docs/image.md §12: failover stamps its state and every message with the time, and the
+  // partner refuses a clock 5 s off; nothing of it starts on a clock known to be wrong.
+  const waitFromMs = performance.now();
+  await daemon.clockTrustworthy();
+  const clockWaitMs = Math.round(performance.now() - waitFromMs);
+  // Until its endpoint has decided, a failover server answers nobody.
+  const failover = daemon.config.failover ? await FailoverEndpoint.start(daemon, daemon.config.failover) : undefined;
   // Router advertisements and PD routes when configured; in a pair they follow the serving partner.
   const servingAtStart = failover ? failover.serving : true;
   const cpe = await startCpe(daemon, { serving: servingAtStart });
@@ -60,9 +71,11 @@ async function run(configFile: string, stateDir: string): Promise<void> {
       serverDuid: Buffer.from(daemon.serverDuid).toString('hex'),
       leases: daemon.store.size,
       bound: daemon.bound,
-      startupMs: Date.now() - daemon.startedMs,
+      // Monotonic, without the wait for the clock: the wall clock may have been set meanwhile.
+      startupMs: Math.round(performance.now() - runFromMs - clockWaitMs),
       modulesLoadedMs: Math.round(MODULES_LOADED_MS),
       processMs: Math.round(performance.now()),
+      clockWaitMs,
     },
     'serving',
   );
@@ -71,7 +84,7 @@ async function run(configFile: string, stateDir: string): Promise<void> {
 async function main(argv: readonly string[]): Promise<number | undefined> {
   let args;
   try {
-    args = parseArgs(argv, ['config', 'state-dir', 'check-config'], ['help']);
+    args = parseArgs(argv, ['config', 'state-dir', 'check-config', 'clock-floor-files'], ['help', 'set-clock']);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
     return 2;
@@ -88,8 +101,9 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
+  const floorFiles = args.flags.get('clock-floor-files');
   try {
-    await run(configFile, stateDir);
+    await run(configFile, stateDir, typeof floorFiles === 'string' ? floorFiles.split(',') : [], args.flags.has('set-clock'));
     return undefined; // serving until a signal
   } catch (e) {
     process.stderr.write(`twin6d: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -103,6 +103,8 @@ export const LIMITS = {
   domainSearch: 32,
   /** Pinned command-signing keys: room for the key in use and its successor during a rotation. */
   mqttCommandKeys: 8,
+  /** NTP servers asked each round: more add nothing but queries (RFC 8633 §3.2 suggests four or more). */
+  ntpServers: 8,
   /** Problems collected before loading stops looking for more. */
   problems: 100,
 } as const;

@@ -25,6 +25,7 @@ import { checkAcrossSubnets } from './rules.js';
 import { resolvePdRoutes, withRouterAdvertisements } from './cpe.js';
 import { resolveFailover } from './failover.js';
 import { resolveMqtt } from './mqtt.js';
+import { resolveTime } from './time.js';
 
 const withFailover = (f: FailoverConfig | undefined) => (f ? { failover: f } : {});
 const withMqtt = (m: MqttConfig | undefined) => (m ? { mqtt: m } : {});
@@ -64,6 +65,7 @@ export function resolveConfig(input: ConfigInput, issues: Issues): ServerConfig 
     ...withFailover(resolveFailover(input.failover, keyPath(ROOT_PATH, 'failover'), issues)),
     ...resolvePdRoutes(input.pdRoutes),
     ...withMqtt(resolveMqtt(input.mqtt, keyPath(ROOT_PATH, 'mqtt'), issues)),
+    ...resolveTime(input.time, input.failover !== undefined, keyPath(ROOT_PATH, 'time'), issues),
   };
 }
 

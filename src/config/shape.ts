@@ -9,6 +9,7 @@ import { addressFromBigInt } from '../wire/address.js';
 import { failoverShape } from './failover.js';
 import { pdRoutesShape, routerAdvertisementsShape } from './cpe.js';
 import { mqttShape } from './mqtt.js';
+import { timeShape } from './time.js';
 
 const intIn = ([min, max]: readonly [number, number]): Reader<number> => integer(min, max);
 
@@ -97,6 +98,7 @@ export const configShape = object({
   routerAdvertisements: optional(routerAdvertisementsShape),
   pdRoutes: optional(pdRoutesShape),
   mqtt: optional(mqttShape),
+  time: optional(timeShape),
 });
 
 type ReadOf<R> = R extends Reader<infer T> ? T : never;

@@ -136,6 +136,16 @@ export interface ServerConfig {
   readonly failover?: FailoverConfig;
   /** Routes for delegated prefixes (net/routes.ts); absent when the file has no `pdRoutes`. */
   readonly pdRoutes?: PdRoutesConfig;
+  /** Where the time comes from (daemon/time-sync.ts); absent when the file has no `time`. */
+  readonly time?: TimeConfig;
+}
+
+/** The `time` section (config/time.ts, docs/config.md#time). */
+export interface TimeConfig {
+  /** NTP servers: RFC 5952 IPv6 addresses, IPv4 addresses or host names. */
+  readonly ntpServers: readonly string[];
+  /** Serve NTP to the failover partner on failover.localAddress, and ask it for the time as one more server. */
+  readonly servePartner: boolean;
 }
 
 /** The `routerAdvertisements` and `pdRoutes` sections (config/cpe.ts). */

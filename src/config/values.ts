@@ -42,7 +42,7 @@ function parseAddress(text: string): Parse<bigint> {
 }
 
 /** An address a host can hold: not unspecified, not multicast (RFC 4291 §2.5.2, §2.7). */
-function parseUnicast(text: string): Parse<bigint> {
+export function parseUnicast(text: string): Parse<bigint> {
   const value = parseAddress(text);
   if (typeof value !== 'bigint') return value;
   if (value === 0n) return { problem: 'must not be the unspecified address ::' };
@@ -100,7 +100,7 @@ function parseDuid(text: string): Parse<string> {
 const LABEL = /^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$/;
 
 /** RFC 1035 §2.3.4 limits; a trailing dot is accepted and dropped, case is folded. */
-function parseDomain(text: string): Parse<string> {
+export function parseDomain(text: string): Parse<string> {
   const name = (text.endsWith('.') ? text.slice(0, -1) : text).toLowerCase();
   if (name.length === 0) return { problem: 'must not be empty' };
   if (name.length > 253) return { problem: `must be at most 253 characters, got ${name.length}` };

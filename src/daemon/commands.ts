@@ -5,7 +5,7 @@ import type { ServerConfig } from '../config/types.js';
 import type { Lease } from '../engine/index.js';
 import type { LeaseStore } from '../store/index.js';
 import type { Counters } from './counters.js';
-import type { ControlHandler } from './host.js';
+import type { ClockStatus, ControlHandler } from './host.js';
 import { addressToBigInt, prefixContains } from '../wire/address.js';
 
 export interface CommandDeps {
@@ -17,6 +17,8 @@ export interface CommandDeps {
   readonly bound: () => readonly string[];
   /** Event-loop lag and the shedding level it leads to (load-shed.ts). */
   readonly load: () => { readonly loopLagMs: number; readonly shedLevel: number };
+  /** The wall clock against its floor (clock-floor.ts). */
+  readonly clock: () => ClockStatus;
 }
 
 /** Leases listed in one answer at most; the caller pages with offset. */
@@ -80,6 +82,7 @@ export function controlCommands(deps: CommandDeps): Record<string, ControlHandle
         storage: deps.store.stats(),
         counters: deps.counters.snapshot(),
         load: deps.load(),
+        clock: deps.clock(),
         memory: { rssBytes: process.memoryUsage().rss },
       };
     },

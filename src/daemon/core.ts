@@ -13,7 +13,8 @@ import type { ServerConfig } from '../config/types.js';
 import { createEngine, standalonePolicy, type Engine, type FailoverPolicy, type LeaseChange } from '../engine/index.js';
 import type { LeaseStore } from '../store/index.js';
 import { Counters } from './counters.js';
-import type { CommitOrigin, CommitStamp, ControlHandler, DaemonClock, DaemonEvents, FailoverHost } from './host.js';
+import type { ClockStatus, CommitOrigin, CommitStamp, ControlHandler, DaemonClock, DaemonEvents, FailoverHost } from './host.js';
+import { highestMark, judgeClock, leaseMark, NO_FLOOR, type FloorMark } from './clock-floor.js';
 import { reclaimer } from './reclaim.js';
 import { PacketPath } from './server.js';
 
@@ -38,6 +39,12 @@ export interface CoreParts {
   readonly onStoreFailure: (e: unknown) => void;
   /** Event-loop lag now, in ms (load-shed.ts); absent: never shed for lag. */
   readonly loopLagMs?: () => number;
+  /**
+   * The clock floor at start (clock-floor.ts): while the wall clock is below
+   * it, and below the latest lease this server stamps from then on, no packet
+   * is answered. Absent: no floor (the simulation's virtual clocks).
+   */
+  readonly clockFloor?: FloorMark;
 }
 
 export abstract class ServerCore extends EventEmitter<DaemonEvents> implements FailoverHost {
@@ -58,6 +65,8 @@ export abstract class ServerCore extends EventEmitter<DaemonEvents> implements F
   private readonly stopHooks: (() => Promise<void>)[] = [];
   private readonly onStoreFailure: (e: unknown) => void;
   private stoppingNow = false;
+  /** Raised by every local commit; undefined: the clock is never judged. */
+  private floor: FloorMark | undefined;
 
   protected constructor(parts: CoreParts) {
     super();
@@ -67,6 +76,7 @@ export abstract class ServerCore extends EventEmitter<DaemonEvents> implements F
     this.clock = parts.clock;
     this.onStoreFailure = parts.onStoreFailure;
     this.configNow = parts.config;
+    this.floor = parts.clockFloor;
     this.policyNow = parts.config.failover ? unresponsivePolicy : standalonePolicy;
     this.engineNow = createEngine(parts.config, parts.serverDuid);
     this.packetPath = new PacketPath(this.engineNow, {
@@ -79,6 +89,7 @@ export abstract class ServerCore extends EventEmitter<DaemonEvents> implements F
       onStoreFailure: (e) => this.storeFailed(e),
       onUnanswered: (m) => this.emit('unanswered', m),
       loopLagMs: parts.loopLagMs,
+      ...(parts.clockFloor ? { clockTrusted: () => this.clockTrusted() } : {}),
     });
     this.reclaim = reclaimer(this, () => this.stoppingNow);
   }
@@ -128,7 +139,22 @@ export abstract class ServerCore extends EventEmitter<DaemonEvents> implements F
     if (changes.length === 0) return;
     const written = origin === 'local' && this.stamp ? this.stamp(changes) : changes;
     await this.store.apply(written);
+    // Our own stamps only: a partner's update carries no time of ours (failover/bindings.ts applyIncoming).
+    if (this.floor && origin === 'local')
+      this.floor = highestMark([this.floor, leaseMark(written.flatMap((c) => (c.op === 'put' ? [c.lease] : [])))]);
     this.emit('leases-committed', written, origin);
+  }
+
+  /** Whether the wall clock is at or above the floor (always, without one). Cheap: read per packet. */
+  clockTrusted(): boolean {
+    return this.floor === undefined || this.clock.nowSec() >= this.floor.sec;
+  }
+
+  clockStatus(): ClockStatus {
+    const nowSec = this.clock.nowSec();
+    const floor = this.floor ?? NO_FLOOR;
+    const { trusted, behindSec } = judgeClock(nowSec, floor);
+    return { trusted, nowSec, floorSec: floor.sec, floorSource: floor.source, behindSec };
   }
 
   storeFailed(e: unknown): void {

@@ -7,6 +7,7 @@
 // state directory, sockets, control socket, loop-lag probe, reload, exit.
 // cli/twin6d.ts creates it with the real clock and starts the features.
 
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type net from 'node:net';
 import { pino, type Logger } from 'pino';
@@ -22,6 +23,21 @@ import { makeServerDuid } from './server-duid.js';
 import { controlCommands } from './commands.js';
 import { RECLAIM_INTERVAL_MS } from './reclaim.js';
 import { LoopLag } from './load-shed.js';
+import { highestMark, leaseMark, parseMark, type FloorMark } from './clock-floor.js';
+
+/** While the clock is behind its floor it is looked at this often, so service starts within a second of the time being set. */
+export const CLOCK_POLL_MS = 1000;
+
+export interface DaemonOptions {
+  readonly clock?: DaemonClock;
+  /**
+   * Files holding a time this box has seen, in decimal Unix seconds (the
+   * image's build time, the clock the appliance saved on flash): the clock
+   * floor's marks besides the leases (docs/image.md §12). A missing or
+   * unreadable file is no mark.
+   */
+  readonly floorFiles?: readonly string[];
+}
 
 export const systemClock: DaemonClock = { nowSec: () => Math.floor(Date.now() / 1000) };
 
@@ -30,6 +46,9 @@ export class Daemon extends ServerCore implements Host {
   private sockets: DhcpSockets | undefined;
   private control: net.Server | undefined;
   private reclaimTimer: NodeJS.Timeout | undefined;
+  private clockTimer: NodeJS.Timeout | undefined;
+  private clockWasTrusted = true;
+  private readonly clockWaiters: (() => void)[] = [];
   private resolveStarted!: () => void;
   /** Resolves at markStarted(). */
   private readonly startedAll = new Promise<void>((resolve) => (this.resolveStarted = resolve));
@@ -43,8 +62,18 @@ export class Daemon extends ServerCore implements Host {
     log: Logger,
     clock: DaemonClock,
     private readonly loopLag: LoopLag,
+    clockFloor: FloorMark,
   ) {
-    super({ config, store, serverDuid, log, clock, onStoreFailure: (e) => exitOnStoreFailure(log, e), loopLagMs: () => loopLag.lagMs });
+    super({
+      config,
+      store,
+      serverDuid,
+      log,
+      clock,
+      onStoreFailure: (e) => exitOnStoreFailure(log, e),
+      loopLagMs: () => loopLag.lagMs,
+      clockFloor,
+    });
     Object.assign(
       this.commandTable,
       controlCommands({
@@ -55,12 +84,14 @@ export class Daemon extends ServerCore implements Host {
         startedMs: this.startedMs,
         bound: () => this.sockets?.bound ?? [],
         load: () => ({ loopLagMs: Math.round(loopLag.lagMs), shedLevel: this.packetPath.shedLevel() }),
+        clock: () => this.clockStatus(),
       }),
     );
   }
 
   /** Loads the config (refusing a bad one before anything is opened), opens the store, binds the sockets. */
-  static async start(configFile: string, stateDir: string, clock: DaemonClock = systemClock): Promise<Daemon> {
+  static async start(configFile: string, stateDir: string, opts: DaemonOptions = {}): Promise<Daemon> {
+    const clock = opts.clock ?? systemClock;
     const config = await loadConfigFile(configFile);
     const log = pino({ level: config.logLevel, base: { svc: 'twin6d', pid: process.pid } });
     const { tightenedFrom } = await prepareStateDir(stateDir);
@@ -78,12 +109,50 @@ export class Daemon extends ServerCore implements Host {
       );
     }
     const serverDuid = await serverDuidFor(config, store, clock);
-    const daemon = new Daemon(config, configFile, stateDir, store, serverDuid, log, clock, new LoopLag());
+    const floor = highestMark([leaseMark(store.all()), ...(await readMarks(opts.floorFiles ?? []))]);
+    const daemon = new Daemon(config, configFile, stateDir, store, serverDuid, log, clock, new LoopLag(), floor);
     daemon.loopLag.start();
+    daemon.watchClock();
     await daemon.openSockets();
     daemon.control = await serveControl(path.join(stateDir, CONTROL_SOCKET_NAME), daemon.commandTable, daemon.startedAll);
     daemon.reclaimTimer = setInterval(() => daemon.reclaim(), RECLAIM_INTERVAL_MS);
     return daemon;
+  }
+
+  /**
+   * Resolves once the wall clock is at or above its floor: at once when it is.
+   * Until then the packet path answers nothing (drop.clock-behind), and
+   * twin6d starts failover only after it (docs/image.md §12).
+   */
+  clockTrustworthy(): Promise<void> {
+    if (this.clockTrusted()) return Promise.resolve();
+    return new Promise((resolve) => this.clockWaiters.push(resolve));
+  }
+
+  /** Logs when the clock falls below its floor and when it is back, checked every CLOCK_POLL_MS. */
+  private watchClock(): void {
+    const check = (): void => {
+      const s = this.clockStatus();
+      if (s.trusted === this.clockWasTrusted) return;
+      this.clockWasTrusted = s.trusted;
+      const fields = {
+        now: new Date(s.nowSec * 1000).toISOString(),
+        floor: new Date(s.floorSec * 1000).toISOString(),
+        floorSource: s.floorSource,
+      };
+      if (!s.trusted) {
+        this.counters.add('clock.behind');
+        this.log.warn(
+          { code: 'DAEMON_CLOCK_BEHIND', ...fields, behindSec: s.behindSec },
+          'clock is behind the last time this box saw: granting nothing and not starting failover until it is set',
+        );
+        return;
+      }
+      this.log.info({ code: 'DAEMON_CLOCK_TRUSTED', ...fields }, 'clock is at or past its floor: starting');
+      for (const resolve of this.clockWaiters.splice(0)) resolve();
+    };
+    check();
+    this.clockTimer = setInterval(check, CLOCK_POLL_MS);
   }
 
   get bound(): readonly string[] {
@@ -131,6 +200,7 @@ export class Daemon extends ServerCore implements Host {
   /** Stops serving before the features finish: no reclaim, no packets, no control commands. */
   protected async stopShell(): Promise<void> {
     clearInterval(this.reclaimTimer);
+    clearInterval(this.clockTimer);
     this.loopLag.stop();
     await this.sockets?.close();
     this.control?.close();
@@ -141,6 +211,16 @@ export class Daemon extends ServerCore implements Host {
 function exitOnStoreFailure(log: Logger, e: unknown): never {
   log.fatal({ code: 'STORE_WRITE_FAILED', err: e }, 'lease store write failed; stopping so the supervisor restarts from what is on disk');
   process.exit(70);
+}
+
+/** The floor files' marks; a file that is missing or holds no plausible time gives none. */
+async function readMarks(files: readonly string[]): Promise<FloorMark[]> {
+  const marks: FloorMark[] = [];
+  for (const file of files) {
+    const sec = await readFile(file, 'utf8').then(parseMark, () => undefined);
+    if (sec !== undefined) marks.push({ source: file, sec });
+  }
+  return marks;
 }
 
 async function serverDuidFor(config: ServerConfig, store: LeaseStore, clock: DaemonClock): Promise<Uint8Array> {

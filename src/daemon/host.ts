@@ -17,6 +17,18 @@ export interface DaemonClock {
   nowSec(): number;
 }
 
+/** Whether the wall clock can be trusted (daemon/clock-floor.ts): what the status and the MQTT state report. */
+export interface ClockStatus {
+  /** At or above the floor. While false the server grants nothing and failover has not started. */
+  readonly trusted: boolean;
+  readonly nowSec: number;
+  /** The floor: below it the clock is known to be wrong. */
+  readonly floorSec: number;
+  /** Which mark set the floor: "leases", "none", or the file it was read from. */
+  readonly floorSource: string;
+  readonly behindSec: number;
+}
+
 /**
  * Where a lease change comes from: `local` — this server's own decision (a
  * client message, expiry); `partner` — a failover partner's binding update;
@@ -49,6 +61,8 @@ export interface ServerState {
   /** Lease changes go through CommitPath.commit, never store.apply. */
   readonly store: LeaseStore;
   readonly counters: Counters;
+  /** The wall clock against its floor (docs/image.md §12). */
+  clockStatus(): ClockStatus;
 }
 
 /** The only write path to the leases. */

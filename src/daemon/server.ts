@@ -37,6 +37,8 @@ export interface PacketPathDeps {
   readonly onUnanswered?: (message: ClientServerMessage) => void;
   /** Event-loop lag now, in ms (load-shed.ts); absent: never shed for lag. */
   readonly loopLagMs?: () => number;
+  /** Whether the wall clock is at or above its floor (clock-floor.ts); absent: always. */
+  readonly clockTrusted?: () => boolean;
 }
 
 export class PacketPath {
@@ -74,6 +76,8 @@ export class PacketPath {
     // RFC 8415 §16: a server never accepts a Relay-reply, at any level.
     if (relays.some((r) => r.type === 13)) return this.dropped(d, 'engine.server-msg-type', 'RELAY_REPL');
     counters.add(`rx.${msgTypeName(client.type)}`);
+    // docs/image.md §12: a clock known to be wrong would stamp every lease with a wrong time.
+    if (this.deps.clockTrusted?.() === false) return this.dropped(d, 'clock-behind', msgTypeName(client.type));
     if (sheds(client.type, this.shedLevel())) {
       counters.add(`shed.${msgTypeName(client.type)}`);
       return this.dropped(d, 'shed', msgTypeName(client.type));

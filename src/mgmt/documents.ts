@@ -16,7 +16,7 @@ export const DOC_VERSION = 1;
  */
 export interface FailoverStatus {
   readonly role: 'standalone' | 'primary' | 'secondary';
-  /** RFC 8156 §8 endpoint state name, or "standalone". */
+  /** RFC 8156 §8 endpoint state name, "standalone", or "waiting-for-clock" before failover starts (docs/image.md §12). */
   readonly state: string;
   readonly partnerState: string | null;
   /** When `state` was entered, ISO 8601; null when unknown or standalone. */
@@ -24,6 +24,9 @@ export interface FailoverStatus {
 }
 
 export const STANDALONE: FailoverStatus = { role: 'standalone', state: 'standalone', partnerState: null, since: null };
+
+/** A failover server's state before its endpoint started: it waits for a trustworthy clock (docs/image.md §12). */
+export const WAITING_FOR_CLOCK = 'waiting-for-clock';
 
 export interface PoolUse {
   readonly subnet: string;
@@ -40,6 +43,17 @@ export interface StorageHealth {
   readonly status: 'ok' | 'degraded';
   readonly reasons: readonly string[];
 }
+
+/**
+ * The wall clock against its floor (docs/image.md §12): while not trusted,
+ * nothing is granted and failover has not started. Only what changes with
+ * that: the retained state is republished on every change, and the floor
+ * rises with every lease granted, how far behind with every second.
+ */
+export type ClockInfo =
+  | { readonly trusted: true }
+  /** floor: ISO 8601, below which this box's clock is known to be wrong; floorSource: which mark set it. */
+  | { readonly trusted: false; readonly floor: string; readonly floorSource: string };
 
 export interface ConfigInfo {
   /** "cfg-" + 12 hex of a hash of the resolved configuration that is serving. */
@@ -62,6 +76,7 @@ export interface StateDoc {
   readonly config: ConfigInfo;
   readonly pools: readonly PoolUse[];
   readonly storage: StorageHealth;
+  readonly clock: ClockInfo;
 }
 
 /** P/state when the device is gone: the Last Will (connection-lost) or said on a clean stop. */
@@ -82,6 +97,8 @@ export type EventType =
   | 'storage-degraded'
   | 'storage-recovered'
   | 'failover-transition'
+  | 'clock-behind'
+  | 'clock-trusted'
   | 'cmd-audit'
   | 'cmd-refused';
 
@@ -97,6 +114,8 @@ export const EVENT_CODES = {
   'storage-degraded': ['STORE_DEGRADED'],
   'storage-recovered': ['STORE_RECOVERED'],
   'failover-transition': ['FAILOVER_STATE_CHANGED'],
+  'clock-behind': ['DAEMON_CLOCK_BEHIND'],
+  'clock-trusted': ['DAEMON_CLOCK_TRUSTED'],
   'cmd-audit': ['MGMT_COMMAND_AUTHORIZED', 'MGMT_COMMAND_NOT_AUTHORIZED'],
   'cmd-refused': ['MGMT_COMMAND_REFUSED'],
 } as const satisfies { readonly [T in EventType]: readonly LogCode[] };

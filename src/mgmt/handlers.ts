@@ -6,7 +6,7 @@
 
 import { loadConfigFile } from '../config/index.js';
 import { CommandError, FAILOVER_NOT_CONFIGURED, LOG_LEVEL_TTL_DEFAULT_SEC } from './commands.js';
-import { configVersion, iso, poolSizes, STANDALONE, type FailoverStatus } from './documents.js';
+import { configVersion, iso, poolSizes, STANDALONE, WAITING_FOR_CLOCK, type FailoverStatus } from './documents.js';
 import type { ControlHandler, ManagementHost } from '../daemon/host.js';
 
 interface StatusPool {
@@ -95,7 +95,11 @@ export function managementHandlers(d: ManagementHost, extras: HandlerExtras): Re
       d.log.warn({ code: 'MGMT_LOG_LEVEL_CHANGED', level, ttlSec }, 'log level changed by command');
       return { level, revertsTo: previous, until: iso(Date.now() + ttlSec * 1000) };
     },
-    'failover.status': () => STANDALONE,
+    // Replaced by the endpoint's own once failover starts, which waits for a trustworthy clock.
+    'failover.status': (): FailoverStatus => {
+      const role = d.config.failover?.role;
+      return role ? { role, state: WAITING_FOR_CLOCK, partnerState: null, since: null } : STANDALONE;
+    },
     'failover.partner-down': () => {
       throw new CommandError('UNAVAILABLE', FAILOVER_NOT_CONFIGURED);
     },

@@ -12,6 +12,7 @@ import {
   DOC_VERSION,
   iso,
   storageHealth,
+  type ClockInfo,
   type DhcpTelemetry,
   type EmitEvent,
   type FailoverStatus,
@@ -53,6 +54,8 @@ export class Reporter {
   private stalled = false;
   private degradedSinceMs = 0;
   private rejectedSeen: number;
+  /** Whether the clock was trusted at the last snapshot: a clock behind at the first one is news too. */
+  private clockWasTrusted = true;
 
   constructor(
     private readonly d: ManagementHost,
@@ -93,6 +96,7 @@ export class Reporter {
     }
     this.lastFailover = failover;
     const storage = this.storageTransitions(this.d.store.stats(), now);
+    const clock = this.clockTransitions();
     await this.rejections();
     return {
       v: DOC_VERSION,
@@ -110,7 +114,22 @@ export class Reporter {
       },
       pools: this.pools,
       storage,
+      clock,
     };
+  }
+
+  /** clock-behind when the clock falls below its floor (or is below it at start), clock-trusted when it is back. */
+  private clockTransitions(): ClockInfo {
+    const s = this.d.clockStatus();
+    const floor = iso(s.floorSec * 1000);
+    const info: ClockInfo = s.trusted ? { trusted: true } : { trusted: false, floor, floorSource: s.floorSource };
+    if (s.trusted !== this.clockWasTrusted) {
+      const fields = { now: iso(s.nowSec * 1000), floor, floorSource: s.floorSource };
+      if (s.trusted) this.emit('clock-trusted', { code: 'DAEMON_CLOCK_TRUSTED', ...fields });
+      else this.emit('clock-behind', { code: 'DAEMON_CLOCK_BEHIND', ...fields, behindSec: s.behindSec });
+      this.clockWasTrusted = s.trusted;
+    }
+    return info;
   }
 
   /**

@@ -19,6 +19,8 @@ if (reason) console.warn(`[twin6d.test] skipping: ${reason}`);
 
 const DIST = resolve('dist');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How far ahead of the clock the floor test puts the floor: long enough for a client to be refused first. */
+const CLOCK_FLOOR_AHEAD_SEC = 10;
 /** When the SIGKILLs come (test/seed.ts). */
 const KILL_SEED = testSeed(20);
 
@@ -218,6 +220,45 @@ describe.skipIf(reason !== undefined)('twin6d with real clients', () => {
       const r = await c.waitForRenewal(first, boundAt, { timeoutMs: (lab.topology.lifetimes.t1Sec + 25) * 1000 });
       expect(r.binding.addresses[0]!.address).toBe(first.addresses[0]!.address);
       expect(lab.server!.process.running).toBe(true);
+    });
+  }, 120_000);
+
+  it('answers nobody while its clock is below the floor, says why, and serves within a second of the clock reaching it (docs/image.md §12)', async () => {
+    // A floor just ahead of the clock, as the image's build time is ahead of a board that booted in 1970.
+    const floorSec = Math.floor(Date.now() / 1000) + CLOCK_FLOOR_AHEAD_SEC;
+    const lab = await startLab({
+      server: twin6Server({
+        args: (ctx) => {
+          const mark = join(ctx.dir, 'build-time');
+          writeFileSync(mark, `${floorSec}\n`);
+          return ['--clock-floor-files', `${mark},${join(ctx.dir, 'no-such-file')}`];
+        },
+      }),
+      clients: [{ kind: 'dhclient' }],
+    });
+    await withLab(lab, async () => {
+      const c = lab.clients[0]!;
+      // The client asks and is not answered: its Solicits are dropped and counted.
+      for (let i = 0; i < 100 && ((await status(lab)).counters['drop.clock-behind'] ?? 0) === 0; i++) await sleep(100);
+      const before = (await status(lab)) as Awaited<ReturnType<typeof status>> & { clock: { trusted: boolean; floorSec: number } };
+      expect(Date.now() / 1000).toBeLessThan(floorSec);
+      expect(before.counters['drop.clock-behind']).toBeGreaterThan(0);
+      expect(before.clock).toMatchObject({ trusted: false, floorSec });
+      expect(before.leases).toBe(0);
+      expect(c.binding().addresses).toEqual([]);
+
+      const b = await c.waitForBinding({ timeoutMs: 60_000 });
+      expect(b.addresses).toHaveLength(1);
+      // The packet path answers as soon as the clock is trusted; "serving" follows once every feature started.
+      for (let i = 0; i < 100 && !lab.server!.log().includes('"code":"DAEMON_STARTED"'); i++) await sleep(100);
+      const lines = lab.server!.log().split('\n');
+      const at = (code: string) => lines.findIndex((l) => l.includes(`"code":"${code}"`));
+      expect(lines[at('DAEMON_CLOCK_BEHIND')]).toContain(`"floorSource":"${join(lab.server!.ctx.dir, 'build-time')}"`);
+      expect(at('DAEMON_CLOCK_BEHIND')).toBeLessThan(at('DAEMON_CLOCK_TRUSTED'));
+      expect(at('DAEMON_CLOCK_TRUSTED')).toBeLessThan(at('DAEMON_STARTED'));
+      const trustedAtMs = (JSON.parse(lines[at('DAEMON_CLOCK_TRUSTED')]!) as { time: number }).time;
+      expect(trustedAtMs - floorSec * 1000).toBeLessThan(1500); // polled every second
+      expect(trustedAtMs).toBeGreaterThanOrEqual(floorSec * 1000);
     });
   }, 120_000);
 

@@ -50,6 +50,8 @@ export interface ApplianceLabOptions {
    * default (standalone) config instead.
    */
   readonly pair?: PairVmOptions | false;
+  /** QEMU's -rtc base= for every appliance ("1970-01-01": boards without a real-time clock). */
+  readonly rtcBase?: string;
 }
 
 export interface PairVmOptions {
@@ -64,6 +66,8 @@ export interface PairVmOptions {
   readonly failover?: Readonly<Record<string, unknown>>;
   /** twin6d's log level (default info: the log goes to a 115200-baud serial console). */
   readonly logLevel?: string;
+  /** Top-level sections added to both configs (e.g. `time`). */
+  readonly sections?: Readonly<Record<string, unknown>>;
 }
 
 type Role = 'primary' | 'secondary';
@@ -98,6 +102,7 @@ export function pairVmConfig(role: Role, lanIf: string, opts: PairVmOptions = {}
     c['pdLifetimes'] = { ...opts.lifetimes };
   }
   c['log'] = { level: opts.logLevel ?? 'info' };
+  Object.assign(c, opts.sections);
   c.failover = {
     ...c.failover,
     localAddress: APPLIANCE_TOPOLOGY.partner6[i]!.split('/')[0],
@@ -205,6 +210,7 @@ export class ApplianceLab {
               flashFile: join(dir, `${name}-flash.img`),
               ...(opts.flashFs ? { flashFs: opts.flashFs } : {}),
               ...(provision ? { provision } : {}),
+              ...(opts.rtcBase ? { rtcBase: opts.rtcBase } : {}),
               taps,
             },
             dir,

@@ -107,6 +107,8 @@ export interface ApplianceSpec {
   readonly index: number;
   /** A different image for this appliance (an upgrade). */
   readonly image?: ApplianceImage;
+  /** QEMU's -rtc base= (e.g. "1970-01-01": a board whose clock starts at the epoch); default the host's time. */
+  readonly rtcBase?: string;
   /**
    * Files put on the blank flash before the first boot, by absolute path in
    * the appliance's root (its own config, keys): what a device gets when it
@@ -295,6 +297,7 @@ export class Appliance {
       '-nodefaults',
       '-no-user-config',
       '-no-reboot',
+      ...(s.rtcBase ? ['-rtc', `base=${s.rtcBase}`] : []),
       '-serial',
       `file:${this.consoleFile(this.boots)}`,
       '-kernel',

@@ -146,6 +146,8 @@ export interface Twin6Options {
   readonly leases?: (ctx: ServerContext) => ServerLease[] | Promise<ServerLease[]>;
   /** Default dist/cli/twin6d.js, resolved from the current directory. */
   readonly entry?: string;
+  /** More command-line arguments for twin6d (e.g. --clock-floor-files). */
+  readonly args?: (ctx: ServerContext) => readonly string[];
 }
 
 /**
@@ -201,7 +203,16 @@ export function twin6Server(opts: Twin6Options = {}): ServerSpec {
       // T6_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") reaches node itself, for profiling a lab run.
       const nodeArgs = (process.env['T6_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
       return {
-        argv: [process.execPath, ...nodeArgs, entry, '--config', join(ctx.dir, 'twin6.json'), '--state-dir', join(ctx.dir, 'state')],
+        argv: [
+          process.execPath,
+          ...nodeArgs,
+          entry,
+          '--config',
+          join(ctx.dir, 'twin6.json'),
+          '--state-dir',
+          join(ctx.dir, 'state'),
+          ...(opts.args?.(ctx) ?? []),
+        ],
       };
     },
     leases: opts.leases ?? ((ctx) => twin6Leases(join(ctx.dir, 'state'))),

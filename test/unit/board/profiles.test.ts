@@ -25,6 +25,13 @@ describe('board profiles', () => {
     }
   });
 
+  it('say which boards keep the time while off: the Raspberry Pi has no real-time clock', () => {
+    const rtc = Object.fromEntries(boards.map((b) => [b.id, b.rtc]));
+    expect(rtc['rpi4']).toBe('none');
+    expect(rtc['qemu-x86_64']).toBe('battery-backed');
+    expect(rtc['qemu-aarch64']).toBe('battery-backed');
+  });
+
   it('refuse what cannot run twin6', () => {
     const bad = (patch: Record<string, unknown>) => checkBoard({ ...qemu, ...patch }, 'x');
     expect(checkBoard(qemu, 'x')).toEqual([]);
@@ -35,6 +42,8 @@ describe('board profiles', () => {
     expect(bad({ interfaces: [{ name: 'eth0', role: 'wan' }] }).join()).toMatch(/lan interface/);
     expect(bad({ storage: [{ kind: 'spi-nand', sizeMb: 128, overlayFs: 'ext4' }] }).join()).toMatch(/eraseKb|UBIFS/);
     expect(bad({ qemu: undefined }).join()).toMatch(/qemu/);
+    expect(bad({ rtc: undefined }).join()).toMatch(/rtc/);
+    expect(bad({ rtc: 'yes' }).join()).toMatch(/rtc/);
   });
 
   it('give a board that gets a disk image its root and flash partitions, its drivers and a sane layout', () => {

@@ -52,6 +52,7 @@ function fakeDaemon() {
     log: { info: record, warn: record, error: record, debug: record, level: 'info' },
     onStop: (f: () => Promise<void>) => stops.push(f),
     startedMs: Date.now() - 60_000,
+    clockStatus: () => ({ trusted: true, nowSec: 0, floorSec: 0, floorSource: 'none', behindSec: 0 }),
   } as unknown as ManagementHost;
   const reload = (next: MqttConfig) => {
     config = { ...config, mqtt: next } as ServerConfig;

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import { Counters } from '../../../src/daemon/counters.js';
 import { EVENT_CODES, poolSizes, type EventType } from '../../../src/mgmt/documents.js';
-import type { ManagementHost } from '../../../src/daemon/host.js';
+import type { ClockStatus, ManagementHost } from '../../../src/daemon/host.js';
 import { Reporter } from '../../../src/mgmt/reporter.js';
 import { MemoryDisk, MemoryLeaseStore, leaseKey } from '../../../src/store/index.js';
 import { base } from '../config/helpers.js';
@@ -17,6 +17,7 @@ const SLOW_WRITE_MS = 5000;
 
 async function setup(disk = new MemoryDisk()) {
   const clock = { ms: 1_000_000 };
+  let clockNow: ClockStatus = { trusted: true, nowSec: 1000, floorSec: 0, floorSource: 'none', behindSec: 0 };
   const store = new MemoryLeaseStore({ disk, now: () => clock.ms });
   await store.open();
   const d = {
@@ -26,6 +27,7 @@ async function setup(disk = new MemoryDisk()) {
     commands: { status: () => ({ pools: [] }) },
     serverDuid: new Uint8Array(14),
     startedMs: 0,
+    clockStatus: () => clockNow,
   } as unknown as ManagementHost;
   const events: { type: EventType; fields: Record<string, unknown> }[] = [];
   const reporter = new Reporter(
@@ -44,7 +46,8 @@ async function setup(disk = new MemoryDisk()) {
       land();
     };
   };
-  return { clock, store, reporter, events, holdWrites };
+  const setClock = (s: ClockStatus) => (clockNow = s);
+  return { clock, store, reporter, events, holdWrites, setClock };
 }
 
 describe('Reporter: storage health', () => {
@@ -127,6 +130,7 @@ describe('Reporter: event codes', () => {
     const [naPool] = [...poolSizes(config)].find(([key]) => key.includes('\0na\0'))!;
     const [subnet, , pool] = naPool.split('\0');
     let failoverState = 'NORMAL';
+    let trusted = false;
     const d = {
       config,
       configFile: '/nonexistent/twin6.json',
@@ -138,6 +142,13 @@ describe('Reporter: event codes', () => {
       },
       serverDuid: new Uint8Array(14),
       startedMs: 0,
+      clockStatus: (): ClockStatus => ({
+        trusted,
+        nowSec: trusted ? 2000 : 10,
+        floorSec: 1500,
+        floorSource: 'leases',
+        behindSec: trusted ? 0 : 1490,
+      }),
     } as unknown as ManagementHost;
     const events: { type: EventType; fields: Record<string, unknown> }[] = [];
     const reporter = new Reporter(
@@ -146,15 +157,18 @@ describe('Reporter: event codes', () => {
       (type, fields) => events.push({ type, fields }),
       () => 0,
     );
-    await reporter.state(1); // the pool is full; failover seen for the first time
+    await reporter.state(1); // the pool is full; failover seen for the first time; the clock behind its floor
     failoverState = 'COMMUNICATIONS-INTERRUPTED';
+    trusted = true;
     d.counters.add('config.rejected');
     reporter.configReloaded();
     await reporter.state(1);
     expect(events.map((e) => [e.type, e.fields['code']])).toEqual([
       ['pool-exhausted', 'DHCP_POOL_EXHAUSTED'],
+      ['clock-behind', 'DAEMON_CLOCK_BEHIND'],
       ['config-reloaded', 'CONFIG_RELOADED'],
       ['failover-transition', 'FAILOVER_STATE_CHANGED'],
+      ['clock-trusted', 'DAEMON_CLOCK_TRUSTED'],
       ['config-rejected', 'CONFIG_RELOAD_REJECTED'],
     ]);
     for (const e of events) expect(EVENT_CODES[e.type] as readonly unknown[]).toContain(e.fields['code']);
