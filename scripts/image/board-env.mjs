@@ -15,8 +15,11 @@ try {
   process.stderr.write(`board-env: ${e.message}\n`);
   process.exit(1);
 }
-if (b.kind !== 'emulated') {
-  process.stderr.write(`board-env: ${id} is described, not built here (kind ${b.kind}); build qemu-x86_64 or qemu-aarch64\n`);
+// A hardware board is built when its image is the UEFI disk (docs/image.md §6).
+if (b.kind !== 'emulated' && b.image.disk !== 'efi-gpt') {
+  process.stderr.write(
+    `board-env: ${id} is described, not built here (kind ${b.kind}, no UEFI disk image); build qemu-x86_64, qemu-aarch64 or x86-64-minipc\n`,
+  );
   process.exit(1);
 }
 const flash = b.storage[0];

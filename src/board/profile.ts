@@ -56,6 +56,12 @@ export interface BoardProfile {
     /** Where the squashfs root and the flash partition appear in the running system. */
     readonly rootDevice?: string;
     readonly flashDevice?: string;
+    /**
+     * The disk image scripts/build-image writes for the board: 'efi-gpt' is
+     * disk.img, GPT with an ESP (systemd-boot, kernel, initramfs), the
+     * squashfs in partition rootfs and partition rootfs_data (docs/image.md §4).
+     */
+    readonly disk?: 'efi-gpt';
   };
   /** What writing the image to the device takes. */
   readonly flashing: readonly string[];
@@ -66,6 +72,11 @@ export interface BoardProfile {
     readonly cpu?: string;
     readonly nic: string;
     readonly mgmt: string;
+    /**
+     * UEFI firmware that boots disk.img: the read-only code and the variable
+     * store each VM gets a copy of (Debian's ovmf, qemu-efi-aarch64).
+     */
+    readonly efi?: { readonly code: string; readonly vars: string };
   };
   /** Defaults the image bakes in: hostname, the LAN address when the command line gives none. */
   readonly defaults?: { readonly hostname: string; readonly lan6: string };
@@ -118,6 +129,7 @@ export function checkBoard(b: unknown, file = 'board'): string[] {
   need(typeof p.console?.device === 'string' && typeof p.console.baud === 'number', 'console', 'device and baud required');
   need(typeof p.image?.format === 'string' && typeof p.image.kernelPackage === 'string', 'image', 'format and kernelPackage required');
   need(Array.isArray(p.flashing) && p.flashing.length > 0, 'flashing', 'say what writing the image takes');
+  need(p.image?.disk === undefined || p.image.disk === 'efi-gpt', 'image.disk', "'efi-gpt' or absent");
   if (p.kind === 'emulated') {
     need(
       typeof p.qemu?.binary === 'string' && typeof p.qemu.machine === 'string',
