@@ -373,6 +373,12 @@ export class Appliance {
       `file=${this.spec.diskFile},if=none,id=disk,format=raw,cache=writeback`,
       '-device',
       'virtio-blk-pci,drive=disk,bootindex=0',
+      // The firmware's wait for a key before it boots, 0 s: QEMU passes
+      // splash-time as etc/boot-menu-wait, which OVMF and AAVMF take for
+      // their boot timeout. AAVMF's own default cost 7.6 s of TCG time per
+      // boot (power-on to the kernel's EFI stub: 9.4 s, 1.8 s with this).
+      '-boot',
+      'menu=on,splash-time=0',
     ];
   }
 
