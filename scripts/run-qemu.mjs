@@ -12,6 +12,9 @@
 //                        identity from a lab CA; see src/testing/lab/appliance-lab.ts)
 //   --client dhcpcd|dhclient|none
 //   --flash ext4|ubifs   overrides the board's flash filesystem
+//   --boot disk|kernel   disk (default): UEFI firmware boots a copy of
+//                        disk.img; kernel: QEMU's -kernel/-initrd with the
+//                        squashfs and a flash file as two disks
 //   --hold SEC  --keep   (keep the lab directory: consoles, flash files)
 // x86 KVM only with T6_QEMU_KVM=1 (TCG otherwise: KVM hangs on this project's
 // machines); an arm64 guest on an x86 host is always TCG.
@@ -26,6 +29,7 @@ const { values } = parseArgs({
     vms: { type: 'string', default: '1' },
     client: { type: 'string', default: 'dhcpcd' },
     flash: { type: 'string' },
+    boot: { type: 'string', default: 'disk' },
     hold: { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
@@ -34,6 +38,7 @@ const vms = Number(values.vms);
 if (vms !== 1 && vms !== 2) throw new Error('--vms is 1 or 2');
 if (!['dhcpcd', 'dhclient', 'none'].includes(values.client)) throw new Error('--client is dhcpcd, dhclient or none');
 if (values.flash && !['ext4', 'ubifs'].includes(values.flash)) throw new Error('--flash is ext4 or ubifs');
+if (!['disk', 'kernel'].includes(values.boot)) throw new Error('--boot is disk or kernel');
 
 const reason = await applianceUnavailableReason(values.board);
 if (reason) {
@@ -47,6 +52,7 @@ const lab = await ApplianceLab.create({
   appliances: vms,
   clients: values.client === 'none' ? [] : [{ kind: values.client }],
   ...(values.flash ? { flashFs: values.flash } : {}),
+  boot: values.boot,
   keepDir: values.keep,
 });
 let stopping = false;
@@ -68,7 +74,7 @@ try {
   for (const a of lab.appliances) {
     const ms = await a.waitServing();
     console.log(
-      `appliance ${a.spec.name} (${a.spec.role}, ${a.spec.lan6}, flash ${a.flashFs}): serving ${(ms / 1000).toFixed(1)} s after power-on`,
+      `appliance ${a.spec.name} (${a.spec.role}, ${a.spec.lan6}, flash ${a.flashFs}, boot ${a.bootMode}): serving ${(ms / 1000).toFixed(1)} s after power-on`,
     );
     const p = a.bootPhases(ms);
     if (p) {

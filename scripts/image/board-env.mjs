@@ -15,10 +15,12 @@ try {
   process.stderr.write(`board-env: ${e.message}\n`);
   process.exit(1);
 }
-// A hardware board is built when its profile says which disk image it takes.
+// A hardware board is built when its profile says which disk image it takes
+// (docs/image.md §6): the UEFI disk, or an SD card image.
 if (b.kind !== 'emulated' && !b.image.disk) {
   process.stderr.write(
-    `board-env: ${id} is described, not built here (kind ${b.kind}, no image.disk); build qemu-x86_64, qemu-aarch64 or rpi4\n`,
+    `board-env: ${id} is described, not built here (kind ${b.kind}, no image.disk); build qemu-x86_64, qemu-aarch64, x86-64-minipc, rpi4 or nanopc-t4
+`,
   );
   process.exit(1);
 }

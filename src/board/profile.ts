@@ -47,7 +47,15 @@ export interface BoardStorage {
  *                at sector 64, u-boot.itb at sector 16384, extlinux.conf on
  *                partition 1 for U-Boot's distro boot
  */
-export interface BoardDisk {
+/** disk.img: GPT with an ESP (systemd-boot, kernel, initramfs), the squashfs in partition rootfs, and rootfs_data (docs/image.md §4). */
+export interface EfiDisk {
+  readonly kind: 'efi-gpt';
+}
+
+export type BoardDisk = EfiDisk | SdDisk;
+
+/** sdcard.img: MBR, a FAT boot partition with the board's boot loader files, the squashfs, rootfs_data (docs/image.md §6). */
+export interface SdDisk {
   readonly kind: 'rpi-sd' | 'rockchip-sd';
   /** The device tree, a path under the kernel package's /usr/lib/linux-image-<version>/. */
   readonly dtb: string;
@@ -99,7 +107,7 @@ export interface BoardProfile {
     readonly modules?: readonly string[];
     /** Drivers the board needs that the kernel must have built in (modules.builtin names); the build checks them. */
     readonly builtin?: readonly string[];
-    /** The disk image scripts/build-image writes for a hardware board (docs/image.md §6). */
+    /** The disk image scripts/build-image writes (docs/image.md §4, §6); the emulated boards boot the UEFI disk. */
     readonly disk?: BoardDisk;
   };
   /** What writing the image to the device takes. */
@@ -111,6 +119,11 @@ export interface BoardProfile {
     readonly cpu?: string;
     readonly nic: string;
     readonly mgmt: string;
+    /**
+     * UEFI firmware that boots disk.img: the read-only code and the variable
+     * store each VM gets a copy of (Debian's ovmf, qemu-efi-aarch64).
+     */
+    readonly efi?: { readonly code: string; readonly vars: string };
   };
   /** Defaults the image bakes in: hostname, the LAN address when the command line gives none. */
   readonly defaults?: { readonly hostname: string; readonly lan6: string };
@@ -179,7 +192,9 @@ export function checkBoard(b: unknown, file = 'board'): string[] {
   }
   const disk = p.image?.disk;
   if (disk !== undefined) {
-    need(disk.kind === 'rpi-sd' || disk.kind === 'rockchip-sd', 'image.disk.kind', 'rpi-sd or rockchip-sd');
+    need(['efi-gpt', 'rpi-sd', 'rockchip-sd'].includes(disk.kind), 'image.disk.kind', 'efi-gpt, rpi-sd or rockchip-sd');
+  }
+  if (disk !== undefined && disk.kind !== 'efi-gpt') {
     need(disk.kind !== 'rockchip-sd' || typeof disk.uboot === 'string', 'image.disk.uboot', 'the u-boot-rockchip target, for rockchip-sd');
     need(typeof disk.dtb === 'string' && disk.dtb.endsWith('.dtb'), 'image.disk.dtb', 'a .dtb path in the kernel package');
     need(Array.isArray(disk.compatible) && disk.compatible.length > 0, 'image.disk.compatible', 'at least one compatible string');

@@ -27,6 +27,19 @@ describe.each(cases)('the QEMU appliance ($board)', ({ board, reason, timeScale 
         // The flash was blank: the first boot formatted it.
         expect(a.console()).toMatch(/first boot: formatting|first boot: creating UBI/);
         expect(a.console()).toMatch(new RegExp(`flash mounted: \\S+ ${a.flashFs}`));
+        // The disk is disk.img enlarged to the board's flash size, as when the image is written to a
+        // larger disk: the first boot grew rootfs_data (the last partition) to the end of the disk
+        // and made the ext4 fill it.
+        expect(a.console()).toMatch(/growing \/dev\/vda3 \(partition 3 of \/dev\/vda\) to the end of the disk/);
+        const sb = (skip: number) => `dd if=/dev/vda3 bs=1 skip=${skip} count=4 2>/dev/null | od -An -tu4`;
+        const geo = await a.sh(
+          `cat /sys/class/block/vda/size /sys/class/block/vda3/start /sys/class/block/vda3/size; ${sb(1028)}; ${sb(1048)}`,
+        );
+        const [diskSectors, start, sectors, blocks, logBlock] = geo.out.trim().split(/\s+/).map(Number);
+        const dataMiB = (sectors! * 512) / 2 ** 20;
+        expect(diskSectors! - (start! + sectors!), 'sectors after rootfs_data').toBeLessThanOrEqual(4096);
+        expect(dataMiB).toBeGreaterThanOrEqual(image.board.storage[0]!.sizeMb - 1);
+        expect(blocks! * (1024 << logBlock!), 'ext4 size').toBeGreaterThan(sectors! * 512 - (1 << 20));
 
         const pd = LAB_TOPOLOGY.pdPool;
         const bindings = [];
@@ -67,7 +80,8 @@ describe.each(cases)('the QEMU appliance ($board)', ({ board, reason, timeScale 
         await a.sh("sed -i 's/2001:db8:1::53/2001:db8:1::54/' /etc/twin6/twin6.json && echo stray > /root/stray && sync");
         await a.poweroff();
         const next = buildImage(board, 'upgrade-test');
-        a.image = next;
+        // Written as a sysupgrade writes it: the new boot partition and squashfs over the old, rootfs_data kept.
+        a.upgrade(next);
         a.boot();
         await a.waitServing(180_000);
         expect(a.console()).toMatch(/new image .* keeping \/etc\/twin6\/ \/var\/lib\/twin6\//);

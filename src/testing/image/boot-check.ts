@@ -32,7 +32,7 @@ interface BootPlan {
 export function checkBootPartition(fat: Fat32, board: BoardProfile, build: BuildFiles, report: Draft): void {
   const problems = report.problems;
   const disk = board.image.disk;
-  if (!disk) return;
+  if (!disk || disk.kind === 'efi-gpt') return;
   const get = (name: string, why: string): Buffer | undefined => {
     const f = fat.files.get(name);
     if (!f) {

@@ -15,7 +15,7 @@
 // corrupted copies to show that each check can fail.
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import type { BoardDisk, BoardProfile } from '../../board/profile.js';
+import type { SdDisk, BoardProfile } from '../../board/profile.js';
 import { checkBootPartition } from './boot-check.js';
 import { openFat32 } from './fat.js';
 import { fdtStrings, parseFdt, parseMbr, type MbrPartition } from './formats.js';
@@ -58,7 +58,7 @@ function checkWith(readAt: ReadAt, imageBytes: number, board: BoardProfile, buil
   const report: Draft = { problems: [], partitions: [], bootFiles: {}, compatible: [], imageBytes };
   const problems = report.problems;
   const disk = board.image.disk;
-  if (!disk) return { ...report, problems: [`board ${board.id} has no disk image`] };
+  if (!disk || disk.kind === 'efi-gpt') return { ...report, problems: [`board ${board.id} has no SD card image`] };
   const guard = <T>(what: string, f: () => T): T | undefined => {
     try {
       return f();
@@ -110,7 +110,7 @@ function checkWith(readAt: ReadAt, imageBytes: number, board: BoardProfile, buil
 }
 
 /** Three partitions: bootable FAT32, the root, the flash; sizes from the profile, 4 MiB aligned, in order, inside the image. */
-function checkPartitionTable(parts: MbrPartition[], disk: BoardDisk, imageBytes: number, problems: string[]): void {
+function checkPartitionTable(parts: MbrPartition[], disk: SdDisk, imageBytes: number, problems: string[]): void {
   const want = [
     { type: 0x0c, bootable: true, mb: disk.bootMb, what: 'FAT32 LBA boot' },
     { type: 0x83, bootable: false, mb: disk.rootMb, what: 'Linux (squashfs root)' },
@@ -143,7 +143,7 @@ function checkPartitionTable(parts: MbrPartition[], disk: BoardDisk, imageBytes:
  * before partition 1; U-Boot's load addresses are read from its default
  * environment for the kernel's placement check.
  */
-function checkRockchipUboot(readAt: ReadAt, disk: BoardDisk, p1Start: number, report: Draft): void {
+function checkRockchipUboot(readAt: ReadAt, disk: SdDisk, p1Start: number, report: Draft): void {
   const problems = report.problems;
   const idb = readAt(RK_IDBLOADER_SECTOR * SECTOR, 4096);
   if (idb.toString('latin1', 0x800, 0x804) !== 'RK33')

@@ -42,6 +42,8 @@ export interface ApplianceLabOptions {
   /** Extra client namespaces with no DHCP client started (e.g. for the load client). */
   readonly spareNamespaces?: number;
   readonly flashFs?: OverlayFs;
+  /** 'disk' (default): UEFI boots each appliance's copy of disk.img; 'kernel': QEMU's -kernel (see Appliance). */
+  readonly boot?: 'disk' | 'kernel';
   readonly image?: ApplianceImage;
   readonly keepDir?: boolean;
   /**
@@ -207,7 +209,8 @@ export class ApplianceLab {
               role: pair ? role : 'standalone',
               lan6: APPLIANCE_TOPOLOGY.lan6[i]!,
               ...(pair ? { partner6: APPLIANCE_TOPOLOGY.partner6[i]!, peer6: APPLIANCE_TOPOLOGY.partner6[1 - i]!.split('/')[0]! } : {}),
-              flashFile: join(dir, `${name}-flash.img`),
+              diskFile: join(dir, `${name}-${opts.boot === 'kernel' ? 'flash' : 'disk'}.img`),
+              ...(opts.boot ? { boot: opts.boot } : {}),
               ...(opts.flashFs ? { flashFs: opts.flashFs } : {}),
               ...(provision ? { provision } : {}),
               ...(opts.rtcBase ? { rtcBase: opts.rtcBase } : {}),

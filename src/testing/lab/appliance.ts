@@ -1,8 +1,11 @@
-// One twin6 appliance as a QEMU virtual machine: the image scripts/build-image
-// made, a flash file of its own, its NICs on taps of a lab namespace. The
-// serial console (kernel, init, twin6d's log) goes to a file per boot; a
+// One twin6 appliance as a QEMU virtual machine: a copy of the disk image
+// scripts/build-image made (disk.img, booted by UEFI firmware from the disk
+// alone, as a board would), its NICs on taps of a lab namespace. The serial
+// console (firmware, kernel, init, twin6d's log) goes to a file per boot; a
 // second, virtio console carries a shell that the lab drives like an
-// operator's ssh session (twin6ctl, free, poweroff).
+// operator's ssh session (twin6ctl, free, poweroff). `boot: 'kernel'` boots
+// the loose kernel and initramfs instead (-kernel, the squashfs and a bare
+// flash file as two virtio disks), to compare.
 //
 // TCG by default: on this project's machines /dev/kvm opens but an x86 KVM
 // guest hangs after the kernel's real-mode setup and QEMU never falls back,
@@ -23,6 +26,7 @@ import {
   mkdtempSync,
   rmSync,
   chmodSync,
+  truncateSync,
 } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -35,6 +39,12 @@ import { assertLabAddress } from './addr.js';
 import type { Namespace } from './netns.js';
 import { labEnv, poll, sleep, tail, type LabProcess } from './proc.js';
 
+export interface DiskPartition {
+  readonly name: 'efi' | 'rootfs' | 'rootfs_data';
+  readonly offsetBytes: number;
+  readonly sizeBytes: number;
+}
+
 export interface ImageManifest {
   readonly board: string;
   readonly release: string;
@@ -42,6 +52,8 @@ export interface ImageManifest {
   readonly rootfsXzBytes: number | null;
   readonly initrdBytes: number;
   readonly vmlinuzBytes: number;
+  /** disk.img (scripts/image/efi-disk): its size and partitions. */
+  readonly disk: { readonly bytes: number; readonly bootLoader: string; readonly partitions: readonly DiskPartition[] };
 }
 
 export interface ApplianceImage {
@@ -52,14 +64,20 @@ export interface ApplianceImage {
 
 /** The image built for a board (default .build/<board>); throws with what to run when it is missing. */
 export function loadImage(board = 'qemu-x86_64', dir = resolve('.build', board)): ApplianceImage {
-  for (const f of ['vmlinuz', 'initrd.gz', 'rootfs.squashfs', 'manifest.json']) {
+  for (const f of ['vmlinuz', 'initrd.gz', 'rootfs.squashfs', 'disk.img', 'loader-entry.conf', 'manifest.json']) {
     if (!existsSync(join(dir, f))) throw new Error(`${join(dir, f)} is missing: run scripts/build-image --board ${board}`);
   }
-  return {
-    dir,
-    board: loadBoard(resolve('board'), board),
-    manifest: JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as ImageManifest,
-  };
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as ImageManifest;
+  if (!manifest.disk)
+    throw new Error(`${join(dir, 'manifest.json')} describes no disk.img: run scripts/build-image --board ${board} --force`);
+  return { dir, board: loadBoard(resolve('board'), board), manifest };
+}
+
+/** A partition of the image's disk.img by name. */
+export function partition(image: ApplianceImage, name: DiskPartition['name']): DiskPartition {
+  const p = image.manifest.disk.partitions.find((x) => x.name === name);
+  if (!p) throw new Error(`${image.dir}: disk.img has no partition ${name}`);
+  return p;
 }
 
 /** The host's architecture as board profiles spell it. */
@@ -97,8 +115,15 @@ export interface ApplianceSpec {
   readonly lan6: string;
   readonly partner6?: string;
   readonly peer6?: string;
-  /** The flash file; created blank (as erased flash) when missing. */
-  readonly flashFile: string;
+  /**
+   * The appliance's own disk: a copy of the image's disk.img, enlarged so that
+   * rootfs_data becomes the board's flash size (the first boot grows it), made
+   * when missing. With boot 'kernel', the bare flash instead, created blank
+   * (as erased flash) when missing.
+   */
+  readonly diskFile: string;
+  /** 'disk' (default): UEFI firmware boots diskFile; 'kernel': QEMU's -kernel (docs/image.md §4). */
+  readonly boot?: 'disk' | 'kernel';
   /** Overrides the board's overlay filesystem (twin6.flash=). */
   readonly flashFs?: OverlayFs;
   /** Taps in the wire namespace, by role; a role without a tap gets no NIC. */
@@ -121,6 +146,16 @@ export interface ProvisionedFile {
   readonly content: string | Buffer;
   /** Default 0644. */
   readonly mode?: number;
+}
+
+/** Writes `data` into `file` at byte `offset`, in place. */
+function writeAt(file: string, offset: number, data: Buffer): void {
+  const fd = openSync(file, 'r+');
+  try {
+    for (let done = 0; done < data.length;) done += writeSync(fd, data, done, data.length - done, offset + done);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Blank flash: raw NAND reads 0xFF when erased; a block disk starts as zeros (sparse). */
@@ -243,17 +278,23 @@ export class Appliance {
     return timeScale(this.image.board);
   }
 
-  commandLine(): string[] {
+  get bootMode(): 'disk' | 'kernel' {
+    return this.spec.boot ?? 'disk';
+  }
+  /** The UEFI variable store of this VM (a copy of the firmware's, kept across boots as NVRAM is). */
+  get efiVarsFile(): string {
+    return join(this.dir, `${this.spec.name}-efivars.fd`);
+  }
+
+  /**
+   * This appliance's kernel arguments (role, addresses, flash kind): on the
+   * -kernel command line, or the boot entry's second options line on disk.
+   */
+  kernelArgs(): string[] {
     const b = this.image.board;
-    const q = b.qemu;
-    if (!q) throw new Error(`board ${b.id} has no qemu section`);
     const s = this.spec;
-    const img = (f: string) => join(this.image.dir, f);
     const accel = accelFor(b);
-    const append = [
-      `console=${b.console.device},${b.console.baud}`,
-      'panic=-1',
-      'loglevel=4',
+    return [
       // Under TCG the guest kernel calibrates the TSC against the emulated PIT
       // at boot; on a busy host the vCPU is descheduled during calibration and
       // the frequency comes out wrong. Trusted (tsc=reliable), such a TSC ran
@@ -272,7 +313,15 @@ export class Appliance {
       `twin6.lan6=${s.lan6}`,
       ...(s.partner6 ? [`twin6.partner6=${s.partner6}`] : []),
       ...(s.peer6 ? [`twin6.peer6=${s.peer6}`] : []),
-    ].join(' ');
+    ];
+  }
+
+  commandLine(): string[] {
+    const b = this.image.board;
+    const q = b.qemu;
+    if (!q) throw new Error(`board ${b.id} has no qemu section`);
+    const s = this.spec;
+    const accel = accelFor(b);
     const mac = (nic: number) => `52:54:00:16:${s.index.toString(16).padStart(2, '0')}:${nic.toString(16).padStart(2, '0')}`;
     const nic = (id: string, tap: string, n: number) => [
       '-netdev',
@@ -300,18 +349,7 @@ export class Appliance {
       ...(s.rtcBase ? ['-rtc', `base=${s.rtcBase}`] : []),
       '-serial',
       `file:${this.consoleFile(this.boots)}`,
-      '-kernel',
-      img('vmlinuz'),
-      '-initrd',
-      img('initrd.gz'),
-      '-append',
-      append,
-      '-drive',
-      `file=${img('rootfs.squashfs')},if=virtio,format=raw,readonly=on`,
-      // writeback: what the guest wrote and flushed sits in the host's page
-      // cache, which outlives a SIGKILLed QEMU; only the guest's caches die.
-      '-drive',
-      `file=${s.flashFile},if=virtio,format=raw,cache=writeback`,
+      ...(this.bootMode === 'disk' ? this.diskArgs() : this.kernelBootArgs()),
       // An entropy source, as a board's hardware RNG (or x86's RDRAND) would be:
       // without one the kernel's CRNG was ready only 10.6 s into a TCG boot,
       // and node, whose start reads getrandom(), waited for it (~2 s).
@@ -328,13 +366,144 @@ export class Appliance {
     ];
   }
 
+  /** UEFI firmware (code read-only, this VM's variables) and the disk, the only boot device. */
+  private diskArgs(): string[] {
+    const efi = this.image.board.qemu?.efi;
+    if (!efi) throw new Error(`board ${this.image.board.id} names no UEFI firmware (qemu.efi)`);
+    return [
+      '-drive',
+      `if=pflash,format=raw,unit=0,readonly=on,file=${efi.code}`,
+      '-drive',
+      `if=pflash,format=raw,unit=1,file=${this.efiVarsFile}`,
+      // writeback: what the guest wrote and flushed sits in the host's page
+      // cache, which outlives a SIGKILLed QEMU; only the guest's caches die.
+      '-drive',
+      `file=${this.spec.diskFile},if=none,id=disk,format=raw,cache=writeback`,
+      '-device',
+      'virtio-blk-pci,drive=disk,bootindex=0',
+      // The firmware's wait for a key before it boots, 0 s: QEMU passes
+      // splash-time as etc/boot-menu-wait, which OVMF and AAVMF take for
+      // their boot timeout. AAVMF's own default cost 7.6 s of TCG time per
+      // boot (power-on to the kernel's EFI stub: 9.4 s, 1.8 s with this).
+      '-boot',
+      'menu=on,splash-time=0',
+    ];
+  }
+
+  /** QEMU loads the kernel and initramfs; the squashfs and the flash are two virtio disks (vda, vdb). */
+  private kernelBootArgs(): string[] {
+    const b = this.image.board;
+    const img = (f: string) => join(this.image.dir, f);
+    return [
+      '-kernel',
+      img('vmlinuz'),
+      '-initrd',
+      img('initrd.gz'),
+      '-append',
+      [`console=${b.console.device},${b.console.baud}`, 'panic=-1', 'loglevel=4', ...this.kernelArgs()].join(' '),
+      '-drive',
+      `file=${img('rootfs.squashfs')},if=virtio,format=raw,readonly=on`,
+      '-drive',
+      `file=${this.spec.diskFile},if=virtio,format=raw,cache=writeback`,
+    ];
+  }
+
+  /**
+   * The appliance's disk the first time: disk.img copied (holes kept) and
+   * enlarged by what rootfs_data lacks of the board's flash size, as when the
+   * image is written to a larger disk; the first boot grows the partition.
+   * Provisioned files go into a small ext4 made for rootfs_data as it is in
+   * the image (the first boot grows it too); UBIFS needs the partition erased (0xFF).
+   */
+  private makeDisk(): void {
+    const file = this.spec.diskFile;
+    const data = partition(this.image, 'rootfs_data');
+    const sizeMb = this.image.board.storage[0]!.sizeMb;
+    try {
+      execFileSync('cp', ['--sparse=always', join(this.image.dir, 'disk.img'), file], { stdio: 'pipe', timeout: 60_000 });
+      truncateSync(file, this.image.manifest.disk.bytes + Math.max(0, (sizeMb << 20) - data.sizeBytes));
+      if (this.spec.provision) {
+        const fs = `${file}.rootfs_data`;
+        try {
+          provisionFlash(fs, this.image, this.flashFs, data.sizeBytes >> 20, this.spec.provision);
+          writeAt(file, data.offsetBytes, readFileSync(fs));
+        } finally {
+          rmSync(fs, { force: true });
+        }
+      } else if (this.flashFs === 'ubifs' || this.flashFs === 'jffs2') {
+        writeAt(file, data.offsetBytes, Buffer.alloc(data.sizeBytes, 0xff));
+      }
+    } catch (e) {
+      rmSync(file, { force: true });
+      throw e;
+    }
+  }
+
+  /**
+   * This appliance's arguments into the boot entry on its ESP, before each
+   * boot (mtools on the disk file at the ESP's offset): the image's entry and
+   * a second options line, which systemd-boot appends (scripts/image/efi-disk).
+   */
+  private writeBootEntry(): void {
+    const entry = `${readFileSync(join(this.image.dir, 'loader-entry.conf'), 'utf8').trimEnd()}\noptions ${this.kernelArgs().join(' ')}\n`;
+    const tmp = join(this.dir, `${this.spec.name}-loader-entry.conf`);
+    writeFileSync(tmp, entry);
+    execFileSync(
+      'mcopy',
+      ['-o', '-i', `${this.spec.diskFile}@@${partition(this.image, 'efi').offsetBytes}`, tmp, '::/loader/entries/twin6.conf'],
+      {
+        stdio: 'pipe',
+        env: { ...labEnv(), MTOOLS_SKIP_CHECK: '1' },
+        timeout: 60_000,
+      },
+    );
+  }
+
+  /**
+   * An upgrade, while powered off: the new image's boot partition (kernel,
+   * initramfs, boot entry) and its squashfs written over this disk's, as a
+   * sysupgrade writes them; rootfs_data (config, leases) is left alone, and
+   * the init sorts out what to keep (docs/image.md §5). With boot 'kernel',
+   * the next boot simply takes the new files.
+   */
+  upgrade(next: ApplianceImage): void {
+    if (this.running) throw new Error(`${this.spec.name}: power off before an upgrade`);
+    if (this.bootMode === 'disk' && existsSync(this.spec.diskFile)) {
+      for (const name of ['efi', 'rootfs'] as const) {
+        const [was, now] = [partition(this.image, name), partition(next, name)];
+        if (was.offsetBytes !== now.offsetBytes || was.sizeBytes !== now.sizeBytes)
+          throw new Error(
+            `${this.spec.name}: the new image's ${name} partition moved or changed size: an upgrade cannot write it in place`,
+          );
+        const data = Buffer.alloc(now.sizeBytes);
+        const fd = openSync(join(next.dir, 'disk.img'), 'r');
+        try {
+          readSync(fd, data, 0, now.sizeBytes, now.offsetBytes);
+        } finally {
+          closeSync(fd);
+        }
+        writeAt(this.spec.diskFile, now.offsetBytes, data);
+      }
+    }
+    this.image = next;
+  }
+
   /** Powers the appliance on (a fresh console file per boot). */
   boot(): void {
     if (this.running) throw new Error(`${this.spec.name} is already running`);
-    if (!existsSync(this.spec.flashFile)) {
+    if (this.bootMode === 'kernel' && !existsSync(this.spec.diskFile)) {
       const sizeMb = this.image.board.storage[0]!.sizeMb;
-      if (this.spec.provision) provisionFlash(this.spec.flashFile, this.image, this.flashFs, sizeMb, this.spec.provision);
-      else createFlash(this.spec.flashFile, this.flashFs, sizeMb);
+      if (this.spec.provision) provisionFlash(this.spec.diskFile, this.image, this.flashFs, sizeMb, this.spec.provision);
+      else createFlash(this.spec.diskFile, this.flashFs, sizeMb);
+    }
+    if (this.bootMode === 'disk') {
+      if (!existsSync(this.spec.diskFile)) this.makeDisk();
+      if (!existsSync(this.efiVarsFile)) {
+        const efi = this.image.board.qemu?.efi;
+        if (!efi) throw new Error(`board ${this.image.board.id} names no UEFI firmware (qemu.efi)`);
+        execFileSync('cp', ['--sparse=always', efi.vars, this.efiVarsFile], { stdio: 'pipe', timeout: 60_000 });
+      }
+      this.writeBootEntry();
     }
     this.boots++;
     writeFileSync(this.consoleFile(), '');
@@ -584,7 +753,7 @@ export async function applianceUnavailableReason(board = 'qemu-x86_64'): Promise
   if (process.platform !== 'linux') return `QEMU appliances need Linux (this is ${process.platform})`;
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'the appliance lab needs root (network namespaces, taps)';
   const b = loadBoard(resolve('board'), board);
-  const bins = [b.qemu?.binary ?? 'qemu-system-x86_64', 'ip', 'mksquashfs', 'dpkg-deb', 'apt-get'];
+  const bins = [b.qemu?.binary ?? 'qemu-system-x86_64', 'ip', 'mksquashfs', 'dpkg-deb', 'apt-get', 'sfdisk', 'mkfs.fat', 'mcopy', 'cp'];
   // Another architecture's image: scripts/build-image cross-compiles raw-socket
   // and runs the image's busybox and node under qemu-user.
   if (b.arch !== HOST_ARCH) bins.push(`${b.arch}-linux-gnu-gcc`, `${b.arch}-linux-gnu-g++`, `qemu-${b.arch}-static`, 'npm');
@@ -592,5 +761,8 @@ export async function applianceUnavailableReason(board = 'qemu-x86_64'): Promise
   if (missing.length > 0) return `${board}: missing binaries: ${missing.join(', ')} (scripts/setup-debian installs them)`;
   if (!existsSync('/dev/net/tun')) return '/dev/net/tun is missing (taps)';
   if (!existsSync('/bin/busybox')) return 'busybox-static is not installed (scripts/setup-debian)';
+  const efi = b.qemu?.efi;
+  for (const f of efi ? [efi.code, efi.vars] : [])
+    if (!existsSync(f)) return `${board}: UEFI firmware ${f} is missing (scripts/setup-debian installs it)`;
   return undefined;
 }
