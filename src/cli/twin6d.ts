@@ -6,7 +6,7 @@
 import { loadConfigFile } from '../config/index.js';
 import { Daemon } from '../daemon/daemon.js';
 import { FailoverEndpoint } from '../failover/endpoint.js';
-import { startManagement } from '../mgmt/index.js';
+import { recoverTrialAtStart, startManagement } from '../mgmt/index.js';
 import { parseArgs } from './args.js';
 import { startCpe } from './cpe.js';
 
@@ -30,10 +30,12 @@ async function checkConfig(file: string): Promise<number> {
 }
 
 async function run(configFile: string, stateDir: string): Promise<void> {
+  // A pushed config still on trial when the process ended was never confirmed: the previous file goes back first.
+  const recovered = await recoverTrialAtStart(configFile, stateDir);
   const daemon = await Daemon.start(configFile, stateDir);
   // Failover first: until its endpoint has decided, a failover server answers nobody.
   const failover = daemon.config.failover ? await FailoverEndpoint.start(daemon, daemon.config.failover) : undefined;
-  startManagement(daemon); // management commands; the MQTT uplink when config.mqtt is set
+  startManagement(daemon, recovered); // management commands; the MQTT uplink when config.mqtt is set
   // Router advertisements and PD routes when configured; in a pair they follow the serving partner.
   const servingAtStart = failover ? failover.serving : true;
   const cpe = await startCpe(daemon, { serving: servingAtStart });

@@ -83,7 +83,9 @@ export type EventType =
   | 'storage-recovered'
   | 'failover-transition'
   | 'cmd-audit'
-  | 'cmd-refused';
+  | 'cmd-refused'
+  | 'config-applied'
+  | 'config-rolled-back';
 
 /**
  * The log codes each event type carries (docs/log-codes.md): where a log line
@@ -92,13 +94,15 @@ export type EventType =
  */
 export const EVENT_CODES = {
   'config-reloaded': ['CONFIG_RELOADED'],
-  'config-rejected': ['CONFIG_RELOAD_REJECTED'],
+  'config-rejected': ['CONFIG_RELOAD_REJECTED', 'CONFIG_PUSH_REJECTED', 'CONFIG_PUSH_REFUSED', 'CONFIG_PUSH_WRITE_FAILED'],
   'pool-exhausted': ['DHCP_POOL_EXHAUSTED'],
   'storage-degraded': ['STORE_DEGRADED'],
   'storage-recovered': ['STORE_RECOVERED'],
   'failover-transition': ['FAILOVER_STATE_CHANGED'],
   'cmd-audit': ['MGMT_COMMAND_AUTHORIZED', 'MGMT_COMMAND_NOT_AUTHORIZED'],
   'cmd-refused': ['MGMT_COMMAND_REFUSED'],
+  'config-applied': ['CONFIG_PUSH_APPLIED'],
+  'config-rolled-back': ['CONFIG_PUSH_ROLLED_BACK'],
 } as const satisfies { readonly [T in EventType]: readonly LogCode[] };
 
 export type EventCode<T extends EventType> = (typeof EVENT_CODES)[T][number];
