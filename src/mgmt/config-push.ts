@@ -223,6 +223,11 @@ export function pushProblems(current: ServerConfig, next: ServerConfig, pair: De
   if (m && !next.mqtt) problems.push({ path: 'mqtt', problem: 'cannot be removed by a push: the device would leave the fleet' });
   if (m && next.mqtt && next.mqtt.deviceId !== m.deviceId)
     problems.push({ path: 'mqtt.deviceId', problem: `must stay "${m.deviceId}": a push cannot move a device to another identity` });
+  if (m && next.mqtt && next.mqtt.topicPrefix !== m.topicPrefix)
+    problems.push({
+      path: 'mqtt.topicPrefix',
+      problem: `must stay "${m.topicPrefix}": under another prefix the device would no longer see its desired config nor report the outcome`,
+    });
   if (next.mqtt && next.mqtt.commandKeys.length === 0)
     problems.push({ path: 'mqtt.commandKeys', problem: 'must keep at least one key: without one no later push could be verified' });
   if (current.failover) {

@@ -166,10 +166,10 @@ describe('pushProblems: what a push may not change', () => {
   it('refuses keys only a restart applies, and cutting the device off from the fleet, each by key path', () => {
     const problems = pushProblems(
       cfg(),
-      cfg({ serverDuid: '000300010a0b0c0d0e0f', pdRoutes: true }, { deviceId: 'dev-b', commandKeys: [] }),
+      cfg({ serverDuid: '000300010a0b0c0d0e0f', pdRoutes: true }, { deviceId: 'dev-b', topicPrefix: 'other/v1', commandKeys: [] }),
       undefined,
     );
-    expect(problems.map((p) => p.path)).toEqual(['serverDuid', 'pdRoutes', 'mqtt.deviceId', 'mqtt.commandKeys']);
+    expect(problems.map((p) => p.path)).toEqual(['serverDuid', 'pdRoutes', 'mqtt.deviceId', 'mqtt.topicPrefix', 'mqtt.commandKeys']);
     expect(pushProblems(cfg(), cfg({ failover: FAILOVER }), undefined).map((p) => p.path)).toEqual(['failover']);
     expect(pushProblems(cfg(), cfg({}, null), undefined)).toEqual([
       { path: 'mqtt', problem: 'cannot be removed by a push: the device would leave the fleet' },
