@@ -8,7 +8,7 @@ import { loadConfigFile } from '../config/index.js';
 import { Daemon } from '../daemon/daemon.js';
 import { systemClockStepper, TimeSync } from '../daemon/time-sync.js';
 import { FailoverEndpoint } from '../failover/endpoint.js';
-import { startManagement } from '../mgmt/index.js';
+import { recoverTrialAtStart, startManagement } from '../mgmt/index.js';
 import { parseArgs } from './args.js';
 import { startCpe } from './cpe.js';
 
@@ -33,11 +33,13 @@ async function checkConfig(file: string): Promise<number> {
 
 async function run(configFile: string, stateDir: string, floorFiles: readonly string[], setClock: boolean): Promise<void> {
   const runFromMs = performance.now();
+  // A pushed config still on trial when the process ended was never confirmed: the previous file goes back first.
+  const recovered = await recoverTrialAtStart(configFile, stateDir);
   const daemon = await Daemon.start(configFile, stateDir, { floorFiles });
   // The time first: a clock behind its floor is what NTP (or the partner) puts right.
   new TimeSync(daemon, setClock ? { step: systemClockStepper } : {}).start();
   // Management first: it reports a clock behind its floor while twin6d waits for it.
-  startManagement(daemon); // management commands; the MQTT uplink when config.mqtt is set
+  startManagement(daemon, recovered); // management commands; the MQTT uplink when config.mqtt is set
   // docs/image.md §12: failover stamps its state and every message with the time, and the
   // partner refuses a clock 5 s off; nothing of it starts on a clock known to be wrong.
   const waitFromMs = performance.now();

@@ -49,6 +49,8 @@ export const DEFAULTS = {
     telemetryIntervalSec: 60,
     reconnect: { initialMs: 1000, maxMs: 300_000 },
     outbox: { maxMessages: 1000, maxBytes: 256 * 1024 },
+    // docs/fleet.md §7: long enough for a reconnect with back-off and a partner link to settle.
+    configGraceSec: 60,
   },
 } as const;
 
@@ -90,6 +92,7 @@ export const RANGES = {
   mqttReconnectMaxMs: [1000, 3_600_000],
   mqttOutboxMessages: [10, 100_000],
   mqttOutboxBytes: [4096, 64 * 1024 * 1024],
+  mqttConfigGraceSec: [5, 3600],
 } as const satisfies Record<string, readonly [number, number]>;
 
 /** Upper bounds on list sizes, so a broken or hostile file cannot make loading slow. */

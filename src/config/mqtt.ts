@@ -104,6 +104,7 @@ export const mqttShape = object({
       maxBytes: optional(intIn(RANGES.mqttOutboxBytes)),
     }),
   ),
+  configGraceSec: optional(intIn(RANGES.mqttConfigGraceSec)),
   commandKeys: optional(listOf(textOf('a public key', parseCommandKey), { min: 0, max: LIMITS.mqttCommandKeys, uniqueBy: (k) => k })),
 });
 
@@ -166,5 +167,6 @@ export function resolveMqtt(input: MqttInput | undefined, path: string, issues: 
     reconnect,
     outbox: { ...d.outbox, ...input.outbox },
     commandKeys: input.commandKeys ?? [],
+    configGraceSec: input.configGraceSec ?? d.configGraceSec,
   };
 }

@@ -113,6 +113,8 @@ export interface MqttConfig {
   readonly outbox: { readonly maxMessages: number; readonly maxBytes: number };
   /** Ed25519 public keys, base64 of the raw 32 bytes, that dangerous commands must be signed with; none: they are refused. */
   readonly commandKeys: readonly string[];
+  /** A pushed config must prove itself (sockets, partner link, broker) within this many seconds or is rolled back (docs/fleet.md §7). */
+  readonly configGraceSec: number;
 }
 
 export interface ServerConfig {

@@ -50,6 +50,8 @@ export class Daemon extends ServerCore implements Host {
   private clockWasTrusted = true;
   private readonly clockWaiters: (() => void)[] = [];
   private resolveStarted!: () => void;
+  /** Why the last reload failed; undefined after one that took. */
+  lastReloadError: string | undefined;
   /** Resolves at markStarted(). */
   private readonly startedAll = new Promise<void>((resolve) => (this.resolveStarted = resolve));
 
@@ -181,13 +183,17 @@ export class Daemon extends ServerCore implements Host {
       this.log.level = next.logLevel;
       if (socketsChanged) {
         await this.sockets?.close();
+        // Until the new ones are open nothing is bound: `bound` must not name closed sockets.
+        this.sockets = undefined;
         await this.openSockets();
       }
+      this.lastReloadError = undefined;
       this.counters.add('config.reloads');
       this.log.info({ code: 'CONFIG_RELOADED', interfaces: next.interfaces, subnets: next.subnets.length }, 'configuration reloaded');
       this.emit('config-reloaded', next);
       return true;
     } catch (e) {
+      this.lastReloadError = e instanceof Error ? e.message : String(e);
       this.counters.add('config.rejected');
       this.log.error(
         { code: 'CONFIG_RELOAD_REJECTED', err: e instanceof Error ? e.message : e },

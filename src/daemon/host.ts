@@ -106,8 +106,14 @@ export interface Identity {
   /** Date.now() at start. */
   readonly startedMs: number;
   readonly configFile: string;
+  /** The state directory (twin6d --state-dir): config push keeps its record there. */
+  readonly stateDir: string;
+  /** What the DHCP sockets are bound to now; empty while none is. */
+  readonly bound: readonly string[];
   /** As SIGHUP: false when the new file is refused and the old config keeps serving. */
   reload(): Promise<boolean>;
+  /** Why the last reload failed, when it did. */
+  readonly lastReloadError?: string | undefined;
 }
 
 /** The failover runtime (failover/endpoint.ts, replication.ts, handoff.ts). */

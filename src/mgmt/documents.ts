@@ -100,7 +100,9 @@ export type EventType =
   | 'clock-behind'
   | 'clock-trusted'
   | 'cmd-audit'
-  | 'cmd-refused';
+  | 'cmd-refused'
+  | 'config-applied'
+  | 'config-rolled-back';
 
 /**
  * The log codes each event type carries (docs/log-codes.md): where a log line
@@ -109,7 +111,7 @@ export type EventType =
  */
 export const EVENT_CODES = {
   'config-reloaded': ['CONFIG_RELOADED'],
-  'config-rejected': ['CONFIG_RELOAD_REJECTED'],
+  'config-rejected': ['CONFIG_RELOAD_REJECTED', 'CONFIG_PUSH_REJECTED', 'CONFIG_PUSH_REFUSED', 'CONFIG_PUSH_WRITE_FAILED'],
   'pool-exhausted': ['DHCP_POOL_EXHAUSTED'],
   'storage-degraded': ['STORE_DEGRADED'],
   'storage-recovered': ['STORE_RECOVERED'],
@@ -118,6 +120,8 @@ export const EVENT_CODES = {
   'clock-trusted': ['DAEMON_CLOCK_TRUSTED'],
   'cmd-audit': ['MGMT_COMMAND_AUTHORIZED', 'MGMT_COMMAND_NOT_AUTHORIZED'],
   'cmd-refused': ['MGMT_COMMAND_REFUSED'],
+  'config-applied': ['CONFIG_PUSH_APPLIED'],
+  'config-rolled-back': ['CONFIG_PUSH_ROLLED_BACK'],
 } as const satisfies { readonly [T in EventType]: readonly LogCode[] };
 
 export type EventCode<T extends EventType> = (typeof EVENT_CODES)[T][number];

@@ -6,8 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
+import type { ReportedDoc } from './config-push.js';
 import type { OfflineDoc, ResponseDoc, StateDoc } from './documents.js';
-import { deviceOfTopic, deviceTopics, fleetStateFilter } from './topics.js';
+import { deviceOfTopic, deviceTopics, fleetReportedFilter, fleetStateFilter } from './topics.js';
 
 export interface FleetConnectOptions {
   readonly url: string;
@@ -78,24 +79,46 @@ export class FleetClient {
   }
 
   /** Every device's retained state: what the broker holds arrives right after the subscription. */
-  async states(waitMs: number): Promise<Map<string, DeviceState>> {
-    const found = new Map<string, DeviceState>();
-    const filter = fleetStateFilter(this.opts.prefix);
-    const onMessage = (topic: string, payload: Buffer): void => {
+  states(waitMs: number): Promise<Map<string, DeviceState>> {
+    return this.retainedOf(fleetStateFilter(this.opts.prefix), '/state', waitMs);
+  }
+
+  /** Every device's retained config/reported (config push, docs/fleet.md §7). */
+  reported(waitMs: number): Promise<Map<string, ReportedDoc>> {
+    return this.retainedOf(fleetReportedFilter(this.opts.prefix), '/config/reported', waitMs);
+  }
+
+  private async retainedOf<T>(filter: string, suffix: string, waitMs: number): Promise<Map<string, T>> {
+    const found = new Map<string, T>();
+    const stop = await this.watch(filter, (topic, payload) => {
       const id = deviceOfTopic(this.opts.prefix, topic);
-      if (id === undefined || !topic.endsWith('/state')) return;
+      if (id === undefined || !topic.endsWith(suffix)) return;
       try {
-        found.set(id, JSON.parse(payload.toString('utf8')) as DeviceState);
+        found.set(id, JSON.parse(payload.toString('utf8')) as T);
       } catch {
         /* not ours to judge here; skip it */
       }
-    };
-    this.client.on('message', onMessage);
-    await this.client.subscribeAsync(filter, { qos: 1 });
+    });
     await new Promise((r) => setTimeout(r, waitMs));
-    this.client.off('message', onMessage);
-    await this.client.unsubscribeAsync(filter);
+    await stop();
     return found;
+  }
+
+  /** Subscribes and hands every message to `onMessage` until the returned function is called. */
+  async watch(filter: string, onMessage: (topic: string, payload: Buffer, retained: boolean) => void): Promise<() => Promise<void>> {
+    const listener = (topic: string, payload: Buffer, packet: { retain?: boolean }): void =>
+      onMessage(topic, payload, packet.retain === true);
+    this.client.on('message', listener);
+    await this.client.subscribeAsync(filter, { qos: 1 });
+    return async () => {
+      this.client.off('message', listener);
+      await this.client.unsubscribeAsync(filter);
+    };
+  }
+
+  /** Publishes retained, QoS 1 (config/desired). */
+  async publishRetained(topic: string, payload: string): Promise<void> {
+    await this.client.publishAsync(topic, payload, { qos: 1, retain: true, properties: { contentType: 'application/json' } });
   }
 
   /** Sends one request and resolves with the device's response; rejects with TimeoutError when none comes. */

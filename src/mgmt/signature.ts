@@ -185,6 +185,42 @@ function isClaims(c: unknown): c is CommandClaims {
   );
 }
 
+/**
+ * The checks every signed request shares (commands here, pushed configs in
+ * config-push.ts): a well-formed JWS by a pinned key, with complete claims for
+ * this device, this command and these args, inside its validity window.
+ */
+export function verifySigned(
+  token: unknown,
+  o: {
+    readonly keys: readonly KeyObject[];
+    readonly deviceId: string;
+    readonly nowSec: () => number;
+    readonly cmd: string;
+    readonly args: unknown;
+    readonly lifetimeMaxSec: number;
+  },
+): SignatureVerdict {
+  if (typeof token !== 'string' || token.length > TOKEN_BYTES_MAX) return refuse('"auth" must be a compact JWS string');
+  const parsed = decodeClaims(token);
+  if (!parsed) return refuse('"auth" is not a well-formed compact JWS');
+  const head = parsed.head as { alg?: unknown };
+  if (head?.alg !== HEADER.alg) return refuse(`signature algorithm must be ${HEADER.alg}, got ${JSON.stringify(head?.alg ?? null)}`);
+  if (!o.keys.some((k) => verify(null, parsed.signed, k, parsed.sig)))
+    return refuse('signature does not verify against any pinned command key');
+  const c = parsed.claims;
+  if (!isClaims(c)) return refuse('signed claims are incomplete: sub, cmd, argsHash, iat, exp, nonce and actor are required');
+  if (c.sub !== o.deviceId) return refuse(`signed for device "${c.sub}", this is "${o.deviceId}"`);
+  if (c.cmd !== o.cmd) return refuse(`signed for command "${c.cmd}", not "${o.cmd}"`);
+  if (c.argsHash !== argsHash(o.args)) return refuse("the signed arguments differ from the request's");
+  const now = o.nowSec();
+  if (c.exp <= c.iat || c.exp - c.iat > o.lifetimeMaxSec)
+    return refuse(`signature validity must be 1 to ${o.lifetimeMaxSec} s, got ${c.exp - c.iat} s`);
+  if (c.iat > now + CLOCK_SKEW_SEC) return refuse(`signature issued ${c.iat - now} s in the future (check the signer's clock)`);
+  if (now >= c.exp) return refuse(`signature expired ${now - c.exp} s ago`, 'EXPIRED');
+  return { ok: true, claims: c };
+}
+
 /** Device side: checks a token against the pinned keys and remembers its nonce. */
 export class SignatureGate {
   constructor(private readonly opts: SignatureGateOptions) {}
@@ -198,23 +234,9 @@ export class SignatureGate {
       return refuse(`"${cmd}" needs a signed request, and no command signing key is configured on this device (mqtt.commandKeys)`);
     if (token === undefined)
       return refuse(`"${cmd}" is a dangerous command and needs a signature ("auth": a JWS from the fleet's command-signing key)`);
-    if (typeof token !== 'string' || token.length > TOKEN_BYTES_MAX) return refuse('"auth" must be a compact JWS string');
-    const parsed = decodeClaims(token);
-    if (!parsed) return refuse('"auth" is not a well-formed compact JWS');
-    const head = parsed.head as { alg?: unknown };
-    if (head?.alg !== HEADER.alg) return refuse(`signature algorithm must be ${HEADER.alg}, got ${JSON.stringify(head?.alg ?? null)}`);
-    if (!this.opts.keys.some((k) => verify(null, parsed.signed, k, parsed.sig)))
-      return refuse('signature does not verify against any pinned command key');
-    const c = parsed.claims;
-    if (!isClaims(c)) return refuse('signed claims are incomplete: sub, cmd, argsHash, iat, exp, nonce and actor are required');
-    if (c.sub !== this.opts.deviceId) return refuse(`signed for device "${c.sub}", this is "${this.opts.deviceId}"`);
-    if (c.cmd !== cmd) return refuse(`signed for command "${c.cmd}", not "${cmd}"`);
-    if (c.argsHash !== argsHash(args)) return refuse("the signed arguments differ from the request's");
-    const now = this.opts.nowSec();
-    if (c.exp <= c.iat || c.exp - c.iat > SIGNATURE_LIFETIME_MAX_SEC)
-      return refuse(`signature validity must be 1 to ${SIGNATURE_LIFETIME_MAX_SEC} s, got ${c.exp - c.iat} s`);
-    if (c.iat > now + CLOCK_SKEW_SEC) return refuse(`signature issued ${c.iat - now} s in the future (check the signer's clock)`);
-    if (now >= c.exp) return refuse(`signature expired ${now - c.exp} s ago`, 'EXPIRED');
+    const v = verifySigned(token, { ...this.opts, cmd, args, lifetimeMaxSec: SIGNATURE_LIFETIME_MAX_SEC });
+    if (!v.ok) return v;
+    const c = v.claims;
     if (c.iat < this.opts.nonces.notBeforeSec)
       return refuse('signature was issued before this device started; sign the command again', 'EXPIRED');
     switch (this.opts.nonces.use(c.nonce, c.exp)) {

@@ -5,6 +5,8 @@
 //   <prefix>/<deviceId>/evt/<type>       events
 //   <prefix>/<deviceId>/cmd/<name>       requests (MQTT 5 Response Topic + Correlation Data)
 //   <prefix>/<deviceId>/rsp/<requester>  responses: the only place a device answers to
+//   <prefix>/<deviceId>/config/desired   retained, by an operator: a signed config to run (docs/fleet.md §7)
+//   <prefix>/<deviceId>/config/reported  retained, by the device: the pushed version in force, last outcome
 // The broker's ACL lets a device write its own subtree only; the device
 // itself also refuses a Response Topic outside its rsp/ subtree, since its
 // own state/evt topics are writable to it and must not be forgeable through it.
@@ -28,6 +30,8 @@ export interface DeviceTopics {
   readonly meta: string;
   readonly cmdFilter: string;
   readonly rspRoot: string;
+  readonly configDesired: string;
+  readonly configReported: string;
   tele(group: TelemetryGroup): string;
   evt(type: string): string;
   cmd(name: string): string;
@@ -41,6 +45,8 @@ export function deviceTopics(prefix: string, deviceId: string): DeviceTopics {
     meta: `${root}/meta`,
     cmdFilter: `${root}/cmd/+`,
     rspRoot: `${root}/rsp`,
+    configDesired: `${root}/config/desired`,
+    configReported: `${root}/config/reported`,
     tele: (group) => `${root}/tele/${group}`,
     evt: (type) => `${root}/evt/${type}`,
     cmd: (name) => `${root}/cmd/${name}`,
@@ -88,6 +94,11 @@ export function requesterIdProblem(id: string): string | undefined {
 /** Operator side: all devices' state, and which device a topic belongs to. */
 export function fleetStateFilter(prefix: string): string {
   return `${prefix}/+/state`;
+}
+
+/** Operator side: all devices' reported config. */
+export function fleetReportedFilter(prefix: string): string {
+  return `${prefix}/+/config/reported`;
 }
 
 export function deviceOfTopic(prefix: string, topic: string): string | undefined {

@@ -9,6 +9,7 @@ import type { KeyObject } from 'node:crypto';
 import type { IPublishPacket } from 'mqtt';
 import type { MqttConfig } from '../config/types.js';
 import type { CommandSpec } from './commands.js';
+import type { PushPort } from './config-pusher.js';
 import { ConfirmTokens } from './confirm.js';
 import { connectOnce, type BrokerLink } from './connection.js';
 import { DOC_VERSION, event, type EventFields, type EventType, type OfflineDoc } from './documents.js';
@@ -64,6 +65,8 @@ export class Uplink {
     readonly config: MqttConfig,
     /** The daemon's, not this uplink's: a reload that rebuilds the uplink must not forget used nonces. */
     nonces: NonceMemory,
+    /** Config push (Management's, outliving this uplink): where desired documents go, and the reported one. */
+    private readonly push?: PushPort,
   ) {
     this.topics = deviceTopics(config.topicPrefix, config.deviceId);
     this.outbox = new Outbox(config.outbox, Date.now);
@@ -143,6 +146,7 @@ export class Uplink {
     this.lastStateKey = '';
     await this.refreshState();
     this.outbox.putLatest(this.retained(this.topics.meta, this.reporter.meta(this.config.telemetryIntervalSec)));
+    if (this.push) this.outbox.putLatest(this.retained(this.topics.configReported, this.push.reported()));
     this.drain();
     return { session: this.session };
   }
@@ -197,11 +201,19 @@ export class Uplink {
     if (!link) return;
     try {
       await link.client.subscribeAsync(this.topics.cmdFilter, { qos: 1 });
+      // After the commands: the retained desired config arrives at once, and is acted on only if new.
+      if (this.push) await link.client.subscribeAsync(this.topics.configDesired, { qos: 1 });
     } catch (e) {
       this.d.log.error({ code: 'MQTT_SUBSCRIBE_FAILED', err: (e as Error).message }, 'mqtt: subscribing to commands failed');
     }
     this.link = link;
     await this.rebirth();
+  }
+
+  /** Retains config/reported (config push); the latest only, sent at once or after the reconnect. */
+  publishReported(doc: unknown): void {
+    this.outbox.putLatest(this.retained(this.topics.configReported, doc));
+    this.drain();
   }
 
   /** The link of the attempt that just succeeded; `link` once subscribed. */
@@ -215,6 +227,11 @@ export class Uplink {
   }
 
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    if (topic === this.topics.configDesired) {
+      // Retained by design: the retain flag tells the broker's kept copy from a live publish (config-push.ts).
+      this.push?.onDesired(payload, packet.retain);
+      return;
+    }
     this.counts.requests++;
     if (packet.retain) {
       // A retained command would run again on every reconnect.
@@ -262,7 +279,7 @@ export class Uplink {
   }
 
   /** The log line repeats the event with its code, so the log tells the same story as the fleet. */
-  private emitEvent<T extends EventType>(type: T, fields: EventFields<T>, audit = false): void {
+  emitEvent<T extends EventType>(type: T, fields: EventFields<T>, audit = false): void {
     const doc = event(type, Date.now(), fields);
     this.d.log.info({ event: type, ...fields }, 'mqtt: event');
     this.outbox.enqueue({

@@ -8,14 +8,15 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callControl, CONTROL_SOCKET_NAME } from '../../src/daemon/control.js';
-import { FleetLab, LAB_OPERATOR, labUnavailableReason, poll, startLab, type Lab, type LabProcess } from '../../src/testing/lab/index.js';
+import { FleetLab, LAB_OPERATOR, labUnavailableReason, poll, startLab, type Lab } from '../../src/testing/lab/index.js';
 import { COMMANDS } from '../../src/mgmt/commands.js';
 import type { ResponseDoc, StateDoc } from '../../src/mgmt/documents.js';
 import { argsHash, newNonce, signCommand } from '../../src/mgmt/signature.js';
 import { labRequired, skipUnlessRequired } from '../../src/testing/lab/prereq.js';
+import { publishAs as publishProbe, watch as watchAs } from './mqtt-probe-client.js';
 
 const WILL_DELAY_SEC = 5;
 const BACKOFF = { initialMs: 250, maxMs: 4000 };
@@ -29,7 +30,6 @@ const reason = await labUnavailableReason({ server: fl.serverSpec(), clients: ['
 skipUnlessRequired(reason, labRequired(), 'the MQTT lab');
 if (reason) console.warn(`[mqtt.test] skipping: ${reason}`);
 
-const PROBE = resolve('test/integration/mqtt-probe.mjs');
 const DEV = fl.deviceId;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Figures for the report at the end of the run. */
@@ -37,58 +37,8 @@ const figures: Record<string, unknown> = {};
 
 let lab: Lab;
 
-interface Seen {
-  t: number;
-  topic?: string;
-  retain?: boolean;
-  payload?: string;
-  connected?: boolean;
-}
-
-function probeArgs(cn: string): string[] {
-  const id = fl.pki.identity(cn);
-  return ['--broker', `mqtts://[::1]:${fl.port}`, '--ca', fl.pki.ca, '--cert', id.cert, '--key', id.key];
-}
-
-function watch(filter: string, cn = LAB_OPERATOR): { proc: LabProcess; seen: () => Seen[] } {
-  const proc = fl.broker.ns.spawn(`watch-${Math.random().toString(16).slice(2, 8)}`, [
-    process.execPath,
-    PROBE,
-    'watch',
-    ...probeArgs(cn),
-    '--filter',
-    filter,
-  ]);
-  return {
-    proc,
-    seen: () =>
-      proc
-        .log()
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Seen),
-  };
-}
-
-async function publishAs(
-  cn: string,
-  topic: string,
-  payload: string,
-  retain = false,
-): Promise<{ ok: boolean; reasonCode?: number; error?: string }> {
-  const r = await fl.broker.ns.exec([
-    process.execPath,
-    PROBE,
-    'publish',
-    ...probeArgs(cn),
-    '--topic',
-    topic,
-    '--payload',
-    payload,
-    ...(retain ? ['--retain'] : []),
-  ]);
-  return JSON.parse(r.stdout.trim()) as { ok: boolean; reasonCode?: number; error?: string };
-}
+const watch = (filter: string, cn = LAB_OPERATOR) => watchAs(fl, filter, cn);
+const publishAs = (cn: string, topic: string, payload: string, retain = false) => publishProbe(fl, cn, topic, payload, retain);
 
 /** `twin6ctl fleet send` as the operator; the parsed response on success, the exit code and stderr always. */
 async function send(
@@ -410,8 +360,8 @@ describe.skipIf(reason !== undefined)('MQTT uplink against mosquitto', () => {
     };
     expect(during.uplink.connected).toBe(false);
     expect(during.counters['config.reloads']).toBeGreaterThanOrEqual(60);
-    // 20 events at most, plus one latest slot each for state, meta and four telemetry groups.
-    expect(during.uplink.outbox.depth).toBeLessThanOrEqual(OUTBOX.maxMessages + 6);
+    // 20 events at most, plus one latest slot each for state, meta, config/reported and four telemetry groups.
+    expect(during.uplink.outbox.depth).toBeLessThanOrEqual(OUTBOX.maxMessages + 7);
     expect(during.uplink.outbox.dropped).toBeGreaterThanOrEqual(60 - OUTBOX.maxMessages);
     figures['outage'] = {
       ms: Date.now() - outageAt,

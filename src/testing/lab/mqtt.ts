@@ -68,8 +68,11 @@ export function fleetAcl(prefix: string, operators: readonly string[]): string {
     `pattern write ${prefix}/%u/tele/#`,
     `pattern write ${prefix}/%u/rsp/#`,
     `pattern read ${prefix}/%u/cmd/#`,
+    `pattern read ${prefix}/%u/config/desired`,
+    `pattern write ${prefix}/%u/config/reported`,
   ];
-  for (const op of operators) lines.push('', `user ${op}`, `topic read ${prefix}/#`, `topic write ${prefix}/+/cmd/#`);
+  for (const op of operators)
+    lines.push('', `user ${op}`, `topic read ${prefix}/#`, `topic write ${prefix}/+/cmd/#`, `topic write ${prefix}/+/config/desired`);
   return lines.join('\n') + '\n';
 }
 

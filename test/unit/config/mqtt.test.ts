@@ -38,6 +38,7 @@ describe('mqtt section', () => {
       reconnect: { initialMs: 1000, maxMs: 300000 },
       outbox: { maxMessages: 1000, maxBytes: 262144 },
       commandKeys: [],
+      configGraceSec: 60,
     });
   });
 

@@ -27,6 +27,7 @@ const mqtt: MqttConfig = {
   reconnect: { initialMs: 60_000, maxMs: 60_000 },
   outbox: { maxMessages: 100, maxBytes: 100_000 },
   commandKeys: [commandKeyText(signer.publicKey)],
+  configGraceSec: 60,
 };
 
 type Logged = { event?: string; code?: string; result?: string; error?: string };
