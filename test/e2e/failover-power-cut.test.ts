@@ -9,16 +9,14 @@
 // none is held by two different clients. Needs root and QEMU (TCG: slow, so
 // timeouts are generous; nothing fails on a time measurement).
 
-import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { within } from '../../src/testing/lab/addr.js';
-import { ApplianceLab, APPLIANCE_TOPOLOGY } from '../../src/testing/lab/appliance-lab.js';
+import { ApplianceLab } from '../../src/testing/lab/appliance-lab.js';
 import type { Appliance, GuestLease } from '../../src/testing/lab/appliance.js';
 import { duidHex, type Binding, type Dhcp6Client } from '../../src/testing/lab/clients.js';
 import { poll, sleep, type LabProcess } from '../../src/testing/lab/proc.js';
 import { LAB_TOPOLOGY } from '../../src/testing/lab/topology.js';
-import { applianceSkipReason, buildImage } from './setup.js';
-import type { AckedLease } from '../../src/testing/lab/load-client.js';
+import { applianceSkipReason, buildImage, startLoadClient } from './setup.js';
 import { prng, seedText, testSeed } from '../seed.js';
 
 // openssl makes the pair's CA and certificates, mke2fs the provisioned flash.
@@ -39,8 +37,6 @@ const LOAD_RATE = 10;
 const CLOCK_SLACK_SEC = 5;
 /** When the cut comes (test/seed.ts). */
 const CUT_SEED = testSeed(8156);
-
-type Acked = AckedLease;
 
 const held = (b: Binding) => [...b.addresses.map((a) => `na ${a.address}`), ...b.prefixes.map((p) => `pd ${p.prefix}/${p.length}`)].sort();
 const key = (l: { type: string; resource: string }) => `${l.type} ${l.resource}`;
@@ -108,24 +104,10 @@ describe.skipIf(reason !== undefined)('a failover pair of appliance VMs through 
       expect(duidHex(firstReply?.env['new_dhcp6_server_id'])).toBe(duid.primary);
 
       // Client load: new clients at LOAD_RATE/s, each an address and a /56, every Reply recorded.
-      load = lab.clientNamespaces[2]!.spawn('load-client', [
-        process.execPath,
-        join(resolve('dist'), 'testing/lab/load-client.js'),
-        '--iface',
-        APPLIANCE_TOPOLOGY.clientIf,
-        '--clients',
-        '10000000',
-        '--rate',
-        String(LOAD_RATE),
-        '--seconds',
-        '1200',
-      ]);
+      const loadClient = startLoadClient(lab.clientNamespaces[2]!, LOAD_RATE, 1200);
+      load = loadClient.proc;
       const loadLog = () => load?.log() ?? '';
-      const acked = (): Acked[] =>
-        loadLog()
-          .split('\n')
-          .filter((l) => l.startsWith('{"duid"'))
-          .map((l) => JSON.parse(l) as Acked);
+      const acked = loadClient.acked;
       await poll(() => (acked().length >= 100 ? true : undefined), {
         timeoutMs: 120_000,
         intervalMs: 250,

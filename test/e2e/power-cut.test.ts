@@ -7,13 +7,11 @@
 // rebooted guest's twin6d, so it covers the whole path: flash filesystem,
 // LevelDB recovery, twin6d start.
 
-import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ApplianceLab, APPLIANCE_TOPOLOGY } from '../../src/testing/lab/appliance-lab.js';
+import { ApplianceLab } from '../../src/testing/lab/appliance-lab.js';
 import type { GuestLease } from '../../src/testing/lab/appliance.js';
 import type { OverlayFs } from '../../src/board/profile.js';
-import { APPLIANCE_BOARDS, boardCases, buildImage, median } from './setup.js';
-import type { AckedLease } from '../../src/testing/lab/load-client.js';
+import { APPLIANCE_BOARDS, boardCases, buildImage, median, startLoadClient } from './setup.js';
 import { prng, seedText, testSeed } from '../seed.js';
 
 const cases = (await boardCases('power-cut.test')).map((c) => ({
@@ -25,8 +23,6 @@ const CLOCK_SLACK_SEC = 5;
 /** When the cuts come (test/seed.ts). */
 const CUT_SEED = testSeed(2020);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-type Acked = AckedLease;
 
 describe.each(cases)('power cuts under load ($board)', ({ board, reason, timeScale, cuts: CUTS }) => {
   it.skipIf(reason !== undefined)(
@@ -40,24 +36,7 @@ describe.each(cases)('power cuts under load ($board)', ({ board, reason, timeSca
         const a = lab.appliances[0]!;
         a.boot();
         await a.waitServing(180_000);
-        const load = lab.clientNamespaces[0]!.spawn('load-client', [
-          process.execPath,
-          join(resolve('dist'), 'testing/lab/load-client.js'),
-          '--iface',
-          APPLIANCE_TOPOLOGY.clientIf,
-          '--clients',
-          '10000000',
-          '--rate',
-          '20',
-          '--seconds',
-          String(60 + CUTS * 90 * timeScale),
-        ]);
-        const acked = (): Acked[] =>
-          load
-            .log()
-            .split('\n')
-            .filter((l) => l.startsWith('{"duid"'))
-            .map((l) => JSON.parse(l) as Acked);
+        const { proc: load, acked } = startLoadClient(lab.clientNamespaces[0]!, 20, 60 + CUTS * 90 * timeScale);
 
         const bootMs: number[] = [];
         let checked = 0;

@@ -5,9 +5,13 @@
 // (CI) that is a failure instead.
 
 import { execFileSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadBoard } from '../../src/board/profile.js';
 import { applianceUnavailableReason, loadImage, timeScale, type ApplianceImage } from '../../src/testing/lab/appliance.js';
+import { APPLIANCE_TOPOLOGY } from '../../src/testing/lab/appliance-lab.js';
+import type { AckedLease } from '../../src/testing/lab/load-client.js';
+import type { Namespace } from '../../src/testing/lab/netns.js';
+import type { LabProcess } from '../../src/testing/lab/proc.js';
 import { labRequired, missingBinaries, parseNameList, skipUnlessRequired } from '../../src/testing/lab/prereq.js';
 
 export const REQUIRED = labRequired();
@@ -84,4 +88,30 @@ export function buildImage(board: ApplianceBoard, tag?: string): ApplianceImage 
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? NaN;
+}
+
+/**
+ * The load client (src/testing/lab/load-client.ts) in a client namespace: new clients at `rate`/s,
+ * each asking for an address and a /56, for `seconds`; `acked()` is every lease it saw acknowledged so far.
+ */
+export function startLoadClient(ns: Namespace, rate: number, seconds: number): { proc: LabProcess; acked: () => AckedLease[] } {
+  const proc = ns.spawn('load-client', [
+    process.execPath,
+    join(resolve('dist'), 'testing/lab/load-client.js'),
+    '--iface',
+    APPLIANCE_TOPOLOGY.clientIf,
+    '--clients',
+    '10000000',
+    '--rate',
+    String(rate),
+    '--seconds',
+    String(seconds),
+  ]);
+  const acked = (): AckedLease[] =>
+    proc
+      .log()
+      .split('\n')
+      .filter((l) => l.startsWith('{"duid"'))
+      .map((l) => JSON.parse(l) as AckedLease);
+  return { proc, acked };
 }
