@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { ReportedDoc } from './config-push.js';
 import type { OfflineDoc, ResponseDoc, StateDoc } from './documents.js';
-import { deviceOfTopic, deviceTopics, fleetReportedFilter, fleetStateFilter } from './topics.js';
+import { deviceOfTopic, deviceTopics, fleetReportedFilter, fleetStateFilter, topicMatches } from './topics.js';
 
 export interface FleetConnectOptions {
   readonly url: string;
@@ -106,8 +106,10 @@ export class FleetClient {
 
   /** Subscribes and hands every message to `onMessage` until the returned function is called. */
   async watch(filter: string, onMessage: (topic: string, payload: Buffer, retained: boolean) => void): Promise<() => Promise<void>> {
-    const listener = (topic: string, payload: Buffer, packet: { retain?: boolean }): void =>
-      onMessage(topic, payload, packet.retain === true);
+    // The client carries every watch's subscription: only this filter's messages are this watch's.
+    const listener = (topic: string, payload: Buffer, packet: { retain?: boolean }): void => {
+      if (topicMatches(filter, topic)) onMessage(topic, payload, packet.retain === true);
+    };
     this.client.on('message', listener);
     await this.client.subscribeAsync(filter, { qos: 1 });
     return async () => {

@@ -106,3 +106,19 @@ export function deviceOfTopic(prefix: string, topic: string): string | undefined
   const id = topic.slice(prefix.length + 1).split('/')[0] ?? '';
   return DEVICE_ID_RE.test(id) ? id : undefined;
 }
+
+/**
+ * Whether `topic` matches the subscription `filter` (MQTT 5 §4.7: `+` one level,
+ * `#` this level and every one below). One client holds many subscriptions and
+ * mqtt.js hands every message to every listener, so a listener filters itself.
+ */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return i === f.length - 1;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}

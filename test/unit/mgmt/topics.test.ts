@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { checkResponseTopic, commandOfTopic, deviceOfTopic, deviceTopics, fleetStateFilter } from '../../../src/mgmt/topics.js';
+import {
+  checkResponseTopic,
+  commandOfTopic,
+  deviceOfTopic,
+  deviceTopics,
+  fleetStateFilter,
+  topicMatches,
+} from '../../../src/mgmt/topics.js';
 import { topicPrefixProblem } from '../../../src/config/topic-rules.js';
 
 const t = deviceTopics('fleet/v1', 'dev-a');
@@ -67,5 +74,19 @@ describe('response topic confinement', () => {
       ok: false,
       reason: 'request has no Response Topic (MQTT 5 request/response is required)',
     });
+  });
+});
+
+describe('topicMatches (MQTT 5 §4.7)', () => {
+  it('matches levels exactly, + for one level, # for the rest', () => {
+    expect(topicMatches('fleet/v1/lab-a/config/reported', 'fleet/v1/lab-a/config/reported')).toBe(true);
+    expect(topicMatches('fleet/v1/lab-b/config/reported', 'fleet/v1/lab-a/config/reported')).toBe(false);
+    expect(topicMatches('fleet/v1/+/config/reported', 'fleet/v1/lab-a/config/reported')).toBe(true);
+    expect(topicMatches('fleet/v1/+/config/reported', 'fleet/v1/lab-a/config/desired')).toBe(false);
+    expect(topicMatches('fleet/v1/+', 'fleet/v1/lab-a/state')).toBe(false);
+    expect(topicMatches('fleet/v1/#', 'fleet/v1/lab-a/state')).toBe(true);
+    expect(topicMatches('fleet/v1/#', 'fleet/v1')).toBe(true);
+    expect(topicMatches('fleet/v1/lab-a', 'fleet/v1/lab-a/state')).toBe(false);
+    expect(topicMatches('fleet/v1/lab-a/state', 'fleet/v1/lab-a')).toBe(false);
   });
 });
