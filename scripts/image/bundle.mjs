@@ -2,7 +2,7 @@
 // Bundles what the appliance runs (twin6d, twin6ctl) from dist/ into a few
 // files with esbuild, so that node on a slow board loads 3 files instead of
 // ~150 modules of twin6 and ~120 of its dependencies: under TCG, node plus
-// twin6d's modules took 5.8 s of a 18.4 s boot to serving (docs/image.md §10).
+// twin6d's modules took 5.8 s of a 18.4 s boot to serving (docs/image.md §13).
 //
 // The entry files keep their paths (dist/cli/twin6d.js, dist/cli/twin6ctl.js),
 // so the image's wrappers, the supervisor and every URL twin6 builds from
