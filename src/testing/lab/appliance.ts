@@ -40,7 +40,7 @@ import type { Namespace } from './netns.js';
 import { labEnv, poll, sleep, tail, type LabProcess } from './proc.js';
 
 export interface DiskPartition {
-  readonly name: 'efi' | 'rootfs' | 'rootfs_data';
+  readonly name: 'efi' | 'rootfs_a' | 'rootfs_b' | 'rootfs_data';
   readonly offsetBytes: number;
   readonly sizeBytes: number;
 }
@@ -48,6 +48,10 @@ export interface DiskPartition {
 export interface ImageManifest {
   readonly board: string;
   readonly release: string;
+  /** What a firmware.upgrade names as its target: the package version and the build's tag. */
+  readonly version: string;
+  /** update.t6fw, the signed bundle of this image (UEFI boards). */
+  readonly bundle: { readonly file: string; readonly bytes: number; readonly sha256: string; readonly version: string } | null;
   readonly rootfsLz4Bytes: number;
   readonly rootfsXzBytes: number | null;
   readonly initrdBytes: number;
@@ -440,36 +444,50 @@ export class Appliance {
   }
 
   /**
-   * This appliance's arguments into the boot entry on its ESP, before each
-   * boot (mtools on the disk file at the ESP's offset): the image's entry and
-   * a second options line, which systemd-boot appends (scripts/image/efi-disk).
+   * This appliance's arguments into every boot entry on its ESP, before each
+   * boot (mtools on the disk file at the ESP's offset): each entry keeps its
+   * name (an upgrade's trial counter, src/firmware/slots.ts) and its own lines
+   * up to its first options line, and gets this appliance's arguments as a
+   * second options line, which systemd-boot appends (scripts/image/efi-disk).
+   * An upgrade on the device copies that line to the entry it writes.
    */
-  private writeBootEntry(): void {
-    const entry = `${readFileSync(join(this.image.dir, 'loader-entry.conf'), 'utf8').trimEnd()}\noptions ${this.kernelArgs().join(' ')}\n`;
-    const tmp = join(this.dir, `${this.spec.name}-loader-entry.conf`);
-    writeFileSync(tmp, entry);
-    execFileSync(
-      'mcopy',
-      ['-o', '-i', `${this.spec.diskFile}@@${partition(this.image, 'efi').offsetBytes}`, tmp, '::/loader/entries/twin6.conf'],
-      {
-        stdio: 'pipe',
+  private writeBootEntries(): void {
+    const img = `${this.spec.diskFile}@@${partition(this.image, 'efi').offsetBytes}`;
+    const mtools = (tool: string, args: string[]): string =>
+      execFileSync(tool, ['-i', img, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...labEnv(), MTOOLS_SKIP_CHECK: '1' },
         timeout: 60_000,
-      },
-    );
+        encoding: 'utf8',
+      });
+    const names = mtools('mdir', ['-b', '::/loader/entries'])
+      .split('\n')
+      .map((l) => l.trim().replace(/^.*\//, ''))
+      .filter((n) => /^twin6-.*\.conf$/.test(n));
+    if (names.length === 0) throw new Error(`${this.spec.name}: no twin6 boot entry on the ESP of ${this.spec.diskFile}`);
+    const tmp = join(this.dir, `${this.spec.name}-loader-entry.conf`);
+    for (const name of names) {
+      const lines = mtools('mtype', [`::/loader/entries/${name}`]).split('\n');
+      const first = lines.findIndex((l) => l.startsWith('options '));
+      const kept = (first < 0 ? lines : lines.slice(0, first + 1)).filter((l) => l.trim() !== '');
+      writeFileSync(tmp, `${[...kept, `options ${this.kernelArgs().join(' ')}`].join('\n')}\n`);
+      mtools('mcopy', ['-o', tmp, `::/loader/entries/${name}`]);
+    }
   }
 
   /**
-   * An upgrade, while powered off: the new image's boot partition (kernel,
-   * initramfs, boot entry) and its squashfs written over this disk's, as a
-   * sysupgrade writes them; rootfs_data (config, leases) is left alone, and
-   * the init sorts out what to keep (docs/image.md §5). With boot 'kernel',
-   * the next boot simply takes the new files.
+   * A re-flash, while powered off: the new image's boot partition (kernel,
+   * initramfs, slot a's boot entry) and its slot a written over this disk's,
+   * as writing the image's first partitions with dd would; rootfs_data
+   * (config, leases) is left alone, and the init sorts out what to keep
+   * (docs/image.md §5). Upgrades on the running device go through the
+   * inactive slot instead (firmware.upgrade). With boot 'kernel', the next
+   * boot simply takes the new files.
    */
   upgrade(next: ApplianceImage): void {
     if (this.running) throw new Error(`${this.spec.name}: power off before an upgrade`);
     if (this.bootMode === 'disk' && existsSync(this.spec.diskFile)) {
-      for (const name of ['efi', 'rootfs'] as const) {
+      for (const name of ['efi', 'rootfs_a'] as const) {
         const [was, now] = [partition(this.image, name), partition(next, name)];
         if (was.offsetBytes !== now.offsetBytes || was.sizeBytes !== now.sizeBytes)
           throw new Error(
@@ -503,7 +521,7 @@ export class Appliance {
         if (!efi) throw new Error(`board ${this.image.board.id} names no UEFI firmware (qemu.efi)`);
         execFileSync('cp', ['--sparse=always', efi.vars, this.efiVarsFile], { stdio: 'pipe', timeout: 60_000 });
       }
-      this.writeBootEntry();
+      this.writeBootEntries();
     }
     this.boots++;
     writeFileSync(this.consoleFile(), '');
@@ -626,6 +644,26 @@ export class Appliance {
     const exited = await Promise.race([this.proc.exited, sleep(timeoutMs * this.timeScale).then(() => undefined)]);
     this.closeMgmt();
     if (!exited) await this.proc.stop('SIGKILL');
+  }
+
+  /**
+   * Waits for the guest to reboot itself (an upgrade's reboot into its trial,
+   * a failed trial's reboot, a watchdog reset) and powers it on again: QEMU
+   * runs with -no-reboot, so a guest reset ends the process, and the next
+   * boot gets its own console file as every boot does. Resolves with the
+   * console text of the boot that ended.
+   */
+  async waitSelfReboot(timeoutMs = 300_000): Promise<string> {
+    const proc = this.proc;
+    if (!proc) throw new Error(`${this.spec.name} is not running`);
+    const exited = await Promise.race([proc.exited, sleep(timeoutMs * this.timeScale).then(() => undefined)]);
+    if (!exited) throw new Error(`${this.spec.name} did not reboot within ${timeoutMs} ms\n${tail(this.console(), 40)}`);
+    if (proc.exitStatus?.signal)
+      throw new Error(`${this.spec.name}: QEMU was killed (${proc.exitStatus.signal}), not rebooted by the guest`);
+    const ended = this.console();
+    this.closeMgmt();
+    this.boot();
+    return ended;
   }
 
   /**
