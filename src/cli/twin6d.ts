@@ -10,6 +10,7 @@ import { systemClockStepper, TimeSync } from '../daemon/time-sync.js';
 import { FailoverEndpoint } from '../failover/endpoint.js';
 import { recoverTrialAtStart, startManagement } from '../mgmt/index.js';
 import { parseArgs } from './args.js';
+import { startFirmware } from '../firmware/index.js';
 import { startCpe } from './cpe.js';
 
 // Milliseconds since the process began when this module's body runs: node's own
@@ -17,7 +18,7 @@ import { startCpe } from './cpe.js';
 // of the time to first Reply, so the serving line reports it apart.
 const MODULES_LOADED_MS = performance.now();
 
-const USAGE = `usage: twin6d --config FILE --state-dir DIR [--clock-floor-files FILE[,FILE...]] [--set-clock]
+const USAGE = `usage: twin6d --config FILE --state-dir DIR [--clock-floor-files FILE[,FILE...]] [--set-clock] [--slots FILE]
        twin6d --check-config FILE`;
 
 async function checkConfig(file: string): Promise<number> {
@@ -31,7 +32,14 @@ async function checkConfig(file: string): Promise<number> {
   }
 }
 
-async function run(configFile: string, stateDir: string, floorFiles: readonly string[], setClock: boolean): Promise<void> {
+interface RunOptions {
+  readonly floorFiles: readonly string[];
+  readonly setClock: boolean;
+  /** The image's boot slots (/etc/twin6-slots.json): firmware upgrades are on. */
+  readonly slotsFile?: string;
+}
+
+async function run(configFile: string, stateDir: string, { floorFiles, setClock, slotsFile }: RunOptions): Promise<void> {
   const runFromMs = performance.now();
   // A pushed config still on trial when the process ended was never confirmed: the previous file goes back first.
   const recovered = await recoverTrialAtStart(configFile, stateDir);
@@ -39,7 +47,13 @@ async function run(configFile: string, stateDir: string, floorFiles: readonly st
   // The time first: a clock behind its floor is what NTP (or the partner) puts right.
   new TimeSync(daemon, setClock ? { step: systemClockStepper } : {}).start();
   // Management first: it reports a clock behind its floor while twin6d waits for it.
-  startManagement(daemon, recovered); // management commands; the MQTT uplink when config.mqtt is set
+  const management = startManagement(daemon, recovered); // management commands; the MQTT uplink when config.mqtt is set
+  // Before the wait for the clock: a trial boot's deadline runs from power-on, whatever the clock says.
+  if (slotsFile) {
+    await startFirmware(daemon, slotsFile, {
+      uplinkConnected: () => (daemon.config.mqtt ? (management.uplink?.stats().connected ?? false) : undefined),
+    });
+  }
   // docs/image.md §12: failover stamps its state and every message with the time, and the
   // partner refuses a clock 5 s off; nothing of it starts on a clock known to be wrong.
   const waitFromMs = performance.now();
@@ -86,7 +100,7 @@ async function run(configFile: string, stateDir: string, floorFiles: readonly st
 async function main(argv: readonly string[]): Promise<number | undefined> {
   let args;
   try {
-    args = parseArgs(argv, ['config', 'state-dir', 'check-config', 'clock-floor-files'], ['help', 'set-clock']);
+    args = parseArgs(argv, ['config', 'state-dir', 'check-config', 'clock-floor-files', 'slots'], ['help', 'set-clock']);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
     return 2;
@@ -105,7 +119,12 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
   }
   const floorFiles = args.flags.get('clock-floor-files');
   try {
-    await run(configFile, stateDir, typeof floorFiles === 'string' ? floorFiles.split(',') : [], args.flags.has('set-clock'));
+    const slotsFile = args.flags.get('slots');
+    await run(configFile, stateDir, {
+      floorFiles: typeof floorFiles === 'string' ? floorFiles.split(',') : [],
+      setClock: args.flags.has('set-clock'),
+      ...(typeof slotsFile === 'string' ? { slotsFile } : {}),
+    });
     return undefined; // serving until a signal
   } catch (e) {
     process.stderr.write(`twin6d: ${e instanceof Error ? e.message : String(e)}\n`);

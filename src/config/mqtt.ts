@@ -49,7 +49,7 @@ function parseTopicPrefix(text: string): Parse<string> {
 }
 
 /** An absolute path to a readable PEM file; the path is kept (the uplink re-reads it at each connect). */
-function parsePemPath(text: string): Parse<string> {
+export function parsePemPath(text: string): Parse<string> {
   if (!isAbsolute(text)) return { problem: `expected an absolute file path, got ${JSON.stringify(text)}` };
   const path = normalize(text);
   try {

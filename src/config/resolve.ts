@@ -26,6 +26,7 @@ import { resolvePdRoutes, withRouterAdvertisements } from './cpe.js';
 import { resolveFailover } from './failover.js';
 import { resolveMqtt } from './mqtt.js';
 import { resolveTime } from './time.js';
+import { resolveFirmware } from './firmware.js';
 
 const withFailover = (f: FailoverConfig | undefined) => (f ? { failover: f } : {});
 const withMqtt = (m: MqttConfig | undefined) => (m ? { mqtt: m } : {});
@@ -66,6 +67,7 @@ export function resolveConfig(input: ConfigInput, issues: Issues): ServerConfig 
     ...resolvePdRoutes(input.pdRoutes),
     ...withMqtt(resolveMqtt(input.mqtt, keyPath(ROOT_PATH, 'mqtt'), issues)),
     ...resolveTime(input.time, input.failover !== undefined, keyPath(ROOT_PATH, 'time'), issues),
+    ...resolveFirmware(input.firmware, keyPath(ROOT_PATH, 'firmware'), issues),
   };
 }
 

@@ -10,6 +10,7 @@ import { failoverShape } from './failover.js';
 import { pdRoutesShape, routerAdvertisementsShape } from './cpe.js';
 import { mqttShape } from './mqtt.js';
 import { timeShape } from './time.js';
+import { firmwareShape } from './firmware.js';
 
 const intIn = ([min, max]: readonly [number, number]): Reader<number> => integer(min, max);
 
@@ -99,6 +100,7 @@ export const configShape = object({
   pdRoutes: optional(pdRoutesShape),
   mqtt: optional(mqttShape),
   time: optional(timeShape),
+  firmware: optional(firmwareShape),
 });
 
 type ReadOf<R> = R extends Reader<infer T> ? T : never;

@@ -140,6 +140,22 @@ export interface ServerConfig {
   readonly pdRoutes?: PdRoutesConfig;
   /** Where the time comes from (daemon/time-sync.ts); absent when the file has no `time`. */
   readonly time?: TimeConfig;
+  /** Firmware upgrades into the inactive slot (firmware/service.ts); defaults when the file has no `firmware`. */
+  readonly firmware: FirmwareConfig;
+}
+
+/** The `firmware` section (config/firmware.ts, docs/config.md#firmware). */
+export interface FirmwareConfig {
+  /** A trial boot not healthy this many seconds after boot reboots to the slot before. */
+  readonly trialSec: number;
+  /** Healthy this long without a break, a trial commits. */
+  readonly healthySec: number;
+  /** Largest bundle accepted, MiB. */
+  readonly maxMiB: number;
+  /** Free space left on the flash after a download, MiB (the leases need room). */
+  readonly reserveMiB: number;
+  /** Trust anchor for the bundle's HTTPS server; default: the system's. */
+  readonly caFile?: string;
 }
 
 /** The `time` section (config/time.ts, docs/config.md#time). */

@@ -37,6 +37,7 @@ export class CommandError extends Error {
 }
 
 export const FAILOVER_NOT_CONFIGURED = 'not available: failover is not configured';
+export const FIRMWARE_NOT_AVAILABLE = 'not available: this device has no boot slots (twin6d runs without --slots)';
 
 /** Page size over MQTT: one response stays a few tens of kilobytes. */
 export const LEASES_PAGE_MAX_MQTT = 100;
@@ -47,6 +48,19 @@ const text = (what: string, max: number): Reader<string> =>
   textOf(what, (t) => (t.length > 0 && t.length <= max ? t : { problem: `must be 1 to ${max} characters` }));
 const confirmToken = text('a confirm token', 64);
 const noArgs = object({});
+/** The exact URL the signature covers: https only, no credentials in it. */
+const httpsUrl = (t: string): string | { problem: string } => {
+  if (t.length > 2048) return { problem: 'must be at most 2048 characters' };
+  let u: URL;
+  try {
+    u = new URL(t);
+  } catch {
+    return { problem: `not a URL: ${JSON.stringify(t.slice(0, 80))}` };
+  }
+  if (u.protocol !== 'https:') return { problem: `must be https:, got ${u.protocol}` };
+  if (u.username || u.password) return { problem: 'must not carry credentials' };
+  return t;
+};
 
 const spec = (
   name: string,
@@ -101,6 +115,18 @@ export const COMMANDS: readonly CommandSpec[] = [
     'log.level',
     'change the log level for a limited time',
     object({ level: required(oneOf(LOG_LEVELS)), ttlSec: optional(integer(1, LOG_LEVEL_TTL_MAX_SEC)) }),
+  ),
+  spec('firmware.status', 'running version and slot, the other slot, a running upgrade, the last outcome', noArgs),
+  spec(
+    'firmware.upgrade',
+    'download a signed bundle over HTTPS into the inactive slot and reboot into it on trial',
+    object({
+      url: required(textOf('an https URL', httpsUrl)),
+      sha256: required(textOf('a SHA-256 in hex', (t) => (/^[0-9a-f]{64}$/.test(t) ? t : { problem: 'must be 64 lowercase hex digits' }))),
+      size: required(integer(1, 2 ** 32)),
+      version: required(text('a version', 64)),
+    }),
+    { dangerous: true },
   ),
   spec('rebirth', 'publish the retained state and meta again', noArgs, { servedBy: 'uplink' }),
 ];

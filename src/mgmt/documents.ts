@@ -77,6 +77,8 @@ export interface StateDoc {
   readonly pools: readonly PoolUse[];
   readonly storage: StorageHealth;
   readonly clock: ClockInfo;
+  /** The running version and slot, a running upgrade, the last outcome (docs/fleet.md §8); null without boot slots. */
+  readonly firmware: FirmwareStatus | null;
 }
 
 /** P/state when the device is gone: the Last Will (connection-lost) or said on a clean stop. */
@@ -102,7 +104,9 @@ export type EventType =
   | 'cmd-audit'
   | 'cmd-refused'
   | 'config-applied'
-  | 'config-rolled-back';
+  | 'config-rolled-back'
+  | 'firmware-progress'
+  | 'firmware-outcome';
 
 /**
  * The log codes each event type carries (docs/log-codes.md): where a log line
@@ -122,6 +126,8 @@ export const EVENT_CODES = {
   'cmd-refused': ['MGMT_COMMAND_REFUSED'],
   'config-applied': ['CONFIG_PUSH_APPLIED'],
   'config-rolled-back': ['CONFIG_PUSH_ROLLED_BACK'],
+  'firmware-progress': ['FIRMWARE_PROGRESS'],
+  'firmware-outcome': ['FIRMWARE_COMMITTED', 'FIRMWARE_UPGRADE_OUTCOME'],
 } as const satisfies { readonly [T in EventType]: readonly LogCode[] };
 
 export type EventCode<T extends EventType> = (typeof EVENT_CODES)[T][number];
@@ -238,4 +244,53 @@ export function ok(data: unknown, code: 'OK' | 'CONFIRM_REQUIRED' = 'OK'): Respo
 
 export function failed(code: Exclude<ResponseCode, 'OK' | 'CONFIRM_REQUIRED'>, error: string): ResponseDoc {
   return { v: DOC_VERSION, ok: false, code, error };
+}
+
+// Firmware upgrades (docs/fleet.md §8): what firmware.status answers and the
+// state document's `firmware` carries; the service is src/firmware/service.ts.
+
+export type UpgradePhase = 'download' | 'verify' | 'write' | 'reboot';
+export type UpgradeOutcome = 'committed' | 'rolled-back' | 'refused' | 'failed' | 'interrupted';
+
+export interface UpgradeRequest {
+  readonly url: string;
+  readonly sha256: string;
+  readonly size: number;
+  readonly version: string;
+}
+
+export interface LastUpgrade {
+  readonly requestId: string;
+  readonly version: string;
+  readonly outcome: UpgradeOutcome;
+  readonly reason?: string;
+  readonly at: string;
+}
+
+export interface FirmwareStatus {
+  /** The running image's version and release line. */
+  readonly version: string;
+  readonly release: string;
+  readonly slot: 'a' | 'b' | null;
+  readonly generation: number | null;
+  readonly state: 'committed' | 'pending' | 'trial' | 'failed' | 'unknown';
+  readonly other: {
+    readonly slot: 'a' | 'b';
+    readonly generation: number;
+    readonly state: 'committed' | 'pending' | 'trial' | 'failed';
+  } | null;
+  readonly upgrade: {
+    readonly requestId: string;
+    readonly version: string;
+    readonly phase: UpgradePhase;
+    readonly bytes: number;
+    readonly total: number;
+  } | null;
+  readonly trial: {
+    readonly ageSec: number;
+    readonly deadlineSec: number;
+    readonly healthyForSec: number;
+    readonly waitingFor: string;
+  } | null;
+  readonly last: LastUpgrade | null;
 }

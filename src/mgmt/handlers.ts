@@ -5,7 +5,7 @@
 // two-step path in front of them over MQTT is already the real one.
 
 import { loadConfigFile } from '../config/index.js';
-import { CommandError, FAILOVER_NOT_CONFIGURED, LOG_LEVEL_TTL_DEFAULT_SEC } from './commands.js';
+import { CommandError, FAILOVER_NOT_CONFIGURED, FIRMWARE_NOT_AVAILABLE, LOG_LEVEL_TTL_DEFAULT_SEC } from './commands.js';
 import { configVersion, iso, poolSizes, STANDALONE, WAITING_FOR_CLOCK, type FailoverStatus } from './documents.js';
 import type { ControlHandler, ManagementHost } from '../daemon/host.js';
 
@@ -105,6 +105,11 @@ export function managementHandlers(d: ManagementHost, extras: HandlerExtras): Re
     },
     'failover.maintenance': () => {
       throw new CommandError('UNAVAILABLE', FAILOVER_NOT_CONFIGURED);
+    },
+    // Replaced by the firmware service's own where twin6d runs with --slots (the appliance image).
+    'firmware.status': () => null,
+    'firmware.upgrade': () => {
+      throw new CommandError('UNAVAILABLE', FIRMWARE_NOT_AVAILABLE);
     },
   };
 }

@@ -15,6 +15,7 @@ import {
   type ClockInfo,
   type DhcpTelemetry,
   type EmitEvent,
+  type FirmwareStatus,
   type FailoverStatus,
   type PoolUse,
   type StateDoc,
@@ -56,6 +57,9 @@ export class Reporter {
   private rejectedSeen: number;
   /** Whether the clock was trusted at the last snapshot: a clock behind at the first one is news too. */
   private clockWasTrusted = true;
+  /** The upgrade step last reported, and the last outcome (null: not looked at yet). */
+  private firmwareStep: string | undefined;
+  private firmwareLast: string | undefined | null = null;
 
   constructor(
     private readonly d: ManagementHost,
@@ -97,6 +101,7 @@ export class Reporter {
     this.lastFailover = failover;
     const storage = this.storageTransitions(this.d.store.stats(), now);
     const clock = this.clockTransitions();
+    const firmware = await this.firmwareTransitions();
     await this.rejections();
     return {
       v: DOC_VERSION,
@@ -115,7 +120,44 @@ export class Reporter {
       pools: this.pools,
       storage,
       clock,
+      firmware,
     };
+  }
+
+  /**
+   * firmware-progress at each phase of an upgrade and every tenth of its
+   * download; firmware-outcome when an upgrade ends. An outcome settled
+   * before this process started was reported then (it is in the retained
+   * state's firmware.last either way).
+   */
+  private async firmwareTransitions(): Promise<FirmwareStatus | null> {
+    const handler = this.d.commands['firmware.status'];
+    const s = handler ? ((await handler({})) as FirmwareStatus | null) : null;
+    if (!s) return null;
+    const u = s.upgrade;
+    const step = u ? `${u.requestId} ${u.phase} ${u.total > 0 ? Math.floor((10 * u.bytes) / u.total) : 0}` : undefined;
+    if (u && step !== this.firmwareStep) {
+      this.emit('firmware-progress', {
+        code: 'FIRMWARE_PROGRESS',
+        requestId: u.requestId,
+        version: u.version,
+        phase: u.phase,
+        bytes: u.bytes,
+        total: u.total,
+      });
+    }
+    this.firmwareStep = step;
+    const last = s.last ? `${s.last.requestId} ${s.last.outcome}` : undefined;
+    if (this.firmwareLast === null) this.firmwareLast = s.last && Date.parse(s.last.at) < this.d.startedMs ? last : undefined;
+    if (s.last && last !== this.firmwareLast)
+      this.emit('firmware-outcome', {
+        code: s.last.outcome === 'committed' ? 'FIRMWARE_COMMITTED' : 'FIRMWARE_UPGRADE_OUTCOME',
+        ...s.last,
+        running: s.version,
+        slot: s.slot,
+      });
+    this.firmwareLast = last;
+    return s;
   }
 
   /** clock-behind when the clock falls below its floor (or is below it at start), clock-trusted when it is back. */

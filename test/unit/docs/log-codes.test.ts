@@ -182,7 +182,7 @@ describe('log codes in src/ and docs/log-codes.md', () => {
     expect([...codes].sort()).toEqual([...LOG_CODES].sort());
     for (const r of rows)
       expect(r.code, 'CAPITALS with a component prefix').toMatch(
-        /^(DAEMON|CONFIG|STORE|DHCP|RA|ROUTE|FAILOVER|MQTT|MGMT|TIME)_[A-Z0-9_]+$/,
+        /^(DAEMON|CONFIG|STORE|DHCP|RA|ROUTE|FAILOVER|MQTT|MGMT|TIME|FIRMWARE)_[A-Z0-9_]+$/,
       );
   });
 

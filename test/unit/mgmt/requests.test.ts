@@ -57,7 +57,7 @@ async function answer(h: RequestHandler, r: IncomingRequest): Promise<ResponseDo
 }
 
 describe('command table', () => {
-  it('lists every command of the issue, each name unique, dangerous ones two-step', () => {
+  it('lists every command of the issues, each name unique; the dangerous ones, two-step where they change who serves', () => {
     expect(COMMANDS.map((c) => c.name)).toEqual([
       'status',
       'leases',
@@ -68,9 +68,18 @@ describe('command table', () => {
       'failover.maintenance',
       'config.reload',
       'log.level',
+      'firmware.status',
+      'firmware.upgrade',
       'rebirth',
     ]);
-    expect(COMMANDS.filter((c) => c.dangerous).map((c) => c.name)).toEqual(['failover.partner-down', 'failover.maintenance']);
+    expect(COMMANDS.filter((c) => c.dangerous).map((c) => c.name)).toEqual([
+      'failover.partner-down',
+      'failover.maintenance',
+      'firmware.upgrade',
+    ]);
+    // An upgrade is one signed step: its signature binds the exact bundle (URL, hash, size, version), and
+    // the device commits it only after a healthy trial; the failover commands act at once.
+    expect(COMMANDS.filter((c) => c.twoStep).map((c) => c.name)).toEqual(['failover.partner-down', 'failover.maintenance']);
   });
 
   it('checks args with paths like a config, and reports every problem', () => {
