@@ -19,10 +19,11 @@ import {
 } from '../mgmt/config-push.js';
 import { ConfigError, parseJsonText } from '../config/index.js';
 import { FleetClient, TimeoutError, type DeviceState, type FleetConnectOptions, type RequestBody } from '../mgmt/requester.js';
-import { argsHash, commandKeyText, newNonce, signCommand } from '../mgmt/signature.js';
+import { commandKeyText, newNonce, signCommand } from '../mgmt/signature.js';
 import { DEFAULT_TOPIC_PREFIX, deviceTopics, requesterIdProblem } from '../mgmt/topics.js';
 import { DEVICE_ID_RE, topicPrefixProblem } from '../config/topic-rules.js';
 import { parseArgs, type ParsedArgs } from './args.js';
+import { bundleRequest, RolloutError, signedBody, StateWatch, upgradeDevice, upgradePair } from './fleet-upgrade.js';
 
 export const FLEET_USAGE = `usage: twin6ctl fleet CONNECTION list [--json] [--wait MS]
        twin6ctl fleet CONNECTION send DEVICE COMMAND [--args JSON] [--sign-key FILE] [--actor NAME]
@@ -31,6 +32,10 @@ export const FLEET_USAGE = `usage: twin6ctl fleet CONNECTION list [--json] [--wa
                   [--ttl SEC] [--timeout SEC] [--json] [--no-local-check]
        twin6ctl fleet CONNECTION push-config-pair PRIMARY SECONDARY FILE1 FILE2 --sign-key FILE [--actor NAME]
                   [--ttl SEC] [--timeout SEC] [--json]
+       twin6ctl fleet CONNECTION upgrade DEVICE --bundle FILE --url URL --sign-key FILE [--actor NAME]
+                  [--timeout SEC] [--json]
+       twin6ctl fleet CONNECTION upgrade-pair PRIMARY SECONDARY --bundle FILE --url URL --sign-key FILE
+                  [--actor NAME] [--timeout SEC] [--json]
        twin6ctl fleet pubkey --sign-key FILE      (the value for the devices' mqtt.commandKeys)
 CONNECTION: --broker mqtts://HOST:PORT --ca FILE --cert FILE --key FILE [--servername NAME]
             [--prefix ${DEFAULT_TOPIC_PREFIX}] [--requester ID]`;
@@ -53,9 +58,9 @@ const VALUE_FLAGS = [
   'response-topic',
   'version',
   'ttl',
+  'bundle',
+  'url',
 ];
-/** Signatures made here are valid this long: enough for a slow link, short enough to be useless later. */
-const SIGNATURE_TTL_SEC = 60;
 
 class UsageError extends Error {}
 
@@ -91,6 +96,10 @@ function connection(a: ParsedArgs): FleetConnectOptions {
   };
 }
 
+function signer(a: ParsedArgs, keyFile: string) {
+  return { key: readSigningKey(keyFile), actor: flag(a, 'actor') ?? `${os.userInfo().username}@${os.hostname()}` };
+}
+
 function readSigningKey(file: string): KeyObject {
   const key = createPrivateKey(readFileSync(file));
   if (key.asymmetricKeyType !== 'ed25519')
@@ -107,6 +116,16 @@ function pushColumns(r: ReportedDoc | undefined): string {
   return `push v${r.version ?? '-'} (last: ${last})`;
 }
 
+/** Running version and slot, a running upgrade, the last upgrade's outcome (docs/fleet.md §8). */
+function firmwareColumn(doc: StateDoc): string {
+  const f = doc.firmware;
+  if (!f) return 'fw - (no slots)';
+  const slot = `${f.version} slot ${f.slot ?? '?'}${f.state === 'committed' ? '' : ` ${f.state}`}`;
+  const now = f.upgrade ? ` upgrading to ${f.upgrade.version}: ${f.upgrade.phase}` : '';
+  const last = f.last ? ` (last: ${f.last.outcome} ${f.last.version})` : '';
+  return `fw ${slot}${now}${last}`;
+}
+
 function describe(id: string, s: DeviceState, r?: ReportedDoc): string {
   if (!s.online) return `${id.padEnd(20)} offline  (${s.reason}${s.ts ? ` at ${s.ts}` : ''})  ${pushColumns(r)}`;
   const doc = s as StateDoc;
@@ -115,7 +134,7 @@ function describe(id: string, s: DeviceState, r?: ReportedDoc): string {
     doc.failover.state === doc.role
       ? doc.role
       : `${doc.role} ${doc.failover.state}${doc.failover.partnerState ? ` (partner ${doc.failover.partnerState})` : ''}`;
-  return `${id.padEnd(20)} online   ${fo.padEnd(24)} ${doc.config.version}  ${pushColumns(r)}  storage ${doc.storage.status}  pools ${pools}  since ${new Date(doc.session).toISOString()}`;
+  return `${id.padEnd(20)} online   ${fo.padEnd(24)} ${firmwareColumn(doc)}  ${doc.config.version}  ${pushColumns(r)}  storage ${doc.storage.status}  pools ${pools}  since ${new Date(doc.session).toISOString()}`;
 }
 
 async function list(a: ParsedArgs): Promise<number> {
@@ -167,17 +186,7 @@ async function send(a: ParsedArgs): Promise<number> {
   const keyFile = flag(a, 'sign-key');
   if (keyFile !== undefined) {
     if (auth !== undefined) throw new UsageError('--sign-key and --auth: choose one');
-    const iat = Math.floor(Date.now() / 1000);
-    const actor = flag(a, 'actor') ?? `${os.userInfo().username}@${os.hostname()}`;
-    auth = signCommand(readSigningKey(keyFile), {
-      sub: device,
-      cmd,
-      argsHash: argsHash(args),
-      iat,
-      exp: iat + SIGNATURE_TTL_SEC,
-      nonce: newNonce(),
-      actor,
-    });
+    auth = signedBody(device, cmd, args, signer(a, keyFile)).auth;
   }
   const timeoutSec = Number(flag(a, 'timeout') ?? 10);
   if (!(timeoutSec > 0 && timeoutSec <= 600)) throw new UsageError('--timeout: seconds, up to 600');
@@ -361,6 +370,66 @@ async function pushConfigPair(a: ParsedArgs): Promise<number> {
   }
 }
 
+/** --bundle, --url, --sign-key and --timeout of the upgrade commands. */
+async function upgradeArgs(a: ParsedArgs) {
+  const bundle = flag(a, 'bundle');
+  const url = flag(a, 'url');
+  const keyFile = flag(a, 'sign-key');
+  if (bundle === undefined || url === undefined || keyFile === undefined)
+    throw new UsageError(
+      '--bundle FILE (to read its hash, size and version), --url URL (where the devices fetch it) and --sign-key FILE are required',
+    );
+  if (!/^https:\/\//.test(url)) throw new UsageError('--url: the devices download over https only');
+  const timeoutSec = Number(flag(a, 'timeout') ?? 1800);
+  if (!(timeoutSec > 0 && timeoutSec <= 86_400)) throw new UsageError('--timeout: seconds per device, up to 86400');
+  return { req: await bundleRequest(bundle, url), signer: signer(a, keyFile), timeoutMs: timeoutSec * 1000 };
+}
+
+async function upgrade(a: ParsedArgs): Promise<number> {
+  const device = a.positional[1];
+  if (device === undefined || !DEVICE_ID_RE.test(device)) throw new UsageError('upgrade needs DEVICE');
+  const { req, signer: s, timeoutMs } = await upgradeArgs(a);
+  const fleet = await FleetClient.connect(connection(a));
+  const watch = await StateWatch.start(fleet, [device]);
+  try {
+    const r = await upgradeDevice(fleet, watch, device, req, { signer: s, timeoutMs, say: err });
+    if (a.flags.has('json')) out(JSON.stringify({ device, ...r }, null, 2));
+    return r.last.outcome === 'committed' ? 0 : 1;
+  } catch (e) {
+    if (e instanceof RolloutError) {
+      err(`twin6ctl fleet: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  } finally {
+    await watch.close();
+    await fleet.close();
+  }
+}
+
+async function upgradePairCmd(a: ParsedArgs): Promise<number> {
+  const [primary, secondary] = a.positional.slice(1);
+  if (primary === undefined || secondary === undefined || !DEVICE_ID_RE.test(primary) || !DEVICE_ID_RE.test(secondary))
+    throw new UsageError('upgrade-pair needs PRIMARY and SECONDARY');
+  const { req, signer: s, timeoutMs } = await upgradeArgs(a);
+  const fleet = await FleetClient.connect(connection(a));
+  try {
+    const steps = await upgradePair(fleet, primary, secondary, req, { signer: s, timeoutMs, normalTimeoutMs: 600_000, say: err });
+    if (a.flags.has('json')) out(JSON.stringify({ ok: true, version: req.version, steps }, null, 2));
+    else out(`${primary} and ${secondary}: both run ${req.version}, in NORMAL`);
+    return 0;
+  } catch (e) {
+    if (e instanceof RolloutError) {
+      if (a.flags.has('json')) out(JSON.stringify({ ok: false, version: req.version, error: e.message }, null, 2));
+      err(`twin6ctl fleet: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  } finally {
+    await fleet.close();
+  }
+}
+
 export async function fleetMain(argv: readonly string[]): Promise<number> {
   let a: ParsedArgs;
   try {
@@ -379,13 +448,15 @@ export async function fleetMain(argv: readonly string[]): Promise<number> {
     if (sub === 'send') return await send(a);
     if (sub === 'push-config') return await pushConfig(a);
     if (sub === 'push-config-pair') return await pushConfigPair(a);
+    if (sub === 'upgrade') return await upgrade(a);
+    if (sub === 'upgrade-pair') return await upgradePairCmd(a);
     if (sub === 'pubkey') {
       const file = flag(a, 'sign-key');
       if (file === undefined) throw new UsageError('pubkey needs --sign-key FILE');
       out(commandKeyText(readSigningKey(file)));
       return 0;
     }
-    throw new UsageError(`unknown fleet subcommand "${sub}" (list, send, push-config, push-config-pair, pubkey)`);
+    throw new UsageError(`unknown fleet subcommand "${sub}" (list, send, push-config, push-config-pair, upgrade, upgrade-pair, pubkey)`);
   } catch (e) {
     if (e instanceof UsageError) {
       err(`twin6ctl fleet: ${e.message}\n${FLEET_USAGE}`);
