@@ -164,7 +164,10 @@ export async function withEsp<T>(layout: SlotLayout, writable: boolean, fn: (dir
   // entry) wrote there can leave it inconsistent, and Linux's vfat then turns the
   // mount read-only at the first bad cluster chain. Repaired first, as systemd-fsck
   // does for an ESP; exit 1 is "errors corrected".
-  if (layout.fsck) {
+  // Not while anything else has it mounted (the trial guard looks for a moment at boot): fsck
+  // repairs in place. It is checked again at the next mount.
+  const inUse = (await readFile('/proc/mounts', 'utf8').catch(() => '')).split('\n').some((l) => l.split(' ')[0] === dev);
+  if (layout.fsck && !inUse) {
     const [cmd, ...args] = layout.fsck;
     await run(cmd!, [...args, dev]).catch((e: { code?: number; stdout?: string }) => {
       if (e.code !== 1) throw new Error(`${layout.fsck!.join(' ')} ${dev} failed (exit ${e.code}): ${e.stdout ?? ''}`);
