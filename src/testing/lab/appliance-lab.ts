@@ -54,6 +54,11 @@ export interface ApplianceLabOptions {
   readonly pair?: PairVmOptions | false;
   /** QEMU's -rtc base= for every appliance ("1970-01-01": boards without a real-time clock). */
   readonly rtcBase?: string;
+  /**
+   * More files on an appliance's flash before its first boot (its own config,
+   * keys), by appliance name; they replace a pair's provisioned files of the same path.
+   */
+  readonly provision?: (name: string, lanIf: string) => Readonly<Record<string, ProvisionedFile>> | undefined;
 }
 
 export interface PairVmOptions {
@@ -70,6 +75,8 @@ export interface PairVmOptions {
   readonly logLevel?: string;
   /** Top-level sections added to both configs (e.g. `time`). */
   readonly sections?: Readonly<Record<string, unknown>>;
+  /** Top-level sections for one side only (e.g. its `mqtt` section, whose deviceId differs). */
+  readonly sectionsFor?: (role: Role) => Readonly<Record<string, unknown>>;
 }
 
 type Role = 'primary' | 'secondary';
@@ -104,7 +111,7 @@ export function pairVmConfig(role: Role, lanIf: string, opts: PairVmOptions = {}
     c['pdLifetimes'] = { ...opts.lifetimes };
   }
   c['log'] = { level: opts.logLevel ?? 'info' };
-  Object.assign(c, opts.sections);
+  Object.assign(c, opts.sections, opts.sectionsFor?.(role));
   c.failover = {
     ...c.failover,
     localAddress: APPLIANCE_TOPOLOGY.partner6[i]!.split('/')[0],
@@ -197,8 +204,10 @@ export class ApplianceLab {
         }
         const pair = opts.appliances === 2;
         const role: Role = i === 0 ? 'primary' : 'secondary';
-        const provision =
+        const pairFiles =
           pairOpts && pki ? pairProvision(role, pairVmConfig(role, lanIf!, pairOpts), pki, join(dir, 'pair-pki')) : undefined;
+        const extra = lanIf ? opts.provision?.(name, lanIf) : undefined;
+        const provision = pairFiles || extra ? { ...pairFiles, ...extra } : undefined;
         appliances.push(
           new Appliance(
             image,
