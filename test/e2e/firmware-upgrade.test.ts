@@ -1,5 +1,6 @@
 // Firmware upgrade over MQTT into the inactive boot slot, on the UEFI disk,
-// under QEMU (docs/fleet.md §8, docs/image.md §5). One appliance (qemu-x86_64,
+// under QEMU (docs/fleet.md §8, docs/image.md §5); qemu-x86_64 in CI, qemu-aarch64
+// too with T6_FIRMWARE_BOARDS=qemu-x86_64,qemu-aarch64. One appliance (UEFI:
 // OVMF, systemd-boot) with an MQTT uplink to a real mosquitto (mutual TLS, the
 // fleet ACL) and an HTTPS server with the bundles on the LAN, a real dhcpcd
 // client holding a lease throughout. In order:
@@ -22,31 +23,33 @@ import { ApplianceLab } from '../../src/testing/lab/appliance-lab.js';
 import type { Appliance } from '../../src/testing/lab/appliance.js';
 import { poll } from '../../src/testing/lab/proc.js';
 import type { FirmwareStatus } from '../../src/mgmt/documents.js';
-import { applianceSkipReason, buildImage } from './setup.js';
+import { APPLIANCE_BOARDS, boardCases, buildImage, type ApplianceBoard } from './setup.js';
+import { parseNameList } from '../../src/testing/lab/prereq.js';
 import { brokenBundle, bundleOf, FirmwareFleet, type Bundle } from './firmware-lab.js';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-const reason = await applianceSkipReason('firmware-upgrade.test', 'qemu-x86_64', [
-  'openssl',
-  'mosquitto',
-  'dhcpcd',
-  'unsquashfs',
-  'mksquashfs',
-]);
+// qemu-x86_64 in CI; T6_FIRMWARE_BOARDS=qemu-x86_64,qemu-aarch64 adds the arm64 disk (AAVMF) on demand.
+const BOARD_LIST = parseNameList(
+  'T6_FIRMWARE_BOARDS',
+  process.env['T6_FIRMWARE_BOARDS'],
+  Object.keys(APPLIANCE_BOARDS) as ApplianceBoard[],
+  ['qemu-x86_64'],
+);
+const cases = await boardCases('firmware-upgrade.test', ['openssl', 'mosquitto', 'dhcpcd', 'unsquashfs', 'mksquashfs'], BOARD_LIST);
 
 const DEVICE = 'lab-fw1';
 const TRIAL_SEC = 30;
 const HEALTHY_SEC = 5;
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-describe.skipIf(reason !== undefined)('firmware upgrade over MQTT into the other boot slot (qemu-x86_64, UEFI)', () => {
-  it(
+describe.each(cases)('firmware upgrade over MQTT into the other boot slot ($board, UEFI)', ({ board, reason, timeScale }) => {
+  it.skipIf(reason !== undefined)(
     'upgrades and commits, survives power cuts in every phase on a good slot, and rolls back a trial that never becomes healthy',
     async () => {
       const t0 = Date.now();
-      const v1 = buildImage('qemu-x86_64');
-      const v2 = buildImage('qemu-x86_64', 'fw2');
+      const v1 = buildImage(board);
+      const v2 = buildImage(board, 'fw2');
       const figures: Record<string, unknown> = {};
       // The fleet's PKI first: the device's certificate goes on its flash when the lab is made.
       const fleet = await FirmwareFleet.create([DEVICE]);
@@ -208,7 +211,7 @@ describe.skipIf(reason !== undefined)('firmware upgrade over MQTT into the other
         figures['broken release: command to serving on the old slot'] = secs(Date.now() - at);
         expect((await a.leases()).length).toBeGreaterThanOrEqual(leasesBefore.length);
         figures['whole test'] = secs(Date.now() - t0);
-        console.log(`[firmware-upgrade.test] ${JSON.stringify(figures)}`);
+        console.log(`[firmware-upgrade.test ${board}] ${JSON.stringify(figures)}`);
       } catch (e) {
         console.error(lab.diagnostics());
         throw e;
@@ -217,6 +220,6 @@ describe.skipIf(reason !== undefined)('firmware upgrade over MQTT into the other
         await fleet.stop();
       }
     },
-    40 * 60_000,
+    40 * 60_000 * timeScale,
   );
 });

@@ -122,17 +122,33 @@ export function pairVmConfig(role: Role, lanIf: string, opts: PairVmOptions = {}
   return c;
 }
 
-/** The files a pair member's flash gets: its config, the CA, its certificate and key. */
-function pairProvision(role: Role, config: PairVmConfig, pki: PartnerPki, checkDir: string): Record<string, ProvisionedFile> {
+/**
+ * The files a pair member's flash gets: its config, the CA, its certificate
+ * and key, and `extra` (files the config names that the test provisions).
+ */
+function pairProvision(
+  role: Role,
+  config: PairVmConfig,
+  pki: PartnerPki,
+  checkDir: string,
+  extra: Readonly<Record<string, ProvisionedFile>> = {},
+): Record<string, ProvisionedFile> {
   const tls = config.failover.tls;
   const id = pki.identity(PKI_NAMES[role === 'primary' ? 0 : 1]);
-  // Checked on the host first, with the TLS paths pointing at the lab's
-  // files: a bad config would otherwise show only as a restart loop on the console.
+  // Checked on the host first, with the TLS paths pointing at the lab's files
+  // and the extra files' paths at copies of them: a bad config would otherwise
+  // show only as a restart loop on the console.
   const hostCopy = join(checkDir, `${role}.json`);
-  writeFileSync(
-    hostCopy,
-    JSON.stringify({ ...config, failover: { ...config.failover, tls: { ...tls, caFile: pki.ca, certFile: id.cert, keyFile: id.key } } }),
-  );
+  let text = JSON.stringify({
+    ...config,
+    failover: { ...config.failover, tls: { ...tls, caFile: pki.ca, certFile: id.cert, keyFile: id.key } },
+  });
+  for (const [path, file] of Object.entries(extra)) {
+    const host = join(checkDir, `${role}-${path.replace(/\//g, '_')}`);
+    writeFileSync(host, file.content, { mode: file.mode ?? 0o644 });
+    text = text.replaceAll(JSON.stringify(path), JSON.stringify(host));
+  }
+  writeFileSync(hostCopy, text);
   try {
     execFileSync(process.execPath, [resolve('dist/cli/twin6d.js'), '--check-config', hostCopy], { stdio: 'pipe', timeout: 60_000 });
   } catch (e) {
@@ -204,9 +220,9 @@ export class ApplianceLab {
         }
         const pair = opts.appliances === 2;
         const role: Role = i === 0 ? 'primary' : 'secondary';
-        const pairFiles =
-          pairOpts && pki ? pairProvision(role, pairVmConfig(role, lanIf!, pairOpts), pki, join(dir, 'pair-pki')) : undefined;
         const extra = lanIf ? opts.provision?.(name, lanIf) : undefined;
+        const pairFiles =
+          pairOpts && pki ? pairProvision(role, pairVmConfig(role, lanIf!, pairOpts), pki, join(dir, 'pair-pki'), extra) : undefined;
         const provision = pairFiles || extra ? { ...pairFiles, ...extra } : undefined;
         appliances.push(
           new Appliance(
