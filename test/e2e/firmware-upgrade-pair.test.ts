@@ -129,14 +129,17 @@ describe.skipIf(reason !== undefined)('rolling firmware upgrade of a failover pa
         }
 
         // No lease lost: both partners hold every client's address and prefix, active, for that client.
-      const clientHeld = clients.flatMap((c) => held(c.binding()));
-      for (const a of lab.appliances) {
-        const leases = await a.leases();
-        const active = new Set(leases.filter((l) => l.state === 'active').map((l) => `${l.type} ${l.resource}`));
-        expect(clientHeld.filter((k) => !active.has(k)), `${a.spec.name} lost`).toEqual([]);
-      }
+        const clientHeld = clients.flatMap((c) => held(c.binding()));
+        for (const a of lab.appliances) {
+          const leases = await a.leases();
+          const active = new Set(leases.filter((l) => l.state === 'active').map((l) => `${l.type} ${l.resource}`));
+          expect(
+            clientHeld.filter((k) => !active.has(k)),
+            `${a.spec.name} lost`,
+          ).toEqual([]);
+        }
 
-      // 2. A release whose twin6d cannot start: the secondary's trial fails, the rollout stops there.
+        // 2. A release whose twin6d cannot start: the secondary's trial fails, the rollout stops there.
         const failedAt = Date.now();
         const bad = await upgradePair(broken);
         expect(bad.code, `${bad.stdout}\n${bad.stderr}`).toBe(1);
