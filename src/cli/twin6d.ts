@@ -49,10 +49,17 @@ async function run(configFile: string, stateDir: string, { floorFiles, setClock,
   // Management first: it reports a clock behind its floor while twin6d waits for it.
   const management = startManagement(daemon, recovered); // management commands; the MQTT uplink when config.mqtt is set
   // Before the wait for the clock: a trial boot's deadline runs from power-on, whatever the clock says.
+  // A device whose slots cannot be read still serves: only its upgrades are off (a trial's
+  // last resort is then the trial guard, which needs nothing from twin6d).
   if (slotsFile) {
     await startFirmware(daemon, slotsFile, {
       uplinkConnected: () => (daemon.config.mqtt ? (management.uplink?.stats().connected ?? false) : undefined),
-    });
+    }).catch((e: unknown) =>
+      daemon.log.error(
+        { code: 'FIRMWARE_UNAVAILABLE', slots: slotsFile, err: e },
+        'firmware: the boot slots cannot be used: upgrades are off',
+      ),
+    );
   }
   // docs/image.md §12: failover stamps its state and every message with the time, and the
   // partner refuses a clock 5 s off; nothing of it starts on a clock known to be wrong.

@@ -3,7 +3,6 @@
 // table (so twin6ctl on the box and the fleet over MQTT run the same), and
 // the health a trial must show before it commits.
 
-import { readFileSync } from 'node:fs';
 import type { ManagementHost } from '../daemon/host.js';
 import { CommandError } from '../mgmt/commands.js';
 import { failoverStatus } from '../mgmt/handlers.js';
@@ -47,7 +46,7 @@ export async function startFirmware(d: ManagementHost, slotsFile: string, extras
         healthySec: f.healthySec,
         maxBytes: f.maxMiB * 2 ** 20,
         reserveBytes: f.reserveMiB * 2 ** 20,
-        ...(f.caFile ? { ca: readFileSync(f.caFile, 'utf8') } : {}),
+        ...(f.caFile ? { caFile: f.caFile } : {}),
       };
     },
     health: () => applianceHealth(d, extras),
@@ -61,6 +60,7 @@ export async function startFirmware(d: ManagementHost, slotsFile: string, extras
         sha256: String(args['sha256']),
         size: Number(args['size']),
         version: String(args['version']),
+        ...(args['stage'] === true ? { stage: true } : {}),
       });
     } catch (e) {
       if (e instanceof UpgradeRefused) throw new CommandError(e.code, e.message);

@@ -35,6 +35,13 @@ export interface SlotLayout {
   readonly reboot: readonly string[];
   /** Checks and repairs the ESP before each mount (argv, the device appended): fsck.fat -a -w. Absent: none. */
   readonly fsck?: readonly string[];
+  /**
+   * Where a bundle is downloaded: on the flash, outside the directories an
+   * image change copies (/overlay/twin6-firmware). Default: the state directory's firmware/.
+   */
+  readonly downloadDir?: string;
+  /** This boot's id (/proc/sys/kernel/random/boot_id, the default): a start with the same id did not reboot. */
+  readonly bootId?: string;
 }
 
 export class LayoutError extends Error {
@@ -74,8 +81,14 @@ export async function loadSlotLayout(file: string): Promise<SlotLayout> {
   const fsck = o['fsck'];
   if (fsck !== undefined && (!Array.isArray(fsck) || fsck.length === 0 || !fsck.every((w) => typeof w === 'string')))
     throw new LayoutError(file, 'fsck', 'must be a non-empty list of strings (a command and its arguments)');
+  const optionalText = (key: string): Record<string, string> => {
+    if (o[key] === undefined) return {};
+    return { [key]: text(file, o, key) };
+  };
   return {
     ...(fsck ? { fsck: fsck as string[] } : {}),
+    ...optionalText('downloadDir'),
+    ...optionalText('bootId'),
     board: text(file, o, 'board'),
     esp: text(file, o, 'esp'),
     espMount,

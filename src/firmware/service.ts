@@ -18,10 +18,12 @@
 // What happened is kept in the state directory (pending.json while an
 // upgrade runs, last.json for its outcome), so the outcome of a reboot is
 // reported by the image that comes up — the new one after a commit, the old
-// one after a rollback. One upgrade at a time.
+// one after a rollback — and a slot written but not kept is never left
+// bootable. `stage: true` stops after verify (a pair's rollout downloads
+// before it hands a partner's clients over). One upgrade at a time.
 
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import type { Logger } from 'pino';
@@ -44,9 +46,12 @@ import {
   bootState,
   committedFile,
   deviceOptions,
+  entryFileName,
   entryText,
+  otherSlot,
   planSlotWrite,
   slotFromCmdline,
+  TRIAL_TRIES,
   type BootState,
   type SlotName,
 } from './slots.js';
@@ -59,6 +64,9 @@ interface Pending extends UpgradeRequest {
   readonly requestId: string;
   readonly phase: UpgradePhase;
   readonly startedAt: string;
+  /** /proc/sys/kernel/random/boot_id when accepted: a start with the same one did not reboot. */
+  readonly bootId: string;
+  /** Set before the first write of the write phase: the slot and entry generation being written. */
   readonly slot?: SlotName;
   readonly generation?: number;
 }
@@ -72,11 +80,11 @@ export interface FirmwarePolicy {
   readonly maxBytes: number;
   /** Free space left on the state directory's filesystem after the download (the leases need room). */
   readonly reserveBytes: number;
-  /** Trust anchor for the HTTPS server (PEM); default node's. */
-  readonly ca?: string;
+  /** Trust anchor for the HTTPS server (a PEM file); default node's. */
+  readonly caFile?: string;
 }
 
-export const FIRMWARE_DEFAULTS: Omit<FirmwarePolicy, 'ca'> = {
+export const FIRMWARE_DEFAULTS: Omit<FirmwarePolicy, 'caFile'> = {
   trialSec: 300,
   healthySec: 30,
   maxBytes: 256 << 20,
@@ -120,22 +128,28 @@ export class FirmwareService {
   private running: Promise<void> | undefined;
   private accepting = false;
   private trialTimer: NodeJS.Timeout | undefined;
+  private rebootTimer: NodeJS.Timeout | undefined;
   private healthyForSec = 0;
   private waitingFor = '';
   private ageSec = 0;
+  private bootId = '';
   private readonly abort = new AbortController();
+  /** pending.json and last.json: small, kept across an image change with the leases. */
   private readonly dir: string;
+  /** The download: on the flash, but outside what an image change copies (the bundle is the size of a root). */
+  private readonly downloadDir: string;
 
   constructor(private readonly deps: FirmwareDeps) {
     this.dir = join(deps.stateDir, 'firmware');
+    this.downloadDir = deps.layout.downloadDir ?? this.dir;
   }
 
   private get files() {
     return {
       pending: join(this.dir, 'pending.json'),
       last: join(this.dir, 'last.json'),
-      download: join(this.dir, 'download.t6fw'),
-      downloadFor: join(this.dir, 'download.json'),
+      download: join(this.downloadDir, 'download.t6fw'),
+      downloadFor: join(this.downloadDir, 'download.json'),
     };
   }
 
@@ -143,8 +157,10 @@ export class FirmwareService {
   async start(): Promise<this> {
     const { layout, log } = this.deps;
     await mkdir(this.dir, { recursive: true });
+    await mkdir(this.downloadDir, { recursive: true });
     this.version = (await readFile(layout.versionFile, 'utf8').catch(() => 'unknown')).trim();
     this.release = (await readFile(layout.releaseFile, 'utf8').catch(() => 'unknown')).trim();
+    this.bootId = (await readFile(layout.bootId ?? '/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
     this.last = await readJson<LastUpgrade>(this.files.last);
     this.pending = await readJson<Pending>(this.files.pending);
     const slot = slotFromCmdline(await readFile(layout.cmdline, 'utf8').catch(() => ''));
@@ -156,23 +172,8 @@ export class FirmwareService {
       return this;
     }
     this.boot = bootState(await withEsp(layout, false, listEntries), slot);
-    const p = this.pending;
-    if (p) {
-      const r = this.boot.running;
-      if (p.phase !== 'reboot') {
-        await this.finish(p, 'interrupted', `twin6d or the device stopped during ${p.phase}; the running slot ${slot} was not changed`);
-      } else if (r && r.slot === p.slot && r.generation === p.generation) {
-        if (r.state === 'committed') await this.finish(p, 'committed');
-        // else: on trial, settled by the trial watch
-      } else {
-        const o = this.boot.other;
-        await this.finish(
-          p,
-          'rolled-back',
-          `slot ${p.slot} (generation ${p.generation}) did not commit${o && o.slot === p.slot ? ` (its entry: ${o.state})` : ''}: slot ${slot} booted`,
-        );
-      }
-    }
+    await this.tidyEntries();
+    await this.settle(slot);
     log.info(
       {
         code: 'FIRMWARE_BOOTED',
@@ -188,8 +189,71 @@ export class FirmwareService {
     return this;
   }
 
+  /**
+   * Entries the boot loader left in a state the slots' rules do not expect:
+   * the running entry still counted with tries left (the firmware could not
+   * rename it: its try is spent here, or a failing trial would boot it again
+   * and again), and a name twice, counted and not (a cut in the middle of a
+   * rename on FAT: the committed one wins).
+   */
+  private async tidyEntries(): Promise<void> {
+    const b = this.boot!;
+    const r = b.running;
+    const spend = r?.state === 'trial' && (r.triesLeft ?? 0) > 0 ? r : undefined;
+    if (!spend && b.duplicates.length === 0) return;
+    await withEsp(this.deps.layout, true, async (esp) => {
+      const dir = espPaths.entries(esp);
+      await removeDurably(dir, b.duplicates);
+      if (spend) await renameDurably(dir, spend.file, entryFileName(spend.generation, spend.slot, 0, (spend.triesDone ?? 0) + 1));
+      this.boot = bootState(await listEntries(esp), b.runningSlot);
+    });
+  }
+
+  /** What became of the upgrade pending.json names, now that this image runs. */
+  private async settle(slot: SlotName): Promise<void> {
+    const p = this.pending;
+    if (!p) return;
+    const r = this.boot!.running;
+    if (p.slot !== undefined && r && r.slot === p.slot && r.generation === p.generation) {
+      // The new slot booted (a cut after its entry was written counts too): the trial decides.
+      if (r.state === 'committed') await this.finish(p, 'committed');
+      return;
+    }
+    if (p.phase === 'reboot' && p.bootId === this.bootId) {
+      // Written, but the reboot never came (twin6d restarted inside the 2 s, or the reboot failed).
+      this.deps.log.warn(
+        { code: 'FIRMWARE_REBOOTING', requestId: p.requestId, version: p.version, slot: p.slot, generation: p.generation },
+        `firmware: ${p.version} is in slot ${p.slot} but the device did not reboot: rebooting now`,
+      );
+      this.rebootSoon();
+      return;
+    }
+    // The new slot did not run, or did not commit: make sure it never boots later by surprise.
+    await this.removePendingEntries();
+    const o = this.boot!.other;
+    if (p.phase === 'reboot')
+      await this.finish(
+        p,
+        'rolled-back',
+        `slot ${p.slot} (generation ${p.generation}) did not commit${o && o.slot === p.slot ? ` (its entry: ${o.state})` : ''}: slot ${slot} booted`,
+      );
+    else await this.finish(p, 'interrupted', `twin6d or the device stopped during ${p.phase}; the running slot ${slot} was not changed`);
+  }
+
+  /** The other slot's entries that still have tries left: written, never to boot now. */
+  private async removePendingEntries(): Promise<void> {
+    const b = this.boot!;
+    const stale = b.entries.filter((e) => e.slot !== b.runningSlot && (e.triesLeft ?? 0) > 0).map((e) => e.file);
+    if (stale.length === 0) return;
+    await withEsp(this.deps.layout, true, async (esp) => {
+      await removeDurably(espPaths.entries(esp), stale);
+      this.boot = bootState(await listEntries(esp), b.runningSlot);
+    });
+  }
+
   stop(): void {
     clearInterval(this.trialTimer);
+    clearTimeout(this.rebootTimer);
     this.abort.abort();
   }
 
@@ -206,7 +270,7 @@ export class FirmwareService {
       state: r?.state ?? 'unknown',
       other: o ? { slot: o.slot, generation: o.generation, state: o.state } : null,
       upgrade:
-        p && this.running
+        p && (this.running || p.phase === 'reboot')
           ? { requestId: p.requestId, version: p.version, phase: p.phase, bytes: this.progress.bytes, total: this.progress.total }
           : null,
       trial:
@@ -228,7 +292,7 @@ export class FirmwareService {
    */
   async upgrade(req: UpgradeRequest): Promise<{ requestId: string }> {
     if (!this.boot) throw new UpgradeRefused('UNAVAILABLE', 'not available: this device was not booted from a boot slot');
-    if (this.running || this.accepting)
+    if (this.running || this.accepting || this.pending?.phase === 'reboot')
       throw new UpgradeRefused(
         'BUSY',
         `an upgrade to ${this.pending?.version ?? req.version} is running (${this.pending?.phase ?? 'starting'})`,
@@ -249,14 +313,20 @@ export class FirmwareService {
     if (req.size > policy.maxBytes)
       throw new UpgradeRefused('REJECTED', `the bundle is ${req.size} bytes, more than this device takes (${policy.maxBytes})`);
     const have = await this.partialBytes(req);
-    const fs = await statfs(this.dir);
+    const fs = await statfs(this.downloadDir);
     const free = fs.bavail * fs.bsize;
     if (free - (req.size - have) < policy.reserveBytes)
       throw new UpgradeRefused(
         'REJECTED',
-        `no space: the download needs ${req.size - have} bytes and ${policy.reserveBytes} must stay free for the leases; ${free} are free on ${this.dir}`,
+        `no space: the download needs ${req.size - have} bytes and ${policy.reserveBytes} must stay free for the leases; ${free} are free on ${this.downloadDir}`,
       );
-    const pending: Pending = { ...req, requestId: randomUUID(), phase: 'download', startedAt: new Date().toISOString() };
+    const pending: Pending = {
+      ...req,
+      requestId: randomUUID(),
+      phase: 'download',
+      startedAt: new Date().toISOString(),
+      bootId: this.bootId,
+    };
     await this.setPending(pending);
     this.progress = { bytes: have, total: req.size };
     this.running = this.run(pending).finally(() => (this.running = undefined));
@@ -284,12 +354,14 @@ export class FirmwareService {
         { code: 'FIRMWARE_DOWNLOAD_STARTED', requestId: p.requestId, url: p.url, version: p.version, size: p.size },
         'firmware: downloading',
       );
+      // Read here, not in policy(): an unreadable file fails this upgrade, not the status.
+      const ca = policy.caFile ? await readFile(policy.caFile, 'utf8') : undefined;
       const dl = await downloadFile({
         url: p.url,
         dest: f.download,
         size: p.size,
         maxBytes: policy.maxBytes,
-        ...(policy.ca ? { ca: policy.ca } : {}),
+        ...(ca ? { ca } : {}),
         onProgress: (bytes, total) => (this.progress = { bytes, total }),
         signal: this.abort.signal,
       });
@@ -299,7 +371,7 @@ export class FirmwareService {
         if (!keep) await rm(f.download, { force: true });
         return await this.finish(
           p,
-          dl.code === 'NETWORK' || dl.code === 'HTTP' || dl.code === 'ABORTED' ? 'failed' : 'refused',
+          dl.code === 'NETWORK' || dl.code === 'HTTP' || dl.code === 'ABORTED' || dl.code === 'WRITE_FAILED' ? 'failed' : 'refused',
           `download: ${dl.code}: ${dl.problem}`,
         );
       }
@@ -320,23 +392,48 @@ export class FirmwareService {
           `the bundle's image reads lease store format ${v.header.manifest.storeFormat}, this one writes ${layout.storeFormat}: it would not read the leases`,
         );
       }
-      p = await this.setPending({ ...p, phase: 'write' });
-      const written = await this.writeSlot(v.header);
-      p = await this.setPending({ ...p, phase: 'reboot', slot: written.slot, generation: written.generation });
+      if (p.stage)
+        return await this.finish(
+          p,
+          'staged',
+          `downloaded and verified; the same command without stage writes slot ${otherSlot(this.boot!.runningSlot)}`,
+        );
+      await this.writeSlot(v.header, p);
+      p = this.pending!;
       await rm(f.download, { force: true });
+      await rm(f.downloadFor, { force: true });
       log.warn(
-        { code: 'FIRMWARE_REBOOTING', requestId: p.requestId, version: p.version, slot: written.slot, generation: written.generation },
-        `firmware: ${p.version} written to slot ${written.slot}; rebooting into its trial`,
+        { code: 'FIRMWARE_REBOOTING', requestId: p.requestId, version: p.version, slot: p.slot, generation: p.generation },
+        `firmware: ${p.version} written to slot ${p.slot}; rebooting into its trial`,
       );
       this.rebootSoon();
     } catch (e) {
       log.error({ code: 'FIRMWARE_UPGRADE_FAILED', requestId: p.requestId, err: e }, 'firmware: upgrade failed');
-      await this.finish(p, 'failed', `${p.phase}: ${(e as Error).message}`).catch(() => undefined);
+      // The new slot may have its entry already: it must not boot later by surprise.
+      await this.removeWritten().catch(() => undefined);
+      await this.finish(this.pending ?? p, 'failed', `${(this.pending ?? p).phase}: ${(e as Error).message}`).catch(() => undefined);
     }
   }
 
-  /** The write phase: nothing here makes the slot bootable until the entry, written last. */
-  private async writeSlot(h: BundleHeader): Promise<{ slot: SlotName; generation: number }> {
+  /** After a failed write: the target slot's entry, if it got that far, removed. */
+  private async removeWritten(): Promise<void> {
+    const p = this.pending;
+    if (p?.slot === undefined || p.generation === undefined) return;
+    const file = entryFileName(p.generation, p.slot, TRIAL_TRIES);
+    await withEsp(this.deps.layout, true, async (esp) => {
+      await removeDurably(espPaths.entries(esp), [file]);
+      this.boot = bootState(await listEntries(esp), this.boot!.runningSlot);
+    });
+  }
+
+  /**
+   * The write phase. pending.json names the slot and generation before the
+   * first write, so whatever a power cut leaves is read right at the next
+   * start; nothing makes the slot bootable until its entry, written last.
+   * The ESP is mounted read-write only around its own writes, not for the
+   * partition's: a cut during the longest step leaves FAT untouched.
+   */
+  private async writeSlot(h: BundleHeader, p: Pending): Promise<void> {
     const { layout } = this.deps;
     const file = this.files.download;
     const part = (name: string) => {
@@ -344,40 +441,48 @@ export class FirmwareService {
       if (!x) throw new Error(`the bundle has no ${name}`);
       return x;
     };
-    // The ESP is mounted read-write only around its own writes, not for the
-    // partition's: a power cut during the longest step leaves FAT untouched.
     const { plan, deviceOpts } = await withEsp(layout, true, async (esp) => {
       const state = bootState(await listEntries(esp), this.boot!.runningSlot);
       const plan = planSlotWrite(state);
       if ('problem' in plan) throw new Error(plan.problem);
+      await this.setPending({ ...p, phase: 'write', slot: plan.slot, generation: plan.generation });
       await removeDurably(espPaths.entries(esp), plan.remove);
+      // The target's old kernel and initramfs go too (no entry names them now): an ESP
+      // sized for two sets must not hold three while the new ones are written.
+      const slotDir = espPaths.slotDir(esp, plan.slot);
+      await mkdir(slotDir, { recursive: true });
+      await removeDurably(slotDir, await readdir(slotDir));
       const runningText = state.running ? await readFile(join(espPaths.entries(esp), state.running.file), 'utf8') : '';
       return { plan, deviceOpts: deviceOptions(runningText) };
     });
     const root = part('rootfs.squashfs');
-    await writePartition({ file, offset: root.offset, size: root.size }, await resolveDevice(layout.partitions[plan.slot]), root.sha256);
+    const device = await resolveDevice(layout.partitions[plan.slot]);
+    await writePartition({ file, offset: root.offset, size: root.size }, device, root.sha256);
     await withEsp(layout, true, async (esp) => {
       const slotDir = espPaths.slotDir(esp, plan.slot);
-      await mkdir(slotDir, { recursive: true });
       for (const name of ['vmlinuz', 'initrd.gz'] as const) {
         const x = part(name);
-        await copyRangeDurably({ file, offset: x.offset, size: x.size }, slotDir, name);
+        await copyRangeDurably({ file, offset: x.offset, size: x.size }, slotDir, name, x.sha256);
       }
       const text = entryText({ title: h.manifest.release, slot: plan.slot, kernelArgs: h.manifest.kernelArgs, deviceOptions: deviceOpts });
       await writeFileDurably(espPaths.entries(esp), plan.entryFile, text);
       this.boot = bootState(await listEntries(esp), this.boot!.runningSlot);
     });
-    return { slot: plan.slot, generation: plan.generation };
+    await this.setPending({ ...this.pending!, phase: 'reboot' });
   }
 
-  private rebootSoon(): void {
-    // A moment for the state document and the progress event to leave.
-    setTimeout(() => {
+  /** Reboots in 2 s (for the state document and the event to leave); a failed reboot is tried again every minute. */
+  private rebootSoon(delayMs = 2000): void {
+    clearTimeout(this.rebootTimer);
+    this.rebootTimer = setTimeout(() => {
       const [cmd, ...args] = this.deps.layout.reboot;
       execFile(cmd!, args, (err) => {
-        if (err) this.deps.log.error({ code: 'FIRMWARE_REBOOT_FAILED', err }, 'firmware: reboot command failed');
+        if (!err) return;
+        this.deps.log.error({ code: 'FIRMWARE_REBOOT_FAILED', err }, 'firmware: the reboot command failed; trying again in 60 s');
+        this.rebootSoon(60_000);
       });
-    }, 2000).unref();
+    }, delayMs);
+    this.rebootTimer.unref();
   }
 
   private watchTrial(): void {
@@ -393,8 +498,9 @@ export class FirmwareService {
         this.healthyForSec = h.healthy ? this.healthyForSec + TICK_MS / 1000 : 0;
         this.waitingFor = h.healthy ? '' : h.waitingFor;
         if (this.healthyForSec >= policy.healthySec) {
-          clearInterval(this.trialTimer);
+          // Cleared only once it took: a commit that failed (the ESP busy) is tried again next tick.
           await this.commit();
+          clearInterval(this.trialTimer);
         } else if (this.ageSec > policy.trialSec) {
           clearInterval(this.trialTimer);
           log.error(
@@ -450,8 +556,10 @@ export class FirmwareService {
     await rm(this.files.pending, { force: true });
     this.last = last;
     this.pending = undefined;
-    // A commit has its own line (FIRMWARE_COMMITTED, logged where it happens).
-    if (outcome !== 'committed')
+    // A commit has its own line (FIRMWARE_COMMITTED, logged where it happens); staged is a step, not an end.
+    if (outcome === 'staged')
+      this.deps.log.info({ code: 'FIRMWARE_STAGED', requestId: p.requestId, version: p.version }, `firmware: ${p.version} staged`);
+    else if (outcome !== 'committed')
       this.deps.log.warn(
         { code: 'FIRMWARE_UPGRADE_OUTCOME', requestId: p.requestId, version: p.version, outcome, reason },
         `firmware: upgrade to ${p.version} ${outcome}${reason ? `: ${reason}` : ''}`,

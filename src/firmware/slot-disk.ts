@@ -2,14 +2,18 @@
 // kernel and initramfs, its root partition. The decisions are slots.ts's.
 //
 // Every write is made durable before the next step depends on it: a file is
-// written under a temporary name, fsynced, renamed and its directory fsynced,
-// so a power cut leaves the old file or the new one. On FAT (the ESP) the
-// kernel's vfat makes rename one directory-entry update; the ESP is mounted
-// only while twin6d uses it, so a cut at any other time finds it clean.
+// written under a temporary name, fsynced, renamed and its directory fsynced.
+// On FAT (the ESP) that is not atomic: the kernel's vfat writes a rename as a
+// new directory entry and then the old one's removal, so a cut in between
+// leaves both names (slots.ts's bootState keeps the committed one), and FAT
+// has no journal (fsck.fat before each mount). The ESP is mounted only around
+// twin6d's own writes there. Copies run chunk by chunk on the event loop's
+// terms (async reads and writes): a 128 MiB partition write must not stop
+// DHCP replies or the failover link for its duration.
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, createReadStream, fsyncSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -81,30 +85,45 @@ export interface FileRange {
 const CHUNK = 1 << 20;
 
 /** Copies a range into dir/name durably (a slot's kernel or initramfs on the ESP). */
-export async function copyRangeDurably(src: FileRange, dir: string, name: string): Promise<void> {
+/**
+ * Copies a range into dir/name durably (a slot's kernel or initramfs on the
+ * ESP), hashing what it copies: bytes that changed on the flash since the
+ * bundle was verified are not written.
+ */
+export async function copyRangeDurably(src: FileRange, dir: string, name: string, expectSha256: string): Promise<void> {
   const tmp = join(dir, `${name}.tmp`);
-  copyRange(src, tmp, 0, 'w');
+  const got = await copyRange(src, tmp, 'w');
+  if (got !== expectSha256) {
+    await rm(tmp, { force: true });
+    throw new Error(`${src.file}: ${name} hashes ${got} now, ${expectSha256} when it was verified`);
+  }
   await rename(tmp, join(dir, name));
   await fsyncDir(dir);
 }
 
-/** Copies a range to `dest` at `at`, in 1 MiB chunks, and fsyncs it: bounded memory whatever the size. */
-function copyRange(src: FileRange, dest: string, at: number, flags: 'w' | 'r+'): void {
+/** Copies a range to the start of `dest`, 1 MiB at a time, fsyncs it, and returns the SHA-256 of what it read. */
+async function copyRange(src: FileRange, dest: string, flags: 'w' | 'r+'): Promise<string> {
   const buf = Buffer.allocUnsafe(CHUNK);
-  const fin = openSync(src.file, 'r');
-  const fout = openSync(dest, flags);
+  const hash = createHash('sha256');
+  const fin = await open(src.file, 'r');
   try {
-    for (let done = 0; done < src.size;) {
-      const n = readSync(fin, buf, 0, Math.min(CHUNK, src.size - done), src.offset + done);
-      if (n <= 0) throw new Error(`${src.file}: ended at ${src.offset + done}, expected ${src.size} bytes from ${src.offset}`);
-      for (let w = 0; w < n;) w += writeSync(fout, buf, w, n - w, at + done + w);
-      done += n;
+    const fout = await open(dest, flags);
+    try {
+      for (let done = 0; done < src.size;) {
+        const { bytesRead: n } = await fin.read(buf, 0, Math.min(CHUNK, src.size - done), src.offset + done);
+        if (n <= 0) throw new Error(`${src.file}: ended at ${src.offset + done}, expected ${src.size} bytes from ${src.offset}`);
+        hash.update(buf.subarray(0, n));
+        for (let w = 0; w < n;) w += (await fout.write(buf, w, n - w, done + w)).bytesWritten;
+        done += n;
+      }
+      await fout.sync();
+    } finally {
+      await fout.close();
     }
-    fsyncSync(fout);
   } finally {
-    closeSync(fin);
-    closeSync(fout);
+    await fin.close();
   }
+  return hash.digest('hex');
 }
 
 /** The size of a block device (sysfs) or a regular file (the tests' partitions). */
@@ -140,9 +159,16 @@ async function sha256Of(file: string, offset: number, size: number): Promise<str
  * what the partition now holds must be the part's, or the slot is not used.
  */
 export async function writePartition(src: FileRange, device: string, expectSha256: string): Promise<void> {
+  // Never the partition anything is mounted from (the running root is /rom's): a
+  // layout or a disk that resolves the other slot's name to it must stop here.
+  const mounts = await readFile('/proc/mounts', 'utf8').catch(() => '');
+  if (mounts.split('\n').some((l) => l.split(' ')[0] === device)) throw new Error(`${device} is mounted: it is not the other slot`);
   const room = deviceBytes(device);
   if (src.size > room) throw new Error(`${device}: the root image is ${src.size} bytes, the partition ${room}`);
-  copyRange(src, device, 0, 'r+');
+  const copied = await copyRange(src, device, 'r+');
+  if (copied !== expectSha256) throw new Error(`${src.file}: the root image hashes ${copied} now, ${expectSha256} when it was verified`);
+  // Read back from the medium, not the page cache just written.
+  if (!statSync(device).isFile()) await run('blockdev', ['--flushbufs', device]).catch(() => undefined);
   const got = await sha256Of(device, 0, src.size);
   if (got !== expectSha256) throw new Error(`${device}: read back sha256 ${got}, wrote ${expectSha256}`);
 }

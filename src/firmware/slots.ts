@@ -52,8 +52,9 @@ export function parseEntryName(file: string): EntryName | undefined {
 /** Tries a new slot gets: one (see the head comment). */
 export const TRIAL_TRIES = 1;
 
-export function entryFileName(generation: number, slot: SlotName, triesLeft?: number): string {
-  return `twin6-g${generation}-${slot}${triesLeft === undefined ? '' : `+${triesLeft}`}.conf`;
+export function entryFileName(generation: number, slot: SlotName, triesLeft?: number, triesDone?: number): string {
+  const counter = triesLeft === undefined ? '' : `+${triesLeft}${triesDone ? `-${triesDone}` : ''}`;
+  return `twin6-g${generation}-${slot}${counter}.conf`;
 }
 
 /**
@@ -70,6 +71,8 @@ export interface SlotView {
   readonly generation: number;
   readonly file: string;
   readonly state: SlotState;
+  readonly triesLeft?: number;
+  readonly triesDone?: number;
 }
 
 export interface BootState {
@@ -79,6 +82,13 @@ export interface BootState {
   readonly other?: SlotView;
   /** Every twin6 entry on the ESP, highest generation first. */
   readonly entries: readonly EntryName[];
+  /**
+   * Counted entries of a generation and slot that also has an entry without
+   * a counter: what a power cut in the middle of a rename on FAT leaves (the
+   * kernel's vfat adds the new name before it removes the old). The
+   * committed one stands; these are to be removed.
+   */
+  readonly duplicates: readonly string[];
   readonly runningSlot: SlotName;
 }
 
@@ -87,14 +97,22 @@ function view(e: EntryName, running: boolean): SlotView {
   if (e.triesLeft === undefined) state = 'committed';
   else if (running) state = 'trial';
   else state = e.triesLeft > 0 ? 'pending' : 'failed';
-  return { slot: e.slot, generation: e.generation, file: e.file, state };
+  return {
+    slot: e.slot,
+    generation: e.generation,
+    file: e.file,
+    state,
+    ...(e.triesLeft === undefined ? {} : { triesLeft: e.triesLeft, triesDone: e.triesDone ?? 0 }),
+  };
 }
 
 /** The boot state from the ESP's loader/entries file names and the slot the kernel command line names. */
 export function bootState(files: readonly string[], runningSlot: SlotName): BootState {
-  const entries = files
-    .map(parseEntryName)
-    .filter((e): e is EntryName => e !== undefined)
+  const all = files.map(parseEntryName).filter((e): e is EntryName => e !== undefined);
+  const committed = new Set(all.filter((e) => e.triesLeft === undefined).map((e) => `${e.generation}-${e.slot}`));
+  const duplicates = all.filter((e) => e.triesLeft !== undefined && committed.has(`${e.generation}-${e.slot}`)).map((e) => e.file);
+  const entries = all
+    .filter((e) => !duplicates.includes(e.file))
     .sort((x, y) => y.generation - x.generation || x.slot.localeCompare(y.slot));
   const newest = (slot: SlotName): EntryName | undefined => entries.find((e) => e.slot === slot);
   const r = newest(runningSlot);
@@ -102,6 +120,7 @@ export function bootState(files: readonly string[], runningSlot: SlotName): Boot
   return {
     runningSlot,
     entries,
+    duplicates,
     ...(r ? { running: view(r, true) } : {}),
     ...(o ? { other: view(o, false) } : {}),
   };
@@ -158,14 +177,27 @@ export function entryText(e: EntryText): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The options lines after an entry's first: the device's own (an installer's, or the lab's). */
+/**
+ * The options lines after an entry's first: the device's own (an installer's,
+ * or the lab's), without any word that says which root, flash or slot to
+ * boot — those are the new entry's own, and a copied one would point it
+ * at the other slot.
+ */
 export function deviceOptions(text: string): string[] {
   const opts = text
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => /^options\s/.test(l))
     .map((l) => l.replace(/^options\s+/, ''));
-  return opts.slice(1);
+  return opts
+    .slice(1)
+    .map((o) =>
+      o
+        .split(/\s+/)
+        .filter((w) => !/^twin6\.(root|data|slot)=/.test(w))
+        .join(' '),
+    )
+    .filter((o) => o !== '');
 }
 
 /** twin6.slot= on the kernel command line. */

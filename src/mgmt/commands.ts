@@ -8,7 +8,7 @@
 
 import { LOG_LEVELS } from '../config/defaults.js';
 import { ROOT_PATH } from '../config/errors.js';
-import { integer, Issues, object, oneOf, optional, required, textOf, type Reader } from '../config/schema.js';
+import { boolean, integer, Issues, object, oneOf, optional, required, textOf, type Reader } from '../config/schema.js';
 import { ConfigError } from '../config/errors.js';
 import { duid, subnetName } from '../config/values.js';
 import type { ResponseCode } from './documents.js';
@@ -124,7 +124,12 @@ export const COMMANDS: readonly CommandSpec[] = [
       url: required(textOf('an https URL', httpsUrl)),
       sha256: required(textOf('a SHA-256 in hex', (t) => (/^[0-9a-f]{64}$/.test(t) ? t : { problem: 'must be 64 lowercase hex digits' }))),
       size: required(integer(1, 2 ** 32)),
-      version: required(text('a version', 64)),
+      version: required(
+        textOf('a version', (t) =>
+          /^[\x21-\x7e]{1,128}$/.test(t) ? t : { problem: 'must be 1 to 128 printable ASCII characters without spaces' },
+        ),
+      ),
+      stage: optional(boolean),
     }),
     { dangerous: true },
   ),

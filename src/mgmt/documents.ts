@@ -127,7 +127,7 @@ export const EVENT_CODES = {
   'config-applied': ['CONFIG_PUSH_APPLIED'],
   'config-rolled-back': ['CONFIG_PUSH_ROLLED_BACK'],
   'firmware-progress': ['FIRMWARE_PROGRESS'],
-  'firmware-outcome': ['FIRMWARE_COMMITTED', 'FIRMWARE_UPGRADE_OUTCOME'],
+  'firmware-outcome': ['FIRMWARE_COMMITTED', 'FIRMWARE_STAGED', 'FIRMWARE_UPGRADE_OUTCOME'],
 } as const satisfies { readonly [T in EventType]: readonly LogCode[] };
 
 export type EventCode<T extends EventType> = (typeof EVENT_CODES)[T][number];
@@ -250,13 +250,16 @@ export function failed(code: Exclude<ResponseCode, 'OK' | 'CONFIRM_REQUIRED'>, e
 // state document's `firmware` carries; the service is src/firmware/service.ts.
 
 export type UpgradePhase = 'download' | 'verify' | 'write' | 'reboot';
-export type UpgradeOutcome = 'committed' | 'rolled-back' | 'refused' | 'failed' | 'interrupted';
+/** staged: downloaded and verified only (`stage: true`), kept for the same command without it. */
+export type UpgradeOutcome = 'committed' | 'rolled-back' | 'refused' | 'failed' | 'interrupted' | 'staged';
 
 export interface UpgradeRequest {
   readonly url: string;
   readonly sha256: string;
   readonly size: number;
   readonly version: string;
+  /** Stop after the download and its checks: the slot is written by the same command without it (a pair's rollout). */
+  readonly stage?: boolean;
 }
 
 export interface LastUpgrade {

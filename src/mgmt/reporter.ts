@@ -151,7 +151,12 @@ export class Reporter {
     if (this.firmwareLast === null) this.firmwareLast = s.last && Date.parse(s.last.at) < this.d.startedMs ? last : undefined;
     if (s.last && last !== this.firmwareLast)
       this.emit('firmware-outcome', {
-        code: s.last.outcome === 'committed' ? 'FIRMWARE_COMMITTED' : 'FIRMWARE_UPGRADE_OUTCOME',
+        code:
+          s.last.outcome === 'committed'
+            ? 'FIRMWARE_COMMITTED'
+            : s.last.outcome === 'staged'
+              ? 'FIRMWARE_STAGED'
+              : 'FIRMWARE_UPGRADE_OUTCOME',
         ...s.last,
         running: s.version,
         slot: s.slot,

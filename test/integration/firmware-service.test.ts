@@ -35,7 +35,7 @@ let dir: string;
 let server: ChildProcess;
 let serverLog = '';
 let port = 0;
-let ca: string;
+let caFile: string;
 let key: KeyObject;
 const www = () => join(dir, 'www');
 
@@ -45,7 +45,7 @@ beforeAll(async () => {
   const pki = join(dir, 'pki');
   const caId = await makeCa(pki, 'twin6 firmware test CA');
   const srv = await issueCert(pki, caId, 'fw-server', 'subjectAltName=IP:::1\nextendedKeyUsage=serverAuth\n');
-  ca = readFileSync(caId.cert, 'utf8');
+  caFile = caId.cert;
   key = generateKeyPairSync('ed25519').privateKey;
   mkdirSync(www(), { recursive: true });
   port = 20_000 + Math.floor(Math.random() * 40_000);
@@ -110,6 +110,7 @@ function device(opts: { slot?: 'a' | 'b'; entries?: Record<string, string>; upti
   mkdirSync(join(root, 'keys'));
   writeFileSync(join(root, 'keys', 'release.pub'), `${commandKeyText(key)}\n`);
   const rebootMark = join(root, 'rebooted');
+  writeFileSync(join(root, 'boot_id'), 'boot-1\n');
   const layout: SlotLayout = {
     board: 'qemu-x86_64',
     esp,
@@ -122,6 +123,8 @@ function device(opts: { slot?: 'a' | 'b'; entries?: Record<string, string>; upti
     releaseKeys: join(root, 'keys'),
     storeFormat: opts.storeFormat ?? 2,
     reboot: ['sh', '-c', `echo rebooted >> ${rebootMark}`],
+    bootId: join(root, 'boot_id'),
+    downloadDir: join(root, 'downloads'),
   };
   const d: Device = {
     root,
@@ -130,7 +133,7 @@ function device(opts: { slot?: 'a' | 'b'; entries?: Record<string, string>; upti
     stateDir: join(root, 'state'),
     rebootMark,
     health: { healthy: false, waitingFor: 'the test' },
-    policy: { trialSec: 300, healthySec: 1, maxBytes: 1 << 20, reserveBytes: 0, ca },
+    policy: { trialSec: 300, healthySec: 1, maxBytes: 1 << 20, reserveBytes: 0, caFile },
   };
   mkdirSync(d.stateDir);
   devices.push(d);
@@ -175,10 +178,12 @@ const settled = async (d: Device) =>
     what: 'the upgrade to end',
   });
 /** What systemd-boot does at the next boot: a counted entry renamed +1 → +0-1, then booted (or not). */
-function bootLoaderTries(d: Device, boots: 'a' | 'b'): void {
+function bootLoaderTries(d: Device, boots: 'a' | 'b', opts: { spend?: boolean } = {}): void {
   const e = join(d.esp, 'loader', 'entries');
-  for (const f of readdirSync(e)) if (/\+1\.conf$/.test(f)) renameSync(join(e, f), join(e, f.replace('+1.conf', '+0-1.conf')));
+  if (opts.spend !== false)
+    for (const f of readdirSync(e)) if (/\+1\.conf$/.test(f)) renameSync(join(e, f), join(e, f.replace('+1.conf', '+0-1.conf')));
   writeFileSync(d.layout.cmdline, `console=ttyS0 twin6.slot=${boots}\n`);
+  writeFileSync(d.layout.bootId!, `boot-${Date.now()}-${Math.random()}\n`);
 }
 
 describe.skipIf(missing.length > 0)('firmware service on files', () => {
@@ -201,7 +206,7 @@ describe.skipIf(missing.length > 0)('firmware service on files', () => {
     expect(entry).toContain('twin6.root=PARTLABEL=rootfs_b twin6.data=PARTLABEL=rootfs_data twin6.slot=b');
     expect(entry.trimEnd().endsWith('options twin6.role=primary twin6.lan6=2001:db8:1::1/64')).toBe(true);
     // The download is gone once written: the flash has the room back.
-    expect(existsSync(join(d.stateDir, 'firmware', 'download.t6fw'))).toBe(false);
+    expect(existsSync(join(d.root, 'downloads', 'download.t6fw'))).toBe(false);
 
     // The boot loader tries b; the new image's service sees the trial and commits once healthy.
     bootLoaderTries(d, 'b');
@@ -307,9 +312,11 @@ describe.skipIf(missing.length > 0)('firmware service on files', () => {
     const b = serve('resume.t6fw', parts);
     // A partial download of the same bundle, as a power cut leaves it, and the step it was in.
     const fw = join(d.stateDir, 'firmware');
+    const dl = join(d.root, 'downloads');
     mkdirSync(fw, { recursive: true });
-    writeFileSync(join(fw, 'download.t6fw'), b.bytes.subarray(0, 20_000));
-    writeFileSync(join(fw, 'download.json'), JSON.stringify({ url: b.url, sha256: b.sha256, size: b.size, version: b.version }));
+    mkdirSync(dl, { recursive: true });
+    writeFileSync(join(dl, 'download.t6fw'), b.bytes.subarray(0, 20_000));
+    writeFileSync(join(dl, 'download.json'), JSON.stringify({ url: b.url, sha256: b.sha256, size: b.size, version: b.version }));
     writeFileSync(
       join(fw, 'pending.json'),
       JSON.stringify({ ...b, bytes: undefined, requestId: 'r-1', phase: 'download', startedAt: new Date().toISOString() }),
@@ -325,5 +332,77 @@ describe.skipIf(missing.length > 0)('firmware service on files', () => {
     expect(reqs[0]).toMatchObject({ range: 'bytes=20000-', status: 206, complete: true });
     expect(reqs[0]!.sent).toBe(b.size - 20_000);
     expect(readFileSync(d.layout.partitions.b).subarray(0, parts['rootfs.squashfs'].length)).toEqual(parts['rootfs.squashfs']);
+  });
+
+  it('a written slot whose reboot never came: the next start (same boot) reboots again and keeps the upgrade pending', async () => {
+    const d = device();
+    const s = await start(d);
+    await s.upgrade(serve('noboot.t6fw', sampleParts()));
+    await poll(() => (existsSync(d.rebootMark) ? true : undefined), { timeoutMs: 20_000, what: 'the reboot command' });
+    rmSync(d.rebootMark);
+    const s2 = await start(d); // twin6d restarted; the device did not reboot
+    await poll(() => (existsSync(d.rebootMark) ? true : undefined), { timeoutMs: 10_000, what: 'the reboot, again' });
+    expect(s2.status().upgrade).toMatchObject({ phase: 'reboot' });
+    expect(s2.status().last).toBeNull();
+    await expect(s2.upgrade(serve('other.t6fw', sampleParts()))).rejects.toMatchObject({ code: 'BUSY' });
+  });
+
+  it('a written slot that never booted is removed when the old one reports the rollback: it cannot boot later by surprise', async () => {
+    const d = device();
+    const s = await start(d);
+    await s.upgrade(serve('never.t6fw', sampleParts()));
+    await poll(() => (existsSync(d.rebootMark) ? true : undefined), { timeoutMs: 20_000, what: 'the reboot command' });
+    bootLoaderTries(d, 'a', { spend: false }); // rebooted, but the firmware booted a (the +1 entry untouched)
+    const s2 = await start(d);
+    expect(s2.status().last).toMatchObject({ outcome: 'rolled-back' });
+    expect(entries(d)).toEqual(['twin6-g1-a.conf']);
+  });
+
+  it('a power cut after the entry was written but before the step was recorded: the new slot follows its trial', async () => {
+    const d = device();
+    const s = await start(d);
+    const b = serve('late.t6fw', sampleParts());
+    const { requestId } = await s.upgrade(b);
+    await poll(() => (existsSync(d.rebootMark) ? true : undefined), { timeoutMs: 20_000, what: 'the reboot command' });
+    // As if the cut came before pending.json said "reboot": it still says "write", with the slot and generation.
+    const pendingFile = join(d.stateDir, 'firmware', 'pending.json');
+    writeFileSync(pendingFile, JSON.stringify({ ...JSON.parse(readFileSync(pendingFile, 'utf8')), phase: 'write' }));
+    bootLoaderTries(d, 'b');
+    d.health = { healthy: true, waitingFor: '' };
+    const s2 = await start(d);
+    const done = await poll(() => (s2.status().last ? s2.status() : undefined), { timeoutMs: 10_000, what: 'the outcome' });
+    expect(done.last).toMatchObject({ requestId, outcome: 'committed' });
+  });
+
+  it('stage: downloads and verifies only; the same command without it writes the slot from the kept file', async () => {
+    const d = device();
+    const s = await start(d);
+    const b = serve('stage.t6fw', sampleParts());
+    await s.upgrade({ ...b, stage: true });
+    const staged = await settled(d);
+    expect(staged.last).toMatchObject({ outcome: 'staged' });
+    expect(entries(d)).toEqual(['twin6-g1-a.conf']);
+    expect(readFileSync(d.layout.partitions.b)).toEqual(Buffer.alloc(PART_BYTES));
+    const before = parseRequestLog(serverLog).length;
+    await s.upgrade(b);
+    await poll(() => (existsSync(d.rebootMark) ? true : undefined), { timeoutMs: 20_000, what: 'the reboot command' });
+    // Nothing downloaded again: a range from the end, answered 416.
+    expect(
+      parseRequestLog(serverLog)
+        .slice(before)
+        .filter((r) => r.path === '/stage.t6fw'),
+    ).toEqual([expect.objectContaining({ range: `bytes=${b.size}-`, status: 416, sent: 0 })]);
+    expect(entries(d)).toEqual(['twin6-g1-a.conf', 'twin6-g2-b+1.conf']);
+  });
+
+  it('entries as a cut in a FAT rename or a firmware that could not rename leaves them', async () => {
+    // Both names of one rename: the committed one stands, the counted one goes.
+    const d = device({ slot: 'b', entries: { 'twin6-g1-a.conf': ENTRY_A, 'twin6-g2-b.conf': ENTRY_A, 'twin6-g2-b+0-1.conf': ENTRY_A } });
+    expect((await start(d)).status()).toMatchObject({ slot: 'b', generation: 2, state: 'committed' });
+    expect(entries(d)).toEqual(['twin6-g1-a.conf', 'twin6-g2-b.conf']);
+    // Booted from an entry whose try was never spent: spent here, so a failing trial falls back.
+    const e = device({ slot: 'b', entries: { 'twin6-g1-a.conf': ENTRY_A, 'twin6-g2-b+1.conf': ENTRY_A } });
+    expect((await start(e)).status()).toMatchObject({ slot: 'b', state: 'trial' });
+    expect(entries(e)).toEqual(['twin6-g1-a.conf', 'twin6-g2-b+0-1.conf']);
   });
 });
