@@ -2,11 +2,12 @@
 // upgrades as an operator runs them, on top of the signed firmware.upgrade
 // command and the state documents the devices retain. One device: send,
 // follow its progress, wait for the outcome its next image reports. A
-// failover pair, one partner at a time, the secondary first: hand its
-// clients to the other (failover.maintenance), upgrade it, wait until the
-// pair is NORMAL again on the new version, then the primary. A partner that
-// does not commit stops the rollout: the other is never touched, and the
-// pair is left on the old version in NORMAL.
+// failover pair, one partner at a time, the secondary first: stage the
+// bundle on it (download and checks), hand its clients to the other
+// (failover.maintenance), write and reboot, wait until the pair is NORMAL
+// again on the new version, then the primary. A partner that does not commit
+// stops the rollout: the other is never touched, and the pair is left on
+// the old version in NORMAL.
 
 import { createHash, type KeyObject } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
@@ -173,11 +174,13 @@ export async function upgradeDevice(
   return { last, firmware, ms: Date.now() - t0 };
 }
 
-/** Both partners online, in NORMAL, each naming the other's role. */
+/** Both partners online, in NORMAL, in the roles named. */
 function pairNormal(watch: StateWatch, primary: string, secondary: string): true | undefined {
   const p = watch.state(primary);
   const s = watch.state(secondary);
-  return p?.failover.state === 'NORMAL' && s?.failover.state === 'NORMAL' ? true : undefined;
+  return p?.failover.state === 'NORMAL' && s?.failover.state === 'NORMAL' && p.role === 'primary' && s.role === 'secondary'
+    ? true
+    : undefined;
 }
 
 /** failover.maintenance, both steps: the preview's token, then the act. */
@@ -230,33 +233,50 @@ export async function upgradePair(
         continue;
       }
       const other = d === primary ? secondary : primary;
+      const stop = async (outcome: PairStep['outcome'], why: string): Promise<never> => {
+        steps.push({ device: d, outcome, version: watch.state(d)?.firmware?.version ?? '?', ms: Date.now() - t0 });
+        await watch
+          .until(() => pairNormal(watch, primary, secondary), opts.normalTimeoutMs, 'the pair back in NORMAL')
+          .catch(() => undefined);
+        throw new RolloutError(`${d}: ${why}: rollout stopped; ${other} was not touched`);
+      };
+      // The download and its checks first, while the pair serves as usual: the
+      // partner then serves alone only for the write and the reboot, not for
+      // minutes of download (long enough, with failover.autoPartnerDownSec, to
+      // reach PARTNER-DOWN, from which the rebooted partner would wait out MCLT).
+      opts.say(`${d}: staging ${req.version}`);
+      const staged = await upgradeDevice(fleet, watch, d, { ...req, stage: true }, opts);
+      if (staged.last.outcome !== 'staged')
+        return stop(staged.last.outcome, `${staged.last.outcome}${staged.last.reason ? ` (${staged.last.reason})` : ''}`);
       opts.say(`${d}: handing its clients to ${other} (failover.maintenance start)`);
-      await maintenance(fleet, d, 'start', opts.signer);
-      await watch.until(
-        () => (watch.state(other)?.failover.state === 'COMMUNICATIONS-INTERRUPTED' ? true : undefined),
-        60_000,
-        `${other} to serve alone (COMMUNICATIONS-INTERRUPTED)`,
-      );
+      let rebooted = false;
       let result;
       try {
-        result = await upgradeDevice(fleet, watch, d, req, opts);
+        await maintenance(fleet, d, 'start', opts.signer);
+        await watch.until(
+          () => (['COMMUNICATIONS-INTERRUPTED', 'PARTNER-DOWN'].includes(watch.state(other)?.failover.state ?? '') ? true : undefined),
+          60_000,
+          `${other} to serve alone (COMMUNICATIONS-INTERRUPTED)`,
+        );
+        result = await upgradeDevice(fleet, watch, d, req, {
+          ...opts,
+          say: (line) => {
+            if (line.includes('on trial')) rebooted = true;
+            opts.say(line);
+          },
+        });
       } catch (e) {
-        // Refused before a reboot: the device is still in maintenance; give it its clients back.
-        if (watch.state(d)?.firmware?.version !== req.version) await maintenance(fleet, d, 'cancel', opts.signer).catch(() => undefined);
+        // Anything before the reboot: the device is still in maintenance; give it its clients back.
+        if (!rebooted) await maintenance(fleet, d, 'cancel', opts.signer).catch(() => undefined);
         throw e;
       }
-      steps.push({ device: d, outcome: result.last.outcome, version: result.firmware.version, ms: Date.now() - t0 });
       if (result.last.outcome !== 'committed') {
         // Before the reboot (refused, failed): still in maintenance. After it (rolled back): back through STARTUP.
         if (result.last.outcome === 'refused' || result.last.outcome === 'failed')
           await maintenance(fleet, d, 'cancel', opts.signer).catch(() => undefined);
-        await watch
-          .until(() => pairNormal(watch, primary, secondary), opts.normalTimeoutMs, 'the pair back in NORMAL')
-          .catch(() => undefined);
-        throw new RolloutError(
-          `${d}: ${result.last.outcome}${result.last.reason ? ` (${result.last.reason})` : ''}: rollout stopped; ${other} was not touched`,
-        );
+        return stop(result.last.outcome, `${result.last.outcome}${result.last.reason ? ` (${result.last.reason})` : ''}`);
       }
+      steps.push({ device: d, outcome: result.last.outcome, version: result.firmware.version, ms: Date.now() - t0 });
       await watch.until(() => pairNormal(watch, primary, secondary), opts.normalTimeoutMs, 'the pair back in NORMAL');
       opts.say(`${primary} and ${secondary}: NORMAL`);
     }
