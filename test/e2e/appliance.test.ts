@@ -1,6 +1,7 @@
 // The appliance as people get it: the QEMU image boots to serving, real
 // DHCPv6 clients on its LAN get an address and a /56, the supervisor
-// respawns a killed twin6d, and an upgrade (a new image on the same flash)
+// respawns a killed twin6d, the hardware watchdog resets a guest that stops
+// feeding it, and an upgrade (a new image on the same flash)
 // keeps config and leases and drops the rest, like OpenWrt's sysupgrade.
 // Once per emulated board (qemu-x86_64, qemu-aarch64; T6_APPLIANCE_BOARDS
 // picks). Needs root and QEMU (scripts/setup-debian); TCG, so timeouts are
@@ -16,7 +17,7 @@ const cases = await boardCases('appliance.test');
 
 describe.each(cases)('the QEMU appliance ($board)', ({ board, reason, timeScale }) => {
   it.skipIf(reason !== undefined)(
-    'boots to serving; dhcpcd and dhclient get an address and a /56; twin6d is respawned; an upgrade keeps config and leases',
+    'boots to serving; dhcpcd and dhclient get an address and a /56; twin6d is respawned; the watchdog resets a hang; an upgrade keeps config and leases',
     async () => {
       const image = buildImage(board);
       const lab = await ApplianceLab.create({ appliances: 1, clients: [{ kind: 'dhcpcd' }, { kind: 'dhclient' }], image });
@@ -75,6 +76,18 @@ describe.each(cases)('the QEMU appliance ($board)', ({ board, reason, timeScale 
         await a.sh('kill -9 $(pidof node)');
         await expect.poll(() => a.console().match(/"msg":"serving"/g)?.length ?? 0, { timeout: 60_000, interval: 250 }).toBe(2);
         expect(a.console()).toMatch(/twin6d exited with status 137; restarting/);
+
+        // The hardware watchdog: a guest that stops feeding it (as a hung kernel would) is
+        // reset within its 30 s (-no-reboot turns the reset into QEMU's exit), and boots again.
+        expect(a.console()).toMatch(/watchdog armed/);
+        const hungAt = Date.now();
+        await a.sh('kill -STOP $(pidof watchdog)');
+        await a.waitSelfReboot(120_000);
+        const resetMs = Date.now() - hungAt;
+        console.log(`[appliance.test ${board}] watchdog reset ${(resetMs / 1000).toFixed(1)} s after the feeding stopped`);
+        expect(resetMs).toBeGreaterThan(25_000);
+        await a.waitServing(180_000);
+        expect(await active()).toEqual(held);
 
         // Upgrade: an operator's config change and a stray file, then a new image on the same flash.
         await a.sh("sed -i 's/2001:db8:1::53/2001:db8:1::54/' /etc/twin6/twin6.json && echo stray > /root/stray && sync");

@@ -359,6 +359,12 @@ export class Appliance {
       // and node, whose start reads getrandom(), waited for it (~2 s).
       '-device',
       'virtio-rng-pci',
+      // A hardware watchdog, as boards have one: a guest that stops feeding it
+      // (a hung kernel) is reset, which -no-reboot turns into QEMU's exit.
+      '-device',
+      'i6300esb',
+      '-action',
+      'watchdog=reset',
       '-device',
       'virtio-serial-pci',
       '-chardev',
