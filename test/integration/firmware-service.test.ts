@@ -326,9 +326,16 @@ describe.skipIf(missing.length > 0)('firmware service on files', () => {
     const before = parseRequestLog(serverLog).length;
     await s.upgrade(b);
     await poll(() => (existsSync(d.rebootMark) ? true : undefined), { timeoutMs: 20_000, what: 'the reboot command' });
-    const reqs = parseRequestLog(serverLog)
-      .slice(before)
-      .filter((r) => r.path === '/resume.t6fw');
+    // The server logs a request when its response has ended, which may be just after the device moved on.
+    const reqs = await poll(
+      () => {
+        const r = parseRequestLog(serverLog)
+          .slice(before)
+          .filter((x) => x.path === '/resume.t6fw');
+        return r.length > 0 ? r : undefined;
+      },
+      { timeoutMs: 5_000, what: "the server's log of the resumed request" },
+    );
     expect(reqs[0]).toMatchObject({ range: 'bytes=20000-', status: 206, complete: true });
     expect(reqs[0]!.sent).toBe(b.size - 20_000);
     expect(readFileSync(d.layout.partitions.b).subarray(0, parts['rootfs.squashfs'].length)).toEqual(parts['rootfs.squashfs']);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callControl, CONTROL_SOCKET_NAME } from '../../src/daemon/control.js';
 import { FleetLab, LAB_OPERATOR, labUnavailableReason, poll, startLab, type Lab } from '../../src/testing/lab/index.js';
-import { COMMANDS } from '../../src/mgmt/commands.js';
+import { COMMANDS, FIRMWARE_NOT_AVAILABLE } from '../../src/mgmt/commands.js';
 import type { ResponseDoc, StateDoc } from '../../src/mgmt/documents.js';
 import { argsHash, newNonce, signCommand } from '../../src/mgmt/signature.js';
 import { labRequired, skipUnlessRequired } from '../../src/testing/lab/prereq.js';
@@ -188,6 +188,13 @@ describe.skipIf(reason !== undefined)('MQTT uplink against mosquitto', () => {
       expect(second.doc).toEqual({ v: 1, ok: false, code: 'UNAVAILABLE', error: 'not available: failover is not configured' });
       answered.add(cmd);
     }
+    // Firmware: this twin6d runs without boot slots (--slots): the status says so, an upgrade is
+    // signed and then refused as unavailable (test/e2e/firmware-upgrade.test.ts runs them on slots).
+    expect(await expectOk('firmware.status')).toBeNull();
+    const upgradeArgs = { url: 'https://[2001:db8::1]/x.t6fw', sha256: 'ab'.repeat(32), size: 1000, version: '0.2.0' };
+    const upgrade = await send('firmware.upgrade', upgradeArgs, signed());
+    expect(upgrade.doc).toEqual({ v: 1, ok: false, code: 'UNAVAILABLE', error: FIRMWARE_NOT_AVAILABLE });
+    answered.add('firmware.upgrade');
     expect([...answered].sort()).toEqual(COMMANDS.map((c) => c.name).sort());
   }, 90_000);
 
