@@ -52,8 +52,12 @@ function main(): void {
     const file = join(dir, basename(path));
     const range = req.headers.range ?? null;
     let sent = 0;
-    const done = (status: number, complete: boolean) =>
+    let logged = false;
+    const done = (status: number, complete: boolean) => {
+      if (logged) return;
+      logged = true;
       process.stdout.write(`${JSON.stringify({ method: req.method ?? '', path, range, status, sent, complete } satisfies RequestLine)}\n`);
+    };
     let size: number;
     try {
       size = statSync(file).size;
@@ -97,12 +101,12 @@ function main(): void {
         else resume();
       }
     });
+    const length = end - start + 1;
     stream.on('end', () => res.end(() => done(status, true)));
+    // A client that has every byte may close before the end callback runs: complete is what it got.
     res.on('close', () => {
-      if (!res.writableFinished) {
-        stream.destroy();
-        done(status, false);
-      }
+      stream.destroy();
+      done(status, sent === length);
     });
   });
   server.listen(Number(port), listen, () => process.stderr.write(`bundle-server: https://[${listen}]:${port}/ serving ${dir}\n`));
