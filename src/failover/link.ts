@@ -227,7 +227,6 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
 
   /** STARTTLS where configured, then the channel. */
   private negotiate(socket: net.Socket, remote: string, side: 'primary' | 'secondary'): void {
-    const timer = setTimeout(() => this.refuse(socket, 'STARTTLS/TLS handshake took too long'), HANDSHAKE_MS_MAX);
     const done = (s: net.Socket, secure: boolean) => {
       clearTimeout(timer);
       this.open(s, remote, secure);
@@ -237,6 +236,9 @@ export class PartnerLink extends EventEmitter<LinkEvents> {
       this.refuse(socket, reason);
       if (side === 'primary') this.scheduleRedial();
     };
+    // A partner that takes the connection and then says nothing (busy, hung, or
+    // rebooting) is given up on like any other failure: the primary dials again.
+    const timer = setTimeout(() => fail('STARTTLS/TLS handshake took too long'), HANDSHAKE_MS_MAX);
     socket.once('error', (e) => fail(`socket error before the channel was up: ${e.message}`));
     const tlsConfig = this.config.tls;
     if (side === 'primary') {

@@ -264,6 +264,30 @@ describe.skipIf(!haveOpenssl)('the partner link', () => {
     });
   });
 
+  it('dials again after a partner that took the connection and never answered STARTTLS', async () => {
+    // A secondary that is busy, hung or rebooting can accept TCP and say nothing: the
+    // primary gave up after the handshake limit and, before the fix, never dialled again.
+    port++;
+    const conns = new Set<net.Socket>();
+    const silent = net.createServer((conn) => {
+      conns.add(conn);
+      conn.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => silent.listen(port, '::1', r));
+    const p = side(config('primary', { tls: { ca: caPem, ...a, peerName: 'twin6-b' } }));
+    await p.link.start();
+    expect(await within(p.refused, 15_000, 'the handshake limit')).toMatch(/took too long/);
+    // The primary dials again at once: those connections go with the silent server.
+    const closed = new Promise<void>((r) => silent.close(() => r()));
+    for (const c of conns) c.destroy();
+    await closed;
+    const s = side(config('secondary', { tls: { ca: caPem, ...b, peerName: 'twin6-a' } }));
+    await s.link.start();
+    await within(Promise.all([p.up, s.up]), 30_000, 'the channel after the redial');
+    await p.link.stop();
+    await s.link.stop();
+  }, 60_000);
+
   it('sends nothing but STARTTLS in clear when TLS is configured', async () => {
     port++;
     const s = side(config('secondary', { tls: { ca: caPem, ...b, peerName: 'twin6-a' } }));
