@@ -76,7 +76,7 @@ describe.skipIf(reason !== undefined)('a failover pair of appliance VMs through 
         expect(a.console()).not.toMatch(/first boot: formatting|new image/);
         // The provisioned rootfs_data was made as small as the image's; the first boot grew the
         // partition to the end of the disk and the ext4 with it (resize2fs on the mounted filesystem).
-        expect(a.console()).toMatch(/growing ext4 on \/dev\/vda3 from 16 MiB to 6\d MiB/);
+        expect(a.console()).toMatch(/growing ext4 on \/dev\/vda4 from 16 MiB to 25\d MiB/);
         expect(a.console()).not.toMatch(/resize2fs .* failed/);
         const s = await a.failover();
         expect(s).toMatchObject({ role: a.spec.role, state: 'NORMAL', partnerState: 'NORMAL', connected: true, secure: true });
