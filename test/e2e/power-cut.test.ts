@@ -1,7 +1,7 @@
 // Power cuts: the appliance's QEMU process is SIGKILLed (nothing in the guest
 // runs, its page cache is gone) at a random moment while a load client keeps
 // acquiring leases; it boots again on the same flash and must still hold
-// every lease a client saw in a Reply. Per board: 10 cuts on qemu-x86_64, 6
+// every lease a client saw in a Reply. Per board: 6 cuts on qemu-x86_64, 4
 // on qemu-aarch64 (CI time); T6_POWER_CUTS=100 sets every
 // board's count for the long run. The check reads the leases from the
 // rebooted guest's twin6d, so it covers the whole path: flash filesystem,
