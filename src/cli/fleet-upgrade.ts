@@ -1,4 +1,4 @@
-// twin6ctl fleet upgrade and upgrade-pair (docs/fleet.md §8.4): firmware
+// twin6ctl fleet upgrade and upgrade-pair (docs/fleet.md §8.3): firmware
 // upgrades as an operator runs them, on top of the signed firmware.upgrade
 // command and the state documents the devices retain. One device: send,
 // follow its progress, wait for the outcome its next image reports. A

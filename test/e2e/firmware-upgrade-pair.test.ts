@@ -1,4 +1,4 @@
-// The rolling upgrade of a failover pair (docs/fleet.md §8.4): two appliances
+// The rolling upgrade of a failover pair (docs/fleet.md §8.3): two appliances
 // (qemu-x86_64, UEFI disks) in NORMAL, each with an MQTT uplink, a real
 // dhcpcd and a real dhclient renewing every 15 s, and `twin6ctl fleet
 // upgrade-pair` from the operator's side: the secondary hands its clients to
