@@ -13,7 +13,7 @@
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, createReadStream, openSync, readSync, statSync } from 'node:fs';
+import { constants, createReadStream, readFileSync, statSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -131,18 +131,7 @@ export function deviceBytes(path: string, sysClassBlock = '/sys/class/block'): n
   const st = statSync(path);
   if (st.isFile()) return st.size;
   const name = path.replace(/^\/dev\//, '');
-  return Number(readFileSyncText(join(sysClassBlock, name, 'size')).trim()) * 512;
-}
-
-function readFileSyncText(path: string): string {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(64);
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    return buf.subarray(0, n).toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
+  return Number(readFileSync(join(sysClassBlock, name, 'size'), 'utf8').trim()) * 512;
 }
 
 async function sha256Of(file: string, offset: number, size: number): Promise<string> {
