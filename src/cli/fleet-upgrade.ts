@@ -152,7 +152,7 @@ export async function upgradeDevice(
     () => {
       const f = watch.state(device)?.firmware;
       const u = f?.upgrade;
-      if (u && u.requestId === requestId) {
+      if (u && u.requestId === requestId && shown !== 'trial') {
         const step = `${u.phase} ${u.total > 0 ? Math.floor((10 * u.bytes) / u.total) * 10 : 0}%`;
         if (step !== shown)
           opts.say(
@@ -233,12 +233,20 @@ export async function upgradePair(
         continue;
       }
       const other = d === primary ? secondary : primary;
-      const stop = async (outcome: PairStep['outcome'], why: string): Promise<never> => {
+      // Awaited where it is thrown (`throw await stopped(…)`): returned unawaited
+      // from inside the try, the finally below would close the watch under it.
+      const stopped = async (outcome: PairStep['outcome'], why: string): Promise<RolloutError> => {
         steps.push({ device: d, outcome, version: watch.state(d)?.firmware?.version ?? '?', ms: Date.now() - t0 });
-        await watch
+        const normal = await watch
           .until(() => pairNormal(watch, primary, secondary), opts.normalTimeoutMs, 'the pair back in NORMAL')
-          .catch(() => undefined);
-        throw new RolloutError(`${d}: ${why}: rollout stopped; ${other} was not touched`);
+          .then(
+            () => true,
+            () => false,
+          );
+        opts.say(
+          `${primary} and ${secondary}: ${normal ? 'NORMAL' : `not back in NORMAL after ${Math.round(opts.normalTimeoutMs / 1000)} s`}`,
+        );
+        return new RolloutError(`${d}: ${why}: rollout stopped; ${other} was not touched`);
       };
       // The download and its checks first, while the pair serves as usual: the
       // partner then serves alone only for the write and the reboot, not for
@@ -247,7 +255,7 @@ export async function upgradePair(
       opts.say(`${d}: staging ${req.version}`);
       const staged = await upgradeDevice(fleet, watch, d, { ...req, stage: true }, opts);
       if (staged.last.outcome !== 'staged')
-        return stop(staged.last.outcome, `${staged.last.outcome}${staged.last.reason ? ` (${staged.last.reason})` : ''}`);
+        throw await stopped(staged.last.outcome, `${staged.last.outcome}${staged.last.reason ? ` (${staged.last.reason})` : ''}`);
       opts.say(`${d}: handing its clients to ${other} (failover.maintenance start)`);
       let rebooted = false;
       let result;
@@ -274,7 +282,7 @@ export async function upgradePair(
         // Before the reboot (refused, failed): still in maintenance. After it (rolled back): back through STARTUP.
         if (result.last.outcome === 'refused' || result.last.outcome === 'failed')
           await maintenance(fleet, d, 'cancel', opts.signer).catch(() => undefined);
-        return stop(result.last.outcome, `${result.last.outcome}${result.last.reason ? ` (${result.last.reason})` : ''}`);
+        throw await stopped(result.last.outcome, `${result.last.outcome}${result.last.reason ? ` (${result.last.reason})` : ''}`);
       }
       steps.push({ device: d, outcome: result.last.outcome, version: result.firmware.version, ms: Date.now() - t0 });
       await watch.until(() => pairNormal(watch, primary, secondary), opts.normalTimeoutMs, 'the pair back in NORMAL');
