@@ -38,7 +38,7 @@ const BOARD_LIST = parseNameList(
 const cases = await boardCases('firmware-upgrade.test', ['openssl', 'mosquitto', 'dhcpcd', 'unsquashfs', 'mksquashfs'], BOARD_LIST);
 
 const DEVICE = 'lab-fw1';
-const TRIAL_SEC = 30;
+const TRIAL_SEC = 60;
 const HEALTHY_SEC = 5;
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
