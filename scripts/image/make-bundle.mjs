@@ -21,7 +21,14 @@ import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BUNDLE_PART_NAMES, encodeBundleHeader, encodeManifest, releaseKeyId, signManifest } from '../../dist/firmware/bundle.js';
+import {
+  BUNDLE_OPTIONAL_PARTS,
+  BUNDLE_PART_NAMES,
+  encodeBundleHeader,
+  encodeManifest,
+  releaseKeyId,
+  signManifest,
+} from '../../dist/firmware/bundle.js';
 import { verifyBundleFile } from '../../dist/firmware/bundle-file.js';
 import { commandKeyText } from '../../dist/mgmt/signature.js';
 
@@ -130,6 +137,11 @@ async function makeBundle(v) {
     const path = join(v.dir, name);
     if (!(await stat(path).catch(() => undefined))?.isFile()) die(`${path} is missing`);
     parts.push({ name, ...(await hashFile(path)) });
+  }
+  // A board that loads its DTB from the boot partition (sd-image.sh leaves it in the build directory).
+  for (const name of BUNDLE_OPTIONAL_PARTS) {
+    const path = join(v.dir, name);
+    if ((await stat(path).catch(() => undefined))?.isFile()) parts.push({ name, ...(await hashFile(path)) });
   }
   const manifest = {
     v: 1,

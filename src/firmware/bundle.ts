@@ -33,7 +33,10 @@ export const SIGNATURE_BYTES_MAX = 4 * 1024;
 
 /** The parts of a boot slot, each exactly once in a manifest. */
 export const BUNDLE_PART_NAMES = ['vmlinuz', 'initrd.gz', 'rootfs.squashfs'] as const;
-export type BundlePartName = (typeof BUNDLE_PART_NAMES)[number];
+/** Parts only some boards have, at most once: the DTB a board's boot script loads from the boot partition (nanopc-t4). */
+export const BUNDLE_OPTIONAL_PARTS = ['board.dtb'] as const;
+export type BundlePartName = (typeof BUNDLE_PART_NAMES)[number] | (typeof BUNDLE_OPTIONAL_PARTS)[number];
+const ALL_PART_NAMES: readonly string[] = [...BUNDLE_PART_NAMES, ...BUNDLE_OPTIONAL_PARTS];
 
 export interface BundlePart {
   readonly name: BundlePartName;
@@ -221,8 +224,10 @@ function checkManifest(v: unknown): BundleManifest | BundleProblem {
 
 function checkParts(v: unknown): readonly BundlePart[] | BundleProblem {
   if (!Array.isArray(v)) return problem(`"parts" must be an array, got ${typeName(v)}`);
-  if (v.length !== BUNDLE_PART_NAMES.length) {
-    return problem(`"parts" must list ${BUNDLE_PART_NAMES.join(', ')} once each, got ${v.length} entries`);
+  if (v.length < BUNDLE_PART_NAMES.length || v.length > ALL_PART_NAMES.length) {
+    return problem(
+      `"parts" must list ${BUNDLE_PART_NAMES.join(', ')} once each (and ${BUNDLE_OPTIONAL_PARTS.join(', ')} at most once), got ${v.length} entries`,
+    );
   }
   const seen = new Set<string>();
   for (const [i, p] of (v as unknown[]).entries()) {
@@ -231,8 +236,8 @@ function checkParts(v: unknown): readonly BundlePart[] | BundleProblem {
     const extra = unknownKey(p, PART_KEYS);
     if (extra !== undefined) return problem(`${at}: unknown key ${JSON.stringify(extra)}`);
     const name = p['name'];
-    if (typeof name !== 'string' || !(BUNDLE_PART_NAMES as readonly string[]).includes(name)) {
-      return problem(`${at}.name must be one of ${BUNDLE_PART_NAMES.join(', ')}, got ${JSON.stringify(name) ?? 'nothing'}`);
+    if (typeof name !== 'string' || !ALL_PART_NAMES.includes(name)) {
+      return problem(`${at}.name must be one of ${ALL_PART_NAMES.join(', ')}, got ${JSON.stringify(name) ?? 'nothing'}`);
     }
     if (seen.has(name)) return problem(`${at}: part "${name}" is listed twice`);
     seen.add(name);
@@ -243,7 +248,8 @@ function checkParts(v: unknown): readonly BundlePart[] | BundleProblem {
     const sha = checkText(p, 'sha256', (s) => SHA256_RE.test(s), '64 lowercase hex digits');
     if (sha !== undefined) return problem(`${at}: ${sha}`);
   }
-  // Three distinct names out of three: every part is there.
+  const missing = BUNDLE_PART_NAMES.find((n) => !seen.has(n));
+  if (missing !== undefined) return problem(`"parts" has no "${missing}"`);
   return v as BundlePart[];
 }
 

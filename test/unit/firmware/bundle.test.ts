@@ -45,6 +45,11 @@ function patched(edit: (m: Record<string, unknown>) => void): Buffer {
 const part = (m: Record<string, unknown>, i: number) => (m['parts'] as Record<string, unknown>[])[i]!;
 
 describe('bundle header layout', () => {
+  it('takes a board.dtb part, at most once, after the three every bundle has', () => {
+    const h = decoded(patched((m) => (m['parts'] as unknown[]).push({ name: 'board.dtb', size: 3, sha256: sha256('dtb') })));
+    expect(h.parts.map((p) => p.name)).toEqual(['vmlinuz', 'initrd.gz', 'rootfs.squashfs', 'board.dtb']);
+  });
+
   it('decodes a header written by hand from the layout, with absolute part offsets', () => {
     const h = decoded(handHeader(MANIFEST, SIGNATURE));
     const headerBytes = 16 + Buffer.byteLength(MANIFEST) + Buffer.byteLength(SIGNATURE);
@@ -135,8 +140,14 @@ describe('a damaged header is a problem, never a throw', () => {
     ['kernelArgs with a newline', (m) => (m['kernelArgs'] = 'quiet\ninit=/bin/sh'), /"kernelArgs" must be one line/],
     ['kernelArgs too long', (m) => (m['kernelArgs'] = 'x'.repeat(1025)), /"kernelArgs"/],
     ['parts not an array', (m) => (m['parts'] = {}), /"parts" must be an array/],
-    ['a part missing', (m) => (m['parts'] as unknown[]).pop(), /once each, got 2 entries/],
-    ['a fourth part', (m) => (m['parts'] as unknown[]).push(part(m, 0)), /got 4 entries/],
+    ['a part missing', (m) => (m['parts'] as unknown[]).pop(), /once each .*got 2 entries/],
+    [
+      'a fourth part, not the optional one',
+      (m) => (m['parts'] as unknown[]).push(part(m, 0)),
+      /parts\[3\]: part "vmlinuz" is listed twice/,
+    ],
+    ['five parts', (m) => (m['parts'] as unknown[]).push(part(m, 0), part(m, 1)), /got 5 entries/],
+    ['the optional part in place of a required one', (m) => (part(m, 2)['name'] = 'board.dtb'), /"parts" has no "rootfs\.squashfs"/],
     ['a part twice', (m) => (part(m, 2)['name'] = 'vmlinuz'), /parts\[2\]: part "vmlinuz" is listed twice/],
     ['an unknown part', (m) => (part(m, 1)['name'] = 'dtb'), /parts\[1\]\.name must be one of/],
     ['a part not an object', (m) => ((m['parts'] as unknown[])[0] = 'vmlinuz'), /parts\[0\] must be an object/],
