@@ -10,10 +10,14 @@
 import { readFile } from 'node:fs/promises';
 import type { SlotName } from './slots.js';
 
+/** What picks the slot at boot (boot-selector.ts); absent in a layout file: systemd-boot, the first kind. */
+export type SelectorKind = 'systemd-boot' | 'uboot-files';
+
 export interface SlotLayout {
   /** The board id a bundle must be built for. */
   readonly board: string;
-  /** The ESP: PARTLABEL=NAME or a path (a block device, or a directory when espMount is null). */
+  readonly selector: SelectorKind;
+  /** The boot partition (the ESP on UEFI disks): PARTLABEL=NAME or a path (a block device, or a directory when espMount is null). */
   readonly esp: string;
   /** Where the ESP is mounted while twin6d reads or writes it; null: esp is a directory. */
   readonly espMount: string | null;
@@ -85,7 +89,11 @@ export async function loadSlotLayout(file: string): Promise<SlotLayout> {
     if (o[key] === undefined) return {};
     return { [key]: text(file, o, key) };
   };
+  const selector = o['selector'] ?? 'systemd-boot';
+  if (selector !== 'systemd-boot' && selector !== 'uboot-files')
+    throw new LayoutError(file, 'selector', `must be "systemd-boot" or "uboot-files", got ${JSON.stringify(selector)}`);
   return {
+    selector,
     ...(fsck ? { fsck: fsck as string[] } : {}),
     ...optionalText('downloadDir'),
     ...optionalText('bootId'),

@@ -23,7 +23,7 @@
 // before it hands a partner's clients over). One upgrade at a time.
 
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, stat, statfs } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import type { Logger } from 'pino';
@@ -31,30 +31,9 @@ import { verifyBundleFile, loadReleaseKeys } from './bundle-file.js';
 import type { BundleHeader } from './bundle.js';
 import { downloadFile } from './download.js';
 import type { SlotLayout } from './layout.js';
-import {
-  copyRangeDurably,
-  espPaths,
-  listEntries,
-  removeDurably,
-  renameDurably,
-  resolveDevice,
-  withEsp,
-  writeFileDurably,
-  writePartition,
-} from './slot-disk.js';
-import {
-  bootState,
-  committedFile,
-  deviceOptions,
-  entryFileName,
-  entryText,
-  otherSlot,
-  planSlotWrite,
-  slotFromCmdline,
-  TRIAL_TRIES,
-  type BootState,
-  type SlotName,
-} from './slots.js';
+import { DTB_PART, selectorOf, type BootSelector } from './boot-selector.js';
+import { copyRangeDurably, espPaths, resolveDevice, withEsp, writePartition } from './slot-disk.js';
+import { otherSlot, planSlotWrite, slotFromCmdline, type BootState, type SlotName } from './slots.js';
 import { writeJsonDurably, readJson } from './state-files.js';
 import type { FirmwareStatus, LastUpgrade, UpgradeOutcome, UpgradePhase, UpgradeRequest } from '../mgmt/documents.js';
 
@@ -139,7 +118,10 @@ export class FirmwareService {
   /** The download: on the flash, but outside what an image change copies (the bundle is the size of a root). */
   private readonly downloadDir: string;
 
+  private readonly selector: BootSelector;
+
   constructor(private readonly deps: FirmwareDeps) {
+    this.selector = selectorOf(deps.layout.selector);
     this.dir = join(deps.stateDir, 'firmware');
     this.downloadDir = deps.layout.downloadDir ?? this.dir;
   }
@@ -171,7 +153,7 @@ export class FirmwareService {
       );
       return this;
     }
-    this.boot = bootState(await withEsp(layout, false, listEntries), slot);
+    this.boot = await withEsp(layout, false, (boot) => this.selector.read(boot, slot));
     await this.tidyEntries();
     await this.settle(slot);
     log.info(
@@ -198,14 +180,19 @@ export class FirmwareService {
    */
   private async tidyEntries(): Promise<void> {
     const b = this.boot!;
-    const r = b.running;
-    const spend = r?.state === 'trial' && (r.triesLeft ?? 0) > 0 ? r : undefined;
-    if (!spend && b.duplicates.length === 0) return;
-    await withEsp(this.deps.layout, true, async (esp) => {
-      const dir = espPaths.entries(esp);
-      await removeDurably(dir, b.duplicates);
-      if (spend) await renameDurably(dir, spend.file, entryFileName(spend.generation, spend.slot, 0, (spend.triesDone ?? 0) + 1));
-      this.boot = bootState(await listEntries(esp), b.runningSlot);
+    if (!this.selector.needsTidy(b)) return;
+    await this.changeBoot((boot) => this.selector.tidy(boot, b));
+  }
+
+  /** A change on the boot partition, mounted read-write for it; the state read again after. */
+  private async changeBoot(fn: (boot: string) => Promise<void>): Promise<void> {
+    const running = this.boot!.runningSlot;
+    await withEsp(this.deps.layout, true, async (boot) => {
+      try {
+        await fn(boot);
+      } finally {
+        this.boot = await this.selector.read(boot, running);
+      }
     });
   }
 
@@ -243,12 +230,8 @@ export class FirmwareService {
   /** The other slot's entries that still have tries left: written, never to boot now. */
   private async removePendingEntries(): Promise<void> {
     const b = this.boot!;
-    const stale = b.entries.filter((e) => e.slot !== b.runningSlot && (e.triesLeft ?? 0) > 0).map((e) => e.file);
-    if (stale.length === 0) return;
-    await withEsp(this.deps.layout, true, async (esp) => {
-      await removeDurably(espPaths.entries(esp), stale);
-      this.boot = bootState(await listEntries(esp), b.runningSlot);
-    });
+    if (this.selector.pendingOf(b).length === 0) return;
+    await this.changeBoot((boot) => this.selector.removePending(boot, b));
   }
 
   stop(): void {
@@ -419,11 +402,8 @@ export class FirmwareService {
   private async removeWritten(): Promise<void> {
     const p = this.pending;
     if (p?.slot === undefined || p.generation === undefined) return;
-    const file = entryFileName(p.generation, p.slot, TRIAL_TRIES);
-    await withEsp(this.deps.layout, true, async (esp) => {
-      await removeDurably(espPaths.entries(esp), [file]);
-      this.boot = bootState(await listEntries(esp), this.boot!.runningSlot);
-    });
+    const { slot, generation } = p;
+    await this.changeBoot((boot) => this.selector.removeWritten(boot, slot, generation));
   }
 
   /**
@@ -441,32 +421,33 @@ export class FirmwareService {
       if (!x) throw new Error(`the bundle has no ${name}`);
       return x;
     };
-    const { plan, deviceOpts } = await withEsp(layout, true, async (esp) => {
-      const state = bootState(await listEntries(esp), this.boot!.runningSlot);
+    const sel = this.selector;
+    const plan = await withEsp(layout, true, async (boot) => {
+      const state = await sel.read(boot, this.boot!.runningSlot);
       const plan = planSlotWrite(state);
       if ('problem' in plan) throw new Error(plan.problem);
       await this.setPending({ ...p, phase: 'write', slot: plan.slot, generation: plan.generation });
-      await removeDurably(espPaths.entries(esp), plan.remove);
-      // The target's old kernel and initramfs go too (no entry names them now): an ESP
-      // sized for two sets must not hold three while the new ones are written.
-      const slotDir = espPaths.slotDir(esp, plan.slot);
-      await mkdir(slotDir, { recursive: true });
-      await removeDurably(slotDir, await readdir(slotDir));
-      const runningText = state.running ? await readFile(join(espPaths.entries(esp), state.running.file), 'utf8') : '';
-      return { plan, deviceOpts: deviceOptions(runningText) };
+      // The target's boot files go first (its old kernel too: a partition sized
+      // for two kernel sets must not hold three while the new ones are written).
+      const begun = await sel.beginWrite(boot, state);
+      if ('problem' in begun) throw new Error(begun.problem);
+      return begun;
     });
     const root = part('rootfs.squashfs');
     const device = await resolveDevice(layout.partitions[plan.slot]);
     await writePartition({ file, offset: root.offset, size: root.size }, device, root.sha256);
-    await withEsp(layout, true, async (esp) => {
-      const slotDir = espPaths.slotDir(esp, plan.slot);
-      for (const name of ['vmlinuz', 'initrd.gz'] as const) {
+    await this.changeBoot(async (boot) => {
+      const slotDir = espPaths.slotDir(boot, plan.slot);
+      const files: [string, string][] = [
+        ['vmlinuz', sel.kernelFile],
+        ['initrd.gz', 'initrd.gz'],
+        ...(h.parts.some((x) => x.name === DTB_PART) ? ([[DTB_PART, DTB_PART]] as [string, string][]) : []),
+      ];
+      for (const [name, as] of files) {
         const x = part(name);
-        await copyRangeDurably({ file, offset: x.offset, size: x.size }, slotDir, name, x.sha256);
+        await copyRangeDurably({ file, offset: x.offset, size: x.size }, slotDir, as, x.sha256);
       }
-      const text = entryText({ title: h.manifest.release, slot: plan.slot, kernelArgs: h.manifest.kernelArgs, deviceOptions: deviceOpts });
-      await writeFileDurably(espPaths.entries(esp), plan.entryFile, text);
-      this.boot = bootState(await listEntries(esp), this.boot!.runningSlot);
+      await sel.finishWrite(boot, plan, h);
     });
     await this.setPending({ ...this.pending!, phase: 'reboot' });
   }
@@ -523,13 +504,10 @@ export class FirmwareService {
   }
 
   private async commit(): Promise<void> {
-    const { layout, log } = this.deps;
+    const { log } = this.deps;
     const r = this.boot?.running;
     if (!r || r.state !== 'trial') return;
-    await withEsp(layout, true, async (esp) => {
-      await renameDurably(espPaths.entries(esp), r.file, committedFile(r));
-      this.boot = bootState(await listEntries(esp), r.slot);
-    });
+    await this.changeBoot((boot) => this.selector.commit(boot, r));
     log.info(
       { code: 'FIRMWARE_COMMITTED', version: this.version, slot: r.slot, generation: r.generation },
       `firmware: ${this.version} committed in slot ${r.slot}`,

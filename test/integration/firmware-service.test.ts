@@ -28,6 +28,7 @@ const missing = await missingBinaries(['openssl']);
 if (missing.length > 0) console.warn(`[firmware-service.test] skipping: missing ${missing.join(', ')}`);
 
 const PART_BYTES = 64 * 1024;
+const DEVICE_ARGS = 'twin6.role=primary twin6.lan6=2001:db8:1::1/64';
 const ENTRY_A =
   'title twin6 0.1.0 (slot a)\nlinux /twin6/a/vmlinuz\ninitrd /twin6/a/initrd.gz\noptions console=ttyS0 twin6.root=PARTLABEL=rootfs_a twin6.slot=a\noptions twin6.role=primary twin6.lan6=2001:db8:1::1/64\n';
 
@@ -95,13 +96,23 @@ afterEach(() => {
 });
 
 /** A device as the image lays it out, slot a running and committed. */
-function device(opts: { slot?: 'a' | 'b'; entries?: Record<string, string>; uptimeSec?: number; storeFormat?: number } = {}): Device {
+function device(
+  opts: { slot?: 'a' | 'b'; entries?: Record<string, string>; uptimeSec?: number; storeFormat?: number; uboot?: boolean } = {},
+): Device {
   const root = mkdtempSync(join(dir, 'dev-'));
   const esp = join(root, 'esp');
   mkdirSync(join(esp, 'loader', 'entries'), { recursive: true });
   mkdirSync(join(esp, 'twin6', 'a'), { recursive: true });
-  for (const [name, text] of Object.entries(opts.entries ?? { 'twin6-g1-a.conf': ENTRY_A }))
-    writeFileSync(join(esp, 'loader', 'entries', name), text);
+  if (opts.uboot) {
+    // As scripts/image/sd-image.sh writes the boot partition: slot a committed, no generation in its boot.env.
+    writeFileSync(join(esp, 'twin6', 'committed.env'), 'twin6_committed=a\ntwin6_committed_gen=1\n');
+    writeFileSync(
+      join(esp, 'twin6', 'a', 'boot.env'),
+      `twin6_args=console=ttyS1,115200 twin6.data=/dev/mmcblk0p4\ntwin6_device=${DEVICE_ARGS}\n`,
+    );
+  } else
+    for (const [name, text] of Object.entries(opts.entries ?? { 'twin6-g1-a.conf': ENTRY_A }))
+      writeFileSync(join(esp, 'loader', 'entries', name), text);
   for (const s of ['a', 'b']) writeFileSync(join(root, `rootfs_${s}`), Buffer.alloc(PART_BYTES));
   writeFileSync(join(root, 'cmdline'), `console=ttyS0 twin6.root=PARTLABEL=rootfs_${opts.slot ?? 'a'} twin6.slot=${opts.slot ?? 'a'}\n`);
   writeFileSync(join(root, 'uptime'), `${opts.uptimeSec ?? 12.5} 10.0\n`);
@@ -113,6 +124,7 @@ function device(opts: { slot?: 'a' | 'b'; entries?: Record<string, string>; upti
   writeFileSync(join(root, 'boot_id'), 'boot-1\n');
   const layout: SlotLayout = {
     board: 'qemu-x86_64',
+    selector: opts.uboot ? 'uboot-files' : 'systemd-boot',
     esp,
     espMount: null,
     partitions: { a: join(root, 'rootfs_a'), b: join(root, 'rootfs_b') },
@@ -411,5 +423,96 @@ describe.skipIf(missing.length > 0)('firmware service on files', () => {
     const e = device({ slot: 'b', entries: { 'twin6-g1-a.conf': ENTRY_A, 'twin6-g2-b+1.conf': ENTRY_A } });
     expect((await start(e)).status()).toMatchObject({ slot: 'b', state: 'trial' });
     expect(entries(e)).toEqual(['twin6-g1-a.conf', 'twin6-g2-b+0-1.conf']);
+  });
+});
+
+/** What the boot script (image/boot/twin6-ab.cmd) does at the next boot: a named trial is spent, then booted; else the committed slot. */
+function ubootBoots(d: Device, opts: { spend?: boolean; power?: 'cut' } = {}): 'a' | 'b' {
+  const f = (n: string) => join(d.esp, 'twin6', n);
+  const committed = /^twin6_committed=([ab])$/m.exec(readFileSync(f('committed.env'), 'utf8'))?.[1] as 'a' | 'b';
+  const trial = existsSync(f('trial.env'))
+    ? (/^twin6_trial=([ab])$/m.exec(readFileSync(f('trial.env'), 'utf8'))?.[1] as 'a' | 'b' | undefined)
+    : undefined;
+  if (trial && opts.spend !== false) writeFileSync(f('trial.env'), '\n');
+  const boots = trial ?? committed;
+  writeFileSync(d.layout.cmdline, `console=ttyS1 twin6.slot=${boots}\n`);
+  writeFileSync(d.layout.bootId!, `boot-${Date.now()}-${Math.random()}\n`);
+  return boots;
+}
+
+describe.skipIf(missing.length > 0)('firmware service on files, U-Boot boot files (the SD-card boards)', () => {
+  const env = (d: Device, n: string) => readFileSync(join(d.esp, 'twin6', n), 'utf8');
+
+  it('writes slot b and names it the trial last; the trial spent by U-Boot commits when healthy', async () => {
+    const d = device({ uboot: true });
+    const parts = sampleParts();
+    const b = serve('uboot.t6fw', parts);
+    const s = await start(d);
+    expect(s.status()).toMatchObject({ slot: 'a', generation: 1, state: 'committed', other: null });
+    const { requestId } = await s.upgrade(b);
+    await poll(() => (existsSync(d.rebootMark) ? true : undefined), { timeoutMs: 20_000, what: 'the reboot command' });
+    expect(readFileSync(d.layout.partitions.b).subarray(0, parts['rootfs.squashfs'].length)).toEqual(parts['rootfs.squashfs']);
+    expect(readFileSync(join(d.esp, 'twin6', 'b', 'Image'))).toEqual(parts.vmlinuz);
+    expect(readFileSync(join(d.esp, 'twin6', 'b', 'initrd.gz'))).toEqual(parts['initrd.gz']);
+    // The slot's arguments: the bundle's, the board's flash and the device's own, carried over.
+    const bootEnv = env(d, 'b/boot.env');
+    expect(bootEnv).toMatch(/^twin6_gen=2$/m);
+    expect(bootEnv).toMatch(new RegExp(`^twin6_args=.* twin6\\.data=/dev/mmcblk0p4 ${DEVICE_ARGS.replace(/[.]/g, '\\.')}$`, 'm'));
+    expect(bootEnv).toContain(`twin6_device=${DEVICE_ARGS}\n`);
+    expect(env(d, 'trial.env')).toBe('twin6_trial=b\ntwin6_trial_gen=2\n');
+    expect(env(d, 'committed.env')).toBe('twin6_committed=a\ntwin6_committed_gen=1\n');
+    expect(s.status().other).toMatchObject({ slot: 'b', generation: 2, state: 'pending' });
+
+    expect(ubootBoots(d)).toBe('b');
+    writeFileSync(d.layout.versionFile, '0.1.0+up1\n');
+    const s2 = await start(d);
+    expect(s2.status()).toMatchObject({
+      slot: 'b',
+      generation: 2,
+      state: 'trial',
+      other: { slot: 'a', generation: 1, state: 'committed' },
+    });
+    d.health = { healthy: true, waitingFor: '' };
+    const done = await poll(() => (s2.status().last ? s2.status() : undefined), { timeoutMs: 10_000, what: 'the commit' });
+    expect(done.last).toMatchObject({ requestId, outcome: 'committed' });
+    expect(env(d, 'committed.env')).toBe('twin6_committed=b\ntwin6_committed_gen=2\ntwin6_previous_gen=1\n');
+    expect(existsSync(join(d.esp, 'twin6', 'trial.env'))).toBe(false);
+    expect(ubootBoots(d)).toBe('b');
+    expect((await start(d)).status()).toMatchObject({ slot: 'b', state: 'committed', other: { slot: 'a', state: 'committed' } });
+  });
+
+  it('a trial that did not commit: U-Boot boots the committed slot, which reports rolled-back; the next write is generation 3', async () => {
+    const d = device({ uboot: true });
+    const b = serve('uboot2.t6fw', sampleParts());
+    await (await start(d)).upgrade(b);
+    await poll(() => (existsSync(d.rebootMark) ? true : undefined), { timeoutMs: 20_000, what: 'the reboot command' });
+    expect(ubootBoots(d)).toBe('b'); // the trial's boot, which hangs or loses power
+    expect(ubootBoots(d)).toBe('a'); // the try is spent
+    const s2 = await start(d);
+    expect(s2.status()).toMatchObject({ slot: 'a', state: 'committed', other: { slot: 'b', generation: 2, state: 'failed' } });
+    expect(s2.status().last).toMatchObject({ outcome: 'rolled-back' });
+    rmSync(d.rebootMark);
+    await s2.upgrade(b);
+    await poll(() => (existsSync(d.rebootMark) ? true : undefined), { timeoutMs: 20_000, what: 'the second reboot' });
+    expect(env(d, 'trial.env')).toBe('twin6_trial=b\ntwin6_trial_gen=3\n');
+  });
+
+  it('a written trial the device never rebooted into is withdrawn at the next start on the old slot; an unspent try is spent by Linux', async () => {
+    const d = device({ uboot: true });
+    const b = serve('uboot3.t6fw', sampleParts());
+    await (await start(d)).upgrade(b);
+    await poll(() => (existsSync(d.rebootMark) ? true : undefined), { timeoutMs: 20_000, what: 'the reboot command' });
+    // A power cut before the reboot, and U-Boot's fatwrite failed: it boots b with trial.env still naming it.
+    expect(ubootBoots(d, { spend: false })).toBe('b');
+    expect((await start(d)).status()).toMatchObject({ slot: 'b', state: 'trial' });
+    expect(env(d, 'trial.env')).not.toMatch(/^twin6_trial=/m);
+    // And a pending trial on a device that came back on a (a cut right after the write): withdrawn.
+    const e = device({ uboot: true });
+    await (await start(e)).upgrade(serve('uboot4.t6fw', sampleParts()));
+    await poll(() => (existsSync(e.rebootMark) ? true : undefined), { timeoutMs: 20_000, what: 'the reboot command' });
+    writeFileSync(e.layout.bootId!, 'boot-after-cut\n'); // a new boot, on a: the firmware never read trial.env
+    const s = await start(e);
+    expect(s.status()).toMatchObject({ slot: 'a', state: 'committed', last: { outcome: 'rolled-back' } });
+    expect(existsSync(join(e.esp, 'twin6', 'trial.env'))).toBe(false);
   });
 });
