@@ -12,6 +12,7 @@ export const FIRMWARE_LIMITS = {
   healthySec: [5, 600],
   maxMiB: [16, 4096],
   reserveMiB: [4, 1024],
+  downloadSec: [60, 86_400],
 } as const;
 
 export const firmwareShape = object({
@@ -19,12 +20,13 @@ export const firmwareShape = object({
   healthySec: optional(integer(...FIRMWARE_LIMITS.healthySec)),
   maxMiB: optional(integer(...FIRMWARE_LIMITS.maxMiB)),
   reserveMiB: optional(integer(...FIRMWARE_LIMITS.reserveMiB)),
+  downloadSec: optional(integer(...FIRMWARE_LIMITS.downloadSec)),
   caFile: optional(textOf('a PEM file path', parsePemPath)),
 });
 
 type FirmwareInput = NonNullable<ReturnType<typeof firmwareShape>>;
 
-export const FIRMWARE_CONFIG_DEFAULTS: FirmwareConfig = { trialSec: 300, healthySec: 30, maxMiB: 256, reserveMiB: 16 };
+export const FIRMWARE_CONFIG_DEFAULTS: FirmwareConfig = { trialSec: 300, healthySec: 30, maxMiB: 256, reserveMiB: 16, downloadSec: 3600 };
 
 /** Always present (defaults when the file has no section): every device with slots can be upgraded. */
 export function resolveFirmware(input: FirmwareInput | undefined, path: string, issues: Issues): { firmware: FirmwareConfig } {

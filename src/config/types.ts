@@ -154,6 +154,8 @@ export interface FirmwareConfig {
   readonly maxMiB: number;
   /** Free space left on the flash after a download, MiB (the leases need room). */
   readonly reserveMiB: number;
+  /** A download still running this many seconds after the command fails (a server that trickles); the next command resumes it. */
+  readonly downloadSec: number;
   /** Trust anchor for the bundle's HTTPS server; default: the system's. */
   readonly caFile?: string;
 }

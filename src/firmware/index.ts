@@ -46,6 +46,7 @@ export async function startFirmware(d: ManagementHost, slotsFile: string, extras
         healthySec: f.healthySec,
         maxBytes: f.maxMiB * 2 ** 20,
         reserveBytes: f.reserveMiB * 2 ** 20,
+        downloadMs: f.downloadSec * 1000,
         ...(f.caFile ? { caFile: f.caFile } : {}),
       };
     },
@@ -62,6 +63,14 @@ export async function startFirmware(d: ManagementHost, slotsFile: string, extras
         version: String(args['version']),
         ...(args['stage'] === true ? { stage: true } : {}),
       });
+    } catch (e) {
+      if (e instanceof UpgradeRefused) throw new CommandError(e.code, e.message);
+      throw e;
+    }
+  });
+  d.registerCommand('firmware.cancel', async () => {
+    try {
+      return await service.cancel();
     } catch (e) {
       if (e instanceof UpgradeRefused) throw new CommandError(e.code, e.message);
       throw e;

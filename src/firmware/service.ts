@@ -23,6 +23,7 @@
 // before it hands a partner's clients over). One upgrade at a time.
 
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -59,6 +60,8 @@ export interface FirmwarePolicy {
   readonly maxBytes: number;
   /** Free space left on the state directory's filesystem after the download (the leases need room). */
   readonly reserveBytes: number;
+  /** The whole download's deadline (a server that trickles bytes never trips the idle timeout). */
+  readonly downloadMs: number;
   /** Trust anchor for the HTTPS server (a PEM file); default node's. */
   readonly caFile?: string;
 }
@@ -68,6 +71,7 @@ export const FIRMWARE_DEFAULTS: Omit<FirmwarePolicy, 'caFile'> = {
   healthySec: 30,
   maxBytes: 256 << 20,
   reserveBytes: 16 << 20,
+  downloadMs: 3600_000,
 };
 
 export interface Health {
@@ -113,6 +117,8 @@ export class FirmwareService {
   private ageSec = 0;
   private bootId = '';
   private readonly abort = new AbortController();
+  /** This upgrade's: firmware.cancel aborts it. */
+  private runAbort: AbortController | undefined;
   /** pending.json and last.json: small, kept across an image change with the leases. */
   private readonly dir: string;
   /** The download: on the flash, but outside what an image change copies (the bundle is the size of a root). */
@@ -339,6 +345,8 @@ export class FirmwareService {
       );
       // Read here, not in policy(): an unreadable file fails this upgrade, not the status.
       const ca = policy.caFile ? await readFile(policy.caFile, 'utf8') : undefined;
+      const cancel = (this.runAbort = new AbortController());
+      const deadline = AbortSignal.timeout(policy.downloadMs);
       const dl = await downloadFile({
         url: p.url,
         dest: f.download,
@@ -346,8 +354,15 @@ export class FirmwareService {
         maxBytes: policy.maxBytes,
         ...(ca ? { ca } : {}),
         onProgress: (bytes, total) => (this.progress = { bytes, total }),
-        signal: this.abort.signal,
+        signal: AbortSignal.any([this.abort.signal, cancel.signal, deadline]),
       });
+      if (cancel.signal.aborted) return await this.cancelled(p);
+      if (!dl.ok && deadline.aborted)
+        return await this.finish(
+          p,
+          'failed',
+          `download: not done ${Math.round(policy.downloadMs / 1000)} s after the command (firmware.downloadSec); the same command resumes it`,
+        );
       if (!dl.ok) {
         // A network failure keeps the partial file: the same command again resumes it.
         const keep = dl.code === 'NETWORK' || dl.code === 'ABORTED';
@@ -375,6 +390,7 @@ export class FirmwareService {
           `the bundle's image reads lease store format ${v.header.manifest.storeFormat}, this one writes ${layout.storeFormat}: it would not read the leases`,
         );
       }
+      if (cancel.signal.aborted) return await this.cancelled(p);
       if (p.stage)
         return await this.finish(
           p,
@@ -396,6 +412,41 @@ export class FirmwareService {
       await this.removeWritten().catch(() => undefined);
       await this.finish(this.pending ?? p, 'failed', `${(this.pending ?? p).phase}: ${(e as Error).message}`).catch(() => undefined);
     }
+  }
+
+  /**
+   * firmware.cancel: an upgrade still downloading or verifying stops (its
+   * download dropped); with none running, a staged or partial download is
+   * dropped. A slot being written is not stopped: the write ends in seconds,
+   * and a half-written slot is what the sequence exists to avoid.
+   */
+  async cancel(): Promise<{ cancelled: string | null; droppedBytes: number }> {
+    const p = this.pending;
+    if (p && (p.phase === 'write' || p.phase === 'reboot'))
+      throw new UpgradeRefused(
+        'BUSY',
+        p.phase === 'write'
+          ? `slot ${p.slot ?? '?'} is being written for ${p.version}: not stopped halfway; it reboots into the trial when done`
+          : `${p.version} is written to slot ${p.slot ?? '?'} and the device is rebooting into it`,
+      );
+    if (this.running && this.runAbort) {
+      this.runAbort.abort();
+      await this.running;
+      return { cancelled: p?.requestId ?? null, droppedBytes: 0 };
+    }
+    const bytes = (await stat(this.files.download).catch(() => undefined))?.size ?? 0;
+    if (bytes === 0 && !existsSync(this.files.downloadFor))
+      throw new UpgradeRefused('REJECTED', 'no upgrade is running and no bundle is staged');
+    await rm(this.files.download, { force: true });
+    await rm(this.files.downloadFor, { force: true });
+    this.deps.log.info({ code: 'FIRMWARE_CANCELLED', droppedBytes: bytes }, `firmware: the staged download (${bytes} bytes) dropped`);
+    return { cancelled: null, droppedBytes: bytes };
+  }
+
+  private async cancelled(p: Pending): Promise<void> {
+    await rm(this.files.download, { force: true });
+    await rm(this.files.downloadFor, { force: true });
+    await this.finish(p, 'cancelled', `by firmware.cancel during ${p.phase}`);
   }
 
   /** After a failed write: the target slot's entry, if it got that far, removed. */

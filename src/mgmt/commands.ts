@@ -133,6 +133,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     }),
     { dangerous: true },
   ),
+  spec(
+    'firmware.cancel',
+    'stop an upgrade still downloading or verifying, or drop a staged bundle; a slot being written is not stopped',
+    noArgs,
+    { dangerous: true },
+  ),
   spec('rebirth', 'publish the retained state and meta again', noArgs, { servedBy: 'uplink' }),
 ];
 

@@ -251,7 +251,7 @@ export function failed(code: Exclude<ResponseCode, 'OK' | 'CONFIRM_REQUIRED'>, e
 
 export type UpgradePhase = 'download' | 'verify' | 'write' | 'reboot';
 /** staged: downloaded and verified only (`stage: true`), kept for the same command without it. */
-export type UpgradeOutcome = 'committed' | 'rolled-back' | 'refused' | 'failed' | 'interrupted' | 'staged';
+export type UpgradeOutcome = 'committed' | 'rolled-back' | 'refused' | 'failed' | 'interrupted' | 'staged' | 'cancelled';
 
 export interface UpgradeRequest {
   readonly url: string;

@@ -111,6 +111,9 @@ export function managementHandlers(d: ManagementHost, extras: HandlerExtras): Re
     'firmware.upgrade': () => {
       throw new CommandError('UNAVAILABLE', FIRMWARE_NOT_AVAILABLE);
     },
+    'firmware.cancel': () => {
+      throw new CommandError('UNAVAILABLE', FIRMWARE_NOT_AVAILABLE);
+    },
   };
 }
 

@@ -49,29 +49,31 @@ beforeAll(async () => {
   caFile = caId.cert;
   key = generateKeyPairSync('ed25519').privateKey;
   mkdirSync(www(), { recursive: true });
-  port = 20_000 + Math.floor(Math.random() * 40_000);
-  server = spawn(
+  serverCert = srv;
+  const main = await spawnServer();
+  server = main.proc;
+  port = main.port;
+  server.stdout!.on('data', (b: Buffer) => (serverLog += b.toString()));
+});
+
+let serverCert: { cert: string; key: string };
+/** The lab's bundle server on loopback, serving www(); `rate` caps its bytes per second. */
+async function spawnServer(rate?: number): Promise<{ proc: ChildProcess; port: number }> {
+  const p = 20_000 + Math.floor(Math.random() * 40_000);
+  const proc = spawn(
     process.execPath,
     [
       resolve('dist/testing/lab/bundle-server.js'),
-      '--dir',
-      www(),
-      '--listen',
-      '::1',
-      '--port',
-      String(port),
-      '--cert',
-      srv.cert,
-      '--key',
-      srv.key,
+      ...['--dir', www(), '--listen', '::1', '--port', String(p), '--cert', serverCert.cert, '--key', serverCert.key],
+      ...(rate ? ['--rate', String(rate)] : []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  server.stdout!.on('data', (b: Buffer) => (serverLog += b.toString()));
   let started = '';
-  server.stderr!.on('data', (b: Buffer) => (started += b.toString()));
+  proc.stderr!.on('data', (b: Buffer) => (started += b.toString()));
   await poll(() => (started.includes('serving') ? true : undefined), { timeoutMs: 10_000, what: 'the bundle server' });
-});
+  return { proc, port: p };
+}
 
 afterAll(() => {
   server?.kill();
@@ -145,7 +147,7 @@ function device(
     stateDir: join(root, 'state'),
     rebootMark,
     health: { healthy: false, waitingFor: 'the test' },
-    policy: { trialSec: 300, healthySec: 1, maxBytes: 1 << 20, reserveBytes: 0, caFile },
+    policy: { trialSec: 300, healthySec: 1, maxBytes: 1 << 20, reserveBytes: 0, downloadMs: 60_000, caFile },
   };
   mkdirSync(d.stateDir);
   devices.push(d);
@@ -412,6 +414,45 @@ describe.skipIf(missing.length > 0)('firmware service on files', () => {
         .filter((r) => r.path === '/stage.t6fw'),
     ).toEqual([expect.objectContaining({ range: `bytes=${b.size}-`, status: 416, sent: 0 })]);
     expect(entries(d)).toEqual(['twin6-g1-a.conf', 'twin6-g2-b+1.conf']);
+  });
+
+  it('firmware.cancel stops a download and deletes it; a download past firmware.downloadSec fails and keeps its part; a staged bundle is dropped', async () => {
+    const slow = await spawnServer(16 * 1024);
+    try {
+      const parts = { ...sampleParts(), 'rootfs.squashfs': Buffer.alloc(256 * 1024, 9) };
+      const b = serve('slow.t6fw', parts);
+      const slowUrl = b.url.replace(`:${port}/`, `:${slow.port}/`);
+      const d = device();
+      const s = await start(d);
+      const { requestId } = await s.upgrade({ ...b, url: slowUrl });
+      await poll(() => ((s.status().upgrade?.bytes ?? 0) > 0 ? true : undefined), { timeoutMs: 10_000, what: 'bytes' });
+      expect(await s.cancel()).toEqual({ cancelled: requestId, droppedBytes: 0 });
+      expect(s.status()).toMatchObject({ upgrade: null, last: { requestId, outcome: 'cancelled' } });
+      expect(existsSync(join(d.root, 'downloads', 'download.t6fw'))).toBe(false);
+      expect(readFileSync(d.layout.partitions.b)).toEqual(Buffer.alloc(PART_BYTES));
+      await expect(s.cancel()).rejects.toMatchObject({ code: 'REJECTED', message: /no upgrade is running and no bundle is staged/ });
+
+      // The whole download's deadline: failed, the part kept for the next command to resume.
+      d.policy = { ...d.policy, downloadMs: 1500 };
+      await s.upgrade({ ...b, url: slowUrl });
+      const failed = await settled(d);
+      expect(failed.last).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/not done 2 s after the command/) });
+      const kept = readFileSync(join(d.root, 'downloads', 'download.t6fw')).length;
+      expect(kept).toBeGreaterThan(0);
+      expect(kept).toBeLessThan(b.size);
+
+      // Staged (from the fast server), then dropped; a slot written and rebooting is not stopped.
+      d.policy = { ...d.policy, downloadMs: 60_000 };
+      await s.upgrade({ ...b, stage: true });
+      expect((await settled(d)).last).toMatchObject({ outcome: 'staged' });
+      expect(await s.cancel()).toEqual({ cancelled: null, droppedBytes: b.size });
+      expect(existsSync(join(d.root, 'downloads', 'download.t6fw'))).toBe(false);
+      await s.upgrade(serve('fits.t6fw', sampleParts())); // (the slow one's root is larger than the test's partitions)
+      await poll(() => (existsSync(d.rebootMark) ? true : undefined), { timeoutMs: 20_000, what: 'the reboot command' });
+      await expect(s.cancel()).rejects.toMatchObject({ code: 'BUSY', message: /rebooting into it/ });
+    } finally {
+      slow.proc.kill();
+    }
   });
 
   it('entries as a cut in a FAT rename or a firmware that could not rename leaves them', async () => {

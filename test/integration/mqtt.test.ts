@@ -195,6 +195,9 @@ describe.skipIf(reason !== undefined)('MQTT uplink against mosquitto', () => {
     const upgrade = await send('firmware.upgrade', upgradeArgs, signed());
     expect(upgrade.doc).toEqual({ v: 1, ok: false, code: 'UNAVAILABLE', error: FIRMWARE_NOT_AVAILABLE });
     answered.add('firmware.upgrade');
+    const cancel = await send('firmware.cancel', {}, signed());
+    expect(cancel.doc).toEqual({ v: 1, ok: false, code: 'UNAVAILABLE', error: FIRMWARE_NOT_AVAILABLE });
+    answered.add('firmware.cancel');
     expect([...answered].sort()).toEqual(COMMANDS.map((c) => c.name).sort());
   }, 90_000);
 

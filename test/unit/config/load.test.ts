@@ -59,7 +59,7 @@ describe('examples/', () => {
       limits: { iasPerMessage: 8, leasesPerClient: 16 },
       logLevel: 'info',
       port: 547,
-      firmware: { trialSec: 300, healthySec: 30, maxMiB: 256, reserveMiB: 16 },
+      firmware: { trialSec: 300, healthySec: 30, maxMiB: 256, reserveMiB: 16, downloadSec: 3600 },
     };
     expect(config).toStrictEqual(expected);
   });

@@ -70,12 +70,14 @@ describe('command table', () => {
       'log.level',
       'firmware.status',
       'firmware.upgrade',
+      'firmware.cancel',
       'rebirth',
     ]);
     expect(COMMANDS.filter((c) => c.dangerous).map((c) => c.name)).toEqual([
       'failover.partner-down',
       'failover.maintenance',
       'firmware.upgrade',
+      'firmware.cancel',
     ]);
     // An upgrade is one signed step: its signature binds the exact bundle (URL, hash, size, version), and
     // the device commits it only after a healthy trial; the failover commands act at once.
