@@ -1,4 +1,4 @@
-// A/B boot slots on the SD-card boards (docs/image.md §5.4), as small
+// A/B boot slots on the SD-card boards (docs/image.md §5), as small
 // `name=value` files on the FAT boot partition that the boot script
 // (image/boot/twin6-ab.cmd, run by Debian's U-Boot) reads with `env import -t`.
 // Pure: the files' text in, the same BootState as the UEFI disk's out
