@@ -112,6 +112,7 @@ function device(opts: { slot?: 'a' | 'b'; entries?: Record<string, string>; upti
   const rebootMark = join(root, 'rebooted');
   writeFileSync(join(root, 'boot_id'), 'boot-1\n');
   const layout: SlotLayout = {
+    selector: 'systemd-boot',
     board: 'qemu-x86_64',
     esp,
     espMount: null,
