@@ -41,8 +41,10 @@ echo "twin6: committed slot ${twin6_committed} (generation ${twin6_committed_gen
 
 # Boots slot ${twin6_slot}: its boot.env, Image (unless ${twin6_loaded} says
 # it is loaded already), initrd.gz and DTB (the file boot.env names, else the
-# one the firmware handed over: ${fdt_addr} on the Pi, ${fdtcontroladdr}
-# where QEMU made it). Returns only when something is missing or booti fails.
+# one the firmware handed over: ${fdt_addr}, which the Pi's U-Boot sets to
+# the firmware's DTB and qemu_arm64's default environment to where QEMU puts
+# its own; ${fdtcontroladdr}, U-Boot's own, where neither is set). Returns
+# only when something is missing or booti fails.
 setenv twin6_boot 'setenv twin6_args; setenv twin6_fdt; setenv twin6_fdtaddr; if test "${twin6_slot}" = b; then setenv twin6_part 3; else setenv twin6_part 2; fi; if fatload ${twin6_dev} ${twin6_tmp} twin6/${twin6_slot}/boot.env; then env import -t ${twin6_tmp} ${filesize} twin6_args twin6_fdt; fi; if test "${twin6_loaded}" = "${twin6_slot}" || fatload ${twin6_dev} ${kernel_addr_r} twin6/${twin6_slot}/Image; then setenv twin6_loaded ${twin6_slot}; if fatload ${twin6_dev} ${ramdisk_addr_r} twin6/${twin6_slot}/initrd.gz; then setenv twin6_initrd ${ramdisk_addr_r}:${filesize}; if test -n "${twin6_fdt}"; then if fatload ${twin6_dev} ${fdt_addr_r} ${twin6_fdt}; then setenv twin6_fdtaddr ${fdt_addr_r}; fi; elif test -n "${fdt_addr}"; then setenv twin6_fdtaddr ${fdt_addr}; else setenv twin6_fdtaddr ${fdtcontroladdr}; fi; if test -n "${twin6_fdtaddr}"; then setenv bootargs "${twin6_args} twin6.slot=${twin6_slot} twin6.root=${twin6_rootdev}${twin6_part}"; echo "twin6: booting slot ${twin6_slot}: ${bootargs}"; booti ${kernel_addr_r} ${twin6_initrd} ${twin6_fdtaddr}; fi; fi; fi; echo "twin6: slot ${twin6_slot} did not boot"'
 setenv twin6_loaded
 
