@@ -5,7 +5,8 @@
 // Ctrl-C (or --hold SEC) and removes everything. Use scripts/run-qemu, which
 // builds the image first.
 //
-//   --board ID           qemu-x86_64 (default) or qemu-aarch64 (board/ID.json)
+//   --board ID           qemu-x86_64 (default), qemu-aarch64, or qemu-aarch64-uboot
+//                        (U-Boot boots the SD card layout, sdcard.img) (board/ID.json)
 //   --vms 1|2            one standalone appliance, or a primary + secondary
 //                        failover pair on a partner link (each VM's flash is
 //                        provisioned with examples/<role>.json and its TLS

@@ -19,7 +19,7 @@ try {
 // (docs/image.md §6): the UEFI disk, or an SD card image.
 if (b.kind !== 'emulated' && !b.image.disk) {
   process.stderr.write(
-    `board-env: ${id} is described, not built here (kind ${b.kind}, no image.disk); build qemu-x86_64, qemu-aarch64, x86-64-minipc, rpi4 or nanopc-t4
+    `board-env: ${id} is described, not built here (kind ${b.kind}, no image.disk); build qemu-x86_64, qemu-aarch64, qemu-aarch64-uboot, x86-64-minipc, rpi4 or nanopc-t4
 `,
   );
   process.exit(1);

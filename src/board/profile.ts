@@ -54,16 +54,25 @@ export interface EfiDisk {
 
 export type BoardDisk = EfiDisk | SdDisk;
 
-/** sdcard.img: MBR, a FAT boot partition with the board's boot loader files, the squashfs, rootfs_data (docs/image.md §6). */
+/**
+ * sdcard.img: MBR, a FAT boot partition with U-Boot's A/B boot script and each
+ * slot's kernel, two root slots, rootfs_data (docs/image.md §5, §6).
+ * qemu-uboot-sd is the same card for QEMU's virt machine (U-Boot as its -bios,
+ * the DTB from QEMU), so that the boot script runs here.
+ */
 export interface SdDisk {
-  readonly kind: 'rpi-sd' | 'rockchip-sd';
-  /** The device tree, a path under the kernel package's /usr/lib/linux-image-<version>/. */
-  readonly dtb: string;
+  readonly kind: 'rpi-sd' | 'rockchip-sd' | 'qemu-uboot-sd';
+  /** The device tree, a path under the kernel package's /usr/lib/linux-image-<version>/ (none on qemu-uboot-sd: QEMU makes it). */
+  readonly dtb?: string;
   /** Strings the DTB's root compatible must hold (the checker's proof it is this board's). */
-  readonly compatible: readonly string[];
+  readonly compatible?: readonly string[];
   /** Aliases added to the DTB (name -> node path), e.g. mmc0 for the SD controller so the card is mmcblk0. */
   readonly aliases?: Readonly<Record<string, string>>;
-  /** rockchip-sd: the u-boot-rockchip target, a directory under /usr/lib/u-boot/ (e.g. nanopc-t4-rk3399). */
+  /**
+   * The U-Boot target, a directory under /usr/lib/u-boot/ of Debian's
+   * u-boot-rockchip (rockchip-sd, e.g. nanopc-t4-rk3399) or u-boot-rpi
+   * (rpi-sd, rpi_arm64).
+   */
   readonly uboot?: string;
   readonly bootMb: number;
   readonly rootMb: number;
@@ -124,6 +133,8 @@ export interface BoardProfile {
      * store each VM gets a copy of (Debian's ovmf, qemu-efi-aarch64).
      */
     readonly efi?: { readonly code: string; readonly vars: string };
+    /** U-Boot that boots sdcard.img (qemu-uboot-sd), given to QEMU as -bios (Debian's u-boot-qemu). */
+    readonly bios?: string;
   };
   /** Defaults the image bakes in: hostname, the LAN address when the command line gives none. */
   readonly defaults?: { readonly hostname: string; readonly lan6: string };
@@ -192,12 +203,22 @@ export function checkBoard(b: unknown, file = 'board'): string[] {
   }
   const disk = p.image?.disk;
   if (disk !== undefined) {
-    need(['efi-gpt', 'rpi-sd', 'rockchip-sd'].includes(disk.kind), 'image.disk.kind', 'efi-gpt, rpi-sd or rockchip-sd');
+    need(
+      ['efi-gpt', 'rpi-sd', 'rockchip-sd', 'qemu-uboot-sd'].includes(disk.kind),
+      'image.disk.kind',
+      'efi-gpt, rpi-sd, rockchip-sd or qemu-uboot-sd',
+    );
   }
   if (disk !== undefined && disk.kind !== 'efi-gpt') {
-    need(disk.kind !== 'rockchip-sd' || typeof disk.uboot === 'string', 'image.disk.uboot', 'the u-boot-rockchip target, for rockchip-sd');
-    need(typeof disk.dtb === 'string' && disk.dtb.endsWith('.dtb'), 'image.disk.dtb', 'a .dtb path in the kernel package');
-    need(Array.isArray(disk.compatible) && disk.compatible.length > 0, 'image.disk.compatible', 'at least one compatible string');
+    const real = disk.kind !== 'qemu-uboot-sd';
+    need(!real || typeof disk.uboot === 'string', 'image.disk.uboot', 'the U-Boot target (u-boot-rockchip, u-boot-rpi)');
+    need(!real || (typeof disk.dtb === 'string' && disk.dtb.endsWith('.dtb')), 'image.disk.dtb', 'a .dtb path in the kernel package');
+    need(
+      !real || (Array.isArray(disk.compatible) && disk.compatible.length > 0),
+      'image.disk.compatible',
+      'at least one compatible string',
+    );
+    need(real || typeof p.qemu?.bios === 'string', 'qemu.bios', 'the U-Boot QEMU boots a qemu-uboot-sd card with');
     for (const k of ['bootMb', 'rootMb', 'dataMb'] as const) {
       need(Number.isInteger(disk[k]) && disk[k] > 0, `image.disk.${k}`, 'positive whole MiB');
     }
@@ -206,7 +227,14 @@ export function checkBoard(b: unknown, file = 'board'): string[] {
       'image.rootDevice/flashDevice',
       'required where a disk image is built',
     );
-    need(Array.isArray(p.image?.modules) && p.image.modules.length > 0, 'image.modules', 'required where a disk image is built');
+    need(
+      !real || (Array.isArray(p.image?.modules) && p.image.modules.length > 0),
+      'image.modules',
+      'required where a hardware disk image is built',
+    );
+    const part = (dev: string | undefined) => /(\d+)$/.exec(dev ?? '')?.[1];
+    need(part(p.image?.rootDevice) === '2', 'image.rootDevice', "slot a's root, partition 2 (slot b's is partition 3)");
+    need(part(p.image?.flashDevice) === '4', 'image.flashDevice', 'rootfs_data, partition 4');
   }
   need(
     ['verified', 'partly-verified', 'unverified'].includes(p.verification?.status ?? ''),

@@ -13,7 +13,7 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BundleHeader } from './bundle.js';
-import type { SelectorKind } from './layout.js';
+import type { SlotSelector } from './layout.js';
 import { espPaths, listEntries, removeDurably, renameDurably, writeFileDurably } from './slot-disk.js';
 import {
   bootState,
@@ -30,8 +30,6 @@ import {
 } from './slots.js';
 import { ENV_FILE_MAX, envText, parseEnvText, slotEnv, UBOOT_FILES, ubootBootState, type UbootFileTexts } from './uboot-files.js';
 
-export type { SelectorKind } from './layout.js';
-
 /** A planned write of the other slot, and what the new boot configuration carries over from the running one. */
 export interface WritePlan extends SlotWritePlan {
   /** The device's own kernel arguments (an installer's, the lab's), carried to the new slot. */
@@ -41,7 +39,7 @@ export interface WritePlan extends SlotWritePlan {
 }
 
 export interface BootSelector {
-  readonly kind: SelectorKind;
+  readonly kind: SlotSelector;
   /** The file name a slot's kernel has on the boot partition. */
   readonly kernelFile: string;
   read(boot: string, running: SlotName): Promise<BootState>;
@@ -218,6 +216,6 @@ export const ubootFiles: BootSelector = {
   },
 };
 
-export function selectorOf(kind: SelectorKind): BootSelector {
+export function selectorOf(kind: SlotSelector): BootSelector {
   return kind === 'uboot-files' ? ubootFiles : systemdBoot;
 }

@@ -1,5 +1,7 @@
 // Where the boot slots are on this device: /etc/twin6-slots.json, written by
-// scripts/build-image into every UEFI disk image (docs/image.md §5). It is a
+// scripts/build-image into every image with two root slots: the UEFI disks,
+// whose slots systemd-boot picks, and the SD cards, whose slots U-Boot's boot
+// script picks from files on the FAT boot partition (docs/image.md §5). It is a
 // fact of the image, not operator config: the same twin6.json serves a box
 // with slots and one without. twin6d --slots FILE reads it; without it the
 // firmware commands answer UNAVAILABLE.
@@ -10,19 +12,29 @@
 import { readFile } from 'node:fs/promises';
 import type { SlotName } from './slots.js';
 
-/** What picks the slot at boot (boot-selector.ts); absent in a layout file: systemd-boot, the first kind. */
-export type SelectorKind = 'systemd-boot' | 'uboot-files';
+/**
+ * What picks the slot at boot: systemd-boot's boot counting (loader entries on
+ * the ESP), or U-Boot's boot.scr reading twin6/committed.env and a one-try
+ * twin6/trial.env on the FAT boot partition.
+ */
+export type SlotSelector = 'systemd-boot' | 'uboot-files';
+const SELECTORS: readonly SlotSelector[] = ['systemd-boot', 'uboot-files'];
 
 export interface SlotLayout {
   /** The board id a bundle must be built for. */
   readonly board: string;
-  readonly selector: SelectorKind;
-  /** The boot partition (the ESP on UEFI disks): PARTLABEL=NAME or a path (a block device, or a directory when espMount is null). */
+  /** What picks the slot at boot; 'systemd-boot' where the file names none (the files written before there was a choice). */
+  readonly selector: SlotSelector;
+  /**
+   * The FAT partition the boot files live on (the ESP of a UEFI disk, partition
+   * 1 of an SD card): PARTLABEL=NAME or a path (a block device, or a directory
+   * when espMount is null).
+   */
   readonly esp: string;
   /** Where the ESP is mounted while twin6d reads or writes it; null: esp is a directory. */
   readonly espMount: string | null;
-  /** Each slot's root partition: PARTLABEL=NAME or a path. */
-  readonly partitions: Readonly<Record<SlotName, string>>;
+  /** Each slot's root partition, and rootfs_data where the file names it: PARTLABEL=NAME or a path. */
+  readonly partitions: Readonly<Record<SlotName, string>> & { readonly data?: string };
   /** The kernel command line (twin6.slot=): /proc/cmdline. */
   readonly cmdline: string;
   /** Seconds since boot in its first field: /proc/uptime. A trial's age is counted from boot, not from twin6d's start. */
@@ -82,6 +94,8 @@ export async function loadSlotLayout(file: string): Promise<SlotLayout> {
   const storeFormat = o['storeFormat'];
   if (typeof storeFormat !== 'number' || !Number.isInteger(storeFormat) || storeFormat < 1)
     throw new LayoutError(file, 'storeFormat', 'must be a positive integer');
+  const selector = o['selector'] ?? 'systemd-boot';
+  if (!SELECTORS.includes(selector as SlotSelector)) throw new LayoutError(file, 'selector', `must be one of ${SELECTORS.join(', ')}`);
   const fsck = o['fsck'];
   if (fsck !== undefined && (!Array.isArray(fsck) || fsck.length === 0 || !fsck.every((w) => typeof w === 'string')))
     throw new LayoutError(file, 'fsck', 'must be a non-empty list of strings (a command and its arguments)');
@@ -89,18 +103,15 @@ export async function loadSlotLayout(file: string): Promise<SlotLayout> {
     if (o[key] === undefined) return {};
     return { [key]: text(file, o, key) };
   };
-  const selector = o['selector'] ?? 'systemd-boot';
-  if (selector !== 'systemd-boot' && selector !== 'uboot-files')
-    throw new LayoutError(file, 'selector', `must be "systemd-boot" or "uboot-files", got ${JSON.stringify(selector)}`);
   return {
-    selector,
     ...(fsck ? { fsck: fsck as string[] } : {}),
     ...optionalText('downloadDir'),
     ...optionalText('bootId'),
     board: text(file, o, 'board'),
+    selector: selector as SlotSelector,
     esp: text(file, o, 'esp'),
     espMount,
-    partitions: { a: text(file, p, 'a'), b: text(file, p, 'b') },
+    partitions: { a: text(file, p, 'a'), b: text(file, p, 'b'), ...(p['data'] === undefined ? {} : { data: text(file, p, 'data') }) },
     cmdline: text(file, o, 'cmdline'),
     uptime: text(file, o, 'uptime'),
     versionFile: text(file, o, 'versionFile'),

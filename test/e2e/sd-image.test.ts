@@ -2,10 +2,12 @@
 // rpi4 | nanopc-t4, scripts/image/sd-image.sh). No board boots here, so each
 // image is checked structurally (src/testing/image/sd-check.ts): the MBR,
 // U-Boot at the sectors the RK3399 boot ROM and SPL read (nanopc-t4), the
-// FAT32 boot partition with the firmware or extlinux.conf, the DTB of the
-// board, the arm64 kernel and the initrd the boot loader is told to load and
-// where they land in RAM, the command line, the squashfs root and a blank
-// flash partition. The partition table is read a second time by sfdisk, an
+// FAT32 boot partition with the Pi's firmware and U-Boot, U-Boot's A/B boot
+// script (boot.scr) and the files it reads, the DTB of the board, slot a's
+// arm64 kernel and initrd and where U-Boot puts them in RAM, the command line
+// boot.scr makes for slot a, the squashfs in slot a, a blank slot b and a
+// blank flash partition. (The script itself runs under a real U-Boot in
+// uboot-slots.test.ts.) The partition table is read a second time by sfdisk, an
 // independent reader. Then one corruption at a time in a copy of the image,
 // each restored before the next, shows that every check can fail. Needs root
 // (the build's apt-get), the arm64 cross tools, mtools, sfdisk and fdtput
@@ -47,19 +49,18 @@ const work = mkdtempSync(join(tmpdir(), 't6-sd-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** What each board's image must hold, and the line its boot loader is given. */
+const SLOT_FILES = ['boot.scr', 'twin6/board.env', 'twin6/committed.env', 'twin6/a/Image', 'twin6/a/initrd.gz', 'twin6/a/boot.env'];
 const BOARDS = {
   rpi4: {
-    files: ['start4.elf', 'fixup4.dat', 'bcm2711-rpi-4-b.dtb', 'Image', 'initrd.gz', 'config.txt', 'cmdline.txt'],
+    files: [...SLOT_FILES, 'start4.elf', 'fixup4.dat', 'bcm2711-rpi-4-b.dtb', 'config.txt', 'u-boot.bin'],
     dtb: 'bcm2711-rpi-4-b.dtb',
-    cmdlineFile: 'cmdline.txt',
-    cmdline: 'console=ttyS1,115200 twin6.root=/dev/mmcblk0p2 twin6.data=/dev/mmcblk0p3',
+    cmdline: 'console=ttyS1,115200 panic=-1 loglevel=4 twin6.data=/dev/mmcblk0p4 twin6.slot=a twin6.root=/dev/mmcblk0p2',
     otherBoard: ['raspberrypi,4-model-b', 'raspberrypi,3-model-b'],
   },
   'nanopc-t4': {
-    files: ['extlinux/extlinux.conf', 'rk3399-nanopc-t4.dtb', 'Image', 'initrd.gz'],
-    dtb: 'rk3399-nanopc-t4.dtb',
-    cmdlineFile: 'extlinux/extlinux.conf',
-    cmdline: 'console=ttyS2,1500000 twin6.root=/dev/mmcblk1p2 twin6.data=/dev/mmcblk1p3',
+    files: [...SLOT_FILES, 'twin6/a/rk3399-nanopc-t4.dtb'],
+    dtb: 'twin6/a/rk3399-nanopc-t4.dtb',
+    cmdline: 'console=ttyS2,1500000 panic=-1 loglevel=4 twin6.data=/dev/mmcblk1p4 twin6.slot=a twin6.root=/dev/mmcblk1p2',
     otherBoard: ['friendlyarm,nanopc-t4', 'friendlyarm,nanopc-t5'],
   },
 } as const;
@@ -83,7 +84,8 @@ describe.skipIf(reason !== undefined).each(Object.keys(BOARDS) as (keyof typeof 
     expect(r.problems).toEqual([]);
     for (const f of spec.files) expect(r.bootFiles, f).toHaveProperty([f]);
     const sd = board.image.disk;
-    expect(r.compatible).toEqual(expect.arrayContaining([...(sd && sd.kind !== 'efi-gpt' ? sd.compatible : ['?'])]));
+    expect(r.compatible).toEqual(expect.arrayContaining([...(sd && sd.kind !== 'efi-gpt' ? (sd.compatible ?? ['?']) : ['?'])]));
+    expect(r.bootScript?.name).toBe('twin6 A/B boot');
     expect(r.kernel?.imageSize).toBeGreaterThanOrEqual(r.kernel?.fileBytes ?? Infinity);
     expect(r.cmdline).toBe(spec.cmdline);
     if (id === 'nanopc-t4') expect(r.uboot?.fitImages).toEqual(expect.arrayContaining(['U-Boot:arm64', 'flat_dt:rk3399-nanopc-t4.dtb']));
@@ -123,7 +125,7 @@ describe.skipIf(reason !== undefined).each(Object.keys(BOARDS) as (keyof typeof 
     };
     try {
       expect(checkSdImage(copy, board).problems).toEqual([]);
-      const [p1, p2, p3] = parseMbr(readAt(0, 512));
+      const [p1, p2, p3, p4] = parseMbr(readAt(0, 512));
       const p1At = p1!.startSector * 512;
       const fat = openFat32((o, n) => readAt(p1At + o, n), p1!.sectors * 512);
       // A place inside a boot file's first cluster, in bytes from the image's start.
@@ -144,16 +146,39 @@ describe.skipIf(reason !== undefined).each(Object.keys(BOARDS) as (keyof typeof 
         ['no FAT32 signature', p1At + 82, str('FAT16   '), /partition 1: FAT: not FAT32/],
         ["another board's DTB", inFile(spec.dtb, compatible), str(otherCompatible), new RegExp(`lacks ${compatible}`)],
         ['a DTB that is no DTB', inFile(spec.dtb, 0), Buffer.from([0, 0, 0, 0]), /DTB: no FDT magic/],
-        ['a kernel without the arm64 magic', inFile('Image', 56), str('MZ\0\0'), /Image: kernel: no arm64 Image magic/],
-        ['the root on partition 3', inFile(spec.cmdlineFile, 'twin6.root='), str('twin6.rooo'), /command line: no twin6.root=/],
+        ['a kernel without the arm64 magic', inFile('twin6/a/Image', 56), str('MZ\0\0'), /Image: kernel: no arm64 Image magic/],
+        [
+          "a root prefix that is not the board's",
+          inFile('twin6/board.env', 'twin6_rootdev=/dev/'),
+          str('twin6_rootdev=/xxx/'),
+          /twin6\/board.env: twin6_rootdev=\/xxx\/[^]*command line: no twin6.root=/,
+        ],
+        [
+          'slot b committed in a new image',
+          inFile('twin6/committed.env', 'twin6_committed=a'),
+          str('twin6_committed=b'),
+          /twin6_committed=b/,
+        ],
+        ['slot a without kernel arguments', inFile('twin6/a/boot.env', 'twin6_args='), str('twin6_argz='), /boot.env: no twin6_args/],
+        // boot.scr: the header's image name (covered by the header CRC), then one byte of the script (the data CRC).
+        ['a boot.scr header changed', inFile('boot.scr', 'twin6 A/B'), str('twin7'), /boot script: header CRC mismatch/],
+        ['a boot.scr script changed', inFile('boot.scr', 'A/B boot script'), str('A/C'), /boot script: data CRC mismatch/],
         ['no squashfs magic', p2!.startSector * 512, str('xxxx'), /partition 2: no squashfs magic/],
-        ['a stale filesystem on partition 3', p3!.startSector * 512 + 4096, str('stale'), /partition 3: neither blank/],
+        ['a stale filesystem in slot b', p3!.startSector * 512 + 4096, str('stale'), /partition 3: rootfs_b is neither blank nor squashfs/],
+        ['a stale filesystem on partition 4', p4!.startSector * 512 + 4096, str('stale'), /partition 4: neither blank/],
         // A missing file: its directory entry marked deleted (0xE5).
         [
-          'initrd.gz deleted',
-          findDirEntry(readAt, p1At + fat.rootOffset, fat.clusterBytes, 'INITRD  GZ '),
+          'boot.scr deleted',
+          findDirEntry(readAt, p1At + fat.rootOffset, fat.clusterBytes, 'BOOT    SCR'),
           Buffer.from([0xe5]),
-          /boot partition: no initrd.gz/,
+          /boot partition: no boot.scr/,
+        ],
+        [
+          'twin6/a/Image deleted',
+          // twin6/a's directory: allocated before the kernel's data, within the data area's first 8 MiB.
+          findDirEntry(readAt, p1At + fat.rootOffset, 8 << 20, 'IMAGE      '),
+          Buffer.from([0xe5]),
+          /boot partition: no twin6\/a\/Image/,
         ],
       ];
       if (id === 'rpi4') {
@@ -172,10 +197,10 @@ describe.skipIf(reason !== undefined).each(Object.keys(BOARDS) as (keyof typeof 
           ],
           ['config.txt in 32-bit mode', inFile('config.txt', 'arm_64bit=1'), str('arm_64bit=0'), /arm_64bit=0, expected 1/],
           [
-            'config.txt placing the initrd itself',
-            inFile('config.txt', 'followkernel'),
-            str('0x0800000000'),
-            /initramfs at 0x0800000000, expected followkernel/,
+            'config.txt starting something else',
+            inFile('config.txt', 'kernel=u-boot.bin'),
+            str('kernel=uboot2.bin'),
+            /kernel=uboot2.bin, expected u-boot.bin/,
           ],
           [
             'start4.elf deleted',
@@ -208,10 +233,10 @@ describe.skipIf(reason !== undefined).each(Object.keys(BOARDS) as (keyof typeof 
             /Image runs from 0x6000000 for \d+ bytes, into the initrd/,
           ],
           [
-            'extlinux.conf naming a DTB that is not there',
-            inFile('extlinux/extlinux.conf', 'fdt /rk3399-nanopc-t4'),
-            str('fdt /rk3399-nanopc-t5'),
-            /boot partition: no rk3399-nanopc-t5.dtb/,
+            'boot.env naming a DTB that is not there',
+            inFile('twin6/a/boot.env', 'twin6_fdt=twin6/a/rk3399-nanopc-t4'),
+            str('twin6_fdt=twin6/a/rk3399-nanopc-t5'),
+            /boot partition: no twin6\/a\/rk3399-nanopc-t5.dtb/,
           ],
           ['a FAT that overlaps U-Boot', 446 + 8, u32(16384), /partition 1 starts at 16384, inside what comes before it/],
         );
@@ -231,9 +256,9 @@ function u32(n: number): Buffer {
   return b;
 }
 
-/** Byte offset in the image of the root directory entry with this 8.3 name (padded, upper case), in the directory's first cluster. */
-function findDirEntry(readAt: (o: number, n: number) => Buffer, rootAt: number, clusterBytes: number, name83: string): number {
-  const dir = readAt(rootAt, clusterBytes);
-  for (let o = 0; o < dir.length; o += 32) if (dir.toString('latin1', o, o + 11) === name83) return rootAt + o;
+/** Byte offset in the image of the directory entry with this 8.3 name (padded, upper case, a file's attribute 0x20) in `bytes` from `at`. */
+function findDirEntry(readAt: (o: number, n: number) => Buffer, at: number, bytes: number, name83: string): number {
+  const dir = readAt(at, bytes);
+  for (let o = 0; o < dir.length; o += 32) if (dir.toString('latin1', o, o + 11) === name83 && dir[o + 11] === 0x20) return at + o;
   throw new Error(`no directory entry ${name83}`);
 }

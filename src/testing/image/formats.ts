@@ -2,7 +2,10 @@
 // from bytes with its bounds checked, from its own specification: a classic
 // MBR, the arm64 Image header (Linux's Documentation/arm64/booting.rst), a
 // flattened device tree (the devicetree specification, ch. 5; U-Boot's FIT
-// images are one too), the Pi's config.txt and U-Boot's extlinux.conf.
+// images are one too), the Pi's config.txt, U-Boot's extlinux.conf, a
+// U-Boot script image (boot.scr) and U-Boot's `env import -t` text.
+
+import { crc32 } from 'node:zlib';
 
 const SECTOR = 512;
 
@@ -148,4 +151,70 @@ export function parseExtlinux(text: string): { kernel?: string; initrd?: string;
   const out: { kernel?: string; initrd?: string; fdt?: string; append?: string } = {};
   for (const k of ['kernel', 'initrd', 'fdt', 'append'] as const) if (l[k] !== undefined) out[k] = l[k];
   return out;
+}
+
+/** A legacy U-Boot image holding a script (boot.scr, mkimage -T script): its header fields and the script text. */
+export interface UbootScript {
+  readonly name: string;
+  readonly os: number;
+  readonly arch: number;
+  readonly type: number;
+  readonly compression: number;
+  readonly script: string;
+}
+const UIMAGE_MAGIC = 0x27051956;
+const UIMAGE_HEADER = 64;
+/** include/image.h: IH_TYPE_SCRIPT, IH_ARCH_ARM64, IH_COMP_NONE. */
+export const UIMAGE_TYPE_SCRIPT = 6;
+export const UIMAGE_ARCH_ARM64 = 22;
+export const UIMAGE_COMP_NONE = 0;
+
+/**
+ * boot.scr as U-Boot's `source` reads it (include/image.h, boot/image-board.c):
+ * a 64-byte big-endian header (magic, header CRC32 computed with its own field
+ * zeroed, time, data size, load, entry, data CRC32, os, arch, type, comp, name)
+ * and, for a script, a multi-file body: a list of 32-bit lengths ended by 0,
+ * the script the first part. Throws on a bad magic, either CRC, or a body
+ * shorter than the header says.
+ */
+export function parseUbootScript(b: Buffer): UbootScript {
+  if (b.length < UIMAGE_HEADER) throw new Error(`boot script: ${b.length} bytes, shorter than the 64-byte image header`);
+  if (b.readUInt32BE(0) !== UIMAGE_MAGIC) throw new Error('boot script: no U-Boot image magic 27 05 19 56');
+  const header = Buffer.from(b.subarray(0, UIMAGE_HEADER));
+  const hcrc = header.readUInt32BE(4);
+  header.writeUInt32BE(0, 4);
+  if (crc32(header) !== hcrc) throw new Error('boot script: header CRC mismatch');
+  const size = b.readUInt32BE(12);
+  if (UIMAGE_HEADER + size > b.length) throw new Error(`boot script: data of ${size} bytes runs past the file's ${b.length}`);
+  const data = b.subarray(UIMAGE_HEADER, UIMAGE_HEADER + size);
+  if (crc32(data) !== b.readUInt32BE(24)) throw new Error('boot script: data CRC mismatch');
+  const first = data.length >= 8 ? data.readUInt32BE(0) : -1;
+  if (first < 0 || data.readUInt32BE(4) !== 0 || 8 + first > data.length)
+    throw new Error('boot script: not a one-part script body (length, 0, text)');
+  return {
+    name: b.toString('latin1', 32, 64).replace(/\0.*$/s, ''),
+    os: b[28] ?? 0,
+    arch: b[29] ?? 0,
+    type: b[30] ?? 0,
+    compression: b[31] ?? 0,
+    script: data.toString('latin1', 8, 8 + first),
+  };
+}
+
+/**
+ * `env import -t` text (U-Boot's himport_r with '\n' as separator): one
+ * name=value per line, lines starting with # skipped; a name with no "=" or an
+ * empty value deletes the variable, which here is leaving it out.
+ */
+export function parseEnvText(text: string): Map<string, string> {
+  const vars = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    const value = line.slice(eq + 1).replace(/\r$/, '');
+    if (value === '') vars.delete(line.slice(0, eq));
+    else vars.set(line.slice(0, eq), value);
+  }
+  return vars;
 }

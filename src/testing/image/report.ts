@@ -3,7 +3,7 @@
 
 import type { Arm64Image, MbrPartition } from './formats.js';
 
-/** U-Boot's load addresses from its default environment (rockchip-sd). */
+/** U-Boot's load addresses from its default environment (u-boot.itb on rockchip-sd, u-boot.bin on rpi-sd). */
 export interface UbootAddresses {
   readonly kernel_addr_r?: number;
   readonly ramdisk_addr_r?: number;
@@ -18,6 +18,8 @@ export interface SdReport {
   readonly compatible: string[];
   readonly kernel?: Arm64Image & { readonly fileBytes: number };
   readonly cmdline?: string;
+  /** boot.scr: its image name and the script's length. */
+  readonly bootScript?: { readonly name: string; readonly bytes: number };
   readonly uboot?: { readonly fitImages: string[]; readonly addresses: UbootAddresses };
   readonly imageBytes: number;
 }

@@ -1,12 +1,14 @@
 // The structural check of an SD card image (scripts/image/sd-image.sh, board
-// profile image.disk kind rpi-sd or rockchip-sd). No board boots here, so CI
-// checks what the boot ROM, the firmware or U-Boot, and the kernel will look
-// for, each from its own specification (formats.ts): the MBR and the
-// partitions' places and sizes, U-Boot's two parts at the sectors the RK3399
-// boot ROM and SPL read (rockchip-sd), the FAT32 boot partition and every
-// file the firmware's config.txt or U-Boot's extlinux.conf names, the DTB's
-// compatible and aliases, the arm64 Image header and where it will be loaded,
-// the command line, squashfs at partition 2 and a blank or ext4 partition 3.
+// profile image.disk kind rpi-sd, rockchip-sd or qemu-uboot-sd). No real board
+// boots here, so CI checks what the boot ROM, the firmware, U-Boot and its boot
+// script, and the kernel will look for, each from its own specification
+// (formats.ts): the MBR and the partitions' places and sizes, U-Boot's two
+// parts at the sectors the RK3399 boot ROM and SPL read (rockchip-sd), the
+// FAT32 boot partition with boot.scr and the files it reads, the firmware's
+// config.txt (rpi-sd), the DTB's compatible and aliases, the arm64 Image header
+// and where it will be loaded, the command line, squashfs at partition 2
+// (rootfs_a), a blank or squashfs partition 3 (rootfs_b) and a blank or ext4
+// partition 4 (rootfs_data).
 // Every problem is reported, not just the first, each as one line.
 //
 // TypeScript rather than a shell script: the formats are parsed from bytes
@@ -16,12 +18,21 @@
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { SdDisk, BoardProfile } from '../../board/profile.js';
-import { checkBootPartition } from './boot-check.js';
+import { checkBootPartition, ubootEnvAddresses } from './boot-check.js';
 import { openFat32 } from './fat.js';
 import { fdtStrings, parseFdt, parseMbr, type MbrPartition } from './formats.js';
 import type { BuildFiles, Draft, SdReport } from './report.js';
 
-export { fdtStrings, parseArm64Image, parseConfigTxt, parseExtlinux, parseFdt, parseMbr } from './formats.js';
+export {
+  fdtStrings,
+  parseArm64Image,
+  parseConfigTxt,
+  parseEnvText,
+  parseExtlinux,
+  parseFdt,
+  parseMbr,
+  parseUbootScript,
+} from './formats.js';
 export type { MbrPartition } from './formats.js';
 export type { BuildFiles, SdReport, UbootAddresses } from './report.js';
 
@@ -77,7 +88,7 @@ function checkWith(readAt: ReadAt, imageBytes: number, board: BoardProfile, buil
       if (o + len > p.sectors * SECTOR) throw new Error(`read past the end of partition ${p.index}`);
       return readAt(p.startSector * SECTOR + o, len);
     };
-  const [p1, p2, p3] = parts;
+  const [p1, p2, p3, p4] = parts;
 
   if (disk.kind === 'rockchip-sd') guard('U-Boot', () => checkRockchipUboot(readAt, disk, p1?.startSector ?? 0, report));
 
@@ -101,6 +112,12 @@ function checkWith(readAt: ReadAt, imageBytes: number, board: BoardProfile, buil
   if (p3) {
     guard('partition 3', () => {
       const head = partRead(p3)(0, MIB);
+      if (head.toString('latin1', 0, 4) !== 'hsqs' && head.some((x) => x !== 0)) throw new Error('rootfs_b is neither blank nor squashfs');
+    });
+  }
+  if (p4) {
+    guard('partition 4', () => {
+      const head = partRead(p4)(0, MIB);
       const ext4 = head.readUInt16LE(1080) === 0xef53;
       if (!ext4 && head.some((x) => x !== 0))
         throw new Error('neither blank (the init formats a blank one) nor ext4: a stale filesystem would be mounted');
@@ -109,11 +126,12 @@ function checkWith(readAt: ReadAt, imageBytes: number, board: BoardProfile, buil
   return report;
 }
 
-/** Three partitions: bootable FAT32, the root, the flash; sizes from the profile, 4 MiB aligned, in order, inside the image. */
+/** Four partitions: bootable FAT32, root slots a and b, the flash; sizes from the profile, 4 MiB aligned, in order, inside the image. */
 function checkPartitionTable(parts: MbrPartition[], disk: SdDisk, imageBytes: number, problems: string[]): void {
   const want = [
     { type: 0x0c, bootable: true, mb: disk.bootMb, what: 'FAT32 LBA boot' },
-    { type: 0x83, bootable: false, mb: disk.rootMb, what: 'Linux (squashfs root)' },
+    { type: 0x83, bootable: false, mb: disk.rootMb, what: 'Linux (rootfs_a)' },
+    { type: 0x83, bootable: false, mb: disk.rootMb, what: 'Linux (rootfs_b)' },
     { type: 0x83, bootable: false, mb: disk.dataMb, what: 'Linux (rootfs_data)' },
   ];
   if (parts.length !== want.length) problems.push(`MBR: ${parts.length} partitions, expected ${want.length}`);
@@ -177,17 +195,8 @@ function checkRockchipUboot(readAt: ReadAt, disk: SdDisk, p1Start: number, repor
   }
   if (!images.includes('U-Boot:arm64')) problems.push(`u-boot.itb: no arm64 U-Boot image (has ${images.join(', ')})`);
   if (!images.includes('arm-trusted-firmware:arm64')) problems.push('u-boot.itb: no TF-A (arm-trusted-firmware) image');
-  const dtbName = disk.dtb.split('/').pop() ?? '';
+  const dtbName = disk.dtb?.split('/').pop() ?? '';
   if (!images.includes(`flat_dt:${dtbName}`))
     problems.push(`u-boot.itb: no ${dtbName} (U-Boot's device tree is another board's: ${images.join(', ')})`);
-  const addresses: Record<string, number> = {};
-  if (ubootData) {
-    // The default environment: NUL-separated name=value strings in U-Boot's data.
-    for (const k of ['kernel_addr_r', 'ramdisk_addr_r', 'fdt_addr_r', 'kernel_comp_addr_r']) {
-      const m = new RegExp(`\\0${k}=(0x[0-9a-f]+)\\0`).exec(ubootData.toString('latin1'));
-      if (m?.[1]) addresses[k] = Number.parseInt(m[1], 16);
-      else if (k !== 'kernel_comp_addr_r') problems.push(`u-boot.itb: no ${k} in U-Boot's default environment`);
-    }
-  }
-  report.uboot = { fitImages: images, addresses };
+  report.uboot = { fitImages: images, addresses: ubootData ? ubootEnvAddresses(ubootData, 'u-boot.itb', problems) : {} };
 }

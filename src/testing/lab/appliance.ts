@@ -40,6 +40,7 @@ import type { Namespace } from './netns.js';
 import { labEnv, poll, sleep, tail, type LabProcess } from './proc.js';
 
 export interface DiskPartition {
+  /** efi: the FAT boot partition (a UEFI disk's ESP, or an SD card's partition 1). */
   readonly name: 'efi' | 'rootfs_a' | 'rootfs_b' | 'rootfs_data';
   readonly offsetBytes: number;
   readonly sizeBytes: number;
@@ -56,7 +57,7 @@ export interface ImageManifest {
   readonly rootfsXzBytes: number | null;
   readonly initrdBytes: number;
   readonly vmlinuzBytes: number;
-  /** disk.img (scripts/image/efi-disk): its size and partitions. */
+  /** disk.img (scripts/image/efi-disk), or sdcard.img as its disk.json describes it: its size and partitions. */
   readonly disk: { readonly bytes: number; readonly bootLoader: string; readonly partitions: readonly DiskPartition[] };
 }
 
@@ -64,17 +65,36 @@ export interface ApplianceImage {
   readonly dir: string;
   readonly board: BoardProfile;
   readonly manifest: ImageManifest;
+  /** The disk image each appliance boots a copy of: disk.img (UEFI), or sdcard.img (U-Boot, board qemu-aarch64-uboot). */
+  readonly diskImage: 'disk.img' | 'sdcard.img';
 }
 
 /** The image built for a board (default .build/<board>); throws with what to run when it is missing. */
 export function loadImage(board = 'qemu-x86_64', dir = resolve('.build', board)): ApplianceImage {
-  for (const f of ['vmlinuz', 'initrd.gz', 'rootfs.squashfs', 'disk.img', 'loader-entry.conf', 'manifest.json']) {
+  const profile = loadBoard(resolve('board'), board);
+  const sd = profile.image.disk?.kind === 'qemu-uboot-sd';
+  const diskImage = sd ? 'sdcard.img' : 'disk.img';
+  for (const f of ['vmlinuz', 'initrd.gz', 'rootfs.squashfs', diskImage, sd ? 'disk.json' : 'loader-entry.conf', 'manifest.json']) {
     if (!existsSync(join(dir, f))) throw new Error(`${join(dir, f)} is missing: run scripts/build-image --board ${board}`);
   }
-  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as ImageManifest;
+  let manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as ImageManifest;
+  if (sd) {
+    // sd-image.sh's layout (disk.json): partition 1 the FAT boot partition, 2 and 3 the slots, 4 the flash.
+    const d = JSON.parse(readFileSync(join(dir, 'disk.json'), 'utf8')) as {
+      imageBytes: number;
+      bootLoader: string | null;
+      partitions: { index: number; startBytes: number; bytes: number }[];
+    };
+    const names = ['efi', 'rootfs_a', 'rootfs_b', 'rootfs_data'] as const;
+    const partitions = d.partitions.flatMap((p) => {
+      const name = names[p.index - 1];
+      return name ? [{ name, offsetBytes: p.startBytes, sizeBytes: p.bytes }] : [];
+    });
+    manifest = { ...manifest, disk: { bytes: d.imageBytes, bootLoader: d.bootLoader ?? 'U-Boot', partitions } };
+  }
   if (!manifest.disk)
     throw new Error(`${join(dir, 'manifest.json')} describes no disk.img: run scripts/build-image --board ${board} --force`);
-  return { dir, board: loadBoard(resolve('board'), board), manifest };
+  return { dir, board: profile, manifest, diskImage };
 }
 
 /** A partition of the image's disk.img by name. */
@@ -325,7 +345,6 @@ export class Appliance {
     const q = b.qemu;
     if (!q) throw new Error(`board ${b.id} has no qemu section`);
     const s = this.spec;
-    const accel = accelFor(b);
     const mac = (nic: number) => `52:54:00:16:${s.index.toString(16).padStart(2, '0')}:${nic.toString(16).padStart(2, '0')}`;
     const nic = (id: string, tap: string, n: number) => [
       '-netdev',
@@ -335,21 +354,7 @@ export class Appliance {
       `${q.nic},netdev=${id},mac=${mac(n)},romfile=`,
     ];
     return [
-      q.binary,
-      ...(accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', ...(q.cpu ? ['-cpu', q.cpu] : [])]),
-      '-M',
-      q.machine,
-      '-m',
-      String(b.ramMb),
-      '-smp',
-      '1',
-      '-display',
-      'none',
-      '-monitor',
-      'none',
-      '-nodefaults',
-      '-no-user-config',
-      '-no-reboot',
+      ...qemuMachineArgs(b),
       ...(s.rtcBase ? ['-rtc', `base=${s.rtcBase}`] : []),
       '-serial',
       `file:${this.consoleFile(this.boots)}`,
@@ -376,8 +381,18 @@ export class Appliance {
     ];
   }
 
-  /** UEFI firmware (code read-only, this VM's variables) and the disk, the only boot device. */
+  /** UEFI firmware (code read-only, this VM's variables) and the disk, the only boot device; or U-Boot as the -bios. */
   private diskArgs(): string[] {
+    const bios = this.image.board.qemu?.bios;
+    if (bios)
+      return [
+        '-bios',
+        bios,
+        '-drive',
+        `file=${this.spec.diskFile},if=none,id=disk,format=raw,cache=writeback`,
+        '-device',
+        'virtio-blk-pci,drive=disk',
+      ];
     const efi = this.image.board.qemu?.efi;
     if (!efi) throw new Error(`board ${this.image.board.id} names no UEFI firmware (qemu.efi)`);
     return [
@@ -430,7 +445,7 @@ export class Appliance {
     const data = partition(this.image, 'rootfs_data');
     const sizeMb = this.image.board.storage[0]!.sizeMb;
     try {
-      execFileSync('cp', ['--sparse=always', join(this.image.dir, 'disk.img'), file], { stdio: 'pipe', timeout: 60_000 });
+      execFileSync('cp', ['--sparse=always', join(this.image.dir, this.image.diskImage), file], { stdio: 'pipe', timeout: 60_000 });
       truncateSync(file, this.image.manifest.disk.bytes + Math.max(0, (sizeMb << 20) - data.sizeBytes));
       if (this.spec.provision) {
         const fs = `${file}.rootfs_data`;
@@ -458,14 +473,7 @@ export class Appliance {
    * An upgrade on the device copies that line to the entry it writes.
    */
   private writeBootEntries(): void {
-    const img = `${this.spec.diskFile}@@${partition(this.image, 'efi').offsetBytes}`;
-    const mtools = (tool: string, args: string[]): string =>
-      execFileSync(tool, ['-i', img, ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...labEnv(), MTOOLS_SKIP_CHECK: '1' },
-        timeout: 60_000,
-        encoding: 'utf8',
-      });
+    const mtools = this.bootPartitionTool();
     const names = mtools('mdir', ['-b', '::/loader/entries'])
       .split('\n')
       .map((l) => l.trim().replace(/^.*\//, ''))
@@ -478,6 +486,44 @@ export class Appliance {
       const kept = (first < 0 ? lines : lines.slice(0, first + 1)).filter((l) => l.trim() !== '');
       writeFileSync(tmp, `${[...kept, `options ${this.kernelArgs().join(' ')}`].join('\n')}\n`);
       mtools('mcopy', ['-o', tmp, `::/loader/entries/${name}`]);
+    }
+  }
+
+  /** Runs an mtools command on the FAT boot partition of this appliance's disk file. */
+  private bootPartitionTool(): (tool: string, args: string[]) => string {
+    const img = `${this.spec.diskFile}@@${partition(this.image, 'efi').offsetBytes}`;
+    return (tool, args) =>
+      execFileSync(tool, ['-i', img, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...labEnv(), MTOOLS_SKIP_CHECK: '1' },
+        timeout: 60_000,
+        encoding: 'utf8',
+      });
+  }
+
+  /**
+   * The U-Boot card's counterpart of writeBootEntries: this appliance's
+   * arguments appended to twin6_args in each slot's twin6/<slot>/boot.env
+   * (boot.scr passes them on, docs/image.md §5), after the image's own, which
+   * end where the lab's begin (twin6.flash=, kernelArgs' first on arm64).
+   */
+  private writeBootEnv(): void {
+    const mtools = this.bootPartitionTool();
+    const tmp = join(this.dir, `${this.spec.name}-boot.env`);
+    for (const slot of ['a', 'b']) {
+      let text: string;
+      try {
+        text = mtools('mtype', [`::/twin6/${slot}/boot.env`]);
+      } catch {
+        continue; // a slot not written yet
+      }
+      const lines = text.split('\n').map((l) => {
+        if (!l.startsWith('twin6_args=')) return l;
+        const own = l.slice('twin6_args='.length).split(' twin6.flash=')[0] ?? '';
+        return `twin6_args=${[own, ...this.kernelArgs()].join(' ')}`;
+      });
+      writeFileSync(tmp, lines.join('\n'));
+      mtools('mcopy', ['-o', tmp, `::/twin6/${slot}/boot.env`]);
     }
   }
 
@@ -500,7 +546,7 @@ export class Appliance {
             `${this.spec.name}: the new image's ${name} partition moved or changed size: an upgrade cannot write it in place`,
           );
         const data = Buffer.alloc(now.sizeBytes);
-        const fd = openSync(join(next.dir, 'disk.img'), 'r');
+        const fd = openSync(join(next.dir, next.diskImage), 'r');
         try {
           readSync(fd, data, 0, now.sizeBytes, now.offsetBytes);
         } finally {
@@ -522,12 +568,15 @@ export class Appliance {
     }
     if (this.bootMode === 'disk') {
       if (!existsSync(this.spec.diskFile)) this.makeDisk();
-      if (!existsSync(this.efiVarsFile)) {
-        const efi = this.image.board.qemu?.efi;
-        if (!efi) throw new Error(`board ${this.image.board.id} names no UEFI firmware (qemu.efi)`);
-        execFileSync('cp', ['--sparse=always', efi.vars, this.efiVarsFile], { stdio: 'pipe', timeout: 60_000 });
+      if (this.image.diskImage === 'sdcard.img') this.writeBootEnv();
+      else {
+        if (!existsSync(this.efiVarsFile)) {
+          const efi = this.image.board.qemu?.efi;
+          if (!efi) throw new Error(`board ${this.image.board.id} names no UEFI firmware (qemu.efi)`);
+          execFileSync('cp', ['--sparse=always', efi.vars, this.efiVarsFile], { stdio: 'pipe', timeout: 60_000 });
+        }
+        this.writeBootEntries();
       }
-      this.writeBootEntries();
     }
     this.boots++;
     writeFileSync(this.consoleFile(), '');
@@ -791,6 +840,33 @@ export interface BootPhases {
   readonly daemonStartMs: number;
 }
 
+/**
+ * QEMU and the machine of `board` with nothing attached: the accelerator and
+ * CPU, the RAM, one vCPU, no display, monitor or default devices, and an exit
+ * instead of a reboot.
+ */
+export function qemuMachineArgs(board: BoardProfile): string[] {
+  const q = board.qemu;
+  if (!q) throw new Error(`board ${board.id} has no qemu section`);
+  return [
+    q.binary,
+    ...(accelFor(board) === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', ...(q.cpu ? ['-cpu', q.cpu] : [])]),
+    '-M',
+    q.machine,
+    '-m',
+    String(board.ramMb),
+    '-smp',
+    '1',
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-nodefaults',
+    '-no-user-config',
+    '-no-reboot',
+  ];
+}
+
 /** Why appliance VMs cannot run here, or undefined: tests skip (or fail when required) with it. */
 export async function applianceUnavailableReason(board = 'qemu-x86_64'): Promise<string | undefined> {
   const { missingBinaries } = await import('./prereq.js');
@@ -808,5 +884,7 @@ export async function applianceUnavailableReason(board = 'qemu-x86_64'): Promise
   const efi = b.qemu?.efi;
   for (const f of efi ? [efi.code, efi.vars] : [])
     if (!existsSync(f)) return `${board}: UEFI firmware ${f} is missing (scripts/setup-debian installs it)`;
+  const bios = b.qemu?.bios;
+  if (bios && !existsSync(bios)) return `${board}: U-Boot ${bios} is missing (scripts/setup-debian installs u-boot-qemu)`;
   return undefined;
 }

@@ -1,11 +1,22 @@
 // The parsers of the SD image check (src/testing/image/formats.ts) on bytes
 // written by hand from each format's specification (docs/style.md §3.2):
 // an MBR sector, the arm64 Image header (Linux Documentation/arm64/booting.rst),
-// a flattened device tree (devicetree specification ch. 5), config.txt and
-// extlinux.conf.
+// a flattened device tree (devicetree specification ch. 5), config.txt,
+// extlinux.conf, a U-Boot script image (U-Boot's include/image.h) and
+// `env import -t` text.
 
 import { describe, expect, it } from 'vitest';
-import { fdtStrings, parseArm64Image, parseConfigTxt, parseExtlinux, parseFdt, parseMbr } from '../../../src/testing/image/formats.js';
+import { crc32 } from 'node:zlib';
+import {
+  fdtStrings,
+  parseArm64Image,
+  parseConfigTxt,
+  parseEnvText,
+  parseExtlinux,
+  parseFdt,
+  parseMbr,
+  parseUbootScript,
+} from '../../../src/testing/image/formats.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+|#[^\n]*/g, ''), 'hex');
 
@@ -83,5 +94,38 @@ describe('the SD image parsers', () => {
     );
     expect(l).toEqual({ kernel: '/Image', initrd: '/initrd.gz', fdt: '/a.dtb', append: 'console=ttyS2,1500000 x=y' });
     expect(parseExtlinux('label only\n kernel /k\n')).toEqual({ kernel: '/k' });
+  });
+
+  it('read a U-Boot script image: header fields, both CRC32s, the one-part body; refuse a changed header or script', () => {
+    expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926); // the CRC-32 U-Boot uses (IEEE 802.3)
+    const script = 'echo hi\n';
+    // Body of a multi-file image: part lengths, 0, then the parts (each padded to 4).
+    const body = Buffer.concat([hex('00000008 00000000'), Buffer.from(script, 'latin1')]);
+    const h = Buffer.alloc(64);
+    h.writeUInt32BE(0x27051956, 0); // magic
+    h.writeUInt32BE(0, 8); // time
+    h.writeUInt32BE(body.length, 12); // data size
+    h.writeUInt32BE(crc32(body), 24); // data CRC
+    Buffer.from([5, 22, 6, 0]).copy(h, 28); // os Linux, arch arm64, type script, comp none
+    h.write('twin6 A/B boot', 32, 'latin1');
+    h.writeUInt32BE(crc32(h), 4); // header CRC, computed with its own field 0
+    const img = Buffer.concat([h, body]);
+    expect(parseUbootScript(img)).toEqual({ name: 'twin6 A/B boot', os: 5, arch: 22, type: 6, compression: 0, script });
+    const bad = Buffer.from(img);
+    bad.write('twin7', 32, 'latin1');
+    expect(() => parseUbootScript(bad)).toThrow(/header CRC/);
+    const bad2 = Buffer.from(img);
+    bad2.write('ECHO', 72, 'latin1');
+    expect(() => parseUbootScript(bad2)).toThrow(/data CRC/);
+    expect(() => parseUbootScript(img.subarray(0, 70))).toThrow(/runs past/);
+  });
+
+  it('read env import -t text: name=value lines, # comments, an empty value as unset, a lone newline as nothing', () => {
+    expect(Object.fromEntries(parseEnvText('# c\ntwin6_trial=b\ntwin6_trial_gen=2\nx=\nnoequals\nargs=a=b c\n'))).toEqual({
+      twin6_trial: 'b',
+      twin6_trial_gen: '2',
+      args: 'a=b c',
+    });
+    expect(parseEnvText('\n').size).toBe(0);
   });
 });
