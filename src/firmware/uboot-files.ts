@@ -39,14 +39,20 @@ export const UBOOT_FILES = {
 export const ENV_FILE_MAX = 4096;
 
 /**
- * `env import -t` text: one `name=value` per line; U-Boot ignores lines
- * that are not. Values are taken as they stand (no quoting in this format).
+ * `env import -t` text (U-Boot's himport_r with '\n' as separator): one
+ * name=value per line, lines starting with # skipped; a name with no "=" or an
+ * empty value deletes the variable, which here is leaving it out. Values are
+ * taken as they stand (no quoting in this format).
  */
 export function parseEnvText(text: string): Map<string, string> {
   const vars = new Map<string, string>();
-  for (const line of text.slice(0, ENV_FILE_MAX).split(/\r?\n/)) {
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    if (m) vars.set(m[1]!, m[2]!);
+  for (const line of text.slice(0, ENV_FILE_MAX).split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    const value = line.slice(eq + 1).replace(/\r$/, '');
+    if (value === '') vars.delete(line.slice(0, eq));
+    else vars.set(line.slice(0, eq), value);
   }
   return vars;
 }

@@ -28,7 +28,9 @@ import { bundleOf, FirmwareFleet, type Bundle } from './firmware-lab.js';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-// qemu-x86_64 in CI; T6_FIRMWARE_BOARDS=qemu-x86_64,qemu-aarch64 adds the arm64 disk (AAVMF) on demand.
+// qemu-x86_64 in CI; on demand T6_FIRMWARE_BOARDS=qemu-x86_64,qemu-aarch64 adds the
+// arm64 disk (AAVMF, systemd-boot), and qemu-aarch64-uboot the SD card layout
+// under a real U-Boot (boot.scr, the U-Boot selector).
 const BOARD_LIST = parseNameList(
   'T6_FIRMWARE_BOARDS',
   process.env['T6_FIRMWARE_BOARDS'],
@@ -42,7 +44,7 @@ const TRIAL_SEC = 60;
 const HEALTHY_SEC = 5;
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-describe.each(cases)('firmware upgrade over MQTT into the other boot slot ($board, UEFI)', ({ board, reason, timeScale }) => {
+describe.each(cases)('firmware upgrade over MQTT into the other boot slot ($board)', ({ board, reason, timeScale }) => {
   it.skipIf(reason !== undefined)(
     'upgrades and commits, survives power cuts in every phase on a good slot, and rolls back a trial that never becomes healthy',
     async () => {

@@ -201,20 +201,5 @@ export function parseUbootScript(b: Buffer): UbootScript {
   };
 }
 
-/**
- * `env import -t` text (U-Boot's himport_r with '\n' as separator): one
- * name=value per line, lines starting with # skipped; a name with no "=" or an
- * empty value deletes the variable, which here is leaving it out.
- */
-export function parseEnvText(text: string): Map<string, string> {
-  const vars = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const eq = line.indexOf('=');
-    if (eq <= 0) continue;
-    const value = line.slice(eq + 1).replace(/\r$/, '');
-    if (value === '') vars.delete(line.slice(0, eq));
-    else vars.set(line.slice(0, eq), value);
-  }
-  return vars;
-}
+/** `env import -t` text: the device's own reader (twin6d reads the same files). */
+export { parseEnvText } from '../../firmware/uboot-files.js';

@@ -34,6 +34,7 @@ import net from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { dirname, join, resolve } from 'node:path';
 import { loadBoard, type BoardProfile, type OverlayFs } from '../../board/profile.js';
+import { envText, parseEnvText } from '../../firmware/uboot-files.js';
 import type { FailoverStatus } from '../../failover/endpoint.js';
 import { assertLabAddress } from './addr.js';
 import type { Namespace } from './netns.js';
@@ -504,12 +505,15 @@ export class Appliance {
   /**
    * The U-Boot card's counterpart of writeBootEntries: this appliance's
    * arguments appended to twin6_args in each slot's twin6/<slot>/boot.env
-   * (boot.scr passes them on, docs/image.md §5), after the image's own, which
-   * end where the lab's begin (twin6.flash=, kernelArgs' first on arm64).
+   * (boot.scr passes them on, docs/image.md §5), and kept apart in
+   * twin6_device, as a device's own arguments are: an upgrade on the device
+   * carries twin6_device to the slot it writes, and the next boot here
+   * replaces them instead of appending them twice.
    */
   private writeBootEnv(): void {
     const mtools = this.bootPartitionTool();
     const tmp = join(this.dir, `${this.spec.name}-boot.env`);
+    const lab = this.kernelArgs().join(' ');
     for (const slot of ['a', 'b']) {
       let text: string;
       try {
@@ -517,12 +521,14 @@ export class Appliance {
       } catch {
         continue; // a slot not written yet
       }
-      const lines = text.split('\n').map((l) => {
-        if (!l.startsWith('twin6_args=')) return l;
-        const own = l.slice('twin6_args='.length).split(' twin6.flash=')[0] ?? '';
-        return `twin6_args=${[own, ...this.kernelArgs()].join(' ')}`;
-      });
-      writeFileSync(tmp, lines.join('\n'));
+      const vars = parseEnvText(text);
+      const device = vars.get('twin6_device');
+      let own = vars.get('twin6_args') ?? '';
+      if (device && own.endsWith(` ${device}`)) own = own.slice(0, -device.length - 1);
+      vars.set('twin6_args', lab ? `${own} ${lab}` : own);
+      if (lab) vars.set('twin6_device', lab);
+      else vars.delete('twin6_device');
+      writeFileSync(tmp, envText(Object.fromEntries(vars)));
       mtools('mcopy', ['-o', tmp, `::/twin6/${slot}/boot.env`]);
     }
   }

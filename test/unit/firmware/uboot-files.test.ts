@@ -20,7 +20,7 @@ const IMAGE: UbootFileTexts = {
 
 describe('U-Boot env text', () => {
   it('reads name=value lines as env import -t does, and skips the rest', () => {
-    const v = parseEnvText('twin6_trial=b\r\n# a comment\n=x\nbad name=1\ntwin6_args=a=b c\n');
+    const v = parseEnvText('twin6_trial=b\r\n# a comment\n=x\nno equals sign\ntwin6_args=a=b c\ntwin6_gone=1\ntwin6_gone=\n');
     expect([...v]).toEqual([
       ['twin6_trial', 'b'],
       ['twin6_args', 'a=b c'],
