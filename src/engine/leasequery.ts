@@ -8,7 +8,7 @@
 
 import { StatusCode } from '../wire/constants.js';
 import { findOption } from '../wire/find.js';
-import { addressFromBigInt, addressToBigInt, networkOf, prefixContains, prefixKey } from '../wire/address.js';
+import { addressFromBigInt, addressToBigInt, isAddress, networkOf, prefixContains, prefixKey } from '../wire/address.js';
 import { duidFromHex, duidToHex } from '../wire/duid.js';
 import {
   QueryType,
@@ -101,6 +101,8 @@ export function answerLeasequery(plan: ServingPlan, serverDuid: Uint8Array, inbo
  */
 function requestorAllowed(inbound: Inbound, requestors: readonly RequestorPrefix[]): boolean {
   const listed = (address: string): boolean => {
+    // The socket layer hands over plain IPv6 text; anything else is no one we know, never a throw.
+    if (!isAddress(address)) return false;
     const a = addressToBigInt(address);
     return requestors.some((r) => prefixContains(r.prefix, r.length, a));
   };

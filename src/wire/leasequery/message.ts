@@ -21,7 +21,7 @@ export type QueryRead =
 export function readQuery(m: ClientServerMessage): QueryRead {
   const raw = m.options.filter((o) => isLqOption(o, 'LQ_QUERY'));
   const first = raw[0];
-  if (first === undefined || first.kind !== 'UNKNOWN') return { ok: false, problem: 'missing' };
+  if (first === undefined) return { ok: false, problem: 'missing' };
   if (raw.length > 1) {
     return { ok: false, problem: 'repeated', error: { reason: 'bad-option', offset: 0, detail: `${raw.length} LQ_QUERY options` } };
   }

@@ -63,7 +63,7 @@ interface LqCodec<V> {
 
 const bodyError = (r: Reader, name: string, rule: string): never => fail('bad-option', 0, `${name}: option-len ${r.end}, ${rule}`);
 
-/** Options inside a body, to its end. Nesting restarts at 0: one body holds at most 64 KiB of them. */
+/** Options inside a body, to its end, one level of nesting down (the shared OPTION_NESTING_MAX bounds the rest). */
 const nested = (r: Reader): Option[] => decodeOptions(r, { relayDepth: 0, nesting: 1 });
 
 const codecs: { readonly [K in LqOptionName]: LqCodec<LqOptionValues[K]> } = {

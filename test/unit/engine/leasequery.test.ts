@@ -188,6 +188,7 @@ describe('refusals and drops (RFC 5007 §4.1.3, §4.2.1; RFC 5460 §4)', () => {
     expect(statusOf(ask(byAddress('2001:db8:1::1000'), { source: '2001:db8:1::77' }))).toBe(10);
     expect(statusOf(ask({ queryType: 99, linkAddress: '::', options: [] }, { source: '2001:db8:1::77' }))).toBe(10);
     expect(statusOf(ask(byAddress('2001:db8:1::1000'), {}))).toBe(10); // no known source
+    expect(statusOf(ask(byAddress('2001:db8:1::1000'), { source: '192.0.2.1' }))).toBe(10); // not IPv6 text: no one, no throw
   });
 
   it('answers NotAllowed to everybody when leasequery is off (section absent or empty)', async () => {
