@@ -108,6 +108,8 @@ export const LIMITS = {
   mqttCommandKeys: 8,
   /** NTP servers asked each round: more add nothing but queries (RFC 8633 §3.2 suggests four or more). */
   ntpServers: 8,
+  /** Leasequery requestors (addresses or prefixes): a few relays and access concentrators. */
+  leasequeryRequestors: 64,
   /** Problems collected before loading stops looking for more. */
   problems: 100,
 } as const;

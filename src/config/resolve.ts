@@ -27,6 +27,7 @@ import { resolveFailover } from './failover.js';
 import { resolveMqtt } from './mqtt.js';
 import { resolveTime } from './time.js';
 import { resolveFirmware } from './firmware.js';
+import { resolveLeasequery } from './leasequery.js';
 
 const withFailover = (f: FailoverConfig | undefined) => (f ? { failover: f } : {});
 const withMqtt = (m: MqttConfig | undefined) => (m ? { mqtt: m } : {});
@@ -68,6 +69,7 @@ export function resolveConfig(input: ConfigInput, issues: Issues): ServerConfig 
     ...withMqtt(resolveMqtt(input.mqtt, keyPath(ROOT_PATH, 'mqtt'), issues)),
     ...resolveTime(input.time, input.failover !== undefined, keyPath(ROOT_PATH, 'time'), issues),
     ...resolveFirmware(input.firmware, keyPath(ROOT_PATH, 'firmware'), issues),
+    ...resolveLeasequery(input.leasequery),
   };
 }
 

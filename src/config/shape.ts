@@ -11,6 +11,7 @@ import { pdRoutesShape, routerAdvertisementsShape } from './cpe.js';
 import { mqttShape } from './mqtt.js';
 import { timeShape } from './time.js';
 import { firmwareShape } from './firmware.js';
+import { leasequeryShape } from './leasequery.js';
 
 const intIn = ([min, max]: readonly [number, number]): Reader<number> => integer(min, max);
 
@@ -101,6 +102,7 @@ export const configShape = object({
   mqtt: optional(mqttShape),
   time: optional(timeShape),
   firmware: optional(firmwareShape),
+  leasequery: optional(leasequeryShape),
 });
 
 type ReadOf<R> = R extends Reader<infer T> ? T : never;

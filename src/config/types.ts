@@ -142,6 +142,22 @@ export interface ServerConfig {
   readonly time?: TimeConfig;
   /** Firmware upgrades into the inactive slot (firmware/service.ts); defaults when the file has no `firmware`. */
   readonly firmware: FirmwareConfig;
+  /** RFC 5007 Leasequery (engine/leasequery.ts); absent when the file has no `leasequery`: every query refused. */
+  readonly leasequery?: LeasequeryConfig;
+}
+
+/** The `leasequery` section (config/leasequery.ts, docs/config.md#leasequery). */
+export interface LeasequeryConfig {
+  /** Who may query; empty: nobody (every LEASEQUERY answered NotAllowed). */
+  readonly requestors: readonly RequestorPrefix[];
+}
+
+/** A requestor address (length 128) or a prefix of them. */
+export interface RequestorPrefix {
+  readonly prefix: bigint;
+  readonly length: number;
+  /** Canonical text, "2001:db8::/64", for logs and duplicate checks. */
+  readonly name: string;
 }
 
 /** The `firmware` section (config/firmware.ts, docs/config.md#firmware). */

@@ -50,7 +50,7 @@ export function parseUnicast(text: string): Parse<bigint> {
   return value;
 }
 
-function parsePrefix(text: string): Parse<PrefixValue> {
+export function parsePrefix(text: string): Parse<PrefixValue> {
   const slash = text.lastIndexOf('/');
   const [min, max] = RANGES.prefixLength;
   if (slash < 0) return { problem: `expected a prefix like 2001:db8::/48, got ${JSON.stringify(text)}` };

@@ -10,7 +10,8 @@ import { MsgType } from '../wire/constants.js';
 
 /**
  * 0 — serve everything.
- * 1 — drop new conversations: Solicit, Information-request, Confirm.
+ * 1 — drop new conversations: Solicit, Information-request, Confirm; and Leasequery, which serves
+ *     no client (RFC 5007 §5: a flood of queries must not starve the clients).
  * 2 — also Request: only clients that hold leases (Renew, Rebind, Release, Decline) are served.
  */
 export type ShedLevel = 0 | 1 | 2;
@@ -21,7 +22,7 @@ export const LAG_SHED_MOST_MS = 500;
 /** Replies waiting for their commit beyond which new conversations are dropped: the disk is the bottleneck. */
 export const AWAITING_COMMIT_SHED = 10_000;
 
-const NEW_CONVERSATIONS: ReadonlySet<number> = new Set([MsgType.SOLICIT, MsgType.INFORMATION_REQUEST, MsgType.CONFIRM]);
+const NEW_CONVERSATIONS: ReadonlySet<number> = new Set([MsgType.SOLICIT, MsgType.INFORMATION_REQUEST, MsgType.CONFIRM, MsgType.LEASEQUERY]);
 
 export function sheds(msgType: number, level: ShedLevel): boolean {
   if (level === 0) return false;

@@ -5,9 +5,9 @@
 
 import type { Logger } from 'pino';
 import { decodeMessage, encodeMessage, unwrapRelay, wrapRelayReply } from '../wire/index.js';
-import { msgTypeName } from '../wire/constants.js';
-import type { ClientServerMessage } from '../wire/types.js';
-import type { Engine, FailoverPolicy, LeaseChange } from '../engine/index.js';
+import { MsgType, msgTypeName } from '../wire/constants.js';
+import type { ClientServerMessage, RelayMessage } from '../wire/types.js';
+import type { Engine, FailoverPolicy, LeaseChange, LeasequeryOutcome } from '../engine/index.js';
 import { isStoreBusy, isStoreRejected, type LeaseStore } from '../store/index.js';
 import type { Datagram } from '../net/dhcp-socket.js';
 import type { Counters } from './counters.js';
@@ -19,6 +19,9 @@ import { levelFor, sheds, type ShedLevel } from './load-shed.js';
  * RFC 8200 §5 leave fragmentation to the stack, so this is the only hard bound.
  */
 export const UDP6_PAYLOAD_MAX = 65_527;
+
+/** Leasequery outcomes that answer the query; the others refuse it with a status (RFC 5007 §4.1.3). */
+const LEASEQUERY_ANSWERED: ReadonlySet<LeasequeryOutcome> = new Set(['answered', 'client-links', 'empty']);
 
 export interface PacketPathDeps {
   /** Read side of the lease database, for the engine. */
@@ -82,6 +85,7 @@ export class PacketPath {
       counters.add(`shed.${msgTypeName(client.type)}`);
       return this.dropped(d, 'shed', msgTypeName(client.type));
     }
+    if (client.type === MsgType.LEASEQUERY) return this.leasequery(d, client, relays);
 
     const decision = this.engine.handle(
       { message: client, relays, interface: d.interface, unicast: d.unicast, sourceAddress: d.sourceAddress },
@@ -97,8 +101,8 @@ export class PacketPath {
 
     // Sized before anything is committed: a lease promised in a Reply that cannot be sent would
     // stay allocated, unknown to its client, until it expired.
-    const out = encodeMessage(relays.length > 0 ? wrapRelayReply(decision.reply, relays) : decision.reply);
-    if (out.length > UDP6_PAYLOAD_MAX) return this.dropped(d, 'reply-too-large', `${msgTypeName(client.type)}: ${out.length} octets`);
+    const out = this.encodeFor(d, client, decision.reply, relays);
+    if (!out) return;
 
     if (decision.changes.length > 0) {
       this.awaitingCommit++;
@@ -124,19 +128,56 @@ export class PacketPath {
         this.awaitingCommit--;
       }
     }
-    // Relayed: back to the relay's address and port (RFC 8415 §19.3, RFC 8357); direct: to the client's source.
+    if (await this.send(d, out, decision.reply)) {
+      log.debug({ to: d.sourceAddress, type: msgTypeName(decision.reply.type), changes: decision.changes.length }, 'reply sent');
+    }
+  }
+
+  /**
+   * RFC 5007 Leasequery (docs/protocol.md §3): read-only, so no commit, and never reported to
+   * failover as unanswered — a requestor is not a client the partner should serve.
+   */
+  private async leasequery(d: Datagram, query: ClientServerMessage, relays: readonly RelayMessage[]): Promise<void> {
+    const decision = this.engine.leasequery(
+      { message: query, relays, interface: d.interface, unicast: d.unicast, sourceAddress: d.sourceAddress },
+      { nowSec: this.deps.nowSec(), view: this.deps.store },
+    );
+    if (decision.kind === 'drop') return this.dropped(d, `engine.${decision.reason}`, msgTypeName(query.type));
+    const { counters } = this.deps;
+    counters.add(LEASEQUERY_ANSWERED.has(decision.outcome) ? `leasequery.${decision.outcome}` : `leasequery.refused.${decision.outcome}`);
+    if (decision.truncated) counters.add('leasequery.truncated');
+    const out = this.encodeFor(d, query, decision.reply, relays);
+    if (!out) return;
+    if (await this.send(d, out, decision.reply)) {
+      this.deps.log.debug({ from: d.sourceAddress, outcome: decision.outcome }, 'leasequery answered');
+    }
+  }
+
+  /** The reply's octets, wrapped for its relays (RFC 8415 §19.3); undefined, counted, when too large to send. */
+  private encodeFor(
+    d: Datagram,
+    query: ClientServerMessage,
+    reply: ClientServerMessage,
+    relays: readonly RelayMessage[],
+  ): Buffer | undefined {
+    const out = encodeMessage(relays.length > 0 ? wrapRelayReply(reply, relays) : reply);
+    if (out.length <= UDP6_PAYLOAD_MAX) return out;
+    this.dropped(d, 'reply-too-large', `${msgTypeName(query.type)}: ${out.length} octets`);
+    return undefined;
+  }
+
+  /** Relayed: back to the relay's address and port (RFC 8415 §19.3, RFC 8357); direct: to the client's source. */
+  private async send(d: Datagram, out: Buffer, reply: ClientServerMessage): Promise<boolean> {
+    const { counters, log } = this.deps;
     try {
       await d.reply(out, d.sourceAddress, d.sourcePort);
     } catch (e) {
       counters.add('tx.failed');
-      log.warn(
-        { code: 'DHCP_REPLY_SEND_FAILED', err: e, to: d.sourceAddress, type: msgTypeName(decision.reply.type) },
-        'reply could not be sent',
-      );
-      return;
+      log.warn({ code: 'DHCP_REPLY_SEND_FAILED', err: e, to: d.sourceAddress, type: msgTypeName(reply.type) }, 'reply could not be sent');
+      return false;
     }
-    counters.add(`tx.${msgTypeName(decision.reply.type)}`);
-    log.debug({ to: d.sourceAddress, type: msgTypeName(decision.reply.type), changes: decision.changes.length }, 'reply sent');
+    counters.add(`tx.${msgTypeName(reply.type)}`);
+    return true;
   }
 
   /** How much to shed now: by event-loop lag, and by replies stuck behind the disk. */

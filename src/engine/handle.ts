@@ -21,6 +21,7 @@ import { requestedOptions } from './options.js';
 import { releaseOrDecline } from './release.js';
 import { reclaimDue } from './reclaim.js';
 import { requestedVia } from './via.js';
+import { answerLeasequery, type LeasequeryDecision, type LeasequeryEnv } from './leasequery.js';
 
 export interface EngineEnv {
   /** Wall clock, whole seconds since the Unix epoch, read once per message by the caller. */
@@ -43,6 +44,8 @@ export interface Engine {
   readonly serverDuid: Uint8Array;
   readonly plan: ServingPlan;
   handle(inbound: Inbound, env: EngineEnv): Decision;
+  /** An RFC 5007 LEASEQUERY: read-only, so no policy and no changes (engine/leasequery.ts). */
+  leasequery(inbound: Inbound, env: LeasequeryEnv): LeasequeryDecision;
   /** Lease state changes that are due (expiry, end of decline or affinity hold), at most limit. */
   reclaim(env: EngineEnv, limit: number): LeaseChange[];
 }
@@ -53,6 +56,7 @@ export function createEngine(config: ServerConfig, serverDuid: Uint8Array): Engi
     serverDuid,
     plan,
     handle: (inbound, env) => handleMessage(plan, serverDuid, inbound, env),
+    leasequery: (inbound, env) => answerLeasequery(plan, serverDuid, inbound, env),
     reclaim: (env, limit) => reclaimDue(env.view, env.nowSec, config.affinitySec, limit, env.policy),
   };
 }

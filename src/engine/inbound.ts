@@ -23,6 +23,7 @@ export type DropReason =
   | 'server-msg-type' // Advertise, Reply, Reconfigure, Relay-reply: never accepted by a server (§16)
   | 'missing-client-id'
   | 'missing-server-id'
+  | 'missing-lq-query' // a LEASEQUERY without OPTION_LQ_QUERY (RFC 5007 §4.2.1)
   | 'unexpected-server-id'
   | 'not-our-server-id'
   | 'ia-in-information-request'

@@ -24,7 +24,16 @@ export const acceptRules: Readonly<Record<number, Rule>> = {
   [MsgType.INFORMATION_REQUEST]: { clientId: 'optional', serverId: 'optional', unicast: 'drop' }, // §16.12
 };
 
-const SERVER_ONLY = new Set<number>([MsgType.ADVERTISE, MsgType.REPLY, MsgType.RECONFIGURE, MsgType.RELAY_REPL]);
+// RFC 5007 §4.2.2: a server discards LEASEQUERY-REPLY; RFC 5460 §5.2 sends DATA and DONE server to requestor.
+const SERVER_ONLY = new Set<number>([
+  MsgType.ADVERTISE,
+  MsgType.REPLY,
+  MsgType.RECONFIGURE,
+  MsgType.RELAY_REPL,
+  MsgType.LEASEQUERY_REPLY,
+  MsgType.LEASEQUERY_DATA,
+  MsgType.LEASEQUERY_DONE,
+]);
 
 export type Verdict = { readonly ok: true; readonly useMulticast: boolean } | { readonly ok: false; readonly reason: DropReason };
 

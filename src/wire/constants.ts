@@ -17,6 +17,10 @@ export const MsgType = {
   INFORMATION_REQUEST: 11,
   RELAY_FORW: 12,
   RELAY_REPL: 13,
+  LEASEQUERY: 14, // RFC 5007 §4.1.1
+  LEASEQUERY_REPLY: 15, // RFC 5007 §4.1.1
+  LEASEQUERY_DATA: 16, // RFC 5460 §5.2.1, TCP only
+  LEASEQUERY_DONE: 17, // RFC 5460 §5.2.2, TCP only
 } as const;
 export type KnownMsgType = (typeof MsgType)[keyof typeof MsgType];
 
@@ -62,6 +66,11 @@ export const StatusCode = {
   NotOnLink: 4,
   UseMulticast: 5,
   NoPrefixAvail: 6,
+  // RFC 5007 §4.1.3: Leasequery's status codes, in the same registry.
+  UnknownQueryType: 7,
+  MalformedQuery: 8,
+  NotConfigured: 9,
+  NotAllowed: 10,
 } as const;
 export type StatusCodeValue = (typeof StatusCode)[keyof typeof StatusCode];
 

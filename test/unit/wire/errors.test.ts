@@ -164,3 +164,18 @@ describe('decodeOptionList', () => {
     expect(new Set(DECODE_REASONS).size).toBe(DECODE_REASONS.length);
   });
 });
+
+describe('Leasequery message types 14–17 (RFC 5007 §4.1.1, RFC 5460 §5.2)', () => {
+  it.each([14, 15, 16, 17])('type %i has the 4-octet client/server header: shorter is truncated-header', (type) => {
+    for (const n of [1, 2, 3]) expectError(Uint8Array.from([type, ...zeros(n - 1)]), 'truncated-header', 0);
+    expect(decodeMessage(Uint8Array.from([type, 0, 0, 1]))).toEqual({ ok: true, message: { type, transactionId: 1, options: [] } });
+  });
+
+  it.each([14, 15, 16, 17])('type %i with an LQ option running past the message is option-overflow', (type) => {
+    expectError(concat([type, 0, 0, 1], [0, 44, 0, 17], [1]), 'option-overflow', 4);
+  });
+
+  it('a malformed LQ_QUERY body is not a decode error of the message: the Leasequery reader reports it (RFC 8415 §16)', () => {
+    expect(decodeMessage(concat([14, 0, 0, 1], tlv(44, [1]))).ok).toBe(true);
+  });
+});

@@ -7,7 +7,16 @@
 // octets unless replacement characters stood in for invalid UTF-8.
 
 import { describe, expect, it } from 'vitest';
-import { DECODE_REASONS, decodeMessage, encodeMessage, type DecodeReason, type Message, type Option } from '../../../src/wire/index.js';
+import {
+  DECODE_REASONS,
+  decodeMessage,
+  encodeMessage,
+  isRelay,
+  type DecodeReason,
+  type Message,
+  type Option,
+} from '../../../src/wire/index.js';
+import { lqOption, leasequeryMessage, leasequeryReply, readLeasequeryReply, readQuery } from '../../../src/wire/leasequery/index.js';
 import { DHCLIENT_SOLICIT, DHCPCD_SOLICIT, REPLY } from './captures.js';
 import { concat, relayForward, sameValue, solicit, tlv } from './helpers.js';
 import { samples } from './samples.js';
@@ -16,13 +25,36 @@ import { prng, seedText, testSeed } from '../../seed.js';
 const SEED = testSeed(0x7717e6);
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 20_000);
 
-const KNOWN_CODES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 14, 18, 20, 23, 24, 25, 26, 32, 82, 83, 39, 0, 0xffff];
+// 44–48: RFC 5007's Leasequery options, raw in the shared codec and read by wire/leasequery.
+const KNOWN_CODES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 14, 18, 20, 23, 24, 25, 26, 32, 82, 83, 39, 44, 45, 46, 47, 48, 0, 0xffff];
 
 function seedCorpus(): Uint8Array[] {
   const values: Message[] = [
     solicit(Object.values(samples).flat() as Option[]),
     { type: 7, transactionId: 1, options: [samples.IA_NA[0]!, samples.IA_PD[0]!, samples.DOMAIN_LIST[1]!] },
   ];
+  const duid = (samples.CLIENTID[0] as { duid: Uint8Array }).duid;
+  const query = leasequeryMessage(0x4217, duid, {
+    queryType: 1,
+    linkAddress: '::',
+    options: [samples.IAADDR[0]!, { kind: 'ORO', codes: [47] }],
+  });
+  const answer = leasequeryReply(query, duid, {
+    clientData: {
+      clientDuid: duid,
+      addresses: samples.IAADDR as never,
+      prefixes: samples.IAPREFIX as never,
+      cltSec: 90,
+      relayData: { peerAddress: 'fe80::1', relayMessage: Uint8Array.from([12, 0]) },
+    },
+  });
+  values.push(
+    query,
+    answer,
+    leasequeryReply(query, duid, { clientLinks: ['2001:db8:1::', '2001:db8:2::'] }),
+    { type: 16, transactionId: 1, options: [lqOption('CLT_TIME', 5)] }, // LEASEQUERY-DATA (RFC 5460 §5.2.1)
+    { type: 17, transactionId: 1, options: [] }, // LEASEQUERY-DONE (RFC 5460 §5.2.2)
+  );
   const inner = concat(DHCLIENT_SOLICIT);
   return [
     DHCLIENT_SOLICIT,
@@ -80,7 +112,7 @@ function mutate(input: Uint8Array, rand: () => number): Uint8Array {
 
 function randomDatagram(rand: () => number): Uint8Array {
   const pick = (n: number): number => rand() % n;
-  const type = pick(4) === 0 ? pick(256) : 1 + pick(13);
+  const type = pick(4) === 0 ? pick(256) : 1 + pick(17); // 14–17: Leasequery (RFC 5007, RFC 5460)
   const head = type === 12 || type === 13 ? 34 : 4;
   const parts: Uint8Array[] = [Uint8Array.from({ length: pick(8) === 0 ? pick(head + 1) : head }, () => pick(256))];
   parts[0]![0] = type;
@@ -106,6 +138,28 @@ function hasReplacementText(value: unknown): boolean {
   return Object.values(value).some(hasReplacementText);
 }
 
+/**
+ * The Leasequery readers on whatever decoded: they return a value or a problem
+ * with a known reason, never throw, and a query they accept builds back into
+ * one that reads the same.
+ */
+function checkLeasequery(m: Message): string | undefined {
+  if (isRelay(m)) return undefined;
+  try {
+    const q = readQuery(m);
+    if (!q.ok && q.problem !== 'missing' && !DECODE_REASONS.includes(q.error.reason)) return `readQuery: unknown reason ${q.error.reason}`;
+    if (q.ok) {
+      const again = readQuery(leasequeryMessage(m.transactionId, Uint8Array.of(0, 3, 0), q.query));
+      if (!again.ok || !sameValue(again.query, q.query)) return 'readQuery: rebuilt query reads differently';
+    }
+    const r = readLeasequeryReply(m);
+    if (!r.ok && !DECODE_REASONS.includes(r.error.reason)) return `readLeasequeryReply: unknown reason ${r.error.reason}`;
+  } catch (e) {
+    return `a Leasequery reader threw ${String(e)}`;
+  }
+  return undefined;
+}
+
 /** Returns a description of the broken property, or undefined. */
 function check(input: Uint8Array): string | undefined {
   let result;
@@ -113,6 +167,10 @@ function check(input: Uint8Array): string | undefined {
     result = decodeMessage(input);
   } catch (e) {
     return `decodeMessage threw ${String(e)}`;
+  }
+  if (result.ok) {
+    const problem = checkLeasequery(result.message);
+    if (problem) return problem;
   }
   if (!result.ok) {
     const { reason, offset, detail } = result.error;
@@ -133,6 +191,7 @@ describe(`decodeMessage fuzz (${seedText(SEED)}, ${ITERATIONS} iterations)`, () 
     const rand = prng(SEED);
     const corpus = seedCorpus();
     const outcomes = new Map<DecodeReason | 'ok', number>();
+    let queriesRead = 0;
     for (let i = 0; i < ITERATIONS; i++) {
       const input = i % 5 < 2 ? randomDatagram(rand) : mutate(corpus[rand() % corpus.length]!, rand);
       const problem = check(input);
@@ -141,9 +200,12 @@ describe(`decodeMessage fuzz (${seedText(SEED)}, ${ITERATIONS} iterations)`, () 
       }
       const r = decodeMessage(input);
       const key = r.ok ? 'ok' : r.error.reason;
+      if (r.ok && !isRelay(r.message) && readQuery(r.message).ok) queriesRead++;
       outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
     }
     if (process.env.FUZZ_VERBOSE) console.log(Object.fromEntries(outcomes));
+    // Some inputs must be whole queries, or the Leasequery readers are tested on nothing.
+    expect(queriesRead).toBeGreaterThan(ITERATIONS / 200);
     // The inputs must reach past the header checks, or the fuzzer tests little.
     expect(outcomes.get('ok') ?? 0).toBeGreaterThan(ITERATIONS / 10);
     for (const reason of ['truncated-header', 'option-overflow', 'bad-option', 'bad-duid'] as const) {
