@@ -1,6 +1,6 @@
 // The mqtt section: defaults, and one check per key, each asserting the exact path of the problem.
 
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,12 +108,16 @@ describe('mqtt section', () => {
       'cannot read /nonexistent/ca.pem: ENOENT',
     );
     const dir = mkdtempSync(join(tmpdir(), 't6-mqtt-config-'));
-    writeFileSync(join(dir, 'junk'), 'not a pem');
-    expectOnlyProblem(
-      withMqtt({ tls: { caFile: CERT, certFile: CERT, keyFile: join(dir, 'junk') } }),
-      'mqtt.tls.keyFile',
-      `${join(dir, 'junk')} holds no PEM block`,
-    );
+    try {
+      writeFileSync(join(dir, 'junk'), 'not a pem');
+      expectOnlyProblem(
+        withMqtt({ tls: { caFile: CERT, certFile: CERT, keyFile: join(dir, 'junk') } }),
+        'mqtt.tls.keyFile',
+        `${join(dir, 'junk')} holds no PEM block`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     expectOnlyProblem(withMqtt({ tls: { caFile: CERT, certFile: KEY, keyFile: KEY } }), 'mqtt.tls.certFile', /^not a certificate/);
     expectOnlyProblem(withMqtt({ tls: { caFile: CERT, certFile: CERT, keyFile: KEY, extra: 1 } }), 'mqtt.tls.extra', 'spurious key');
   });

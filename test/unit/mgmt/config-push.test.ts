@@ -3,10 +3,10 @@
 // may not change, the pair keys, the trial, and the rollback a restart makes.
 
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import type { MqttConfig, ServerConfig } from '../../../src/config/types.js';
 import {
@@ -260,7 +260,13 @@ describe('the trial after an apply', () => {
 });
 
 describe('the files', () => {
-  const dir = () => mkdtempSync(join(tmpdir(), 't6-push-'));
+  const made: string[] = [];
+  const dir = () => {
+    const d = mkdtempSync(join(tmpdir(), 't6-push-'));
+    made.push(d);
+    return d;
+  };
+  afterAll(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
   it('writes atomically and leaves no temporary file', async () => {
     const d = dir();

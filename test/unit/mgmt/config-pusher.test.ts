@@ -7,11 +7,11 @@
 
 import { generateKeyPairSync } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig, parseJsonText } from '../../../src/config/load.js';
 import type { ServerConfig } from '../../../src/config/types.js';
 import { Counters } from '../../../src/daemon/counters.js';
@@ -58,8 +58,12 @@ function desired(version: number, body: string): Buffer {
   return Buffer.from(JSON.stringify({ v: 1, version, sha256, config: body, auth }));
 }
 
+const harnessDirs: string[] = [];
+afterAll(() => harnessDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
 function harness() {
   const dir = mkdtempSync(join(tmpdir(), 't6-pusher-'));
+  harnessDirs.push(dir);
   const configFile = join(dir, 'twin6.json');
   writeFileSync(configFile, text());
   const load = (): ServerConfig => parseConfig(parseJsonText(readFileSync(configFile, 'utf8'), configFile));
