@@ -21,7 +21,7 @@ import {
   deviceOptions,
   entryFileName,
   entryText,
-  planSlotWrite,
+  ownArgs,
   TRIAL_TRIES,
   type BootState,
   type SlotName,
@@ -50,8 +50,8 @@ export interface BootSelector {
   /** The other slot's trial requests (written, never to boot now). */
   pendingOf(b: BootState): readonly string[];
   removePending(boot: string, b: BootState): Promise<void>;
-  /** Plans the write and makes the target unbootable before a byte of it changes. */
-  beginWrite(boot: string, b: BootState): Promise<WritePlan | { problem: string }>;
+  /** Makes the planned target unbootable before a byte of it changes; says what carries over. */
+  beginWrite(boot: string, b: BootState, plan: SlotWritePlan): Promise<WritePlan>;
   /** The last write: the slot boots once, on trial. */
   finishWrite(boot: string, plan: WritePlan, h: BundleHeader): Promise<void>;
   /** After a failed write: the trial request for that slot and generation, if it got that far. */
@@ -88,9 +88,7 @@ export const systemdBoot: BootSelector = {
   async removePending(boot, b) {
     await removeDurably(espPaths.entries(boot), this.pendingOf(b));
   },
-  async beginWrite(boot, b) {
-    const plan = planSlotWrite(b);
-    if ('problem' in plan) return plan;
+  async beginWrite(boot, b, plan) {
     await removeDurably(espPaths.entries(boot), plan.remove);
     await emptySlotDir(boot, plan.slot);
     const runningText = b.running ? await readFile(join(espPaths.entries(boot), b.running.file), 'utf8') : '';
@@ -168,18 +166,16 @@ export const ubootFiles: BootSelector = {
   async removePending(boot, b) {
     if (this.pendingOf(b).length > 0) await removeRel(boot, UBOOT_FILES.trial);
   },
-  async beginWrite(boot, b) {
-    const plan = planSlotWrite(b);
-    if ('problem' in plan) return plan;
-    const trial = ubootBootState(await ubootTexts(boot), b.runningSlot);
-    if (trial.other?.state === 'pending') await removeRel(boot, UBOOT_FILES.trial);
+  async beginWrite(boot, b, plan) {
+    if (b.other?.state === 'pending') await removeRel(boot, UBOOT_FILES.trial);
     const running = slotEnv(await readSmall(join(boot, UBOOT_FILES.slotEnv(b.runningSlot))));
     await emptySlotDir(boot, plan.slot);
     const dataArg = running?.args.split(/\s+/).find((w) => w.startsWith('twin6.data='));
+    const own = ownArgs(running?.device ?? '');
     return {
       ...plan,
       entryFile: UBOOT_FILES.trial,
-      deviceArgs: running?.device ? running.device.split(/\s+/).filter((w) => w && !/^twin6\.(root|data|slot)=/.test(w)) : [],
+      deviceArgs: own ? [own] : [],
       ...(dataArg ? { dataArg } : {}),
     };
   },

@@ -23,7 +23,6 @@
 // before it hands a partner's clients over). One upgrade at a time.
 
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -435,7 +434,7 @@ export class FirmwareService {
       return { cancelled: p?.requestId ?? null, droppedBytes: 0 };
     }
     const bytes = (await stat(this.files.download).catch(() => undefined))?.size ?? 0;
-    if (bytes === 0 && !existsSync(this.files.downloadFor))
+    if (bytes === 0 && !(await stat(this.files.downloadFor).catch(() => undefined)))
       throw new UpgradeRefused('REJECTED', 'no upgrade is running and no bundle is staged');
     await rm(this.files.download, { force: true });
     await rm(this.files.downloadFor, { force: true });
@@ -480,9 +479,7 @@ export class FirmwareService {
       await this.setPending({ ...p, phase: 'write', slot: plan.slot, generation: plan.generation });
       // The target's boot files go first (its old kernel too: a partition sized
       // for two kernel sets must not hold three while the new ones are written).
-      const begun = await sel.beginWrite(boot, state);
-      if ('problem' in begun) throw new Error(begun.problem);
-      return begun;
+      return sel.beginWrite(boot, state, plan);
     });
     const root = part('rootfs.squashfs');
     const device = await resolveDevice(layout.partitions[plan.slot]);

@@ -191,13 +191,16 @@ export function deviceOptions(text: string): string[] {
     .map((l) => l.replace(/^options\s+/, ''));
   return opts
     .slice(1)
-    .map((o) =>
-      o
-        .split(/\s+/)
-        .filter((w) => !/^twin6\.(root|data|slot)=/.test(w))
-        .join(' '),
-    )
+    .map(ownArgs)
     .filter((o) => o !== '');
+}
+
+/** Kernel arguments without any word that says which root, flash or slot to boot: a new slot's own. */
+export function ownArgs(args: string): string {
+  return args
+    .split(/\s+/)
+    .filter((w) => w !== '' && !/^twin6\.(root|data|slot)=/.test(w))
+    .join(' ');
 }
 
 /** twin6.slot= on the kernel command line. */
